@@ -1,0 +1,123 @@
+/* addr.c - parsing "host:port" specs; formatting socket addresses. */
+#include "config.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+
+static int
+copy(char *dst, size_t dstlen, const char *src, size_t n)
+{
+	if (n >= dstlen)
+		return -1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+static int
+valid_port(const char *p, const char **err)
+{
+	if (*p == '\0') {
+		*err = "missing port";
+		return -1;
+	}
+	/* A service name ("echo") is fine: getaddrinfo will judge it. */
+	if (strspn(p, "0123456789") == strlen(p)) {
+		if (strlen(p) > 5 || strtol(p, NULL, 10) > 65535) {
+			*err = "port must be 0..65535";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+addr_split(const char *spec, char *host, size_t hostlen,
+    char *port, size_t portlen, const char **err)
+{
+	const char *colon, *p;
+
+	*err = NULL;
+	if (spec == NULL || *spec == '\0') {
+		*err = "empty address";
+		return -1;
+	}
+	if (spec[0] == '[') {
+		const char *close = strchr(spec, ']');
+		if (close == NULL) {
+			*err = "missing ']' after IPv6 address";
+			return -1;
+		}
+		if (close[1] != ':') {
+			*err = "expected ':port' after ']'";
+			return -1;
+		}
+		if (close == spec + 1) {
+			*err = "empty IPv6 address";
+			return -1;
+		}
+		if (copy(host, hostlen, spec + 1, (size_t)(close - spec - 1)) == -1) {
+			*err = "host name too long";
+			return -1;
+		}
+		p = close + 2;
+	} else if ((colon = strrchr(spec, ':')) == NULL) {
+		host[0] = '\0';		/* a bare port: every address */
+		p = spec;
+	} else {
+		if (strchr(spec, ':') != colon) {
+			*err = "IPv6 addresses must be written in brackets, as [::1]:7";
+			return -1;
+		}
+		if (colon == spec) {
+			*err = "missing host before ':'";
+			return -1;
+		}
+		if (copy(host, hostlen, spec, (size_t)(colon - spec)) == -1) {
+			*err = "host name too long";
+			return -1;
+		}
+		if (strcmp(host, "*") == 0)
+			host[0] = '\0';
+		p = colon + 1;
+	}
+	if (valid_port(p, err) == -1)
+		return -1;
+	if (copy(port, portlen, p, strlen(p)) == -1) {
+		*err = "port too long";
+		return -1;
+	}
+	return 0;
+}
+
+void
+addr_host_port(const struct sockaddr *sa, socklen_t len,
+    char *host, size_t hostlen, unsigned *port)
+{
+	char serv[NI_MAXSERV];
+
+	if (getnameinfo(sa, len, host, (socklen_t)hostlen, serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(host, hostlen, "?");
+		*port = 0;
+		return;
+	}
+	*port = (unsigned)strtoul(serv, NULL, 10);
+}
+
+void
+addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen)
+{
+	char host[NI_MAXHOST];
+	unsigned port;
+
+	addr_host_port(sa, len, host, sizeof(host), &port);
+	if (sa->sa_family == AF_INET6)
+		snprintf(buf, buflen, "[%s]:%u", host, port);
+	else
+		snprintf(buf, buflen, "%s:%u", host, port);
+}

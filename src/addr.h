@@ -1,0 +1,24 @@
+/* addr.h - listen addresses as operators write them, and as logs show them. */
+#ifndef ECHOD_ADDR_H
+#define ECHOD_ADDR_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define ADDR_STRLEN	(256 + 8)	/* "[host]:port" */
+
+/*
+ * Splits "host:port", "[v6]:port", "*:port" or a bare port into host and
+ * port.  host is "" for the wildcard ("*" or a bare port).  Returns 0, or -1
+ * with a reason in err.
+ */
+int	addr_split(const char *spec, char *host, size_t hostlen,
+	    char *port, size_t portlen, const char **err);
+
+/* "127.0.0.1:7", "[::1]:7"; numeric, never resolves. */
+void	addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen);
+/* The numeric host part and the port, for logs and journal fields. */
+void	addr_host_port(const struct sockaddr *sa, socklen_t len,
+	    char *host, size_t hostlen, unsigned *port);
+
+#endif

@@ -1,0 +1,495 @@
+/*
+ * conf.c - the configuration file.  libconfuse parses; our rules judge each
+ * value while the parser still knows its line, so every error reads
+ * "FILE:LINE: key: reason".  The rules themselves are pure functions.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <confuse.h>
+
+#include "addr.h"
+#include "conf.h"
+
+/* Ranges, as the messages and echod.conf(5) state them. */
+#define BUFFER_MIN	1024
+#define BUFFER_MAX	(16 * 1024 * 1024)
+#define BACKLOG_MAX	65535
+#define MAXCONN_MAX	1000000
+#define MS_S		1000ULL
+#define MS_DAY		(86400 * MS_S)
+
+static const struct level {
+	const char	*name;
+	int		 pri;
+} levels[] = {
+	{ "err", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
+	{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
+};
+
+/* Splits "16k" into 16 and "k"; -1 if there is no leading number. */
+static int
+split_number(const char *s, uint64_t *num, const char **unit)
+{
+	char *end;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -1;
+	*num = v;
+	*unit = end;
+	return 0;
+}
+
+int
+conf_parse_size(const char *s, uint64_t *out, const char **err)
+{
+	static const struct { const char *u; uint64_t mul; } units[] = {
+		{ "", 1 }, { "k", 1024 }, { "K", 1024 }, { "m", 1024 * 1024 },
+		{ "M", 1024 * 1024 }, { "g", 1024ULL * 1024 * 1024 },
+		{ "G", 1024ULL * 1024 * 1024 },
+	};
+	uint64_t n;
+	const char *unit;
+
+	*err = "not a size (write 16384, 16k or 1m)";
+	if (split_number(s, &n, &unit) == -1)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(unit, units[i].u) != 0)
+			continue;
+		if (n > UINT64_MAX / units[i].mul) {
+			*err = "size too large";
+			return -1;
+		}
+		*out = n * units[i].mul;
+		*err = NULL;
+		return 0;
+	}
+	return -1;
+}
+
+int
+conf_parse_duration(const char *s, uint64_t *ms, const char **err)
+{
+	static const struct { const char *u; uint64_t mul; } units[] = {
+		{ "", MS_S }, { "ms", 1 }, { "s", MS_S }, { "m", 60 * MS_S },
+		{ "h", 3600 * MS_S }, { "d", MS_DAY },
+	};
+	uint64_t n;
+	const char *unit;
+
+	*err = "not a duration (write 10, 10s, 250ms, 5m or 1h)";
+	if (split_number(s, &n, &unit) == -1)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(unit, units[i].u) != 0)
+			continue;
+		if (n > UINT64_MAX / units[i].mul) {
+			*err = "duration too large";
+			return -1;
+		}
+		*ms = n * units[i].mul;
+		*err = NULL;
+		return 0;
+	}
+	return -1;
+}
+
+int
+conf_parse_workers(const char *s, int *out, const char **err)
+{
+	uint64_t n;
+	const char *unit;
+
+	*err = "must be 1..1024 or auto";
+	if (s != NULL && strcmp(s, "auto") == 0) {
+		*out = 0;
+		*err = NULL;
+		return 0;
+	}
+	if (split_number(s, &n, &unit) == -1 || *unit != '\0' ||
+	    n < 1 || n > CONF_MAX_WORKERS)
+		return -1;
+	*out = (int)n;
+	*err = NULL;
+	return 0;
+}
+
+int
+conf_parse_log_level(const char *s, int *out, const char **err)
+{
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (s != NULL && strcmp(s, levels[i].name) == 0) {
+			*out = levels[i].pri;
+			*err = NULL;
+			return 0;
+		}
+	}
+	*err = "must be err, warning, notice, info or debug";
+	return -1;
+}
+
+int
+conf_check_listen(const char *spec, const char **err)
+{
+	char host[256], port[32];
+
+	return addr_split(spec, host, sizeof(host), port, sizeof(port), err);
+}
+
+/* ---- libconfuse glue ------------------------------------------------- */
+
+static char	*errbuf;	/* where the current conf_load() puts its error */
+static size_t	 errbuflen;
+
+static void
+on_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char msg[CONF_ERRLEN];
+
+	if (errbuf == NULL || errbuf[0] != '\0')	/* keep the first error */
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (cfg != NULL && cfg->filename != NULL && cfg->line > 0)
+		snprintf(errbuf, errbuflen, "%s:%d: %s", cfg->filename, cfg->line, msg);
+	else if (cfg != NULL && cfg->filename != NULL)
+		snprintf(errbuf, errbuflen, "%s: %s", cfg->filename, msg);
+	else
+		snprintf(errbuf, errbuflen, "%s", msg);
+}
+
+/* Range of an integer-like key, for its parse callback and its message. */
+static const struct range {
+	const char	*name;
+	uint64_t	 min, max;
+	const char	*text;
+	int		(*parse)(const char *, uint64_t *, const char **);
+} ranges[] = {
+	{ "backlog", 1, BACKLOG_MAX, "1..65535", NULL },
+	{ "max_connections", 1, MAXCONN_MAX, "1..1000000", NULL },
+	{ "buffer_size", BUFFER_MIN, BUFFER_MAX, "1k..16m", conf_parse_size },
+	{ "idle_timeout", MS_S, MS_DAY, "1s..1d", conf_parse_duration },
+	{ "shutdown_timeout", 0, 3600 * MS_S, "0..1h", conf_parse_duration },
+	{ "worker_timeout", MS_S, 3600 * MS_S, "1s..1h", conf_parse_duration },
+};
+
+static int
+parse_plain(const char *s, uint64_t *out, const char **err)
+{
+	const char *unit;
+
+	*err = "not a number";
+	if (split_number(s, out, &unit) == -1 || *unit != '\0')
+		return -1;
+	*err = NULL;
+	return 0;
+}
+
+static int
+cb_range(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const struct range *r = NULL;
+	const char *err;
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+		if (strcmp(ranges[i].name, opt->name) == 0)
+			r = &ranges[i];
+	if (r == NULL)
+		return -1;
+	if ((r->parse ? r->parse : parse_plain)(value, &v, &err) == -1) {
+		cfg_error(cfg, "%s: %s, got \"%s\"", opt->name, err, value);
+		return -1;
+	}
+	if (v < r->min || v > r->max) {
+		cfg_error(cfg, "%s: must be %s, got \"%s\"", opt->name, r->text, value);
+		return -1;
+	}
+	*(long *)result = (long)v;
+	return 0;
+}
+
+static int
+cb_workers(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	const char *err;
+	int n;
+
+	if (conf_parse_workers(value, &n, &err) == -1) {
+		cfg_error(cfg, "%s: %s, got \"%s\"", opt->name, err, value);
+		return -1;
+	}
+	*(long *)result = n;
+	return 0;
+}
+
+static int
+cb_log_level(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *err, *v = cfg_opt_getnstr(opt, 0);
+	int pri;
+
+	if (conf_parse_log_level(v, &pri, &err) == -1) {
+		cfg_error(cfg, "%s: %s, got \"%s\"", opt->name, err, v ? v : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cb_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	const char *err;
+
+	if (n > CONF_MAX_LISTEN) {
+		cfg_error(cfg, "%s: at most %d addresses", opt->name, CONF_MAX_LISTEN);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const char *spec = cfg_opt_getnstr(opt, i);
+		if (conf_check_listen(spec, &err) == -1) {
+			cfg_error(cfg, "%s: \"%s\": %s", opt->name, spec ? spec : "", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+cb_name(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v != NULL && v[0] == '\0') {
+		cfg_error(cfg, "%s: must not be empty (leave it unset instead)", opt->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cb_pidfile(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (cb_name(cfg, opt) == -1)
+		return -1;
+	if (v != NULL && v[0] != '/') {
+		cfg_error(cfg, "%s: must be an absolute path, got \"%s\"", opt->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+#define DEFAULT_LISTEN	"{\"0.0.0.0:7\", \"[::]:7\"}"
+
+static cfg_t *
+schema(void)
+{
+	static cfg_opt_t opts[] = {
+		CFG_STR_LIST("listen_tcp", DEFAULT_LISTEN, CFGF_NONE),
+		CFG_STR_LIST("listen_udp", DEFAULT_LISTEN, CFGF_NONE),
+		CFG_INT_CB("workers", 0, CFGF_NONE, cb_workers),
+		CFG_STR("user", NULL, CFGF_NONE),
+		CFG_STR("group", NULL, CFGF_NONE),
+		CFG_STR("pidfile", NULL, CFGF_NONE),
+		CFG_INT_CB("backlog", 1024, CFGF_NONE, cb_range),
+		CFG_INT_CB("buffer_size", 16 * 1024, CFGF_NONE, cb_range),
+		CFG_INT_CB("max_connections", 8192, CFGF_NONE, cb_range),
+		CFG_INT_CB("idle_timeout", 300 * 1000, CFGF_NONE, cb_range),
+		CFG_INT_CB("shutdown_timeout", 10 * 1000, CFGF_NONE, cb_range),
+		CFG_INT_CB("worker_timeout", 10 * 1000, CFGF_NONE, cb_range),
+		CFG_BOOL("resolve_clients", cfg_false, CFGF_NONE),
+		CFG_BOOL("log_connections", cfg_true, CFGF_NONE),
+		CFG_STR("log_level", "info", CFGF_NONE),
+		CFG_END()
+	};
+	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+
+	if (cfg == NULL)
+		return NULL;
+	cfg_set_error_function(cfg, on_error);
+	cfg_set_validate_func(cfg, "listen_tcp", cb_listen);
+	cfg_set_validate_func(cfg, "listen_udp", cb_listen);
+	cfg_set_validate_func(cfg, "log_level", cb_log_level);
+	cfg_set_validate_func(cfg, "user", cb_name);
+	cfg_set_validate_func(cfg, "group", cb_name);
+	cfg_set_validate_func(cfg, "pidfile", cb_pidfile);
+	return cfg;
+}
+
+static char *
+xstrdup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static char **
+copy_list(cfg_t *cfg, const char *name, size_t *n)
+{
+	unsigned count = cfg_size(cfg, name);
+	char **v = calloc(count + 1, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	for (unsigned i = 0; i < count; i++)
+		if ((v[i] = strdup(cfg_getnstr(cfg, name, i))) == NULL)
+			return NULL;	/* conf_free() takes what was copied */
+	*n = count;
+	return v;
+}
+
+static void
+free_list(char **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+struct conf *
+conf_load(const char *path, char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+	cfg_t *cfg;
+	int rc;
+
+	err[0] = '\0';
+	errbuf = err;
+	errbuflen = errlen;
+	if ((cfg = schema()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	rc = path ? cfg_parse(cfg, path) : CFG_SUCCESS;
+	if (rc == CFG_FILE_ERROR) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto done;
+	}
+	if (rc != CFG_SUCCESS) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s: parse error", path);
+		goto done;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	c->path = xstrdup_or_null(path);
+	c->listen_tcp = copy_list(cfg, "listen_tcp", &c->n_listen_tcp);
+	c->listen_udp = copy_list(cfg, "listen_udp", &c->n_listen_udp);
+	c->workers = (int)cfg_getint(cfg, "workers");
+	c->user = xstrdup_or_null(cfg_getstr(cfg, "user"));
+	c->group = xstrdup_or_null(cfg_getstr(cfg, "group"));
+	c->pidfile = xstrdup_or_null(cfg_getstr(cfg, "pidfile"));
+	c->backlog = (int)cfg_getint(cfg, "backlog");
+	c->buffer_size = (size_t)cfg_getint(cfg, "buffer_size");
+	c->max_connections = (int)cfg_getint(cfg, "max_connections");
+	c->idle_timeout_ms = (uint64_t)cfg_getint(cfg, "idle_timeout");
+	c->shutdown_timeout_ms = (uint64_t)cfg_getint(cfg, "shutdown_timeout");
+	c->worker_timeout_ms = (uint64_t)cfg_getint(cfg, "worker_timeout");
+	c->resolve_clients = cfg_getbool(cfg, "resolve_clients");
+	c->log_connections = cfg_getbool(cfg, "log_connections");
+	{
+		const char *e;
+		(void)conf_parse_log_level(cfg_getstr(cfg, "log_level"), &c->log_level, &e);
+	}
+	if (c->listen_tcp == NULL || c->listen_udp == NULL ||
+	    (path && c->path == NULL)) {
+		snprintf(err, errlen, "out of memory");
+		conf_free(c);
+		c = NULL;
+	}
+done:
+	if (cfg)
+		cfg_free(cfg);
+	errbuf = NULL;
+	return c;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free_list(c->listen_tcp, c->n_listen_tcp);
+	free_list(c->listen_udp, c->n_listen_udp);
+	free(c->user);
+	free(c->group);
+	free(c->pidfile);
+	free(c);
+}
+
+int
+conf_override(struct conf *c, const struct conf_overrides *o,
+    char *err, size_t errlen)
+{
+	const char *why;
+
+	if (o->n_listen > 0) {
+		char **tcp = calloc(o->n_listen + 1, sizeof(char *));
+		char **udp = calloc(o->n_listen + 1, sizeof(char *));
+		if (tcp == NULL || udp == NULL) {
+			free(tcp);
+			free(udp);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		for (size_t i = 0; i < o->n_listen; i++) {
+			if (conf_check_listen(o->listen[i], &why) == -1) {
+				snprintf(err, errlen, "-l %s: %s", o->listen[i], why);
+				free_list(tcp, i);
+				free_list(udp, i);
+				return -1;
+			}
+			tcp[i] = strdup(o->listen[i]);
+			udp[i] = strdup(o->listen[i]);
+		}
+		free_list(c->listen_tcp, c->n_listen_tcp);
+		free_list(c->listen_udp, c->n_listen_udp);
+		c->listen_tcp = tcp;
+		c->listen_udp = udp;
+		c->n_listen_tcp = c->n_listen_udp = o->n_listen;
+	}
+	if (o->workers >= 0)
+		c->workers = o->workers;
+	if (o->pidfile != NULL) {
+		free(c->pidfile);
+		c->pidfile = strdup(o->pidfile);
+	}
+	if (o->debug)
+		c->log_level = LOG_DEBUG;
+	return 0;
+}
+
+int
+conf_workers(const struct conf *c)
+{
+	long n;
+
+	if (c->workers > 0)
+		return c->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > CONF_MAX_WORKERS ? CONF_MAX_WORKERS : (int)n;
+}

@@ -1,0 +1,63 @@
+/* conf.h - echod.conf: the schema, its rules, and the command line's overrides. */
+#ifndef ECHOD_CONF_H
+#define ECHOD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
+#define CONF_MAX_WORKERS	1024
+#define CONF_MAX_LISTEN		64
+#define CONF_ERRLEN		512
+
+struct conf {
+	char	 *path;			/* the file read; NULL: built-in defaults */
+	char	**listen_tcp;		/* "host:port" specs */
+	size_t	  n_listen_tcp;
+	char	**listen_udp;
+	size_t	  n_listen_udp;
+	int	  workers;		/* 0 means auto: one per online CPU */
+	char	 *user;			/* NULL: do not switch */
+	char	 *group;		/* NULL: the user's primary group */
+	char	 *pidfile;		/* NULL: none */
+	int	  backlog;
+	size_t	  buffer_size;		/* per-connection unsent bytes, at most */
+	int	  max_connections;	/* per worker */
+	uint64_t  idle_timeout_ms;
+	uint64_t  shutdown_timeout_ms;
+	uint64_t  worker_timeout_ms;
+	bool	  resolve_clients;
+	bool	  log_connections;
+	int	  log_level;		/* syslog priority */
+};
+
+/* What the command line sets; it wins over the file, across reloads too. */
+struct conf_overrides {
+	const char	 *listen[CONF_MAX_LISTEN];	/* -l: TCP and UDP */
+	size_t		  n_listen;
+	int		  workers;	/* -1: not given */
+	const char	 *pidfile;
+	bool		  debug;
+};
+
+/*
+ * Reads path (NULL: built-in defaults only).  On a bad file returns NULL and
+ * puts "FILE:LINE: key: reason" in err.
+ */
+struct conf	*conf_load(const char *path, char *err, size_t errlen);
+void		 conf_free(struct conf *);
+/* Applies the command line; -1 with a reason in err if it is invalid. */
+int		 conf_override(struct conf *, const struct conf_overrides *,
+		    char *err, size_t errlen);
+/* The worker count to run: workers, or the online CPUs for auto. */
+int		 conf_workers(const struct conf *);
+
+/* The rules, pure: 0 or -1 with a reason (err points at a static string). */
+int	conf_parse_size(const char *s, uint64_t *out, const char **err);
+int	conf_parse_duration(const char *s, uint64_t *ms, const char **err);
+int	conf_parse_workers(const char *s, int *out, const char **err);
+int	conf_parse_log_level(const char *s, int *out, const char **err);
+int	conf_check_listen(const char *spec, const char **err);
+
+#endif

@@ -1,0 +1,17 @@
+/* util.h - small helpers every module shares: clocks, descriptors. */
+#ifndef ECHOD_UTIL_H
+#define ECHOD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+uint64_t	now_usec(void);		/* CLOCK_MONOTONIC */
+uint64_t	now_coarse_ms(void);	/* CLOCK_MONOTONIC_COARSE, cheap */
+int		fd_set_nonblock(int fd, int on);
+int		fd_set_cloexec(int fd);
+/* Writes all of buf to a blocking fd; -1 with errno on failure. */
+int		write_all(int fd, const void *buf, size_t len);
+
+#endif
