@@ -20,8 +20,20 @@
 
 static struct echod e;
 
+static long pidfile_pid(void);
+
 static void setup(void) { h_init(&e); }
-static void teardown(void) { h_cleanup(&e); }
+
+static void
+teardown(void)
+{
+	long pid = pidfile_pid();
+
+	/* a daemon a failed test left behind */
+	if (pid > 1)
+		kill((pid_t)pid, SIGKILL);
+	h_cleanup(&e);
+}
 
 static int
 run_status(const char *const argv[])

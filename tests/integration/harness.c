@@ -76,16 +76,22 @@ h_write_conf(struct echod *e, const char *text)
 	rename(tmp, e->confpath);
 }
 
+const char *
+h_echod_path(void)
+{
+	const char *bin = getenv("ECHOD");
+
+	return bin ? bin : "../src/echod";
+}
+
 pid_t
 h_spawn(struct echod *e, const char *const argv[])
 {
-	const char *bin = getenv("ECHOD");
+	const char *bin = e->wrapper ? e->wrapper : h_echod_path();
 	const char *args[64];
 	int n = 0;
 	pid_t pid;
 
-	if (bin == NULL)
-		bin = "../src/echod";
 	args[n++] = bin;
 	for (int i = 0; argv[i] != NULL && n < 63; i++)
 		args[n++] = argv[i];
@@ -105,9 +111,9 @@ h_spawn(struct echod *e, const char *const argv[])
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 		if (e->envp)
-			execve(bin, (char *const *)args, e->envp);
+			execvpe(bin, (char *const *)args, e->envp);
 		else
-			execv(bin, (char *const *)args);
+			execvp(bin, (char *const *)args);
 		_exit(127);
 	}
 	e->pid = pid;
