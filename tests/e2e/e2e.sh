@@ -108,7 +108,7 @@ mount -t overlay overlay \
 	-o "lowerdir=$cache/bookworm,upperdir=$work/upper,workdir=$work/wd" "$work/root" ||
 	bail "overlay mount"
 mkdir -p "$work/root/var/tmp/e2e"
-cp "$work"/debs/*.deb "$work/root/var/tmp/e2e/"
+cp "$work"/debs/*.deb "$here/echo.pl" "$work/root/var/tmp/e2e/"
 chmod 0755 "$work/root/var/tmp/e2e"
 
 systemd-nspawn -q -D "$work/root" -b --register=no --keep-unit --private-network \
@@ -174,15 +174,16 @@ check "echod.socket and echod.service are active" \
 	wait_for 20 in_ct systemctl -q is-active echod.socket echod.service
 check "the echod system user exists and cannot log in" \
 	in_ct sh -c 'getent passwd echod | grep -q ":/usr/sbin/nologin$"'
-
-# echo_ok PROTO HOST: one line sent over bash's /dev/tcp or /dev/udp comes back
-echo_ok() {
-	in_ct timeout 10 bash -c 2>/dev/null '
-		exec 3<>"/dev/$1/$2/7" || exit 1
-		msg="e2e $1 $2 $$"
-		printf "%s\n" "$msg" >&3
-		IFS= read -r -t 5 line <&3 && [ "$line" = "$msg" ]' sh "$1" "$2"
+runs_as_echod() { # the master and its workers, all as echod, no capability
+	local m; m=$(in_ct systemctl show -p MainPID --value echod)
+	[ "${m:-0}" -gt 0 ] &&
+	[ "$(in_ct ps -o user= -p "$m" --ppid "$m" | sort -u)" = echod ] &&
+	in_ct grep -q '^CapEff:[[:space:]]*0*$' "/proc/$m/status"
 }
+check "echod runs as user echod with no capability" runs_as_echod
+
+# echo_ok PROTO HOST: one message over TCP or UDP to port 7 comes back
+echo_ok() { in_ct timeout 10 perl /var/tmp/e2e/echo.pl "$1" "$2" 7 2>/dev/null; }
 for proto in tcp udp; do
 	for host in 127.0.0.1 ::1; do
 		check "port 7 echoes over $proto to $host" echo_ok "$proto" "$host"
