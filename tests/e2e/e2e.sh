@@ -82,6 +82,14 @@ else
 		bail "no package to test"
 	fi
 	deb=$(ls "$work"/src/echod_*.deb 2>/dev/null | grep -v dbgsym | head -n 1)
+	if ! command -v lintian >/dev/null 2>&1; then
+		ok "lintian # SKIP lintian not installed"
+	elif lintian --fail-on error,warning "$work"/src/echod_*.changes > "$work/lintian.log" 2>&1; then
+		ok "lintian reports no error and no warning"
+	else
+		notok "lintian reports no error and no warning"
+		diag < "$work/lintian.log"
+	fi
 fi
 [ -f "$deb" ] || bail "no .deb at '$deb'"
 deb=$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")
@@ -232,14 +240,16 @@ check "the first connection starts echod and is echoed" echo_ok tcp ::1
 check "echod.service is active again" wait_for 20 in_ct systemctl -q is-active echod.service
 
 # --- stop ------------------------------------------------------------------------
-since=$(in_ct date '+%Y-%m-%d %H:%M:%S')
+# Only what the journal says from here on (a date has whole seconds).
+cursor=$(in_ct journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p')
 in_ct systemctl stop echod.socket echod.service 2>&1 | diag
 stopped_clean() {
+	[ -n "$cursor" ] &&
 	in_ct systemctl -q is-enabled echod.service 2>/dev/null &&
 	[ "$(in_ct systemctl show -p Result --value echod)" = success ] &&
 	[ "$(in_ct systemctl show -p ActiveState --value echod)" = inactive ] &&
 	[ "$(in_ct ps -o pid= -u "$(in_ct id -u echod)" | wc -l)" -eq 0 ] &&
-	! in_ct journalctl -q -u echod --since "$since" | grep -Ei 'kill|timed out|fail'
+	! in_ct journalctl -q -u echod --after-cursor="$cursor" | grep -Ei 'kill|timed out|fail'
 }
 check "systemctl stop is clean (result success, no process left, nothing killed)" stopped_clean
 check "port 7 is closed after the stop" eval '! echo_ok tcp 127.0.0.1 2>/dev/null'
