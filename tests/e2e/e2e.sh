@@ -286,5 +286,38 @@ else
 	leftover | diag
 fi
 
+# --- port 7 already taken (as by inetd) ------------------------------------------
+# What README and echod(8) promise: the install completes, echod.socket
+# fails and says why, the other server keeps the port; once it is gone, a
+# restart of the units brings echod up.
+in_ct perl -MSocket -e '
+	$| = 1;
+	socket(S, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+	setsockopt(S, SOL_SOCKET, SO_REUSEADDR, 1);
+	bind(S, pack_sockaddr_in(7, INADDR_ANY)) or die "bind: $!";
+	listen(S, 5) or die "listen: $!";
+	print "$$\n";
+	alarm 120;
+	sleep 120' > "$work/holder.pid" 2>&1 &
+holder_started() { grep -q '^[0-9][0-9]*$' "$work/holder.pid"; }
+if wait_for 10 holder_started; then
+	check "with port 7 taken, apt-get install still completes" \
+		apt_get "$work/install-busy.log" install /var/tmp/e2e/echod.deb
+	port_taken_seen() {
+		in_ct systemctl -q is-failed echod.socket &&
+		in_ct journalctl -q -u echod.socket | grep -q 'Address already in use'
+	}
+	check "with port 7 taken, echod.socket fails with \"Address already in use\"" \
+		wait_for 10 port_taken_seen
+	in_ct kill "$(cat "$work/holder.pid")"
+	wait $! 2>/dev/null
+	in_ct systemctl restart echod.socket echod.service 2>&1 | diag
+	check "once port 7 is free, restarting the units brings echod up" \
+		eval 'echo_ok tcp 127.0.0.1 && echo_ok udp ::1'
+else
+	notok "a stand-in for inetd holds port 7"
+	diag < "$work/holder.pid"
+fi
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
