@@ -211,6 +211,13 @@ fi
 journal_has() { in_ct journalctl -q -u echod "$@" 2>/dev/null | grep -q .; }
 check "journalctl -u echod shows connection events (ECHOD_EVENT, CLIENT_ADDRESS)" \
 	wait_for 15 journal_has ECHOD_EVENT=close CLIENT_ADDRESS=127.0.0.1 CLIENT_PROTOCOL=tcp
+close_fields() {
+	in_ct journalctl -q -u echod -o verbose ECHOD_EVENT=close CLIENT_PROTOCOL=tcp > "$work/close.txt" 2>&1
+	grep -q '^ *CLIENT_PORT=[0-9]' "$work/close.txt" &&
+	grep -q '^ *BYTES=[0-9]' "$work/close.txt" &&
+	grep -q '^ *DURATION_USEC=[0-9]' "$work/close.txt"
+}
+check "a TCP close event carries CLIENT_PORT, BYTES and DURATION_USEC" wait_for 15 close_fields
 
 # --- reload ----------------------------------------------------------------------
 main_pid() { in_ct systemctl show -p MainPID --value echod 2>/dev/null; }
