@@ -14,5 +14,6 @@ Suite	*udp_suite(void);
 Suite	*echo_suite(void);
 Suite	*lifecycle_suite(void);
 Suite	*config_suite(void);
+Suite	*pressure_suite(void);
 
 #endif

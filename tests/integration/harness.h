@@ -19,6 +19,8 @@ struct echod {
 	size_t		 mark;		/* log offset h_wait_log() searches from */
 	int		 tcp4, tcp6, udp4, udp6;	/* first port of each kind */
 	bool		 own_pgrp;
+	long		 nofile;	/* if > 0: echod's descriptor limit */
+	char *const	*envp;		/* if set: echod's environment */
 };
 
 /* Where a test runs; each gets a fresh scratch directory. */
@@ -46,6 +48,8 @@ void	h_cleanup(struct echod *);
 int	h_workers(pid_t master, pid_t *out, int max);
 bool	h_pid_alive(pid_t pid);
 long	h_rss_kb(pid_t pid);
+/* User plus system CPU time of a process, in milliseconds; -1 if gone. */
+long	h_cpu_ms(pid_t pid);
 
 int	h_connect(int family, int port, int timeout_ms);	/* blocking fd */
 /* Sends buf and reads the same amount back, concurrently; 0 if it matches. */
