@@ -1,0 +1,92 @@
+/*
+ * conn.c - the echo state machine of one TCP connection.  It owns no
+ * descriptor policy (the worker accepts, watches and closes); it only moves
+ * bytes, in order, and keeps memory bounded: a connection holds a buffer
+ * only while the client is not reading its echo.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+uint32_t
+conn_events(const struct conn *c)
+{
+	if (c->pend_len > 0)
+		return EPOLLOUT;
+	return c->rd_eof ? 0 : EPOLLIN;
+}
+
+static bool
+transient(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
+enum conn_step
+conn_readable(struct conn *c, char *scratch, size_t bufsize)
+{
+	ssize_t n, w;
+
+	if (c->pend_len > 0 || c->rd_eof)
+		return CONN_KEEP;
+	n = recv(c->fd, scratch, bufsize, 0);
+	if (n == -1)
+		return transient(errno) ? CONN_KEEP : CONN_FAIL;
+	if (n == 0) {
+		c->rd_eof = true;
+		return CONN_DONE;	/* nothing is pending: we never read ahead */
+	}
+	w = send(c->fd, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w == -1) {
+		if (!transient(errno))
+			return CONN_FAIL;
+		w = 0;
+	}
+	c->bytes += (uint64_t)w;
+	if (w < n) {
+		size_t rest = (size_t)(n - w);
+		if ((c->pend = malloc(rest)) == NULL)
+			return CONN_FAIL;	/* errno is ENOMEM */
+		memcpy(c->pend, scratch + w, rest);
+		c->pend_off = 0;
+		c->pend_len = (uint32_t)rest;
+	}
+	return CONN_KEEP;
+}
+
+enum conn_step
+conn_writable(struct conn *c)
+{
+	ssize_t w;
+
+	if (c->pend_len == 0)
+		return c->rd_eof ? CONN_DONE : CONN_KEEP;
+	w = send(c->fd, c->pend + c->pend_off, c->pend_len,
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w == -1)
+		return transient(errno) ? CONN_KEEP : CONN_FAIL;
+	c->bytes += (uint64_t)w;
+	c->pend_off += (uint32_t)w;
+	c->pend_len -= (uint32_t)w;
+	if (c->pend_len == 0) {
+		conn_release(c);
+		if (c->rd_eof)
+			return CONN_DONE;
+	}
+	return CONN_KEEP;
+}
+
+void
+conn_release(struct conn *c)
+{
+	free(c->pend);
+	c->pend = NULL;
+	c->pend_off = c->pend_len = 0;
+}

@@ -1,0 +1,139 @@
+/* main.c - the command line; everything else is the master's. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "detach.h"
+#include "log.h"
+#include "master.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: echod [-dfhtV] [-c file] [-l address]... [-p pidfile] [-w workers]\n"
+	    "  -c, --config FILE      configuration file (default %s)\n"
+	    "  -d, --debug            log debug messages\n"
+	    "  -f, --foreground       stay in the foreground, log to stderr\n"
+	    "  -h, --help             show this help\n"
+	    "  -l, --listen ADDRESS   listen on TCP and UDP at ADDRESS (repeatable)\n"
+	    "  -p, --pidfile FILE     write the PID to FILE\n"
+	    "  -t, --test-config      check the configuration and exit\n"
+	    "  -V, --version          show the version\n"
+	    "  -w, --workers N|auto   number of worker processes\n",
+	    CONF_DEFAULT_PATH);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config",	 required_argument, NULL, 'c' },
+		{ "debug",	 no_argument,	    NULL, 'd' },
+		{ "foreground",	 no_argument,	    NULL, 'f' },
+		{ "help",	 no_argument,	    NULL, 'h' },
+		{ "listen",	 required_argument, NULL, 'l' },
+		{ "pidfile",	 required_argument, NULL, 'p' },
+		{ "test-config", no_argument,	    NULL, 't' },
+		{ "version",	 no_argument,	    NULL, 'V' },
+		{ "workers",	 required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct conf_overrides ov = { .workers = -1 };
+	struct master_opts opts = { .overrides = &ov };
+	char err[CONF_ERRLEN];
+	const char *why, *path = NULL;
+	bool test = false;
+	struct conf *conf;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:dfhl:p:tVw:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			ov.debug = true;
+			break;
+		case 'f':
+			opts.foreground = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'l':
+			if (conf_check_listen(optarg, &why) == -1) {
+				fprintf(stderr, "echod: -l %s: %s\n", optarg, why);
+				return EX_USAGE;
+			}
+			if (ov.n_listen == CONF_MAX_LISTEN) {
+				fprintf(stderr, "echod: at most %d -l addresses\n",
+				    CONF_MAX_LISTEN);
+				return EX_USAGE;
+			}
+			ov.listen[ov.n_listen++] = optarg;
+			break;
+		case 'p':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "echod: -p %s: must be an absolute path\n",
+				    optarg);
+				return EX_USAGE;
+			}
+			ov.pidfile = optarg;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'V':
+			printf("echod %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'w':
+			if (conf_parse_workers(optarg, &ov.workers, &why) == -1) {
+				fprintf(stderr, "echod: -w %s: %s\n", optarg, why);
+				return EX_USAGE;
+			}
+			break;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "echod: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	/* Without -c, a missing default file means the built-in defaults. */
+	if (path == NULL && access(CONF_DEFAULT_PATH, F_OK) == 0)
+		path = CONF_DEFAULT_PATH;
+	opts.conf_path = path;
+
+	if ((conf = conf_load(path, err, sizeof(err))) == NULL ||
+	    conf_override(conf, &ov, err, sizeof(err)) == -1) {
+		fprintf(stderr, "echod: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (test) {
+		fprintf(stderr, "echod: configuration file %s test is successful\n",
+		    path ? path : "(built-in defaults)");
+		conf_free(conf);
+		return 0;
+	}
+
+	log_init(opts.foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, "echod");
+	log_setlevel(conf->log_level);
+	if (!opts.foreground && detach_start("echod") == -1) {
+		fprintf(stderr, "echod: detaching: %s\n", strerror(errno));
+		return 1;
+	}
+	if (path == NULL)
+		log_info("no %s: using the built-in configuration", CONF_DEFAULT_PATH);
+	return master_run(conf, &opts);
+}

@@ -1,0 +1,693 @@
+/*
+ * master.c - the supervisor.  Signals arrive through a signalfd, so the loop
+ * reads top to bottom: wait, reap, stop?, reload?, resize?, check, respawn,
+ * report.  Workers are told what to do over their order pipe, never by
+ * signals, except SIGABRT/SIGKILL for those that stopped listening.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "detach.h"
+#include "listen.h"
+#include "log.h"
+#include "master.h"
+#include "notify.h"
+#include "pidfile.h"
+#include "pool.h"
+#include "privdrop.h"
+#include "util.h"
+#include "worker.h"
+
+#define TICK_MS			250	/* the loop's longest sleep */
+#define STATUS_EVERY_MS		5000
+#define ABORT_GRACE_MS		500	/* SIGABRT, then SIGKILL */
+#define DRAIN_GRACE_MS		2000	/* past shutdown_timeout, SIGKILL */
+#define FRESH_MS		3000	/* heartbeat age that counts as healthy */
+
+static struct master {
+	struct conf			*conf;
+	const struct master_opts	*opts;
+	struct listeners		 ls;
+	bool				 activated;	/* sockets from systemd */
+	struct pool			 pool;
+	struct creds			 creds;
+	bool				 have_creds;
+	int				 sigfd;
+	int				 pidfd;
+	int				 close_fds[4];
+	struct worker_args		 wargs;
+	unsigned			 generation;
+	int				 target;	/* workers wanted now */
+	bool				 ready;		/* READY=1 said for this generation */
+	bool				 stopping;
+	int				 exit_code;
+	uint64_t			 stop_deadline_ms;
+	uint64_t			 now_ms;
+	uint64_t			 next_status_ms, next_watchdog_ms;
+	uint64_t			 bytes_gone;	/* echoed by workers now dead */
+	struct crashwin			 crashes;
+	/* what the signals asked for since the last turn */
+	bool				 sig_stop, sig_quit, sig_reload;
+	int				 sig_resize;
+} m;
+
+static const int handled[] = {
+	SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU,
+	SIGUSR1, SIGUSR2,
+};
+
+static int
+setup_signals(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	sigset_t set;
+
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&set);
+	for (size_t i = 0; i < nitems(handled); i++)
+		sigaddset(&set, handled[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void
+read_signals(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(m.sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM: case SIGINT:	m.sig_stop = true; break;
+		case SIGQUIT:			m.sig_quit = true; break;
+		case SIGHUP:			m.sig_reload = true; break;
+		case SIGTTIN:			m.sig_resize++; break;
+		case SIGTTOU:			m.sig_resize--; break;
+		default:			break;	/* SIGCHLD: reap() runs anyway */
+		}
+	}
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("raising the descriptor limit from %llu",
+			    (unsigned long long)old);
+			return;
+		}
+	}
+	log_info("descriptor limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
+/* ---- the slot table ---------------------------------------------------- */
+
+static bool
+current(const struct slot *s)
+{
+	return s->generation == m.generation &&
+	    (s->state == SLOT_RUNNING || s->state == SLOT_WAITING);
+}
+
+static int
+count_current(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		n += current(&m.pool.slot[i]);
+	return n;
+}
+
+static int
+count_alive(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		n += m.pool.slot[i].state == SLOT_RUNNING ||
+		    m.pool.slot[i].state == SLOT_DRAINING;
+	return n;
+}
+
+static void
+kill_slot(int i, int sig)
+{
+	struct slot *s = &m.pool.slot[i];
+
+	s->killed = true;
+	if (kill(s->pid, sig) == -1 && errno != ESRCH)
+		log_warn("kill worker %d (pid %ld)", i, (long)s->pid);
+}
+
+static void
+drain_slot(int i, uint64_t timeout_ms)
+{
+	struct slot *s = &m.pool.slot[i];
+
+	if (s->state == SLOT_WAITING) {
+		s->state = SLOT_FREE;
+		return;
+	}
+	if (s->state != SLOT_RUNNING)
+		return;
+	pool_order(&m.pool, i, POOL_CMD_DRAIN);
+	s->state = SLOT_DRAINING;
+	s->deadline_ms = m.now_ms + timeout_ms + DRAIN_GRACE_MS;
+}
+
+static void
+spawn(int i)
+{
+	struct slot *s = &m.pool.slot[i];
+	pid_t pid;
+
+	pid = pool_spawn(&m.pool, i, m.generation, m.now_ms, worker_main, &m.wargs);
+	if (pid == -1) {
+		log_warn("fork worker %d", i);
+		s->state = SLOT_WAITING;
+		s->generation = m.generation;
+		s->respawn_at_ms = m.now_ms + POOL_BACKOFF_MAX_MS;
+		return;
+	}
+	log_debug("worker %d started (pid %ld, generation %u)", i, (long)pid,
+	    m.generation);
+}
+
+/* Bring the current generation to m.target workers. */
+static void
+respawn(void)
+{
+	int have = count_current();
+
+	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
+		struct slot *s = &m.pool.slot[i];
+		if (s->state == SLOT_WAITING && s->generation == m.generation &&
+		    s->respawn_at_ms <= m.now_ms)
+			spawn(i);
+	}
+	while (have < m.target) {
+		int i = pool_free_slot(&m.pool);
+		if (i == -1) {
+			log_warnx("no free worker slot");
+			return;
+		}
+		m.pool.slot[i].backoff_ms = 0;
+		spawn(i);
+		have++;
+	}
+}
+
+static void
+reap(void)
+{
+	char how[128];
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		int i = pool_find_pid(&m.pool, pid);
+		if (i == -1)
+			continue;
+		struct slot *s = &m.pool.slot[i];
+		uint64_t lived = m.now_ms - s->started_ms;
+
+		m.bytes_gone += atomic_load(&m.pool.stats[i].bytes);
+		atomic_store(&m.pool.stats[i].connections, 0);
+		atomic_store(&m.pool.stats[i].bytes, 0);
+		close(s->cmd_fd);
+		s->cmd_fd = -1;
+		pool_describe_status(status, how, sizeof(how));
+
+		if (s->state == SLOT_DRAINING || m.stopping) {
+			if (pool_is_crash(status) && !s->killed)
+				log_warnx("worker %d (pid %ld) %s while draining",
+				    i, (long)pid, how);
+			else
+				log_debug("worker %d (pid %ld) finished: %s", i,
+				    (long)pid, how);
+			s->state = SLOT_FREE;
+			continue;
+		}
+		log_warnx("worker %d (pid %ld) %s after %llu.%03llus%s", i,
+		    (long)pid, how, (unsigned long long)(lived / 1000),
+		    (unsigned long long)(lived % 1000),
+		    s->killed ? " (killed by the master)" : "");
+		if (pool_is_crash(status) && !s->killed &&
+		    lived < POOL_EARLY_DEATH_MS && crashwin_add(&m.crashes, m.now_ms)) {
+			log_warnx("%d workers died within %ds of starting in the last "
+			    "%ds; giving up", POOL_GIVEUP_COUNT,
+			    POOL_EARLY_DEATH_MS / 1000, POOL_GIVEUP_WINDOW_MS / 1000);
+			m.sig_stop = true;
+			m.exit_code = 1;
+		}
+		s->backoff_ms = s->killed ? 0 : pool_next_backoff(s->backoff_ms, lived);
+		s->respawn_at_ms = m.now_ms + s->backoff_ms;
+		s->state = SLOT_WAITING;
+		if (s->backoff_ms > 0)
+			log_info("worker %d restarts in %llums", i,
+			    (unsigned long long)s->backoff_ms);
+	}
+}
+
+/* ---- stop, reload, resize ---------------------------------------------- */
+
+static void
+begin_stop(bool now)
+{
+	uint64_t timeout = now ? 0 : m.conf->shutdown_timeout_ms;
+
+	if (!m.stopping) {
+		notify_stopping();
+		log_info("%s: %d workers", now ? "quitting" : "stopping gracefully",
+		    count_alive());
+		/* Stop accepting: the listeners close once the workers have. */
+		listen_close_all(&m.ls);
+	}
+	m.stopping = true;
+	m.stop_deadline_ms = m.now_ms + timeout + DRAIN_GRACE_MS;
+	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
+		struct slot *s = &m.pool.slot[i];
+		if (now && (s->state == SLOT_RUNNING || s->state == SLOT_DRAINING)) {
+			pool_order(&m.pool, i, POOL_CMD_QUIT);
+			s->state = SLOT_DRAINING;
+			s->deadline_ms = m.stop_deadline_ms;
+		} else
+			drain_slot(i, timeout);
+	}
+}
+
+/* Past POOL_MAX_DRAINING draining generations, stop the oldest outright. */
+static void
+bound_draining(void)
+{
+	for (;;) {
+		unsigned gens[POOL_MAX_DRAINING + 1], oldest = m.generation;
+		int n = 0;
+
+		for (int i = 0; i < POOL_MAX_SLOTS; i++) {
+			const struct slot *s = &m.pool.slot[i];
+			bool seen = false;
+
+			if (s->state != SLOT_DRAINING || s->killed)
+				continue;
+			if (s->generation < oldest)
+				oldest = s->generation;
+			for (int k = 0; k < n; k++)
+				seen |= gens[k] == s->generation;
+			if (!seen && n < POOL_MAX_DRAINING + 1)
+				gens[n++] = s->generation;
+		}
+		if (n <= POOL_MAX_DRAINING)
+			return;
+		log_warnx("more than %d generations draining: stopping generation %u",
+		    POOL_MAX_DRAINING, oldest);
+		for (int i = 0; i < POOL_MAX_SLOTS; i++) {
+			const struct slot *s = &m.pool.slot[i];
+			if (s->state == SLOT_DRAINING && s->generation == oldest)
+				kill_slot(i, SIGKILL);
+		}
+	}
+}
+
+static bool
+listed(char **v, size_t n, const char *spec)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], spec) == 0)
+			return true;
+	return false;
+}
+
+/* Binds what c adds; closes what it drops; keeps the rest open. */
+static int
+reconcile_listeners(const struct conf *c, char *err, size_t errlen)
+{
+	struct listeners added = { 0 };
+	const struct { enum proto p; char **v; size_t n; } want[] = {
+		{ PROTO_TCP, c->listen_tcp, c->n_listen_tcp },
+		{ PROTO_UDP, c->listen_udp, c->n_listen_udp },
+	};
+
+	for (size_t k = 0; k < nitems(want); k++)
+		for (size_t i = 0; i < want[k].n; i++)
+			if (listen_find(&m.ls, want[k].p, want[k].v[i]) == -1 &&
+			    listen_find(&added, want[k].p, want[k].v[i]) == -1 &&
+			    listen_bind(&added, want[k].v[i], want[k].p, c->backlog,
+			    err, errlen) == -1) {
+				listen_close_all(&added);
+				return -1;
+			}
+	for (size_t i = m.ls.n; i-- > 0;) {
+		const struct listener *l = &m.ls.v[i];
+		bool keep = l->proto == PROTO_TCP ?
+		    listed(c->listen_tcp, c->n_listen_tcp, l->spec) :
+		    listed(c->listen_udp, c->n_listen_udp, l->spec);
+		if (!keep) {
+			log_info("no longer listening on %s %s", proto_name(l->proto),
+			    l->name);
+			listen_remove(&m.ls, i);
+		}
+	}
+	for (size_t i = 0; i < added.n; i++) {
+		struct listener *v = realloc(m.ls.v, (m.ls.n + 1) * sizeof(*v));
+		if (v == NULL) {	/* keep the rest; lose only this one */
+			close(added.v[i].fd);
+			continue;
+		}
+		m.ls.v = v;
+		m.ls.v[m.ls.n++] = added.v[i];
+		log_info("listening on %s %s", proto_name(added.v[i].proto),
+		    added.v[i].name);
+	}
+	free(added.v);
+	return 0;
+}
+
+static void
+reload(void)
+{
+	char err[CONF_ERRLEN];
+	struct conf *c;
+	struct creds creds;
+
+	notify_reloading();
+	log_info("reloading %s", m.opts->conf_path ? m.opts->conf_path :
+	    "the built-in configuration");
+	if ((c = conf_load(m.opts->conf_path, err, sizeof(err))) == NULL ||
+	    conf_override(c, m.opts->overrides, err, sizeof(err)) == -1 ||
+	    (c->user && privdrop_resolve(c->user, c->group, &creds, err,
+	    sizeof(err)) == -1)) {
+		log_warnx("reload failed: %s; the running configuration stays",
+		    err);
+		conf_free(c);
+		notify_ready();
+		return;
+	}
+	if (!m.activated && reconcile_listeners(c, err, sizeof(err)) == -1) {
+		log_warnx("reload failed: %s; the running configuration stays", err);
+		conf_free(c);
+		notify_ready();
+		return;
+	}
+	conf_free(m.conf);
+	m.conf = c;
+	m.wargs.conf = c;
+	m.have_creds = c->user != NULL;
+	if (m.have_creds)
+		m.creds = creds;
+	m.wargs.creds = m.have_creds ? &m.creds : NULL;
+	log_setlevel(c->log_level);
+
+	/* The new generation first; the old one drains behind it.  Unchanged
+	 * listeners never close, so no connection is refused meanwhile. */
+	m.generation++;
+	m.target = conf_workers(c);
+	m.ready = false;
+	respawn();
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		if (m.pool.slot[i].generation != m.generation)
+			drain_slot(i, c->shutdown_timeout_ms);
+	bound_draining();
+	log_info("configuration reloaded: generation %u, %d workers",
+	    m.generation, m.target);
+}
+
+static void
+resize(int delta)
+{
+	int want = m.target + delta;
+
+	if (want < 1 || want > CONF_MAX_WORKERS) {
+		log_warnx("worker count stays %d (1..%d)", m.target, CONF_MAX_WORKERS);
+		return;
+	}
+	log_info("workers: %d -> %d", m.target, want);
+	for (int i = POOL_MAX_SLOTS; i-- > 0 && delta < 0;) {
+		if (current(&m.pool.slot[i])) {
+			drain_slot(i, m.conf->shutdown_timeout_ms);
+			delta++;
+		}
+	}
+	m.target = want;
+}
+
+/* ---- health and reports ------------------------------------------------ */
+
+static void
+check_workers(void)
+{
+	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
+		struct slot *s = &m.pool.slot[i];
+		uint64_t hb, age;
+
+		if (s->state != SLOT_RUNNING && s->state != SLOT_DRAINING)
+			continue;
+		if (s->state == SLOT_DRAINING && m.now_ms >= s->deadline_ms &&
+		    !s->killed) {
+			log_warnx("worker %d (pid %ld) still draining past the "
+			    "deadline; killing it", i, (long)s->pid);
+			kill_slot(i, SIGKILL);
+			continue;
+		}
+		if (s->abort_sent_ms != 0) {
+			if (m.now_ms - s->abort_sent_ms >= ABORT_GRACE_MS) {
+				kill_slot(i, SIGKILL);
+				s->abort_sent_ms = UINT64_MAX / 2;	/* once */
+			}
+			continue;
+		}
+		hb = atomic_load(&m.pool.stats[i].heartbeat_ms);
+		age = m.now_ms > hb ? m.now_ms - hb : 0;
+		if (age > m.conf->worker_timeout_ms) {
+			log_warnx("worker %d (pid %ld) hung: no heartbeat for "
+			    "%llu.%03llus; killing it", i, (long)s->pid,
+			    (unsigned long long)(age / 1000),
+			    (unsigned long long)(age % 1000));
+			kill_slot(i, SIGABRT);
+			kill(s->pid, SIGCONT);	/* a stopped worker must see it */
+			s->abort_sent_ms = m.now_ms;
+		}
+	}
+}
+
+/* Every worker of the generation is up and its heartbeat fresh. */
+static bool
+healthy(bool need_fresh)
+{
+	int n = 0;
+
+	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
+		const struct slot *s = &m.pool.slot[i];
+		if (!current(s))
+			continue;
+		if (s->state != SLOT_RUNNING || !atomic_load(&m.pool.stats[i].ready))
+			return false;
+		if (need_fresh && m.now_ms - atomic_load(&m.pool.stats[i].heartbeat_ms)
+		    > FRESH_MS)
+			return false;
+		n++;
+	}
+	return n == m.target;
+}
+
+static void
+report(void)
+{
+	if (!m.ready && !m.stopping && healthy(false)) {
+		m.ready = true;
+		log_info("ready: %d workers", m.target);
+		notify_ready();
+		detach_ready();
+		m.next_status_ms = 0;
+	}
+	if (notify_enabled() && m.now_ms >= m.next_status_ms) {
+		uint64_t conns = 0, bytes = m.bytes_gone;
+		for (int i = 0; i < POOL_MAX_SLOTS; i++) {
+			if (m.pool.slot[i].state != SLOT_RUNNING &&
+			    m.pool.slot[i].state != SLOT_DRAINING)
+				continue;
+			conns += atomic_load(&m.pool.stats[i].connections);
+			bytes += atomic_load(&m.pool.stats[i].bytes);
+		}
+		notify_status("%s%d workers, %llu connections, %llu bytes echoed",
+		    m.stopping ? "stopping: " : "", count_alive(),
+		    (unsigned long long)conns, (unsigned long long)bytes);
+		if (m.stopping && m.stop_deadline_ms > m.now_ms)
+			notify_extend_timeout((m.stop_deadline_ms - m.now_ms +
+			    STATUS_EVERY_MS) * 1000);
+		m.next_status_ms = m.now_ms + STATUS_EVERY_MS;
+	}
+	if (notify_watchdog_usec() > 0 && m.now_ms >= m.next_watchdog_ms &&
+	    !m.stopping && healthy(true)) {
+		notify_watchdog();
+		m.next_watchdog_ms = m.now_ms + notify_watchdog_usec() / 2000;
+	}
+}
+
+/* ---- start and the loop ------------------------------------------------ */
+
+static int
+startup_fail(const char *msg)
+{
+	log_warnx("%s", msg);
+	detach_fail(msg);
+	return 1;
+}
+
+static int
+open_listeners(char *err, size_t errlen)
+{
+	int n = listen_from_systemd(&m.ls, err, errlen);
+
+	if (n == -1)
+		return -1;
+	if (n > 0) {
+		m.activated = true;
+		log_info("using %d sockets passed by systemd; listen_tcp and "
+		    "listen_udp are ignored", n);
+	} else {
+		for (size_t i = 0; i < m.conf->n_listen_tcp; i++)
+			if (listen_bind(&m.ls, m.conf->listen_tcp[i], PROTO_TCP,
+			    m.conf->backlog, err, errlen) == -1)
+				return -1;
+		for (size_t i = 0; i < m.conf->n_listen_udp; i++)
+			if (listen_bind(&m.ls, m.conf->listen_udp[i], PROTO_UDP,
+			    m.conf->backlog, err, errlen) == -1)
+				return -1;
+	}
+	if (m.ls.n == 0) {
+		snprintf(err, errlen, "nothing to listen on");
+		return -1;
+	}
+	for (size_t i = 0; i < m.ls.n; i++)
+		log_info("listening on %s %s", proto_name(m.ls.v[i].proto),
+		    m.ls.v[i].name);
+	return 0;
+}
+
+static int
+next_timeout(void)
+{
+	uint64_t t = m.now_ms + TICK_MS;
+
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		if (m.pool.slot[i].state == SLOT_WAITING &&
+		    m.pool.slot[i].respawn_at_ms < t)
+			t = m.pool.slot[i].respawn_at_ms;
+	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
+}
+
+int
+master_run(struct conf *conf, const struct master_opts *opts)
+{
+	char err[CONF_ERRLEN];
+	pid_t holder;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.conf = conf;
+	m.opts = opts;
+	m.pidfd = -1;
+	m.now_ms = now_coarse_ms();
+	notify_init();
+	raise_nofile();
+	if ((m.sigfd = setup_signals()) == -1)
+		return startup_fail("signalfd failed");
+	if (conf->pidfile && (m.pidfd = pidfile_create(conf->pidfile, &holder)) == -1) {
+		if (errno == EEXIST)
+			snprintf(err, sizeof(err), "pid file %s: already locked by "
+			    "pid %ld: is echod running?", conf->pidfile, (long)holder);
+		else
+			snprintf(err, sizeof(err), "pid file %s: %s", conf->pidfile,
+			    strerror(errno));
+		return startup_fail(err);
+	}
+	if (open_listeners(err, sizeof(err)) == -1 ||
+	    (conf->user && privdrop_resolve(conf->user, conf->group, &m.creds,
+	    err, sizeof(err)) == -1) ||
+	    (pool_init(&m.pool) == -1 &&
+	    snprintf(err, sizeof(err), "worker table: %s", strerror(errno)))) {
+		listen_close_all(&m.ls);
+		pidfile_remove(conf->pidfile, m.pidfd);
+		return startup_fail(err);
+	}
+	m.have_creds = conf->user != NULL;
+	/* What a worker must not keep: the master's own descriptors. */
+	{
+		int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
+		for (size_t i = 0; i < nitems(own); i++)
+			if (own[i] != -1)
+				m.close_fds[n++] = own[i];
+		m.close_fds[n] = -1;
+	}
+	m.wargs = (struct worker_args){
+		.conf = conf, .ls = &m.ls, .stats = m.pool.stats,
+		.creds = m.have_creds ? &m.creds : NULL, .master = getpid(),
+		.close_fds = m.close_fds,
+	};
+	m.generation = 1;
+	m.target = conf_workers(conf);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = m.sigfd, .events = POLLIN };
+
+		if (!m.stopping)
+			respawn();
+		report();
+		if (poll(&pfd, 1, next_timeout()) == -1 && errno != EINTR)
+			fatal("poll");
+		m.now_ms = now_coarse_ms();
+		read_signals();
+		reap();
+		if (m.sig_quit)
+			begin_stop(true);
+		else if (m.sig_stop && !m.stopping)
+			begin_stop(false);
+		m.sig_quit = m.sig_stop = false;
+		if (m.stopping) {
+			if (count_alive() == 0)
+				break;
+			check_workers();
+			if (m.now_ms >= m.stop_deadline_ms)
+				for (int i = 0; i < POOL_MAX_SLOTS; i++)
+					if (m.pool.slot[i].state == SLOT_DRAINING)
+						kill_slot(i, SIGKILL);
+			continue;
+		}
+		if (m.sig_reload) {
+			m.sig_reload = false;
+			reload();
+		}
+		if (m.sig_resize != 0) {
+			resize(m.sig_resize);
+			m.sig_resize = 0;
+		}
+		check_workers();
+	}
+	rc = m.exit_code;
+	log_info("stopped");
+	listen_close_all(&m.ls);
+	pool_free(&m.pool);
+	pidfile_remove(m.conf->pidfile, m.pidfd);
+	conf_free(m.conf);
+	close(m.sigfd);
+	return rc;
+}

@@ -1,0 +1,18 @@
+/* master.h - the supervisor: listeners, the worker pool, signals, reload. */
+#ifndef ECHOD_MASTER_H
+#define ECHOD_MASTER_H
+
+#include <stdbool.h>
+
+#include "conf.h"
+
+struct master_opts {
+	const char			*conf_path;	/* NULL: built-in defaults */
+	const struct conf_overrides	*overrides;
+	bool				 foreground;
+};
+
+/* Runs until stopped; takes ownership of conf.  Returns the exit status. */
+int	master_run(struct conf *conf, const struct master_opts *);
+
+#endif

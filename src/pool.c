@@ -1,0 +1,176 @@
+/*
+ * pool.c - the slot table.  A slot is a place for one worker, like nginx's
+ * ngx_processes[]; the master owns the table, workers only see their own
+ * entry of the shared statistics.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+int
+pool_init(struct pool *p)
+{
+	memset(p->slot, 0, sizeof(p->slot));
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		p->slot[i].cmd_fd = -1;
+	p->stats = mmap(NULL, POOL_MAX_SLOTS * sizeof(struct worker_stats),
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p->stats == MAP_FAILED) {
+		p->stats = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+pool_free(struct pool *p)
+{
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		if (p->slot[i].cmd_fd != -1) {
+			close(p->slot[i].cmd_fd);
+			p->slot[i].cmd_fd = -1;
+		}
+	if (p->stats)
+		munmap(p->stats, POOL_MAX_SLOTS * sizeof(struct worker_stats));
+	p->stats = NULL;
+}
+
+int
+pool_free_slot(const struct pool *p)
+{
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		if (p->slot[i].state == SLOT_FREE)
+			return i;
+	return -1;
+}
+
+int
+pool_find_pid(const struct pool *p, pid_t pid)
+{
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		if (p->slot[i].pid == pid &&
+		    (p->slot[i].state == SLOT_RUNNING || p->slot[i].state == SLOT_DRAINING))
+			return i;
+	return -1;
+}
+
+pid_t
+pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
+    void (*child)(int, int, void *), void *arg)
+{
+	struct slot *s = &p->slot[i];
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -1;
+	/* The master never blocks on a worker's pipe. */
+	fcntl(fds[1], F_SETFL, O_NONBLOCK);
+	memset(&p->stats[i], 0, sizeof(p->stats[i]));
+	atomic_store(&p->stats[i].heartbeat_ms, now_ms);
+
+	switch ((pid = fork())) {
+	case -1: {
+		int saved = errno;
+		close(fds[0]);
+		close(fds[1]);
+		errno = saved;
+		return -1;
+	}
+	case 0:
+		close(fds[1]);
+		/* Other workers' pipes must reach EOF when the master dies. */
+		for (int j = 0; j < POOL_MAX_SLOTS; j++)
+			if (p->slot[j].cmd_fd != -1) {
+				close(p->slot[j].cmd_fd);
+				p->slot[j].cmd_fd = -1;
+			}
+		child(i, fds[0], arg);
+		_exit(1);
+	}
+	close(fds[0]);
+	if (s->cmd_fd != -1)
+		close(s->cmd_fd);
+	s->cmd_fd = fds[1];
+	s->pid = pid;
+	s->state = SLOT_RUNNING;
+	s->generation = generation;
+	s->started_ms = now_ms;
+	s->deadline_ms = 0;
+	s->abort_sent_ms = 0;
+	s->killed = false;
+	return pid;
+}
+
+void
+pool_order(struct pool *p, int i, char cmd)
+{
+	if (p->slot[i].cmd_fd != -1)
+		(void)!write(p->slot[i].cmd_fd, &cmd, 1);
+}
+
+void
+pool_describe_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)%s", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)),
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(buf, len, "stopped with status 0x%x", (unsigned)status);
+}
+
+bool
+pool_is_crash(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status) != 0;
+	if (!WIFSIGNALED(status))
+		return false;
+	switch (WTERMSIG(status)) {
+	case SIGSEGV: case SIGBUS: case SIGABRT: case SIGILL:
+	case SIGFPE: case SIGSYS: case SIGTRAP:
+		return true;
+	default:	/* SIGKILL and the like come from outside */
+		return false;
+	}
+}
+
+uint64_t
+pool_next_backoff(uint64_t prev_ms, uint64_t lived_ms)
+{
+	if (lived_ms >= POOL_EARLY_DEATH_MS)
+		return 0;
+	if (prev_ms == 0)
+		return POOL_BACKOFF_MIN_MS;
+	return prev_ms * 2 > POOL_BACKOFF_MAX_MS ? POOL_BACKOFF_MAX_MS : prev_ms * 2;
+}
+
+bool
+crashwin_add(struct crashwin *w, uint64_t now_ms)
+{
+	size_t keep = 0;
+
+	/* Forget deaths older than the window, then record this one. */
+	for (size_t i = 0; i < w->n; i++)
+		if (now_ms - w->t[i] < POOL_GIVEUP_WINDOW_MS)
+			w->t[keep++] = w->t[i];
+	w->n = keep;
+	if (w->n == POOL_GIVEUP_COUNT) {	/* cannot happen: we gave up */
+		memmove(w->t, w->t + 1, (w->n - 1) * sizeof(w->t[0]));
+		w->n--;
+	}
+	w->t[w->n++] = now_ms;
+	return w->n >= POOL_GIVEUP_COUNT;
+}

@@ -1,0 +1,21 @@
+/* privdrop.h - switching a worker to the configured user and group. */
+#ifndef ECHOD_PRIVDROP_H
+#define ECHOD_PRIVDROP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct creds {
+	char	user[64];
+	uid_t	uid;
+	gid_t	gid;
+};
+
+/* Looks user (and group, or the user's primary group) up; 0 or -1 with err. */
+int	privdrop_resolve(const char *user, const char *group, struct creds *,
+	    char *err, size_t errlen);
+/* initgroups, setgid, setuid, then proves root cannot come back. */
+int	privdrop_apply(const struct creds *, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,426 @@
+/*
+ * worker.c - a worker: one epoll loop over the shared listeners, the order
+ * pipe from the master, and its connections.  It accepts (one worker woken
+ * per connection: EPOLLEXCLUSIVE), echoes, and publishes a heartbeat and its
+ * counters for the master.  It takes orders from the master only: signals
+ * from outside are ignored, and EOF on the order pipe means the master is
+ * gone.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "udp.h"
+#include "util.h"
+#include "worker.h"
+
+#define MAX_EVENTS	256
+#define TICK_MS		1000	/* the heartbeat's longest silence */
+/* epoll tags: a connection's pointer, or a watch with the top bit set
+ * (user-space pointers never have it). */
+#define WATCH		(1ULL << 63)
+#define WATCH_CMD	(WATCH | 0xffffffffULL)
+
+struct worker {
+	const struct conf	*conf;
+	const struct listeners	*ls;
+	struct worker_stats	*me;
+	int			 ep;
+	int			 cmd_fd;
+	int			 reserve_fd;	/* spent to shed a connection on EMFILE */
+	char			*scratch;	/* one read's worth, shared by all */
+	char			*dgram;
+	bool			 armed;		/* TCP listeners in the epoll set */
+	bool			 draining;
+	bool			 emfile;	/* in an EMFILE episode */
+	uint64_t		 paused_until_ms;
+	uint64_t		 deadline_ms;	/* draining: close what is left */
+	uint64_t		 now_ms;
+	uint64_t		 nconns, accepted, bytes;
+	struct conn		*head, *tail;	/* by last progress, oldest first */
+	struct udp_counters	 udp;
+};
+
+static void
+restore_signals(void)
+{
+	static const int ignored[] = {
+		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTIN, SIGTTOU,
+		SIGUSR1, SIGUSR2, SIGPIPE,
+	};
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	sigset_t none;
+
+	for (size_t i = 0; i < nitems(ignored); i++)
+		sigaction(ignored[i], &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void
+list_unlink(struct worker *w, struct conn *c)
+{
+	if (c->prev) c->prev->next = c->next; else w->head = c->next;
+	if (c->next) c->next->prev = c->prev; else w->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+list_append(struct worker *w, struct conn *c)
+{
+	c->prev = w->tail;
+	c->next = NULL;
+	if (w->tail) w->tail->next = c; else w->head = c;
+	w->tail = c;
+}
+
+static void
+log_event(struct worker *w, struct conn *c, const char *event, const char *why)
+{
+	char host[64];
+	unsigned port;
+
+	if (!w->conf->log_connections)
+		return;
+	addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
+	log_conn(event, "tcp", host, port, NULL, c->bytes,
+	    now_usec() - c->start_us, why);
+}
+
+static void
+conn_close(struct worker *w, struct conn *c, const char *why)
+{
+	log_event(w, c, "close", why);
+	list_unlink(w, c);
+	close(c->fd);
+	conn_release(c);
+	free(c);
+	w->nconns--;
+}
+
+static void
+arm(struct worker *w, bool on)
+{
+	if (w->armed == on)
+		return;
+	for (size_t i = 0; i < w->ls->n; i++) {
+		const struct listener *l = &w->ls->v[i];
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+		    .data.u64 = WATCH | i };
+
+		if (l->proto != PROTO_TCP)
+			continue;
+		/* EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD: pausing is DEL, then ADD. */
+		if (epoll_ctl(w->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->fd,
+		    on ? &ev : NULL) == -1)
+			log_warn("epoll %s %s", on ? "add" : "del", l->name);
+	}
+	w->armed = on;
+}
+
+/* Should this worker accept now?  Full, resting after EMFILE, or draining. */
+static bool
+want_accept(const struct worker *w)
+{
+	return !w->draining && w->nconns < (uint64_t)w->conf->max_connections &&
+	    w->now_ms >= w->paused_until_ms;
+}
+
+static void
+on_emfile(struct worker *w, const struct listener *l, int err)
+{
+	int fd;
+
+	/* Spend the reserve descriptor to take one pending client off the
+	 * queue and close it, then let the listeners rest: never spin. */
+	if (w->reserve_fd != -1) {
+		close(w->reserve_fd);
+		w->reserve_fd = -1;
+		if ((fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+			close(fd);
+		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (!w->emfile)
+		log_warnx("accept on %s: %s; shedding new connections until "
+		    "descriptors free up (%llu open here)", l->name, strerror(err),
+		    (unsigned long long)w->nconns);
+	w->emfile = true;
+	w->paused_until_ms = w->now_ms + WORKER_EMFILE_PAUSE_MS;
+	arm(w, false);
+}
+
+static void
+on_accept(struct worker *w, const struct listener *l)
+{
+	for (int i = 0; i < WORKER_ACCEPT_BATCH && want_accept(w); i++) {
+		union sockaddr_any peer;
+		socklen_t len = sizeof(peer);
+		struct epoll_event ev;
+		struct conn *c;
+		int fd;
+
+		fd = accept4(l->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			switch (errno) {
+			case EAGAIN:
+				return;
+			case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+				on_emfile(w, l, errno);
+				return;
+			default:	/* ECONNABORTED, EINTR, EPROTO...: the next one */
+				continue;
+			}
+		}
+		if (w->emfile) {
+			log_notice("accept on %s: descriptors available again", l->name);
+			w->emfile = false;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->peer = peer;
+		c->peerlen = len;
+		c->start_us = now_usec();
+		c->last_ms = w->now_ms;
+		c->events = EPOLLIN;
+		ev.events = c->events;
+		ev.data.ptr = c;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		list_append(w, c);
+		w->nconns++;
+		w->accepted++;
+		log_event(w, c, "open", NULL);
+	}
+}
+
+static void
+on_conn(struct worker *w, struct conn *c, uint32_t events)
+{
+	enum conn_step step;
+	uint64_t before = c->bytes;
+	uint32_t want;
+
+	if (events & EPOLLOUT)
+		step = conn_writable(c);
+	else
+		step = conn_readable(c, w->scratch, w->conf->buffer_size);
+	if (step == CONN_KEEP && (events & (EPOLLERR | EPOLLHUP)) &&
+	    !(events & (EPOLLIN | EPOLLOUT))) {
+		errno = ECONNRESET;
+		step = CONN_FAIL;
+	}
+	switch (step) {
+	case CONN_DONE:
+		conn_close(w, c, NULL);
+		return;
+	case CONN_FAIL:
+		conn_close(w, c, strerror(errno));
+		return;
+	case CONN_KEEP:
+		break;
+	}
+	w->bytes += c->bytes - before;
+	if (c->bytes != before || c->rd_eof) {
+		c->last_ms = w->now_ms;
+		list_unlink(w, c);
+		list_append(w, c);
+	}
+	if ((want = conn_events(c)) != c->events) {
+		struct epoll_event ev = { .events = want, .data.ptr = c };
+		c->events = want;
+		if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) == -1)
+			conn_close(w, c, strerror(errno));
+	}
+}
+
+static void
+close_listeners(struct worker *w)
+{
+	arm(w, false);
+	for (size_t i = 0; i < w->ls->n; i++) {
+		/* The master still holds the socket, so close() alone would
+		 * leave it in our epoll set: delete it first. */
+		if (w->ls->v[i].proto == PROTO_UDP)
+			epoll_ctl(w->ep, EPOLL_CTL_DEL, w->ls->v[i].fd, NULL);
+		close(w->ls->v[i].fd);
+	}
+}
+
+static void
+on_order(struct worker *w)
+{
+	char cmd;
+	ssize_t n = read(w->cmd_fd, &cmd, 1);
+
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)		/* the master is gone: so are we */
+		_exit(0);
+	switch (cmd) {
+	case POOL_CMD_DRAIN:
+		if (w->draining)
+			return;
+		w->draining = true;
+		w->deadline_ms = w->now_ms + w->conf->shutdown_timeout_ms;
+		close_listeners(w);
+		log_debug("draining %llu connections",
+		    (unsigned long long)w->nconns);
+		break;
+	case POOL_CMD_QUIT:
+		_exit(0);
+	}
+}
+
+static void
+expire(struct worker *w)
+{
+	uint64_t idle = w->conf->idle_timeout_ms;
+
+	while (w->head && w->head->last_ms + idle <= w->now_ms)
+		conn_close(w, w->head, "idle timeout");
+	if (w->draining && w->now_ms >= w->deadline_ms)
+		while (w->head)
+			conn_close(w, w->head, "shutdown timeout");
+}
+
+static int
+next_timeout(const struct worker *w)
+{
+	uint64_t t = w->now_ms + TICK_MS;
+
+	if (w->head && w->head->last_ms + w->conf->idle_timeout_ms < t)
+		t = w->head->last_ms + w->conf->idle_timeout_ms;
+	if (w->draining && w->deadline_ms < t)
+		t = w->deadline_ms;
+	if (!w->armed && !w->draining && w->paused_until_ms > w->now_ms &&
+	    w->paused_until_ms < t)
+		t = w->paused_until_ms;
+	return t <= w->now_ms ? 0 : (int)(t - w->now_ms);
+}
+
+static void
+publish(struct worker *w)
+{
+	atomic_store_explicit(&w->me->heartbeat_ms, w->now_ms, memory_order_relaxed);
+	atomic_store_explicit(&w->me->connections, w->nconns, memory_order_relaxed);
+	atomic_store_explicit(&w->me->accepted, w->accepted, memory_order_relaxed);
+	atomic_store_explicit(&w->me->bytes, w->bytes + w->udp.bytes,
+	    memory_order_relaxed);
+}
+
+static void
+setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
+{
+	struct epoll_event ev;
+	char err[256], prefix[32];
+
+	restore_signals();
+	for (const int *fd = a->close_fds; fd && *fd != -1; fd++)
+		close(*fd);
+	snprintf(prefix, sizeof(prefix), "worker %d", slot);
+	log_setprefix(prefix);
+
+	if (a->creds != NULL && privdrop_apply(a->creds, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	/* Set after the uid change, which clears it; then make sure the
+	 * master did not die before it was set. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		fatal("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != a->master)
+		_exit(0);
+
+	memset(w, 0, sizeof(*w));
+	w->conf = a->conf;
+	w->ls = a->ls;
+	w->me = &a->stats[slot];
+	w->cmd_fd = cmd_fd;
+	w->now_ms = now_coarse_ms();
+	if ((w->scratch = malloc(w->conf->buffer_size)) == NULL ||
+	    (w->dgram = malloc(UDP_MAX_DATAGRAM + 1)) == NULL)
+		fatal("malloc");
+	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	fd_set_nonblock(cmd_fd, 1);
+	ev.events = EPOLLIN;
+	ev.data.u64 = WATCH_CMD;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, cmd_fd, &ev) == -1)
+		fatal("epoll_ctl order pipe");
+	for (size_t i = 0; i < w->ls->n; i++) {
+		if (w->ls->v[i].proto != PROTO_UDP)
+			continue;
+		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+		ev.data.u64 = WATCH | i;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->ls->v[i].fd, &ev) == -1)
+			fatal("epoll_ctl %s", w->ls->v[i].name);
+	}
+	arm(w, true);
+	publish(w);
+	atomic_store(&w->me->ready, 1);
+}
+
+void
+worker_main(int slot, int cmd_fd, void *arg)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	struct worker w;
+
+	setup(&w, arg, slot, cmd_fd);
+	for (;;) {
+		int n = epoll_wait(w.ep, evs, MAX_EVENTS, next_timeout(&w));
+
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");
+		w.now_ms = now_coarse_ms();
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = evs[i].data.u64;
+			const struct listener *l;
+
+			if (!(tag & WATCH)) {
+				on_conn(&w, evs[i].data.ptr, evs[i].events);
+				continue;
+			}
+			if (tag == WATCH_CMD) {
+				on_order(&w);
+				continue;
+			}
+			if (w.draining)
+				continue;	/* listeners closed in this batch */
+			l = &w.ls->v[tag & ~WATCH];
+			if (l->proto == PROTO_TCP)
+				on_accept(&w, l);
+			else if (udp_echo(l->fd, w.dgram, UDP_MAX_DATAGRAM + 1,
+			    &w.udp) == -1)
+				log_warn("udp %s", l->name);
+		}
+		expire(&w);
+		if (w.draining && w.nconns == 0)
+			break;
+		if (!w.armed && want_accept(&w))
+			arm(&w, true);
+		else if (w.armed && !want_accept(&w))
+			arm(&w, false);
+		publish(&w);
+	}
+	publish(&w);
+	_exit(0);
+}

@@ -1,0 +1,28 @@
+/* worker.h - one worker process: an epoll loop over the shared listeners. */
+#ifndef ECHOD_WORKER_H
+#define ECHOD_WORKER_H
+
+#include <sys/types.h>
+
+#include "conf.h"
+#include "listen.h"
+#include "pool.h"
+#include "privdrop.h"
+
+#define WORKER_ACCEPT_BATCH	8	/* accepts per wake-up */
+#define WORKER_EMFILE_PAUSE_MS	100	/* listeners rest after EMFILE */
+
+struct worker_args {
+	const struct conf	*conf;
+	const struct listeners	*ls;
+	struct worker_stats	*stats;		/* the whole shared table */
+	const struct creds	*creds;		/* NULL: keep the master's */
+	pid_t			 master;
+	unsigned		 generation;
+	const int		*close_fds;	/* the master's own, -1 ended */
+};
+
+/* The body of a worker: pool_spawn()'s child function.  Never returns. */
+void	worker_main(int slot, int cmd_fd, void *worker_args) __attribute__((noreturn));
+
+#endif
