@@ -111,13 +111,13 @@ parse_size(const char *s)
 
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (end == s || errno != 0 || v < 0 || v > INT_MAX / 1024 / 1024)
+	if (end == s || errno != 0 || v < 0 || v > INT_MAX)
 		return -1;
 	if (*end == 'k' || *end == 'K')
 		v *= 1024, end++;
 	else if (*end == 'm' || *end == 'M')
 		v *= 1024 * 1024, end++;
-	return *end == '\0' ? v : -1;
+	return *end == '\0' && v <= INT_MAX ? v : -1;
 }
 
 static long long

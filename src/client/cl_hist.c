@@ -59,6 +59,8 @@ cl_hist_quantile(const struct cl_hist *h, double q)
 
 	if (h->count == 0)
 		return 0;
+	if (q >= 1.0)
+		return h->max;
 	rank = (uint64_t)(q * (double)h->count);
 	if (rank >= h->count)
 		rank = h->count - 1;
