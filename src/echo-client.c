@@ -234,10 +234,8 @@ main(int argc, char *argv[])
 		usage("-c, -d, -j, -n and -p go with -b only%s", "");
 	if (duration_ms >= 0 && bo.count)
 		usage("-d and -n exclude each other%s", "");
-	if (bench && size > 0 && (size_t)size > 65536 && bo.pattern == CL_BULK)
-		usage("-s: bulk streams; the size does not apply%s", "");
 	if (udp && size > 65507)
-		usage("-s: a datagram holds at most 65507 bytes, got \"%s\"", argv[0]);
+		usage("-s: a datagram holds at most 65507 bytes%s", "");
 	host = argv[0];
 	port = argc == 2 ? argv[1] : default_port(udp);
 	signal(SIGPIPE, SIG_IGN);
