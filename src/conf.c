@@ -154,8 +154,9 @@ conf_check_listen(const char *spec, const char **err)
 
 /* ---- libconfuse glue ------------------------------------------------- */
 
-static char	*errbuf;	/* where the current conf_load() puts its error */
-static size_t	 errbuflen;
+static char		*errbuf;	/* where the current conf_load() puts its error */
+static size_t		 errbuflen;
+static const char	*errpath;	/* the file being parsed */
 
 static void
 on_error(cfg_t *cfg, const char *fmt, va_list ap)
@@ -165,10 +166,10 @@ on_error(cfg_t *cfg, const char *fmt, va_list ap)
 	if (errbuf == NULL || errbuf[0] != '\0')	/* keep the first error */
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (cfg != NULL && cfg->filename != NULL && cfg->line > 0)
-		snprintf(errbuf, errbuflen, "%s:%d: %s", cfg->filename, cfg->line, msg);
-	else if (cfg != NULL && cfg->filename != NULL)
-		snprintf(errbuf, errbuflen, "%s: %s", cfg->filename, msg);
+	if (errpath != NULL && cfg != NULL && cfg->line > 0)
+		snprintf(errbuf, errbuflen, "%s:%d: %s", errpath, cfg->line, msg);
+	else if (errpath != NULL)
+		snprintf(errbuf, errbuflen, "%s: %s", errpath, msg);
 	else
 		snprintf(errbuf, errbuflen, "%s", msg);
 }
@@ -334,6 +335,67 @@ schema(void)
 	return cfg;
 }
 
+void
+conf_strip_comments(char *p)
+{
+	char quote = 0;
+
+	for (; *p != '\0'; p++) {
+		if (quote) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == quote)
+				quote = 0;
+		} else if (*p == '"' || *p == '\'') {
+			quote = *p;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p != '\0' && *p != '\n')
+				*p++ = ' ';
+			if (*p == '\0')
+				return;
+		} else if (p[0] == '/' && p[1] == '*') {
+			*p++ = ' ';
+			*p = ' ';
+			while (p[1] != '\0' && !(p[1] == '*' && p[2] == '/')) {
+				p++;
+				if (*p != '\n')
+					*p = ' ';
+			}
+			if (p[1] == '\0')
+				return;
+			p[1] = p[2] = ' ';
+			p += 2;
+		}
+	}
+}
+
+/* The whole file, NUL-terminated; NULL with errno. */
+static char *
+slurp(const char *path)
+{
+	enum { MAX = 1024 * 1024 };
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	if ((buf = malloc(MAX + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, MAX + 1, f);
+	if (ferror(f) || n > MAX) {
+		errno = ferror(f) ? EIO : EFBIG;
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
 static char *
 xstrdup_or_null(const char *s)
 {
@@ -369,21 +431,27 @@ struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
 	struct conf *c = NULL;
+	char *text = NULL;
 	cfg_t *cfg;
 	int rc;
 
 	err[0] = '\0';
 	errbuf = err;
 	errbuflen = errlen;
+	errpath = path;
 	if ((cfg = schema()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
-	rc = path ? cfg_parse(cfg, path) : CFG_SUCCESS;
-	if (rc == CFG_FILE_ERROR) {
+	if (path != NULL && (text = slurp(path)) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto done;
 	}
+	/* libconfuse 3.3 counts a comment's line twice; without comments
+	 * its line numbers are right. */
+	if (text != NULL)
+		conf_strip_comments(text);
+	rc = text ? cfg_parse_buf(cfg, text) : CFG_SUCCESS;
 	if (rc != CFG_SUCCESS) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "%s: parse error", path);
@@ -421,7 +489,9 @@ conf_load(const char *path, char *err, size_t errlen)
 done:
 	if (cfg)
 		cfg_free(cfg);
+	free(text);
 	errbuf = NULL;
+	errpath = NULL;
 	return c;
 }
 

@@ -59,5 +59,7 @@ int	conf_parse_duration(const char *s, uint64_t *ms, const char **err);
 int	conf_parse_workers(const char *s, int *out, const char **err);
 int	conf_parse_log_level(const char *s, int *out, const char **err);
 int	conf_check_listen(const char *spec, const char **err);
+/* Blanks out #, // and slash-star comments outside quotes, keeping newlines. */
+void	conf_strip_comments(char *text);
 
 #endif

@@ -232,6 +232,8 @@ reap(void)
 		m.bytes_gone += atomic_load(&m.pool.stats[i].bytes);
 		atomic_store(&m.pool.stats[i].connections, 0);
 		atomic_store(&m.pool.stats[i].bytes, 0);
+		atomic_store(&m.pool.stats[i].serving, 0);
+		atomic_store(&m.pool.stats[i].armed, 0);
 		close(s->cmd_fd);
 		s->cmd_fd = -1;
 		pool_describe_status(status, how, sizeof(how));
@@ -639,7 +641,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		m.close_fds[n] = -1;
 	}
 	m.wargs = (struct worker_args){
-		.conf = conf, .ls = &m.ls, .stats = m.pool.stats,
+		.conf = conf, .ls = &m.ls, .shared = m.pool.shared,
 		.creds = m.have_creds ? &m.creds : NULL, .master = getpid(),
 		.close_fds = m.close_fds,
 	};

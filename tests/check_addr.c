@@ -1,0 +1,104 @@
+/* check_addr.c - listen address specs and their formatting. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "addr.h"
+#include "suites.h"
+
+static int
+split(const char *spec, char *host, char *port, const char **err)
+{
+	return addr_split(spec, host, 256, port, 32, err);
+}
+
+START_TEST(test_split_good)
+{
+	static const struct { const char *spec, *host, *port; } cases[] = {
+		{ "127.0.0.1:7", "127.0.0.1", "7" },
+		{ "[::1]:7007", "::1", "7007" },
+		{ "[::]:7", "::", "7" },
+		{ "*:7", "", "7" },
+		{ "7", "", "7" },
+		{ "localhost:echo", "localhost", "echo" },
+		{ "0.0.0.0:0", "0.0.0.0", "0" },
+		{ "host:65535", "host", "65535" },
+	};
+	char host[256], port[32];
+	const char *err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_msg(split(cases[i].spec, host, port, &err) == 0,
+		    "%s: %s", cases[i].spec, err);
+		ck_assert_str_eq(host, cases[i].host);
+		ck_assert_str_eq(port, cases[i].port);
+	}
+}
+END_TEST
+
+START_TEST(test_split_bad)
+{
+	static const struct { const char *spec, *why; } cases[] = {
+		{ "", "empty address" },
+		{ "[::1", "missing ']'" },
+		{ "[::1]7", "expected ':port'" },
+		{ "[]:7", "empty IPv6" },
+		{ "::1:7", "brackets" },
+		{ ":7", "missing host" },
+		{ "host:", "missing port" },
+		{ "host:65536", "0..65535" },
+		{ "host:999999", "0..65535" },
+	};
+	char host[256], port[32];
+	const char *err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_msg(split(cases[i].spec, host, port, &err) == -1,
+		    "%s accepted", cases[i].spec);
+		ck_assert_msg(strstr(err, cases[i].why) != NULL, "%s: got \"%s\"",
+		    cases[i].spec, err);
+	}
+}
+END_TEST
+
+START_TEST(test_split_long_host)
+{
+	char spec[400], host[256], port[32];
+	const char *err;
+
+	memset(spec, 'a', 300);
+	strcpy(spec + 300, ":7");
+	ck_assert_int_eq(addr_split(spec, host, sizeof(host), port, sizeof(port), &err), -1);
+	ck_assert_str_eq(err, "host name too long");
+}
+END_TEST
+
+START_TEST(test_format)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(7) };
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(7007) };
+	char buf[ADDR_STRLEN];
+
+	inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
+	inet_pton(AF_INET6, "::1", &in6.sin6_addr);
+	addr_format((struct sockaddr *)&in, sizeof(in), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "127.0.0.1:7");
+	addr_format((struct sockaddr *)&in6, sizeof(in6), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "[::1]:7007");
+}
+END_TEST
+
+Suite *
+addr_suite(void)
+{
+	Suite *s = suite_create("addr");
+	TCase *tc = tcase_create("addr");
+
+	tcase_add_test(tc, test_split_good);
+	tcase_add_test(tc, test_split_bad);
+	tcase_add_test(tc, test_split_long_host);
+	tcase_add_test(tc, test_format);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,300 @@
+/* check_conf.c - the configuration rules, value by value at their edges,
+ * and the file as libconfuse reads it. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "suites.h"
+
+START_TEST(test_size)
+{
+	static const struct { const char *s; int ok; uint64_t v; } cases[] = {
+		{ "0", 1, 0 }, { "1024", 1, 1024 }, { "1k", 1, 1024 },
+		{ "16k", 1, 16384 }, { "16K", 1, 16384 }, { "1m", 1, 1048576 },
+		{ "1M", 1, 1048576 }, { "2g", 1, 2147483648ULL },
+		{ "", 0, 0 }, { "k", 0, 0 }, { "16kb", 0, 0 }, { "-1", 0, 0 },
+		{ "1.5k", 0, 0 }, { " 16k", 0, 0 }, { "16 k", 0, 0 },
+		{ "99999999999999999999", 0, 0 }, { "18446744073709551615k", 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t v = 12345;
+		const char *err;
+		int rc = conf_parse_size(cases[i].s, &v, &err);
+		ck_assert_msg((rc == 0) == cases[i].ok, "\"%s\"", cases[i].s);
+		if (cases[i].ok)
+			ck_assert_uint_eq(v, cases[i].v);
+		else
+			ck_assert_ptr_nonnull(err);
+	}
+}
+END_TEST
+
+START_TEST(test_duration)
+{
+	static const struct { const char *s; int ok; uint64_t ms; } cases[] = {
+		{ "0", 1, 0 }, { "10", 1, 10000 }, { "10s", 1, 10000 },
+		{ "250ms", 1, 250 }, { "5m", 1, 300000 }, { "1h", 1, 3600000 },
+		{ "1d", 1, 86400000 }, { "s", 0, 0 }, { "10x", 0, 0 },
+		{ "1.5s", 0, 0 }, { "10 s", 0, 0 }, { "", 0, 0 }, { "-5s", 0, 0 },
+		{ "99999999999999999d", 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t v = 0;
+		const char *err;
+		int rc = conf_parse_duration(cases[i].s, &v, &err);
+		ck_assert_msg((rc == 0) == cases[i].ok, "\"%s\"", cases[i].s);
+		if (cases[i].ok)
+			ck_assert_uint_eq(v, cases[i].ms);
+	}
+}
+END_TEST
+
+START_TEST(test_workers)
+{
+	static const struct { const char *s; int ok, v; } cases[] = {
+		{ "auto", 1, 0 }, { "1", 1, 1 }, { "1024", 1, 1024 },
+		{ "0", 0, 0 }, { "1025", 0, 0 }, { "-1", 0, 0 }, { "two", 0, 0 },
+		{ "", 0, 0 }, { "4k", 0, 0 }, { "Auto", 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int v = -1;
+		const char *err;
+		int rc = conf_parse_workers(cases[i].s, &v, &err);
+		ck_assert_msg((rc == 0) == cases[i].ok, "\"%s\"", cases[i].s);
+		if (cases[i].ok)
+			ck_assert_int_eq(v, cases[i].v);
+		else
+			ck_assert_str_eq(err, "must be 1..1024 or auto");
+	}
+}
+END_TEST
+
+START_TEST(test_log_level)
+{
+	const char *err;
+	int v;
+
+	ck_assert_int_eq(conf_parse_log_level("err", &v, &err), 0);
+	ck_assert_int_eq(v, LOG_ERR);
+	ck_assert_int_eq(conf_parse_log_level("debug", &v, &err), 0);
+	ck_assert_int_eq(v, LOG_DEBUG);
+	ck_assert_int_eq(conf_parse_log_level("verbose", &v, &err), -1);
+	ck_assert_int_eq(conf_parse_log_level("INFO", &v, &err), -1);
+}
+END_TEST
+
+START_TEST(test_strip_comments)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "a = 1 # c\nb", "a = 1    \nb" },
+		{ "# only\n", "      \n" },
+		{ "a = \"x#y\" // z", "a = \"x#y\"     " },
+		{ "u = 'q#'#c", "u = 'q#'  " },
+		{ "s = \"a\\\"#\" #", "s = \"a\\\"#\"  " },
+		{ "/* 1\n2 */x", "    \n    x" },
+		{ "x /* open", "x        " },
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		strcpy(buf, cases[i].in);
+		conf_strip_comments(buf);
+		ck_assert_str_eq(buf, cases[i].out);
+	}
+}
+END_TEST
+
+/* Writes text to a temporary file and loads it. */
+static struct conf *
+load_text(const char *text, char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	strcpy(path, "/tmp/echod-conf-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return conf_load(path, err, errlen);
+}
+
+/* Loads text; expects failure with exactly "PATH:" + want. */
+static void
+expect_error(const char *text, const char *want)
+{
+	char path[64], err[CONF_ERRLEN], full[CONF_ERRLEN + 64];
+	struct conf *c = load_text(text, path, err, sizeof(err));
+
+	ck_assert_msg(c == NULL, "accepted: %s", text);
+	snprintf(full, sizeof(full), "%s:%s", path, want);
+	ck_assert_str_eq(err, full);
+	unlink(path);
+}
+
+static void
+expect_ok(const char *text)
+{
+	char path[64], err[CONF_ERRLEN];
+	struct conf *c = load_text(text, path, err, sizeof(err));
+
+	ck_assert_msg(c != NULL, "%s: %s", text, err);
+	conf_free(c);
+	unlink(path);
+}
+
+START_TEST(test_file_errors)
+{
+	expect_error("# comment\n\nworkers = 0\n",
+	    "3: workers: must be 1..1024 or auto, got \"0\"");
+	expect_error("workers = 1025\n",
+	    "1: workers: must be 1..1024 or auto, got \"1025\"");
+	expect_error("backlog = 0\n", "1: backlog: must be 1..65535, got \"0\"");
+	expect_error("backlog = 65536\n", "1: backlog: must be 1..65535, got \"65536\"");
+	expect_error("buffer_size = 1023\n",
+	    "1: buffer_size: must be 1k..16m, got \"1023\"");
+	expect_error("buffer_size = 16385k\n",
+	    "1: buffer_size: must be 1k..16m, got \"16385k\"");
+	expect_error("buffer_size = 16kb\n",
+	    "1: buffer_size: not a size (write 16384, 16k or 1m), got \"16kb\"");
+	expect_error("max_connections = 0\n",
+	    "1: max_connections: must be 1..1000000, got \"0\"");
+	expect_error("idle_timeout = 999ms\n",
+	    "1: idle_timeout: must be 1s..1d, got \"999ms\"");
+	expect_error("idle_timeout = 86401\n",
+	    "1: idle_timeout: must be 1s..1d, got \"86401\"");
+	expect_error("shutdown_timeout = 3601s\n",
+	    "1: shutdown_timeout: must be 0..1h, got \"3601s\"");
+	expect_error("worker_timeout = 0\n",
+	    "1: worker_timeout: must be 1s..1h, got \"0\"");
+	expect_error("log_level = \"loud\"\n",
+	    "1: log_level: must be err, warning, notice, info or debug, got \"loud\"");
+	expect_error("\n\nlisten_tcp = {\"127.0.0.1:7\", \"[::1\"}\n",
+	    "3: listen_tcp: \"[::1\": missing ']' after IPv6 address");
+	expect_error("listen_udp = {\"127.0.0.1:99999\"}\n",
+	    "1: listen_udp: \"127.0.0.1:99999\": port must be 0..65535");
+	expect_error("user = \"\"\n",
+	    "1: user: must not be empty (leave it unset instead)");
+	expect_error("pidfile = \"run/echod.pid\"\n",
+	    "1: pidfile: must be an absolute path, got \"run/echod.pid\"");
+	expect_error("workers = 2\nwrokers = 3\n", "2: no such option 'wrokers'");
+	expect_error("# one\n# two\n/* three\nfour */\nbacklog = 0 # five\n",
+	    "5: backlog: must be 1..65535, got \"0\"");
+}
+END_TEST
+
+START_TEST(test_file_edges_ok)
+{
+	expect_ok("workers = 1\nworkers = 1024\nworkers = auto\n");
+	expect_ok("backlog = 1\nbacklog = 65535\n");
+	expect_ok("buffer_size = 1k\nbuffer_size = 16m\n");
+	expect_ok("max_connections = 1\nmax_connections = 1000000\n");
+	expect_ok("idle_timeout = 1s\nidle_timeout = 1d\n");
+	expect_ok("shutdown_timeout = 0\nshutdown_timeout = 1h\n");
+	expect_ok("worker_timeout = 1s\nworker_timeout = 1h\n");
+	expect_ok("resolve_clients = yes\nlog_connections = off\n");
+	expect_ok("listen_tcp = {}\nlisten_udp = {\"*:7\", \"7\", \"localhost:echo\"}\n");
+}
+END_TEST
+
+START_TEST(test_file_missing)
+{
+	char err[CONF_ERRLEN];
+
+	ck_assert_ptr_null(conf_load("/nonexistent/echod.conf", err, sizeof(err)));
+	ck_assert_str_eq(err, "/nonexistent/echod.conf: No such file or directory");
+}
+END_TEST
+
+/* The shipped file states the defaults: loading it changes nothing. */
+START_TEST(test_shipped_file_is_the_defaults)
+{
+	char path[4096], err[CONF_ERRLEN];
+	const char *top = getenv("top_srcdir");
+	struct conf *def, *file;
+
+	snprintf(path, sizeof(path), "%s/etc/echod.conf", top ? top : "..");
+	def = conf_load(NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(def);
+	file = conf_load(path, err, sizeof(err));
+	ck_assert_msg(file != NULL, "%s", err);
+
+	ck_assert_uint_eq(file->n_listen_tcp, def->n_listen_tcp);
+	for (size_t i = 0; i < def->n_listen_tcp; i++)
+		ck_assert_str_eq(file->listen_tcp[i], def->listen_tcp[i]);
+	ck_assert_uint_eq(file->n_listen_udp, def->n_listen_udp);
+	for (size_t i = 0; i < def->n_listen_udp; i++)
+		ck_assert_str_eq(file->listen_udp[i], def->listen_udp[i]);
+	ck_assert_int_eq(file->workers, def->workers);
+	ck_assert_ptr_null(file->user);
+	ck_assert_ptr_null(file->group);
+	ck_assert_ptr_null(file->pidfile);
+	ck_assert_int_eq(file->backlog, def->backlog);
+	ck_assert_uint_eq(file->buffer_size, def->buffer_size);
+	ck_assert_int_eq(file->max_connections, def->max_connections);
+	ck_assert_uint_eq(file->idle_timeout_ms, def->idle_timeout_ms);
+	ck_assert_uint_eq(file->shutdown_timeout_ms, def->shutdown_timeout_ms);
+	ck_assert_uint_eq(file->worker_timeout_ms, def->worker_timeout_ms);
+	ck_assert_int_eq(file->resolve_clients, def->resolve_clients);
+	ck_assert_int_eq(file->log_connections, def->log_connections);
+	ck_assert_int_eq(file->log_level, def->log_level);
+
+	/* and the documented values */
+	ck_assert_int_eq(def->workers, 0);
+	ck_assert_int_eq(def->backlog, 1024);
+	ck_assert_uint_eq(def->buffer_size, 16384);
+	ck_assert_uint_eq(def->idle_timeout_ms, 300000);
+	ck_assert_uint_eq(def->shutdown_timeout_ms, 10000);
+	ck_assert_uint_eq(def->worker_timeout_ms, 10000);
+	ck_assert_int_eq(def->log_connections, 1);
+	ck_assert_int_eq(def->resolve_clients, 0);
+	conf_free(def);
+	conf_free(file);
+}
+END_TEST
+
+START_TEST(test_overrides)
+{
+	struct conf_overrides ov = { .workers = 3, .pidfile = "/run/x.pid",
+	    .debug = true, .n_listen = 2, .listen = { "127.0.0.1:1", "[::1]:2" } };
+	char err[CONF_ERRLEN];
+	struct conf *c = conf_load(NULL, err, sizeof(err));
+
+	ck_assert_int_eq(conf_override(c, &ov, err, sizeof(err)), 0);
+	ck_assert_int_eq(c->workers, 3);
+	ck_assert_int_eq(conf_workers(c), 3);
+	ck_assert_str_eq(c->pidfile, "/run/x.pid");
+	ck_assert_int_eq(c->log_level, LOG_DEBUG);
+	ck_assert_uint_eq(c->n_listen_tcp, 2);
+	ck_assert_uint_eq(c->n_listen_udp, 2);
+	ck_assert_str_eq(c->listen_tcp[1], "[::1]:2");
+	ck_assert_str_eq(c->listen_udp[0], "127.0.0.1:1");
+	conf_free(c);
+}
+END_TEST
+
+Suite *
+conf_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("rules");
+
+	tcase_add_test(tc, test_size);
+	tcase_add_test(tc, test_duration);
+	tcase_add_test(tc, test_workers);
+	tcase_add_test(tc, test_log_level);
+	tcase_add_test(tc, test_strip_comments);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("file");
+	tcase_add_test(tc, test_file_errors);
+	tcase_add_test(tc, test_file_edges_ok);
+	tcase_add_test(tc, test_file_missing);
+	tcase_add_test(tc, test_shipped_file_is_the_defaults);
+	tcase_add_test(tc, test_overrides);
+	suite_add_tcase(s, tc);
+	return s;
+}

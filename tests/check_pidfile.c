@@ -1,0 +1,125 @@
+/* check_pidfile.c - lock, refusal, stale take-over, removal. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pidfile.h"
+#include "suites.h"
+
+static char dir[64], path[128];
+
+static void
+setup(void)
+{
+	strcpy(dir, "/tmp/echod-pid-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/echod.pid", dir);
+}
+
+static void
+teardown(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+static long
+read_pid(void)
+{
+	char buf[32] = { 0 };
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_gt(read(fd, buf, sizeof(buf) - 1), 0);
+	close(fd);
+	return strtol(buf, NULL, 10);
+}
+
+START_TEST(test_create_and_remove)
+{
+	pid_t holder;
+	int fd = pidfile_create(path, &holder);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(read_pid(), getpid());
+	pidfile_remove(path, fd);
+	ck_assert_int_eq(access(path, F_OK), -1);
+}
+END_TEST
+
+START_TEST(test_second_refused)
+{
+	pid_t holder, child;
+	int fd = pidfile_create(path, &holder), st;
+
+	ck_assert_int_ne(fd, -1);
+	/* a lock is per process: ask from another one */
+	if ((child = fork()) == 0) {
+		int r = pidfile_create(path, &holder);
+		_exit(r == -1 && errno == EEXIST && holder == getppid() ? 0 : 1);
+	}
+	waitpid(child, &st, 0);
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	ck_assert_int_eq(read_pid(), getpid());	/* untouched */
+	pidfile_remove(path, fd);
+}
+END_TEST
+
+START_TEST(test_stale_taken_over)
+{
+	pid_t holder;
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+
+	ck_assert_int_eq(write(fd, "999999\n", 7), 7);
+	close(fd);
+	fd = pidfile_create(path, &holder);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(read_pid(), getpid());
+	pidfile_remove(path, fd);
+}
+END_TEST
+
+START_TEST(test_not_ours_not_removed)
+{
+	pid_t holder;
+	int fd = pidfile_create(path, &holder);
+
+	/* someone replaced the file: leave theirs alone */
+	unlink(path);
+	int other = open(path, O_WRONLY | O_CREAT, 0644);
+	close(other);
+	pidfile_remove(path, fd);
+	ck_assert_int_eq(access(path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_bad_directory)
+{
+	pid_t holder;
+
+	ck_assert_int_eq(pidfile_create("/nonexistent/dir/echod.pid", &holder), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+Suite *
+pidfile_suite(void)
+{
+	Suite *s = suite_create("pidfile");
+	TCase *tc = tcase_create("pidfile");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_create_and_remove);
+	tcase_add_test(tc, test_second_refused);
+	tcase_add_test(tc, test_stale_taken_over);
+	tcase_add_test(tc, test_not_ours_not_removed);
+	tcase_add_test(tc, test_bad_directory);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,165 @@
+/* check_pool.c - wait-status decoding, backoff, the give-up rule, and the
+ * fork helper with its order pipe. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "suites.h"
+
+static int
+status_of(void (*fn)(void))
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	return st;
+}
+
+static void exit3(void) { _exit(3); }
+static void exit0(void) { _exit(0); }
+static void segv(void) { signal(SIGSEGV, SIG_DFL); raise(SIGSEGV); }
+static void killed(void) { raise(SIGKILL); }
+static void termed(void) { signal(SIGTERM, SIG_DFL); raise(SIGTERM); }
+static void aborted(void) { signal(SIGABRT, SIG_DFL); raise(SIGABRT); }
+
+START_TEST(test_describe)
+{
+	char buf[128];
+
+	pool_describe_status(status_of(exit3), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "exited with status 3");
+	pool_describe_status(status_of(killed), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "killed by signal 9 (Killed)");
+	pool_describe_status(status_of(segv), buf, sizeof(buf));
+	ck_assert_msg(strncmp(buf, "killed by signal 11 (Segmentation fault)", 40) == 0,
+	    "%s", buf);
+}
+END_TEST
+
+START_TEST(test_is_crash)
+{
+	ck_assert(!pool_is_crash(status_of(exit0)));
+	ck_assert(pool_is_crash(status_of(exit3)));
+	ck_assert(pool_is_crash(status_of(segv)));
+	ck_assert(pool_is_crash(status_of(aborted)));
+	ck_assert(!pool_is_crash(status_of(killed)));
+	ck_assert(!pool_is_crash(status_of(termed)));
+}
+END_TEST
+
+START_TEST(test_backoff)
+{
+	uint64_t b = 0;
+	const uint64_t want[] = { 100, 200, 400, 800, 1600, 3200, 5000, 5000 };
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		b = pool_next_backoff(b, 50);
+		ck_assert_uint_eq(b, want[i]);
+	}
+	/* a worker that lived long enough starts the count again */
+	ck_assert_uint_eq(pool_next_backoff(5000, POOL_EARLY_DEATH_MS), 0);
+	ck_assert_uint_eq(pool_next_backoff(5000, POOL_EARLY_DEATH_MS - 1), 5000);
+	ck_assert_uint_eq(pool_next_backoff(0, POOL_EARLY_DEATH_MS - 1), 100);
+}
+END_TEST
+
+/* The cap lets the rule fire: K deaths of one slot fit inside W. */
+START_TEST(test_backoff_cap_fits_window)
+{
+	uint64_t b = 0, t = 0;
+
+	for (int i = 0; i < POOL_GIVEUP_COUNT - 1; i++) {
+		b = pool_next_backoff(b, 0);
+		t += b;
+	}
+	ck_assert_uint_lt(t, POOL_GIVEUP_WINDOW_MS);
+}
+END_TEST
+
+START_TEST(test_crashwin)
+{
+	struct crashwin w = { 0 };
+	uint64_t t = 1000000;
+
+	for (int i = 0; i < POOL_GIVEUP_COUNT - 1; i++)
+		ck_assert(!crashwin_add(&w, t + (uint64_t)i * 1000));
+	ck_assert(crashwin_add(&w, t + 5000));
+
+	/* the same count spread wider than the window never fires */
+	struct crashwin v = { 0 };
+	for (int i = 0; i < 3 * POOL_GIVEUP_COUNT; i++)
+		ck_assert(!crashwin_add(&v, t + (uint64_t)i *
+		    (POOL_GIVEUP_WINDOW_MS / (POOL_GIVEUP_COUNT - 1) + 1)));
+}
+END_TEST
+
+static int other_fd = -1;
+
+/* The child reports, in its exit status, the order it read, or 100 if it
+ * still holds another slot's pipe. */
+static void
+child(int slot, int cmd_fd, void *arg)
+{
+	char cmd;
+
+	if (other_fd != -1 && fcntl(other_fd, F_GETFD) != -1)
+		_exit(100);
+	if (read(cmd_fd, &cmd, 1) != 1)
+		_exit(101);
+	_exit(cmd);
+}
+
+START_TEST(test_spawn_and_order)
+{
+	static struct pool p;
+	int st;
+
+	ck_assert_int_eq(pool_init(&p), 0);
+	pid_t a = pool_spawn(&p, 0, 1, 10, child, NULL);
+	ck_assert_int_gt(a, 0);
+	ck_assert_int_eq(p.slot[0].state, SLOT_RUNNING);
+	ck_assert_int_eq(pool_find_pid(&p, a), 0);
+	ck_assert_int_eq(pool_free_slot(&p), 1);
+
+	other_fd = p.slot[0].cmd_fd;
+	pid_t b = pool_spawn(&p, 1, 1, 10, child, NULL);
+	ck_assert_int_gt(b, 0);
+
+	pool_order(&p, 0, POOL_CMD_DRAIN);
+	pool_order(&p, 1, POOL_CMD_QUIT);
+	ck_assert_int_eq(waitpid(a, &st, 0), a);
+	ck_assert_int_eq(WEXITSTATUS(st), POOL_CMD_DRAIN);
+	ck_assert_int_eq(waitpid(b, &st, 0), b);
+	ck_assert_msg(WEXITSTATUS(st) == POOL_CMD_QUIT,
+	    "second worker exited %d", WEXITSTATUS(st));
+	ck_assert_uint_eq(atomic_load(&p.stats[0].heartbeat_ms), 10);
+	pool_free(&p);
+}
+END_TEST
+
+Suite *
+pool_suite(void)
+{
+	Suite *s = suite_create("pool");
+	TCase *tc = tcase_create("pool");
+
+	tcase_add_test(tc, test_describe);
+	tcase_add_test(tc, test_is_crash);
+	tcase_add_test(tc, test_backoff);
+	tcase_add_test(tc, test_backoff_cap_fits_window);
+	tcase_add_test(tc, test_crashwin);
+	tcase_add_test(tc, test_spawn_and_order);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,429 @@
+/* check_config.c - configuration and life cycle with the real binary:
+ * -t, refused starts, reloads (good, broken, under load), SIGTTIN/SIGTTOU,
+ * daemon mode and its PID file, and the workers' user. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "suites.h"
+
+static struct echod e;
+
+static void setup(void) { h_init(&e); }
+static void teardown(void) { h_cleanup(&e); }
+
+static int
+run_status(const char *const argv[])
+{
+	h_spawn(&e, argv);
+	int st = h_wait_exit(e.pid, 5000);
+	e.pid = -1;
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_t_good)
+{
+	h_write_conf(&e, "workers = 2\nbuffer_size = 32k\n");
+	const char *const argv[] = { "-t", "-c", e.confpath, NULL };
+	char want[256];
+
+	ck_assert_int_eq(run_status(argv), 0);
+	snprintf(want, sizeof(want), "configuration file %s test is successful",
+	    e.confpath);
+	ck_assert(h_log_has(&e, want));
+}
+END_TEST
+
+START_TEST(test_t_bad)
+{
+	h_write_conf(&e, "workers = 2\n\nworkers = 0\n");
+	const char *const argv[] = { "--test-config", "--config", e.confpath, NULL };
+	char want[256];
+
+	ck_assert_int_eq(run_status(argv), 78);
+	snprintf(want, sizeof(want), "%s:3: workers: must be 1..1024 or auto, got \"0\"",
+	    e.confpath);
+	ck_assert_msg(h_log_has(&e, want), "no \"%s\"", want);
+}
+END_TEST
+
+/* A bad file refuses the start with 78, and nothing is bound. */
+START_TEST(test_bad_config_binds_nothing)
+{
+	char conf[256];
+	int port = h_free_port();
+
+	snprintf(conf, sizeof(conf), "listen_tcp = {\"127.0.0.1:%d\"}\n"
+	    "listen_udp = {}\nmax_connections = lots\n", port);
+	h_write_conf(&e, conf);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(run_status(argv), 78);
+	ck_assert(h_log_has(&e, ":3: max_connections: not a number, got \"lots\""));
+	ck_assert(!h_log_has(&e, "listening"));
+	ck_assert_int_eq(h_connect(AF_INET, port, 1000), -1);
+}
+END_TEST
+
+START_TEST(test_usage_errors)
+{
+	const char *const a1[] = { "--no-such-option", NULL };
+	const char *const a2[] = { "-w", "0", NULL };
+	const char *const a3[] = { "-l", "[::1", NULL };
+	const char *const a4[] = { "-c", "/nonexistent/echod.conf", "-t", NULL };
+
+	ck_assert_int_eq(run_status(a1), 64);
+	ck_assert(h_log_has(&e, "usage: echod"));
+	ck_assert_int_eq(run_status(a2), 64);
+	ck_assert(h_log_has(&e, "-w 0: must be 1..1024 or auto"));
+	ck_assert_int_eq(run_status(a3), 64);
+	ck_assert_int_eq(run_status(a4), 78);
+	ck_assert(h_log_has(&e, "/nonexistent/echod.conf: No such file or directory"));
+}
+END_TEST
+
+static int
+count_workers(void)
+{
+	pid_t w[64];
+
+	return h_workers(e.pid, w, 64);
+}
+
+static bool
+wait_workers(int n, int timeout_ms)
+{
+	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+
+	while (count_workers() != n && h_now_ms() < end)
+		h_tick();
+	return count_workers() == n;
+}
+
+static void
+conf_with(int workers, int p1, int p2)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+	    "workers = %d\nlisten_tcp = {\"127.0.0.1:%d\", \"127.0.0.1:%d\"}\n"
+	    "listen_udp = {}\nshutdown_timeout = 20s\n", workers, p1, p2);
+	h_write_conf(&e, text);
+}
+
+/*
+ * Reload with other workers and another listen list: the new address
+ * answers, the removed one refuses, the kept one never refuses, and a
+ * connection open across the reload keeps being served.
+ */
+START_TEST(test_reload_workers_and_listeners)
+{
+	int p1 = h_free_port(), p2 = h_free_port(), p3 = h_free_port();
+	int open_fd, fd;
+
+	conf_with(1, p1, p2);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert(wait_workers(1, 2000));
+	open_fd = h_connect(AF_INET, p1, 2000);
+	ck_assert_int_eq(h_echo(open_fd, "before", 6, 2000), 0);
+
+	conf_with(3, p1, p3);
+	kill(e.pid, SIGHUP);
+	/* p1 keeps answering while the generations change */
+	uint64_t end = h_now_ms() + 10000;
+	int tries = 0;
+	while (!h_log_has(&e, "configuration reloaded") && h_now_ms() < end) {
+		fd = h_connect(AF_INET, p1, 2000);
+		ck_assert_msg(fd != -1, "p1 refused during reload: %s", strerror(errno));
+		ck_assert_int_eq(h_echo(fd, "during", 6, 2000), 0);
+		close(fd);
+		tries++;
+	}
+	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 3 workers", 1));
+	ck_assert(h_wait_log(&e, "ready: 3 workers", 5000));
+
+	fd = h_connect(AF_INET, p3, 2000);
+	ck_assert_msg(fd != -1, "the added address does not answer");
+	ck_assert_int_eq(h_echo(fd, "new", 3, 2000), 0);
+	close(fd);
+	ck_assert_int_eq(h_connect(AF_INET, p2, 1000), -1);
+	ck_assert_int_eq(errno, ECONNREFUSED);
+	fd = h_connect(AF_INET, p1, 2000);
+	ck_assert_int_eq(h_echo(fd, "kept", 4, 2000), 0);
+	close(fd);
+
+	/* the old worker drains: it still serves the connection it holds */
+	ck_assert_int_eq(h_echo(open_fd, "after", 5, 2000), 0);
+	close(open_fd);
+	ck_assert(wait_workers(3, 5000));
+}
+END_TEST
+
+START_TEST(test_reload_broken_keeps_serving)
+{
+	int p1 = h_free_port(), p2 = h_free_port();
+	pid_t before[8], after[8];
+
+	conf_with(2, p1, p2);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert(wait_workers(2, 2000));
+	h_workers(e.pid, before, 8);
+
+	h_write_conf(&e, "workers = 4\nbacklog = -3\n");
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "reload failed: ", 5000));
+	ck_assert(h_wait_log(&e, ":2: backlog: not a number, got \"-3\"; the running "
+	    "configuration stays", 1));
+	ck_assert_int_eq(h_workers(e.pid, after, 8), 2);
+	ck_assert_int_eq(memcmp(before, after, 2 * sizeof(pid_t)), 0);
+	int fd = h_connect(AF_INET, p2, 2000);
+	ck_assert_int_eq(h_echo(fd, "still", 5, 2000), 0);
+	close(fd);
+
+	/* a reload that cannot bind an added address also keeps everything */
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(in);
+	bind(s, (struct sockaddr *)&in, sizeof(in));
+	listen(s, 1);
+	getsockname(s, (struct sockaddr *)&in, &len);
+	conf_with(2, p1, ntohs(in.sin_port));
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "Address already in use; the running configuration "
+	    "stays", 5000));
+	fd = h_connect(AF_INET, p2, 2000);
+	ck_assert_msg(fd != -1, "the old listener was closed by a failed reload");
+	ck_assert_int_eq(h_echo(fd, "still", 5, 2000), 0);
+	close(fd);
+	close(s);
+}
+END_TEST
+
+struct storm {
+	pid_t	 master;
+	int	 left;
+};
+
+static bool
+hup(void *arg)
+{
+	struct storm *s = arg;
+
+	if (s->left-- <= 0)
+		return false;
+	kill(s->master, SIGHUP);
+	return true;
+}
+
+/* 20 reloads under 100 clients that keep connecting: nothing is lost. */
+START_TEST(test_reloads_under_load)
+{
+	struct h_load_stats st;
+	struct storm storm;
+	char text[256];
+
+	snprintf(text, sizeof(text), "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {}\nshutdown_timeout = 60s\nlog_connections = false\n");
+	h_write_conf(&e, text);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	storm.master = e.pid;
+	storm.left = 20;
+	h_load(AF_INET, e.tcp4, 100, 5, 30000, 150, hup, &storm, &st);
+	ck_assert_int_le(storm.left, 0);
+	ck_assert_msg(st.failed_connects == 0 && st.resets == 0 && st.corrupt == 0,
+	    "%llu connects, %llu exchanges: %llu failed connects, %llu resets, "
+	    "%llu corrupt", (unsigned long long)st.connects,
+	    (unsigned long long)st.exchanges, (unsigned long long)st.failed_connects,
+	    (unsigned long long)st.resets, (unsigned long long)st.corrupt);
+	ck_assert_uint_gt(st.exchanges, 1000);
+	ck_assert(h_log_has(&e, "generation 21"));
+}
+END_TEST
+
+START_TEST(test_ttin_ttou)
+{
+	const char *const argv[] = { "-f", "-w", "1", "-l", "127.0.0.1:0", NULL };
+
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert(wait_workers(1, 2000));
+	kill(e.pid, SIGTTIN);
+	ck_assert(wait_workers(2, 5000));
+	kill(e.pid, SIGTTIN);
+	ck_assert(wait_workers(3, 5000));
+	kill(e.pid, SIGTTOU);
+	ck_assert(wait_workers(2, 5000));
+	ck_assert(h_log_has(&e, "workers: 3 -> 2"));
+	int fd = h_connect(AF_INET, e.tcp4, 2000);
+	ck_assert_int_eq(h_echo(fd, "x", 1, 2000), 0);
+	close(fd);
+}
+END_TEST
+
+static long
+pidfile_pid(void)
+{
+	char buf[32] = { 0 };
+	int fd = open(e.pidfile, O_RDONLY);
+
+	if (fd == -1)
+		return -1;
+	(void)!read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return strtol(buf, NULL, 10);
+}
+
+static pid_t
+lock_holder(void)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd = open(e.pidfile, O_RDWR);
+
+	if (fd == -1)
+		return -1;
+	fcntl(fd, F_GETLK, &fl);
+	close(fd);
+	return fl.l_type == F_UNLCK ? 0 : fl.l_pid;
+}
+
+START_TEST(test_daemon_mode)
+{
+	char spec[64];
+	int port = h_free_port();
+	long pid;
+
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
+	/* a stale file first: it is taken over */
+	FILE *f = fopen(e.pidfile, "w");
+	fputs("999999\n", f);
+	fclose(f);
+
+	const char *const argv[] = { "-w", "1", "-l", spec, "-p", e.pidfile, NULL };
+	/* the parent returns 0 only once the daemon listens */
+	ck_assert_int_eq(run_status(argv), 0);
+	int fd = h_connect(AF_INET, port, 2000);
+	ck_assert_msg(fd != -1, "exited 0 but does not listen");
+	ck_assert_int_eq(h_echo(fd, "daemon", 6, 2000), 0);
+	close(fd);
+	pid = pidfile_pid();
+	ck_assert_int_gt(pid, 1);
+	ck_assert_int_eq(lock_holder(), pid);
+	/* detached: a session of its own, not ours, and not its leader */
+	ck_assert_int_ne(getsid((pid_t)pid), getsid(0));
+	ck_assert_int_ne(getsid((pid_t)pid), pid);
+
+	/* a second instance on the same PID file is refused, with the reason */
+	ck_assert_int_eq(run_status(argv), 1);
+	ck_assert(h_log_has(&e, "already locked by pid"));
+
+	kill((pid_t)pid, SIGTERM);
+	uint64_t end = h_now_ms() + 5000;
+	while (access(e.pidfile, F_OK) == 0 && h_now_ms() < end)
+		h_tick();
+	ck_assert_msg(access(e.pidfile, F_OK) == -1, "PID file left behind");
+}
+END_TEST
+
+START_TEST(test_daemon_failure_is_reported)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0), port;
+	struct sockaddr_in in = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(in);
+	char spec[64];
+
+	bind(s, (struct sockaddr *)&in, sizeof(in));
+	listen(s, 1);
+	getsockname(s, (struct sockaddr *)&in, &len);
+	port = ntohs(in.sin_port);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
+	const char *const argv[] = { "-w", "1", "-l", spec, NULL };
+	ck_assert_int_eq(run_status(argv), 1);
+	ck_assert(h_log_has(&e, "Address already in use"));
+	close(s);
+}
+END_TEST
+
+static bool
+ids_are(pid_t pid, const char *field, long want)
+{
+	char path[64], line[256], key[16];
+	long a, b, c, d;
+	bool ok = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	snprintf(key, sizeof(key), "%s:", field);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, strlen(key)) == 0 &&
+		    sscanf(line + strlen(key), "%ld %ld %ld %ld", &a, &b, &c, &d) == 4)
+			ok = a == want && b == want && c == want && d == want;
+	fclose(f);
+	return ok;
+}
+
+START_TEST(test_workers_run_as_user)
+{
+	struct passwd *pw = getpwnam("nobody");
+	pid_t w[4];
+
+	ck_assert_ptr_nonnull(pw);
+	h_write_conf(&e, "user = \"nobody\"\nworkers = 2\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	if (geteuid() != 0) {
+		/* without root, switching is refused with the reason */
+		ck_assert_int_eq(run_status(argv), 1);
+		ck_assert(h_log_has(&e, "switching users needs root"));
+		return;
+	}
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert_int_eq(h_workers(e.pid, w, 4), 2);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_msg(ids_are(w[i], "Uid", (long)pw->pw_uid), "worker uid");
+		ck_assert_msg(ids_are(w[i], "Gid", (long)pw->pw_gid), "worker gid");
+	}
+	ck_assert(ids_are(e.pid, "Uid", 0));	/* the master keeps root */
+	int fd = h_connect(AF_INET, e.tcp4, 2000);
+	ck_assert_int_eq(h_echo(fd, "nobody", 6, 2000), 0);
+	close(fd);
+}
+END_TEST
+
+Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_set_timeout(tc, 90);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_t_good);
+	tcase_add_test(tc, test_t_bad);
+	tcase_add_test(tc, test_bad_config_binds_nothing);
+	tcase_add_test(tc, test_usage_errors);
+	tcase_add_test(tc, test_reload_workers_and_listeners);
+	tcase_add_test(tc, test_reload_broken_keeps_serving);
+	tcase_add_test(tc, test_reloads_under_load);
+	tcase_add_test(tc, test_ttin_ttou);
+	tcase_add_test(tc, test_daemon_mode);
+	tcase_add_test(tc, test_daemon_failure_is_reported);
+	tcase_add_test(tc, test_workers_run_as_user);
+	suite_add_tcase(s, tc);
+	return s;
+}

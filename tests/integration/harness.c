@@ -1,0 +1,580 @@
+/* harness.c - see harness.h.  Every wait has a deadline; none is a sleep
+ * standing in for a condition: the loops poll the condition itself. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define POLL_MS	10	/* how often a wait re-checks its condition */
+
+uint64_t
+h_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+pause_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+void
+h_tick(void)
+{
+	pause_ms(POLL_MS);
+}
+
+void
+h_init(struct echod *e)
+{
+	memset(e, 0, sizeof(*e));
+	strcpy(e->dir, "/tmp/echod-test-XXXXXX");
+	if (mkdtemp(e->dir) == NULL)
+		abort();
+	chmod(e->dir, 0755);
+	snprintf(e->logpath, sizeof(e->logpath), "%s/echod.log", e->dir);
+	snprintf(e->pidfile, sizeof(e->pidfile), "%s/echod.pid", e->dir);
+	snprintf(e->confpath, sizeof(e->confpath), "%s/echod.conf", e->dir);
+	e->pid = -1;
+}
+
+void
+h_write_conf(struct echod *e, const char *text)
+{
+	char tmp[160];
+	FILE *f;
+
+	/* atomically, as an editor would, so a reload never reads half */
+	snprintf(tmp, sizeof(tmp), "%s.new", e->confpath);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		abort();
+	fputs(text, f);
+	fclose(f);
+	rename(tmp, e->confpath);
+}
+
+pid_t
+h_spawn(struct echod *e, const char *const argv[])
+{
+	const char *bin = getenv("ECHOD");
+	const char *args[64];
+	int n = 0;
+	pid_t pid;
+
+	if (bin == NULL)
+		bin = "../src/echod";
+	args[n++] = bin;
+	for (int i = 0; argv[i] != NULL && n < 63; i++)
+		args[n++] = argv[i];
+	args[n] = NULL;
+
+	if ((pid = fork()) == 0) {
+		int fd = open(e->logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd == -1)
+			_exit(127);
+		dup2(fd, STDERR_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		close(fd);
+		if (e->own_pgrp)
+			setpgid(0, 0);
+		if (e->nofile > 0) {
+			struct rlimit rl = { (rlim_t)e->nofile, (rlim_t)e->nofile };
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (e->envp)
+			execve(bin, (char *const *)args, e->envp);
+		else
+			execv(bin, (char *const *)args);
+		_exit(127);
+	}
+	e->pid = pid;
+	return pid;
+}
+
+static char *
+read_log(const struct echod *e, size_t *len)
+{
+	FILE *f = fopen(e->logpath, "r");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, r;
+
+	*len = 0;
+	if (f == NULL)
+		return NULL;
+	do {
+		if (cap - n < 65536) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap + 1);
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+	} while (r > 0);
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+bool
+h_log_has(struct echod *e, const char *needle)
+{
+	size_t len;
+	char *log = read_log(e, &len);
+	bool found = log && strstr(log, needle) != NULL;
+
+	free(log);
+	return found;
+}
+
+bool
+h_wait_log(struct echod *e, const char *needle, int timeout_ms)
+{
+	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+
+	do {
+		size_t len;
+		char *log = read_log(e, &len), *p;
+
+		if (log && e->mark <= len && (p = strstr(log + e->mark, needle))) {
+			e->mark = (size_t)(p - log) + strlen(needle);
+			free(log);
+			return true;
+		}
+		free(log);
+		pause_ms(POLL_MS);
+	} while (h_now_ms() < end);
+	return false;
+}
+
+void
+h_parse_ports(struct echod *e)
+{
+	static const struct { const char *prefix; size_t off; } kinds[] = {
+		{ "listening on tcp 127.0.0.1:", offsetof(struct echod, tcp4) },
+		{ "listening on tcp [::1]:", offsetof(struct echod, tcp6) },
+		{ "listening on udp 127.0.0.1:", offsetof(struct echod, udp4) },
+		{ "listening on udp [::1]:", offsetof(struct echod, udp6) },
+	};
+	size_t len;
+	char *log = read_log(e, &len);
+
+	for (size_t k = 0; log && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		char *p = strstr(log, kinds[k].prefix);
+		int *port = (int *)((char *)e + kinds[k].off);
+		if (p != NULL && *port == 0)
+			*port = atoi(p + strlen(kinds[k].prefix));
+	}
+	free(log);
+}
+
+int
+h_start(struct echod *e, const char *const argv[], int timeout_ms)
+{
+	h_spawn(e, argv);
+	if (!h_wait_log(e, "ready: ", timeout_ms))
+		return -1;
+	h_parse_ports(e);
+	return 0;
+}
+
+int
+h_wait_exit(pid_t pid, int timeout_ms)
+{
+	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+	int st;
+
+	do {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		if (r == -1)
+			return -1;
+		pause_ms(POLL_MS);
+	} while (h_now_ms() < end);
+	return -1;
+}
+
+int
+h_stop(struct echod *e, int sig, int timeout_ms)
+{
+	int st;
+
+	if (e->pid <= 0)
+		return -1;
+	kill(e->pid, sig);
+	st = h_wait_exit(e->pid, timeout_ms);
+	if (st != -1)
+		e->pid = -1;
+	return st;
+}
+
+void
+h_cleanup(struct echod *e)
+{
+	char cmd[128];
+
+	if (e->pid > 0) {
+		pid_t w[64];
+		int n = h_workers(e->pid, w, 64);
+		kill(e->pid, SIGKILL);
+		for (int i = 0; i < n; i++)
+			kill(w[i], SIGKILL);
+		h_wait_exit(e->pid, 2000);
+		e->pid = -1;
+	}
+	if (getenv("ECHOD_KEEP_LOGS") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+		(void)!system(cmd);
+	}
+}
+
+int
+h_workers(pid_t master, pid_t *out, int max)
+{
+	char path[64], buf[4096];
+	int n = 0, fd;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)master,
+	    (long)master);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	for (char *p = buf, *end; n < max; p = end) {
+		long pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		out[n++] = (pid_t)pid;
+	}
+	return n;
+}
+
+bool
+h_pid_alive(pid_t pid)
+{
+	char path[64], buf[512];
+	int fd;
+	ssize_t n;
+
+	/* A zombie is not alive: it holds no socket. */
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+long
+h_rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+long
+h_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long ut, st;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	/* fields after the name: state is 3rd; utime 14th, stime 15th */
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	    "%lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
+static socklen_t
+loopback(int family, int port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		in6->sin6_addr = in6addr_loopback;
+		return sizeof(*in6);
+	}
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)port);
+	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sizeof(*in);
+}
+
+int
+h_connect(int family, int port, int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(family, port, &ss);
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+h_echo(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	unsigned char *got = malloc(len ? len : 1);
+	size_t sent = 0, recvd = 0;
+	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+	int rc = -1;
+
+	while (recvd < len && h_now_ms() < end) {
+		struct pollfd pfd = { .fd = fd,
+		    .events = POLLIN | (sent < len ? POLLOUT : 0) };
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if ((pfd.revents & POLLOUT) && sent < len) {
+			ssize_t n = send(fd, (const char *)buf + sent, len - sent,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n > 0)
+				sent += (size_t)n;
+			else if (n == -1 && errno != EAGAIN)
+				goto out;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = recv(fd, got + recvd, len - recvd, MSG_DONTWAIT);
+			if (n == 0 || (n == -1 && errno != EAGAIN))
+				goto out;
+			if (n > 0)
+				recvd += (size_t)n;
+		}
+	}
+	if (recvd == len && memcmp(got, buf, len) == 0)
+		rc = 0;
+out:
+	free(got);
+	return rc;
+}
+
+ssize_t
+h_udp_echo(int family, int port, const void *buf, size_t len, int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = loopback(family, port, &ss);
+	static char got[70000];
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ssize_t n = -1;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	if (fd == -1)
+		return -1;
+	if (sendto(fd, buf, len, 0, (struct sockaddr *)&ss, sl) == (ssize_t)len &&
+	    poll(&pfd, 1, timeout_ms) == 1) {
+		n = recv(fd, got, sizeof(got), 0);
+		if (n != (ssize_t)len || memcmp(got, buf, len) != 0)
+			n = -1;
+	}
+	close(fd);
+	return n;
+}
+
+void
+h_random(void *buf, size_t len)
+{
+	int fd = open("/dev/urandom", O_RDONLY);
+	size_t got = 0;
+
+	while (fd != -1 && got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (fd != -1)
+		close(fd);
+}
+
+int
+h_free_port(void)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(in);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (bind(fd, (struct sockaddr *)&in, sizeof(in)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&in, &len) == 0)
+		port = ntohs(in.sin_port);
+	close(fd);
+	return port;
+}
+
+struct lclient {
+	int		 fd;
+	int		 left;		/* exchanges before reconnecting */
+	size_t		 len, sent, got;
+	unsigned char	 out[1024], in[1024];
+};
+
+static int
+lconnect(struct lclient *c, int family, int port, struct h_load_stats *st)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = loopback(family, port, &ss);
+
+	c->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd == -1)
+		return -1;
+	if (connect(c->fd, (struct sockaddr *)&ss, sl) == -1 && errno != EINPROGRESS) {
+		st->failed_connects++;
+		close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
+	st->connects++;
+	c->len = c->sent = c->got = 0;
+	return 0;
+}
+
+static void
+lnext(struct lclient *c, int exchanges)
+{
+	if (c->left <= 0)
+		c->left = exchanges;
+	c->len = 1 + (size_t)(random() % (long)sizeof(c->out));
+	for (size_t i = 0; i < c->len; i++)
+		c->out[i] = (unsigned char)random();
+	c->sent = c->got = 0;
+}
+
+int
+h_load(int family, int port, int n, int exchanges, int duration_ms, int tick_ms,
+    bool (*tick)(void *), void *arg, struct h_load_stats *st)
+{
+	struct lclient *c = calloc((size_t)n, sizeof(*c));
+	struct pollfd *pfd = calloc((size_t)n, sizeof(*pfd));
+	uint64_t end = h_now_ms() + (uint64_t)duration_ms, next_tick;
+	bool running = true;
+
+	memset(st, 0, sizeof(*st));
+	next_tick = h_now_ms() + (uint64_t)tick_ms;
+	for (int i = 0; i < n; i++) {
+		c[i].fd = -1;
+		c[i].left = exchanges;
+	}
+	while (running && h_now_ms() < end) {
+		for (int i = 0; i < n; i++) {
+			if (c[i].fd == -1 && lconnect(&c[i], family, port, st) == 0)
+				lnext(&c[i], exchanges);
+			pfd[i].fd = c[i].fd;
+			pfd[i].events = c[i].sent < c[i].len ? POLLOUT : POLLIN;
+		}
+		poll(pfd, (nfds_t)n, 20);
+		for (int i = 0; i < n; i++) {
+			struct lclient *k = &c[i];
+			ssize_t r;
+
+			if (k->fd == -1 || pfd[i].revents == 0)
+				continue;
+			if (k->sent < k->len) {
+				r = send(k->fd, k->out + k->sent, k->len - k->sent,
+				    MSG_NOSIGNAL);
+				if (r > 0) {
+					k->sent += (size_t)r;
+					continue;
+				}
+			} else {
+				r = recv(k->fd, k->in + k->got, k->len - k->got, 0);
+				if (r > 0) {
+					k->got += (size_t)r;
+					if (k->got < k->len)
+						continue;
+					if (memcmp(k->in, k->out, k->len) != 0)
+						st->corrupt++;
+					st->exchanges++;
+					if (--k->left > 0) {
+						lnext(k, exchanges);
+						continue;
+					}
+					close(k->fd);	/* done: reconnect next turn */
+					k->fd = -1;
+					k->left = exchanges;
+					continue;
+				}
+			}
+			if (r == -1 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			/* refused before a byte went out, or cut during an exchange */
+			if (r == -1 && errno == ECONNREFUSED && k->sent == 0)
+				st->failed_connects++;
+			else
+				st->resets++;
+			close(k->fd);
+			k->fd = -1;
+		}
+		if (tick && h_now_ms() >= next_tick) {
+			next_tick += (uint64_t)tick_ms;
+			running = tick(arg);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (c[i].fd != -1)
+			close(c[i].fd);
+	free(c);
+	free(pfd);
+	return 0;
+}

@@ -1,0 +1,77 @@
+/* harness.h - running the real echod for integration tests: start it on
+ * ephemeral loopback ports, read its log, find its workers, talk to it. */
+#ifndef ECHOD_TESTS_HARNESS_H
+#define ECHOD_TESTS_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define H_MAX_PORTS	8
+
+struct echod {
+	pid_t		 pid;
+	char		 dir[64];	/* scratch directory: log, pid file, conf */
+	char		 logpath[128];
+	char		 pidfile[128];
+	char		 confpath[128];
+	size_t		 mark;		/* log offset h_wait_log() searches from */
+	int		 tcp4, tcp6, udp4, udp6;	/* first port of each kind */
+	bool		 own_pgrp;
+	long		 nofile;	/* if > 0: echod's descriptor limit */
+	char *const	*envp;		/* if set: echod's environment */
+};
+
+/* Where a test runs; each gets a fresh scratch directory. */
+void	h_init(struct echod *);
+/* Writes FILE in the scratch directory (e.g. the config). */
+void	h_write_conf(struct echod *, const char *text);
+/*
+ * Starts echod -f with argv (NULL-terminated, without the program name) and
+ * waits up to timeout_ms for "ready: ".  Returns 0, or -1 (the log says why).
+ */
+int	h_start(struct echod *, const char *const argv[], int timeout_ms);
+/* Starts echod and returns at once; the caller waits on what it expects. */
+pid_t	h_spawn(struct echod *, const char *const argv[]);
+/* Waits for needle in the log past the mark; moves the mark past it. */
+bool	h_wait_log(struct echod *, const char *needle, int timeout_ms);
+bool	h_log_has(struct echod *, const char *needle);	/* anywhere */
+/* Sends sig and waits for the exit; returns the wait status, or -1. */
+int	h_stop(struct echod *, int sig, int timeout_ms);
+int	h_wait_exit(pid_t pid, int timeout_ms);	/* wait status, or -1 */
+/* Parses "listening on tcp 127.0.0.1:N" lines into the port fields. */
+void	h_parse_ports(struct echod *);
+void	h_cleanup(struct echod *);
+
+/* The master's children, from /proc; returns how many. */
+int	h_workers(pid_t master, pid_t *out, int max);
+bool	h_pid_alive(pid_t pid);
+long	h_rss_kb(pid_t pid);
+/* User plus system CPU time of a process, in milliseconds; -1 if gone. */
+long	h_cpu_ms(pid_t pid);
+
+int	h_connect(int family, int port, int timeout_ms);	/* blocking fd */
+/* Sends buf and reads the same amount back, concurrently; 0 if it matches. */
+int	h_echo(int fd, const void *buf, size_t len, int timeout_ms);
+/* One datagram out and its echo back; the echoed length, or -1. */
+ssize_t	h_udp_echo(int family, int port, const void *buf, size_t len, int timeout_ms);
+void	h_random(void *buf, size_t len);
+uint64_t h_now_ms(void);
+/* The interval at which a wait re-checks its condition (10 ms). */
+void	h_tick(void);
+
+#endif
+
+/* A free TCP port on 127.0.0.1 right now (bound, then released). */
+int	h_free_port(void);
+
+/* Load: n clients that keep connecting, each doing a few exchanges of random
+ * sizes and verifying every byte, until duration_ms or tick() says stop. */
+struct h_load_stats {
+	uint64_t	connects, exchanges;
+	uint64_t	failed_connects, resets, corrupt;
+};
+int	h_load(int family, int port, int nclients, int exchanges_per_conn,
+	    int duration_ms, int tick_ms, bool (*tick)(void *), void *arg,
+	    struct h_load_stats *);

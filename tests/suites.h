@@ -1,0 +1,19 @@
+/* suites.h - every Check suite, exported as <module>_suite(). */
+#ifndef ECHOD_TESTS_SUITES_H
+#define ECHOD_TESTS_SUITES_H
+
+#include <check.h>
+
+Suite	*addr_suite(void);
+Suite	*conf_suite(void);
+Suite	*conn_suite(void);
+Suite	*pidfile_suite(void);
+Suite	*pool_suite(void);
+Suite	*udp_suite(void);
+
+Suite	*echo_suite(void);
+Suite	*lifecycle_suite(void);
+Suite	*config_suite(void);
+Suite	*pressure_suite(void);
+
+#endif
