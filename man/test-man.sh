@@ -47,14 +47,14 @@ for entry in $progs; do
 	# "-dfhtV", "-c file", "[-l address]": every letter after a single dash.
 	h_short=$(printf '%s\n' "$help" | grep -o -- '\(^\|[][ ,|]\)-[A-Za-z0-9][A-Za-z0-9]*' |
 		sed 's/^[^-]*-//' | letters)
-	h_long=$(printf '%s\n' "$help" | grep -o -- '--[a-z][a-z-]*' | sed 's/^--//' | sort -u)
+	h_long=$(printf '%s\n' "$help" | grep -o -- '--[a-z][a-z0-9-]*' | sed 's/^--//' | sort -u)
 	m_short=$(sed -n '/^\.Sh SYNOPSIS/,/^\.Sh /p' "$page" | grep -o 'Fl [A-Za-z0-9]*' |
 		sed 's/^Fl //' | letters)
 	bad=
 	[ "$h_short" = "$m_short" ] ||
 		bad="short options: --help has [$h_short], SYNOPSIS has [$m_short]"
 	for l in $h_long; do
-		grep -q "Fl -$l\\b" "$page" || bad="$bad${bad:+; }--$l missing from the page"
+		grep -q "Fl \\\\\\?-$l\\b" "$page" || bad="$bad${bad:+; }--$l missing from the page"
 	done
 	if [ -z "$bad" ]; then
 		echo "ok $i - $name --help and $name($sec) agree"

@@ -187,6 +187,9 @@ static const struct range {
 	{ "idle_timeout", MS_S, MS_DAY, "1s..1d", conf_parse_duration },
 	{ "shutdown_timeout", 0, 3600 * MS_S, "0..1h", conf_parse_duration },
 	{ "worker_timeout", MS_S, 3600 * MS_S, "1s..1h", conf_parse_duration },
+	{ "udp_rate_limit", 0, 1000000, "0..1000000", NULL },
+	{ "udp_rate_burst", 1, 1000000, "1..1000000", NULL },
+	{ "max_connections_per_source", 0, 1000000, "0..1000000", NULL },
 };
 
 static int
@@ -273,6 +276,27 @@ cb_listen(cfg_t *cfg, cfg_opt_t *opt)
 }
 
 static int
+cb_cidrs(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	struct cidr c;
+	const char *err;
+
+	if (n > CONF_MAX_CIDRS) {
+		cfg_error(cfg, "%s: at most %d entries", opt->name, CONF_MAX_CIDRS);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const char *v = cfg_opt_getnstr(opt, i);
+		if (acl_parse(v ? v : "", &c, &err) == -1) {
+			cfg_error(cfg, "%s: \"%s\": %s", opt->name, v ? v : "", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
 cb_name(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *v = cfg_opt_getnstr(opt, 0);
@@ -319,6 +343,11 @@ schema(void)
 		CFG_BOOL("resolve_clients", cfg_false, CFGF_NONE),
 		CFG_BOOL("log_connections", cfg_true, CFGF_NONE),
 		CFG_STR("log_level", "info", CFGF_NONE),
+		CFG_INT_CB("udp_rate_limit", 100, CFGF_NONE, cb_range),
+		CFG_INT_CB("udp_rate_burst", 200, CFGF_NONE, cb_range),
+		CFG_INT_CB("max_connections_per_source", 0, CFGF_NONE, cb_range),
+		CFG_STR_LIST("allow", "{}", CFGF_NONE),
+		CFG_STR_LIST("deny", "{}", CFGF_NONE),
 		CFG_END()
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
@@ -332,6 +361,8 @@ schema(void)
 	cfg_set_validate_func(cfg, "user", cb_name);
 	cfg_set_validate_func(cfg, "group", cb_name);
 	cfg_set_validate_func(cfg, "pidfile", cb_pidfile);
+	cfg_set_validate_func(cfg, "allow", cb_cidrs);
+	cfg_set_validate_func(cfg, "deny", cb_cidrs);
 	return cfg;
 }
 
@@ -417,6 +448,22 @@ copy_list(cfg_t *cfg, const char *name, size_t *n)
 	return v;
 }
 
+/* Already validated: parse each entry of a CIDR list. */
+static struct cidr *
+copy_cidrs(cfg_t *cfg, const char *name, size_t *n)
+{
+	unsigned count = cfg_size(cfg, name);
+	struct cidr *v = calloc(count + 1, sizeof(*v));
+	const char *err;
+
+	if (v == NULL)
+		return NULL;
+	for (unsigned i = 0; i < count; i++)
+		(void)acl_parse(cfg_getnstr(cfg, name, i), &v[i], &err);
+	*n = count;
+	return v;
+}
+
 static void
 free_list(char **v, size_t n)
 {
@@ -480,7 +527,14 @@ conf_load(const char *path, char *err, size_t errlen)
 		const char *e;
 		(void)conf_parse_log_level(cfg_getstr(cfg, "log_level"), &c->log_level, &e);
 	}
+	c->udp_rate_limit = (uint32_t)cfg_getint(cfg, "udp_rate_limit");
+	c->udp_rate_burst = (uint32_t)cfg_getint(cfg, "udp_rate_burst");
+	c->max_connections_per_source =
+	    (uint32_t)cfg_getint(cfg, "max_connections_per_source");
+	c->allow = copy_cidrs(cfg, "allow", &c->n_allow);
+	c->deny = copy_cidrs(cfg, "deny", &c->n_deny);
 	if (c->listen_tcp == NULL || c->listen_udp == NULL ||
+	    c->allow == NULL || c->deny == NULL ||
 	    (path && c->path == NULL)) {
 		snprintf(err, errlen, "out of memory");
 		conf_free(c);
@@ -506,6 +560,8 @@ conf_free(struct conf *c)
 	free(c->user);
 	free(c->group);
 	free(c->pidfile);
+	free(c->allow);
+	free(c->deny);
 	free(c);
 }
 

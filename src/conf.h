@@ -6,9 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl.h"
+
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
 #define CONF_MAX_WORKERS	1024
 #define CONF_MAX_LISTEN		64
+#define CONF_MAX_CIDRS		1024
 #define CONF_ERRLEN		512
 
 struct conf {
@@ -30,6 +33,13 @@ struct conf {
 	bool	  resolve_clients;
 	bool	  log_connections;
 	int	  log_level;		/* syslog priority */
+	uint32_t  udp_rate_limit;	/* datagrams/s per source; 0: off */
+	uint32_t  udp_rate_burst;
+	uint32_t  max_connections_per_source;	/* pool-wide; 0: off */
+	struct cidr *allow;		/* empty: everyone not denied */
+	size_t	  n_allow;
+	struct cidr *deny;
+	size_t	  n_deny;
 };
 
 /* What the command line sets; it wins over the file, across reloads too. */

@@ -32,7 +32,8 @@
 static const char usage_text[] =
 "usage: echo-client [-46ku] [-t timeout] host [port]\n"
 "       echo-client -b [-46] [-c connections] [-d duration | -n count]\n"
-"                   [-j threads] [-p pattern] [-s size] [-t timeout] host [port]\n";
+"                   [-j threads] [-p pattern] [-s size] [-t timeout] host [port]\n"
+"       echo-client -h | -V\n";
 
 static const char help_text[] =
 "\n"

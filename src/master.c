@@ -25,6 +25,7 @@
 #include "pidfile.h"
 #include "pool.h"
 #include "privdrop.h"
+#include "source.h"
 #include "util.h"
 #include "worker.h"
 
@@ -43,6 +44,7 @@ static struct master {
 	struct listeners		 ls;
 	bool				 activated;	/* sockets from systemd */
 	struct pool			 pool;
+	struct source_shared		*sources;
 	struct creds			 creds;
 	bool				 have_creds;
 	int				 sigfd;
@@ -233,6 +235,7 @@ reap(void)
 		uint64_t lived = m.now_ms - s->started_ms;
 
 		m.bytes_gone += atomic_load(&m.pool.stats[i].bytes);
+		source_forget_slot(m.sources, i);
 		atomic_store(&m.pool.stats[i].connections, 0);
 		atomic_store(&m.pool.stats[i].bytes, 0);
 		atomic_store(&m.pool.stats[i].serving, 0);
@@ -632,7 +635,9 @@ master_run(struct conf *conf, const struct master_opts *opts)
 	    (conf->user && privdrop_resolve(conf->user, conf->group, &m.creds,
 	    err, sizeof(err)) == -1) ||
 	    (pool_init(&m.pool) == -1 &&
-	    snprintf(err, sizeof(err), "worker table: %s", strerror(errno)))) {
+	    snprintf(err, sizeof(err), "worker table: %s", strerror(errno))) ||
+	    ((m.sources = source_init(POOL_MAX_SLOTS)) == NULL &&
+	    snprintf(err, sizeof(err), "per-source table: %s", strerror(errno)))) {
 		listen_close_all(&m.ls);
 		pidfile_remove(conf->pidfile, m.pidfd);
 		return startup_fail(err);
@@ -648,6 +653,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 	}
 	m.wargs = (struct worker_args){
 		.conf = conf, .ls = &m.ls, .shared = m.pool.shared,
+		.sources = m.sources,
 		.creds = m.have_creds ? &m.creds : NULL, .master = getpid(),
 		.close_fds = m.close_fds,
 	};

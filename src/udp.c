@@ -5,8 +5,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "conf.h"
 #include "conn.h"
 #include "log.h"
+#include "source.h"
 #include "udp.h"
 
 /* Services above 1023 that answer UDP and would echo us back. */
@@ -31,8 +33,32 @@ udp_source_allowed(const struct sockaddr *sa)
 	return true;
 }
 
+/* Allowed by the lists and within the source's rate? */
+static bool
+admit(const struct udp_policy *p, const struct sockaddr *from,
+    struct udp_counters *cnt)
+{
+	const struct conf *c = p->conf;
+	struct source_key k;
+
+	if (c == NULL)
+		return true;
+	if (!acl_permits(c->allow, c->n_allow, c->deny, c->n_deny, from)) {
+		cnt->denied++;
+		return false;
+	}
+	if (p->sources != NULL && c->udp_rate_limit > 0 && source_key(from, &k) &&
+	    !source_udp_allow(p->sources, &k, c->udp_rate_limit, c->udp_rate_burst,
+	    p->now_ms)) {
+		cnt->limited++;
+		return false;
+	}
+	return true;
+}
+
 int
-udp_echo(int fd, char *buf, size_t buflen, struct udp_counters *cnt)
+udp_echo(int fd, char *buf, size_t buflen, const struct udp_policy *policy,
+    struct udp_counters *cnt)
 {
 	for (int i = 0; i < UDP_BATCH; i++) {
 		union sockaddr_any from;
@@ -55,6 +81,8 @@ udp_echo(int fd, char *buf, size_t buflen, struct udp_counters *cnt)
 			cnt->refused++;
 			continue;
 		}
+		if (policy != NULL && !admit(policy, &from.sa, cnt))
+			continue;
 		if (sendto(fd, buf, (size_t)n, MSG_DONTWAIT, &from.sa, fromlen) == -1) {
 			cnt->dropped++;
 			continue;

@@ -10,11 +10,23 @@
 #define UDP_MAX_DATAGRAM	65507	/* the largest UDP payload over IPv4 */
 #define UDP_BATCH		64	/* datagrams per wake-up, for fairness */
 
+struct conf;
+struct source_shared;
+
 struct udp_counters {
 	uint64_t	echoed;		/* datagrams sent back */
 	uint64_t	bytes;
 	uint64_t	refused;	/* loop guard */
+	uint64_t	denied;		/* allow/deny lists */
+	uint64_t	limited;	/* over the source's rate */
 	uint64_t	dropped;	/* could not send: UDP is lossy */
+};
+
+/* What decides whether a datagram gets an answer, besides the loop guard. */
+struct udp_policy {
+	const struct conf	*conf;		/* allow, deny, udp_rate_* */
+	struct source_shared	*sources;	/* NULL: no rate limit */
+	uint64_t		 now_ms;
 };
 
 /*
@@ -27,6 +39,7 @@ bool	udp_source_allowed(const struct sockaddr *);
  * Echoes up to UDP_BATCH waiting datagrams from fd using buf (at least
  * UDP_MAX_DATAGRAM + 1 bytes).  Returns 0, or -1 with errno on a socket error.
  */
-int	udp_echo(int fd, char *buf, size_t buflen, struct udp_counters *);
+int	udp_echo(int fd, char *buf, size_t buflen, const struct udp_policy *,
+	    struct udp_counters *);
 
 #endif

@@ -19,9 +19,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "conn.h"
 #include "log.h"
 #include "resolve.h"
+#include "source.h"
 #include "udp.h"
 #include "util.h"
 #include "worker.h"
@@ -37,6 +39,8 @@ struct worker {
 	const struct conf	*conf;
 	const struct listeners	*ls;
 	struct pool_shared	*shared;
+	struct source_shared	*sources;
+	int			 slot;
 	struct worker_stats	*me;
 	bool			 resolving;	/* resolve_clients: a thread names clients */
 	bool			 balanced_out;	/* stepped back: over its share */
@@ -109,9 +113,20 @@ log_event(struct worker *w, struct conn *c, const char *event, const char *why)
 }
 
 static void
+uncount(struct worker *w, struct conn *c)
+{
+	struct source_key k;
+
+	if (c->counted && source_key(&c->peer.sa, &k))
+		source_tcp_add(w->sources, w->slot, &k, -1);
+	c->counted = false;
+}
+
+static void
 conn_close(struct worker *w, struct conn *c, const char *why)
 {
 	log_event(w, c, "close", why);
+	uncount(w, c);
 	list_unlink(w, c);
 	close(c->fd);
 	conn_release(c);
@@ -216,6 +231,41 @@ on_emfile(struct worker *w, const struct listener *l, int err)
 	arm(w, false);
 }
 
+/* A client refused at the door: closed before any byte is echoed. */
+static void
+refuse(struct worker *w, int fd, const union sockaddr_any *peer, socklen_t len,
+    const char *why)
+{
+	char host[64];
+	unsigned port;
+
+	close(fd);
+	if (!w->conf->log_connections)
+		return;
+	addr_host_port(&peer->sa, len, host, sizeof(host), &port);
+	log_info("tcp refused %s port %u: %s", host, port, why);
+}
+
+/* allow/deny, then max_connections_per_source; counts the client in. */
+static const char *
+admit(struct worker *w, const union sockaddr_any *peer, bool *counted)
+{
+	const struct conf *c = w->conf;
+	struct source_key k;
+
+	*counted = false;
+	if (!acl_permits(c->allow, c->n_allow, c->deny, c->n_deny, &peer->sa))
+		return "not allowed";
+	if (!source_key(&peer->sa, &k))
+		return NULL;
+	if (c->max_connections_per_source > 0 &&
+	    source_tcp_count(w->sources, &k, atomic_load(&w->shared->hw)) >=
+	    c->max_connections_per_source)
+		return "too many connections from this source";
+	*counted = source_tcp_add(w->sources, w->slot, &k, +1);
+	return NULL;
+}
+
 static void
 on_accept(struct worker *w, const struct listener *l)
 {
@@ -243,10 +293,20 @@ on_accept(struct worker *w, const struct listener *l)
 			log_notice("accept on %s: descriptors available again", l->name);
 			w->emfile = false;
 		}
+		bool counted;
+		const char *why = admit(w, &peer, &counted);
+		if (why != NULL) {
+			refuse(w, fd, &peer, len, why);
+			continue;
+		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			struct source_key k;
+			if (counted && source_key(&peer.sa, &k))
+				source_tcp_add(w->sources, w->slot, &k, -1);
 			close(fd);
 			continue;
 		}
+		c->counted = counted;
 		c->fd = fd;
 		c->peer = peer;
 		c->peerlen = len;
@@ -256,6 +316,7 @@ on_accept(struct worker *w, const struct listener *l)
 		ev.events = c->events;
 		ev.data.ptr = c;
 		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			uncount(w, c);
 			close(fd);
 			free(c);
 			continue;
@@ -410,6 +471,8 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	w->conf = a->conf;
 	w->ls = a->ls;
 	w->shared = a->shared;
+	w->sources = a->sources;
+	w->slot = slot;
 	w->me = &a->shared->stats[slot];
 	w->cmd_fd = cmd_fd;
 	w->now_ms = now_coarse_ms();
@@ -475,6 +538,7 @@ worker_main(int slot, int cmd_fd, void *arg)
 			if (l->proto == PROTO_TCP)
 				on_accept(&w, l);
 			else if (udp_echo(l->fd, w.dgram, UDP_MAX_DATAGRAM + 1,
+			    &(struct udp_policy){ w.conf, w.sources, w.now_ms },
 			    &w.udp) == -1)
 				log_warn("udp %s", l->name);
 		}

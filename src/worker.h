@@ -8,6 +8,7 @@
 #include "listen.h"
 #include "pool.h"
 #include "privdrop.h"
+#include "source.h"
 
 #define WORKER_ACCEPT_BATCH	8	/* accepts per wake-up */
 #define WORKER_EMFILE_PAUSE_MS	100	/* listeners rest after EMFILE */
@@ -24,6 +25,7 @@ struct worker_args {
 	const struct conf	*conf;
 	const struct listeners	*ls;
 	struct pool_shared	*shared;	/* every worker's statistics */
+	struct source_shared	*sources;	/* per-source state, pool-wide */
 	const struct creds	*creds;		/* NULL: keep the master's */
 	pid_t			 master;
 	unsigned		 generation;

@@ -69,7 +69,7 @@ START_TEST(test_echo_sizes)
 	for (size_t k = 0; k < 3; k++) {
 		struct pollfd pfd = { .fd = c, .events = POLLIN };
 		ck_assert_int_eq(sendto(c, out, sizes[k], 0, &srv.sa, len), (ssize_t)sizes[k]);
-		ck_assert_int_eq(udp_echo(s, buf, sizeof(buf), &cnt), 0);
+		ck_assert_int_eq(udp_echo(s, buf, sizeof(buf), NULL, &cnt), 0);
 		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
 		ck_assert_int_eq(recv(c, in, sizeof(in), 0), (ssize_t)sizes[k]);
 		ck_assert_mem_eq(in, out, sizes[k]);
@@ -96,7 +96,7 @@ START_TEST(test_echo_refuses_service_port)
 	ck_assert_int_eq(sendto(c, "x", 1, 0, &srv.sa, len), 1);
 	struct pollfd spfd = { .fd = s, .events = POLLIN };
 	ck_assert_int_eq(poll(&spfd, 1, 2000), 1);
-	ck_assert_int_eq(udp_echo(s, buf, sizeof(buf), &cnt), 0);
+	ck_assert_int_eq(udp_echo(s, buf, sizeof(buf), NULL, &cnt), 0);
 	ck_assert_uint_eq(cnt.refused, 1);
 	ck_assert_uint_eq(cnt.echoed, 0);
 	struct pollfd pfd = { .fd = c, .events = POLLIN };
