@@ -182,6 +182,14 @@ START_TEST(test_file_errors)
 	expect_error("pidfile = \"run/echod.pid\"\n",
 	    "1: pidfile: must be an absolute path, got \"run/echod.pid\"");
 	expect_error("workers = 2\nwrokers = 3\n", "2: no such option 'wrokers'");
+	expect_error("allow = {\"10.0.0.0/8\",\n \"10.1.2.3/8\"}\n",
+	    "2: allow: \"10.1.2.3/8\": address has bits set past the prefix length");
+	expect_error("deny = {\"fe80::/129\"}\n",
+	    "1: deny: \"fe80::/129\": prefix length must be 0..128");
+	expect_error("udp_rate_burst = 0\n",
+	    "1: udp_rate_burst: must be 1..1000000, got \"0\"");
+	expect_error("max_connections_per_source = 1000001\n",
+	    "1: max_connections_per_source: must be 0..1000000, got \"1000001\"");
 	expect_error("# one\n# two\n/* three\nfour */\nbacklog = 0 # five\n",
 	    "5: backlog: must be 1..65535, got \"0\"");
 }
@@ -242,6 +250,14 @@ START_TEST(test_shipped_file_is_the_defaults)
 	ck_assert_int_eq(file->resolve_clients, def->resolve_clients);
 	ck_assert_int_eq(file->log_connections, def->log_connections);
 	ck_assert_int_eq(file->log_level, def->log_level);
+	ck_assert_uint_eq(file->udp_rate_limit, def->udp_rate_limit);
+	ck_assert_uint_eq(file->udp_rate_burst, def->udp_rate_burst);
+	ck_assert_uint_eq(file->max_connections_per_source,
+	    def->max_connections_per_source);
+	ck_assert_uint_eq(file->n_allow, 0);
+	ck_assert_uint_eq(file->n_deny, 0);
+	ck_assert_uint_eq(def->udp_rate_limit, 100);
+	ck_assert_uint_eq(def->udp_rate_burst, 200);
 
 	/* and the documented values */
 	ck_assert_int_eq(def->workers, 0);

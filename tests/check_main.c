@@ -17,11 +17,13 @@ main(void)
 	int failed;
 
 #ifdef SUITES_UNIT
+	srunner_add_suite(sr, acl_suite());
 	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, conn_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());
+	srunner_add_suite(sr, source_suite());
 	srunner_add_suite(sr, udp_suite());
 #endif
 #ifdef SUITES_INTEGRATION
@@ -30,6 +32,7 @@ main(void)
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, pressure_suite());
 	srunner_add_suite(sr, systemd_suite());
+	srunner_add_suite(sr, guard_suite());
 #endif
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);

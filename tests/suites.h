@@ -4,11 +4,13 @@
 
 #include <check.h>
 
+Suite	*acl_suite(void);
 Suite	*addr_suite(void);
 Suite	*conf_suite(void);
 Suite	*conn_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
+Suite	*source_suite(void);
 Suite	*udp_suite(void);
 
 Suite	*echo_suite(void);
@@ -16,5 +18,6 @@ Suite	*lifecycle_suite(void);
 Suite	*config_suite(void);
 Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
+Suite	*guard_suite(void);
 
 #endif
