@@ -2,6 +2,10 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/tcp.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -382,36 +386,65 @@ socket_inodes(pid_t pid, unsigned long *out, size_t max)
 	return n;
 }
 
+/* The inode and remote port of every established TCP socket, asked of
+ * sock_diag: /proc/net/tcp lists every TIME_WAIT too and takes 100s of ms. */
+static size_t
+established(int family, unsigned long *ino, uint16_t *port, size_t max)
+{
+	struct {
+		struct nlmsghdr		nlh;
+		struct inet_diag_req_v2	req;
+	} q = {
+		.nlh = { .nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		    .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.req = { .sdiag_family = (uint8_t)family, .sdiag_protocol = IPPROTO_TCP,
+		    .idiag_states = (1 << TCP_ESTABLISHED) | (1 << TCP_CLOSE_WAIT) },
+	};
+	static char buf[65536];
+	size_t n = 0;
+	bool done = false;
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (fd == -1)
+		return 0;
+	if (send(fd, &q, sizeof(q), 0) != (ssize_t)sizeof(q))
+		done = true;
+	while (!done) {
+		ssize_t len = recv(fd, buf, sizeof(buf), 0);
+		if (len <= 0)
+			break;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
+		    h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				done = true;
+				break;
+			}
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+			if (n < max) {
+				ino[n] = m->idiag_inode;
+				port[n++] = ntohs(m->id.idiag_dport);
+			}
+		}
+	}
+	close(fd);
+	return n;
+}
+
 size_t
 sl_peer_ports(pid_t pid, uint16_t *out, size_t max)
 {
-	static unsigned long ino[65536];
-	size_t nino = socket_inodes(pid, ino, sizeof(ino) / sizeof(ino[0])), n = 0;
-	const char *tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
-	char line[512];
+	static unsigned long ino[65536], eino[65536];
+	static uint16_t eport[65536];
+	size_t nino = socket_inodes(pid, ino, 65536), n = 0, ne = 0;
 
-	for (size_t t = 0; t < 2; t++) {
-		FILE *f = fopen(tables[t], "r");
-		if (f == NULL)
-			continue;
-		while (fgets(line, sizeof(line), f) && n < max) {
-			char rem[64];
-			unsigned long inode;
-			/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
-			if (sscanf(line, " %*d: %*s %63s %*x %*s %*s %*s %*u %*u %lu",
-			    rem, &inode) != 2 || inode == 0)
-				continue;
-			for (size_t i = 0; i < nino; i++) {
-				if (ino[i] != inode)
-					continue;
-				char *colon = strrchr(rem, ':');
-				if (colon)
-					out[n++] = (uint16_t)strtoul(colon + 1, NULL, 16);
+	ne = established(AF_INET, eino, eport, 65536);
+	ne += established(AF_INET6, eino + ne, eport + ne, 65536 - ne);
+	for (size_t i = 0; i < ne && n < max; i++)
+		for (size_t j = 0; j < nino; j++)
+			if (eino[i] == ino[j]) {
+				out[n++] = eport[i];
 				break;
 			}
-		}
-		fclose(f);
-	}
 	return n;
 }
 
