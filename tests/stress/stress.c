@@ -74,7 +74,7 @@ run_one(int n, const struct scenario *sc)
 		printf("ok %d - %s # SKIP %s\n", n, sc->name, r.why);
 	else if (r.why[0] != '\0')
 		printf("not ok %d - %s: %s\n# %s: missed: %s\n", n, sc->name,
-		    r.figure, sc->name, r.why);
+		    r.figure[0] ? r.figure : r.why, sc->name, r.why);
 	else
 		printf("ok %d - %s: %s\n", n, sc->name, r.figure);
 	printf("# %s: %s\n", sc->name, r.figure[0] ? r.figure : "no figure");

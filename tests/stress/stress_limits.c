@@ -66,7 +66,8 @@ sc_idle_flood(struct result *r)
 	    "listen_udp = {}\nmax_connections = %d\nidle_timeout = %ds\n"
 	    "log_connections = false\nbacklog = 4096\n", IDLE_CLIENTS, IDLE_TIMEOUT_S);
 	h_write_conf(&e, conf);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start"))
+	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
+	    sl_log_tail(&e)))
 		goto out;
 	for (uint64_t end = h_now_ms() + 2000; h_now_ms() < end; h_tick())
 		if (h_workers(e.pid, (pid_t[2]){ 0 }, 2) == 2)
@@ -150,7 +151,8 @@ sc_slow_readers(struct result *r)
 	snprintf(conf, sizeof(conf), "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\n"
 	    "listen_udp = {}\nbuffer_size = %d\nlog_connections = false\n", SLOW_BUFFER);
 	h_write_conf(&e, conf);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start"))
+	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
+	    sl_log_tail(&e)))
 		goto out;
 	(void)!newcomer_ms(e.tcp4);
 	long rss0 = sl_pool_rss_kb(e.pid), rss_max = rss0;
@@ -212,7 +214,8 @@ sc_fd_exhaustion(struct result *r)
 	h_init(&e);
 	int started = h_start(&e, argv, 10000);
 	setenv("ECHOD", echod, 1);
-	if (!bar(r, started == 0, "echod did not start under prlimit"))
+	if (!bar(r, started == 0, "echod did not start under prlimit: %s",
+	    sl_log_tail(&e)))
 		goto out;
 	for (int i = 0; i < FD_CLIENTS; i++)
 		if ((fd[n] = connect_nb(e.tcp4)) != -1)

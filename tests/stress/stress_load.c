@@ -60,7 +60,8 @@ sc_reload_storm(struct result *r)
 	h_init(&e);
 	snprintf(conf, sizeof(conf), storm_conf, "false");
 	h_write_conf(&e, conf);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start"))
+	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
+	    sl_log_tail(&e)))
 		goto out;
 	double rate = storm(r, &e, NULL, &l, "storm");
 	snprintf(r->figure, sizeof(r->figure), "%d reloads, %llu connections, "
@@ -104,7 +105,7 @@ sc_log_volume(struct result *r)
 		snprintf(conf, sizeof(conf), storm_conf, run ? "true" : "false");
 		h_write_conf(&e, conf);
 		if (!bar(r, sl_start_piped(&p, &e, argv, drain[run], 10000) == 0,
-		    "echod did not start")) {
+		    "echod did not start: %s", sl_log_tail(&e))) {
 			h_cleanup(&e);
 			return;
 		}
@@ -145,7 +146,8 @@ sc_worker_kills(struct result *r)
 	const char *const argv[] = { "-f", "-w", "4", "-l", "127.0.0.1:0", NULL };
 
 	h_init(&e);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start"))
+	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
+	    sl_log_tail(&e)))
 		goto out;
 	for (uint64_t end = h_now_ms() + 2000; h_now_ms() < end &&
 	    h_workers(e.pid, w, 16) < 4; h_tick())

@@ -570,3 +570,20 @@ sl_log_count(struct echod *e, const char *needle)
 	fclose(f);
 	return n;
 }
+
+const char *
+sl_log_tail(struct echod *e)
+{
+	static char last[256];
+	char line[256];
+	FILE *f = fopen(e->logpath, "r");
+
+	last[0] = '\0';
+	while (f && fgets(line, sizeof(line), f))
+		if (line[0] != '\n')
+			snprintf(last, sizeof(last), "%s", line);
+	if (f)
+		fclose(f);
+	last[strcspn(last, "\n")] = '\0';
+	return last;
+}

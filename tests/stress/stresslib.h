@@ -99,5 +99,7 @@ void	sl_piped_drain(struct sl_piped *);	/* call often */
 
 /* Counts needle's occurrences in the log. */
 int	sl_log_count(struct echod *, const char *needle);
+/* The log's last line, to say why echod did not start. */
+const char *sl_log_tail(struct echod *);
 
 #endif
