@@ -1,13 +1,13 @@
 #!/bin/sh
 # check-valgrind.sh BUILDDIR - the unit suites, then the integration "echo"
-# suite with echod itself, under memcheck.  Fails on any memory error or
+# and "lifecycle" suites with echod itself, under memcheck.  Fails on any memory error or
 # definite leak, in the tests or in any echod process (master or worker).
 # Usage: run by `make check-valgrind`; VG_SUITES overrides the integration
 # suites (e.g. VG_SUITES="echo lifecycle").
 set -u
 top_builddir=$(cd "${1:-.}" && pwd)
 vgdir=$(mktemp -d /tmp/echod-vg.XXXXXX)
-vg="valgrind --quiet --error-exitcode=99 --leak-check=full
+vg="valgrind --error-exitcode=99 --leak-check=full
     --errors-for-leak-kinds=definite --show-leak-kinds=definite
     --track-fds=no --num-callers=30"
 status=0
@@ -30,7 +30,7 @@ cat >"$vgdir/echod" <<EOS
 exec $(echo $vg) --log-file="$vgdir/echod.%p.log" "$top_builddir/src/echod" "\$@"
 EOS
 chmod +x "$vgdir/echod"
-for suite in ${VG_SUITES:-echo}; do
+for suite in ${VG_SUITES:-echo lifecycle}; do
 	echo "== integration suite $suite, echod under memcheck"
 	ECHOD="$vgdir/echod" CK_RUN_SUITE=$suite CK_DEFAULT_TIMEOUT=120 \
 	    ECHO_CLIENT="$top_builddir/src/echo-client" \
@@ -41,7 +41,7 @@ for suite in ${VG_SUITES:-echo}; do
 done
 
 # Every process's own report: a killed one writes none, which is fine.
-errs=$(grep -l 'ERROR SUMMARY: [1-9]\|definitely lost: [1-9]\|Invalid \|uninitialised' \
+errs=$(grep -l 'ERROR SUMMARY: [1-9]\|are definitely lost' \
     "$vgdir"/*.log 2>/dev/null)
 n=$(ls "$vgdir"/*.log 2>/dev/null | wc -l)
 echo "== $n processes checked by memcheck"
