@@ -32,7 +32,10 @@
 #define STATUS_EVERY_MS		5000
 #define ABORT_GRACE_MS		500	/* SIGABRT, then SIGKILL */
 #define DRAIN_GRACE_MS		2000	/* past shutdown_timeout, SIGKILL */
-#define FRESH_MS		3000	/* heartbeat age that counts as healthy */
+/* A heartbeat this fresh counts as healthy for the watchdog: half of
+ * worker_timeout, kept between these (a worker's loop ticks every second). */
+#define FRESH_MIN_MS		1500
+#define FRESH_MAX_MS		3000
 
 static struct master {
 	struct conf			*conf;
@@ -232,6 +235,8 @@ reap(void)
 		m.bytes_gone += atomic_load(&m.pool.stats[i].bytes);
 		atomic_store(&m.pool.stats[i].connections, 0);
 		atomic_store(&m.pool.stats[i].bytes, 0);
+		atomic_store(&m.pool.stats[i].serving, 0);
+		atomic_store(&m.pool.stats[i].armed, 0);
 		close(s->cmd_fd);
 		s->cmd_fd = -1;
 		pool_describe_status(status, how, sizeof(how));
@@ -492,8 +497,11 @@ check_workers(void)
 static bool
 healthy(bool need_fresh)
 {
+	uint64_t fresh = m.conf->worker_timeout_ms / 2;
 	int n = 0;
 
+	fresh = fresh < FRESH_MIN_MS ? FRESH_MIN_MS :
+	    fresh > FRESH_MAX_MS ? FRESH_MAX_MS : fresh;
 	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
 		const struct slot *s = &m.pool.slot[i];
 		if (!current(s))
@@ -501,7 +509,7 @@ healthy(bool need_fresh)
 		if (s->state != SLOT_RUNNING || !atomic_load(&m.pool.stats[i].ready))
 			return false;
 		if (need_fresh && m.now_ms - atomic_load(&m.pool.stats[i].heartbeat_ms)
-		    > FRESH_MS)
+		    > fresh)
 			return false;
 		n++;
 	}
@@ -639,7 +647,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		m.close_fds[n] = -1;
 	}
 	m.wargs = (struct worker_args){
-		.conf = conf, .ls = &m.ls, .stats = m.pool.stats,
+		.conf = conf, .ls = &m.ls, .shared = m.pool.shared,
 		.creds = m.have_creds ? &m.creds : NULL, .master = getpid(),
 		.close_fds = m.close_fds,
 	};

@@ -22,12 +22,14 @@ pool_init(struct pool *p)
 	memset(p->slot, 0, sizeof(p->slot));
 	for (int i = 0; i < POOL_MAX_SLOTS; i++)
 		p->slot[i].cmd_fd = -1;
-	p->stats = mmap(NULL, POOL_MAX_SLOTS * sizeof(struct worker_stats),
-	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p->stats == MAP_FAILED) {
+	p->shared = mmap(NULL, sizeof(*p->shared), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p->shared == MAP_FAILED) {
+		p->shared = NULL;
 		p->stats = NULL;
 		return -1;
 	}
+	p->stats = p->shared->stats;
 	return 0;
 }
 
@@ -39,8 +41,9 @@ pool_free(struct pool *p)
 			close(p->slot[i].cmd_fd);
 			p->slot[i].cmd_fd = -1;
 		}
-	if (p->stats)
-		munmap(p->stats, POOL_MAX_SLOTS * sizeof(struct worker_stats));
+	if (p->shared)
+		munmap(p->shared, sizeof(*p->shared));
+	p->shared = NULL;
 	p->stats = NULL;
 }
 
@@ -77,6 +80,8 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
 	fcntl(fds[1], F_SETFL, O_NONBLOCK);
 	memset(&p->stats[i], 0, sizeof(p->stats[i]));
 	atomic_store(&p->stats[i].heartbeat_ms, now_ms);
+	if (atomic_load(&p->shared->hw) < (uint32_t)i + 1)
+		atomic_store(&p->shared->hw, (uint32_t)i + 1);
 
 	switch ((pid = fork())) {
 	case -1: {

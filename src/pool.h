@@ -36,8 +36,17 @@ struct worker_stats {
 	_Atomic uint64_t	connections;	/* open now */
 	_Atomic uint64_t	accepted;	/* since start */
 	_Atomic uint64_t	bytes;		/* echoed since start */
-	_Atomic uint32_t	ready;		/* listeners armed */
-	char			pad[64 - 4 * 8 - 4];
+	_Atomic uint32_t	ready;		/* set up and serving */
+	_Atomic uint32_t	serving;	/* a peer for balancing: not draining */
+	_Atomic uint32_t	armed;		/* accepting right now */
+	char			pad[64 - 4 * 8 - 3 * 4];
+};
+
+/* The shared mapping: what the master and every worker see. */
+struct pool_shared {
+	_Atomic uint32_t	hw;		/* slots used so far: [0, hw) */
+	char			pad[60];
+	struct worker_stats	stats[POOL_MAX_SLOTS];
 };
 
 struct slot {
@@ -60,7 +69,8 @@ struct crashwin {
 
 struct pool {
 	struct slot		 slot[POOL_MAX_SLOTS];
-	struct worker_stats	*stats;		/* shared mapping, one per slot */
+	struct pool_shared	*shared;
+	struct worker_stats	*stats;		/* shared->stats, one per slot */
 };
 
 int	pool_init(struct pool *);

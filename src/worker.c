@@ -21,6 +21,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "resolve.h"
 #include "udp.h"
 #include "util.h"
 #include "worker.h"
@@ -35,7 +36,11 @@
 struct worker {
 	const struct conf	*conf;
 	const struct listeners	*ls;
+	struct pool_shared	*shared;
 	struct worker_stats	*me;
+	bool			 resolving;	/* resolve_clients: a thread names clients */
+	bool			 balanced_out;	/* stepped back: over its share */
+	uint64_t		 recheck_ms;	/* balanced out: look again after */
 	int			 ep;
 	int			 cmd_fd;
 	int			 reserve_fd;	/* spent to shed a connection on EMFILE */
@@ -95,6 +100,9 @@ log_event(struct worker *w, struct conn *c, const char *event, const char *why)
 
 	if (!w->conf->log_connections)
 		return;
+	if (w->resolving && strcmp(event, "open") == 0 &&
+	    resolve_post(&c->peer, c->peerlen))
+		return;		/* the resolver thread writes it, with the name */
 	addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
 	log_conn(event, "tcp", host, port, NULL, c->bytes,
 	    now_usec() - c->start_us, why);
@@ -129,14 +137,60 @@ arm(struct worker *w, bool on)
 			log_warn("epoll %s %s", on ? "add" : "del", l->name);
 	}
 	w->armed = on;
+	atomic_store_explicit(&w->me->armed, on, memory_order_relaxed);
 }
 
-/* Should this worker accept now?  Full, resting after EMFILE, or draining. */
+/*
+ * Fair share: EPOLLEXCLUSIVE wakes whichever worker waits first, which
+ * tends to pile connections on a few.  A worker well above the average of
+ * its serving peers steps back while another one still accepts.
+ */
 static bool
-want_accept(const struct worker *w)
+over_share(struct worker *w)
 {
-	return !w->draining && w->nconns < (uint64_t)w->conf->max_connections &&
-	    w->now_ms >= w->paused_until_ms;
+	uint32_t hw = atomic_load_explicit(&w->shared->hw, memory_order_relaxed);
+	uint64_t total = 0, peers = 0, mine = w->nconns;
+	bool other_armed = false;
+
+	for (uint32_t i = 0; i < hw; i++) {
+		struct worker_stats *st = &w->shared->stats[i];
+		if (!atomic_load_explicit(&st->serving, memory_order_relaxed))
+			continue;
+		peers++;
+		if (st == w->me)
+			total += mine;
+		else {
+			total += atomic_load_explicit(&st->connections,
+			    memory_order_relaxed);
+			other_armed |= atomic_load_explicit(&st->armed,
+			    memory_order_relaxed) != 0;
+		}
+	}
+	if (peers < 2 || !other_armed)
+		return false;
+	/* mine > pct% of the average, plus slack; in integers */
+	unsigned pct = w->balanced_out ? WORKER_BALANCE_LOW : WORKER_BALANCE_HIGH;
+	unsigned slack = w->balanced_out ? WORKER_BALANCE_SLACK / 2 : WORKER_BALANCE_SLACK;
+	return mine * peers * 100 > total * pct + (uint64_t)slack * peers * 100;
+}
+
+/* Should this worker accept now?  Not when full, resting after EMFILE,
+ * draining, or over its share. */
+static bool
+want_accept(struct worker *w)
+{
+	if (w->draining || w->nconns >= (uint64_t)w->conf->max_connections ||
+	    w->now_ms < w->paused_until_ms)
+		return false;
+	bool out = over_share(w);
+
+	/* Out: look again soon, then less often while it stays that way. */
+	if (out)
+		w->recheck_ms = !w->balanced_out ? WORKER_BALANCE_RECHECK_MS :
+		    w->recheck_ms * 2 > WORKER_BALANCE_RECHECK_MAX_MS ?
+		    WORKER_BALANCE_RECHECK_MAX_MS : w->recheck_ms * 2;
+	w->balanced_out = out;
+	return !out;
 }
 
 static void
@@ -165,7 +219,8 @@ on_emfile(struct worker *w, const struct listener *l, int err)
 static void
 on_accept(struct worker *w, const struct listener *l)
 {
-	for (int i = 0; i < WORKER_ACCEPT_BATCH && want_accept(w); i++) {
+	for (int i = 0; i < WORKER_ACCEPT_BATCH && !w->draining &&
+	    w->nconns < (uint64_t)w->conf->max_connections; i++) {
 		union sockaddr_any peer;
 		socklen_t len = sizeof(peer);
 		struct epoll_event ev;
@@ -280,6 +335,7 @@ on_order(struct worker *w)
 		if (w->draining)
 			return;
 		w->draining = true;
+		atomic_store(&w->me->serving, 0);
 		w->deadline_ms = w->now_ms + w->conf->shutdown_timeout_ms;
 		close_listeners(w);
 		log_debug("draining %llu connections",
@@ -303,7 +359,7 @@ expire(struct worker *w)
 }
 
 static int
-next_timeout(const struct worker *w)
+next_timeout(struct worker *w)
 {
 	uint64_t t = w->now_ms + TICK_MS;
 
@@ -314,6 +370,8 @@ next_timeout(const struct worker *w)
 	if (!w->armed && !w->draining && w->paused_until_ms > w->now_ms &&
 	    w->paused_until_ms < t)
 		t = w->paused_until_ms;
+	if (w->balanced_out && w->now_ms + w->recheck_ms < t)
+		t = w->now_ms + w->recheck_ms;
 	return t <= w->now_ms ? 0 : (int)(t - w->now_ms);
 }
 
@@ -351,13 +409,20 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	memset(w, 0, sizeof(*w));
 	w->conf = a->conf;
 	w->ls = a->ls;
-	w->me = &a->stats[slot];
+	w->shared = a->shared;
+	w->me = &a->shared->stats[slot];
 	w->cmd_fd = cmd_fd;
 	w->now_ms = now_coarse_ms();
 	if ((w->scratch = malloc(w->conf->buffer_size)) == NULL ||
 	    (w->dgram = malloc(UDP_MAX_DATAGRAM + 1)) == NULL)
 		fatal("malloc");
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (w->conf->resolve_clients && w->conf->log_connections) {
+		if (resolve_start() == -1)
+			log_warn("resolver thread; logging addresses only");
+		else
+			w->resolving = true;
+	}
 	if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("epoll_create1");
 	fd_set_nonblock(cmd_fd, 1);
@@ -375,6 +440,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	}
 	arm(w, true);
 	publish(w);
+	atomic_store(&w->me->serving, 1);
 	atomic_store(&w->me->ready, 1);
 }
 

@@ -11,11 +11,19 @@
 
 #define WORKER_ACCEPT_BATCH	8	/* accepts per wake-up */
 #define WORKER_EMFILE_PAUSE_MS	100	/* listeners rest after EMFILE */
+/* Balance: a worker holding more than BALANCE_HIGH percent of the average
+ * (plus a little slack) steps back from accepting while a peer accepts,
+ * and comes back under BALANCE_LOW percent, like nginx's accept_disabled. */
+#define WORKER_BALANCE_HIGH	120
+#define WORKER_BALANCE_LOW	110
+#define WORKER_BALANCE_SLACK	4
+#define WORKER_BALANCE_RECHECK_MS 5	/* first look after stepping back */
+#define WORKER_BALANCE_RECHECK_MAX_MS 200
 
 struct worker_args {
 	const struct conf	*conf;
 	const struct listeners	*ls;
-	struct worker_stats	*stats;		/* the whole shared table */
+	struct pool_shared	*shared;	/* every worker's statistics */
 	const struct creds	*creds;		/* NULL: keep the master's */
 	pid_t			 master;
 	unsigned		 generation;

@@ -28,6 +28,8 @@ main(void)
 	srunner_add_suite(sr, echo_suite());
 	srunner_add_suite(sr, lifecycle_suite());
 	srunner_add_suite(sr, config_suite());
+	srunner_add_suite(sr, pressure_suite());
+	srunner_add_suite(sr, systemd_suite());
 #endif
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);

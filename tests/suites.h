@@ -14,5 +14,7 @@ Suite	*udp_suite(void);
 Suite	*echo_suite(void);
 Suite	*lifecycle_suite(void);
 Suite	*config_suite(void);
+Suite	*pressure_suite(void);
+Suite	*systemd_suite(void);
 
 #endif

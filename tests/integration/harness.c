@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -75,16 +76,22 @@ h_write_conf(struct echod *e, const char *text)
 	rename(tmp, e->confpath);
 }
 
+const char *
+h_echod_path(void)
+{
+	const char *bin = getenv("ECHOD");
+
+	return bin ? bin : "../src/echod";
+}
+
 pid_t
 h_spawn(struct echod *e, const char *const argv[])
 {
-	const char *bin = getenv("ECHOD");
+	const char *bin = e->wrapper ? e->wrapper : h_echod_path();
 	const char *args[64];
 	int n = 0;
 	pid_t pid;
 
-	if (bin == NULL)
-		bin = "../src/echod";
 	args[n++] = bin;
 	for (int i = 0; argv[i] != NULL && n < 63; i++)
 		args[n++] = argv[i];
@@ -99,7 +106,14 @@ h_spawn(struct echod *e, const char *const argv[])
 		close(fd);
 		if (e->own_pgrp)
 			setpgid(0, 0);
-		execv(bin, (char *const *)args);
+		if (e->nofile > 0) {
+			struct rlimit rl = { (rlim_t)e->nofile, (rlim_t)e->nofile };
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (e->envp)
+			execvpe(bin, (char *const *)args, e->envp);
+		else
+			execvp(bin, (char *const *)args);
 		_exit(127);
 	}
 	e->pid = pid;
@@ -303,6 +317,30 @@ h_rss_kb(pid_t pid)
 			break;
 	fclose(f);
 	return kb;
+}
+
+long
+h_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long ut, st;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	/* fields after the name: state is 3rd; utime 14th, stime 15th */
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	    "%lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
 
 static socklen_t

@@ -19,6 +19,9 @@ struct echod {
 	size_t		 mark;		/* log offset h_wait_log() searches from */
 	int		 tcp4, tcp6, udp4, udp6;	/* first port of each kind */
 	bool		 own_pgrp;
+	long		 nofile;	/* if > 0: echod's descriptor limit */
+	char *const	*envp;		/* if set: echod's environment */
+	const char	*wrapper;	/* if set: run this, with argv, instead of echod */
 };
 
 /* Where a test runs; each gets a fresh scratch directory. */
@@ -30,7 +33,9 @@ void	h_write_conf(struct echod *, const char *text);
  * waits up to timeout_ms for "ready: ".  Returns 0, or -1 (the log says why).
  */
 int	h_start(struct echod *, const char *const argv[], int timeout_ms);
-/* Starts echod and returns at once; the caller waits on what it expects. */
+/* Starts echod and returns at once; the caller waits on what it expects.
+ * With e->wrapper set, runs the wrapper with argv instead (argv names echod
+ * itself where the wrapper needs it: see h_echod_path()). */
 pid_t	h_spawn(struct echod *, const char *const argv[]);
 /* Waits for needle in the log past the mark; moves the mark past it. */
 bool	h_wait_log(struct echod *, const char *needle, int timeout_ms);
@@ -41,11 +46,14 @@ int	h_wait_exit(pid_t pid, int timeout_ms);	/* wait status, or -1 */
 /* Parses "listening on tcp 127.0.0.1:N" lines into the port fields. */
 void	h_parse_ports(struct echod *);
 void	h_cleanup(struct echod *);
+const char *h_echod_path(void);
 
 /* The master's children, from /proc; returns how many. */
 int	h_workers(pid_t master, pid_t *out, int max);
 bool	h_pid_alive(pid_t pid);
 long	h_rss_kb(pid_t pid);
+/* User plus system CPU time of a process, in milliseconds; -1 if gone. */
+long	h_cpu_ms(pid_t pid);
 
 int	h_connect(int family, int port, int timeout_ms);	/* blocking fd */
 /* Sends buf and reads the same amount back, concurrently; 0 if it matches. */

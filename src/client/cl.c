@@ -1,0 +1,29 @@
+/* cl.c - clocks shared by the parts of echo-client. */
+#include "config.h"
+
+#include <time.h>
+
+#include "cl.h"
+
+uint64_t
+cl_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+int
+cl_ms_left(uint64_t deadline_ns, uint64_t now_ns)
+{
+	uint64_t ms;
+
+	if (deadline_ns == 0)
+		return -1;
+	if (now_ns >= deadline_ns)
+		return 0;
+	/* Round up, or poll() would spin through the last millisecond. */
+	ms = (deadline_ns - now_ns + 999999) / 1000000;
+	return ms > 3600 * 1000 ? 3600 * 1000 : (int)ms;
+}

@@ -1,0 +1,28 @@
+/* cl.h - what every part of echo-client shares: exit codes, clocks, limits. */
+#ifndef ECHOD_CL_H
+#define ECHOD_CL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Exit codes.  The sysexits(3) values where one fits, so that scripts can
+ * tell "you called me wrong" from "the server is not there" from "the
+ * server answered wrong".
+ */
+enum cl_status {
+	CL_OK = 0,
+	CL_MISMATCH = 1,	/* the echo differs from what was sent */
+	CL_USAGE = 64,		/* EX_USAGE */
+	CL_UNAVAIL = 69,	/* EX_UNAVAILABLE: name or connection */
+	CL_IOERR = 74,		/* EX_IOERR: the connection failed after connect */
+	CL_TIMEOUT = 75,	/* EX_TEMPFAIL: connect or reply timed out */
+};
+
+#define CL_ERRLEN	512
+
+uint64_t	cl_now_ns(void);	/* CLOCK_MONOTONIC */
+/* Milliseconds left until deadline_ns, for poll(); -1 when there is none. */
+int		cl_ms_left(uint64_t deadline_ns, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,160 @@
+#!/bin/sh
+# echo-client against the real echod (TCP and UDP, IPv4 and IPv6) and
+# against bad-echo, a server wrong on purpose; every exit code.  TAP.
+set -u
+: "${ECHOD:?}" "${ECHO_CLIENT:?}" "${top_builddir:?}"
+BAD="$top_builddir/tests/client/bad-echo"
+T="${TMPDIR:-/tmp}/echo-client-test.$$"
+mkdir -p "$T" || exit 1
+n=0
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# TAP goes to fd 3, so that a test may redirect its command's output.
+exec 3>&1
+ok() { n=$((n + 1)); echo "ok $n - $1" >&3; }
+notok() { n=$((n + 1)); echo "not ok $n - $1" >&3; }
+skip() { n=$((n + 1)); echo "ok $n # SKIP $1" >&3; }
+# check NAME COMMAND...: ok if COMMAND succeeds.
+check() { name=$1; shift; if "$@"; then ok "$name"; else notok "$name"; fi; }
+# status WANT NAME COMMAND...: ok if COMMAND exits with WANT.
+status() {
+	want=$1 name=$2; shift 2
+	"$@"; got=$?
+	if [ "$got" -eq "$want" ]; then ok "$name"; else
+		notok "$name (exit $got, want $want)"; fi
+}
+# Waits until FILE has a line matching RE; 10 s at most.
+wait_for() {
+	i=0
+	while [ $i -lt 100 ]; do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	echo "# timed out waiting for '$2' in $1" >&2
+	return 1
+}
+# port LOG PROTO ADDR: the port a server logged for PROTO at ADDR.
+port() {
+	sed -n "s/.*: listening on $2 $3:\([0-9][0-9]*\)\$/\1/p" "$1" | head -n 1
+}
+# C: the client, never left to hang.
+C() { timeout 60 "$ECHO_CLIENT" "$@"; }
+
+"$ECHOD" -f -w 1 -l 127.0.0.1:0 -l '[::1]:0' 2>"$T/echod.log" &
+pids="$pids $!"
+if ! wait_for "$T/echod.log" 'ready: 1 workers'; then
+	echo "Bail out! echod did not start" >&3; cat "$T/echod.log" >&2; exit 1
+fi
+T4=$(port "$T/echod.log" tcp 127.0.0.1)
+T6=$(port "$T/echod.log" tcp '\[::1\]')
+U4=$(port "$T/echod.log" udp 127.0.0.1)
+U6=$(port "$T/echod.log" udp '\[::1\]')
+echo "# echod ports: tcp $T4 $T6, udp $U4 $U6"
+
+printf 'hello, echo\n' > "$T/line"
+for v in "tcp 127.0.0.1 $T4" "tcp ::1 $T6" "udp 127.0.0.1 $U4" "udp ::1 $U6"; do
+	set -- $v
+	u=; [ "$1" = udp ] && u=-u
+	C $u "$2" "$3" < "$T/line" > "$T/out" 2>"$T/err"
+	rc=$?
+	check "$1 $2: a line comes back, exit 0" test $rc -eq 0 -a "$(cat "$T/out")" = "hello, echo"
+done
+
+head -c 16777216 /dev/urandom > "$T/big"
+C 127.0.0.1 "$T4" < "$T/big" > "$T/out" 2>"$T/err"
+rc=$?
+check "tcp: 16 MiB through pipe mode, byte for byte, exit 0" \
+    eval 'test $rc -eq 0 && cmp -s "$T/big" "$T/out"'
+status 0 "tcp ::1: --check on 16 MiB" C -k ::1 "$T6" < "$T/big"
+head -c 300000 "$T/big" > "$T/mid"
+C -u -s 8192 127.0.0.1 "$U4" < "$T/mid" > "$T/out" 2>"$T/err"
+rc=$?
+check "udp: 300000 bytes in 8 KiB datagrams, exit 0" \
+    eval 'test $rc -eq 0 && cmp -s "$T/mid" "$T/out"'
+status 0 "udp ::1: --check" C -u -k ::1 "$U6" < "$T/mid"
+status 0 "-4 with a name: localhost" C -4 -k localhost "$T4" < "$T/line"
+
+# Every address in order: needs a name that is both ::1 and 127.0.0.1.
+if getent ahosts localhost | grep -q '^::1 ' &&
+    getent ahosts localhost | grep -q '^127\.0\.0\.1 '; then
+	status 0 "localhost: falls through to the address that answers" \
+	    C -k localhost "$T4" < "$T/line"
+else
+	skip "localhost is not both ::1 and 127.0.0.1 here"
+fi
+
+# Interactive mode, on a pseudo-terminal: a line, its echo.
+if command -v script >/dev/null 2>&1; then
+	printf 'ping one\nping two\n' |
+	    timeout 30 script -qec "$ECHO_CLIENT 127.0.0.1 $T4; echo rc=\$?" /dev/null \
+	    > "$T/tty" 2>&1
+	c=$(grep -c 'ping two' "$T/tty")
+	# The terminal shows each line once as typed and once as echoed.
+	if [ "$c" -eq 2 ] && grep -q 'rc=0' "$T/tty"; then ok "interactive: lines echoed on a terminal"
+	else notok "interactive: lines echoed on a terminal"; sed 's/^/# /' "$T/tty"; fi
+else
+	skip "no script(1) for a pseudo-terminal"
+fi
+
+# Load mode against echod: every byte verified, figures printed.
+C -b -c 20 -j 2 -n 2000 127.0.0.1 "$T4" > "$T/bench" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^round_trips  *2' "$T/bench" &&
+    grep -q '^mismatches  *0$' "$T/bench" && grep -q '^lat_p99_us' "$T/bench"; then
+	ok "--bench pingpong: 2000 round trips, no mismatch"
+else notok "--bench pingpong (exit $rc)"; sed 's/^/# /' "$T/bench" "$T/err"; fi
+status 0 "--bench connect" C -b -p connect -c 4 -d 0.5 127.0.0.1 "$T4" > "$T/bench"
+status 0 "--bench bulk" C -b -p bulk -d 0.5 ::1 "$T6" > "$T/bench"
+
+# A deliberately wrong server: --check and --bench must say so.
+"$BAD" -m flip -o 100000 2>"$T/flip.log" &
+pids="$pids $!"
+"$BAD" -m short -o 1000 2>"$T/short.log" &
+pids="$pids $!"
+"$BAD" -m reset -o 1000 2>"$T/reset.log" &
+pids="$pids $!"
+"$BAD" -m silent 2>"$T/silent.log" &
+pids="$pids $!"
+"$BAD" -u -m silent 2>"$T/usilent.log" &
+pids="$pids $!"
+for f in flip short reset silent usilent; do wait_for "$T/$f.log" listening || exit 1; done
+F=$(port "$T/flip.log" tcp 127.0.0.1)
+S=$(port "$T/short.log" tcp 127.0.0.1)
+R=$(port "$T/reset.log" tcp 127.0.0.1)
+Q=$(port "$T/silent.log" tcp 127.0.0.1)
+QU=$(port "$T/usilent.log" udp 127.0.0.1)
+
+C -k 127.0.0.1 "$F" < "$T/big" 2>"$T/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q 'byte 100000$' "$T/err"; then
+	ok "--check: a flipped byte, exit 1 with its offset"
+else notok "--check: a flipped byte (exit $rc)"; sed 's/^/# /' "$T/err"; fi
+status 1 "--check: a short echo is a mismatch" C -k 127.0.0.1 "$S" < "$T/big" 2>/dev/null
+status 1 "--bench: a flipped byte is a mismatch" \
+    C -b -s 1000 -n 1000 127.0.0.1 "$F" >/dev/null 2>&1
+status 74 "connection reset mid-echo: exit 74" C 127.0.0.1 "$R" < "$T/big" >/dev/null 2>&1
+status 75 "tcp: no reply within --timeout: exit 75" C -t 0.3 127.0.0.1 "$Q" < "$T/line" 2>/dev/null
+status 75 "udp: no reply within --timeout: exit 75" C -u -t 0.3 127.0.0.1 "$QU" < "$T/line" 2>/dev/null
+
+# Name and connection failures: 69.  echod's UDP port has no TCP listener.
+status 69 "connection refused: exit 69" C 127.0.0.1 "$U4" < "$T/line" 2>/dev/null
+status 69 "unknown name: exit 69" C no-such-host.invalid < "$T/line" 2>/dev/null
+status 69 "-6 with an IPv4 address: exit 69" C -6 127.0.0.1 "$T4" < "$T/line" 2>/dev/null
+status 69 "udp port unreachable: exit 69" C -u 127.0.0.1 "$T4" < "$T/line" 2>/dev/null
+
+# Usage errors: 64.
+status 64 "no host: exit 64" C 2>/dev/null
+status 64 "unknown option: exit 64" C -Z localhost 2>/dev/null
+status 64 "bad number: exit 64" C -b -c 0 localhost 2>/dev/null
+status 64 "-c without -b: exit 64" C -c 5 localhost 2>/dev/null
+status 64 "-b with -u: exit 64" C -b -u localhost 2>/dev/null
+status 0 "--help: exit 0" C --help >/dev/null
+
+echo "1..$n"

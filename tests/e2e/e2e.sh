@@ -1,0 +1,330 @@
+#!/bin/bash
+# End to end, as a user would: build the Debian package, boot Debian 12
+# under its own systemd (systemd-nspawn on a cached debootstrap tree, a
+# fresh overlay each run, private network), install the package there and
+# use the service through systemctl, the sockets and the journal; then
+# upgrade, remove and purge it.  TAP on stdout; where it cannot run (no
+# root, no systemd-nspawn) a TAP skip ("1..0 # SKIP why", exit 0).
+#
+# Environment:
+#   ECHOD_DEB        use this .deb instead of building one
+#   ECHOD_E2E_CACHE  where the Debian tree is cached (/var/cache/echod-e2e)
+#   ECHOD_E2E_KEEP   keep the work directory (logs, overlay) when set
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+srcdir=$(cd "$here/../.." && pwd)
+cache=${ECHOD_E2E_CACHE:-/var/cache/echod-e2e}
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { # check DESCRIPTION COMMAND...: one TAP line from a command's status
+	local d=$1; shift
+	if "$@"; then ok "$d"; else notok "$d"; fi
+}
+diag() { sed 's/^/# /'; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+bail() { echo "Bail out! $*"; exit 1; }
+
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds, or give up.
+wait_for() {
+	local end=$((SECONDS + $1)); shift
+	until "$@"; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.2
+	done
+}
+
+[ "$(id -u)" = 0 ] || skip_all "needs root (systemd-nspawn, mount)"
+for c in systemd-nspawn nsenter debootstrap dpkg-deb mount; do
+	command -v "$c" >/dev/null 2>&1 || skip_all "$c not installed"
+done
+[ -e /proc/self/ns/net ] || skip_all "no namespaces"
+
+work=$(mktemp -d /var/tmp/echod-e2e.XXXXXX) || bail "mktemp"
+nspawn_pid= pid1=
+cleanup() {
+	if [ -n "$pid1" ] && kill -0 "$pid1" 2>/dev/null; then
+		in_ct systemctl poweroff >/dev/null 2>&1
+		wait_for 30 eval '! kill -0 "$nspawn_pid" 2>/dev/null' ||
+			kill -KILL "$nspawn_pid" 2>/dev/null
+	fi
+	[ -n "$nspawn_pid" ] && wait "$nspawn_pid" 2>/dev/null
+	mountpoint -q "$work/root" && umount "$work/root"
+	if [ -n "${ECHOD_E2E_KEEP:-}" ]; then
+		echo "# kept $work" >&2
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# --- the package -----------------------------------------------------------
+if [ -n "${ECHOD_DEB:-}" ]; then
+	deb=$ECHOD_DEB
+else
+	# A clean copy of the sources (the tracked and new files, not a build
+	# tree's droppings), built as dpkg-buildpackage would in a package build.
+	mkdir -p "$work/src/echod"
+	if git -C "$srcdir" rev-parse --git-dir >/dev/null 2>&1; then
+		(cd "$srcdir" && git ls-files -z -c -o --exclude-standard |
+			xargs -0 cp --parents -t "$work/src/echod" 2>/dev/null)
+	else
+		cp -a "$srcdir/." "$work/src/echod/"
+	fi
+	echo "# building the package (log: $work/build.log)"
+	if (cd "$work/src/echod" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
+		dpkg-buildpackage -us -uc -b) > "$work/build.log" 2>&1; then
+		ok "dpkg-buildpackage -us -uc -b"
+	else
+		notok "dpkg-buildpackage -us -uc -b"
+		tail -n 30 "$work/build.log" | diag
+		bail "no package to test"
+	fi
+	deb=$(ls "$work"/src/echod_*.deb 2>/dev/null | grep -v dbgsym | head -n 1)
+	if ! command -v lintian >/dev/null 2>&1; then
+		ok "lintian # SKIP lintian not installed"
+	elif lintian --fail-on error,warning "$work"/src/echod_*.changes > "$work/lintian.log" 2>&1; then
+		ok "lintian reports no error and no warning"
+	else
+		notok "lintian reports no error and no warning"
+		diag < "$work/lintian.log"
+	fi
+fi
+[ -f "$deb" ] || bail "no .deb at '$deb'"
+deb=$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")
+
+# The same package under a later version, to upgrade to.
+version=$(dpkg-deb -f "$deb" Version)
+mkdir -p "$work/repack" "$work/debs"
+dpkg-deb -R "$deb" "$work/repack/echod" || bail "dpkg-deb -R"
+sed -i "s/^Version: .*/Version: $version+e2e1/" "$work/repack/echod/DEBIAN/control"
+dpkg-deb --root-owner-group -b "$work/repack/echod" "$work/debs/echod_new.deb" >/dev/null ||
+	bail "dpkg-deb -b"
+cp "$deb" "$work/debs/echod.deb"
+chmod 0755 "$work/debs"; chmod 0644 "$work/debs"/*.deb
+
+check "the package lists /etc/echod.conf as a conffile" \
+	grep -qx /etc/echod.conf "$work/repack/echod/DEBIAN/conffiles"
+
+# --- the container -----------------------------------------------------------
+"$here/mkroot.sh" "$cache" >"$work/mkroot.log" 2>&1 ||
+	{ diag < "$work/mkroot.log"; bail "could not build the Debian tree in $cache"; }
+
+mkdir -p "$work/upper" "$work/wd" "$work/root"
+mount -t overlay overlay \
+	-o "lowerdir=$cache/bookworm,upperdir=$work/upper,workdir=$work/wd" "$work/root" ||
+	bail "overlay mount"
+mkdir -p "$work/root/var/tmp/e2e"
+cp "$work"/debs/*.deb "$here/echo.pl" "$work/root/var/tmp/e2e/"
+chmod 0755 "$work/root/var/tmp/e2e"
+
+systemd-nspawn -q -D "$work/root" -b --register=no --keep-unit --private-network \
+	--machine="echod-e2e-$$" >"$work/console.log" 2>&1 </dev/null &
+nspawn_pid=$!
+
+find_pid1() { # the container's PID 1: systemd, a child of systemd-nspawn
+	local p
+	for p in $(cat /proc/"$nspawn_pid"/task/*/children 2>/dev/null); do
+		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = systemd ] && { pid1=$p; return 0; }
+	done
+	return 1
+}
+wait_for 30 find_pid1 || { diag < "$work/console.log"; bail "the container did not boot"; }
+
+in_ct() { # run a command inside the container, with a plain environment
+	nsenter -t "$pid1" -a -- /usr/bin/env -i \
+		PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb "$@"
+}
+booted() {
+	local s
+	s=$(in_ct systemctl is-system-running 2>/dev/null)
+	[ "$s" = running ] || [ "$s" = degraded ]
+}
+if wait_for 90 booted; then
+	ok "the container boots systemd ($(in_ct systemctl --version | head -n 1))"
+else
+	notok "the container boots systemd"
+	tail -n 30 "$work/console.log" | diag
+	bail "no systemd to test with"
+fi
+
+# Files before the package, to compare with after the purge.
+snapshot() {
+	in_ct find / -xdev \( -path /proc -o -path /sys -o -path /run -o -path /dev \
+		-o -path /var/log -o -path /var/cache -o -path /var/lib/apt \
+		-o -path /var/lib/dpkg -o -path /var/tmp -o -path /tmp \) -prune -o -print |
+		sort
+}
+snapshot > "$work/files.before"
+
+# Maintainer scripts from debhelper run systemctl with "|| true": a failure
+# there does not fail the install, so the log is read for one.
+log_clean() { # log_clean LOG: no sign of a hidden failure
+	! grep -Ei 'fail|error|warn|job for|invalid|not found|denied|cannot|can.t' "$1" |
+		grep -Ev '^(Get|Selecting|Preparing|Unpacking|Setting up|Processing|Removing|Purging)' \
+			> "$1.bad" || { diag < "$1.bad"; return 1; }
+}
+apt_get() { # apt_get LOG ARGS...
+	local log=$1; shift
+	in_ct env DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@" >"$log" 2>&1
+	local rc=$?
+	[ $rc -eq 0 ] || tail -n 20 "$log" | diag
+	return $rc
+}
+
+# --- install -------------------------------------------------------------------
+check "apt-get install ./echod.deb" apt_get "$work/install.log" install /var/tmp/e2e/echod.deb
+check "the install log shows no hidden failure" log_clean "$work/install.log"
+check "echod.socket and echod.service are enabled" \
+	in_ct systemctl -q is-enabled echod.socket echod.service
+check "echod.socket and echod.service are active" \
+	wait_for 20 in_ct systemctl -q is-active echod.socket echod.service
+check "the echod system user exists and cannot log in" \
+	in_ct sh -c 'getent passwd echod | grep -q ":/usr/sbin/nologin$"'
+runs_as_echod() { # the master and its workers, all as echod, no capability
+	local m; m=$(in_ct systemctl show -p MainPID --value echod)
+	[ "${m:-0}" -gt 0 ] &&
+	[ "$(in_ct ps -o user= -p "$m" --ppid "$m" | sort -u)" = echod ] &&
+	in_ct grep -q '^CapEff:[[:space:]]*0*$' "/proc/$m/status"
+}
+check "echod runs as user echod with no capability" runs_as_echod
+
+# echo_ok PROTO HOST: one message over TCP or UDP to port 7 comes back
+echo_ok() { in_ct timeout 10 perl /var/tmp/e2e/echo.pl "$1" "$2" 7 2>/dev/null; }
+for proto in tcp udp; do
+	for host in 127.0.0.1 ::1; do
+		check "port 7 echoes over $proto to $host" echo_ok "$proto" "$host"
+	done
+done
+
+status_line() { in_ct systemctl status echod 2>/dev/null | grep -q '^ *Status: "..*"'; }
+if wait_for 15 status_line; then
+	ok "systemctl status shows the STATUS line"
+	in_ct systemctl status echod 2>/dev/null | grep '^ *Status:' | diag
+else
+	notok "systemctl status shows the STATUS line"
+	in_ct systemctl status echod 2>&1 | diag
+fi
+
+journal_has() { in_ct journalctl -q -u echod "$@" 2>/dev/null | grep -q .; }
+check "journalctl -u echod shows connection events (ECHOD_EVENT, CLIENT_ADDRESS)" \
+	wait_for 15 journal_has ECHOD_EVENT=close CLIENT_ADDRESS=127.0.0.1 CLIENT_PROTOCOL=tcp
+close_fields() {
+	in_ct journalctl -q -u echod -o verbose ECHOD_EVENT=close CLIENT_PROTOCOL=tcp > "$work/close.txt" 2>&1
+	grep -q '^ *CLIENT_PORT=[0-9]' "$work/close.txt" &&
+	grep -q '^ *BYTES=[0-9]' "$work/close.txt" &&
+	grep -q '^ *DURATION_USEC=[0-9]' "$work/close.txt"
+}
+check "a TCP close event carries CLIENT_PORT, BYTES and DURATION_USEC" wait_for 15 close_fields
+
+# --- reload ----------------------------------------------------------------------
+main_pid() { in_ct systemctl show -p MainPID --value echod 2>/dev/null; }
+workers() { # the master's children (0 if there is no master)
+	local m; m=$(main_pid)
+	[ "${m:-0}" -gt 0 ] || { echo 0; return; }
+	in_ct sh -c "ps -o pid= --ppid $m | wc -l"
+}
+pid_before=$(main_pid)
+want=$(($(workers) + 1))
+in_ct sh -c "sed -i '/^[[:space:]]*workers[[:space:]]*=/d' /etc/echod.conf && echo 'workers = $want' >> /etc/echod.conf"
+check "systemctl reload echod succeeds" in_ct systemctl reload echod
+has_workers() { [ "$(workers)" -eq "$want" ]; }
+check "the reload applies the edited file ($want workers)" wait_for 30 has_workers
+check "the main PID is kept across the reload" test "$(main_pid)" = "$pid_before"
+
+in_ct sh -c 'cp /etc/echod.conf /var/tmp/good.conf && echo "no_such_key = 1" >> /etc/echod.conf'
+check "systemctl reload fails visibly on a bad file" eval '! in_ct systemctl reload echod 2>/dev/null'
+check "after the failed reload echod is still active, same PID, still echoing" \
+	eval 'in_ct systemctl -q is-active echod && [ "$(main_pid)" = "$pid_before" ] && echo_ok tcp 127.0.0.1'
+in_ct cp /var/tmp/good.conf /etc/echod.conf
+
+# --- socket activation ---------------------------------------------------------------
+in_ct systemctl stop echod.service 2>&1 | grep -v "triggering units are still active" | diag
+check "with echod.service stopped, echod.socket keeps listening" \
+	eval '! in_ct systemctl -q is-active echod.service && in_ct systemctl -q is-active echod.socket'
+check "the first connection starts echod and is echoed" echo_ok tcp ::1
+check "echod.service is active again" wait_for 20 in_ct systemctl -q is-active echod.service
+
+# --- stop ------------------------------------------------------------------------
+# Only what the journal says from here on (a date has whole seconds).
+cursor=$(in_ct journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p')
+in_ct systemctl stop echod.socket echod.service 2>&1 | diag
+stopped_clean() {
+	[ -n "$cursor" ] &&
+	in_ct systemctl -q is-enabled echod.service 2>/dev/null &&
+	[ "$(in_ct systemctl show -p Result --value echod)" = success ] &&
+	[ "$(in_ct systemctl show -p ActiveState --value echod)" = inactive ] &&
+	[ "$(in_ct ps -o pid= -u "$(in_ct id -u echod)" | wc -l)" -eq 0 ] &&
+	! in_ct journalctl -q -u echod --after-cursor="$cursor" | grep -Ei 'kill|timed out|fail'
+}
+check "systemctl stop is clean (result success, no process left, nothing killed)" stopped_clean
+check "port 7 is closed after the stop" eval '! echo_ok tcp 127.0.0.1 2>/dev/null'
+in_ct systemctl start echod.socket echod.service 2>&1 | diag
+
+# --- upgrade ---------------------------------------------------------------------
+in_ct sh -c 'echo "# edited locally by the e2e test" >> /etc/echod.conf'
+check "apt-get install of a newer version (upgrade)" \
+	apt_get "$work/upgrade.log" install /var/tmp/e2e/echod_new.deb
+check "the upgrade log shows no hidden failure" log_clean "$work/upgrade.log"
+check "the upgrade keeps the locally edited /etc/echod.conf" \
+	in_ct grep -q '^# edited locally by the e2e test' /etc/echod.conf
+check "echod serves after the upgrade" \
+	eval 'wait_for 20 in_ct systemctl -q is-active echod.service && echo_ok udp 127.0.0.1'
+
+# --- remove, purge ----------------------------------------------------------------
+check "apt-get remove echod" apt_get "$work/remove.log" remove echod
+check "the remove log shows no hidden failure" log_clean "$work/remove.log"
+check "after remove the units are gone and port 7 is closed" \
+	eval '! in_ct systemctl -q is-active echod.socket echod.service && ! echo_ok tcp 127.0.0.1 2>/dev/null'
+check "after remove the edited conffile is still there" in_ct test -f /etc/echod.conf
+check "apt-get purge echod" apt_get "$work/purge.log" purge echod
+check "the purge log shows no hidden failure" log_clean "$work/purge.log"
+snapshot > "$work/files.after"
+# The echod user stays, as Debian policy advises (files it owned could be
+# reused by a later user); the files sysusers and shadow keep of it change,
+# which a list of names does not see.
+leftover() { comm -13 "$work/files.before" "$work/files.after"; }
+if [ -z "$(leftover)" ]; then
+	ok "purge leaves no file behind"
+else
+	notok "purge leaves no file behind"
+	leftover | diag
+fi
+
+# --- port 7 already taken (as by inetd) ------------------------------------------
+# What README and echod(8) promise: the install completes, echod.socket
+# fails and says why, the other server keeps the port; once it is gone, a
+# restart of the units brings echod up.
+in_ct perl -MSocket -e '
+	$| = 1;
+	socket(S, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+	setsockopt(S, SOL_SOCKET, SO_REUSEADDR, 1);
+	bind(S, pack_sockaddr_in(7, INADDR_ANY)) or die "bind: $!";
+	listen(S, 5) or die "listen: $!";
+	print "$$\n";
+	alarm 120;
+	sleep 120' > "$work/holder.pid" 2>&1 &
+holder_started() { grep -q '^[0-9][0-9]*$' "$work/holder.pid"; }
+if wait_for 10 holder_started; then
+	check "with port 7 taken, apt-get install still completes" \
+		apt_get "$work/install-busy.log" install /var/tmp/e2e/echod.deb
+	port_taken_seen() {
+		in_ct systemctl -q is-failed echod.socket &&
+		in_ct journalctl -q -u echod.socket | grep -q 'Address already in use'
+	}
+	check "with port 7 taken, echod.socket fails with \"Address already in use\"" \
+		wait_for 10 port_taken_seen
+	in_ct kill "$(cat "$work/holder.pid")"
+	wait $! 2>/dev/null
+	in_ct systemctl restart echod.socket echod.service 2>&1 | diag
+	check "once port 7 is free, restarting the units brings echod up" \
+		eval 'echo_ok tcp 127.0.0.1 && echo_ok udp ::1'
+else
+	notok "a stand-in for inetd holds port 7"
+	diag < "$work/holder.pid"
+fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
