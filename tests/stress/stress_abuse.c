@@ -57,8 +57,7 @@ sc_udp_abuse(struct result *r)
 	int flood = -1, calm = -1, sent = 0, echoed = 0, calm_sent = 0, calm_got = 0;
 
 	h_init(&e);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
-	    sl_log_tail(&e)))
+	if (!sl_start(r, &e, argv))
 		goto out;
 	flood = sl_udp_from(LO(2), 0);
 	calm = sl_udp_from(LO(3), 0);
@@ -129,8 +128,7 @@ sc_per_source(struct result *r)
 	    "\"[::1]:0\"}\nlisten_udp = {}\nmax_connections_per_source = %d\n",
 	    PER_SOURCE);
 	h_write_conf(&e, conf);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
-	    sl_log_tail(&e)))
+	if (!sl_start(r, &e, argv))
 		goto out;
 	/* one address wants twice its share, across both workers */
 	for (int i = 0; i < 2 * PER_SOURCE; i++) {
@@ -211,8 +209,7 @@ sc_access(struct result *r)
 	snprintf(conf, sizeof(conf), acl_conf, port, port, uport,
 	    "\"127.0.0.0/30\", \"::1/128\"", "\"127.0.0.2/32\"");
 	h_write_conf(&e, conf);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
-	    sl_log_tail(&e)))
+	if (!sl_start(r, &e, argv))
 		goto out;
 	for (int phase = 0; phase < 2; phase++) {
 		int a = tcp_verdict(AF_INET, LO(1), port);
@@ -376,8 +373,7 @@ sc_garbage(struct result *r)
 	size_t len = 0;
 
 	h_init(&e);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
-	    sl_log_tail(&e)))
+	if (!sl_start(r, &e, argv))
 		goto out;
 	for (uint64_t end = h_now_ms() + 2000; h_now_ms() < end &&
 	    h_workers(e.pid, &w0, 1) < 1; h_tick())

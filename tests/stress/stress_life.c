@@ -96,8 +96,7 @@ sc_master_kill(struct result *r)
 	h_init(&e2);
 	const char *const argv[] = { "-f", "-w", "4", "-l", listen, "-p",
 	    e.pidfile, NULL };
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
-	    sl_log_tail(&e)))
+	if (!sl_start(r, &e, argv))
 		goto out;
 	for (uint64_t end = h_now_ms() + 2000; h_now_ms() < end &&
 	    h_workers(e.pid, w, 16) < 4; h_tick())

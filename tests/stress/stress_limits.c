@@ -36,15 +36,26 @@ newcomer_ms(int port)
 	return worst;
 }
 
+/*
+ * A non-blocking connect from 127.0.1.n: each source address has its own
+ * ephemeral ports, and the scenarios before this one may have left tens of
+ * thousands of 127.0.0.1's in TIME_WAIT.
+ */
 static int
-connect_nb(int port)
+connect_nb(int port, int n)
 {
 	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_in src = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(0x7f000100u | (uint32_t)(1 + n % 200)) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 
-	if (fd != -1 && connect(fd, (struct sockaddr *)&in, sizeof(in)) == -1 &&
-	    errno != EINPROGRESS) {
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, IPPROTO_IP, 24 /* IP_BIND_ADDRESS_NO_PORT */, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == -1 ||
+	    (connect(fd, (struct sockaddr *)&in, sizeof(in)) == -1 &&
+	    errno != EINPROGRESS)) {
 		close(fd);
 		return -1;
 	}
@@ -66,8 +77,7 @@ sc_idle_flood(struct result *r)
 	    "listen_udp = {}\nmax_connections = %d\nidle_timeout = %ds\n"
 	    "log_connections = false\nbacklog = 4096\n", IDLE_CLIENTS, IDLE_TIMEOUT_S);
 	h_write_conf(&e, conf);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
-	    sl_log_tail(&e)))
+	if (!sl_start(r, &e, argv))
 		goto out;
 	for (uint64_t end = h_now_ms() + 2000; h_now_ms() < end; h_tick())
 		if (h_workers(e.pid, (pid_t[2]){ 0 }, 2) == 2)
@@ -81,7 +91,7 @@ sc_idle_flood(struct result *r)
 	while (opened < IDLE_CLIENTS && h_now_ms() < t0 + 8000) {
 		int batch = opened + 500 > IDLE_CLIENTS ? IDLE_CLIENTS - opened : 500;
 		for (int i = 0; i < batch; i++)
-			if ((fd[opened] = connect_nb(e.tcp4)) != -1)
+			if ((fd[opened] = connect_nb(e.tcp4, opened)) != -1)
 				opened++;
 		for (uint64_t end = h_now_ms() + 1000; h_now_ms() < end; h_tick())
 			if ((pool_fds = sl_pool_fds(e.pid)) >= pool_fds0 + opened)
@@ -151,8 +161,7 @@ sc_slow_readers(struct result *r)
 	snprintf(conf, sizeof(conf), "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\n"
 	    "listen_udp = {}\nbuffer_size = %d\nlog_connections = false\n", SLOW_BUFFER);
 	h_write_conf(&e, conf);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
-	    sl_log_tail(&e)))
+	if (!sl_start(r, &e, argv))
 		goto out;
 	(void)!newcomer_ms(e.tcp4);
 	long rss0 = sl_pool_rss_kb(e.pid), rss_max = rss0;
@@ -218,7 +227,7 @@ sc_fd_exhaustion(struct result *r)
 	    sl_log_tail(&e)))
 		goto out;
 	for (int i = 0; i < FD_CLIENTS; i++)
-		if ((fd[n] = connect_nb(e.tcp4)) != -1)
+		if ((fd[n] = connect_nb(e.tcp4, i)) != -1)
 			n++;
 	bool shed = h_wait_log(&e, "Too many open files; shedding", 3000);
 	/* saturated: how hard does echod work at doing nothing? */

@@ -60,8 +60,7 @@ sc_reload_storm(struct result *r)
 	h_init(&e);
 	snprintf(conf, sizeof(conf), storm_conf, "false");
 	h_write_conf(&e, conf);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
-	    sl_log_tail(&e)))
+	if (!sl_start(r, &e, argv))
 		goto out;
 	double rate = storm(r, &e, NULL, &l, "storm");
 	snprintf(r->figure, sizeof(r->figure), "%d reloads, %llu connections, "
@@ -146,8 +145,7 @@ sc_worker_kills(struct result *r)
 	const char *const argv[] = { "-f", "-w", "4", "-l", "127.0.0.1:0", NULL };
 
 	h_init(&e);
-	if (!bar(r, h_start(&e, argv, 10000) == 0, "echod did not start: %s",
-	    sl_log_tail(&e)))
+	if (!sl_start(r, &e, argv))
 		goto out;
 	for (uint64_t end = h_now_ms() + 2000; h_now_ms() < end &&
 	    h_workers(e.pid, w, 16) < 4; h_tick())

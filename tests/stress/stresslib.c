@@ -587,3 +587,11 @@ sl_log_tail(struct echod *e)
 	last[strcspn(last, "\n")] = '\0';
 	return last;
 }
+
+bool
+sl_start(struct result *r, struct echod *e, const char *const argv[])
+{
+	if (h_start(e, argv, 10000) == 0)
+		return true;
+	return bar(r, false, "echod did not start: %s", sl_log_tail(e));
+}

@@ -101,5 +101,7 @@ void	sl_piped_drain(struct sl_piped *);	/* call often */
 int	sl_log_count(struct echod *, const char *needle);
 /* The log's last line, to say why echod did not start. */
 const char *sl_log_tail(struct echod *);
+/* h_start(), or a missed bar that quotes the log's last line. */
+bool	sl_start(struct result *, struct echod *, const char *const argv[]);
 
 #endif
