@@ -1,30 +1,47 @@
 /*
  * log.c - logging in the OpenBSD daemons' style: log_warn appends strerror,
- * log_warnx does not, fatal exits.  Where stderr is journald's stream the
- * messages go through sd-journal with their priority; a detached daemon uses
- * syslog; the foreground writes lines to stderr.
+ * log_warnx does not, fatal exits.
+ *
+ * A daemon must never wait on its log: a slow journal or a full pipe would
+ * stall every connection of the worker that writes.  So every output here
+ * is non-blocking, and what cannot be written at once is dropped and
+ * counted; the next line that gets through says how many were lost.
+ *  - stderr: reopened through /proc/self/fd/2 with O_NONBLOCK, a private
+ *    open file that leaves the terminal's or the pipe's own flags alone;
+ *  - the journal (stderr is journald's stream: JOURNAL_STREAM): its native
+ *    protocol on a non-blocking datagram socket, with structured fields
+ *    (sd_journal_send(3) speaks the same protocol, but blocks when journald
+ *    falls behind);
+ *  - syslog (a detached daemon): a non-blocking datagram to /dev/log.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
-
 #include "log.h"
+
+#define JOURNAL_SOCKET	"/run/systemd/journal/socket"
+#define SYSLOG_SOCKET	"/dev/log"
+#define LINE_MAX_LEN	1024
 
 static enum log_target	 target = LOG_TO_STDERR;
 static int		 level = LOG_INFO;
 static char		 prefix[32];
 static const char	*ident_name = "echod";
+static int		 out_fd = STDERR_FILENO;
+static bool		 out_is_socket;
+static unsigned long	 dropped;
 
 /* True when fd 2 is the stream JOURNAL_STREAM names (dev:inode). */
 static int
@@ -41,13 +58,48 @@ stderr_is_journal(void)
 	return st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
 }
 
+static int
+dgram_to(const char *path)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd == -1)
+		return -1;
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&un, sizeof(un)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 void
 log_init(enum log_target t, const char *ident)
 {
+	struct stat st;
+	int fd;
+
 	ident_name = ident;
 	target = stderr_is_journal() ? LOG_TO_JOURNAL : t;
-	if (target == LOG_TO_SYSLOG)
-		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	switch (target) {
+	case LOG_TO_JOURNAL:
+		if ((fd = dgram_to(JOURNAL_SOCKET)) != -1) {
+			out_fd = fd;
+			break;
+		}
+		target = LOG_TO_STDERR;	/* no journal socket: its stream, then */
+		/* FALLTHROUGH */
+	case LOG_TO_STDERR:
+		out_is_socket = fstat(STDERR_FILENO, &st) == 0 && S_ISSOCK(st.st_mode);
+		if (!out_is_socket && (fd = open("/proc/self/fd/2",
+		    O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC)) != -1)
+			out_fd = fd;
+		break;
+	case LOG_TO_SYSLOG:
+		out_fd = dgram_to(SYSLOG_SOCKET);	/* -1: nowhere to log */
+		break;
+	}
 }
 
 void	log_setlevel(int l) { level = l; }
@@ -60,10 +112,129 @@ log_setprefix(const char *p)
 	snprintf(prefix, sizeof(prefix), "%s", p ? p : "");
 }
 
+/* One write, never waiting; false if it did not go out whole. */
+static bool
+emit(const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (out_fd == -1)
+		return false;
+	if (out_is_socket || target != LOG_TO_STDERR)
+		n = send(out_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		n = write(out_fd, buf, len);
+	return n == (ssize_t)len;
+}
+
+/* The journal's native protocol: NAME=value lines; values never hold a
+ * newline here (messages are one line). */
+struct jfields {
+	char	buf[4096];
+	size_t	len;
+};
+
+static void
+jadd(struct jfields *j, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (j->len >= sizeof(j->buf))
+		return;
+	n = snprintf(j->buf + j->len, sizeof(j->buf) - j->len, "%s=", name);
+	if (n < 0 || (size_t)n >= sizeof(j->buf) - j->len)
+		return;
+	char *v = j->buf + j->len + n;
+	va_start(ap, fmt);
+	int m = vsnprintf(v, sizeof(j->buf) - j->len - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	size_t vlen = strnlen(v, sizeof(j->buf) - j->len - (size_t)n);
+	for (size_t i = 0; i < vlen; i++)
+		if (v[i] == '\n')
+			v[i] = ' ';
+	j->len += (size_t)n + vlen;
+	if (j->len < sizeof(j->buf))
+		j->buf[j->len++] = '\n';
+}
+
+void
+log_flush(void)
+{
+	char line[128];
+	int n;
+
+	if (dropped == 0)
+		return;
+	if (target == LOG_TO_JOURNAL) {
+		struct jfields j = { .len = 0 };
+		jadd(&j, "MESSAGE", "%lu log messages dropped: the log was not "
+		    "keeping up", dropped);
+		jadd(&j, "PRIORITY", "%d", LOG_WARNING);
+		jadd(&j, "SYSLOG_IDENTIFIER", "%s", ident_name);
+		if (emit(j.buf, j.len))
+			dropped = 0;
+		return;
+	}
+	if (target == LOG_TO_SYSLOG)
+		n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %lu log messages "
+		    "dropped", LOG_DAEMON | LOG_WARNING, ident_name, (long)getpid(),
+		    dropped);
+	else
+		n = snprintf(line, sizeof(line), "%s[%ld]: %lu log messages dropped\n",
+		    ident_name, (long)getpid(), dropped);
+	if (emit(line, (size_t)n))
+		dropped = 0;
+}
+
+static void
+output(int pri, const char *msg, struct jfields *extra)
+{
+	char line[LINE_MAX_LEN + 100];
+	bool ok;
+	int n;
+
+	log_flush();
+	switch (target) {
+	case LOG_TO_JOURNAL: {
+		struct jfields j = { .len = 0 };
+		jadd(&j, "MESSAGE", "%s", msg);
+		jadd(&j, "PRIORITY", "%d", pri);
+		jadd(&j, "SYSLOG_IDENTIFIER", "%s", ident_name);
+		jadd(&j, "SYSLOG_PID", "%ld", (long)getpid());
+		if (extra && j.len + extra->len <= sizeof(j.buf)) {
+			memcpy(j.buf + j.len, extra->buf, extra->len);
+			j.len += extra->len;
+		}
+		ok = emit(j.buf, j.len);
+		break;
+	}
+	case LOG_TO_SYSLOG:
+		n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %s", LOG_DAEMON | pri,
+		    ident_name, (long)getpid(), msg);
+		ok = emit(line, n > (int)sizeof(line) - 1 ? sizeof(line) - 1 : (size_t)n);
+		break;
+	default:
+		/* One write per line, so lines from workers never interleave. */
+		n = snprintf(line, sizeof(line), "%s[%ld]: %s\n", ident_name,
+		    (long)getpid(), msg);
+		if (n > (int)sizeof(line) - 1) {
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
+		ok = emit(line, (size_t)n);
+		break;
+	}
+	if (!ok)
+		dropped++;
+}
+
 static void
 vlog(int pri, const char *fmt, va_list ap, int with_errno)
 {
-	char msg[1024];
+	char msg[LINE_MAX_LEN];
 	int saved = errno;
 	size_t n = 0;
 
@@ -76,27 +247,7 @@ vlog(int pri, const char *fmt, va_list ap, int with_errno)
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
 	}
-
-	switch (target) {
-	case LOG_TO_JOURNAL:
-		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", pri,
-		    "SYSLOG_IDENTIFIER=%s", ident_name, NULL);
-		break;
-	case LOG_TO_SYSLOG:
-		syslog(pri, "%s", msg);
-		break;
-	case LOG_TO_STDERR:
-		/* One write per line, so lines from workers never interleave. */
-		{
-			char line[1100];
-			int len = snprintf(line, sizeof(line), "%s[%ld]: %s\n",
-			    ident_name, (long)getpid(), msg);
-			if (len > (int)sizeof(line) - 1)
-				len = sizeof(line) - 1;
-			(void)!write(STDERR_FILENO, line, (size_t)len);
-		}
-		break;
-	}
+	output(pri, msg, NULL);
 	errno = saved;
 }
 
@@ -142,7 +293,9 @@ log_conn(const char *event, const char *proto, const char *addr,
     unsigned port, const char *host, uint64_t bytes, uint64_t usec,
     const char *reason)
 {
-	char who[320];
+	char who[320], msg[LINE_MAX_LEN];
+	bool open = strcmp(event, "open") == 0;
+	struct jfields j = { .len = 0 };
 
 	if (LOG_INFO > level)
 		return;
@@ -150,34 +303,26 @@ log_conn(const char *event, const char *proto, const char *addr,
 		snprintf(who, sizeof(who), "%s (%s) port %u", host, addr, port);
 	else
 		snprintf(who, sizeof(who), "%s port %u", addr, port);
-
-	if (target != LOG_TO_JOURNAL) {
-		if (strcmp(event, "open") == 0)
-			log_info("%s connected to %s", proto, who);
-		else
-			log_info("%s closed %s: %llu bytes echoed in %llu.%03llus%s%s",
-			    proto, who, (unsigned long long)bytes,
-			    (unsigned long long)(usec / 1000000),
-			    (unsigned long long)(usec / 1000 % 1000),
-			    reason ? ", " : "", reason ? reason : "");
-		return;
-	}
-	if (strcmp(event, "open") == 0)
-		sd_journal_send("MESSAGE=%s%s%s connected to %s",
-		    prefix, prefix[0] ? ": " : "", proto, who,
-		    "PRIORITY=%d", LOG_INFO, "SYSLOG_IDENTIFIER=%s", ident_name,
-		    "ECHOD_EVENT=open", "CLIENT_PROTOCOL=%s", proto,
-		    "CLIENT_ADDRESS=%s", addr, "CLIENT_PORT=%u", port, NULL);
+	if (open)
+		snprintf(msg, sizeof(msg), "%s%s%s connected to %s", prefix,
+		    prefix[0] ? ": " : "", proto, who);
 	else
-		sd_journal_send("MESSAGE=%s%s%s closed %s: %llu bytes in %llu.%03llus%s%s",
-		    prefix, prefix[0] ? ": " : "", proto, who,
-		    (unsigned long long)bytes,
-		    (unsigned long long)(usec / 1000000),
+		snprintf(msg, sizeof(msg), "%s%s%s closed %s: %llu bytes echoed in "
+		    "%llu.%03llus%s%s", prefix, prefix[0] ? ": " : "", proto, who,
+		    (unsigned long long)bytes, (unsigned long long)(usec / 1000000),
 		    (unsigned long long)(usec / 1000 % 1000),
-		    reason ? ", " : "", reason ? reason : "",
-		    "PRIORITY=%d", LOG_INFO, "SYSLOG_IDENTIFIER=%s", ident_name,
-		    "ECHOD_EVENT=close", "CLIENT_PROTOCOL=%s", proto,
-		    "CLIENT_ADDRESS=%s", addr, "CLIENT_PORT=%u", port,
-		    "BYTES=%llu", (unsigned long long)bytes,
-		    "DURATION_USEC=%llu", (unsigned long long)usec, NULL);
+		    reason ? ", " : "", reason ? reason : "");
+	if (target == LOG_TO_JOURNAL) {
+		jadd(&j, "ECHOD_EVENT", "%s", event);
+		jadd(&j, "CLIENT_PROTOCOL", "%s", proto);
+		jadd(&j, "CLIENT_ADDRESS", "%s", addr);
+		jadd(&j, "CLIENT_PORT", "%u", port);
+		if (host != NULL && host[0] != '\0')
+			jadd(&j, "CLIENT_HOST", "%s", host);
+		if (!open) {
+			jadd(&j, "BYTES", "%llu", (unsigned long long)bytes);
+			jadd(&j, "DURATION_USEC", "%llu", (unsigned long long)usec);
+		}
+	}
+	output(LOG_INFO, msg, target == LOG_TO_JOURNAL ? &j : NULL);
 }

@@ -2,6 +2,7 @@
 #ifndef ECHOD_LOG_H
 #define ECHOD_LOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -16,6 +17,8 @@ void	log_init(enum log_target target, const char *ident);
 void	log_setlevel(int level);	/* a syslog priority: LOG_ERR..LOG_DEBUG */
 int	log_getlevel(void);
 void	log_setprefix(const char *prefix);	/* "worker 3" in worker processes */
+/* Says how many messages were dropped (outputs never block), if any. */
+void	log_flush(void);
 enum log_target log_gettarget(void);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -266,7 +266,10 @@ reap(void)
 			m.sig_stop = true;
 			m.exit_code = 1;
 		}
-		s->backoff_ms = s->killed ? 0 : pool_next_backoff(s->backoff_ms, lived);
+		/* Backoff for a worker that died on its own; one killed from
+		 * outside (SIGKILL, SIGTERM) or by us comes back at once. */
+		s->backoff_ms = s->killed || pool_is_external(status) ? 0 :
+		    pool_next_backoff(s->backoff_ms, lived);
 		s->respawn_at_ms = m.now_ms + s->backoff_ms;
 		s->state = SLOT_WAITING;
 		if (s->backoff_ms > 0)
@@ -291,6 +294,7 @@ begin_stop(bool now)
 	}
 	m.stopping = true;
 	m.stop_deadline_ms = m.now_ms + timeout + DRAIN_GRACE_MS;
+	m.next_status_ms = 0;	/* tell systemd now, with EXTEND_TIMEOUT_USEC */
 	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
 		struct slot *s = &m.pool.slot[i];
 		if (now && (s->state == SLOT_RUNNING || s->state == SLOT_DRAINING)) {
@@ -698,6 +702,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 	}
 	rc = m.exit_code;
 	log_info("stopped");
+	log_flush();
 	listen_close_all(&m.ls);
 	pool_free(&m.pool);
 	pidfile_remove(m.conf->pidfile, m.pidfd);

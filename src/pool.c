@@ -152,6 +152,12 @@ pool_is_crash(int status)
 	}
 }
 
+bool
+pool_is_external(int status)
+{
+	return WIFSIGNALED(status) && !pool_is_crash(status);
+}
+
 uint64_t
 pool_next_backoff(uint64_t prev_ms, uint64_t lived_ms)
 {

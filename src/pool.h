@@ -91,6 +91,8 @@ void	pool_order(struct pool *, int i, char cmd);
 /* Pure rules, unit-tested. */
 void	pool_describe_status(int status, char *buf, size_t len);
 bool	pool_is_crash(int status);
+/* Killed by a signal that is not a crash: someone outside did it. */
+bool	pool_is_external(int status);
 uint64_t pool_next_backoff(uint64_t prev_ms, uint64_t lived_ms);
 /* Records an early death at now; true when the give-up rule fires. */
 bool	crashwin_add(struct crashwin *, uint64_t now_ms);

@@ -389,8 +389,10 @@ on_order(struct worker *w)
 
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0)		/* the master is gone: so are we */
+	if (n <= 0) {		/* the master is gone: so are we */
+		log_flush();
 		_exit(0);
+	}
 	switch (cmd) {
 	case POOL_CMD_DRAIN:
 		if (w->draining)
@@ -403,6 +405,7 @@ on_order(struct worker *w)
 		    (unsigned long long)w->nconns);
 		break;
 	case POOL_CMD_QUIT:
+		log_flush();
 		_exit(0);
 	}
 }
@@ -552,5 +555,6 @@ worker_main(int slot, int cmd_fd, void *arg)
 		publish(&w);
 	}
 	publish(&w);
+	log_flush();
 	_exit(0);
 }

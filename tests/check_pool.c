@@ -55,6 +55,11 @@ START_TEST(test_is_crash)
 	ck_assert(pool_is_crash(status_of(aborted)));
 	ck_assert(!pool_is_crash(status_of(killed)));
 	ck_assert(!pool_is_crash(status_of(termed)));
+	ck_assert(pool_is_external(status_of(killed)));
+	ck_assert(pool_is_external(status_of(termed)));
+	ck_assert(!pool_is_external(status_of(segv)));
+	ck_assert(!pool_is_external(status_of(exit0)));
+	ck_assert(!pool_is_external(status_of(exit3)));
 }
 END_TEST
 

@@ -275,6 +275,22 @@ START_TEST(test_reloads_under_load)
 }
 END_TEST
 
+/* What the command line says wins over the file, across reloads too. */
+START_TEST(test_overrides_survive_reload)
+{
+	h_write_conf(&e, "workers = 3\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, "-w", "1", NULL };
+
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert(wait_workers(1, 2000));
+	h_write_conf(&e, "workers = 4\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 workers", 5000));
+	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+	ck_assert(wait_workers(1, 5000));
+}
+END_TEST
+
 START_TEST(test_ttin_ttou)
 {
 	const char *const argv[] = { "-f", "-w", "1", "-l", "127.0.0.1:0", NULL };
@@ -441,6 +457,7 @@ config_suite(void)
 	tcase_add_test(tc, test_reload_workers_and_listeners);
 	tcase_add_test(tc, test_reload_broken_keeps_serving);
 	tcase_add_test(tc, test_reloads_under_load);
+	tcase_add_test(tc, test_overrides_survive_reload);
 	tcase_add_test(tc, test_ttin_ttou);
 	tcase_add_test(tc, test_daemon_mode);
 	tcase_add_test(tc, test_daemon_failure_is_reported);

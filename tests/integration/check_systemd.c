@@ -137,6 +137,28 @@ START_TEST(test_reload_and_stop)
 }
 END_TEST
 
+/* A stop that drains connections asks systemd for more time. */
+START_TEST(test_stop_extends_timeout)
+{
+	char got[4096];
+
+	start("workers = 1\nshutdown_timeout = 3s\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {}\n");
+	ck_assert(wait_msg("READY=1", 10000, NULL, 0));
+	h_parse_ports(&e);
+	int fd = h_connect(AF_INET, e.tcp4, 2000);
+	ck_assert_int_eq(h_echo(fd, "x", 1, 2000), 0);
+	kill(e.pid, SIGTERM);
+	ck_assert(wait_msg("STOPPING=1", 5000, NULL, 0));
+	ck_assert(wait_msg("EXTEND_TIMEOUT_USEC=", 3000, got, sizeof(got)));
+	unsigned long long usec = strtoull(strstr(got, "EXTEND_TIMEOUT_USEC=") + 20,
+	    NULL, 10);
+	/* at least what is left of the drain */
+	ck_assert_msg(usec >= 3000000ULL && usec <= 20000000ULL, "%llu", usec);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_bad_reload_says_ready_again)
 {
 	start("workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
@@ -349,6 +371,7 @@ systemd_suite(void)
 	tcase_add_test(tc, test_ready_after_port_answers);
 	tcase_add_test(tc, test_reload_and_stop);
 	tcase_add_test(tc, test_bad_reload_says_ready_again);
+	tcase_add_test(tc, test_stop_extends_timeout);
 	tcase_add_test(tc, test_watchdog_cadence);
 	tcase_add_test(tc, test_hung_worker_replaced);
 	tcase_add_test(tc, test_watchdog_stops_when_unhealthy);
