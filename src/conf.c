@@ -55,25 +55,27 @@ split_number(const char *s, uint64_t *num, const char **unit)
 	return 0;
 }
 
-int
-conf_parse_size(const char *s, uint64_t *out, const char **err)
+struct unit {
+	const char	*name;
+	uint64_t	 mul;
+};
+
+/* A number with one of units after it; the errors are the caller's words. */
+static int
+parse_scaled(const char *s, const struct unit *units, size_t nunits,
+    uint64_t *out, const char **err, const char *what, const char *too_large)
 {
-	static const struct { const char *u; uint64_t mul; } units[] = {
-		{ "", 1 }, { "k", 1024 }, { "K", 1024 }, { "m", 1024 * 1024 },
-		{ "M", 1024 * 1024 }, { "g", 1024ULL * 1024 * 1024 },
-		{ "G", 1024ULL * 1024 * 1024 },
-	};
 	uint64_t n;
 	const char *unit;
 
-	*err = "not a size (write 16384, 16k or 1m)";
+	*err = what;
 	if (split_number(s, &n, &unit) == -1)
 		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(unit, units[i].u) != 0)
+	for (size_t i = 0; i < nunits; i++) {
+		if (strcmp(unit, units[i].name) != 0)
 			continue;
 		if (n > UINT64_MAX / units[i].mul) {
-			*err = "size too large";
+			*err = too_large;
 			return -1;
 		}
 		*out = n * units[i].mul;
@@ -84,30 +86,28 @@ conf_parse_size(const char *s, uint64_t *out, const char **err)
 }
 
 int
+conf_parse_size(const char *s, uint64_t *out, const char **err)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "k", 1024 }, { "K", 1024 }, { "m", 1024 * 1024 },
+		{ "M", 1024 * 1024 }, { "g", 1024ULL * 1024 * 1024 },
+		{ "G", 1024ULL * 1024 * 1024 },
+	};
+
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), out, err,
+	    "not a size (write 16384, 16k or 1m)", "size too large");
+}
+
+int
 conf_parse_duration(const char *s, uint64_t *ms, const char **err)
 {
-	static const struct { const char *u; uint64_t mul; } units[] = {
+	static const struct unit units[] = {
 		{ "", MS_S }, { "ms", 1 }, { "s", MS_S }, { "m", 60 * MS_S },
 		{ "h", 3600 * MS_S }, { "d", MS_DAY },
 	};
-	uint64_t n;
-	const char *unit;
 
-	*err = "not a duration (write 10, 10s, 250ms, 5m or 1h)";
-	if (split_number(s, &n, &unit) == -1)
-		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(unit, units[i].u) != 0)
-			continue;
-		if (n > UINT64_MAX / units[i].mul) {
-			*err = "duration too large";
-			return -1;
-		}
-		*ms = n * units[i].mul;
-		*err = NULL;
-		return 0;
-	}
-	return -1;
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), ms, err,
+	    "not a duration (write 10, 10s, 250ms, 5m or 1h)", "duration too large");
 }
 
 int

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "stresslib.h"
 #include "suites.h"
 
 static struct echod e;
@@ -224,54 +225,39 @@ START_TEST(test_reload_broken_keeps_serving)
 }
 END_TEST
 
-struct storm {
-	pid_t	 master;
-	int	 sent, want;
-};
-
-/* One SIGHUP per tick, once the previous reload is done (signals of one
- * kind coalesce while pending, so they are not fired blindly). */
-static bool
-hup(void *arg)
-{
-	struct storm *s = arg;
-	char done[64];
-
-	snprintf(done, sizeof(done), "configuration reloaded: generation %d,",
-	    s->sent + 1);
-	if (s->sent > 0 && !h_log_has(&e, done))
-		return true;
-	if (s->sent == s->want)
-		return false;
-	kill(s->master, SIGHUP);
-	s->sent++;
-	return true;
-}
-
-/* 20 reloads under 100 clients that keep connecting: nothing is lost. */
 START_TEST(test_reloads_under_load)
 {
-	struct h_load_stats st;
-	struct storm storm;
-	char text[256];
+	struct sl_load l;
+	char done[64];
+	int sent = 0;
 
-	snprintf(text, sizeof(text), "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	h_write_conf(&e, "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\n"
 	    "listen_udp = {}\nshutdown_timeout = 60s\nlog_connections = false\n");
-	h_write_conf(&e, text);
 	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
 	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
-	storm.master = e.pid;
-	storm.sent = 0;
-	storm.want = 20;
-	h_load(AF_INET, e.tcp4, 100, 5, 40000, 150, hup, &storm, &st);
-	ck_assert_int_eq(storm.sent, 20);
-	ck_assert_msg(st.failed_connects == 0 && st.resets == 0 && st.corrupt == 0,
-	    "%llu connects, %llu exchanges: %llu failed connects, %llu resets, "
-	    "%llu corrupt", (unsigned long long)st.connects,
-	    (unsigned long long)st.exchanges, (unsigned long long)st.failed_connects,
-	    (unsigned long long)st.resets, (unsigned long long)st.corrupt);
-	ck_assert_uint_gt(st.exchanges, 1000);
-	ck_assert(h_log_has(&e, "generation 21"));
+	sl_load_init(&l, AF_INET, e.tcp4, 100, 5, 1024);
+	uint64_t end = h_now_ms() + 40000;
+	/* one SIGHUP every 150 ms or so, each once the previous one is done
+	 * (signals of one kind coalesce while pending) */
+	while (sent < 20 && h_now_ms() < end) {
+		sl_load_run(&l, 150);
+		snprintf(done, sizeof(done), "configuration reloaded: generation %d,",
+		    sent + 1);
+		if (sent == 0 || h_log_has(&e, done)) {
+			kill(e.pid, SIGHUP);
+			sent++;
+		}
+	}
+	sl_load_run(&l, 300);
+	ck_assert_int_eq(sent, 20);
+	ck_assert_msg(l.failed_connects == 0 && l.broken == 0 && l.corrupt == 0,
+	    "%llu connects, %llu exchanges: %llu failed connects, %llu broken, "
+	    "%llu corrupt", (unsigned long long)l.connects,
+	    (unsigned long long)l.exchanged, (unsigned long long)l.failed_connects,
+	    (unsigned long long)l.broken, (unsigned long long)l.corrupt);
+	ck_assert_uint_gt(l.exchanged, 1000);
+	ck_assert(h_wait_log(&e, "generation 21", 5000));
+	sl_load_free(&l);
 }
 END_TEST
 

@@ -70,12 +70,3 @@ void	h_tick(void);
 /* A free TCP port on 127.0.0.1 right now (bound, then released). */
 int	h_free_port(void);
 
-/* Load: n clients that keep connecting, each doing a few exchanges of random
- * sizes and verifying every byte, until duration_ms or tick() says stop. */
-struct h_load_stats {
-	uint64_t	connects, exchanges;
-	uint64_t	failed_connects, resets, corrupt;
-};
-int	h_load(int family, int port, int nclients, int exchanges_per_conn,
-	    int duration_ms, int tick_ms, bool (*tick)(void *), void *arg,
-	    struct h_load_stats *);
