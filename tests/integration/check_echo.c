@@ -220,6 +220,26 @@ START_TEST(test_connection_log)
 }
 END_TEST
 
+/* resolve_clients: the "connected" line names the host, from the
+ * resolver thread, while the loop goes on. */
+START_TEST(test_resolve_clients)
+{
+	int fd;
+
+	h_init(&e);
+	h_write_conf(&e, "resolve_clients = true\nworkers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	fd = h_connect(AF_INET, e.tcp4, 5000);
+	ck_assert_int_eq(h_echo(fd, "who", 3, 2000), 0);
+	close(fd);
+	/* /etc/hosts names 127.0.0.1 on every Debian system */
+	ck_assert(h_wait_log(&e, "tcp connected to localhost (127.0.0.1) port ", 5000));
+	h_cleanup(&e);
+}
+END_TEST
+
 Suite *
 echo_suite(void)
 {
@@ -239,6 +259,7 @@ echo_suite(void)
 	tc = tcase_create("timeouts");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_resolve_clients);
 	suite_add_tcase(s, tc);
 	return s;
 }
