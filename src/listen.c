@@ -209,3 +209,55 @@ listen_find(const struct listeners *ls, enum proto proto, const char *spec)
 			return (int)i;
 	return -1;
 }
+
+static bool
+listed(char **v, size_t n, const char *spec)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], spec) == 0)
+			return true;
+	return false;
+}
+
+int
+listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
+    char **udp, size_t nudp, int backlog,
+    void (*note)(bool added, const struct listener *), char *err, size_t errlen)
+{
+	struct listeners added = { 0 };
+	const struct { enum proto p; char **v; size_t n; } want[] = {
+		{ PROTO_TCP, tcp, ntcp }, { PROTO_UDP, udp, nudp },
+	};
+
+	/* Bind first: a failure must leave everything as it was. */
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+		for (size_t i = 0; i < want[k].n; i++)
+			if (listen_find(ls, want[k].p, want[k].v[i]) == -1 &&
+			    listen_find(&added, want[k].p, want[k].v[i]) == -1 &&
+			    listen_bind(&added, want[k].v[i], want[k].p, backlog,
+			    err, errlen) == -1) {
+				listen_close_all(&added);
+				return -1;
+			}
+	for (size_t i = ls->n; i-- > 0;) {
+		const struct listener *l = &ls->v[i];
+		bool keep = l->passed || (l->proto == PROTO_TCP ?
+		    listed(tcp, ntcp, l->spec) : listed(udp, nudp, l->spec));
+		if (!keep) {
+			note(false, l);
+			listen_remove(ls, i);
+		}
+	}
+	for (size_t i = 0; i < added.n; i++) {
+		struct listener *v = realloc(ls->v, (ls->n + 1) * sizeof(*v));
+		if (v == NULL) {	/* keep the rest; lose only this one */
+			close(added.v[i].fd);
+			continue;
+		}
+		ls->v = v;
+		ls->v[ls->n++] = added.v[i];
+		note(true, &added.v[i]);
+	}
+	free(added.v);
+	return 0;
+}

@@ -38,6 +38,16 @@ int	listen_from_systemd(struct listeners *ls, char *err, size_t errlen);
 /* Moves the listener at index i out of ls, closing its socket. */
 void	listen_remove(struct listeners *ls, size_t i);
 void	listen_close_all(struct listeners *ls);
+/*
+ * Makes ls listen on exactly these specs: binds the added ones, closes the
+ * dropped ones (never a passed one), keeps the rest open.  If an added one
+ * cannot be bound, changes nothing and says why in err.  note(true, l) and
+ * note(false, l) are told of each listener added and closed.
+ */
+int	listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
+	    char **udp, size_t nudp, int backlog,
+	    void (*note)(bool added, const struct listener *),
+	    char *err, size_t errlen);
 /* Index of the listener bound from (proto, spec), or -1. */
 int	listen_find(const struct listeners *ls, enum proto proto, const char *spec);
 

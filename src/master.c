@@ -339,58 +339,12 @@ bound_draining(void)
 	}
 }
 
-static bool
-listed(char **v, size_t n, const char *spec)
+/* Says what a reload changed among the listeners. */
+static void
+note_listener(bool added, const struct listener *l)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i], spec) == 0)
-			return true;
-	return false;
-}
-
-/* Binds what c adds; closes what it drops; keeps the rest open. */
-static int
-reconcile_listeners(const struct conf *c, char *err, size_t errlen)
-{
-	struct listeners added = { 0 };
-	const struct { enum proto p; char **v; size_t n; } want[] = {
-		{ PROTO_TCP, c->listen_tcp, c->n_listen_tcp },
-		{ PROTO_UDP, c->listen_udp, c->n_listen_udp },
-	};
-
-	for (size_t k = 0; k < nitems(want); k++)
-		for (size_t i = 0; i < want[k].n; i++)
-			if (listen_find(&m.ls, want[k].p, want[k].v[i]) == -1 &&
-			    listen_find(&added, want[k].p, want[k].v[i]) == -1 &&
-			    listen_bind(&added, want[k].v[i], want[k].p, c->backlog,
-			    err, errlen) == -1) {
-				listen_close_all(&added);
-				return -1;
-			}
-	for (size_t i = m.ls.n; i-- > 0;) {
-		const struct listener *l = &m.ls.v[i];
-		bool keep = l->proto == PROTO_TCP ?
-		    listed(c->listen_tcp, c->n_listen_tcp, l->spec) :
-		    listed(c->listen_udp, c->n_listen_udp, l->spec);
-		if (!keep) {
-			log_info("no longer listening on %s %s", proto_name(l->proto),
-			    l->name);
-			listen_remove(&m.ls, i);
-		}
-	}
-	for (size_t i = 0; i < added.n; i++) {
-		struct listener *v = realloc(m.ls.v, (m.ls.n + 1) * sizeof(*v));
-		if (v == NULL) {	/* keep the rest; lose only this one */
-			close(added.v[i].fd);
-			continue;
-		}
-		m.ls.v = v;
-		m.ls.v[m.ls.n++] = added.v[i];
-		log_info("listening on %s %s", proto_name(added.v[i].proto),
-		    added.v[i].name);
-	}
-	free(added.v);
-	return 0;
+	log_info("%s %s %s", added ? "listening on" : "no longer listening on",
+	    proto_name(l->proto), l->name);
 }
 
 static void
@@ -413,7 +367,9 @@ reload(void)
 		notify_ready();
 		return;
 	}
-	if (!m.activated && reconcile_listeners(c, err, sizeof(err)) == -1) {
+	if (!m.activated && listen_reconcile(&m.ls, c->listen_tcp, c->n_listen_tcp,
+	    c->listen_udp, c->n_listen_udp, c->backlog, note_listener, err,
+	    sizeof(err)) == -1) {
 		log_warnx("reload failed: %s; the running configuration stays", err);
 		conf_free(c);
 		notify_ready();
