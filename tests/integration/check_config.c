@@ -277,6 +277,41 @@ START_TEST(test_overrides_survive_reload)
 }
 END_TEST
 
+/* Reloads faster than connections drain: at most 3 generations drain at
+ * once; past that the oldest is stopped, so processes cannot pile up. */
+START_TEST(test_draining_generations_bounded)
+{
+	int fd[6];
+	pid_t w[64];
+
+	h_write_conf(&e, "workers = 1\nshutdown_timeout = 1h\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	for (int g = 0; g < 6; g++) {
+		/* a connection held open in this generation keeps it draining */
+		fd[g] = h_connect(AF_INET, e.tcp4, 2000);
+		ck_assert_int_eq(h_echo(fd[g], "hold", 4, 2000), 0);
+		kill(e.pid, SIGHUP);
+		ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+	}
+	ck_assert(h_log_has(&e, "more than 3 generations draining: stopping "
+	    "generation 1"));
+	ck_assert(h_log_has(&e, "more than 3 generations draining: stopping "
+	    "generation 3"));
+	/* the current worker and 3 draining ones, no more */
+	uint64_t end = h_now_ms() + 5000;
+	while (h_workers(e.pid, w, 64) != 4 && h_now_ms() < end)
+		h_tick();
+	ck_assert_int_eq(h_workers(e.pid, w, 64), 4);
+	/* the newest held connections are still served */
+	ck_assert_int_eq(h_echo(fd[5], "kept", 4, 2000), 0);
+	ck_assert_int_eq(h_echo(fd[3], "kept", 4, 2000), 0);
+	for (int g = 0; g < 6; g++)
+		close(fd[g]);
+}
+END_TEST
+
 START_TEST(test_ttin_ttou)
 {
 	const char *const argv[] = { "-f", "-w", "1", "-l", "127.0.0.1:0", NULL };
@@ -444,6 +479,7 @@ config_suite(void)
 	tcase_add_test(tc, test_reload_broken_keeps_serving);
 	tcase_add_test(tc, test_reloads_under_load);
 	tcase_add_test(tc, test_overrides_survive_reload);
+	tcase_add_test(tc, test_draining_generations_bounded);
 	tcase_add_test(tc, test_ttin_ttou);
 	tcase_add_test(tc, test_daemon_mode);
 	tcase_add_test(tc, test_daemon_failure_is_reported);
