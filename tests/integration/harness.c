@@ -343,8 +343,8 @@ h_cpu_ms(pid_t pid)
 	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
 
-static socklen_t
-loopback(int family, int port, struct sockaddr_storage *ss)
+socklen_t
+h_loopback(int family, int port, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (family == AF_INET6) {
@@ -365,7 +365,7 @@ int
 h_connect(int family, int port, int timeout_ms)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = loopback(family, port, &ss);
+	socklen_t len = h_loopback(family, port, &ss);
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -420,7 +420,7 @@ ssize_t
 h_udp_echo(int family, int port, const void *buf, size_t len, int timeout_ms)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = loopback(family, port, &ss);
+	socklen_t sl = h_loopback(family, port, &ss);
 	static char got[70000];
 	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ssize_t n = -1;

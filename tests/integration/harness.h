@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define H_MAX_PORTS	8
@@ -55,6 +56,8 @@ long	h_rss_kb(pid_t pid);
 /* User plus system CPU time of a process, in milliseconds; -1 if gone. */
 long	h_cpu_ms(pid_t pid);
 
+/* 127.0.0.1:port or [::1]:port; returns the address's length. */
+socklen_t h_loopback(int family, int port, struct sockaddr_storage *);
 int	h_connect(int family, int port, int timeout_ms);	/* blocking fd */
 /* Sends buf and reads the same amount back, concurrently; 0 if it matches. */
 int	h_echo(int fd, const void *buf, size_t len, int timeout_ms);

@@ -59,24 +59,6 @@ rnd(uint64_t *s)
 	return *s * 2685821657736338717ULL;
 }
 
-static socklen_t
-dest(int family, int port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		in6->sin6_addr = in6addr_loopback;
-		return sizeof(*in6);
-	}
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	in->sin_family = AF_INET;
-	in->sin_port = htons((uint16_t)port);
-	in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return sizeof(*in);
-}
-
 static int
 bind_src(int fd, uint32_t src, int sport)
 {
@@ -139,7 +121,7 @@ static void
 client_connect(struct sl_load *l, struct sl_client *c)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = dest(l->family, l->port, &ss);
+	socklen_t sl = h_loopback(l->family, l->port, &ss);
 
 	c->fd = socket(l->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd == -1)
@@ -244,7 +226,7 @@ int
 sl_connect_from(int family, uint32_t src, int port, int timeout_ms)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = dest(family, port, &ss);
+	socklen_t len = h_loopback(family, port, &ss);
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -276,7 +258,7 @@ int
 sl_udp_send(int fd, int family, int port, const void *buf, size_t len)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = dest(family, port, &ss);
+	socklen_t sl = h_loopback(family, port, &ss);
 
 	return sendto(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) ==
 	    (ssize_t)len ? 0 : -1;
@@ -323,32 +305,6 @@ sl_fd_count(pid_t pid)
 			n++;
 	closedir(dir);
 	return n;
-}
-
-uint64_t
-sl_cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long long ut = 0, st = 0;
-	long hz = sysconf(_SC_CLK_TCK);
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	/* after ")": state ppid pgrp session tty tpgid flags minflt cminflt
-	 * majflt cmajflt utime stime */
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-	    "%*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	return (ut + st) * 1000 / (uint64_t)hz;
 }
 
 bool
@@ -476,10 +432,12 @@ sl_pool_cpu_ms(pid_t master)
 {
 	pid_t w[256];
 	int n = h_workers(master, w, 256);
-	uint64_t ms = sl_cpu_ms(master);
+	long t = h_cpu_ms(master);
+	uint64_t ms = t > 0 ? (uint64_t)t : 0;
 
 	for (int i = 0; i < n; i++)
-		ms += sl_cpu_ms(w[i]);
+		if ((t = h_cpu_ms(w[i])) > 0)
+			ms += (uint64_t)t;
 	return ms;
 }
 

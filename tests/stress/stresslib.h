@@ -73,7 +73,6 @@ int	sl_probe(int fd, const void *buf, size_t len, int timeout_ms);
 /* ---- /proc --------------------------------------------------------------- */
 
 int	sl_fd_count(pid_t);
-uint64_t sl_cpu_ms(pid_t);		/* user + system */
 /* Remote ports of the TCP sockets pid holds (the clients' own ports). */
 size_t	sl_peer_ports(pid_t, uint16_t *out, size_t max);
 /* The whole pool's figures: master and its workers. */
