@@ -534,23 +534,16 @@ open_listeners(char *err, size_t errlen)
 		m.activated = true;
 		log_info("using %d sockets passed by systemd; listen_tcp and "
 		    "listen_udp are ignored", n);
-	} else {
-		for (size_t i = 0; i < m.conf->n_listen_tcp; i++)
-			if (listen_bind(&m.ls, m.conf->listen_tcp[i], PROTO_TCP,
-			    m.conf->backlog, err, errlen) == -1)
-				return -1;
-		for (size_t i = 0; i < m.conf->n_listen_udp; i++)
-			if (listen_bind(&m.ls, m.conf->listen_udp[i], PROTO_UDP,
-			    m.conf->backlog, err, errlen) == -1)
-				return -1;
-	}
+		for (size_t i = 0; i < m.ls.n; i++)
+			note_listener(true, &m.ls.v[i]);
+	} else if (listen_reconcile(&m.ls, m.conf->listen_tcp, m.conf->n_listen_tcp,
+	    m.conf->listen_udp, m.conf->n_listen_udp, m.conf->backlog,
+	    note_listener, err, errlen) == -1)
+		return -1;
 	if (m.ls.n == 0) {
 		snprintf(err, errlen, "nothing to listen on");
 		return -1;
 	}
-	for (size_t i = 0; i < m.ls.n; i++)
-		log_info("listening on %s %s", proto_name(m.ls.v[i].proto),
-		    m.ls.v[i].name);
 	return 0;
 }
 
