@@ -93,7 +93,13 @@ read_signals(void)
 
 	while (read(m.sigfd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
-		case SIGTERM: case SIGINT:	m.sig_stop = true; break;
+		case SIGTERM: case SIGINT:
+			/* A second one during a graceful stop: now (Ctrl-C twice). */
+			if (m.stopping)
+				m.sig_quit = true;
+			else
+				m.sig_stop = true;
+			break;
 		case SIGQUIT:			m.sig_quit = true; break;
 		case SIGHUP:			m.sig_reload = true; break;
 		case SIGTTIN:			m.sig_resize++; break;
@@ -285,10 +291,10 @@ begin_stop(bool now)
 {
 	uint64_t timeout = now ? 0 : m.conf->shutdown_timeout_ms;
 
+	log_info("%s: %d workers", now ? "quitting" : "stopping gracefully",
+	    count_alive());
 	if (!m.stopping) {
 		notify_stopping();
-		log_info("%s: %d workers", now ? "quitting" : "stopping gracefully",
-		    count_alive());
 		/* Stop accepting: the listeners close once the workers have. */
 		listen_close_all(&m.ls);
 	}

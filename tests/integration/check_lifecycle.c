@@ -152,6 +152,30 @@ START_TEST(test_sigquit_immediate)
 }
 END_TEST
 
+/* Ctrl-C twice: the second one does not wait for the connections. */
+START_TEST(test_second_sigint_quits)
+{
+	int fd, st;
+	char c;
+
+	start(1, false);
+	fd = h_connect(AF_INET, e.tcp4, 5000);
+	ck_assert_int_eq(h_echo(fd, "x", 1, 2000), 0);
+	kill(e.pid, SIGINT);
+	ck_assert(h_wait_log(&e, "stopping gracefully", 5000));
+	ck_assert_int_eq(h_echo(fd, "still", 5, 2000), 0);
+	uint64_t t0 = h_now_ms();
+	kill(e.pid, SIGINT);
+	st = h_wait_exit(e.pid, 3000);
+	e.pid = -1;
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "0x%x", st);
+	ck_assert_uint_lt(h_now_ms() - t0, 2000);	/* shutdown_timeout is 10 s */
+	ck_assert(h_log_has(&e, "quitting"));
+	ck_assert_int_le(recv(fd, &c, 1, 0), 0);	/* cut */
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_shutdown_timeout_bounds_the_stop)
 {
 	int fd, st;
@@ -235,6 +259,7 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_sigterm_graceful);
 	tcase_add_test(tc, test_sigint_to_group_graceful);
 	tcase_add_test(tc, test_sigquit_immediate);
+	tcase_add_test(tc, test_second_sigint_quits);
 	tcase_add_test(tc, test_shutdown_timeout_bounds_the_stop);
 	tcase_add_test(tc, test_bind_failure);
 	tcase_add_test(tc, test_pidfile_locked_and_second_refused);
