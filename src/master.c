@@ -130,34 +130,6 @@ raise_nofile(void)
 
 /* ---- the slot table ---------------------------------------------------- */
 
-static bool
-current(const struct slot *s)
-{
-	return s->generation == m.generation &&
-	    (s->state == SLOT_RUNNING || s->state == SLOT_WAITING);
-}
-
-static int
-count_current(void)
-{
-	int n = 0;
-
-	for (int i = 0; i < POOL_MAX_SLOTS; i++)
-		n += current(&m.pool.slot[i]);
-	return n;
-}
-
-static int
-count_alive(void)
-{
-	int n = 0;
-
-	for (int i = 0; i < POOL_MAX_SLOTS; i++)
-		n += m.pool.slot[i].state == SLOT_RUNNING ||
-		    m.pool.slot[i].state == SLOT_DRAINING;
-	return n;
-}
-
 static void
 kill_slot(int i, int sig)
 {
@@ -171,17 +143,7 @@ kill_slot(int i, int sig)
 static void
 drain_slot(int i, uint64_t timeout_ms)
 {
-	struct slot *s = &m.pool.slot[i];
-
-	if (s->state == SLOT_WAITING) {
-		s->state = SLOT_FREE;
-		return;
-	}
-	if (s->state != SLOT_RUNNING)
-		return;
-	pool_order(&m.pool, i, POOL_CMD_DRAIN);
-	s->state = SLOT_DRAINING;
-	s->deadline_ms = m.now_ms + timeout_ms + DRAIN_GRACE_MS;
+	pool_drain(&m.pool, i, m.now_ms + timeout_ms + DRAIN_GRACE_MS);
 }
 
 static void
@@ -206,7 +168,7 @@ spawn(int i)
 static void
 respawn(void)
 {
-	int have = count_current();
+	int have = pool_count_current(&m.pool, m.generation);
 
 	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
 		struct slot *s = &m.pool.slot[i];
@@ -292,7 +254,7 @@ begin_stop(bool now)
 	uint64_t timeout = now ? 0 : m.conf->shutdown_timeout_ms;
 
 	log_info("%s: %d workers", now ? "quitting" : "stopping gracefully",
-	    count_alive());
+	    pool_count_alive(&m.pool));
 	if (!m.stopping) {
 		notify_stopping();
 		/* Stop accepting: the listeners close once the workers have. */
@@ -316,25 +278,9 @@ begin_stop(bool now)
 static void
 bound_draining(void)
 {
-	for (;;) {
-		unsigned gens[POOL_MAX_DRAINING + 1], oldest = m.generation;
-		int n = 0;
+	unsigned oldest;
 
-		for (int i = 0; i < POOL_MAX_SLOTS; i++) {
-			const struct slot *s = &m.pool.slot[i];
-			bool seen = false;
-
-			if (s->state != SLOT_DRAINING || s->killed)
-				continue;
-			if (s->generation < oldest)
-				oldest = s->generation;
-			for (int k = 0; k < n; k++)
-				seen |= gens[k] == s->generation;
-			if (!seen && n < POOL_MAX_DRAINING + 1)
-				gens[n++] = s->generation;
-		}
-		if (n <= POOL_MAX_DRAINING)
-			return;
+	while (pool_excess_generation(&m.pool, &oldest)) {
 		log_warnx("more than %d generations draining: stopping generation %u",
 		    POOL_MAX_DRAINING, oldest);
 		for (int i = 0; i < POOL_MAX_SLOTS; i++) {
@@ -415,7 +361,7 @@ resize(int delta)
 	}
 	log_info("workers: %d -> %d", m.target, want);
 	for (int i = POOL_MAX_SLOTS; i-- > 0 && delta < 0;) {
-		if (current(&m.pool.slot[i])) {
+		if (pool_current(&m.pool.slot[i], m.generation)) {
 			drain_slot(i, m.conf->shutdown_timeout_ms);
 			delta++;
 		}
@@ -473,7 +419,7 @@ healthy(bool need_fresh)
 	    fresh > FRESH_MAX_MS ? FRESH_MAX_MS : fresh;
 	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
 		const struct slot *s = &m.pool.slot[i];
-		if (!current(s))
+		if (!pool_current(s, m.generation))
 			continue;
 		if (s->state != SLOT_RUNNING || !atomic_load(&m.pool.stats[i].ready))
 			return false;
@@ -505,7 +451,7 @@ report(void)
 			bytes += atomic_load(&m.pool.stats[i].bytes);
 		}
 		notify_status("%s%d workers, %llu connections, %llu bytes echoed",
-		    m.stopping ? "stopping: " : "", count_alive(),
+		    m.stopping ? "stopping: " : "", pool_count_alive(&m.pool),
 		    (unsigned long long)conns, (unsigned long long)bytes);
 		if (m.stopping && m.stop_deadline_ms > m.now_ms)
 			notify_extend_timeout((m.stop_deadline_ms - m.now_ms +
@@ -636,7 +582,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 			begin_stop(false);
 		m.sig_quit = m.sig_stop = false;
 		if (m.stopping) {
-			if (count_alive() == 0)
+			if (pool_count_alive(&m.pool) == 0)
 				break;
 			check_workers();
 			if (m.now_ms >= m.stop_deadline_ms)

@@ -123,6 +123,74 @@ pool_order(struct pool *p, int i, char cmd)
 		(void)!write(p->slot[i].cmd_fd, &cmd, 1);
 }
 
+bool
+pool_current(const struct slot *s, unsigned generation)
+{
+	return s->generation == generation &&
+	    (s->state == SLOT_RUNNING || s->state == SLOT_WAITING);
+}
+
+int
+pool_count_current(const struct pool *p, unsigned generation)
+{
+	int n = 0;
+
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		n += pool_current(&p->slot[i], generation);
+	return n;
+}
+
+int
+pool_count_alive(const struct pool *p)
+{
+	int n = 0;
+
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		n += p->slot[i].state == SLOT_RUNNING ||
+		    p->slot[i].state == SLOT_DRAINING;
+	return n;
+}
+
+void
+pool_drain(struct pool *p, int i, uint64_t deadline_ms)
+{
+	struct slot *s = &p->slot[i];
+
+	if (s->state == SLOT_WAITING) {
+		s->state = SLOT_FREE;
+		return;
+	}
+	if (s->state != SLOT_RUNNING)
+		return;
+	pool_order(p, i, POOL_CMD_DRAIN);
+	s->state = SLOT_DRAINING;
+	s->deadline_ms = deadline_ms;
+}
+
+bool
+pool_excess_generation(const struct pool *p, unsigned *oldest)
+{
+	unsigned gens[POOL_MAX_DRAINING + 1];
+	bool any = false;
+	int n = 0;
+
+	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
+		const struct slot *s = &p->slot[i];
+		bool seen = false;
+
+		if (s->state != SLOT_DRAINING || s->killed)
+			continue;
+		if (!any || s->generation < *oldest)
+			*oldest = s->generation;
+		any = true;
+		for (int k = 0; k < n; k++)
+			seen |= gens[k] == s->generation;
+		if (!seen && n < POOL_MAX_DRAINING + 1)
+			gens[n++] = s->generation;
+	}
+	return n > POOL_MAX_DRAINING;
+}
+
 void
 pool_describe_status(int status, char *buf, size_t len)
 {

@@ -88,6 +88,17 @@ pid_t	pool_spawn(struct pool *, int i, unsigned generation, uint64_t now_ms,
 /* Sends an order; a full or broken pipe is not an error worth more. */
 void	pool_order(struct pool *, int i, char cmd);
 
+/* The table's bookkeeping. */
+bool	pool_current(const struct slot *, unsigned generation);	/* serving it */
+int	pool_count_current(const struct pool *, unsigned generation);
+int	pool_count_alive(const struct pool *);	/* running or draining */
+/* Tells slot i to drain (SIGKILL due at deadline_ms); a slot waiting to
+ * respawn is freed instead. */
+void	pool_drain(struct pool *, int i, uint64_t deadline_ms);
+/* More than POOL_MAX_DRAINING generations draining?  Then *oldest is the
+ * one to stop.  Slots already killed do not count. */
+bool	pool_excess_generation(const struct pool *, unsigned *oldest);
+
 /* Pure rules, unit-tested. */
 void	pool_describe_status(int status, char *buf, size_t len);
 bool	pool_is_crash(int status);

@@ -153,6 +153,37 @@ START_TEST(test_spawn_and_order)
 }
 END_TEST
 
+START_TEST(test_generations)
+{
+	static struct pool p;
+	unsigned oldest;
+
+	memset(&p, 0, sizeof(p));
+	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+		p.slot[i].cmd_fd = -1;
+	/* generation 9 serving in two slots, one waiting to respawn */
+	p.slot[0] = (struct slot){ .state = SLOT_RUNNING, .generation = 9, .cmd_fd = -1 };
+	p.slot[1] = (struct slot){ .state = SLOT_WAITING, .generation = 9, .cmd_fd = -1 };
+	ck_assert_int_eq(pool_count_current(&p, 9), 2);
+	ck_assert_int_eq(pool_count_alive(&p), 1);
+	/* generations 5..8 draining: one too many, 5 goes */
+	for (int g = 5; g <= 8; g++)
+		p.slot[g] = (struct slot){ .state = SLOT_DRAINING, .generation = (unsigned)g,
+		    .cmd_fd = -1 };
+	ck_assert(pool_excess_generation(&p, &oldest));
+	ck_assert_uint_eq(oldest, 5);
+	p.slot[5].killed = true;	/* already being stopped: not counted */
+	ck_assert(!pool_excess_generation(&p, &oldest));
+	/* draining frees a waiting slot and marks a running one */
+	pool_drain(&p, 1, 1000);
+	ck_assert_int_eq(p.slot[1].state, SLOT_FREE);
+	pool_drain(&p, 0, 1000);
+	ck_assert_int_eq(p.slot[0].state, SLOT_DRAINING);
+	ck_assert_uint_eq(p.slot[0].deadline_ms, 1000);
+	ck_assert_int_eq(pool_count_current(&p, 9), 0);
+}
+END_TEST
+
 Suite *
 pool_suite(void)
 {
@@ -165,6 +196,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_backoff_cap_fits_window);
 	tcase_add_test(tc, test_crashwin);
 	tcase_add_test(tc, test_spawn_and_order);
+	tcase_add_test(tc, test_generations);
 	suite_add_tcase(s, tc);
 	return s;
 }
