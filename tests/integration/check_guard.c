@@ -33,13 +33,12 @@ v4(const char *addr, int port)
 static int
 connect_from(const char *from, int port)
 {
-	struct sockaddr_in src = v4(from, 0), dst = v4("127.0.0.1", port);
-	struct timeval tv = { 2, 0 };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct in_addr a;
+	int fd;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&dst, sizeof(dst)), 0);
+	ck_assert_int_eq(inet_pton(AF_INET, from, &a), 1);
+	fd = h_connect_from(AF_INET, ntohl(a.s_addr), port, 2000);
+	ck_assert_msg(fd != -1, "connect from %s: %s", from, strerror(errno));
 	return fd;
 }
 

@@ -362,22 +362,36 @@ h_loopback(int family, int port, struct sockaddr_storage *ss)
 }
 
 int
-h_connect(int family, int port, int timeout_ms)
+h_connect_from(int family, uint32_t src, int port, int timeout_ms)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = h_loopback(family, port, &ss);
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(src) };
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd == -1)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* the port is left to connect(), or thousands of clients run out */
+	if (family == AF_INET && src != 0 &&
+	    (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)),
+	    bind(fd, (struct sockaddr *)&in, sizeof(in)) == -1)) {
+		close(fd);
+		return -1;
+	}
 	if (connect(fd, (struct sockaddr *)&ss, len) == -1) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+int
+h_connect(int family, int port, int timeout_ms)
+{
+	return h_connect_from(family, 0, port, timeout_ms);
 }
 
 int

@@ -59,6 +59,8 @@ long	h_cpu_ms(pid_t pid);
 /* 127.0.0.1:port or [::1]:port; returns the address's length. */
 socklen_t h_loopback(int family, int port, struct sockaddr_storage *);
 int	h_connect(int family, int port, int timeout_ms);	/* blocking fd */
+/* The same from the IPv4 source src (127.x.y.z, host order; 0: any). */
+int	h_connect_from(int family, uint32_t src, int port, int timeout_ms);
 /* Sends buf and reads the same amount back, concurrently; 0 if it matches. */
 int	h_echo(int fd, const void *buf, size_t len, int timeout_ms);
 /* One datagram out and its echo back; the echoed length, or -1. */

@@ -132,15 +132,15 @@ sc_per_source(struct result *r)
 		goto out;
 	/* one address wants twice its share, across both workers */
 	for (int i = 0; i < 2 * PER_SOURCE; i++) {
-		hog[i] = sl_connect_from(AF_INET, LO(2), e.tcp4, 1000);
+		hog[i] = h_connect_from(AF_INET, LO(2), e.tcp4, 1000);
 		int p = hog[i] == -1 ? 0 : sl_probe(hog[i], "hog", 3, 500);
 		hog_ok += p == 1;
 		hog_refused += p == 0;
 	}
 	for (int i = 0; i < PER_SOURCE; i++) {
-		other[i] = sl_connect_from(AF_INET, LO(3), e.tcp4, 1000);
+		other[i] = h_connect_from(AF_INET, LO(3), e.tcp4, 1000);
 		other_ok += other[i] != -1 && sl_probe(other[i], "other", 5, 500) == 1;
-		v6[i] = e.tcp6 ? sl_connect_from(AF_INET6, 0, e.tcp6, 1000) : -1;
+		v6[i] = e.tcp6 ? h_connect_from(AF_INET6, 0, e.tcp6, 1000) : -1;
 		v6_ok += v6[i] != -1 && sl_probe(v6[i], "six", 3, 500) == 1;
 	}
 	/* one leaves: its place is free again */
@@ -152,7 +152,7 @@ sc_per_source(struct result *r)
 		}
 	bool again = false;
 	for (uint64_t end = h_now_ms() + 1000; !again && h_now_ms() < end; h_tick()) {
-		int fd = sl_connect_from(AF_INET, LO(2), e.tcp4, 500);
+		int fd = h_connect_from(AF_INET, LO(2), e.tcp4, 500);
 		again = fd != -1 && sl_probe(fd, "back", 4, 300) == 1;
 		if (fd != -1)
 			close(fd);
@@ -184,7 +184,7 @@ out:
 static int
 tcp_verdict(int family, uint32_t src, int port)
 {
-	int fd = sl_connect_from(family, src, port, 1000);
+	int fd = h_connect_from(family, src, port, 1000);
 	int v = fd == -1 ? 0 : sl_probe(fd, "knock", 5, 1000);
 
 	if (fd != -1)

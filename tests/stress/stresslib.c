@@ -223,26 +223,6 @@ sl_load_free(struct sl_load *l)
 /* ---- sockets ------------------------------------------------------------- */
 
 int
-sl_connect_from(int family, uint32_t src, int port, int timeout_ms)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = h_loopback(family, port, &ss);
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd == -1)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if ((family == AF_INET && bind_src(fd, src, 0) == -1) ||
-	    connect(fd, (struct sockaddr *)&ss, len) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-int
 sl_udp_from(uint32_t src, int sport)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

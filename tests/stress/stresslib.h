@@ -60,9 +60,6 @@ void	sl_load_free(struct sl_load *);
 
 /* ---- sockets ------------------------------------------------------------- */
 
-/* A blocking TCP client from src (127.x.y.z, host order; 0: any) to
- * 127.0.0.1:port, or to [::1]:port for AF_INET6. */
-int	sl_connect_from(int family, uint32_t src, int port, int timeout_ms);
 /* A UDP socket bound to src:sport (0: any), non-blocking. */
 int	sl_udp_from(uint32_t src, int sport);
 int	sl_udp_send(int fd, int family, int port, const void *, size_t);
