@@ -233,36 +233,37 @@ on_emfile(struct worker *w, const struct listener *l, int err)
 
 /* A client refused at the door: closed before any byte is echoed. */
 static void
-refuse(struct worker *w, int fd, const union sockaddr_any *peer, socklen_t len,
-    const char *why)
+refuse(struct worker *w, struct conn *c, const char *why)
 {
 	char host[64];
 	unsigned port;
 
-	close(fd);
-	if (!w->conf->log_connections)
-		return;
-	addr_host_port(&peer->sa, len, host, sizeof(host), &port);
-	log_info("tcp refused %s port %u: %s", host, port, why);
+	close(c->fd);
+	if (w->conf->log_connections) {
+		addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
+		log_info("tcp refused %s port %u: %s", host, port, why);
+	}
+	free(c);
 }
 
-/* allow/deny, then max_connections_per_source; counts the client in. */
+/* allow/deny, then max_connections_per_source; counts the client in.
+ * NULL if it may talk, else why not. */
 static const char *
-admit(struct worker *w, const union sockaddr_any *peer, bool *counted)
+admit(struct worker *w, struct conn *conn)
 {
 	const struct conf *c = w->conf;
+	const struct sockaddr *sa = &conn->peer.sa;
 	struct source_key k;
 
-	*counted = false;
-	if (!acl_permits(c->allow, c->n_allow, c->deny, c->n_deny, &peer->sa))
+	if (!acl_permits(c->allow, c->n_allow, c->deny, c->n_deny, sa))
 		return "not allowed";
-	if (!source_key(&peer->sa, &k))
+	if (!source_key(sa, &k))
 		return NULL;
 	if (c->max_connections_per_source > 0 &&
 	    source_tcp_count(w->sources, &k, atomic_load(&w->shared->hw)) >=
 	    c->max_connections_per_source)
 		return "too many connections from this source";
-	*counted = source_tcp_add(w->sources, w->slot, &k, +1);
+	conn->counted = source_tcp_add(w->sources, w->slot, &k, +1);
 	return NULL;
 }
 
@@ -293,23 +294,18 @@ on_accept(struct worker *w, const struct listener *l)
 			log_notice("accept on %s: descriptors available again", l->name);
 			w->emfile = false;
 		}
-		bool counted;
-		const char *why = admit(w, &peer, &counted);
-		if (why != NULL) {
-			refuse(w, fd, &peer, len, why);
-			continue;
-		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			struct source_key k;
-			if (counted && source_key(&peer.sa, &k))
-				source_tcp_add(w->sources, w->slot, &k, -1);
 			close(fd);
 			continue;
 		}
-		c->counted = counted;
 		c->fd = fd;
 		c->peer = peer;
 		c->peerlen = len;
+		const char *why = admit(w, c);
+		if (why != NULL) {
+			refuse(w, c, why);
+			continue;
+		}
 		c->start_us = now_usec();
 		c->last_ms = w->now_ms;
 		c->events = EPOLLIN;

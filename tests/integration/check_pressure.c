@@ -14,25 +14,13 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "stresslib.h"
 #include "suites.h"
 
 static struct echod e;
 
 static void setup(void) { h_init(&e); }
 static void teardown(void) { h_cleanup(&e); }
-
-/* CPU used by echod (master and workers) over a stretch of wall time. */
-static long
-cpu_of_all(void)
-{
-	pid_t w[16];
-	int n = h_workers(e.pid, w, 16);
-	long t = h_cpu_ms(e.pid);
-
-	for (int i = 0; i < n; i++)
-		t += h_cpu_ms(w[i]);
-	return t;
-}
 
 /* Does fd get an echo within timeout_ms?  (1 yes, 0 no, -1 closed.) */
 static int
@@ -70,11 +58,11 @@ START_TEST(test_max_connections)
 		ck_assert_int_eq(answers(fd[i], 100), 0);
 
 	/* saturated, with clients waiting, it must not spin */
-	cpu0 = cpu_of_all();
+	cpu0 = (long)sl_pool_cpu_ms(e.pid);
 	t0 = h_now_ms();
 	while (h_now_ms() - t0 < 1000)
 		h_tick();
-	cpu1 = cpu_of_all();
+	cpu1 = (long)sl_pool_cpu_ms(e.pid);
 	ck_assert_msg(cpu1 - cpu0 < 100, "echod used %ld ms of CPU in 1 s while full",
 	    cpu1 - cpu0);
 	ck_assert_int_eq(answers(fd[0], 2000), 1);	/* still serving its own */
@@ -117,14 +105,14 @@ START_TEST(test_descriptor_exhaustion)
 	ck_assert(h_wait_log(&e, "Too many open files; shedding new connections", 2000));
 
 	/* saturated, offered more: no spinning */
-	cpu0 = cpu_of_all();
+	cpu0 = (long)sl_pool_cpu_ms(e.pid);
 	t0 = h_now_ms();
 	int extra[20];
 	for (int i = 0; i < 20; i++)
 		extra[i] = h_connect(AF_INET, e.tcp4, 1000);
 	while (h_now_ms() - t0 < 1000)
 		h_tick();
-	cpu1 = cpu_of_all();
+	cpu1 = (long)sl_pool_cpu_ms(e.pid);
 	ck_assert_msg(cpu1 - cpu0 < 100, "echod used %ld ms of CPU in 1 s while "
 	    "out of descriptors", cpu1 - cpu0);
 	for (int i = 0; i < 20; i++)

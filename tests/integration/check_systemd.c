@@ -267,11 +267,16 @@ START_TEST(test_watchdog_stops_when_unhealthy)
 }
 END_TEST
 
+/* Runs systemd-socket-activate with argv; returns once it listens. */
 static void
 activated(const char *const argv[])
 {
+	uint64_t end = h_now_ms() + 5000;
+
 	e.wrapper = "systemd-socket-activate";
 	h_spawn(&e, argv);
+	while (!h_log_has(&e, "Listening on") && h_now_ms() < end)
+		h_tick();
 }
 
 /* TCP through the real systemd-socket-activate: started by the first
@@ -285,9 +290,6 @@ START_TEST(test_socket_activation_tcp)
 	const char *const argv[] = { "-l", spec, "-E", env_notify, "--",
 	    h_echod_path(), "-f", "-w", "2", "-l", "127.0.0.2:7", NULL };
 	activated(argv);
-	uint64_t end = h_now_ms() + 5000;
-	while (!h_log_has(&e, "Listening on") && h_now_ms() < end)
-		h_tick();
 	int fd = h_connect(AF_INET, port, 5000);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(h_echo(fd, "activated", 9, 10000), 0);
@@ -319,9 +321,6 @@ START_TEST(test_socket_activation_tcp_and_udp)
 	    "systemd-socket-activate", "--datagram", "-l", spec, "-E", env_notify, "--",
 	    h_echod_path(), "-f", "-w", "1", NULL };
 	activated(argv);
-	uint64_t end = h_now_ms() + 5000;
-	while (!h_log_has(&e, "Listening on") && h_now_ms() < end)
-		h_tick();
 	int fd = h_connect(AF_INET, port, 5000);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(h_echo(fd, "tcp", 3, 10000), 0);
@@ -345,9 +344,6 @@ START_TEST(test_socket_activation_wrong_kind)
 	const char *const argv[] = { "--seqpacket", "-l", path, "--",
 	    h_echod_path(), "-f", "-w", "1", NULL };
 	activated(argv);
-	uint64_t end = h_now_ms() + 5000;
-	while (!h_log_has(&e, "Listening on") && h_now_ms() < end)
-		h_tick();
 	strcpy(un.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&un, sizeof(un)), 0);
