@@ -102,6 +102,9 @@ dpkg-deb -R "$deb" "$work/repack/echod" || bail "dpkg-deb -R"
 sed -i "s/^Version: .*/Version: $version+e2e1/" "$work/repack/echod/DEBIAN/control"
 dpkg-deb --root-owner-group -b "$work/repack/echod" "$work/debs/echod_new.deb" >/dev/null ||
 	bail "dpkg-deb -b"
+sed -i "s/^Version: .*/Version: $version+e2e2/" "$work/repack/echod/DEBIAN/control"
+dpkg-deb --root-owner-group -b "$work/repack/echod" "$work/debs/echod_new2.deb" >/dev/null ||
+	bail "dpkg-deb -b"
 cp "$deb" "$work/debs/echod.deb"
 chmod 0755 "$work/debs"; chmod 0644 "$work/debs"/*.deb
 
@@ -265,6 +268,8 @@ in_ct systemctl start echod.socket echod.service 2>&1 | diag
 
 # --- upgrade ---------------------------------------------------------------------
 in_ct sh -c 'echo "# edited locally by the e2e test" >> /etc/echod.conf'
+wait_for 20 in_ct systemctl -q is-active echod.service
+pid_before=$(main_pid)
 check "apt-get install of a newer version (upgrade)" \
 	apt_get "$work/upgrade.log" install /var/tmp/e2e/echod_new.deb
 check "the upgrade log shows no hidden failure" log_clean "$work/upgrade.log"
@@ -272,6 +277,29 @@ check "the upgrade keeps the locally edited /etc/echod.conf" \
 	in_ct grep -q '^# edited locally by the e2e test' /etc/echod.conf
 check "echod serves after the upgrade" \
 	eval 'wait_for 20 in_ct systemctl -q is-active echod.service && echo_ok udp 127.0.0.1'
+check "the upgrade restarted echod (a new main PID) once its file was checked" \
+	eval '[ -n "$pid_before" ] && [ "$(main_pid)" != "$pid_before" ]'
+
+# An upgrade whose echod refuses the installed file (as a stricter release
+# would refuse a file the running one accepted): the running echod is left
+# alone and the upgrade says why.  The running echod never reloads the edit.
+in_ct cp /etc/echod.conf /var/tmp/good.conf
+in_ct sh -c 'echo "no_such_key = 1" >> /etc/echod.conf'
+pid_before=$(main_pid)
+check "an upgrade with a file the new echod refuses still completes" \
+	apt_get "$work/upgrade-refused.log" install /var/tmp/e2e/echod_new2.deb
+check "the refused upgrade says why (not restarting, the file's error)" \
+	eval 'grep -q "not restarting" "$work/upgrade-refused.log" &&
+		grep -q "no_such_key" "$work/upgrade-refused.log" ||
+		{ diag < "$work/upgrade-refused.log"; false; }'
+check "the refused upgrade leaves the running echod alone (same PID, echoing)" \
+	eval 'in_ct systemctl -q is-active echod.service &&
+		[ "$(main_pid)" = "$pid_before" ] && echo_ok tcp 127.0.0.1 && echo_ok udp ::1'
+in_ct cp /var/tmp/good.conf /etc/echod.conf
+in_ct systemctl restart echod.service 2>&1 | diag
+check "with the file fixed, systemctl restart brings up the new release" \
+	eval 'wait_for 20 in_ct systemctl -q is-active echod.service &&
+		[ "$(main_pid)" != "$pid_before" ] && echo_ok tcp ::1'
 
 # --- remove, purge ----------------------------------------------------------------
 check "apt-get remove echod" apt_get "$work/remove.log" remove echod
