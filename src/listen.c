@@ -36,30 +36,48 @@ push(struct listeners *ls, int fd, enum proto proto, bool passed,
 		return -1;
 	ls->v = v;
 	v += ls->n++;
+	memset(v, 0, sizeof(*v));
 	v->fd = fd;
 	v->proto = proto;
 	v->passed = passed;
 	snprintf(v->spec, sizeof(v->spec), "%s", spec);
-	addr_format(sa, salen, v->name, sizeof(v->name));
+	memcpy(&v->asked, sa, salen);
+	v->asked_len = salen;
+	/* Port 0: name the port the kernel chose. */
+	v->bound_len = sizeof(v->bound);
+	if (getsockname(fd, (struct sockaddr *)&v->bound, &v->bound_len) == -1) {
+		memcpy(&v->bound, sa, salen);
+		v->bound_len = salen;
+	}
+	addr_format((struct sockaddr *)&v->bound, v->bound_len, v->name,
+	    sizeof(v->name));
 	return 0;
 }
 
 static int
-open_one(const struct addrinfo *ai, enum proto proto, int backlog)
+open_one(const struct sockaddr *sa, socklen_t salen, enum proto proto,
+    int backlog)
 {
 	int fd, on = 1;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    ai->ai_protocol);
+	fd = socket(sa->sa_family, (proto == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+	/*
+	 * TCP only: it lets a restart bind past connections in TIME_WAIT.  On a
+	 * UDP socket Linux lets it share the port with any other socket that
+	 * set it too, which would then get our datagrams: a port held by
+	 * another process must be refused instead.
+	 */
+	if (proto == PROTO_TCP &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
 	/* So that 0.0.0.0:7 and [::]:7 can both be bound. */
-	if (ai->ai_family == AF_INET6 &&
+	if (sa->sa_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		goto fail;
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+	if (bind(fd, sa, salen) == -1)
 		goto fail;
 	if (proto == PROTO_TCP && listen(fd, backlog) == -1)
 		goto fail;
@@ -70,65 +88,6 @@ fail:
 		close(fd);
 		errno = saved;
 	}
-	return -1;
-}
-
-int
-listen_bind(struct listeners *ls, const char *spec, enum proto proto,
-    int backlog, char *err, size_t errlen)
-{
-	struct addrinfo hints = { 0 }, *res, *ai;
-	char host[256], port[32], name[ADDR_STRLEN];
-	const char *why;
-	size_t first = ls->n;
-	int rc;
-
-	if (addr_split(spec, host, sizeof(host), port, sizeof(port), &why) == -1) {
-		snprintf(err, errlen, "listen %s: %s", spec, why);
-		return -1;
-	}
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = proto == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
-	hints.ai_flags = AI_PASSIVE;
-	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "listen %s (%s): %s", spec, proto_name(proto),
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		bool dup = false;
-		int fd;
-
-		/* /etc/hosts may name one address twice. */
-		addr_format(ai->ai_addr, ai->ai_addrlen, name, sizeof(name));
-		for (size_t i = first; i < ls->n; i++)
-			if (strcmp(ls->v[i].name, name) == 0)
-				dup = true;
-		if (dup)
-			continue;
-		if ((fd = open_one(ai, proto, backlog)) == -1) {
-			snprintf(err, errlen, "listen %s (%s %s): %s", spec,
-			    proto_name(proto), name, strerror(errno));
-			goto fail;
-		}
-		if (push(ls, fd, proto, false, spec, ai->ai_addr, ai->ai_addrlen) == -1) {
-			close(fd);
-			snprintf(err, errlen, "listen %s: out of memory", spec);
-			goto fail;
-		}
-		/* Port 0: name the port the kernel chose. */
-		struct sockaddr_storage ss;
-		socklen_t sslen = sizeof(ss);
-		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
-			addr_format((struct sockaddr *)&ss, sslen,
-			    ls->v[ls->n - 1].name, sizeof(ls->v[0].name));
-	}
-	freeaddrinfo(res);
-	return 0;
-fail:
-	freeaddrinfo(res);
-	while (ls->n > first)
-		listen_remove(ls, ls->n - 1);
 	return -1;
 }
 
@@ -200,23 +159,99 @@ listen_close_all(struct listeners *ls)
 	ls->v = NULL;
 }
 
-int
-listen_find(const struct listeners *ls, enum proto proto, const char *spec)
+/* Same family, address, port (and IPv6 scope): the spelling does not count. */
+static bool
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	for (size_t i = 0; i < ls->n; i++)
-		if (ls->v[i].proto == proto && !ls->v[i].passed &&
-		    strcmp(ls->v[i].spec, spec) == 0)
-			return (int)i;
-	return -1;
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+		    x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		    x->sin6_scope_id == y->sin6_scope_id &&
+		    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
 }
 
-static bool
-listed(char **v, size_t n, const char *spec)
+/* One address a spec resolves to. */
+struct want {
+	enum proto		 proto;
+	const char		*spec;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+};
+
+struct wants {
+	struct want	*v;
+	size_t		 n;
+};
+
+/* Appends what spec resolves to, skipping addresses already wanted (a spec
+ * listed twice, two spellings of one address, /etc/hosts naming one twice). */
+static int
+resolve(struct wants *w, const char *spec, enum proto proto, char *err,
+    size_t errlen)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i], spec) == 0)
-			return true;
-	return false;
+	struct addrinfo hints = { 0 }, *res, *ai;
+	char host[256], port[32];
+	const char *why;
+	int rc;
+
+	if (addr_split(spec, host, sizeof(host), port, sizeof(port), &why) == -1) {
+		snprintf(err, errlen, "listen %s: %s", spec, why);
+		return -1;
+	}
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = proto == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "listen %s (%s): %s", spec, proto_name(proto),
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		struct sockaddr_storage ss = { 0 };
+		bool dup = false;
+
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof(ss))
+			continue;
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		for (size_t i = 0; i < w->n && !dup; i++)
+			dup = w->v[i].proto == proto && same_addr(&w->v[i].ss, &ss);
+		if (dup)
+			continue;
+		struct want *v = realloc(w->v, (w->n + 1) * sizeof(*v));
+		if (v == NULL) {
+			snprintf(err, errlen, "listen %s: out of memory", spec);
+			freeaddrinfo(res);
+			return -1;
+		}
+		w->v = v;
+		w->v[w->n++] = (struct want){ proto, spec, ss, ai->ai_addrlen };
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* The listener in ls that serves w: bound from it (port 0 included) or bound
+ * at it (a spec naming the port the kernel chose), or -1. */
+static int
+serving(const struct listeners *ls, const struct want *w)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		const struct listener *l = &ls->v[i];
+		if (!l->passed && l->proto == w->proto &&
+		    (same_addr(&l->asked, &w->ss) || same_addr(&l->bound, &w->ss)))
+			return (int)i;
+	}
+	return -1;
 }
 
 int
@@ -225,28 +260,56 @@ listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
     void (*note)(bool added, const struct listener *), char *err, size_t errlen)
 {
 	struct listeners added = { 0 };
-	const struct { enum proto p; char **v; size_t n; } want[] = {
-		{ PROTO_TCP, tcp, ntcp }, { PROTO_UDP, udp, nudp },
-	};
+	struct wants want = { 0 };
+	bool *keep = NULL;
+	int *have = NULL, rc = -1;
 
+	for (size_t i = 0; i < ntcp; i++)
+		if (resolve(&want, tcp[i], PROTO_TCP, err, errlen) == -1)
+			goto out;
+	for (size_t i = 0; i < nudp; i++)
+		if (resolve(&want, udp[i], PROTO_UDP, err, errlen) == -1)
+			goto out;
+	if ((keep = calloc(ls->n + 1, sizeof(*keep))) == NULL ||
+	    (have = calloc(want.n + 1, sizeof(*have))) == NULL) {
+		snprintf(err, errlen, "listen: out of memory");
+		goto out;
+	}
 	/* Bind first: a failure must leave everything as it was. */
-	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
-		for (size_t i = 0; i < want[k].n; i++)
-			if (listen_find(ls, want[k].p, want[k].v[i]) == -1 &&
-			    listen_find(&added, want[k].p, want[k].v[i]) == -1 &&
-			    listen_bind(&added, want[k].v[i], want[k].p, backlog,
-			    err, errlen) == -1) {
-				listen_close_all(&added);
-				return -1;
-			}
-	for (size_t i = ls->n; i-- > 0;) {
-		const struct listener *l = &ls->v[i];
-		bool keep = l->passed || (l->proto == PROTO_TCP ?
-		    listed(tcp, ntcp, l->spec) : listed(udp, nudp, l->spec));
-		if (!keep) {
-			note(false, l);
-			listen_remove(ls, i);
+	for (size_t i = 0; i < want.n; i++) {
+		const struct want *w = &want.v[i];
+		char name[ADDR_STRLEN];
+		int fd;
+
+		if ((have[i] = serving(ls, w)) != -1) {
+			keep[have[i]] = true;
+			continue;
 		}
+		if ((fd = open_one((const struct sockaddr *)&w->ss, w->len, w->proto,
+		    backlog)) == -1) {
+			addr_format((const struct sockaddr *)&w->ss, w->len, name,
+			    sizeof(name));
+			snprintf(err, errlen, "listen %s (%s %s): %s", w->spec,
+			    proto_name(w->proto), name, strerror(errno));
+			goto out;
+		}
+		if (push(&added, fd, w->proto, false, w->spec,
+		    (const struct sockaddr *)&w->ss, w->len) == -1) {
+			close(fd);
+			snprintf(err, errlen, "listen %s: out of memory", w->spec);
+			goto out;
+		}
+	}
+	/* A kept socket takes the new spelling (the first spec naming it). */
+	for (size_t i = want.n; i-- > 0;)
+		if (have[i] != -1)
+			snprintf(ls->v[have[i]].spec, sizeof(ls->v[0].spec), "%s",
+			    want.v[i].spec);
+	for (size_t i = ls->n; i-- > 0;) {
+		if (keep[i] || ls->v[i].passed)
+			continue;
+		note(false, &ls->v[i]);
+		listen_remove(ls, i);
 	}
 	for (size_t i = 0; i < added.n; i++) {
 		struct listener *v = realloc(ls->v, (ls->n + 1) * sizeof(*v));
@@ -258,6 +321,12 @@ listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
 		ls->v[ls->n++] = added.v[i];
 		note(true, &added.v[i]);
 	}
-	free(added.v);
-	return 0;
+	added.n = 0;
+	rc = 0;
+out:
+	listen_close_all(&added);
+	free(want.v);
+	free(keep);
+	free(have);
+	return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "addr.h"
 
@@ -15,6 +16,10 @@ struct listener {
 	bool		 passed;		/* from systemd; never closed on reload */
 	char		 spec[ADDR_STRLEN];	/* as configured: "localhost:7007" */
 	char		 name[ADDR_STRLEN];	/* as bound: "127.0.0.1:7007" */
+	/* What a reload compares: the address asked for (port 0 for "any
+	 * port") and the one bound.  Never the spelling. */
+	struct sockaddr_storage asked, bound;
+	socklen_t	 asked_len, bound_len;
 };
 
 struct listeners {
@@ -25,12 +30,6 @@ struct listeners {
 const char	*proto_name(enum proto);
 
 /*
- * Binds every address spec resolves to and appends them to ls.  On failure
- * binds nothing, closes what it opened and says which address and why in err.
- */
-int	listen_bind(struct listeners *ls, const char *spec, enum proto proto,
-	    int backlog, char *err, size_t errlen);
-/*
  * Takes the sockets systemd passed (LISTEN_FDS).  Returns how many (0 when
  * none were passed), or -1 with err set for a socket echod cannot serve.
  */
@@ -39,16 +38,18 @@ int	listen_from_systemd(struct listeners *ls, char *err, size_t errlen);
 void	listen_remove(struct listeners *ls, size_t i);
 void	listen_close_all(struct listeners *ls);
 /*
- * Makes ls listen on exactly these specs: binds the added ones, closes the
- * dropped ones (never a passed one), keeps the rest open.  If an added one
- * cannot be bound, changes nothing and says why in err.  note(true, l) and
- * note(false, l) are told of each listener added and closed.
+ * Makes ls listen on exactly the addresses these specs resolve to: binds
+ * the added ones, closes the dropped ones (never a passed one), keeps the
+ * rest open.  Addresses are matched by protocol, family, address and port,
+ * so "localhost:7" keeps the socket of "127.0.0.1:7"; a spec with port 0
+ * keeps the socket it got before.  An address listed twice is bound once.
+ * If a spec does not resolve or an added address cannot be bound, changes
+ * nothing and says why in err.  note(true, l) and note(false, l) are told
+ * of each listener added and closed.
  */
 int	listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
 	    char **udp, size_t nudp, int backlog,
 	    void (*note)(bool added, const struct listener *),
 	    char *err, size_t errlen);
-/* Index of the listener bound from (proto, spec), or -1. */
-int	listen_find(const struct listeners *ls, enum proto proto, const char *spec);
 
 #endif

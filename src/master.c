@@ -54,6 +54,8 @@ static struct master {
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
 	bool				 ready;		/* READY=1 said for this generation */
+	bool				 started;	/* ... and for some generation once */
+	char				 gave_up[512];	/* why, when the give-up rule fired */
 	bool				 stopping;
 	int				 exit_code;
 	uint64_t			 stop_deadline_ms;
@@ -146,18 +148,50 @@ drain_slot(int i, uint64_t timeout_ms)
 	pool_drain(&m.pool, i, m.now_ms + timeout_ms + DRAIN_GRACE_MS);
 }
 
+/*
+ * Counts an early death toward the give-up rule, and before the first
+ * "ready" a worker that could not even be started: a first generation that
+ * can never start fails start-up instead of retrying forever.
+ */
+static void
+early_failure(const char *what)
+{
+	if (!crashwin_add(&m.crashes, m.now_ms))
+		return;
+	if (m.started)
+		snprintf(m.gave_up, sizeof(m.gave_up), "%d workers died within %ds "
+		    "of starting in the last %ds; giving up", POOL_GIVEUP_COUNT,
+		    POOL_EARLY_DEATH_MS / 1000, POOL_GIVEUP_WINDOW_MS / 1000);
+	else
+		snprintf(m.gave_up, sizeof(m.gave_up), "start-up failed: %s; %d "
+		    "workers failed to start or died within %ds of starting in the "
+		    "last %ds; giving up", what, POOL_GIVEUP_COUNT,
+		    POOL_EARLY_DEATH_MS / 1000, POOL_GIVEUP_WINDOW_MS / 1000);
+	log_warnx("%s", m.gave_up);
+	notify_status("%s", m.gave_up);
+	m.sig_stop = true;
+	m.exit_code = 1;
+}
+
 static void
 spawn(int i)
 {
 	struct slot *s = &m.pool.slot[i];
+	char what[128];
 	pid_t pid;
 
 	pid = pool_spawn(&m.pool, i, m.generation, m.now_ms, worker_main, &m.wargs);
 	if (pid == -1) {
-		log_warn("fork worker %d", i);
+		snprintf(what, sizeof(what), "worker %d could not be started: %s",
+		    i, strerror(errno));
+		log_warnx("%s", what);
 		s->state = SLOT_WAITING;
 		s->generation = m.generation;
-		s->respawn_at_ms = m.now_ms + POOL_BACKOFF_MAX_MS;
+		/* The same backoff as a worker that died at once. */
+		s->backoff_ms = pool_next_backoff(s->backoff_ms, 0);
+		s->respawn_at_ms = m.now_ms + s->backoff_ms;
+		if (!m.started)
+			early_failure(what);
 		return;
 	}
 	log_debug("worker %d started (pid %ld, generation %u)", i, (long)pid,
@@ -191,7 +225,7 @@ respawn(void)
 static void
 reap(void)
 {
-	char how[128];
+	char how[128], what[256];
 	int status;
 	pid_t pid;
 
@@ -222,18 +256,14 @@ reap(void)
 			s->state = SLOT_FREE;
 			continue;
 		}
-		log_warnx("worker %d (pid %ld) %s after %llu.%03llus%s", i,
-		    (long)pid, how, (unsigned long long)(lived / 1000),
+		snprintf(what, sizeof(what), "worker %d (pid %ld) %s after "
+		    "%llu.%03llus%s", i, (long)pid, how,
+		    (unsigned long long)(lived / 1000),
 		    (unsigned long long)(lived % 1000),
 		    s->killed ? " (killed by the master)" : "");
-		if (pool_is_crash(status) && !s->killed &&
-		    lived < POOL_EARLY_DEATH_MS && crashwin_add(&m.crashes, m.now_ms)) {
-			log_warnx("%d workers died within %ds of starting in the last "
-			    "%ds; giving up", POOL_GIVEUP_COUNT,
-			    POOL_EARLY_DEATH_MS / 1000, POOL_GIVEUP_WINDOW_MS / 1000);
-			m.sig_stop = true;
-			m.exit_code = 1;
-		}
+		log_warnx("%s", what);
+		if (pool_is_crash(status) && !s->killed && lived < POOL_EARLY_DEATH_MS)
+			early_failure(what);
 		/* Backoff for a worker that died on its own; one killed from
 		 * outside (SIGKILL, SIGTERM) or by us comes back at once. */
 		s->backoff_ms = s->killed || pool_is_external(status) ? 0 :
@@ -435,7 +465,7 @@ static void
 report(void)
 {
 	if (!m.ready && !m.stopping && healthy(false)) {
-		m.ready = true;
+		m.ready = m.started = true;
 		log_info("ready: %d workers", m.target);
 		notify_ready();
 		detach_ready();
@@ -607,6 +637,10 @@ master_run(struct conf *conf, const struct master_opts *opts)
 	listen_close_all(&m.ls);
 	pool_free(&m.pool);
 	pidfile_remove(m.conf->pidfile, m.pidfd);
+	/* Gave up before ready: the waiting parent says why, and exits 1,
+	 * once the port and the PID file are free. */
+	if (rc != 0 && !m.started)
+		detach_fail(m.gave_up);
 	conf_free(m.conf);
 	close(m.sigfd);
 	return rc;

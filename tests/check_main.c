@@ -33,6 +33,7 @@ main(void)
 	srunner_add_suite(sr, pressure_suite());
 	srunner_add_suite(sr, systemd_suite());
 	srunner_add_suite(sr, guard_suite());
+	srunner_add_suite(sr, listen_suite());
 #endif
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);

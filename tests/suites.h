@@ -19,5 +19,6 @@ Suite	*config_suite(void);
 Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
+Suite	*listen_suite(void);
 
 #endif

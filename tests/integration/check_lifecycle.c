@@ -221,6 +221,125 @@ START_TEST(test_bind_failure)
 }
 END_TEST
 
+/*
+ * Runs echod with ever larger descriptor limits until one leaves room for
+ * the listeners but not for a worker (its order pipe): the first
+ * generation can never start.  Returns the wait status of the first run
+ * that gave up, or -1 for one that did not exit within 15 s (or became
+ * ready: the search is over).
+ */
+static int
+start_without_room(const char *const argv[])
+{
+	for (long n = 4; n <= 64; n++) {
+		uint64_t end = h_now_ms() + 15000;
+		int st = -1;
+
+		h_cleanup(&e);
+		h_init(&e);
+		e.nofile = n;
+		h_spawn(&e, argv);
+		while (h_now_ms() < end && !h_log_has(&e, "ready: ")) {
+			pid_t r = waitpid(e.pid, &st, WNOHANG);
+			if (r == e.pid) {
+				e.pid = -1;
+				break;
+			}
+			h_tick();
+		}
+		if (e.pid != -1)	/* still running: ready, or never gives up */
+			return -1;
+		/* too tight even to load, log or bind: one descriptor more */
+		if (h_log_has(&e, "giving up"))
+			return st;
+	}
+	return -1;
+}
+
+static long
+daemon_pid(void)
+{
+	FILE *f = fopen(e.pidfile, "r");
+	long pid = -1;
+
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return pid;
+}
+
+/* No worker can ever start (no descriptor left for it): start-up fails with
+ * the reason and exit 1, within the give-up rule, instead of retrying. */
+START_TEST(test_no_worker_can_start)
+{
+	const char *const argv[] = { "-f", "-w", "1", "-l", "127.0.0.1:0", NULL };
+	uint64_t t0 = h_now_ms();
+	int st = start_without_room(argv);
+
+	ck_assert_msg(!h_log_has(&e, "ready: "), "found no limit tight enough");
+	ck_assert_msg(st != -1, "still running after 15 s (limit %ld)", e.nofile);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
+	ck_assert(h_log_has(&e, "start-up failed: worker 0 could not be started: "
+	    "Too many open files; 5 workers failed to start or died within 10s of "
+	    "starting in the last 30s; giving up"));
+	ck_assert_uint_lt(h_now_ms() - t0, 30000);
+}
+END_TEST
+
+/* The same detached: the waiting parent exits 1 and prints the reason. */
+START_TEST(test_no_worker_can_start_detached)
+{
+	const char *const argv[] = { "-w", "1", "-l", "127.0.0.1:0", "-p",
+	    e.pidfile, NULL };
+	int st = start_without_room(argv);
+	long pid = daemon_pid();
+
+	if (pid > 1)	/* a daemon that did not give up */
+		kill((pid_t)pid, SIGKILL);
+	ck_assert_msg(st != -1, "the parent did not return in 15 s (limit %ld)",
+	    e.nofile);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
+	ck_assert(h_log_has(&e, "echod: start-up failed: worker 0 could not be "
+	    "started: Too many open files; 5 workers failed to start or died "
+	    "within 10s of starting in the last 30s; giving up"));
+	ck_assert_int_eq(pid, -1);	/* the daemon is gone, its PID file too */
+}
+END_TEST
+
+/* Workers that die before they are ready (the stress suite's crash shim):
+ * the detached parent exits 1 and prints why, not "see the system log". */
+START_TEST(test_crash_loop_detached_says_why)
+{
+	const char *top = getenv("top_builddir");
+	char shim[512], preload[600];
+	char *const envp[] = { preload,
+	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
+	const char *const argv[] = { "-w", "1", "-l", "127.0.0.1:0", "-p",
+	    e.pidfile, NULL };
+	long pid;
+	int st;
+
+	snprintf(shim, sizeof(shim), "%s/tests/stress/crashshim.so", top ? top : "..");
+	ck_assert_msg(access(shim, R_OK) == 0, "%s is missing", shim);
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
+	e.envp = envp;
+	h_spawn(&e, argv);
+	st = h_wait_exit(e.pid, 20000);
+	if ((pid = daemon_pid()) > 1)
+		kill((pid_t)pid, SIGKILL);
+	ck_assert_msg(st != -1, "the parent did not return in 20 s");
+	e.pid = -1;
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
+	ck_assert(h_log_has(&e, "echod: start-up failed: worker 0 (pid "));
+	ck_assert(h_log_has(&e, "exited with status 70 after "));
+	ck_assert(h_log_has(&e, "died within 10s of starting in the last 30s; "
+	    "giving up"));
+	ck_assert(!h_log_has(&e, "see the system log"));
+}
+END_TEST
+
 START_TEST(test_pidfile_locked_and_second_refused)
 {
 	char buf[32] = { 0 }, want[160];
@@ -263,6 +382,9 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_shutdown_timeout_bounds_the_stop);
 	tcase_add_test(tc, test_bind_failure);
 	tcase_add_test(tc, test_pidfile_locked_and_second_refused);
+	tcase_add_test(tc, test_no_worker_can_start);
+	tcase_add_test(tc, test_no_worker_can_start_detached);
+	tcase_add_test(tc, test_crash_loop_detached_says_why);
 	suite_add_tcase(s, tc);
 	return s;
 }

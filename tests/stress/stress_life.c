@@ -49,7 +49,9 @@ sc_crash_loop(struct result *r)
 	if ((f = fopen(e.logpath, "r")) != NULL) {
 		while (fgets(line, sizeof(line), f)) {
 			char *p;
-			if (strstr(line, "exited with") || strstr(line, "killed by"))
+			/* the give-up line repeats the last death */
+			if ((strstr(line, "exited with") || strstr(line, "killed by")) &&
+			    !strstr(line, "giving up"))
 				deaths++;
 			if ((p = strstr(line, "restarts in ")) && ndelays < 64)
 				delays[ndelays++] = atol(p + strlen("restarts in "));

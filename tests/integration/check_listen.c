@@ -1,0 +1,267 @@
+/* check_listen.c - the listeners with the real binary: a UDP port another
+ * process holds is refused (at start and on reload), and a listener
+ * respelled on reload keeps its socket. */
+#include "config.h"
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "suites.h"
+
+static struct echod e;
+
+static void setup(void) { h_init(&e); }
+static void teardown(void) { h_cleanup(&e); }
+
+/* A socket on loopback at a port the kernel picks; *port says which. */
+static int
+bound(int family, int type, bool reuseaddr, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = h_loopback(family, 0, &ss);
+	int fd = socket(family, type | SOCK_CLOEXEC, 0), on = 1;
+
+	ck_assert_int_ne(fd, -1);
+	if (reuseaddr)
+		ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on)), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&ss, len), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	*port = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+/* A port free right now for this family and type. */
+static int
+free_port(int family, int type)
+{
+	int port, fd = bound(family, type, false, &port);
+
+	close(fd);
+	return port;
+}
+
+static const char *
+loop_host(int family)
+{
+	return family == AF_INET6 ? "[::1]" : "127.0.0.1";
+}
+
+/* Does the log hold needle past byte offset off? */
+static bool
+log_since(size_t off, const char *needle)
+{
+	FILE *f = fopen(e.logpath, "r");
+	char *buf;
+	size_t n;
+	bool found;
+
+	ck_assert_ptr_nonnull(f);
+	buf = calloc(1, 1 << 20);
+	fseek(f, (long)off, SEEK_SET);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	found = strstr(buf, needle) != NULL;
+	free(buf);
+	return found;
+}
+
+static size_t
+log_size(void)
+{
+	struct stat st;
+
+	return stat(e.logpath, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+/* The inodes of the sockets the master holds; returns how many. */
+static int
+master_sockets(unsigned long *out, int max)
+{
+	char path[64], link[64];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)e.pid);
+	ck_assert_ptr_nonnull(dir = opendir(path));
+	while ((d = readdir(dir)) != NULL && n < max) {
+		char fdpath[384];
+		ssize_t len;
+
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, d->d_name);
+		if ((len = readlink(fdpath, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &out[n]) == 1)
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * A process holds a UDP port with SO_REUSEADDR: echod binding it too would
+ * share the port and the other process would get the datagrams.  Start-up
+ * must fail with the address and the reason, for IPv4 and IPv6.
+ */
+START_TEST(test_udp_held_port_refused_at_start)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+
+	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
+		int f = families[k], port, holder, st;
+		char conf[256], want[200], spec[64];
+
+		holder = bound(f, SOCK_DGRAM, true, &port);
+		snprintf(spec, sizeof(spec), "%s:%d", loop_host(f), port);
+		snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+		    "listen_udp = {\"%s\"}\n", spec);
+		h_write_conf(&e, conf);
+		const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+		h_spawn(&e, argv);
+		st = h_wait_exit(e.pid, 5000);
+		ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+		    "%s held with SO_REUSEADDR: echod did not fail (0x%x)", spec, st);
+		e.pid = -1;
+		snprintf(want, sizeof(want), "listen %s (udp %s): Address already in use",
+		    spec, spec);
+		ck_assert_msg(h_log_has(&e, want), "no \"%s\" in the log", want);
+		ck_assert(!h_log_has(&e, "ready: "));
+		close(holder);
+		h_cleanup(&e);
+		h_init(&e);
+	}
+}
+END_TEST
+
+/* The same on reload: the reload fails, says why, and the old listeners
+ * keep serving. */
+START_TEST(test_udp_held_port_refused_on_reload)
+{
+	char conf[256], want[240];
+	int port, holder;
+
+	h_write_conf(&e, "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {\"127.0.0.1:0\"}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert_int_gt(e.udp4, 0);
+	ck_assert_int_eq(h_udp_echo(AF_INET, e.udp4, "before", 6, 2000), 6);
+
+	holder = bound(AF_INET, SOCK_DGRAM, true, &port);
+	/* the running port, spelled out, and the held one */
+	snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {\"127.0.0.1:%d\", \"127.0.0.1:%d\"}\n", e.udp4, port);
+	h_write_conf(&e, conf);
+	kill(e.pid, SIGHUP);
+	snprintf(want, sizeof(want), "reload failed: listen 127.0.0.1:%d (udp "
+	    "127.0.0.1:%d): Address already in use; the running configuration "
+	    "stays", port, port);
+	ck_assert_msg(h_wait_log(&e, want, 5000), "no \"%s\" in the log", want);
+	ck_assert(!h_log_has(&e, "configuration reloaded"));
+	ck_assert_int_eq(h_udp_echo(AF_INET, e.udp4, "after", 5, 2000), 5);
+	int fd = h_connect(AF_INET, e.tcp4, 2000);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(h_echo(fd, "tcp too", 7, 2000), 0);
+	close(fd);
+	close(holder);
+}
+END_TEST
+
+/*
+ * Respelling every listener on reload (127.0.0.1 as localhost, [::1] as
+ * [0:0:0:0:0:0:0:1], one address listed twice) binds nothing and closes
+ * nothing: the sockets are the same ones, a connection open across the
+ * reload is still served, and every address still answers.
+ */
+START_TEST(test_respelled_listener_kept)
+{
+	int p4 = free_port(AF_INET, SOCK_STREAM), p6 = free_port(AF_INET6, SOCK_STREAM);
+	int u4 = free_port(AF_INET, SOCK_DGRAM), u6 = free_port(AF_INET6, SOCK_DGRAM);
+	unsigned long before[32], after[32];
+	char conf[512], no[128];
+	int nb, na, fd, open_fd;
+	size_t off;
+
+	snprintf(conf, sizeof(conf), "workers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:%d\", \"[::1]:%d\"}\n"
+	    "listen_udp = {\"127.0.0.1:%d\", \"[::1]:%d\"}\n", p4, p6, u4, u6);
+	h_write_conf(&e, conf);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	open_fd = h_connect(AF_INET, p4, 2000);
+	ck_assert_int_ne(open_fd, -1);
+	ck_assert_int_eq(h_echo(open_fd, "before", 6, 2000), 0);
+	nb = master_sockets(before, 32);
+	ck_assert_int_eq(nb, 4);
+
+	snprintf(conf, sizeof(conf), "workers = 1\n"
+	    "listen_tcp = {\"localhost:%d\", \"[0:0:0:0:0:0:0:1]:%d\"}\n"
+	    "listen_udp = {\"localhost:%d\", \"127.0.0.1:%d\", \"[::0:1]:%d\"}\n",
+	    p4, p6, u4, u4, u6);
+	h_write_conf(&e, conf);
+	off = log_size();
+	kill(e.pid, SIGHUP);
+	ck_assert_msg(h_wait_log(&e, "configuration reloaded", 5000),
+	    "the respelled reload failed");
+	ck_assert(!log_since(off, "reload failed"));
+	ck_assert(!log_since(off, "no longer listening on"));
+	/* localhost may also name ::1; a socket for that is new, not rebound */
+	snprintf(no, sizeof(no), "listening on tcp 127.0.0.1:%d", p4);
+	ck_assert_msg(!log_since(off, no), "rebound: %s", no);
+	snprintf(no, sizeof(no), "listening on tcp [::1]:%d", p6);
+	ck_assert_msg(!log_since(off, no), "rebound: %s", no);
+	snprintf(no, sizeof(no), "listening on udp 127.0.0.1:%d", u4);
+	ck_assert_msg(!log_since(off, no), "rebound: %s", no);
+	snprintf(no, sizeof(no), "listening on udp [::1]:%d", u6);
+	ck_assert_msg(!log_since(off, no), "rebound: %s", no);
+	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+
+	na = master_sockets(after, 32);
+	for (int i = 0; i < nb; i++) {
+		bool kept = false;
+		for (int j = 0; j < na; j++)
+			kept |= before[i] == after[j];
+		ck_assert_msg(kept, "socket %lu was replaced", before[i]);
+	}
+	ck_assert_int_eq(h_echo(open_fd, "across", 6, 2000), 0);
+	close(open_fd);
+	fd = h_connect(AF_INET, p4, 2000);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(h_echo(fd, "v4", 2, 2000), 0);
+	close(fd);
+	fd = h_connect(AF_INET6, p6, 2000);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(h_echo(fd, "v6", 2, 2000), 0);
+	close(fd);
+	ck_assert_int_eq(h_udp_echo(AF_INET, u4, "u4", 2, 2000), 2);
+	ck_assert_int_eq(h_udp_echo(AF_INET6, u6, "u6", 2, 2000), 2);
+}
+END_TEST
+
+Suite *
+listen_suite(void)
+{
+	Suite *s = suite_create("listen");
+	TCase *tc = tcase_create("listen");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_udp_held_port_refused_at_start);
+	tcase_add_test(tc, test_udp_held_port_refused_on_reload);
+	tcase_add_test(tc, test_respelled_listener_kept);
+	suite_add_tcase(s, tc);
+	return s;
+}
