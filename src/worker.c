@@ -21,6 +21,7 @@
 
 #include "acl.h"
 #include "conn.h"
+#include "fault.h"
 #include "log.h"
 #include "resolve.h"
 #include "source.h"
@@ -62,17 +63,43 @@ struct worker {
 };
 
 static void
-restore_signals(void)
+ignore_if_default(int sig)
+{
+	struct sigaction cur, ign = { .sa_handler = SIG_IGN };
+
+	if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
+	    !(cur.sa_flags & SA_SIGINFO))
+		sigaction(sig, &ign, NULL);
+}
+
+/*
+ * A worker takes orders from the master only.  The master's own signals
+ * are ignored; so are those that would end a worker by default and that
+ * nothing of ours uses, unless someone (a profiler) has a handler on them;
+ * the fatal ones go through the fault filter.  Before the privilege drop:
+ * until then, the workers' user cannot signal us.
+ */
+static void
+restore_signals(pid_t master)
 {
 	static const int ignored[] = {
 		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTIN, SIGTTOU,
 		SIGUSR1, SIGUSR2, SIGPIPE,
+	};
+	static const int unused[] = {
+		SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT,
 	};
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 	sigset_t none;
 
 	for (size_t i = 0; i < nitems(ignored); i++)
 		sigaction(ignored[i], &sa, NULL);
+	for (size_t i = 0; i < nitems(unused); i++)
+		ignore_if_default(unused[i]);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		ignore_if_default(sig);
+	if (fault_install(master) == -1)
+		log_warn("fatal-signal filter");
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 	sigemptyset(&none);
@@ -451,7 +478,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	struct epoll_event ev;
 	char err[256], prefix[32];
 
-	restore_signals();
+	restore_signals(a->master);
 	for (const int *fd = a->close_fds; fd && *fd != -1; fd++)
 		close(*fd);
 	snprintf(prefix, sizeof(prefix), "worker %d", slot);

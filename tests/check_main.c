@@ -21,6 +21,7 @@ main(void)
 	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, conn_suite());
+	srunner_add_suite(sr, fault_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());
 	srunner_add_suite(sr, source_suite());

@@ -3,12 +3,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -365,6 +369,168 @@ START_TEST(test_pidfile_locked_and_second_refused)
 }
 END_TEST
 
+/* ---- signals from the workers' own user --------------------------------- */
+
+/* What ends a process with a core by default. */
+static const int fatal_signals[] = {
+	SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGSYS, SIGTRAP,
+	SIGXCPU, SIGXFSZ,
+};
+
+/*
+ * As pw, sends sig to each of pids three ways: kill(), a sigqueue() that
+ * claims to come from the master, and F_SETSIG on a pipe (which can choose
+ * the si_code).  Returns how many sends were refused.
+ */
+static int
+attack(const struct passwd *pw, pid_t master, const pid_t *pids, int n, int sig)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int refused = 0;
+
+		if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
+		    setuid(pw->pw_uid) == -1)
+			_exit(100);
+		for (int i = 0; i < n; i++) {
+			siginfo_t si = { .si_signo = sig, .si_code = SI_QUEUE };
+			int p[2];
+
+			si.si_pid = master;
+			si.si_uid = 0;
+			refused += kill(pids[i], sig) == -1;
+			refused += syscall(SYS_rt_sigqueueinfo, pids[i], sig, &si) == -1;
+			if (pipe(p) == -1)
+				_exit(101);
+			refused += fcntl(p[0], F_SETOWN, pids[i]) == -1 ||
+			    fcntl(p[0], F_SETSIG, sig) == -1 ||
+			    fcntl(p[0], F_SETFL, O_ASYNC) == -1 ||
+			    write(p[1], "x", 1) != 1;
+			close(p[0]);
+			close(p[1]);
+		}
+		_exit(refused > 99 ? 99 : refused);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) < 100, "attacker 0x%x", st);
+	return WEXITSTATUS(st);
+}
+
+/* No signal pending for pid any more (handled or ignored), or it is gone. */
+static bool
+settled(pid_t pid)
+{
+	char path[64], line[256];
+	bool pending = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return true;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "SigPnd:", 7) == 0 || strncmp(line, "ShdPnd:", 7) == 0)
+			pending |= strtoull(line + 7, NULL, 16) != 0;
+	fclose(f);
+	return !pending;
+}
+
+/* Waits for want workers (a dead one comes back after its backoff). */
+static int
+workers_now(pid_t *w, int want)
+{
+	uint64_t end = h_now_ms() + 6000;
+	int n;
+
+	while ((n = h_workers(e.pid, w, 8)) < want && h_pid_alive(e.pid) &&
+	    h_now_ms() < end)
+		h_tick();
+	return n;
+}
+
+/*
+ * Started as root with user = nobody, echod's workers can be signalled by
+ * any process of nobody's.  Fatal signals from it are not crashes: six
+ * rounds of each (five early deaths make the master give up) change
+ * nothing, and neither do the other signals that end a process by default.
+ */
+START_TEST(test_workers_user_cannot_crash_them)
+{
+	const int others[] = { SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
+	    SIGSTKFLT, SIGRTMIN, SIGRTMIN + 5, SIGRTMAX, SIGUSR1, SIGUSR2,
+	    SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGPIPE };
+	struct passwd *pw = getpwnam("nobody");
+	pid_t before[8], w[8];
+	int n, refused = 0;
+
+	if (geteuid() != 0 || pw == NULL) {
+		printf("# skipped: needs root and a user nobody\n");
+		fflush(stdout);
+		return;
+	}
+	h_write_conf(&e, "user = \"nobody\"\nworkers = 2\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert_int_eq(h_workers(e.pid, before, 8), 2);
+
+	for (int round = 0; round < 6 + 1; round++) {
+		const int *sigs = round < 6 ? fatal_signals : others;
+		size_t nsigs = round < 6 ? sizeof(fatal_signals) / sizeof(int) :
+		    sizeof(others) / sizeof(int);
+
+		for (size_t i = 0; i < nsigs && h_pid_alive(e.pid); i++) {
+			if ((n = workers_now(w, 2)) == 0)
+				continue;
+			refused += attack(pw, e.pid, w, n, sigs[i]);
+			for (uint64_t end = h_now_ms() + 2000; h_now_ms() < end &&
+			    !(settled(w[0]) && settled(w[n - 1])); h_tick())
+				;
+		}
+	}
+	ck_assert_msg(h_pid_alive(e.pid) && !h_log_has(&e, "giving up"),
+	    "the master gave up");
+	ck_assert_msg(!h_log_has(&e, "killed by signal"), "a worker died");
+	ck_assert_int_eq(h_workers(e.pid, w, 8), 2);
+	ck_assert(contains(w, 2, before[0]) && contains(w, 2, before[1]));
+	ck_assert_msg(refused == 0, "%d sends refused", refused);
+	for (int i = 0; i < 10; i++) {
+		int fd = h_connect(AF_INET, e.tcp4, 2000);
+		ck_assert_int_ne(fd, -1);
+		ck_assert_int_eq(h_echo(fd, "still here", 10, 2000), 0);
+		close(fd);
+	}
+}
+END_TEST
+
+/* The master's own SIGABRT to a hung worker still kills it, as SIGABRT
+ * (with a core where cores are on), not only the SIGKILL after it. */
+START_TEST(test_hung_worker_aborted)
+{
+	char want[96];
+	pid_t w[4], now[4];
+
+	h_write_conf(&e, "worker_timeout = 3s\nworkers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert_int_eq(h_workers(e.pid, w, 4), 1);
+	kill(w[0], SIGSTOP);
+	ck_assert(h_wait_log(&e, "hung: no heartbeat", 10000));
+	snprintf(want, sizeof(want), "(pid %ld) killed by signal %d", (long)w[0],
+	    SIGABRT);
+	ck_assert_msg(h_wait_log(&e, want, 5000), "no \"%s\" in the log", want);
+	ck_assert(h_log_has(&e, "(killed by the master)"));
+	ck_assert(workers_now(now, 1) == 1 && now[0] != w[0]);
+	int fd = h_connect(AF_INET, e.tcp4, 2000);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(h_echo(fd, "replaced", 8, 2000), 0);
+	close(fd);
+}
+END_TEST
+
 Suite *
 lifecycle_suite(void)
 {
@@ -385,6 +551,14 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_no_worker_can_start);
 	tcase_add_test(tc, test_no_worker_can_start_detached);
 	tcase_add_test(tc, test_crash_loop_detached_says_why);
+	tcase_add_test(tc, test_hung_worker_aborted);
 	suite_add_tcase(s, tc);
+	/* tagged as in check_fault.c: not under valgrind */
+	TCase *sent = tcase_create("sent signals");
+	tcase_set_timeout(sent, 60);
+	tcase_set_tags(sent, "sent-fault-signals");
+	tcase_add_checked_fixture(sent, setup, teardown);
+	tcase_add_test(sent, test_workers_user_cannot_crash_them);
+	suite_add_tcase(s, sent);
 	return s;
 }

@@ -9,6 +9,7 @@ void	sc_reload_storm(struct result *);
 void	sc_log_volume(struct result *);
 void	sc_worker_kills(struct result *);
 void	sc_crash_loop(struct result *);
+void	sc_crash_loop_abort(struct result *);
 void	sc_master_kill(struct result *);
 void	sc_idle_flood(struct result *);
 void	sc_slow_readers(struct result *);

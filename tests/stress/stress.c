@@ -24,6 +24,7 @@ static const struct scenario {
 	{ "log volume",			sc_log_volume,		60 },
 	{ "worker kills",		sc_worker_kills,	60 },
 	{ "crash loop",			sc_crash_loop,		40 },
+	{ "crash loop by abort",	sc_crash_loop_abort,	40 },
 	{ "master kill",		sc_master_kill,		30 },
 	{ "idle flood",			sc_idle_flood,		60 },
 	{ "slow readers",		sc_slow_readers,	30 },

@@ -16,8 +16,10 @@
 #define GIVEUP_K	5	/* echod.conf(5): 5 early deaths ... */
 #define GIVEUP_W_S	30	/* ... within 30 s */
 
-void
-sc_crash_loop(struct result *r)
+/* Workers that exit 70 at start, or (by_abort) call abort(): their own
+ * SIGABRT is a crash, whatever the filter does with one from outside. */
+static void
+crash_loop(struct result *r, bool by_abort)
 {
 	struct echod e;
 	char shim[512], preload[600], line[512];
@@ -35,11 +37,14 @@ sc_crash_loop(struct result *r)
 	h_init(&e);
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
 	putenv(preload);
+	if (by_abort)
+		putenv("CRASHSHIM_ABORT=1");
 	/* ASan insists on being first; the shim needs none of it */
 	putenv("ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0");
 	uint64_t t0 = h_now_ms();
 	h_spawn(&e, argv);
 	unsetenv("LD_PRELOAD");
+	unsetenv("CRASHSHIM_ABORT");
 	st = h_wait_exit(e.pid, 20000);
 	double secs = (double)(h_now_ms() - t0) / 1000.0;
 	if (st != -1)
@@ -81,8 +86,13 @@ sc_crash_loop(struct result *r)
 	bar(r, secs < GIVEUP_W_S, "gave up after the window");
 	bar(r, growing, "respawn delays do not grow");
 	bar(r, fps <= 20 || sl_sanitizers(), "more than 20 forks a second");
+	bar(r, !by_abort || h_log_has(&e, "killed by signal 6"),
+	    "no worker died of its own SIGABRT");
 	h_cleanup(&e);
 }
+
+void sc_crash_loop(struct result *r) { crash_loop(r, false); }
+void sc_crash_loop_abort(struct result *r) { crash_loop(r, true); }
 
 void
 sc_master_kill(struct result *r)

@@ -1,0 +1,127 @@
+/*
+ * fault.c - a worker's fatal-signal filter.  Workers drop root, so a
+ * process of their user may signal them; a SIGSEGV from it must not pass
+ * for a crash, or five of them make the master give up.  siginfo says who
+ * sent a signal: the kernel (a fault), the worker itself (abort()), the
+ * master (SIGABRT to a hung worker), or someone else, who is ignored.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "util.h"
+
+static const int fault_signals[] = {
+	SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGSYS, SIGTRAP,
+	SIGXCPU, SIGXFSZ,
+};
+
+static struct sigaction	 prev[nitems(fault_signals)];
+static pid_t		 master_pid;
+static alignas(16) char	 altstack[FAULT_ALTSTACK_SIZE];
+
+/* The signals whose positive si_codes only the kernel's faults use: for
+ * any other signal, F_SETSIG lets a process pick a POLL_* code. */
+static bool
+has_fault_codes(int sig)
+{
+	switch (sig) {
+	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:
+	case SIGSYS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool
+fault_fatal(int sig, int code, pid_t sender, pid_t self, pid_t master)
+{
+	switch (code) {
+	case SI_USER:	/* kill(), and tgkill()/raise()/abort(): the kernel */
+	case SI_TKILL:	/* fills in the sender, no one can forge it */
+		return sender == self || (master > 0 && sender == master);
+	case SI_KERNEL:	/* SIGXCPU past the soft limit, a bad stack... */
+		return true;
+	default:
+		/* SI_QUEUE, SI_SIGIO and the other negative codes are what
+		 * sigqueue() or F_SETSIG made them, sender included; nothing
+		 * of ours raises a fatal signal that way. */
+		if (code < 0)
+			return false;
+		return has_fault_codes(sig);
+	}
+}
+
+static const struct sigaction *
+previous(int sig)
+{
+	for (size_t i = 0; i < nitems(fault_signals); i++)
+		if (fault_signals[i] == sig)
+			return &prev[i];
+	return &prev[0];	/* not reached: installed for those only */
+}
+
+/* The default action once the handler returns and unblocks sig: a core,
+ * and a wait status that names the signal.  A fault would come again
+ * anyway; a sent signal would not. */
+static void
+die(int sig)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	raise(sig);
+}
+
+static void
+on_fault(int sig, siginfo_t *si, void *uc)
+{
+	const struct sigaction *p = previous(sig);
+	int saved = errno;
+
+	if (!fault_fatal(sig, si->si_code, si->si_pid, getpid(), master_pid))
+		;	/* from outside: ignored */
+	else if (p->sa_handler == SIG_DFL || p->sa_handler == SIG_IGN)
+		die(sig);
+	else if (p->sa_flags & SA_SIGINFO)
+		p->sa_sigaction(sig, si, uc);	/* a sanitizer's */
+	else
+		p->sa_handler(sig);
+	errno = saved;
+}
+
+int
+fault_install(pid_t master)
+{
+	struct sigaction sa = { .sa_sigaction = on_fault,
+	    .sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK };
+	stack_t ss, cur;
+
+	master_pid = master;
+	/* A stack overflow can only be handled on a stack of its own (one
+	 * set already, ASan's, is kept).  Without one, the overflow still
+	 * ends the worker with SIGSEGV, just past any handler. */
+	if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+		ss = (stack_t){ .ss_sp = altstack, .ss_size = sizeof(altstack) };
+		(void)sigaltstack(&ss, NULL);
+	}
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < nitems(fault_signals); i++) {
+		if (sigaction(fault_signals[i], NULL, &prev[i]) == -1)
+			return -1;
+		if (prev[i].sa_handler == SIG_IGN)
+			continue;	/* ignored from outside already */
+		if (prev[i].sa_sigaction == on_fault)
+			prev[i].sa_handler = SIG_DFL;	/* installed twice */
+		if (sigaction(fault_signals[i], &sa, NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
