@@ -1,12 +1,15 @@
 /*
- * conf.c - the configuration file.  libconfuse parses; our rules judge each
- * value while the parser still knows its line, so every error reads
- * "FILE:LINE: key: reason".  The rules themselves are pure functions.
+ * conf.c - the configuration file.  It is read from one descriptor opened
+ * without blocking and refused unless it is a regular file; conftext.c
+ * checks the text; libconfuse parses; our rules judge each value while the
+ * parser still knows its line, so every error reads "FILE:LINE: key:
+ * reason", with the file's bytes escaped.  The rules are pure functions.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -15,12 +18,16 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <confuse.h>
 
 #include "addr.h"
 #include "conf.h"
+#include "conftext.h"
+#include "privdrop.h"
+#include "util.h"
 
 /* Ranges, as the messages and echod.conf(5) state them. */
 #define BUFFER_MIN	1024
@@ -255,6 +262,24 @@ cb_log_level(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * A value with a control character (a raw one, or one written as \e, \n,
+ * \x1b...) is refused: nothing echod takes can hold one, and a name or an
+ * address that did would reach the log as it is.
+ */
+static int
+control_char(cfg_t *cfg, cfg_opt_t *opt, const char *v)
+{
+	for (const char *p = v; p != NULL && *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			cfg_error(cfg, "%s: \"%s\": control characters are not allowed",
+			    opt->name, v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 cb_listen(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -267,6 +292,8 @@ cb_listen(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const char *spec = cfg_opt_getnstr(opt, i);
+		if (control_char(cfg, opt, spec) == -1)
+			return -1;
 		if (conf_check_listen(spec, &err) == -1) {
 			cfg_error(cfg, "%s: \"%s\": %s", opt->name, spec ? spec : "", err);
 			return -1;
@@ -288,6 +315,8 @@ cb_cidrs(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const char *v = cfg_opt_getnstr(opt, i);
+		if (control_char(cfg, opt, v) == -1)
+			return -1;
 		if (acl_parse(v ? v : "", &c, &err) == -1) {
 			cfg_error(cfg, "%s: \"%s\": %s", opt->name, v ? v : "", err);
 			return -1;
@@ -301,6 +330,8 @@ cb_name(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *v = cfg_opt_getnstr(opt, 0);
 
+	if (control_char(cfg, opt, v) == -1)
+		return -1;
 	if (v != NULL && v[0] == '\0') {
 		cfg_error(cfg, "%s: must not be empty (leave it unset instead)", opt->name);
 		return -1;
@@ -324,32 +355,34 @@ cb_pidfile(cfg_t *cfg, cfg_opt_t *opt)
 
 #define DEFAULT_LISTEN	"{\"0.0.0.0:7\", \"[::]:7\"}"
 
+static cfg_opt_t opts[] = {
+	CFG_STR_LIST("listen_tcp", DEFAULT_LISTEN, CFGF_NONE),
+	CFG_STR_LIST("listen_udp", DEFAULT_LISTEN, CFGF_NONE),
+	CFG_INT_CB("workers", 0, CFGF_NONE, cb_workers),
+	CFG_STR("user", NULL, CFGF_NONE),
+	CFG_STR("group", NULL, CFGF_NONE),
+	CFG_STR("pidfile", NULL, CFGF_NONE),
+	CFG_INT_CB("backlog", 1024, CFGF_NONE, cb_range),
+	CFG_INT_CB("buffer_size", 16 * 1024, CFGF_NONE, cb_range),
+	CFG_INT_CB("max_connections", 8192, CFGF_NONE, cb_range),
+	CFG_INT_CB("idle_timeout", 300 * 1000, CFGF_NONE, cb_range),
+	CFG_INT_CB("shutdown_timeout", 10 * 1000, CFGF_NONE, cb_range),
+	CFG_INT_CB("worker_timeout", 10 * 1000, CFGF_NONE, cb_range),
+	CFG_BOOL("resolve_clients", cfg_false, CFGF_NONE),
+	CFG_BOOL("log_connections", cfg_true, CFGF_NONE),
+	CFG_STR("log_level", "info", CFGF_NONE),
+	CFG_INT_CB("udp_rate_limit", 100, CFGF_NONE, cb_range),
+	CFG_INT_CB("udp_rate_burst", 200, CFGF_NONE, cb_range),
+	CFG_INT_CB("max_connections_per_source", 0, CFGF_NONE, cb_range),
+	CFG_STR_LIST("allow", "{}", CFGF_NONE),
+	CFG_STR_LIST("deny", "{}", CFGF_NONE),
+	CFG_END()
+};
+#define NKEYS	(nitems(opts) - 1)
+
 static cfg_t *
 schema(void)
 {
-	static cfg_opt_t opts[] = {
-		CFG_STR_LIST("listen_tcp", DEFAULT_LISTEN, CFGF_NONE),
-		CFG_STR_LIST("listen_udp", DEFAULT_LISTEN, CFGF_NONE),
-		CFG_INT_CB("workers", 0, CFGF_NONE, cb_workers),
-		CFG_STR("user", NULL, CFGF_NONE),
-		CFG_STR("group", NULL, CFGF_NONE),
-		CFG_STR("pidfile", NULL, CFGF_NONE),
-		CFG_INT_CB("backlog", 1024, CFGF_NONE, cb_range),
-		CFG_INT_CB("buffer_size", 16 * 1024, CFGF_NONE, cb_range),
-		CFG_INT_CB("max_connections", 8192, CFGF_NONE, cb_range),
-		CFG_INT_CB("idle_timeout", 300 * 1000, CFGF_NONE, cb_range),
-		CFG_INT_CB("shutdown_timeout", 10 * 1000, CFGF_NONE, cb_range),
-		CFG_INT_CB("worker_timeout", 10 * 1000, CFGF_NONE, cb_range),
-		CFG_BOOL("resolve_clients", cfg_false, CFGF_NONE),
-		CFG_BOOL("log_connections", cfg_true, CFGF_NONE),
-		CFG_STR("log_level", "info", CFGF_NONE),
-		CFG_INT_CB("udp_rate_limit", 100, CFGF_NONE, cb_range),
-		CFG_INT_CB("udp_rate_burst", 200, CFGF_NONE, cb_range),
-		CFG_INT_CB("max_connections_per_source", 0, CFGF_NONE, cb_range),
-		CFG_STR_LIST("allow", "{}", CFGF_NONE),
-		CFG_STR_LIST("deny", "{}", CFGF_NONE),
-		CFG_END()
-	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 
 	if (cfg == NULL)
@@ -366,65 +399,144 @@ schema(void)
 	return cfg;
 }
 
-void
-conf_strip_comments(char *p)
+static const char *
+file_kind(mode_t mode)
 {
-	char quote = 0;
-
-	for (; *p != '\0'; p++) {
-		if (quote) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == quote)
-				quote = 0;
-		} else if (*p == '"' || *p == '\'') {
-			quote = *p;
-		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-			while (*p != '\0' && *p != '\n')
-				*p++ = ' ';
-			if (*p == '\0')
-				return;
-		} else if (p[0] == '/' && p[1] == '*') {
-			*p++ = ' ';
-			*p = ' ';
-			while (p[1] != '\0' && !(p[1] == '*' && p[2] == '/')) {
-				p++;
-				if (*p != '\n')
-					*p = ' ';
-			}
-			if (p[1] == '\0')
-				return;
-			p[1] = p[2] = ' ';
-			p += 2;
-		}
-	}
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a file";
 }
 
-/* The whole file, NUL-terminated; NULL with errno. */
+/*
+ * The whole of a regular file, NUL-terminated, its length in *len.  Opened
+ * without blocking (a FIFO or a device would hang a reload in open()), then
+ * judged and read through that one descriptor, never by name again.  NULL
+ * with "FILE: reason" in err.
+ */
 static char *
-slurp(const char *path)
+read_regular(const char *path, size_t *len, char *err, size_t errlen)
 {
 	enum { MAX = 1024 * 1024 };
-	FILE *f = fopen(path, "re");
-	char *buf;
-	size_t n;
+	struct stat st;
+	char *buf = NULL;
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 
-	if (f == NULL)
+	if (fd == -1) {
+		/* open() of a socket fails with ENXIO: say what it is */
+		if (errno == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+			snprintf(err, errlen, "%s: not a regular file (%s)", path,
+			    file_kind(st.st_mode));
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file (%s)", path,
+		    file_kind(st.st_mode));
+		goto fail;
+	}
 	if ((buf = malloc(MAX + 1)) == NULL) {
-		fclose(f);
-		return NULL;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
 	}
-	n = fread(buf, 1, MAX + 1, f);
-	if (ferror(f) || n > MAX) {
-		errno = ferror(f) ? EIO : EFBIG;
-		free(buf);
-		fclose(f);
-		return NULL;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, MAX + 1 - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		if ((n += (size_t)r) > MAX) {
+			snprintf(err, errlen, "%s: larger than 1 MiB", path);
+			goto fail;
+		}
 	}
-	fclose(f);
+	close(fd);
 	buf[n] = '\0';
+	*len = n;
 	return buf;
+fail:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+/*
+ * The file's text, ready for libconfuse: read, without comments, checked;
+ * where each key is set goes in keys[].  NULL with "FILE:LINE: reason".
+ */
+static char *
+load_text(const char *path, struct conftext_key *keys, char *err,
+    size_t errlen)
+{
+	struct conftext_error e = { 0 };
+	size_t len;
+	char *text;
+
+	if ((text = read_regular(path, &len, err, errlen)) == NULL)
+		return NULL;
+	if (conftext_check_nul(text, len, &e) == -1 ||
+	    conftext_strip(text, &e) == -1 ||
+	    conftext_scan(text, keys, NKEYS, &e) == -1) {
+		snprintf(err, errlen, "%s:%d: %s%s%s", path, e.line, e.key,
+		    e.key[0] != '\0' ? ": " : "", e.why);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Says which keys the file sets more than once: the last one wins. */
+static int
+note_repeats(struct conf *c, const struct conftext_key *keys)
+{
+	char msg[CONF_ERRLEN];
+
+	if ((c->warnings = calloc(NKEYS, sizeof(char *))) == NULL)
+		return -1;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].count < 2)
+			continue;
+		if (keys[i].count == 2)
+			snprintf(msg, sizeof(msg), "%s:%d: warning: %s: set twice "
+			    "(lines %d and %d); line %d wins", c->path,
+			    keys[i].last, keys[i].name, keys[i].first,
+			    keys[i].last, keys[i].last);
+		else
+			snprintf(msg, sizeof(msg), "%s:%d: warning: %s: set %d "
+			    "times (first on line %d); line %d wins", c->path,
+			    keys[i].last, keys[i].name, keys[i].count,
+			    keys[i].first, keys[i].last);
+		if ((c->warnings[c->n_warnings] = strdup(msg)) == NULL)
+			return -1;
+		c->n_warnings++;
+	}
+	return 0;
+}
+
+static int
+key_line(const struct conftext_key *keys, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return keys[i].last;
+	return 0;
 }
 
 static char *
@@ -477,6 +589,7 @@ free_list(char **v, size_t n)
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
+	struct conftext_key keys[NKEYS];
 	struct conf *c = NULL;
 	char *text = NULL;
 	cfg_t *cfg;
@@ -486,18 +599,17 @@ conf_load(const char *path, char *err, size_t errlen)
 	errbuf = err;
 	errbuflen = errlen;
 	errpath = path;
+	for (size_t i = 0; i < NKEYS; i++)
+		keys[i] = (struct conftext_key){ .name = opts[i].name };
 	if ((cfg = schema()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
-	if (path != NULL && (text = slurp(path)) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto done;
-	}
 	/* libconfuse 3.3 counts a comment's line twice; without comments
 	 * its line numbers are right. */
-	if (text != NULL)
-		conf_strip_comments(text);
+	if (path != NULL &&
+	    (text = load_text(path, keys, err, errlen)) == NULL)
+		goto done;
 	rc = text ? cfg_parse_buf(cfg, text) : CFG_SUCCESS;
 	if (rc != CFG_SUCCESS) {
 		if (err[0] == '\0')
@@ -508,6 +620,11 @@ conf_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
+	c->line_listen = key_line(keys, "listen_tcp");
+	if (key_line(keys, "listen_udp") > c->line_listen)
+		c->line_listen = key_line(keys, "listen_udp");
+	c->line_user = key_line(keys, "user");
+	c->line_group = key_line(keys, "group");
 	c->path = xstrdup_or_null(path);
 	c->listen_tcp = copy_list(cfg, "listen_tcp", &c->n_listen_tcp);
 	c->listen_udp = copy_list(cfg, "listen_udp", &c->n_listen_udp);
@@ -535,7 +652,7 @@ conf_load(const char *path, char *err, size_t errlen)
 	c->deny = copy_cidrs(cfg, "deny", &c->n_deny);
 	if (c->listen_tcp == NULL || c->listen_udp == NULL ||
 	    c->allow == NULL || c->deny == NULL ||
-	    (path && c->path == NULL)) {
+	    (path && c->path == NULL) || note_repeats(c, keys) == -1) {
 		snprintf(err, errlen, "out of memory");
 		conf_free(c);
 		c = NULL;
@@ -546,6 +663,13 @@ done:
 	free(text);
 	errbuf = NULL;
 	errpath = NULL;
+	if (c == NULL) {
+		/* the file's bytes, quoted in err, must not reach a terminal
+		 * or the log as they are */
+		char raw[CONF_ERRLEN];
+		snprintf(raw, sizeof(raw), "%s", err);
+		conftext_escape(raw, err, errlen);
+	}
 	return c;
 }
 
@@ -562,6 +686,7 @@ conf_free(struct conf *c)
 	free(c->pidfile);
 	free(c->allow);
 	free(c->deny);
+	free_list(c->warnings, c->n_warnings);
 	free(c);
 }
 
@@ -604,7 +729,37 @@ conf_override(struct conf *c, const struct conf_overrides *o,
 	}
 	if (o->debug)
 		c->log_level = LOG_DEBUG;
+	/* Checked on what will run, after -l: the lists are empty only if
+	 * the file emptied both (socket activation or not: see echod.conf(5)). */
+	if (c->n_listen_tcp == 0 && c->n_listen_udp == 0) {
+		snprintf(err, errlen, "%s:%d: listen_tcp and listen_udp are both "
+		    "empty: echod would listen on nothing",
+		    c->path ? c->path : "(built-in)", c->line_listen);
+		return -1;
+	}
 	return 0;
+}
+
+int
+conf_resolve_user(const struct conf *c, struct creds *out, char *err,
+    size_t errlen)
+{
+	char why[CONF_ERRLEN], name[128];
+	const char *which;
+	struct creds scratch;
+
+	if (c->user == NULL)
+		return 0;
+	if (privdrop_resolve(c->user, c->group, out ? out : &scratch, &which,
+	    why, sizeof(why)) == 0)
+		return 0;
+	conftext_escape(strcmp(which, "group") == 0 ? c->group : c->user, name,
+	    sizeof(name));
+	snprintf(err, errlen, "%s:%d: %s: \"%s\": %s",
+	    c->path ? c->path : "(built-in)",
+	    strcmp(which, "group") == 0 ? c->line_group : c->line_user, which,
+	    name, why);
+	return -1;
 }
 
 int

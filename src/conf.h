@@ -8,6 +8,8 @@
 
 #include "acl.h"
 
+struct creds;
+
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
 #define CONF_MAX_WORKERS	1024
 #define CONF_MAX_LISTEN		64
@@ -40,6 +42,14 @@ struct conf {
 	size_t	  n_allow;
 	struct cidr *deny;
 	size_t	  n_deny;
+	/* Where the file sets these (the last time); 0: not in the file. */
+	int	  line_listen;		/* listen_tcp or listen_udp */
+	int	  line_user;
+	int	  line_group;
+	/* "FILE:LINE: warning: ..." for what is accepted but suspect (a key
+	 * set twice); the caller prints or logs them. */
+	char	**warnings;
+	size_t	  n_warnings;
 };
 
 /* What the command line sets; it wins over the file, across reloads too. */
@@ -52,13 +62,24 @@ struct conf_overrides {
 };
 
 /*
- * Reads path (NULL: built-in defaults only).  On a bad file returns NULL and
- * puts "FILE:LINE: key: reason" in err.
+ * Reads path (NULL: built-in defaults only): a regular file, opened without
+ * blocking.  On a bad file returns NULL and puts "FILE:LINE: key: reason"
+ * in err, with the file's bytes escaped.
  */
 struct conf	*conf_load(const char *path, char *err, size_t errlen);
 void		 conf_free(struct conf *);
-/* Applies the command line; -1 with a reason in err if it is invalid. */
+/*
+ * Applies the command line, then checks what will run as a whole (it must
+ * listen somewhere); -1 with a reason in err.
+ */
 int		 conf_override(struct conf *, const struct conf_overrides *,
+		    char *err, size_t errlen);
+/*
+ * If user is set: looks user and group up and checks that this process can
+ * switch to them, filling *out (may be NULL).  0, or -1 with "FILE:LINE:
+ * user: "name": reason" in err.
+ */
+int		 conf_resolve_user(const struct conf *, struct creds *out,
 		    char *err, size_t errlen);
 /* The worker count to run: workers, or the online CPUs for auto. */
 int		 conf_workers(const struct conf *);
@@ -69,7 +90,5 @@ int	conf_parse_duration(const char *s, uint64_t *ms, const char **err);
 int	conf_parse_workers(const char *s, int *out, const char **err);
 int	conf_parse_log_level(const char *s, int *out, const char **err);
 int	conf_check_listen(const char *spec, const char **err);
-/* Blanks out #, // and slash-star comments outside quotes, keeping newlines. */
-void	conf_strip_comments(char *text);
 
 #endif

@@ -115,9 +115,17 @@ main(int argc, char **argv)
 		path = CONF_DEFAULT_PATH;
 	opts.conf_path = path;
 
-	if ((conf = conf_load(path, err, sizeof(err))) == NULL ||
-	    conf_override(conf, &ov, err, sizeof(err)) == -1) {
+	if ((conf = conf_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "echod: %s\n", err);
+		return EX_CONFIG;
+	}
+	for (size_t i = 0; test && i < conf->n_warnings; i++)
+		fprintf(stderr, "echod: %s\n", conf->warnings[i]);
+	/* -t judges what a start would: the user too, as this process */
+	if (conf_override(conf, &ov, err, sizeof(err)) == -1 ||
+	    conf_resolve_user(conf, NULL, err, sizeof(err)) == -1) {
+		fprintf(stderr, "echod: %s\n", err);
+		conf_free(conf);
 		return EX_CONFIG;
 	}
 	if (test) {
@@ -135,5 +143,7 @@ main(int argc, char **argv)
 	}
 	if (path == NULL)
 		log_info("no %s: using the built-in configuration", CONF_DEFAULT_PATH);
+	for (size_t i = 0; i < conf->n_warnings; i++)
+		log_warnx("%s", conf->warnings[i]);
 	return master_run(conf, &opts);
 }

@@ -341,14 +341,15 @@ reload(void)
 	    "the built-in configuration");
 	if ((c = conf_load(m.opts->conf_path, err, sizeof(err))) == NULL ||
 	    conf_override(c, m.opts->overrides, err, sizeof(err)) == -1 ||
-	    (c->user && privdrop_resolve(c->user, c->group, &creds, err,
-	    sizeof(err)) == -1)) {
+	    conf_resolve_user(c, &creds, err, sizeof(err)) == -1) {
 		log_warnx("reload failed: %s; the running configuration stays",
 		    err);
 		conf_free(c);
 		notify_ready();
 		return;
 	}
+	for (size_t i = 0; i < c->n_warnings; i++)
+		log_warnx("%s", c->warnings[i]);
 	if (!m.activated && listen_reconcile(&m.ls, c->listen_tcp, c->n_listen_tcp,
 	    c->listen_udp, c->n_listen_udp, c->backlog, note_listener, err,
 	    sizeof(err)) == -1) {
@@ -567,8 +568,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		return startup_fail(err);
 	}
 	if (open_listeners(err, sizeof(err)) == -1 ||
-	    (conf->user && privdrop_resolve(conf->user, conf->group, &m.creds,
-	    err, sizeof(err)) == -1) ||
+	    conf_resolve_user(conf, &m.creds, err, sizeof(err)) == -1 ||
 	    (pool_init(&m.pool) == -1 &&
 	    snprintf(err, sizeof(err), "worker table: %s", strerror(errno))) ||
 	    ((m.sources = source_init(POOL_MAX_SLOTS)) == NULL &&

@@ -12,9 +12,14 @@ struct creds {
 	gid_t	gid;
 };
 
-/* Looks user (and group, or the user's primary group) up; 0 or -1 with err. */
+/*
+ * Looks user (and group, or the user's primary group) up and checks that
+ * this process can switch to them: as root with CAP_SETUID and CAP_SETGID,
+ * or without root when they are what it already runs as.  0, or -1 with the
+ * reason in err and in *which the one at fault, "user" or "group".
+ */
 int	privdrop_resolve(const char *user, const char *group, struct creds *,
-	    char *err, size_t errlen);
+	    const char **which, char *err, size_t errlen);
 /* initgroups, setgid, setuid, then proves root cannot come back. */
 int	privdrop_apply(const struct creds *, char *err, size_t errlen);
 

@@ -1,14 +1,19 @@
 /* check_conf.c - the configuration rules, value by value at their edges,
- * and the file as libconfuse reads it. */
+ * the file's text before libconfuse reads it (conftext.c), and the file as
+ * libconfuse reads it. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "conf.h"
+#include "conftext.h"
+#include "privdrop.h"
 #include "suites.h"
 
 START_TEST(test_size)
@@ -97,30 +102,147 @@ START_TEST(test_strip_comments)
 		{ "u = 'q#'#c", "u = 'q#'  " },
 		{ "s = \"a\\\"#\" #", "s = \"a\\\"#\"  " },
 		{ "/* 1\n2 */x", "    \n    x" },
-		{ "x /* open", "x        " },
+		{ "# it's\nx", "      \nx" },
+		{ "/* \" */x", "       x" },
+		{ "s = '${HOME}'", "s = '${HOME}'" },
+		{ "s = \"\\${X}\"", "s = \"\\${X}\"" },
 	};
+	struct conftext_error e;
 	char buf[64];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		strcpy(buf, cases[i].in);
-		conf_strip_comments(buf);
+		ck_assert_msg(conftext_strip(buf, &e) == 0, "%s", cases[i].in);
 		ck_assert_str_eq(buf, cases[i].out);
 	}
 }
 END_TEST
 
-/* Writes text to a temporary file and loads it. */
+/* What does not end is reported where it began. */
+START_TEST(test_strip_refuses)
+{
+	static const struct { const char *in; int line; const char *why; } cases[] = {
+		{ "x /* open", 1, "unterminated comment" },
+		{ "a = 1\n/* one\ntwo\n", 2, "unterminated comment" },
+		{ "a = 1\n/*/\n", 2, "unterminated comment" },
+		{ "s = \"abc\nd\n", 1, "unterminated string" },
+		{ "\n\ns = 'x\\'\n", 3, "unterminated string" },
+		{ "s = \"x\\", 1, "unterminated string" },
+		{ "a = 1 /* \" */\nb = \"\n", 2, "unterminated string" },
+		{ "\nx = ${HOME}", 2, "environment substitution" },
+		{ "x = \"a\n${HOME}\"", 2, "environment substitution" },
+	};
+	struct conftext_error e;
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		strcpy(buf, cases[i].in);
+		ck_assert_msg(conftext_strip(buf, &e) == -1, "%s", cases[i].in);
+		ck_assert_int_eq(e.line, cases[i].line);
+		ck_assert_msg(strncmp(e.why, cases[i].why, strlen(cases[i].why)) == 0,
+		    "%s: %s", cases[i].in, e.why);
+	}
+}
+END_TEST
+
+START_TEST(test_nul)
+{
+	struct conftext_error e;
+
+	ck_assert_int_eq(conftext_check_nul("a\nb", 3, &e), 0);
+	ck_assert_int_eq(conftext_check_nul("a\nb\n\0c", 6, &e), -1);
+	ck_assert_int_eq(e.line, 3);
+	ck_assert_int_eq(conftext_check_nul("\0", 1, &e), -1);
+	ck_assert_int_eq(e.line, 1);
+}
+END_TEST
+
+START_TEST(test_scan)
+{
+	struct conftext_key keys[] = { { .name = "workers" },
+	    { .name = "listen_tcp" }, { .name = "deny" } };
+	struct conftext_error e;
+
+	ck_assert_int_eq(conftext_scan("workers = 1\nlisten_tcp = {\"a\",\n\"b\"}\n"
+	    "workers=2 deny = {}\n\nlisten_tcp = {}\nworkers = 3\n", keys, 3, &e), 0);
+	ck_assert_int_eq(keys[0].count, 3);
+	ck_assert_int_eq(keys[0].first, 1);
+	ck_assert_int_eq(keys[0].last, 7);
+	ck_assert_int_eq(keys[1].count, 2);
+	ck_assert_int_eq(keys[1].first, 2);
+	ck_assert_int_eq(keys[1].last, 6);
+	ck_assert_int_eq(keys[2].count, 1);
+	ck_assert_int_eq(keys[2].last, 4);
+
+	/* what looks like a key inside a string is not one */
+	ck_assert_int_eq(conftext_scan("deny = {\"workers = 1\", 'x'}\n"
+	    "user = \"a += b\"\n", keys, 3, &e), 0);
+	ck_assert_int_eq(keys[0].count, 0);
+	ck_assert_int_eq(keys[2].count, 1);
+
+	ck_assert_int_eq(conftext_scan("workers = 1\n\nlisten_tcp += {\"x:7\"}\n",
+	    keys, 3, &e), -1);
+	ck_assert_int_eq(e.line, 3);
+	ck_assert_str_eq(e.key, "listen_tcp");
+	ck_assert_ptr_nonnull(strstr(e.why, "+="));
+	ck_assert_int_eq(conftext_scan("deny\n+= {}\n", keys, 3, &e), -1);
+	ck_assert_int_eq(e.line, 2);
+	ck_assert_str_eq(e.key, "deny");
+
+	/* not a statement: left to the parser, and never a hang */
+	ck_assert_int_eq(conftext_scan("= = {", keys, 3, &e), 0);
+	ck_assert_int_eq(conftext_scan("a = \"open", keys, 3, &e), 0);
+	ck_assert_int_eq(conftext_scan("# x\n* ( ) + , workers", keys, 3, &e), 0);
+}
+END_TEST
+
+START_TEST(test_escape)
+{
+	char out[64];
+
+	conftext_escape("plain: \"x\" 'y'", out, sizeof(out));
+	ck_assert_str_eq(out, "plain: \"x\" 'y'");
+	conftext_escape("a\033[31mb\\\t\n\x7f\xc3\xa9", out, sizeof(out));
+	ck_assert_str_eq(out, "a\\x1b[31mb\\\\\\x09\\x0a\\x7f\\xc3\\xa9");
+	/* truncated, never in the middle of an escape */
+	conftext_escape("ab\033", out, 6);
+	ck_assert_str_eq(out, "ab");
+	conftext_escape("abcdef", out, 4);
+	ck_assert_str_eq(out, "abc");
+}
+END_TEST
+
+/* Writes len bytes to a temporary file and loads it. */
 static struct conf *
-load_text(const char *text, char *path, char *err, size_t errlen)
+load_bytes(const char *text, size_t len, char *path, char *err, size_t errlen)
 {
 	int fd;
 
 	strcpy(path, "/tmp/echod-conf-XXXXXX");
 	fd = mkstemp(path);
 	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
 	close(fd);
 	return conf_load(path, err, errlen);
+}
+
+static struct conf *
+load_text(const char *text, char *path, char *err, size_t errlen)
+{
+	return load_bytes(text, strlen(text), path, err, errlen);
+}
+
+/* Loads len bytes; expects failure with exactly "PATH:" + want. */
+static void
+expect_error_bytes(const char *text, size_t len, const char *want)
+{
+	char path[64], err[CONF_ERRLEN], full[CONF_ERRLEN + 64];
+	struct conf *c = load_bytes(text, len, path, err, sizeof(err));
+
+	ck_assert_msg(c == NULL, "accepted: %s", text);
+	snprintf(full, sizeof(full), "%s:%s", path, want);
+	ck_assert_str_eq(err, full);
+	unlink(path);
 }
 
 /* Loads text; expects failure with exactly "PATH:" + want. */
@@ -192,6 +314,152 @@ START_TEST(test_file_errors)
 	    "1: max_connections_per_source: must be 0..1000000, got \"1000001\"");
 	expect_error("# one\n# two\n/* three\nfour */\nbacklog = 0 # five\n",
 	    "5: backlog: must be 1..65535, got \"0\"");
+}
+END_TEST
+
+/*
+ * What libconfuse alone would read silently or wrongly: the rest of the
+ * file swallowed, a NUL ending it, "+=" adding to the default, an error
+ * one line past the end, a file's raw bytes in the message.
+ */
+START_TEST(test_file_hostile_text)
+{
+	static const char nul[] = "workers = 2\nlisten_tcp = {}\0\ndeny = {}\n";
+
+	expect_error("workers = 2\n/* stray\ndeny = {\"0.0.0.0/0\"}\n",
+	    "2: unterminated comment (/* without */)");
+	expect_error_bytes(nul, sizeof(nul) - 1,
+	    "2: a NUL byte (this is not a text file)");
+	expect_error("listen_tcp += {\"127.0.0.1:7\"}\n",
+	    "1: listen_tcp: += is not supported: it would add to the built-in "
+	    "default; write the whole list with =");
+	expect_error("deny = {}\nallow += {}\n",
+	    "2: allow: += is not supported: it would add to the built-in "
+	    "default; write the whole list with =");
+	expect_error("workers = 2\nuser = \"echod\n\nbacklog = 5\n",
+	    "2: unterminated string (a quote that is never closed)");
+	expect_error("workers = 2\n\"workers\n",
+	    "2: unterminated string (a quote that is never closed)");
+	expect_error("listen_tcp = {\"${LISTEN:-0.0.0.0:7}\"}\n",
+	    "1: environment substitution (${...}) is not supported");
+	expect_error("wrokers\033[2J = 3\n", "1: no such option 'wrokers\\x1b[2J'");
+	expect_error("user = \"\\e[31mroot\"\n",
+	    "1: user: \"\\x1b[31mroot\": control characters are not allowed");
+	expect_error("listen_udp = {\"127.0.0.1\n:7\"}\n",
+	    "2: listen_udp: \"127.0.0.1\\x0a:7\": control characters are not "
+	    "allowed");
+	expect_error("log_level = \"\xff\xfe\"\n", "1: log_level: must be err, "
+	    "warning, notice, info or debug, got \"\\xff\\xfe\"");
+}
+END_TEST
+
+/* Anything but a regular file is refused at once, without blocking. */
+START_TEST(test_file_not_regular)
+{
+	char dir[] = "/tmp/echod-conf-XXXXXX", fifo[64], err[CONF_ERRLEN], want[128];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_null(conf_load(dir, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: not a regular file (a directory)", dir);
+	ck_assert_str_eq(err, want);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_ptr_null(conf_load(fifo, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: not a regular file (a FIFO)", fifo);
+	ck_assert_str_eq(err, want);
+	ck_assert_ptr_null(conf_load("/dev/null", err, sizeof(err)));
+	ck_assert_str_eq(err, "/dev/null: not a regular file (a character device)");
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
+/* Both lists empty listen nowhere: refused after the command line is
+ * applied, since -l replaces them; one empty list is fine. */
+START_TEST(test_listen_nowhere)
+{
+	struct conf_overrides none = { .workers = -1 };
+	struct conf_overrides l = { .workers = -1, .n_listen = 1,
+	    .listen = { "127.0.0.1:7" } };
+	char path[64], err[CONF_ERRLEN], want[CONF_ERRLEN];
+	struct conf *c;
+
+	c = load_text("listen_tcp = {}\nworkers = 1\nlisten_udp = {}\n", path,
+	    err, sizeof(err));
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(conf_override(c, &none, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:3: listen_tcp and listen_udp are both "
+	    "empty: echod would listen on nothing", path);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(conf_override(c, &l, err, sizeof(err)), 0);
+	conf_free(c);
+	unlink(path);
+
+	c = load_text("listen_tcp = {}\n", path, err, sizeof(err));
+	ck_assert_int_eq(conf_override(c, &none, err, sizeof(err)), 0);
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+/* A key set twice is accepted, the last one winning, with a warning. */
+START_TEST(test_repeats)
+{
+	char path[64], err[CONF_ERRLEN], want[CONF_ERRLEN];
+	struct conf *c;
+
+	c = load_text("workers = 1\n# x\nlisten_tcp = {\"127.0.0.1:1\",\n"
+	    "\"127.0.0.1:2\"}\nworkers = 2\ndeny = {}\nworkers = 3\n"
+	    "listen_tcp = {}\n", path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(c->workers, 3);
+	ck_assert_uint_eq(c->n_listen_tcp, 0);
+	ck_assert_uint_eq(c->n_warnings, 2);
+	snprintf(want, sizeof(want), "%s:8: warning: listen_tcp: set twice "
+	    "(lines 3 and 8); line 8 wins", path);
+	ck_assert_str_eq(c->warnings[0], want);
+	snprintf(want, sizeof(want), "%s:7: warning: workers: set 3 times "
+	    "(first on line 1); line 7 wins", path);
+	ck_assert_str_eq(c->warnings[1], want);
+	conf_free(c);
+	unlink(path);
+
+	c = load_text("workers = 1\nbacklog = 5\n", path, err, sizeof(err));
+	ck_assert_uint_eq(c->n_warnings, 0);
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+/* user and group are looked up, with the line that names them. */
+START_TEST(test_resolve_user)
+{
+	char path[64], err[CONF_ERRLEN], want[CONF_ERRLEN];
+	struct creds cr;
+	struct conf *c;
+
+	c = load_text("workers = 1\nuser = \"nosuchuser-echod\"\n", path, err,
+	    sizeof(err));
+	ck_assert_int_eq(conf_resolve_user(c, &cr, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:2: user: \"nosuchuser-echod\": no such "
+	    "user", path);
+	ck_assert_str_eq(err, want);
+	conf_free(c);
+	unlink(path);
+
+	c = load_text("group = \"nosuchgroup-echod\"\nuser = \"nobody\"\n", path,
+	    err, sizeof(err));
+	ck_assert_int_eq(conf_resolve_user(c, &cr, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:1: group: \"nosuchgroup-echod\": no such "
+	    "group", path);
+	ck_assert_str_eq(err, want);
+	conf_free(c);
+	unlink(path);
+
+	c = load_text("workers = 1\n", path, err, sizeof(err));
+	ck_assert_int_eq(conf_resolve_user(c, &cr, err, sizeof(err)), 0);
+	conf_free(c);
+	unlink(path);
 }
 END_TEST
 
@@ -303,10 +571,21 @@ conf_suite(void)
 	tcase_add_test(tc, test_duration);
 	tcase_add_test(tc, test_workers);
 	tcase_add_test(tc, test_log_level);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("text");
 	tcase_add_test(tc, test_strip_comments);
+	tcase_add_test(tc, test_strip_refuses);
+	tcase_add_test(tc, test_nul);
+	tcase_add_test(tc, test_scan);
+	tcase_add_test(tc, test_escape);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("file");
 	tcase_add_test(tc, test_file_errors);
+	tcase_add_test(tc, test_file_hostile_text);
+	tcase_add_test(tc, test_file_not_regular);
+	tcase_add_test(tc, test_listen_nowhere);
+	tcase_add_test(tc, test_repeats);
+	tcase_add_test(tc, test_resolve_user);
 	tcase_add_test(tc, test_file_edges_ok);
 	tcase_add_test(tc, test_file_missing);
 	tcase_add_test(tc, test_shipped_file_is_the_defaults);

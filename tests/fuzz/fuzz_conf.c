@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conftext.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -50,7 +51,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)conf_parse_workers(s, &i, &why);
 	(void)conf_parse_log_level(s, &i, &why);
 	(void)conf_check_listen(s, &why);
-	conf_strip_comments(s);
+	{
+		struct conftext_key keys[] = { { .name = "workers" },
+		    { .name = "listen_tcp" } };
+		struct conftext_error e;
+		char out[64];
+
+		(void)conftext_check_nul((const char *)data, size, &e);
+		conftext_escape(s, out, sizeof(out));
+		/* the scanner must survive text that was not stripped */
+		(void)conftext_scan(s, keys, 2, &e);
+		if (conftext_strip(s, &e) == 0)
+			(void)conftext_scan(s, keys, 2, &e);
+	}
 	free(s);
 	return 0;
 }

@@ -1,6 +1,8 @@
 /* check_config.c - configuration and life cycle with the real binary:
- * -t, refused starts, reloads (good, broken, under load), SIGTTIN/SIGTTOU,
- * daemon mode and its PID file, and the workers' user. */
+ * -t, refused starts, hostile files (a FIFO, text libconfuse misreads, no
+ * listener, an unknown or impossible user, a key set twice), reloads (good,
+ * broken, under load), SIGTTIN/SIGTTOU, daemon mode and its PID file, and
+ * the workers' user. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +25,7 @@
 static struct echod e;
 
 static long pidfile_pid(void);
+static bool wait_workers(int n, int timeout_ms);
 
 static void setup(void) { h_init(&e); }
 
@@ -41,7 +45,8 @@ run_status(const char *const argv[])
 {
 	h_spawn(&e, argv);
 	int st = h_wait_exit(e.pid, 5000);
-	e.pid = -1;
+	if (st != -1)	/* one that hangs is killed by teardown() */
+		e.pid = -1;
 	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -102,6 +107,231 @@ START_TEST(test_usage_errors)
 	ck_assert_int_eq(run_status(a3), 64);
 	ck_assert_int_eq(run_status(a4), 78);
 	ck_assert(h_log_has(&e, "/nonexistent/echod.conf: No such file or directory"));
+}
+END_TEST
+
+/* "FILE" + what, in the log */
+static bool
+log_has_at(const char *path, const char *what)
+{
+	char want[512];
+
+	snprintf(want, sizeof(want), "%s%s", path, what);
+	return h_log_has(&e, want);
+}
+
+/*
+ * A FIFO as the configuration is refused at once (it hung -t in open()),
+ * and so is a directory, each saying what it is.
+ */
+START_TEST(test_t_not_a_regular_file)
+{
+	const char *const a1[] = { "-t", "-c", e.confpath, NULL };
+	const char *const a2[] = { "-t", "-c", e.dir, NULL };
+
+	ck_assert_int_eq(mkfifo(e.confpath, 0600), 0);
+	ck_assert_int_eq(run_status(a1), 78);
+	ck_assert(log_has_at(e.confpath, ": not a regular file (a FIFO)"));
+	ck_assert_int_eq(run_status(a2), 78);
+	ck_assert(log_has_at(e.dir, ": not a regular file (a directory)"));
+}
+END_TEST
+
+/*
+ * The configuration replaced by a FIFO, then SIGHUP: the master does not
+ * block in open(); it says why, keeps serving, replaces a dead worker and
+ * stops promptly on SIGTERM.
+ */
+START_TEST(test_reload_onto_fifo)
+{
+	pid_t before, after;
+	char want[256];
+
+	h_write_conf(&e, "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert(wait_workers(1, 2000));
+	ck_assert_int_eq(unlink(e.confpath), 0);
+	ck_assert_int_eq(mkfifo(e.confpath, 0600), 0);
+	kill(e.pid, SIGHUP);
+	snprintf(want, sizeof(want), "reload failed: %s: not a regular file "
+	    "(a FIFO); the running configuration stays", e.confpath);
+	ck_assert_msg(h_wait_log(&e, want, 5000), "no \"%s\"", want);
+
+	int fd = h_connect(AF_INET, e.tcp4, 2000);
+	ck_assert_int_eq(h_echo(fd, "still", 5, 2000), 0);
+	close(fd);
+	ck_assert_int_eq(h_workers(e.pid, &before, 1), 1);
+	kill(before, SIGKILL);
+	uint64_t end = h_now_ms() + 5000;
+	while (!(h_workers(e.pid, &after, 1) == 1 && after != before) &&
+	    h_now_ms() < end)
+		h_tick();
+	ck_assert_msg(after != before, "the dead worker was not replaced");
+	int st = h_stop(&e, SIGTERM, 5000);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "SIGTERM: status %d", st);
+}
+END_TEST
+
+/* Text libconfuse would misread: -t refuses it with FILE:LINE, and quotes
+ * the file's bytes escaped. */
+START_TEST(test_t_hostile_text)
+{
+	static const struct { const char *text; const char *want; } cases[] = {
+		{ "workers = 2\n/* stray\ndeny = {\"0.0.0.0/0\"}\n",
+		    ":2: unterminated comment (/* without */)" },
+		{ "listen_tcp += {\"127.0.0.1:7\"}\n",
+		    ":1: listen_tcp: += is not supported" },
+		{ "workers = 2\n\nuser = \"echod\n",
+		    ":3: unterminated string (a quote that is never closed)" },
+		{ "workers = 2\nlog_level = \"\033[2J\"\n",
+		    ":2: log_level: must be err, warning, notice, info or debug, "
+		    "got \"\\x1b[2J\"" },
+	};
+	static const char nul[] = "workers = 2\n\nlisten_tcp = {}\0\ndeny = {}\n";
+	const char *const argv[] = { "-t", "-c", e.confpath, NULL };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		h_write_conf(&e, cases[i].text);
+		ck_assert_int_eq(run_status(argv), 78);
+		ck_assert_msg(log_has_at(e.confpath, cases[i].want), "no \"%s\"",
+		    cases[i].want);
+	}
+	FILE *f = fopen(e.confpath, "w");
+	ck_assert_int_eq(fwrite(nul, 1, sizeof(nul) - 1, f), sizeof(nul) - 1);
+	fclose(f);
+	ck_assert_int_eq(run_status(argv), 78);
+	ck_assert(log_has_at(e.confpath, ":3: a NUL byte (this is not a text file)"));
+	ck_assert_msg(!h_log_has(&e, "\033"), "a raw escape byte reached the log");
+}
+END_TEST
+
+/*
+ * Both listen lists empty: refused by -t, at start, and on reload (the
+ * running configuration stays); -l gives the start something to listen on.
+ */
+START_TEST(test_listen_nowhere)
+{
+	const char *const t[] = { "-t", "-c", e.confpath, NULL };
+	const char *const tl[] = { "-t", "-c", e.confpath, "-l", "127.0.0.1:0", NULL };
+	const char *const start[] = { "-f", "-c", e.confpath, NULL };
+	const char *const what = ":3: listen_tcp and listen_udp are both empty: "
+	    "echod would listen on nothing";
+	char want[512];
+
+	h_write_conf(&e, "listen_tcp = {}\nworkers = 1\nlisten_udp = {}\n");
+	ck_assert_int_eq(run_status(t), 78);
+	ck_assert(log_has_at(e.confpath, what));
+	ck_assert_int_eq(run_status(tl), 0);
+	ck_assert_int_eq(run_status(start), 78);
+
+	h_write_conf(&e, "listen_tcp = {\"127.0.0.1:0\"}\nworkers = 1\n"
+	    "listen_udp = {}\n");
+	ck_assert_int_eq(h_start(&e, start, 10000), 0);
+	h_write_conf(&e, "listen_tcp = {}\nworkers = 1\nlisten_udp = {}\n");
+	kill(e.pid, SIGHUP);
+	snprintf(want, sizeof(want), "reload failed: %s%s; the running "
+	    "configuration stays", e.confpath, what);
+	ck_assert_msg(h_wait_log(&e, want, 5000), "no \"%s\"", want);
+	int fd = h_connect(AF_INET, e.tcp4, 2000);
+	ck_assert_msg(fd != -1, "the listener was closed");
+	ck_assert_int_eq(h_echo(fd, "still", 5, 2000), 0);
+	close(fd);
+}
+END_TEST
+
+/* Runs echod -t as nobody (when we are root) or as ourselves. */
+static int
+t_unprivileged(void)
+{
+	const char *const direct[] = { "-t", "-c", e.confpath, NULL };
+	const char *const as_nobody[] = { "--reuid=nobody", "--regid=nogroup",
+	    "--clear-groups", h_echod_path(), "-t", "-c", e.confpath, NULL };
+	int rc;
+
+	if (geteuid() != 0)
+		return run_status(direct);
+	e.wrapper = "setpriv";
+	rc = run_status(as_nobody);
+	e.wrapper = NULL;
+	return rc;
+}
+
+/*
+ * -t looks user and group up (an unknown user failed only at start, with
+ * exit 1), and says when the user cannot work at all: not root, or root
+ * without CAP_SETUID.  Switching to the user echod already is stays valid,
+ * as under the shipped unit (User=echod, user = "echod").
+ */
+START_TEST(test_t_user)
+{
+	const char *const t[] = { "-t", "-c", e.confpath, NULL };
+	const char *const start[] = { "-f", "-c", e.confpath, NULL };
+	struct passwd *self = getpwuid(geteuid() == 0 ? 65534 : geteuid());
+	char text[256];
+
+	h_write_conf(&e, "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n"
+	    "user = \"nosuchuser-echod\"\n");
+	ck_assert_int_eq(run_status(t), 78);
+	ck_assert(log_has_at(e.confpath, ":3: user: \"nosuchuser-echod\": no such user"));
+	ck_assert_int_eq(run_status(start), 78);
+	h_write_conf(&e, "user = \"nobody\"\n\ngroup = \"nosuchgroup-echod\"\n");
+	ck_assert_int_eq(run_status(t), 78);
+	ck_assert(log_has_at(e.confpath, ":3: group: \"nosuchgroup-echod\": no "
+	    "such group"));
+
+	/* not root: only the user it runs as */
+	ck_assert_ptr_nonnull(self);
+	h_write_conf(&e, "workers = 1\nuser = \"root\"\n");
+	ck_assert_int_eq(t_unprivileged(), 78);
+	ck_assert(log_has_at(e.confpath, ":2: user: \"root\": switching users "
+	    "needs root, and echod runs as uid"));
+	snprintf(text, sizeof(text), "workers = 1\nuser = \"%s\"\n", self->pw_name);
+	h_write_conf(&e, text);
+	ck_assert_int_eq(t_unprivileged(), 0);
+
+	/* root without CAP_SETUID (a bounding set without it) */
+	if (geteuid() == 0) {
+		const char *const nocap[] = { "--bounding-set=-setuid,-setgid",
+		    h_echod_path(), "-t", "-c", e.confpath, NULL };
+		h_write_conf(&e, "user = \"nobody\"\n");
+		e.wrapper = "setpriv";
+		ck_assert_int_eq(run_status(nocap), 78);
+		e.wrapper = NULL;
+		ck_assert(log_has_at(e.confpath, ":1: user: \"nobody\": switching "
+		    "users needs CAP_SETUID and CAP_SETGID, which echod does not "
+		    "have"));
+	}
+}
+END_TEST
+
+/* A key set twice: accepted, the last one wins, and -t, the start and a
+ * reload all say so with both lines. */
+START_TEST(test_repeated_key_warned)
+{
+	const char *const t[] = { "-t", "-c", e.confpath, NULL };
+	const char *const start[] = { "-f", "-c", e.confpath, NULL };
+	const char *const what = ":4: warning: workers: set twice (lines 1 and 4); "
+	    "line 4 wins";
+
+	h_write_conf(&e, "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {}\nworkers = 2\n");
+	ck_assert_int_eq(run_status(t), 0);
+	ck_assert(log_has_at(e.confpath, what));
+	ck_assert(h_log_has(&e, "test is successful"));
+
+	ck_assert_int_eq(h_start(&e, start, 10000), 0);
+	ck_assert(log_has_at(e.confpath, what));
+	ck_assert(wait_workers(2, 5000));
+	h_write_conf(&e, "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {}\n\nworkers = 3\n");
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, ":5: warning: workers: set twice (lines 1 and "
+	    "5); line 5 wins", 5000));
+	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 3 workers",
+	    5000));
 }
 END_TEST
 
@@ -446,7 +676,7 @@ START_TEST(test_workers_run_as_user)
 	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
 	if (geteuid() != 0) {
 		/* without root, switching is refused with the reason */
-		ck_assert_int_eq(run_status(argv), 1);
+		ck_assert_int_eq(run_status(argv), 78);
 		ck_assert(h_log_has(&e, "switching users needs root"));
 		return;
 	}
@@ -475,6 +705,12 @@ config_suite(void)
 	tcase_add_test(tc, test_t_bad);
 	tcase_add_test(tc, test_bad_config_binds_nothing);
 	tcase_add_test(tc, test_usage_errors);
+	tcase_add_test(tc, test_t_not_a_regular_file);
+	tcase_add_test(tc, test_reload_onto_fifo);
+	tcase_add_test(tc, test_t_hostile_text);
+	tcase_add_test(tc, test_listen_nowhere);
+	tcase_add_test(tc, test_t_user);
+	tcase_add_test(tc, test_repeated_key_warned);
 	tcase_add_test(tc, test_reload_workers_and_listeners);
 	tcase_add_test(tc, test_reload_broken_keeps_serving);
 	tcase_add_test(tc, test_reloads_under_load);

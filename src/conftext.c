@@ -1,0 +1,274 @@
+/*
+ * conftext.c - echod.conf as text, before libconfuse parses it.  libconfuse
+ * 3.3 reads a buffer up to its first NUL, lets a comment or a string that
+ * never ends swallow the rest of the file (and stay in that state for the
+ * next parse), expands ${VAR} from the environment, and makes "+=" append to
+ * the built-in default.  These passes refuse all that, each with the line;
+ * their lexing follows libconfuse's lexer.l so that both agree on lines.
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conftext.h"
+
+static void
+fail(struct conftext_error *e, int line, const char *why, const char *key,
+    size_t keylen)
+{
+	e->line = line;
+	e->why = why;
+	if (keylen >= sizeof(e->key))
+		keylen = sizeof(e->key) - 1;
+	memcpy(e->key, key, keylen);
+	e->key[keylen] = '\0';
+}
+
+int
+conftext_check_nul(const char *text, size_t len, struct conftext_error *e)
+{
+	const char *nul = memchr(text, '\0', len);
+	int line = 1;
+
+	if (nul == NULL)
+		return 0;
+	for (const char *p = text; p < nul; p++)
+		line += *p == '\n';
+	fail(e, line, "a NUL byte (this is not a text file)", "", 0);
+	return -1;
+}
+
+#define ENV_SUBST "environment substitution (${...}) is not supported"
+
+/*
+ * p at an opening quote: returns the byte past the closing one, counting
+ * lines; NULL with the reason in e if the string never ends, or if it is
+ * double-quoted and holds "${".  A backslash always takes the next byte,
+ * as in libconfuse (\", \', \\, \n, a line continuation...).
+ */
+static const char *
+skip_string(const char *p, int *line, struct conftext_error *e)
+{
+	const char q = *p++;
+	const int start = *line;
+
+	for (; *p != '\0'; p++) {
+		if (*p == '\\') {
+			if (p[1] == '\0')
+				break;
+			p++;
+		} else if (*p == q) {
+			return p + 1;
+		} else if (q == '"' && p[0] == '$' && p[1] == '{') {
+			fail(e, *line, ENV_SUBST, "", 0);
+			return NULL;
+		}
+		if (*p == '\n')
+			(*line)++;
+	}
+	fail(e, start, "unterminated string (a quote that is never closed)", "", 0);
+	return NULL;
+}
+
+int
+conftext_strip(char *p, struct conftext_error *e)
+{
+	int line = 1;
+
+	while (*p != '\0') {
+		if (*p == '"' || *p == '\'') {
+			const char *end = skip_string(p, &line, e);
+			if (end == NULL)
+				return -1;
+			p += end - p;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p != '\0' && *p != '\n')
+				*p++ = ' ';
+		} else if (p[0] == '/' && p[1] == '*') {
+			const int start = line;
+			char *end = strstr(p + 2, "*/");
+			if (end == NULL) {
+				fail(e, start, "unterminated comment (/* without */)",
+				    "", 0);
+				return -1;
+			}
+			for (end += 2; p < end; p++)
+				if (*p == '\n')
+					line++;
+				else
+					*p = ' ';
+		} else if (p[0] == '$' && p[1] == '{') {
+			fail(e, line, ENV_SUBST, "", 0);
+			return -1;
+		} else {
+			line += *p++ == '\n';
+		}
+	}
+	return 0;
+}
+
+enum tok { T_END, T_STR, T_EQ, T_APPEND, T_OPEN, T_CLOSE, T_OTHER };
+
+struct lexer {
+	const char	*p;
+	int		 line;
+	const char	*tok;		/* a T_STR's text, without quotes */
+	size_t		 len;
+};
+
+/* A byte of an unquoted string, as lexer.l has it. */
+static bool
+unquoted(char c)
+{
+	return c != '\0' && strchr(" #\"'\t\n\r={}()+,*", c) == NULL;
+}
+
+static enum tok
+next(struct lexer *l)
+{
+	struct conftext_error ignored;
+
+	for (;;) {
+		const char c = *l->p;
+
+		l->tok = l->p;
+		switch (c) {
+		case '\0':
+			return T_END;
+		case '\n':
+			l->line++;
+			l->p++;
+			continue;
+		case '+':
+			if (l->p[1] == '=') {
+				l->p += 2;
+				return T_APPEND;
+			}
+			l->p++;		/* libconfuse drops a lone '+' */
+			continue;
+		case '=':
+			l->p++;
+			return T_EQ;
+		case '{':
+			l->p++;
+			return T_OPEN;
+		case '}':
+			l->p++;
+			return T_CLOSE;
+		case ',': case '(': case ')':
+			l->p++;
+			return T_OTHER;
+		case '"': case '\'':
+			if ((l->p = skip_string(l->p, &l->line, &ignored)) == NULL)
+				return T_END;
+			l->tok++;
+			l->len = (size_t)(l->p - 1 - l->tok);
+			return T_STR;
+		default:
+			if (!unquoted(c)) {	/* blanks, and bytes dropped */
+				l->p++;
+				continue;
+			}
+			while (unquoted(*l->p))
+				l->p++;
+			l->len = (size_t)(l->p - l->tok);
+			return T_STR;
+		}
+	}
+}
+
+static void
+count_key(struct conftext_key *keys, size_t nkeys, const char *name,
+    size_t len, int line)
+{
+	for (size_t i = 0; i < nkeys; i++) {
+		if (strlen(keys[i].name) != len || memcmp(keys[i].name, name, len) != 0)
+			continue;
+		if (keys[i].count++ == 0)
+			keys[i].first = line;
+		keys[i].last = line;
+		return;
+	}
+}
+
+int
+conftext_scan(const char *text, struct conftext_key *keys, size_t nkeys,
+    struct conftext_error *e)
+{
+	struct lexer l = { .p = text, .line = 1 };
+	const char *key = NULL;
+	size_t keylen = 0;
+	int keyline = 0;
+	enum { KEY, OP, VALUE, LIST } state = KEY;
+
+	for (size_t i = 0; i < nkeys; i++)
+		keys[i].count = keys[i].first = keys[i].last = 0;
+	for (;;) {
+		enum tok t = next(&l);
+
+		if (t == T_END)
+			return 0;
+		switch (state) {
+		case KEY:
+			if (t != T_STR)
+				return 0;
+			key = l.tok;
+			keylen = l.len;
+			keyline = l.line;
+			state = OP;
+			break;
+		case OP:
+			if (t == T_APPEND) {
+				fail(e, l.line, "+= is not supported: it would add to "
+				    "the built-in default; write the whole list "
+				    "with =", key, keylen);
+				return -1;
+			}
+			if (t != T_EQ)
+				return 0;
+			count_key(keys, nkeys, key, keylen, keyline);
+			state = VALUE;
+			break;
+		case VALUE:
+			if (t == T_OPEN)
+				state = LIST;
+			else if (t == T_STR)
+				state = KEY;
+			else
+				return 0;
+			break;
+		case LIST:
+			if (t == T_CLOSE)
+				state = KEY;
+			break;
+		}
+	}
+}
+
+void
+conftext_escape(const char *s, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	if (outlen == 0)
+		return;
+	for (; *s != '\0'; s++) {
+		const unsigned char c = (unsigned char)*s;
+		char buf[8];
+		int k;
+
+		if (c == '\\')
+			k = snprintf(buf, sizeof(buf), "\\\\");
+		else if (c < 0x20 || c >= 0x7f)
+			k = snprintf(buf, sizeof(buf), "\\x%02x", c);
+		else
+			k = snprintf(buf, sizeof(buf), "%c", c);
+		if (n + (size_t)k >= outlen)
+			break;
+		memcpy(out + n, buf, (size_t)k);
+		n += (size_t)k;
+	}
+	out[n] = '\0';
+}
