@@ -155,6 +155,53 @@ status 69 "udp port unreachable: exit 69" C -u 127.0.0.1 "$T4" < "$T/line" 2>/de
 status 64 "no host: exit 64" C 2>/dev/null
 status 64 "unknown option: exit 64" C -Z localhost 2>/dev/null
 status 64 "bad number: exit 64" C -b -c 0 localhost 2>/dev/null
+# usage WHAT ARG WHY OPTIONS...: exit 64 with 'WHAT "ARG": WHY' first.
+# echod's port is open, so a number that wrapped onto it would connect.
+usage() {
+	what=$1 arg=$2 why=$3; shift 3
+	C "$@" < "$T/line" > /dev/null 2>"$T/err"; got=$?
+	line=$(head -n 1 "$T/err")
+	if [ "$got" -eq 64 ] && [ "$line" = "echo-client: $what \"$arg\": $why" ]; then
+		ok "$what \"$arg\": exit 64, $why"
+	else
+		notok "$what \"$arg\": exit $got, want 64 and '$why'"
+		sed 's/^/# /' "$T/err"
+	fi
+}
+usage port $((T4 + 65536)) "out of range (1..65535)" 127.0.0.1 $((T4 + 65536))
+usage port 99999 "out of range (1..65535)" 127.0.0.1 99999
+usage port 0 "out of range (1..65535)" 127.0.0.1 0
+usage port -$T4 negative -- 127.0.0.1 -$T4
+usage port "${T4}x" 'trailing garbage "x" after the number' 127.0.0.1 "${T4}x"
+usage port "" empty 127.0.0.1 ""
+usage port " $T4" "not a number" 127.0.0.1 " $T4"
+usage port "$((U4 + 65536))" "out of range (1..65535)" -u 127.0.0.1 $((U4 + 65536))
+usage port no-such-service "not a port number (1..65535) nor a service known for tcp" \
+    127.0.0.1 no-such-service
+usage -t -1 negative -t -1 127.0.0.1 "$T4"
+usage -t 0.1ms "shorter than 1 ms" -t 0.1ms 127.0.0.1 "$T4"
+usage -t 0x10 "not a duration (write 10, 0.5, 2s or 250ms)" -t 0x10 127.0.0.1 "$T4"
+usage -t nan "not a duration (write 10, 0.5, 2s or 250ms)" -t nan 127.0.0.1 "$T4"
+usage -t 5x "not a duration (write 10, 0.5, 2s or 250ms)" -t 5x 127.0.0.1 "$T4"
+usage -t "" empty -t "" 127.0.0.1 "$T4"
+usage -t 1000001 "out of range (0 ms..1000000 s)" -t 1000001 127.0.0.1 "$T4"
+usage -c 100001 "out of range (1..100000)" -b -c 100001 127.0.0.1 "$T4"
+usage -c " 5" "not a number" -b -c " 5" 127.0.0.1 "$T4"
+usage -c 5x 'trailing garbage "x" after the number' -b -c 5x 127.0.0.1 "$T4"
+usage -j 65 "out of range (1..64)" -b -j 65 127.0.0.1 "$T4"
+usage -j -1 negative -b -j -1 127.0.0.1 "$T4"
+usage -n 0 "out of range (1..9223372036854775807)" -b -n 0 127.0.0.1 "$T4"
+usage -n 18446744073709551617 "out of range (1..9223372036854775807)" \
+    -b -n 18446744073709551617 127.0.0.1 "$T4"
+usage -n "" empty -b -n "" 127.0.0.1 "$T4"
+usage -d 0 "out of range (1 ms..31536000 s)" -b -d 0 127.0.0.1 "$T4"
+usage -d -5 negative -b -d -5 127.0.0.1 "$T4"
+usage -s 0 "out of range (1..1m)" -b -s 0 127.0.0.1 "$T4"
+usage -s 2m "out of range (1..1m)" -b -s 2m 127.0.0.1 "$T4"
+usage -s 1kk 'trailing garbage "kk" after the number' -b -s 1kk 127.0.0.1 "$T4"
+usage -s 64k "out of range (1..65507 with -u: the largest datagram)" \
+    -u -s 64k 127.0.0.1 "$U4"
+status 64 "-s without -b or -u: exit 64" C -s 100 127.0.0.1 "$T4" < "$T/line" 2>/dev/null
 status 64 "-c without -b: exit 64" C -c 5 localhost 2>/dev/null
 status 64 "-b with -u: exit 64" C -b -u localhost 2>/dev/null
 status 0 "--help: exit 0" C --help >/dev/null
