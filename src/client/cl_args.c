@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cl.h"
 #include "cl_args.h"
 
 static int
@@ -184,23 +185,4 @@ cl_arg_port(const char *s, const char *proto, uint16_t *port, char *why,
 	}
 	*port = ntohs((uint16_t)se->s_port);
 	return 0;
-}
-
-const char *
-cl_fmt_ms(uint64_t ms, char *buf, size_t buflen)
-{
-	if (ms < 1000)
-		snprintf(buf, buflen, "%" PRIu64 " ms", ms);
-	else if (ms % 1000 == 0)
-		snprintf(buf, buflen, "%" PRIu64 " s", ms / 1000);
-	else if (ms % 100 == 0)
-		snprintf(buf, buflen, "%" PRIu64 ".%01" PRIu64 " s", ms / 1000,
-		    ms % 1000 / 100);
-	else if (ms % 10 == 0)
-		snprintf(buf, buflen, "%" PRIu64 ".%02" PRIu64 " s", ms / 1000,
-		    ms % 1000 / 10);
-	else
-		snprintf(buf, buflen, "%" PRIu64 ".%03" PRIu64 " s", ms / 1000,
-		    ms % 1000);
-	return buf;
 }

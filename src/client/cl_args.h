@@ -39,7 +39,4 @@ int	cl_arg_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *ms,
 int	cl_arg_port(const char *s, const char *proto, uint16_t *port,
 	    char *why, size_t whylen);
 
-/* "10 s", "0.3 s", "250 ms": a duration in milliseconds, for messages. */
-const char *cl_fmt_ms(uint64_t ms, char *buf, size_t buflen);
-
 #endif

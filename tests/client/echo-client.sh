@@ -126,12 +126,27 @@ pids="$pids $!"
 pids="$pids $!"
 "$BAD" -u -m silent 2>"$T/usilent.log" &
 pids="$pids $!"
-for f in flip short reset silent usilent; do wait_for "$T/$f.log" listening || exit 1; done
+"$BAD" -m hold 2>"$T/hold.log" &
+pids="$pids $!"
+"$BAD" -m deaf 2>"$T/deaf.log" &
+pids="$pids $!"
+for f in flip short reset silent usilent hold deaf; do
+	wait_for "$T/$f.log" listening || exit 1
+done
 F=$(port "$T/flip.log" tcp 127.0.0.1)
 S=$(port "$T/short.log" tcp 127.0.0.1)
 R=$(port "$T/reset.log" tcp 127.0.0.1)
 Q=$(port "$T/silent.log" tcp 127.0.0.1)
 QU=$(port "$T/usilent.log" udp 127.0.0.1)
+H=$(port "$T/hold.log" tcp 127.0.0.1)
+D=$(port "$T/deaf.log" tcp 127.0.0.1)
+# says STATUS TEXT NAME COMMAND...: exits STATUS and says TEXT on stderr.
+says() {
+	want=$1 text=$2 name=$3; shift 3
+	"$@" > "$T/out" 2>"$T/err"; got=$?
+	if [ "$got" -eq "$want" ] && grep -qF -- "$text" "$T/err"; then ok "$name"
+	else notok "$name (exit $got, want $want and '$text')"; sed 's/^/# /' "$T/err"; fi
+}
 
 C -k 127.0.0.1 "$F" < "$T/big" 2>"$T/err"
 rc=$?
@@ -142,8 +157,42 @@ status 1 "--check: a short echo is a mismatch" C -k 127.0.0.1 "$S" < "$T/big" 2>
 status 1 "--bench: a flipped byte is a mismatch" \
     C -b -s 1000 -n 1000 127.0.0.1 "$F" >/dev/null 2>&1
 status 74 "connection reset mid-echo: exit 74" C 127.0.0.1 "$R" < "$T/big" >/dev/null 2>&1
-status 75 "tcp: no reply within --timeout: exit 75" C -t 0.3 127.0.0.1 "$Q" < "$T/line" 2>/dev/null
-status 75 "udp: no reply within --timeout: exit 75" C -u -t 0.3 127.0.0.1 "$QU" < "$T/line" 2>/dev/null
+says 75 "no echo within 300 ms: 0 of 12 bytes sent came back" \
+    "tcp: no reply within --timeout: exit 75, says what is missing" \
+    C -t 0.3 127.0.0.1 "$Q" < "$T/line"
+says 75 "no echo within 300 ms of the datagram of 12 bytes sent at byte 0" \
+    "udp: no reply within --timeout: exit 75, says what is missing" \
+    C -u -t 0.3 127.0.0.1 "$QU" < "$T/line"
+# Every byte back, but no end of the echo: the missing EOF is what to say,
+# not "12 of 12 bytes back", which reads as success.
+says 75 "all 12 bytes came back, but the server did not close the connection within 300 ms" \
+    "tcp: echo complete but never closed: exit 75, says the close is missing" \
+    C -t 0.3 127.0.0.1 "$H" < "$T/line"
+says 75 "and the server takes no more of the input" \
+    "tcp: a server that stops reading: exit 75, says so" \
+    C -t 1 127.0.0.1 "$D" < "$T/big"
+if command -v script >/dev/null 2>&1; then
+	printf 'ping one\n' |
+	    timeout 30 script -qec "$ECHO_CLIENT -t 0.3 127.0.0.1 $H; echo rc=\$?" /dev/null \
+	    > "$T/tty" 2>&1
+	if grep -q 'all 9 bytes came back, but the server did not close the connection within 300 ms' "$T/tty" &&
+	    grep -q 'rc=75' "$T/tty"; then
+		ok "interactive: echo complete but never closed: exit 75, says the close is missing"
+	else notok "interactive: echo complete but never closed"; sed 's/^/# /' "$T/tty"; fi
+else
+	skip "no script(1) for a pseudo-terminal"
+fi
+says 75 "no echo within 300 ms: 0 of 64 bytes of the message came back" \
+    "--bench: no reply: exit 75, says what is missing" \
+    C -b -n 1 -t 0.3 127.0.0.1 "$Q"
+# Timed-out connections count towards -n: this one used to start over for ever.
+says 75 "the whole echo came back, but the server did not close the connection within 300 ms of the half-close" \
+    "--bench connect -n 2, a server that never closes: ends, exit 75" \
+    timeout 20 "$ECHO_CLIENT" -b -p connect -n 2 -t 0.3 127.0.0.1 "$H"
+# -t bounds the opening of idle connections too: this one used to hang.
+says 75 "no echo within 300 ms: 0 of 64 bytes of the message came back" \
+    "--bench idle, a server that never echoes: -t applies, exit 75" \
+    timeout 20 "$ECHO_CLIENT" -b -p idle -c 2 -d 0.3 -t 0.3 127.0.0.1 "$Q"
 
 # Name and connection failures: 69.  echod's UDP port has no TCP listener.
 status 69 "connection refused: exit 69" C 127.0.0.1 "$U4" < "$T/line" 2>/dev/null
