@@ -216,6 +216,10 @@ main(int argc, char *argv[])
 		usage("-c, -d, -j, -n and -p go with -b only%s", "");
 	if (duration_ms && bo.count)
 		usage("-d and -n exclude each other%s", "");
+	/* Neither pattern has a round trip to count: -n never ended them. */
+	if (bo.count && (bo.pattern == CL_BULK || bo.pattern == CL_IDLE))
+		usage("-n counts round trips or connections; -p %s runs for -d",
+		    cl_pattern_name(bo.pattern));
 	if (size && !bench && !udp)
 		usage("-s goes with -b or -u only%s", "");
 	if (udp && size > MAX_DGRAM)

@@ -250,6 +250,12 @@ usage -s 2m "out of range (1..1m)" -b -s 2m 127.0.0.1 "$T4"
 usage -s 1kk 'trailing garbage "kk" after the number' -b -s 1kk 127.0.0.1 "$T4"
 usage -s 64k "out of range (1..65507 with -u: the largest datagram)" \
     -u -s 64k 127.0.0.1 "$U4"
+# These have nothing for -n to count: they used to run for ever.
+for p in bulk idle; do
+	says 64 "-n counts round trips or connections; -p $p runs for -d" \
+	    "--bench -p $p -n: exit 64" \
+	    timeout 20 "$ECHO_CLIENT" -b -p $p -n 5 127.0.0.1 "$T4"
+done
 status 64 "-s without -b or -u: exit 64" C -s 100 127.0.0.1 "$T4" < "$T/line" 2>/dev/null
 status 64 "-c without -b: exit 64" C -c 5 localhost 2>/dev/null
 status 64 "-b with -u: exit 64" C -b -u localhost 2>/dev/null
