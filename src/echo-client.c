@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client/cl.h"
+#include "client/cl_args.h"
 #include "client/cl_bench.h"
 #include "client/cl_dgram.h"
 #include "client/cl_net.h"
@@ -28,9 +29,12 @@
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_BENCH_MS 5000
 #define DEFAULT_DGRAM	1400	/* fits an Ethernet MTU, IPv4 or IPv6 */
+#define MAX_DGRAM	65507	/* the most an IPv4 datagram holds */
+#define MAX_TIMEOUT_MS	(1000000ULL * 1000)	/* 11 days; 0 is "none" */
+#define MAX_DURATION_MS	(86400ULL * 365 * 1000)
 
 static const char usage_text[] =
-"usage: echo-client [-46ku] [-t timeout] host [port]\n"
+"usage: echo-client [-46ku] [-s size] [-t timeout] host [port]\n"
 "       echo-client -b [-46] [-c connections] [-d duration | -n count]\n"
 "                   [-j threads] [-p pattern] [-s size] [-t timeout] host [port]\n"
 "       echo-client -h | -V\n";
@@ -85,56 +89,34 @@ usage(const char *fmt, const char *arg)
 	exit(CL_USAGE);
 }
 
-/* "5", "0.5", "250ms", "2s" to milliseconds; -1 if it is none of those. */
-static long long
-parse_ms(const char *s)
+/* A numeric argument that is wrong: name it, say why, and stop. */
+static void __attribute__((noreturn))
+bad_arg(const char *what, const char *arg, const char *why)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno != 0 || v < 0 || v > 86400.0 * 365)
-		return -1;
-	if (strcmp(end, "ms") == 0)
-		return (long long)v;
-	if (*end != '\0' && strcmp(end, "s") != 0)
-		return -1;
-	return (long long)(v * 1000 + 0.5);
+	fprintf(stderr, "echo-client: %s \"%s\": %s\n", what, arg, why);
+	fputs(usage_text, stderr);
+	exit(CL_USAGE);
 }
 
-/* "64", "16k", "1m" to bytes; -1 if not that. */
-static long long
-parse_size(const char *s)
+static uint64_t
+num_arg(const char *what, const char *arg, uint64_t min, uint64_t max)
 {
-	char *end;
-	long long v;
+	char why[128];
+	uint64_t v;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (end == s || errno != 0 || v < 0 || v > INT_MAX)
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		v *= 1024, end++;
-	else if (*end == 'm' || *end == 'M')
-		v *= 1024 * 1024, end++;
-	return *end == '\0' && v <= INT_MAX ? v : -1;
+	if (cl_arg_uint(arg, min, max, &v, why, sizeof(why)) == -1)
+		bad_arg(what, arg, why);
+	return v;
 }
 
-static long long
-parse_num(const char *opt, const char *s, long long min, long long max)
+static uint64_t
+ms_arg(const char *what, const char *arg, uint64_t min, uint64_t max)
 {
-	char *end;
-	long long v;
+	char why[128];
+	uint64_t v;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (end == s || *end != '\0' || errno != 0 || v < min || v > max) {
-		fprintf(stderr, "echo-client: %s: must be %lld..%lld, got \"%s\"\n",
-		    opt, min, max, s);
-		fputs(usage_text, stderr);
-		exit(CL_USAGE);
-	}
+	if (cl_arg_ms(arg, min, max, &v, why, sizeof(why)) == -1)
+		bad_arg(what, arg, why);
 	return v;
 }
 
@@ -159,8 +141,10 @@ main(int argc, char *argv[])
 	struct cl_io io = { .in = STDIN_FILENO, .out = STDOUT_FILENO };
 	struct cl_tally tally;
 	char err[CL_ERRLEN];
-	const char *host, *port;
-	long long timeout_ms = DEFAULT_TIMEOUT_MS, duration_ms = -1, size = -1;
+	const char *host, *port, *size_arg = NULL;
+	char why[128], portbuf[8];
+	uint16_t portnum;
+	uint64_t timeout_ms = DEFAULT_TIMEOUT_MS, duration_ms = 0, size = 0;
 	int ch, family = AF_UNSPEC, udp = 0, bench = 0, check = 0, n, fd, used,
 	    timedout, rc, tty;
 
@@ -177,40 +161,37 @@ main(int argc, char *argv[])
 			bench = 1;
 			break;
 		case 'c':
-			bo.conns = (int)parse_num("-c", optarg, 1, MAX_CONNS);
+			bo.conns = (int)num_arg("-c", optarg, 1, MAX_CONNS);
 			break;
 		case 'd':
-			if ((duration_ms = parse_ms(optarg)) <= 0)
-				usage("-d: not a duration (write 5, 0.5, 500ms), "
-				    "got \"%s\"", optarg);
+			duration_ms = ms_arg("-d", optarg, 1, MAX_DURATION_MS);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
 			return CL_OK;
 		case 'j':
-			bo.threads = (int)parse_num("-j", optarg, 1, MAX_THREADS);
+			bo.threads = (int)num_arg("-j", optarg, 1, MAX_THREADS);
 			break;
 		case 'k':
 			check = 1;
 			break;
 		case 'n':
-			bo.count = (uint64_t)parse_num("-n", optarg, 1, LLONG_MAX);
+			bo.count = num_arg("-n", optarg, 1, LLONG_MAX);
 			break;
 		case 'p':
 			if (cl_pattern_parse(optarg, &bo.pattern) == -1)
-				usage("-p: must be pingpong, connect, bulk or idle, "
-				    "got \"%s\"", optarg);
+				bad_arg("-p", optarg, "must be pingpong, connect, "
+				    "bulk or idle");
 			break;
 		case 's':
-			size = parse_size(optarg);
-			if (size < 1 || size > CL_BENCH_MAXSIZE)
-				usage("-s: must be 1..1m, got \"%s\"", optarg);
+			if (cl_arg_size(optarg, 1, CL_BENCH_MAXSIZE, &size, why,
+			    sizeof(why)) == -1)
+				bad_arg("-s", optarg, why);
+			size_arg = optarg;
 			break;
 		case 't':
-			if ((timeout_ms = parse_ms(optarg)) < 0 || timeout_ms > INT_MAX)
-				usage("-t: not a duration (write 10, 0.5, 500ms), "
-				    "got \"%s\"", optarg);
+			timeout_ms = ms_arg("-t", optarg, 0, MAX_TIMEOUT_MS);
 			break;
 		case 'u':
 			udp = 1;
@@ -230,15 +211,30 @@ main(int argc, char *argv[])
 		usage("-b measures TCP only; -u cannot go with it%s", "");
 	if (bench && check)
 		usage("-b verifies every byte already; -k cannot go with it%s", "");
-	if (!bench && (bo.count || duration_ms >= 0 || bo.conns != 1 ||
+	if (!bench && (bo.count || duration_ms || bo.conns != 1 ||
 	    bo.threads != 1 || bo.pattern != CL_PINGPONG))
 		usage("-c, -d, -j, -n and -p go with -b only%s", "");
-	if (duration_ms >= 0 && bo.count)
+	if (duration_ms && bo.count)
 		usage("-d and -n exclude each other%s", "");
-	if (udp && size > 65507)
-		usage("-s: a datagram holds at most 65507 bytes%s", "");
+	/* Neither pattern has a round trip to count: -n never ended them. */
+	if (bo.count && (bo.pattern == CL_BULK || bo.pattern == CL_IDLE))
+		usage("-n counts round trips or connections; -p %s runs for -d",
+		    cl_pattern_name(bo.pattern));
+	if (size && !bench && !udp)
+		usage("-s goes with -b or -u only%s", "");
+	if (udp && size > MAX_DGRAM)
+		bad_arg("-s", size_arg, "out of range (1..65507 with -u: the "
+		    "largest datagram)");
 	host = argv[0];
-	port = argc == 2 ? argv[1] : default_port(udp);
+	port = default_port(udp);
+	if (argc == 2) {
+		/* Checked here: getaddrinfo() would wrap 99999 to 34463. */
+		if (cl_arg_port(argv[1], udp ? "udp" : "tcp", &portnum, why,
+		    sizeof(why)) == -1)
+			bad_arg("port", argv[1], why);
+		snprintf(portbuf, sizeof(portbuf), "%u", (unsigned)portnum);
+		port = portbuf;
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	n = cl_resolve(host, port, family, udp ? SOCK_DGRAM : SOCK_STREAM, t,
@@ -261,10 +257,11 @@ main(int argc, char *argv[])
 		bo.size = size > 0 ? (size_t)size : 64;
 		bo.timeout_ms = (int)timeout_ms;
 		if (bo.count == 0)
-			bo.duration_ms = duration_ms > 0 ? (uint64_t)duration_ms :
+			bo.duration_ms = duration_ms > 0 ? duration_ms :
 			    DEFAULT_BENCH_MS;
+		/* -t still bounds the connects and the first echo of idle. */
 		if (bo.pattern == CL_IDLE)
-			bo.timeout_ms = 0, bo.ready = stdout;
+			bo.ready = stdout;
 		rc = cl_bench_run(&bo, &br, err, sizeof(err));
 		cl_bench_print(stdout, &bo, &br);
 		if (rc != CL_OK)

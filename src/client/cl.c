@@ -1,6 +1,8 @@
-/* cl.c - clocks shared by the parts of echo-client. */
+/* cl.c - clocks, and durations in words, shared by the parts of echo-client. */
 #include "config.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "cl.h"
@@ -26,4 +28,23 @@ cl_ms_left(uint64_t deadline_ns, uint64_t now_ns)
 	/* Round up, or poll() would spin through the last millisecond. */
 	ms = (deadline_ns - now_ns + 999999) / 1000000;
 	return ms > 3600 * 1000 ? 3600 * 1000 : (int)ms;
+}
+
+const char *
+cl_fmt_ms(uint64_t ms, char *buf, size_t buflen)
+{
+	if (ms < 1000)
+		snprintf(buf, buflen, "%" PRIu64 " ms", ms);
+	else if (ms % 1000 == 0)
+		snprintf(buf, buflen, "%" PRIu64 " s", ms / 1000);
+	else if (ms % 100 == 0)
+		snprintf(buf, buflen, "%" PRIu64 ".%01" PRIu64 " s", ms / 1000,
+		    ms % 1000 / 100);
+	else if (ms % 10 == 0)
+		snprintf(buf, buflen, "%" PRIu64 ".%02" PRIu64 " s", ms / 1000,
+		    ms % 1000 / 10);
+	else
+		snprintf(buf, buflen, "%" PRIu64 ".%03" PRIu64 " s", ms / 1000,
+		    ms % 1000);
+	return buf;
 }

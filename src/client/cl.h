@@ -24,5 +24,7 @@ enum cl_status {
 uint64_t	cl_now_ns(void);	/* CLOCK_MONOTONIC */
 /* Milliseconds left until deadline_ns, for poll(); -1 when there is none. */
 int		cl_ms_left(uint64_t deadline_ns, uint64_t now_ns);
+/* "10 s", "0.3 s", "250 ms": a duration in milliseconds, for messages. */
+const char	*cl_fmt_ms(uint64_t ms, char *buf, size_t buflen);
 
 #endif

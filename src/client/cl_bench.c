@@ -223,6 +223,18 @@ op_start(struct worker *w, struct conn *c)
 	conn_write(w, c);
 }
 
+/* Counts one operation towards -n; 0 once the count is reached. */
+static int
+count_toward_n(const struct worker *w)
+{
+	if (w->o->count > 0 &&
+	    atomic_fetch_add(&done_ops, 1) + 1 >= w->o->count) {
+		atomic_store(&stop_all, 1);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 count_op(struct worker *w, struct conn *c, uint64_t now)
 {
@@ -230,9 +242,7 @@ count_op(struct worker *w, struct conn *c, uint64_t now)
 		return;
 	w->ops++;
 	cl_hist_add(&w->lat, now - c->t_start);
-	if (w->o->count > 0 &&
-	    atomic_fetch_add(&done_ops, 1) + 1 >= w->o->count)
-		atomic_store(&stop_all, 1);
+	count_toward_n(w);
 }
 
 static void
@@ -275,6 +285,19 @@ on_connected(struct worker *w, struct conn *c)
 	}
 }
 
+/* ": 3 of 64 bytes of the message came back", or "" between messages. */
+static void
+progress(const struct worker *w, const struct conn *c, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (w->o->pattern == CL_BULK && c->wtot > 0)
+		snprintf(buf, len, ": %llu of %llu bytes of the stream came back",
+		    (unsigned long long)c->rtot, (unsigned long long)c->wtot);
+	else if (w->o->pattern != CL_BULK && c->state == C_BUSY)
+		snprintf(buf, len, ": %zu of %zu bytes of the message came back",
+		    c->rpos, w->o->size);
+}
+
 static void
 mismatch(struct worker *w, struct conn *c, uint64_t at)
 {
@@ -300,9 +323,10 @@ on_readable(struct worker *w, struct conn *c)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n == -1 || (n == 0 && c->state != C_DRAIN)) {
-		char msg[128];
-		snprintf(msg, sizeof(msg), "%s", n == 0 ?
-		    "the server closed the connection" : strerror(errno));
+		char msg[160], where[96];
+		progress(w, c, where, sizeof(where));
+		snprintf(msg, sizeof(msg), "%s%s", n == 0 ?
+		    "the server closed the connection" : strerror(errno), where);
 		note(w, c, msg);
 		w->errors++;
 		conn_close(w, c);
@@ -393,6 +417,26 @@ dispatch(struct worker *w, int timeout)
 	}
 }
 
+/* What the server still owed when a deadline passed on c. */
+static void
+overdue(struct worker *w, const struct conn *c)
+{
+	char d[32], msg[160], where[96];
+
+	cl_fmt_ms((uint64_t)w->o->timeout_ms, d, sizeof(d));
+	progress(w, c, where, sizeof(where));
+	if (c->state == C_CONNECTING)
+		snprintf(msg, sizeof(msg), "no connection within %s", d);
+	else if (c->state == C_DRAIN && (w->o->pattern != CL_BULK ||
+	    c->rtot >= c->wtot))
+		snprintf(msg, sizeof(msg), "the whole echo came back, but the "
+		    "server did not close the connection within %s of the "
+		    "half-close", d);
+	else
+		snprintf(msg, sizeof(msg), "no echo within %s%s", d, where);
+	note(w, c, msg);
+}
+
 static void
 expire(struct worker *w, uint64_t now)
 {
@@ -404,10 +448,14 @@ expire(struct worker *w, uint64_t now)
 		if (c->state == C_FREE || c->deadline == 0 || now < c->deadline)
 			continue;
 		w->timeouts++;
-		note(w, c, c->state == C_CONNECTING ? "connect timed out" :
-		    "no echo in time");
+		overdue(w, c);
 		conn_close(w, c);
-		if (w->o->pattern == CL_CONNECT && w->running && !w->stopping)
+		/*
+		 * A connection that timed out was one of the -n made, or a
+		 * server that never closes would have it start over for ever.
+		 */
+		if (w->o->pattern == CL_CONNECT && w->running && !w->stopping &&
+		    count_toward_n(w))
 			conn_open(w, c);
 	}
 }

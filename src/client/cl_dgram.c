@@ -87,9 +87,12 @@ one(const struct cl_io *io, const char *msg, size_t len, char *echo,
 			return CL_IOERR;
 		}
 		if (rc == 0) {
-			snprintf(err, errlen, "no echo for %d ms (datagram of %zu "
-			    "bytes at byte %llu)", io->timeout_ms, len,
-			    (unsigned long long)(t->sent - len));
+			char d[32];
+			snprintf(err, errlen, "no echo within %s of the datagram of "
+			    "%zu bytes sent at byte %llu; %llu bytes came back before it",
+			    cl_fmt_ms((uint64_t)io->timeout_ms, d, sizeof(d)), len,
+			    (unsigned long long)(t->sent - len),
+			    (unsigned long long)t->received);
 			return CL_TIMEOUT;
 		}
 		n = recv(io->sock, echo, DGRAM_BUF, MSG_TRUNC);

@@ -66,6 +66,44 @@ fail(char *err, size_t errlen, int status, const char *fmt, const char *what)
 	return status;
 }
 
+/* A failed send or receive, with how far the conversation had come. */
+static int
+lost(char *err, size_t errlen, const char *what, const struct cl_tally *t)
+{
+	snprintf(err, errlen, "%s: %s, after %llu of %llu bytes sent came back",
+	    what, strerror(errno), (unsigned long long)t->received,
+	    (unsigned long long)t->sent);
+	return CL_IOERR;
+}
+
+/*
+ * What the server still owed when the time ran out: the rest of the echo,
+ * or, with every byte back, only the close that ends it.  "6 of 6 bytes
+ * back" read like success.
+ */
+static int
+timed_out(char *err, size_t errlen, int timeout_ms, const struct cl_tally *t,
+    int not_taking)
+{
+	char d[32];
+
+	cl_fmt_ms((uint64_t)timeout_ms, d, sizeof(d));
+	if (t->received == t->sent)
+		snprintf(err, errlen, "all %llu bytes came back, but the server "
+		    "did not close the connection within %s",
+		    (unsigned long long)t->sent, d);
+	else if (t->received > t->sent)
+		snprintf(err, errlen, "%llu bytes came back for %llu sent, and "
+		    "the server did not close the connection within %s",
+		    (unsigned long long)t->received, (unsigned long long)t->sent, d);
+	else
+		snprintf(err, errlen, "no echo within %s: %llu of %llu bytes sent "
+		    "came back%s", d, (unsigned long long)t->received,
+		    (unsigned long long)t->sent, not_taking ?
+		    ", and the server takes no more of the input" : "");
+	return CL_TIMEOUT;
+}
+
 int
 cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t errlen)
 {
@@ -115,10 +153,8 @@ cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t err
 		}
 		if (deadline != 0 && cl_now_ns() >= deadline &&
 		    !(p[is].revents & (POLLIN | POLLHUP | POLLERR))) {
-			snprintf(err, errlen, "no echo for %d ms (%llu of %llu "
-			    "bytes back)", io->timeout_ms,
-			    (unsigned long long)t->received, (unsigned long long)t->sent);
-			rc = CL_TIMEOUT;
+			rc = timed_out(err, errlen, io->timeout_ms, t,
+			    (p[is].events & POLLOUT) && !(p[is].revents & POLLOUT));
 			goto out;
 		}
 
@@ -136,7 +172,7 @@ cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t err
 		if (p[is].revents & POLLOUT) {
 			n = send(io->sock, u.buf + u.s, u.f - u.s, MSG_NOSIGNAL);
 			if (n == -1 && errno != EINTR && errno != EAGAIN) {
-				rc = fail(err, errlen, CL_IOERR, "%s: %s", "send");
+				rc = lost(err, errlen, "send", t);
 				goto out;
 			}
 			if (n > 0) {
@@ -149,7 +185,7 @@ cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t err
 		if (p[is].revents & (POLLIN | POLLHUP | POLLERR) && !sock_eof && dlen == 0) {
 			n = recv(io->sock, down, DOWN_CAP, MSG_DONTWAIT);
 			if (n == -1 && errno != EINTR && errno != EAGAIN) {
-				rc = fail(err, errlen, CL_IOERR, "%s: %s", "receive");
+				rc = lost(err, errlen, "receive", t);
 				goto out;
 			}
 			if (n == 0)
@@ -191,15 +227,17 @@ cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t err
 		}
 	}
 	if (!in_eof || u.s < u.f) {
-		snprintf(err, errlen, "the server closed the connection after "
-		    "%llu bytes, before the end of the input",
-		    (unsigned long long)t->sent);
+		snprintf(err, errlen, "the server closed the connection before "
+		    "the end of the input, after %llu of %llu bytes sent came back",
+		    (unsigned long long)t->received, (unsigned long long)t->sent);
 		t->mismatch_at = t->received;
 		rc = io->check ? CL_MISMATCH : CL_IOERR;
 	} else if (io->check && t->received < t->sent) {
 		t->mismatch_at = t->received;
-		snprintf(err, errlen, "echo ended at byte %llu of %llu",
-		    (unsigned long long)t->received, (unsigned long long)t->sent);
+		snprintf(err, errlen, "the server closed the connection after "
+		    "%llu of %llu bytes sent came back: the echo ends at byte %llu",
+		    (unsigned long long)t->received, (unsigned long long)t->sent,
+		    (unsigned long long)t->received);
 		rc = CL_MISMATCH;
 	}
 out:
@@ -229,16 +267,14 @@ read_echo(const struct cl_io *io, const char *line, size_t want, int to_eof,
 			continue;
 		if (rc == -1)
 			return fail(err, errlen, CL_IOERR, "%s: %s", "poll");
-		if (rc == 0) {
-			snprintf(err, errlen, "no echo for %d ms", io->timeout_ms);
-			return CL_TIMEOUT;
-		}
+		if (rc == 0)
+			return timed_out(err, errlen, io->timeout_ms, t, 0);
 		n = recv(io->sock, buf, to_eof ? sizeof(buf) :
 		    (want - got < sizeof(buf) ? want - got : sizeof(buf)), 0);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			return fail(err, errlen, CL_IOERR, "%s: %s", "receive");
+			return lost(err, errlen, "receive", t);
 		if (n == 0)
 			break;
 		if (io->check) {
@@ -259,8 +295,8 @@ read_echo(const struct cl_io *io, const char *line, size_t want, int to_eof,
 	if (got < want) {
 		t->mismatch_at = t->received;
 		snprintf(err, errlen, "the server closed the connection after "
-		    "%llu of %llu bytes", (unsigned long long)t->received,
-		    (unsigned long long)t->sent);
+		    "%llu of %llu bytes sent came back",
+		    (unsigned long long)t->received, (unsigned long long)t->sent);
 		return io->check ? CL_MISMATCH : CL_IOERR;
 	}
 	return CL_OK;
@@ -285,7 +321,7 @@ cl_stream_lines(const struct cl_io *io, struct cl_tally *t, char *err, size_t er
 	}
 	while ((len = getline(&line, &cap, in)) > 0) {
 		if (send(io->sock, line, (size_t)len, MSG_NOSIGNAL) != len) {
-			rc = fail(err, errlen, CL_IOERR, "%s: %s", "send");
+			rc = lost(err, errlen, "send", t);
 			goto out;
 		}
 		t->sent += (uint64_t)len;

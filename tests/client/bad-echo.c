@@ -7,6 +7,9 @@
  *   short   echoes the first offset bytes, then closes cleanly
  *   reset   echoes the first offset bytes, then resets the connection
  *   silent  reads and never answers (TCP and UDP)
+ *   hold    echoes everything, but never closes, not even after the
+ *           client's end of input
+ *   deaf    accepts, then never reads and never closes
  * Prints "bad-echo[PID]: listening on tcp|udp 127.0.0.1:PORT" to stderr;
  * SIGTERM ends it.
  */
@@ -47,7 +50,8 @@ serve(int fd, const char *mode, unsigned long long at)
 			for (i = 0; i < n; i++)
 				if (off + (unsigned long long)i == at)
 					buf[i] = (char)~buf[i];
-		} else if (off + (unsigned long long)n > at) {
+		} else if ((strcmp(mode, "short") == 0 || strcmp(mode, "reset") == 0) &&
+		    off + (unsigned long long)n > at) {
 			/* short, reset: what is due before offset, then the end. */
 			xwrite(fd, buf, (size_t)(at - off));
 			if (strcmp(mode, "reset") == 0) {
@@ -112,9 +116,12 @@ main(int argc, char *argv[])
 		}
 		if ((fd = accept(lfd, NULL, NULL)) == -1)
 			return 1;
+		/* Deaf leaves the data in the kernel, where it piles up. */
+		if (strcmp(mode, "deaf") == 0)
+			continue;
 		serve(fd, mode, at);
-		/* Silent never closes either: the client must time out. */
-		if (strcmp(mode, "silent") != 0)
+		/* These never close either: the client must time out. */
+		if (strcmp(mode, "silent") != 0 && strcmp(mode, "hold") != 0)
 			close(fd);
 	}
 }

@@ -1,6 +1,7 @@
 /*
- * check_client.c - unit tests of echo-client's modules: the latency
- * histogram, and the address loop that falls through to the next address.
+ * check_client.c - unit tests of echo-client's modules: the strict
+ * readers of its numeric arguments, the latency histogram, and the address
+ * loop that falls through to the next address.
  */
 #include "config.h"
 
@@ -12,8 +13,130 @@
 #include <unistd.h>
 
 #include "client/cl.h"
+#include "client/cl_args.h"
 #include "client/cl_hist.h"
 #include "client/cl_net.h"
+
+/* Every numeric argument: in range, out of range, negative, garbage, empty. */
+START_TEST(args_port)
+{
+	static const struct { const char *s; int ok; unsigned v; const char *why; } c[] = {
+		{ "7", 1, 7, NULL },
+		{ "1", 1, 1, NULL },
+		{ "65535", 1, 65535, NULL },
+		{ "07", 1, 7, NULL },
+		{ "echo", 1, 7, NULL },
+		{ "99999", 0, 0, "out of range (1..65535)" },	/* not 34463 */
+		{ "65536", 0, 0, "out of range (1..65535)" },
+		{ "0", 0, 0, "out of range (1..65535)" },	/* no port 0 to connect to */
+		{ "18446744073709551623", 0, 0, "out of range (1..65535)" },
+		{ "-1", 0, 0, "negative" },
+		{ "", 0, 0, "empty" },
+		{ "7x", 0, 0, "trailing garbage \"x\" after the number" },
+		{ "7 ", 0, 0, "trailing garbage \" \" after the number" },
+		{ " 7", 0, 0, "not a number" },
+		{ "+7", 0, 0, "not a number" },
+		{ "0x7", 0, 0, "trailing garbage \"x7\" after the number" },
+		{ "no-such-service", 0, 0, "not a port number (1..65535) nor a service known for tcp" },
+	};
+	char why[128];
+	uint16_t port;
+	size_t i;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		why[0] = '\0';
+		port = 0;
+		ck_assert_msg(cl_arg_port(c[i].s, "tcp", &port, why, sizeof(why)) ==
+		    (c[i].ok ? 0 : -1), "port \"%s\": %s", c[i].s, why);
+		if (c[i].ok)
+			ck_assert_uint_eq(port, c[i].v);
+		else
+			ck_assert_str_eq(why, c[i].why);
+	}
+}
+END_TEST
+
+START_TEST(args_uint_size)
+{
+	char why[128];
+	uint64_t v;
+
+	ck_assert_int_eq(cl_arg_uint("100000", 1, 100000, &v, why, sizeof(why)), 0);
+	ck_assert_uint_eq(v, 100000);
+	ck_assert_int_eq(cl_arg_uint("100001", 1, 100000, &v, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "out of range (1..100000)");
+	ck_assert_int_eq(cl_arg_uint("0", 1, 64, &v, why, sizeof(why)), -1);
+	ck_assert_int_eq(cl_arg_uint("-0", 1, 64, &v, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "negative");
+	ck_assert_int_eq(cl_arg_uint("5k", 1, 64, &v, why, sizeof(why)), -1);
+	/* 2^64 + 1 must not wrap to 1. */
+	ck_assert_int_eq(cl_arg_uint("18446744073709551617", 1, UINT64_MAX - 1,
+	    &v, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "out of range (1..18446744073709551614)");
+
+	ck_assert_int_eq(cl_arg_size("16k", 1, 1 << 20, &v, why, sizeof(why)), 0);
+	ck_assert_uint_eq(v, 16384);
+	ck_assert_int_eq(cl_arg_size("1M", 1, 1 << 20, &v, why, sizeof(why)), 0);
+	ck_assert_uint_eq(v, 1 << 20);
+	ck_assert_int_eq(cl_arg_size("1025k", 1, 1 << 20, &v, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "out of range (1..1m)");
+	/* 2^44 MiB is 2^64 bytes: saturates, does not wrap to 0. */
+	ck_assert_int_eq(cl_arg_size("17592186044416m", 0, 1 << 20, &v, why,
+	    sizeof(why)), -1);
+	ck_assert_int_eq(cl_arg_size("0", 1, 1 << 20, &v, why, sizeof(why)), -1);
+	ck_assert_int_eq(cl_arg_size("1kb", 1, 1 << 20, &v, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "trailing garbage \"kb\" after the number");
+	ck_assert_int_eq(cl_arg_size("k", 1, 1 << 20, &v, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "not a number");
+}
+END_TEST
+
+START_TEST(args_ms)
+{
+	static const struct { const char *s; long long ms; } ok[] = {
+		{ "10", 10000 }, { "0.5", 500 }, { "2s", 2000 }, { "250ms", 250 },
+		{ "0", 0 }, { "0ms", 0 }, { "1.5ms", 2 }, { "0.0005", 1 }, { ".25", 250 },
+		{ "1000000", 1000000000LL },
+	};
+	static const struct { const char *s; const char *why; } bad[] = {
+		{ "", "empty" },
+		{ "-1", "negative" },
+		{ "-0", "negative" },
+		{ "0.1ms", "shorter than 1 ms" },	/* not "for ever" */
+		{ "0.0004", "shorter than 1 ms" },
+		{ "1000001", "out of range (0 ms..1000000 s)" },
+		{ "18446744073709551616", "out of range (0 ms..1000000 s)" },
+		{ "nan", "not a duration (write 10, 0.5, 2s or 250ms)" },
+		{ "inf", "not a duration (write 10, 0.5, 2s or 250ms)" },
+		{ "0x10", "not a duration (write 10, 0.5, 2s or 250ms)" },
+		{ "1e3", "not a duration (write 10, 0.5, 2s or 250ms)" },
+		{ " 5", "not a duration (write 10, 0.5, 2s or 250ms)" },
+		{ "5m", "not a duration (write 10, 0.5, 2s or 250ms)" },
+		{ ".", "not a duration (write 10, 0.5, 2s or 250ms)" },
+	};
+	char why[128], buf[32];
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ck_assert_msg(cl_arg_ms(ok[i].s, 0, 1000000000ULL, &v, why,
+		    sizeof(why)) == 0, "\"%s\": %s", ok[i].s, why);
+		ck_assert_uint_eq(v, (uint64_t)ok[i].ms);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(cl_arg_ms(bad[i].s, 0, 1000000000ULL, &v, why,
+		    sizeof(why)) == -1, "\"%s\" accepted", bad[i].s);
+		ck_assert_str_eq(why, bad[i].why);
+	}
+	ck_assert_int_eq(cl_arg_ms("0", 1, 1000, &v, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "out of range (1 ms..1 s)");
+	ck_assert_str_eq(cl_fmt_ms(10000, buf, sizeof(buf)), "10 s");
+	ck_assert_str_eq(cl_fmt_ms(300, buf, sizeof(buf)), "300 ms");
+	ck_assert_str_eq(cl_fmt_ms(1500, buf, sizeof(buf)), "1.5 s");
+	ck_assert_str_eq(cl_fmt_ms(1250, buf, sizeof(buf)), "1.25 s");
+	ck_assert_str_eq(cl_fmt_ms(1005, buf, sizeof(buf)), "1.005 s");
+}
+END_TEST
 
 START_TEST(hist_quantiles)
 {
@@ -139,6 +262,9 @@ main(void)
 	SRunner *sr;
 	int failed;
 
+	tcase_add_test(tc, args_port);
+	tcase_add_test(tc, args_uint_size);
+	tcase_add_test(tc, args_ms);
 	tcase_add_test(tc, hist_quantiles);
 	tcase_add_test(tc, hist_small_exact);
 	tcase_add_test(tc, connect_falls_through);

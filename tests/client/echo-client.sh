@@ -126,12 +126,27 @@ pids="$pids $!"
 pids="$pids $!"
 "$BAD" -u -m silent 2>"$T/usilent.log" &
 pids="$pids $!"
-for f in flip short reset silent usilent; do wait_for "$T/$f.log" listening || exit 1; done
+"$BAD" -m hold 2>"$T/hold.log" &
+pids="$pids $!"
+"$BAD" -m deaf 2>"$T/deaf.log" &
+pids="$pids $!"
+for f in flip short reset silent usilent hold deaf; do
+	wait_for "$T/$f.log" listening || exit 1
+done
 F=$(port "$T/flip.log" tcp 127.0.0.1)
 S=$(port "$T/short.log" tcp 127.0.0.1)
 R=$(port "$T/reset.log" tcp 127.0.0.1)
 Q=$(port "$T/silent.log" tcp 127.0.0.1)
 QU=$(port "$T/usilent.log" udp 127.0.0.1)
+H=$(port "$T/hold.log" tcp 127.0.0.1)
+D=$(port "$T/deaf.log" tcp 127.0.0.1)
+# says STATUS TEXT NAME COMMAND...: exits STATUS and says TEXT on stderr.
+says() {
+	want=$1 text=$2 name=$3; shift 3
+	"$@" > "$T/out" 2>"$T/err"; got=$?
+	if [ "$got" -eq "$want" ] && grep -qF -- "$text" "$T/err"; then ok "$name"
+	else notok "$name (exit $got, want $want and '$text')"; sed 's/^/# /' "$T/err"; fi
+}
 
 C -k 127.0.0.1 "$F" < "$T/big" 2>"$T/err"
 rc=$?
@@ -142,8 +157,42 @@ status 1 "--check: a short echo is a mismatch" C -k 127.0.0.1 "$S" < "$T/big" 2>
 status 1 "--bench: a flipped byte is a mismatch" \
     C -b -s 1000 -n 1000 127.0.0.1 "$F" >/dev/null 2>&1
 status 74 "connection reset mid-echo: exit 74" C 127.0.0.1 "$R" < "$T/big" >/dev/null 2>&1
-status 75 "tcp: no reply within --timeout: exit 75" C -t 0.3 127.0.0.1 "$Q" < "$T/line" 2>/dev/null
-status 75 "udp: no reply within --timeout: exit 75" C -u -t 0.3 127.0.0.1 "$QU" < "$T/line" 2>/dev/null
+says 75 "no echo within 300 ms: 0 of 12 bytes sent came back" \
+    "tcp: no reply within --timeout: exit 75, says what is missing" \
+    C -t 0.3 127.0.0.1 "$Q" < "$T/line"
+says 75 "no echo within 300 ms of the datagram of 12 bytes sent at byte 0" \
+    "udp: no reply within --timeout: exit 75, says what is missing" \
+    C -u -t 0.3 127.0.0.1 "$QU" < "$T/line"
+# Every byte back, but no end of the echo: the missing EOF is what to say,
+# not "12 of 12 bytes back", which reads as success.
+says 75 "all 12 bytes came back, but the server did not close the connection within 300 ms" \
+    "tcp: echo complete but never closed: exit 75, says the close is missing" \
+    C -t 0.3 127.0.0.1 "$H" < "$T/line"
+says 75 "and the server takes no more of the input" \
+    "tcp: a server that stops reading: exit 75, says so" \
+    C -t 1 127.0.0.1 "$D" < "$T/big"
+if command -v script >/dev/null 2>&1; then
+	printf 'ping one\n' |
+	    timeout 30 script -qec "$ECHO_CLIENT -t 0.3 127.0.0.1 $H; echo rc=\$?" /dev/null \
+	    > "$T/tty" 2>&1
+	if grep -q 'all 9 bytes came back, but the server did not close the connection within 300 ms' "$T/tty" &&
+	    grep -q 'rc=75' "$T/tty"; then
+		ok "interactive: echo complete but never closed: exit 75, says the close is missing"
+	else notok "interactive: echo complete but never closed"; sed 's/^/# /' "$T/tty"; fi
+else
+	skip "no script(1) for a pseudo-terminal"
+fi
+says 75 "no echo within 300 ms: 0 of 64 bytes of the message came back" \
+    "--bench: no reply: exit 75, says what is missing" \
+    C -b -n 1 -t 0.3 127.0.0.1 "$Q"
+# Timed-out connections count towards -n: this one used to start over for ever.
+says 75 "the whole echo came back, but the server did not close the connection within 300 ms of the half-close" \
+    "--bench connect -n 2, a server that never closes: ends, exit 75" \
+    timeout 20 "$ECHO_CLIENT" -b -p connect -n 2 -t 0.3 127.0.0.1 "$H"
+# -t bounds the opening of idle connections too: this one used to hang.
+says 75 "no echo within 300 ms: 0 of 64 bytes of the message came back" \
+    "--bench idle, a server that never echoes: -t applies, exit 75" \
+    timeout 20 "$ECHO_CLIENT" -b -p idle -c 2 -d 0.3 -t 0.3 127.0.0.1 "$Q"
 
 # Name and connection failures: 69.  echod's UDP port has no TCP listener.
 status 69 "connection refused: exit 69" C 127.0.0.1 "$U4" < "$T/line" 2>/dev/null
@@ -155,6 +204,59 @@ status 69 "udp port unreachable: exit 69" C -u 127.0.0.1 "$T4" < "$T/line" 2>/de
 status 64 "no host: exit 64" C 2>/dev/null
 status 64 "unknown option: exit 64" C -Z localhost 2>/dev/null
 status 64 "bad number: exit 64" C -b -c 0 localhost 2>/dev/null
+# usage WHAT ARG WHY OPTIONS...: exit 64 with 'WHAT "ARG": WHY' first.
+# echod's port is open, so a number that wrapped onto it would connect.
+usage() {
+	what=$1 arg=$2 why=$3; shift 3
+	C "$@" < "$T/line" > /dev/null 2>"$T/err"; got=$?
+	line=$(head -n 1 "$T/err")
+	if [ "$got" -eq 64 ] && [ "$line" = "echo-client: $what \"$arg\": $why" ]; then
+		ok "$what \"$arg\": exit 64, $why"
+	else
+		notok "$what \"$arg\": exit $got, want 64 and '$why'"
+		sed 's/^/# /' "$T/err"
+	fi
+}
+usage port $((T4 + 65536)) "out of range (1..65535)" 127.0.0.1 $((T4 + 65536))
+usage port 99999 "out of range (1..65535)" 127.0.0.1 99999
+usage port 0 "out of range (1..65535)" 127.0.0.1 0
+usage port -$T4 negative -- 127.0.0.1 -$T4
+usage port "${T4}x" 'trailing garbage "x" after the number' 127.0.0.1 "${T4}x"
+usage port "" empty 127.0.0.1 ""
+usage port " $T4" "not a number" 127.0.0.1 " $T4"
+usage port "$((U4 + 65536))" "out of range (1..65535)" -u 127.0.0.1 $((U4 + 65536))
+usage port no-such-service "not a port number (1..65535) nor a service known for tcp" \
+    127.0.0.1 no-such-service
+usage -t -1 negative -t -1 127.0.0.1 "$T4"
+usage -t 0.1ms "shorter than 1 ms" -t 0.1ms 127.0.0.1 "$T4"
+usage -t 0x10 "not a duration (write 10, 0.5, 2s or 250ms)" -t 0x10 127.0.0.1 "$T4"
+usage -t nan "not a duration (write 10, 0.5, 2s or 250ms)" -t nan 127.0.0.1 "$T4"
+usage -t 5x "not a duration (write 10, 0.5, 2s or 250ms)" -t 5x 127.0.0.1 "$T4"
+usage -t "" empty -t "" 127.0.0.1 "$T4"
+usage -t 1000001 "out of range (0 ms..1000000 s)" -t 1000001 127.0.0.1 "$T4"
+usage -c 100001 "out of range (1..100000)" -b -c 100001 127.0.0.1 "$T4"
+usage -c " 5" "not a number" -b -c " 5" 127.0.0.1 "$T4"
+usage -c 5x 'trailing garbage "x" after the number' -b -c 5x 127.0.0.1 "$T4"
+usage -j 65 "out of range (1..64)" -b -j 65 127.0.0.1 "$T4"
+usage -j -1 negative -b -j -1 127.0.0.1 "$T4"
+usage -n 0 "out of range (1..9223372036854775807)" -b -n 0 127.0.0.1 "$T4"
+usage -n 18446744073709551617 "out of range (1..9223372036854775807)" \
+    -b -n 18446744073709551617 127.0.0.1 "$T4"
+usage -n "" empty -b -n "" 127.0.0.1 "$T4"
+usage -d 0 "out of range (1 ms..31536000 s)" -b -d 0 127.0.0.1 "$T4"
+usage -d -5 negative -b -d -5 127.0.0.1 "$T4"
+usage -s 0 "out of range (1..1m)" -b -s 0 127.0.0.1 "$T4"
+usage -s 2m "out of range (1..1m)" -b -s 2m 127.0.0.1 "$T4"
+usage -s 1kk 'trailing garbage "kk" after the number' -b -s 1kk 127.0.0.1 "$T4"
+usage -s 64k "out of range (1..65507 with -u: the largest datagram)" \
+    -u -s 64k 127.0.0.1 "$U4"
+# These have nothing for -n to count: they used to run for ever.
+for p in bulk idle; do
+	says 64 "-n counts round trips or connections; -p $p runs for -d" \
+	    "--bench -p $p -n: exit 64" \
+	    timeout 20 "$ECHO_CLIENT" -b -p $p -n 5 127.0.0.1 "$T4"
+done
+status 64 "-s without -b or -u: exit 64" C -s 100 127.0.0.1 "$T4" < "$T/line" 2>/dev/null
 status 64 "-c without -b: exit 64" C -c 5 localhost 2>/dev/null
 status 64 "-b with -u: exit 64" C -b -u localhost 2>/dev/null
 status 0 "--help: exit 0" C --help >/dev/null
