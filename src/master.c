@@ -130,6 +130,18 @@ raise_nofile(void)
 	log_info("descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
+/* A worker can hold no more connections than this: what sizes its table of
+ * sources (source.h). */
+static uint64_t
+nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		return UINT64_MAX;
+	return rl.rlim_cur;
+}
+
 /* ---- the slot table ---------------------------------------------------- */
 
 static void
@@ -571,7 +583,8 @@ master_run(struct conf *conf, const struct master_opts *opts)
 	    conf_resolve_user(conf, &m.creds, err, sizeof(err)) == -1 ||
 	    (pool_init(&m.pool) == -1 &&
 	    snprintf(err, sizeof(err), "worker table: %s", strerror(errno))) ||
-	    ((m.sources = source_init(POOL_MAX_SLOTS)) == NULL &&
+	    ((m.sources = source_init(POOL_MAX_SLOTS,
+	    source_tcp_capacity(nofile_limit()))) == NULL &&
 	    snprintf(err, sizeof(err), "per-source table: %s", strerror(errno)))) {
 		listen_close_all(&m.ls);
 		pidfile_remove(conf->pidfile, m.pidfd);

@@ -47,9 +47,12 @@ admit(const struct udp_policy *p, const struct sockaddr *from,
 		cnt->denied++;
 		return false;
 	}
-	if (p->sources != NULL && c->udp_rate_limit > 0 && source_key(from, &k) &&
-	    !source_udp_allow(p->sources, &k, c->udp_rate_limit, c->udp_rate_burst,
-	    p->now_ms)) {
+	/* 0 is "no limit" to the user, yet not to a loop between two servers */
+	uint32_t rate = c->udp_rate_limit ? c->udp_rate_limit : UDP_CEILING_RATE;
+	uint32_t burst = c->udp_rate_limit ? c->udp_rate_burst : UDP_CEILING_BURST;
+
+	if (p->sources != NULL && source_key(from, &k) &&
+	    !source_udp_allow(p->sources, &k, rate, burst, p->now_ms)) {
 		cnt->limited++;
 		return false;
 	}
@@ -65,7 +68,9 @@ udp_echo(int fd, char *buf, size_t buflen, const struct udp_policy *policy,
 		socklen_t fromlen = sizeof(from);
 		ssize_t n;
 
-		n = recvfrom(fd, buf, buflen, MSG_DONTWAIT, &from.sa, &fromlen);
+		/* MSG_TRUNC: the datagram's real length, even if longer */
+		n = recvfrom(fd, buf, buflen, MSG_DONTWAIT | MSG_TRUNC, &from.sa,
+		    &fromlen);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
@@ -76,6 +81,10 @@ udp_echo(int fd, char *buf, size_t buflen, const struct udp_policy *policy,
 			    errno == ENETUNREACH)
 				continue;
 			return -1;
+		}
+		if ((size_t)n > buflen) {
+			cnt->truncated++;
+			continue;
 		}
 		if (!udp_source_allowed(&from.sa)) {
 			cnt->refused++;

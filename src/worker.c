@@ -280,17 +280,29 @@ admit(struct worker *w, struct conn *conn)
 {
 	const struct conf *c = w->conf;
 	const struct sockaddr *sa = &conn->peer.sa;
+	uint32_t limit = c->max_connections_per_source;
 	struct source_key k;
+	uint64_t n;
 
 	if (!acl_permits(c->allow, c->n_allow, c->deny, c->n_deny, sa))
 		return "not allowed";
 	if (!source_key(sa, &k))
 		return NULL;
-	if (c->max_connections_per_source > 0 &&
-	    source_tcp_count(w->sources, &k, atomic_load(&w->shared->hw)) >=
-	    c->max_connections_per_source)
+	/* Count first, then look: of two workers admitting the same source
+	 * at once, at least one sees both.  With a limit set, a client that
+	 * cannot be counted is refused, never let past it uncounted; the table
+	 * holds as many sources as this worker has descriptors, up to
+	 * SOURCE_TCP_MAX. */
+	conn->counted = source_tcp_add(w->sources, w->slot, &k, +1) == 0;
+	if (limit == 0)
+		return NULL;
+	if (!conn->counted)
+		return "too many distinct sources in this worker";
+	if (source_tcp_count(w->sources, &k, atomic_load(&w->shared->hw), &n) == -1 ||
+	    n > limit) {
+		uncount(w, conn);
 		return "too many connections from this source";
-	conn->counted = source_tcp_add(w->sources, w->slot, &k, +1);
+	}
 	return NULL;
 }
 
@@ -503,7 +515,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	w->cmd_fd = cmd_fd;
 	w->now_ms = now_coarse_ms();
 	if ((w->scratch = malloc(w->conf->buffer_size)) == NULL ||
-	    (w->dgram = malloc(UDP_MAX_DATAGRAM + 1)) == NULL)
+	    (w->dgram = malloc(UDP_MAX_DATAGRAM)) == NULL)
 		fatal("malloc");
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (w->conf->resolve_clients && w->conf->log_connections) {
@@ -563,7 +575,7 @@ worker_main(int slot, int cmd_fd, void *arg)
 			l = &w.ls->v[tag & ~WATCH];
 			if (l->proto == PROTO_TCP)
 				on_accept(&w, l);
-			else if (udp_echo(l->fd, w.dgram, UDP_MAX_DATAGRAM + 1,
+			else if (udp_echo(l->fd, w.dgram, UDP_MAX_DATAGRAM,
 			    &(struct udp_policy){ w.conf, w.sources, w.now_ms },
 			    &w.udp) == -1)
 				log_warn("udp %s", l->name);

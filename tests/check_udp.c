@@ -24,7 +24,8 @@ START_TEST(test_guard)
 	static const struct { uint16_t port; bool ok; } cases[] = {
 		{ 0, false }, { 7, false }, { 13, false }, { 19, false },
 		{ 37, false }, { 123, false }, { 1023, false }, { 1024, true },
-		{ 1900, false }, { 5353, false }, { 11211, false }, { 40000, true },
+		{ 1900, false }, { 3702, false }, { 5353, false }, { 5683, false },
+		{ 11211, false }, { 40000, true },
 		{ 65535, true },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -53,28 +54,94 @@ bound_udp(uint16_t port)
 	return fd;
 }
 
+/* A socket on the loopback of family, port 0; its address in *sa. */
+static int
+bound_lo(int family, union sockaddr_any *sa, socklen_t *len)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	memset(sa, 0, sizeof(*sa));
+	if (family == AF_INET) {
+		sa->in.sin_family = AF_INET;
+		inet_pton(AF_INET, "127.0.0.1", &sa->in.sin_addr);
+		*len = sizeof(sa->in);
+	} else {
+		sa->in6.sin6_family = AF_INET6;
+		sa->in6.sin6_addr = in6addr_loopback;
+		*len = sizeof(sa->in6);
+	}
+	if (fd == -1 || bind(fd, &sa->sa, *len) == -1 ||
+	    getsockname(fd, &sa->sa, len) == -1) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Every size up to each family's largest comes back whole: issue 11 #13,
+ * IPv6 datagrams of 65509..65527 bytes came back cut to 65508.
+ */
 START_TEST(test_echo_sizes)
 {
-	static char buf[UDP_MAX_DATAGRAM + 1], out[UDP_MAX_DATAGRAM], in[UDP_MAX_DATAGRAM + 1];
-	struct udp_counters cnt = { 0 };
-	union sockaddr_any srv;
-	socklen_t len = sizeof(srv);
-	int s = bound_udp(0), c = bound_udp(0);
-	const size_t sizes[] = { 1, 1000, UDP_MAX_DATAGRAM };
+	static char buf[UDP_MAX_DATAGRAM], out[UDP_MAX_DATAGRAM], in[UDP_MAX_DATAGRAM + 1];
+	static const struct { int family; size_t max; } fam[] = {
+		{ AF_INET, 65507 }, { AF_INET6, 65527 },
+	};
 
-	ck_assert_int_ne(s, -1);
-	getsockname(s, &srv.sa, &len);
 	for (size_t i = 0; i < sizeof(out); i++)
 		out[i] = (char)(i * 13);
-	for (size_t k = 0; k < 3; k++) {
-		struct pollfd pfd = { .fd = c, .events = POLLIN };
-		ck_assert_int_eq(sendto(c, out, sizes[k], 0, &srv.sa, len), (ssize_t)sizes[k]);
-		ck_assert_int_eq(udp_echo(s, buf, sizeof(buf), NULL, &cnt), 0);
-		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
-		ck_assert_int_eq(recv(c, in, sizeof(in), 0), (ssize_t)sizes[k]);
-		ck_assert_mem_eq(in, out, sizes[k]);
+	for (size_t f = 0; f < 2; f++) {
+		struct udp_counters cnt = { 0 };
+		union sockaddr_any srv, cli;
+		socklen_t len, clen;
+		int s = bound_lo(fam[f].family, &srv, &len);
+		int c = bound_lo(fam[f].family, &cli, &clen);
+		const size_t sizes[] = { 1, 1000, 65507, 65508, fam[f].max };
+
+		if (s == -1 && fam[f].family == AF_INET6)
+			continue;	/* no IPv6 here */
+		ck_assert_int_ne(s, -1);
+		ck_assert_int_ne(c, -1);
+		for (size_t k = 0; k < 5; k++) {
+			struct pollfd pfd = { .fd = c, .events = POLLIN };
+			size_t n = sizes[k] > fam[f].max ? fam[f].max : sizes[k];
+
+			ck_assert_int_eq(sendto(c, out, n, 0, &srv.sa, len), (ssize_t)n);
+			ck_assert_int_eq(udp_echo(s, buf, sizeof(buf), NULL, &cnt), 0);
+			ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+			ck_assert_int_eq(recv(c, in, sizeof(in), 0), (ssize_t)n);
+			ck_assert_mem_eq(in, out, n);
+		}
+		ck_assert_uint_eq(cnt.echoed, 5);
+		ck_assert_uint_eq(cnt.truncated, 0);
+		close(s);
+		close(c);
 	}
-	ck_assert_uint_eq(cnt.echoed, 3);
+}
+END_TEST
+
+/* A datagram larger than the buffer is dropped and counted, never echoed
+ * cut short. */
+START_TEST(test_echo_never_truncates)
+{
+	static char buf[100], out[1000], in[1000];
+	struct udp_counters cnt = { 0 };
+	union sockaddr_any srv, cli;
+	socklen_t len, clen;
+	int s = bound_lo(AF_INET, &srv, &len), c = bound_lo(AF_INET, &cli, &clen);
+	struct pollfd pfd = { .fd = c, .events = POLLIN };
+
+	ck_assert_int_ne(s, -1);
+	ck_assert_int_eq(sendto(c, out, sizeof(out), 0, &srv.sa, len), sizeof(out));
+	ck_assert_int_eq(sendto(c, out, 10, 0, &srv.sa, len), 10);
+	ck_assert_int_eq(udp_echo(s, buf, sizeof(buf), NULL, &cnt), 0);
+	ck_assert_uint_eq(cnt.truncated, 1);
+	ck_assert_uint_eq(cnt.echoed, 1);
+	ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+	ck_assert_int_eq(recv(c, in, sizeof(in), 0), 10);	/* only the small one */
+	ck_assert_int_eq(poll(&pfd, 1, 100), 0);
 	close(s);
 	close(c);
 }
@@ -82,7 +149,7 @@ END_TEST
 
 START_TEST(test_echo_refuses_service_port)
 {
-	static char buf[UDP_MAX_DATAGRAM + 1];
+	static char buf[UDP_MAX_DATAGRAM];
 	struct udp_counters cnt = { 0 };
 	union sockaddr_any srv;
 	socklen_t len = sizeof(srv);
@@ -114,6 +181,7 @@ udp_suite(void)
 
 	tcase_add_test(tc, test_guard);
 	tcase_add_test(tc, test_echo_sizes);
+	tcase_add_test(tc, test_echo_never_truncates);
 	tcase_add_test(tc, test_echo_refuses_service_port);
 	suite_add_tcase(s, tc);
 	return s;

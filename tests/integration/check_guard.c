@@ -5,11 +5,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -201,6 +206,253 @@ START_TEST(test_udp_rate_limit_off)
 }
 END_TEST
 
+/* Issue 11 #16: past 1,024 distinct sources a worker stopped counting and
+ * let the limit be bypassed.  Hold more than that open, then try a 4th. */
+START_TEST(test_per_source_limit_many_sources)
+{
+	enum { SOURCES = 1100, LIMIT = 3 };
+	static int fd[SOURCES];
+	const int probe[] = { 0, SOURCES - 1 };
+	struct rlimit rl;
+	char from[32];
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	ck_assert_msg(rl.rlim_cur > SOURCES + 64, "descriptor limit %llu too low",
+	    (unsigned long long)rl.rlim_cur);
+	start("workers = 1\nmax_connections_per_source = 3\n");
+	for (int i = 0; i < SOURCES; i++) {
+		snprintf(from, sizeof(from), "127.1.%d.%d", i / 250, i % 250 + 1);
+		fd[i] = connect_from(from, e.tcp4);
+		ck_assert_msg(served(fd[i]) == 1, "source %d refused", i);
+	}
+	for (size_t p = 0; p < 2; p++) {
+		int i = probe[p], more[LIMIT];
+
+		snprintf(from, sizeof(from), "127.1.%d.%d", i / 250, i % 250 + 1);
+		for (int j = 0; j < LIMIT - 1; j++) {
+			more[j] = connect_from(from, e.tcp4);
+			ck_assert_msg(served(more[j]) == 1, "source %d, connection %d",
+			    i, j + 2);
+		}
+		more[LIMIT - 1] = connect_from(from, e.tcp4);
+		ck_assert_msg(served(more[LIMIT - 1]) == 0,
+		    "source %d (of %d held open): a 4th connection got through",
+		    i + 1, SOURCES);
+		for (int j = 0; j < LIMIT; j++)
+			close(more[j]);
+	}
+	for (int i = 0; i < SOURCES; i++)
+		close(fd[i]);
+}
+END_TEST
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* CPU time of a process in ns (schedstat), to see what little work does. */
+static uint64_t
+cpu_ns(pid_t pid)
+{
+	char path[64];
+	unsigned long long ns = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &ns) != 1)
+		ns = 0;
+	fclose(f);
+	return ns;
+}
+
+/*
+ * Issue 11 #1: one source floods at about 20,000 datagrams/s for 2.5 s; the
+ * answers stay within burst + rate * T however many workers share the
+ * bucket (T from the first datagram sent to the last), and are not far
+ * below it either.  Each worker's CPU shows that several read the socket.
+ */
+static void
+udp_flood_within_limit(int workers)
+{
+	enum { RATE = 500, BURST = 100, PPS = 20000, RUN_MS = 2500 };
+	struct sockaddr_in src = v4("127.0.0.6", 0);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0), big = 8 << 20;
+	uint64_t before[8], t0, t1 = 0, sent = 0, answers = 0;
+	pid_t w[8];
+	char conf[128], buf[64];
+
+	snprintf(conf, sizeof(conf), "workers = %d\nudp_rate_limit = %d\n"
+	    "udp_rate_burst = %d\n", workers, RATE, BURST);
+	start(conf);
+	struct sockaddr_in dst = v4("127.0.0.1", e.udp4);
+	ck_assert_int_eq(h_workers(e.pid, w, 8), workers);
+	for (int i = 0; i < workers; i++)
+		before[i] = cpu_ns(w[i]);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	t0 = now_us();
+	for (;;) {
+		uint64_t t = now_us();
+
+		if (t - t0 >= RUN_MS * 1000ULL)
+			break;
+		/* paced: as many as due by now, a few at a time */
+		for (int i = 0; i < 8 && sent < (t - t0) * PPS / 1000000; i++) {
+			if (sendto(fd, "flood", 5, 0, (struct sockaddr *)&dst,
+			    sizeof(dst)) == 5) {
+				sent++;
+				t1 = now_us();
+			}
+		}
+		while (recv(fd, buf, sizeof(buf), 0) > 0)
+			answers++;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 300) != 1)
+			break;	/* quiet for 300 ms: everything that comes, came */
+		while (recv(fd, buf, sizeof(buf), 0) > 0)
+			answers++;
+	}
+	close(fd);
+
+	double T = (double)(t1 - t0) / 1e6, allowed = BURST + RATE * T;
+	int busy = 0;
+	uint64_t most = 0, d[8];
+	for (int i = 0; i < workers; i++) {
+		d[i] = cpu_ns(w[i]) - before[i];
+		most = d[i] > most ? d[i] : most;
+	}
+	for (int i = 0; i < workers; i++)
+		busy += d[i] * 20 >= most && d[i] >= 5000000;	/* not just ticking */
+	fprintf(stderr, "# %d workers: %llu sent in %.3f s, %llu answered, "
+	    "limit %.0f; %d workers busy:", workers, (unsigned long long)sent, T,
+	    (unsigned long long)answers, allowed, busy);
+	for (int i = 0; i < workers; i++)
+		fprintf(stderr, " %.1f", d[i] / 1e6);
+	fprintf(stderr, " ms\n");
+	ck_assert_msg(sent > (uint64_t)(allowed * 4), "sent only %llu",
+	    (unsigned long long)sent);
+	ck_assert_msg(answers <= allowed * 1.01 + 2,
+	    "%d workers: %llu answers, the limit allows %.0f",
+	    workers, (unsigned long long)answers, allowed);
+	ck_assert_msg(answers >= allowed * 0.8,
+	    "%d workers: only %llu answers of the %.0f allowed",
+	    workers, (unsigned long long)answers, allowed);
+	ck_assert_msg(busy >= (workers > 1 ? 2 : 1),
+	    "only %d of %d workers read the socket", busy, workers);
+}
+
+START_TEST(test_udp_rate_limit_1_worker) { udp_flood_within_limit(1); }
+END_TEST
+START_TEST(test_udp_rate_limit_2_workers) { udp_flood_within_limit(2); }
+END_TEST
+START_TEST(test_udp_rate_limit_4_workers) { udp_flood_within_limit(4); }
+END_TEST
+
+/* Issue 11 #13: the largest datagrams of each family come back whole. */
+START_TEST(test_udp_largest_datagrams)
+{
+	static char big[65527];
+
+	h_write_conf(&e, "listen_tcp = {}\n"
+	    "listen_udp = {\"127.0.0.1:0\", \"[::1]:0\"}\nworkers = 1\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	h_random(big, sizeof(big));
+	ck_assert_int_eq(h_udp_echo(AF_INET, e.udp4, big, 65507, 2000), 65507);
+	ck_assert_int_eq(h_udp_echo(AF_INET6, e.udp6, big, 65508, 2000), 65508);
+	ck_assert_int_eq(h_udp_echo(AF_INET6, e.udp6, big, 65509, 2000), 65509);
+	ck_assert_int_eq(h_udp_echo(AF_INET6, e.udp6, big, 65527, 2000), 65527);
+}
+END_TEST
+
+/* One datagram from 127.0.0.1:sport to 127.0.0.1:dport, the source forged
+ * (needs root: a raw socket). */
+static int
+inject(int sport, int dport)
+{
+	struct {
+		struct iphdr	ip;
+		struct udphdr	udp;
+		char		data[4];
+	} pkt = {
+		.ip = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+		    .tot_len = htons(sizeof(pkt)), .saddr = htonl(INADDR_LOOPBACK),
+		    .daddr = htonl(INADDR_LOOPBACK) },
+		.udp = { .source = htons((uint16_t)sport), .dest = htons((uint16_t)dport),
+		    .len = htons(sizeof(pkt) - sizeof(pkt.ip)) },
+		.data = "loop",
+	};
+	struct sockaddr_in to = v4("127.0.0.1", 0);
+	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW), one = 1, rc = -1;
+
+	if (fd != -1 && setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)) == 0 &&
+	    sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) ==
+	    (ssize_t)sizeof(pkt))
+		rc = 0;
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+/*
+ * Issue 11 #15: two echo servers on unprivileged ports, the limit off, and
+ * one forged datagram from one to the other.  The built-in ceiling stops
+ * the ping-pong within a second: both workers did some work, then go quiet.
+ */
+START_TEST(test_udp_loop_between_servers_dies)
+{
+	struct echod b;
+	pid_t wa, wb;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "# SKIP forging a datagram needs root\n");
+		return;
+	}
+	start("workers = 1\nudp_rate_limit = 0\n");
+	h_init(&b);
+	h_write_conf(&b, "listen_tcp = {}\nlisten_udp = {\"127.0.0.1:0\"}\n"
+	    "workers = 1\nudp_rate_limit = 0\n");
+	const char *const argv[] = { "-f", "-c", b.confpath, NULL };
+	ck_assert_int_eq(h_start(&b, argv, 10000), 0);
+	ck_assert_int_eq(h_workers(e.pid, &wa, 1), 1);
+	ck_assert_int_eq(h_workers(b.pid, &wb, 1), 1);
+
+	uint64_t t0 = h_now_ms(), base = cpu_ns(wa) + cpu_ns(wb);
+	uint64_t at[64], cpu[64], quiet_at = 0;
+	int n = 0;
+	ck_assert_int_eq(inject(e.udp4, b.udp4), 0);
+	/* a sample every 100 ms; quiet: under 1 ms of CPU in 300 ms */
+	while (n < 64 && quiet_at == 0 && h_now_ms() - t0 < 4000) {
+		uint64_t next = h_now_ms() + 100;
+		while (h_now_ms() < next)
+			h_tick();
+		at[n] = h_now_ms();
+		cpu[n] = cpu_ns(wa) + cpu_ns(wb) - base;
+		if (n >= 3 && cpu[n] - cpu[n - 3] < 1000000)
+			quiet_at = at[n - 3];
+		n++;
+	}
+	fprintf(stderr, "# loop: %.1f ms of CPU; quiet %lld ms after the datagram\n",
+	    cpu[n - 1] / 1e6, quiet_at ? (long long)(quiet_at - t0) : -1LL);
+	h_cleanup(&b);
+	ck_assert_msg(cpu[n - 1] >= 2000000, "the loop never ran (%.1f ms of CPU)",
+	    cpu[n - 1] / 1e6);
+	ck_assert_msg(quiet_at != 0 && quiet_at - t0 <= 1200,
+	    "the datagram still bounces between the two servers");
+}
+END_TEST
+
 Suite *
 guard_suite(void)
 {
@@ -214,6 +466,12 @@ guard_suite(void)
 	tcase_add_test(tc, test_dead_worker_forgotten);
 	tcase_add_test(tc, test_udp_rate_limit);
 	tcase_add_test(tc, test_udp_rate_limit_off);
+	tcase_add_test(tc, test_per_source_limit_many_sources);
+	tcase_add_test(tc, test_udp_rate_limit_1_worker);
+	tcase_add_test(tc, test_udp_rate_limit_2_workers);
+	tcase_add_test(tc, test_udp_rate_limit_4_workers);
+	tcase_add_test(tc, test_udp_largest_datagrams);
+	tcase_add_test(tc, test_udp_loop_between_servers_dies);
 	suite_add_tcase(s, tc);
 	return s;
 }
