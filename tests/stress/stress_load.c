@@ -70,7 +70,15 @@ sc_reload_storm(struct result *r)
 	    (unsigned long long)l.failed_connects, (unsigned long long)l.broken,
 	    (unsigned long long)l.corrupt);
 	bar(r, l.failed_connects == 0, "failed connects");
-	bar(r, l.broken == 0, "connections broken");
+	/* A reload cuts nothing, except what echod(8) documents: past three
+	 * draining generations the oldest is stopped, and on a loaded machine
+	 * a connection can outlive three 100 ms reloads.  Resets without that
+	 * log line are a defect. */
+	bool stopped = h_log_has(&e, "generations draining: stopping generation");
+	bar(r, l.broken == 0 || stopped,
+	    "connections broken without a generation stopped");
+	if (stopped && strlen(r->figure) + 48 < sizeof(r->figure))
+		strcat(r->figure, " (a draining generation was stopped)");
 	bar(r, l.corrupt == 0, "corrupted echoes");
 	bar(r, l.exchanged > 1000, "too few exchanges");
 out:
