@@ -101,7 +101,7 @@ conf_parse_size(const char *s, uint64_t *out, const char **err)
 		{ "G", 1024ULL * 1024 * 1024 },
 	};
 
-	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), out, err,
+	return parse_scaled(s, units, nitems(units), out, err,
 	    "not a size (write 16384, 16k or 1m)", "size too large");
 }
 
@@ -113,7 +113,7 @@ conf_parse_duration(const char *s, uint64_t *ms, const char **err)
 		{ "h", 3600 * MS_S }, { "d", MS_DAY },
 	};
 
-	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), ms, err,
+	return parse_scaled(s, units, nitems(units), ms, err,
 	    "not a duration (write 10, 10s, 250ms, 5m or 1h)", "duration too large");
 }
 
@@ -140,7 +140,7 @@ conf_parse_workers(const char *s, int *out, const char **err)
 int
 conf_parse_log_level(const char *s, int *out, const char **err)
 {
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+	for (size_t i = 0; i < nitems(levels); i++) {
 		if (s != NULL && strcmp(s, levels[i].name) == 0) {
 			*out = levels[i].pri;
 			*err = NULL;
@@ -218,7 +218,7 @@ cb_range(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	const char *err;
 	uint64_t v;
 
-	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+	for (size_t i = 0; i < nitems(ranges); i++)
 		if (strcmp(ranges[i].name, opt->name) == 0)
 			r = &ranges[i];
 	if (r == NULL)

@@ -13,12 +13,18 @@
  *    (sd_journal_send(3) speaks the same protocol, but blocks when journald
  *    falls behind);
  *  - syslog (a detached daemon): a non-blocking datagram to /dev/log.
+ * A worker's resolver thread logs too, so the drop counter is atomic; the
+ * rest of the state is set before any second thread starts.
+ *
+ * The leaf formats nothing of its callers': a connection's line is worded
+ * by the caller, and log_conn() adds the journal fields.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +47,7 @@ static char		 prefix[32];
 static const char	*ident_name = "echod";
 static int		 out_fd = STDERR_FILENO;
 static bool		 out_is_socket;
-static unsigned long	 dropped;
+static atomic_ulong	 dropped;	/* lines lost since the last report */
 
 /* True when fd 2 is the stream JOURNAL_STREAM names (dev:inode). */
 static int
@@ -164,29 +170,35 @@ void
 log_flush(void)
 {
 	char line[128];
+	unsigned long lost;
+	bool ok;
 	int n;
 
-	if (dropped == 0)
+	if (atomic_load_explicit(&dropped, memory_order_relaxed) == 0)
+		return;
+	/* Take the count whole, so that two threads never report the same
+	 * lines, and give it back if the report does not go out either. */
+	if ((lost = atomic_exchange(&dropped, 0)) == 0)
 		return;
 	if (target == LOG_TO_JOURNAL) {
 		struct jfields j = { .len = 0 };
 		jadd(&j, "MESSAGE", "%lu log messages dropped: the log was not "
-		    "keeping up", dropped);
+		    "keeping up", lost);
 		jadd(&j, "PRIORITY", "%d", LOG_WARNING);
 		jadd(&j, "SYSLOG_IDENTIFIER", "%s", ident_name);
-		if (emit(j.buf, j.len))
-			dropped = 0;
-		return;
+		ok = emit(j.buf, j.len);
+	} else {
+		if (target == LOG_TO_SYSLOG)
+			n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %lu log "
+			    "messages dropped", LOG_DAEMON | LOG_WARNING,
+			    ident_name, (long)getpid(), lost);
+		else
+			n = snprintf(line, sizeof(line), "%s[%ld]: %lu log messages "
+			    "dropped\n", ident_name, (long)getpid(), lost);
+		ok = emit(line, (size_t)n);
 	}
-	if (target == LOG_TO_SYSLOG)
-		n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %lu log messages "
-		    "dropped", LOG_DAEMON | LOG_WARNING, ident_name, (long)getpid(),
-		    dropped);
-	else
-		n = snprintf(line, sizeof(line), "%s[%ld]: %lu log messages dropped\n",
-		    ident_name, (long)getpid(), dropped);
-	if (emit(line, (size_t)n))
-		dropped = 0;
+	if (!ok)
+		atomic_fetch_add(&dropped, lost);
 }
 
 static void
@@ -228,7 +240,18 @@ output(int pri, const char *msg, struct jfields *extra)
 		break;
 	}
 	if (!ok)
-		dropped++;
+		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+}
+
+/* The prefix ("worker 3: "), then the caller's words. */
+static void
+compose(char *msg, size_t len, const char *fmt, va_list ap)
+{
+	size_t n = 0;
+
+	if (prefix[0] != '\0')
+		n = (size_t)snprintf(msg, len, "%s: ", prefix);
+	vsnprintf(msg + n, len - n, fmt, ap);
 }
 
 static void
@@ -236,13 +259,11 @@ vlog(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char msg[LINE_MAX_LEN];
 	int saved = errno;
-	size_t n = 0;
+	size_t n;
 
 	if (pri > level)
 		return;
-	if (prefix[0] != '\0')
-		n = (size_t)snprintf(msg, sizeof(msg), "%s: ", prefix);
-	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	compose(msg, sizeof(msg), fmt, ap);
 	if (with_errno) {
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
@@ -289,40 +310,33 @@ fatalx(const char *fmt, ...)
 }
 
 void
-log_conn(const char *event, const char *proto, const char *addr,
-    unsigned port, const char *host, uint64_t bytes, uint64_t usec,
-    const char *reason)
+log_conn(enum log_conn_event ev, const struct log_conn_fields *f,
+    const char *fmt, ...)
 {
-	char who[320], msg[LINE_MAX_LEN];
-	bool open = strcmp(event, "open") == 0;
 	struct jfields j = { .len = 0 };
+	char msg[LINE_MAX_LEN];
+	bool named = f->host != NULL && f->host[0] != '\0';
+	int saved = errno;
+	va_list ap;
 
 	if (LOG_INFO > level)
 		return;
-	if (host != NULL && host[0] != '\0')
-		snprintf(who, sizeof(who), "%s (%s) port %u", host, addr, port);
-	else
-		snprintf(who, sizeof(who), "%s port %u", addr, port);
-	if (open)
-		snprintf(msg, sizeof(msg), "%s%s%s connected to %s", prefix,
-		    prefix[0] ? ": " : "", proto, who);
-	else
-		snprintf(msg, sizeof(msg), "%s%s%s closed %s: %llu bytes echoed in "
-		    "%llu.%03llus%s%s", prefix, prefix[0] ? ": " : "", proto, who,
-		    (unsigned long long)bytes, (unsigned long long)(usec / 1000000),
-		    (unsigned long long)(usec / 1000 % 1000),
-		    reason ? ", " : "", reason ? reason : "");
+	va_start(ap, fmt);
+	compose(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	if (target == LOG_TO_JOURNAL) {
-		jadd(&j, "ECHOD_EVENT", "%s", event);
-		jadd(&j, "CLIENT_PROTOCOL", "%s", proto);
-		jadd(&j, "CLIENT_ADDRESS", "%s", addr);
-		jadd(&j, "CLIENT_PORT", "%u", port);
-		if (host != NULL && host[0] != '\0')
-			jadd(&j, "CLIENT_HOST", "%s", host);
-		if (!open) {
-			jadd(&j, "BYTES", "%llu", (unsigned long long)bytes);
-			jadd(&j, "DURATION_USEC", "%llu", (unsigned long long)usec);
+		jadd(&j, "ECHOD_EVENT", "%s", ev == LOG_CONN_OPEN ? "open" : "close");
+		jadd(&j, "CLIENT_PROTOCOL", "%s", f->proto);
+		jadd(&j, "CLIENT_ADDRESS", "%s", f->addr);
+		jadd(&j, "CLIENT_PORT", "%u", f->port);
+		if (named)
+			jadd(&j, "CLIENT_HOST", "%s", f->host);
+		if (ev == LOG_CONN_CLOSE) {
+			jadd(&j, "BYTES", "%llu", (unsigned long long)f->bytes);
+			jadd(&j, "DURATION_USEC", "%llu",
+			    (unsigned long long)f->usec);
 		}
 	}
 	output(LOG_INFO, msg, target == LOG_TO_JOURNAL ? &j : NULL);
+	errno = saved;
 }

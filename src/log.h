@@ -29,10 +29,29 @@ void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/* A connection event, with structured fields under the journal:
- * EVENT=open|close, CLIENT_ADDRESS, CLIENT_PORT, BYTES, DURATION_USEC. */
-void	log_conn(const char *event, const char *proto, const char *addr,
-	    unsigned port, const char *host, uint64_t bytes, uint64_t usec,
-	    const char *reason);
+/* What happened to a client's connection: ECHOD_EVENT=open or close. */
+enum log_conn_event {
+	LOG_CONN_OPEN,
+	LOG_CONN_CLOSE,
+};
+
+/* A connection's journal fields. */
+struct log_conn_fields {
+	const char	*proto;		/* CLIENT_PROTOCOL: "tcp" */
+	const char	*addr;		/* CLIENT_ADDRESS, numeric */
+	unsigned	 port;		/* CLIENT_PORT */
+	const char	*host;		/* CLIENT_HOST, its name; NULL or "": none */
+	uint64_t	 bytes;		/* BYTES echoed: close only */
+	uint64_t	 usec;		/* DURATION_USEC: close only */
+};
+
+/*
+ * Logs the caller's line at LOG_INFO, and under the journal the fields
+ * ECHOD_EVENT, CLIENT_PROTOCOL, CLIENT_ADDRESS, CLIENT_PORT, CLIENT_HOST
+ * (when named) and, on close, BYTES and DURATION_USEC.  Safe to call from
+ * a second thread (the resolver's), as is every function that logs.
+ */
+void	log_conn(enum log_conn_event, const struct log_conn_fields *,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * resolve.c - a worker's resolver thread.  getnameinfo() may wait seconds on
  * DNS, so the event loop only hands the address over a bounded queue; the
- * thread looks the name up and writes the log line itself.
+ * thread looks the name up and hands it to the worker's function, which
+ * words and writes the log line.
  */
 #include "config.h"
 
@@ -11,8 +12,6 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "addr.h"
-#include "log.h"
 #include "resolve.h"
 
 static struct {
@@ -21,6 +20,7 @@ static struct {
 	union sockaddr_any	 q[RESOLVE_QUEUE];
 	socklen_t		 len[RESOLVE_QUEUE];
 	unsigned		 head, count;
+	resolve_done_fn		*done;		/* set before the thread starts */
 } rq = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, .head = 0 };
 
 static void *
@@ -30,8 +30,7 @@ run(void *arg)
 	for (;;) {
 		union sockaddr_any peer;
 		socklen_t len;
-		char host[NI_MAXHOST], addr[NI_MAXHOST];
-		unsigned port;
+		char host[NI_MAXHOST];
 
 		pthread_mutex_lock(&rq.lock);
 		while (rq.count == 0)
@@ -42,17 +41,16 @@ run(void *arg)
 		rq.count--;
 		pthread_mutex_unlock(&rq.lock);
 
-		addr_host_port(&peer.sa, len, addr, sizeof(addr), &port);
 		if (getnameinfo(&peer.sa, len, host, sizeof(host), NULL, 0,
 		    NI_NAMEREQD) != 0)
 			host[0] = '\0';
-		log_conn("open", "tcp", addr, port, host, 0, 0, NULL);
+		rq.done(&peer.sa, len, host);
 	}
 	return NULL;
 }
 
 int
-resolve_start(void)
+resolve_start(resolve_done_fn *done)
 {
 	pthread_attr_t attr;
 	pthread_t t;
@@ -65,6 +63,7 @@ resolve_start(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
+	rq.done = done;
 	rc = pthread_create(&t, &attr, run, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

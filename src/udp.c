@@ -10,6 +10,7 @@
 #include "log.h"
 #include "source.h"
 #include "udp.h"
+#include "util.h"
 
 /* Services above 1023 that answer UDP and would echo us back. */
 static const uint16_t service_ports[] = { 1900, 3702, 5353, 5683, 11211 };
@@ -27,7 +28,7 @@ udp_source_allowed(const struct sockaddr *sa)
 		return false;
 	if (port < 1024)
 		return false;
-	for (size_t i = 0; i < sizeof(service_ports) / sizeof(service_ports[0]); i++)
+	for (size_t i = 0; i < nitems(service_ports); i++)
 		if (port == service_ports[i])
 			return false;
 	return true;

@@ -123,20 +123,44 @@ list_append(struct worker *w, struct conn *c)
 	w->tail = c;
 }
 
+/* A client's "connected" line, named or not; the resolver thread's too. */
 static void
-log_event(struct worker *w, struct conn *c, const char *event, const char *why)
+log_open(const struct sockaddr *sa, socklen_t len, const char *name)
 {
-	char host[64];
-	unsigned port;
+	char addr[64];
+	struct log_conn_fields f = { .proto = "tcp", .addr = addr, .host = name };
+
+	addr_host_port(sa, len, addr, sizeof(addr), &f.port);
+	if (name != NULL && name[0] != '\0')
+		log_conn(LOG_CONN_OPEN, &f, "tcp connected to %s (%s) port %u",
+		    name, addr, f.port);
+	else
+		log_conn(LOG_CONN_OPEN, &f, "tcp connected to %s port %u", addr,
+		    f.port);
+}
+
+static void
+log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
+    const char *why)
+{
+	char addr[64];
+	struct log_conn_fields f = { .proto = "tcp", .addr = addr };
 
 	if (!w->conf->log_connections)
 		return;
-	if (w->resolving && strcmp(event, "open") == 0 &&
-	    resolve_post(&c->peer, c->peerlen))
-		return;		/* the resolver thread writes it, with the name */
-	addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
-	log_conn(event, "tcp", host, port, NULL, c->bytes,
-	    now_usec() - c->start_us, why);
+	if (ev == LOG_CONN_OPEN) {
+		if (!w->resolving || !resolve_post(&c->peer, c->peerlen))
+			log_open(&c->peer.sa, c->peerlen, NULL);
+		return;		/* else the resolver thread logs it, named */
+	}
+	addr_host_port(&c->peer.sa, c->peerlen, addr, sizeof(addr), &f.port);
+	f.bytes = c->bytes;
+	f.usec = now_usec() - c->start_us;
+	log_conn(LOG_CONN_CLOSE, &f, "tcp closed %s port %u: %llu bytes echoed "
+	    "in %llu.%03llus%s%s", addr, f.port, (unsigned long long)f.bytes,
+	    (unsigned long long)(f.usec / 1000000),
+	    (unsigned long long)(f.usec / 1000 % 1000),
+	    why ? ", " : "", why ? why : "");
 }
 
 static void
@@ -152,7 +176,7 @@ uncount(struct worker *w, struct conn *c)
 static void
 conn_close(struct worker *w, struct conn *c, const char *why)
 {
-	log_event(w, c, "close", why);
+	log_event(w, c, LOG_CONN_CLOSE, why);
 	uncount(w, c);
 	list_unlink(w, c);
 	close(c->fd);
@@ -359,7 +383,7 @@ on_accept(struct worker *w, const struct listener *l)
 		list_append(w, c);
 		w->nconns++;
 		w->accepted++;
-		log_event(w, c, "open", NULL);
+		log_event(w, c, LOG_CONN_OPEN, NULL);
 	}
 }
 
@@ -519,7 +543,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 		fatal("malloc");
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (w->conf->resolve_clients && w->conf->log_connections) {
-		if (resolve_start() == -1)
+		if (resolve_start(log_open) == -1)
 			log_warn("resolver thread; logging addresses only");
 		else
 			w->resolving = true;
