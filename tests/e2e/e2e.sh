@@ -2,9 +2,10 @@
 # End to end, as a user would: build the Debian package, boot Debian 12
 # under its own systemd (systemd-nspawn on a cached debootstrap tree, a
 # fresh overlay each run, private network), install the package there and
-# use the service through systemctl, the sockets and the journal; then
-# upgrade, remove and purge it.  TAP on stdout; where it cannot run (no
-# root, no systemd-nspawn) a TAP skip ("1..0 # SKIP why", exit 0).
+# use the service through systemctl, the sockets and the journal, run the
+# package's autopkgtest (debian/tests) there; then upgrade, remove and purge
+# it.  TAP on stdout; where it cannot run (no root, no systemd-nspawn) a TAP
+# skip ("1..0 # SKIP why", exit 0).
 #
 # Environment:
 #   ECHOD_DEB        use this .deb instead of building one
@@ -60,19 +61,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# clean_copy DEST PATH: the sources under PATH (. for all), tracked and new
+# files only, not a build tree's droppings, copied into DEST.
+clean_copy() {
+	mkdir -p "$1"
+	if git -C "$srcdir" rev-parse --git-dir >/dev/null 2>&1; then
+		(cd "$srcdir" && git ls-files -z -c -o --exclude-standard -- "$2" |
+			xargs -0 cp --parents -t "$1" 2>/dev/null)
+	else
+		(cd "$srcdir" && cp -a --parents "$2" "$1")
+	fi
+}
+
 # --- the package -----------------------------------------------------------
 if [ -n "${ECHOD_DEB:-}" ]; then
 	deb=$ECHOD_DEB
 else
-	# A clean copy of the sources (the tracked and new files, not a build
-	# tree's droppings), built as dpkg-buildpackage would in a package build.
-	mkdir -p "$work/src/echod"
-	if git -C "$srcdir" rev-parse --git-dir >/dev/null 2>&1; then
-		(cd "$srcdir" && git ls-files -z -c -o --exclude-standard |
-			xargs -0 cp --parents -t "$work/src/echod" 2>/dev/null)
-	else
-		cp -a "$srcdir/." "$work/src/echod/"
-	fi
+	# A clean copy of the sources, built as dpkg-buildpackage would in a
+	# package build.
+	clean_copy "$work/src/echod" .
 	echo "# building the package (log: $work/build.log)"
 	if (cd "$work/src/echod" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
 		dpkg-buildpackage -us -uc -b) > "$work/build.log" 2>&1; then
@@ -117,10 +124,12 @@ check "the package lists /etc/echod.conf as a conffile" \
 
 mkdir -p "$work/upper" "$work/wd" "$work/root"
 mount -t overlay overlay \
-	-o "lowerdir=$cache/bookworm,upperdir=$work/upper,workdir=$work/wd" "$work/root" ||
-	bail "overlay mount"
+	-o "lowerdir=$cache/autopkgtest:$cache/bookworm,upperdir=$work/upper,workdir=$work/wd" \
+	"$work/root" || bail "overlay mount"
 mkdir -p "$work/root/var/tmp/e2e"
 cp "$work"/debs/*.deb "$here/echo.pl" "$work/root/var/tmp/e2e/"
+# The package's own tests (debian/tests), for autopkgtest.
+clean_copy "$work/root/var/tmp/e2e/src" debian
 chmod 0755 "$work/root/var/tmp/e2e"
 
 systemd-nspawn -q -D "$work/root" -b --register=no --keep-unit --private-network \
@@ -221,6 +230,31 @@ close_fields() {
 	grep -q '^ *DURATION_USEC=[0-9]' "$work/close.txt"
 }
 check "a TCP close event carries CLIENT_PORT, BYTES and DURATION_USEC" wait_for 15 close_fields
+
+# --- autopkgtest -----------------------------------------------------------------
+# debian/tests run by the autopkgtest tool on this booted system against the
+# package installed above (-B: nothing built, nothing reinstalled).  The null
+# runner offers isolation-machine and, as root, needs-root; the test skips
+# where PID 1 is not systemd.  Exit 0 means every test ran and passed: a
+# skip (2, 8) fails here.  No bytecode written: the purge check below
+# compares the files before the install with those after the purge.
+autopkgtest_passes() {
+	in_ct env PYTHONDONTWRITEBYTECODE=1 autopkgtest -B \
+		--summary=/var/tmp/e2e/autopkgtest.summary \
+		/var/tmp/e2e/src -- null > "$work/autopkgtest.log" 2>&1
+	local rc=$? sum=$work/root/var/tmp/e2e/autopkgtest.summary
+	# What it installs to satisfy the tests' Depends must not outlive it.
+	in_ct sh -c 'dpkg -s autopkgtest-satdep >/dev/null 2>&1 &&
+		dpkg --purge autopkgtest-satdep' >/dev/null 2>&1
+	[ "$rc" -eq 0 ] && grep -q '^smoke[[:space:]][[:space:]]*PASS' "$sum" &&
+		! grep -Eqv '[[:space:]]PASS' "$sum" && return 0
+	echo "autopkgtest exit status $rc; summary:" | diag
+	[ -f "$sum" ] && diag < "$sum"
+	tail -n 30 "$work/autopkgtest.log" | diag
+	return 1
+}
+check "autopkgtest runs debian/tests on the installed package: all pass, none skipped" \
+	autopkgtest_passes
 
 # --- reload ----------------------------------------------------------------------
 main_pid() { in_ct systemctl show -p MainPID --value echod 2>/dev/null; }
