@@ -262,11 +262,16 @@ reap(void)
 		    (unsigned long long)(lived % 1000),
 		    s->killed ? " (killed by the master)" : "");
 		log_warnx("%s", what);
-		if (pool_is_crash(status) && !s->killed && lived < POOL_EARLY_DEATH_MS)
+		/* Before the first "ready" any death counts: a first generation
+		 * that never comes up (an OOM kill of every worker) fails
+		 * start-up instead of looping. */
+		if (((pool_is_crash(status) && !s->killed) || !m.started) &&
+		    lived < POOL_EARLY_DEATH_MS)
 			early_failure(what);
-		/* Backoff for a worker that died on its own; one killed from
-		 * outside (SIGKILL, SIGTERM) or by us comes back at once. */
-		s->backoff_ms = s->killed || pool_is_external(status) ? 0 :
+		/* One killed by us (hung) comes back at once; any other early
+		 * death waits, SIGKILL from outside too: the workers' user
+		 * could otherwise make us fork as fast as it can kill. */
+		s->backoff_ms = s->killed ? 0 :
 		    pool_next_backoff(s->backoff_ms, lived);
 		s->respawn_at_ms = m.now_ms + s->backoff_ms;
 		s->state = SLOT_WAITING;
