@@ -345,6 +345,33 @@ START_TEST(test_crash_loop_detached_says_why)
 }
 END_TEST
 
+/* Every worker of the first generation SIGKILLed at once (the OOM killer
+ * under a memory limit too small for one): start-up fails with the reason
+ * instead of forking replacements for ever. */
+START_TEST(test_first_generation_killed_fails_startup)
+{
+	const char *top = getenv("top_builddir");
+	char shim[512], preload[600];
+	char *const envp[] = { preload, "CRASHSHIM_KILL=1",
+	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
+	const char *const argv[] = { "-f", "-w", "2", "-l", "127.0.0.1:0", NULL };
+	int st;
+
+	snprintf(shim, sizeof(shim), "%s/tests/stress/crashshim.so", top ? top : "..");
+	ck_assert_msg(access(shim, R_OK) == 0, "%s is missing", shim);
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
+	e.envp = envp;
+	h_spawn(&e, argv);
+	st = h_wait_exit(e.pid, 20000);
+	ck_assert_msg(st != -1, "echod still running after 20 s");
+	e.pid = -1;
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
+	ck_assert(h_log_has(&e, "start-up failed: worker "));
+	ck_assert(h_log_has(&e, "killed by signal 9 (Killed) after "));
+	ck_assert(h_log_has(&e, "in the last 30s; giving up"));
+}
+END_TEST
+
 START_TEST(test_pidfile_locked_and_second_refused)
 {
 	char buf[32] = { 0 }, want[160];
@@ -764,6 +791,7 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_no_worker_can_start);
 	tcase_add_test(tc, test_no_worker_can_start_detached);
 	tcase_add_test(tc, test_crash_loop_detached_says_why);
+	tcase_add_test(tc, test_first_generation_killed_fails_startup);
 	tcase_add_test(tc, test_hung_worker_aborted);
 	suite_add_tcase(s, tc);
 	/* tagged as in check_fault.c: not under valgrind */

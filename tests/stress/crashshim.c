@@ -1,11 +1,13 @@
 /* crashshim.c - LD_PRELOAD'ed into echod by the crash-loop scenario: a
  * worker dies the moment it enters its event loop, exactly as a worker that
- * crashes at start would.  The master never calls epoll_wait().
+ * crashes at start would (CRASHSHIM_ABORT: by abort(); CRASHSHIM_KILL: by
+ * SIGKILL, as from the OOM killer).  The master never calls epoll_wait().
  * With CRASHSHIM_NOFILE_AFTER_SETUID=N instead, nothing crashes: each
  * setuid() away from root lowers RLIMIT_NOFILE to N, as a process of the
  * workers' user could the moment a worker drops root. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -22,6 +24,8 @@ epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 	}
 	if (getenv("CRASHSHIM_ABORT") != NULL)
 		abort();
+	if (getenv("CRASHSHIM_KILL") != NULL)	/* as the OOM killer would */
+		raise(SIGKILL);
 	_exit(70);
 }
 
