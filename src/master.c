@@ -569,7 +569,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 			    "pid %ld: is echod running?", conf->pidfile, (long)holder);
 		else
 			snprintf(err, sizeof(err), "pid file %s: %s", conf->pidfile,
-			    strerror(errno));
+			    errno == EINVAL ? "not a regular file" : strerror(errno));
 		return startup_fail(err);
 	}
 	if (open_listeners(err, sizeof(err)) == -1 ||
