@@ -268,11 +268,8 @@ reap(void)
 		if (((pool_is_crash(status) && !s->killed) || !m.started) &&
 		    lived < POOL_EARLY_DEATH_MS)
 			early_failure(what);
-		/* One killed by us (hung) comes back at once; any other early
-		 * death waits, SIGKILL from outside too: the workers' user
-		 * could otherwise make us fork as fast as it can kill. */
-		s->backoff_ms = s->killed ? 0 :
-		    pool_next_backoff(s->backoff_ms, lived);
+		s->backoff_ms = pool_respawn_delay(s->backoff_ms, lived, status,
+		    s->killed);
 		s->respawn_at_ms = m.now_ms + s->backoff_ms;
 		s->state = SLOT_WAITING;
 		if (s->backoff_ms > 0)
