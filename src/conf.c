@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -155,8 +156,18 @@ int
 conf_check_listen(const char *spec, const char **err)
 {
 	char host[256], port[32];
+	struct in6_addr a6;
 
-	return addr_split(spec, host, sizeof(host), port, sizeof(port), err);
+	if (addr_split(spec, host, sizeof(host), port, sizeof(port), err) == -1)
+		return -1;
+	/* IPv6 sockets are IPV6_V6ONLY here: bind() would say only EINVAL. */
+	host[strcspn(host, "%")] = '\0';
+	if (inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_V4MAPPED(&a6)) {
+		*err = "an IPv4-mapped IPv6 address cannot be bound (IPv6 "
+		    "sockets are IPv6-only): write the IPv4 address";
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- libconfuse glue ------------------------------------------------- */

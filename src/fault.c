@@ -4,12 +4,15 @@
  * for a crash, or five of them make the master give up.  siginfo says who
  * sent a signal: the kernel (a fault), the worker itself (abort()), the
  * master (SIGABRT to a hung worker), or someone else, who is ignored.
+ * The same user may lower a worker's resource limits: the worker notices
+ * and makes way for a fresh one (see fault_limits_lowered()).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdalign.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -124,4 +127,64 @@ fault_install(pid_t master)
 			return -1;
 	}
 	return 0;
+}
+
+int
+fault_limits_save(struct fault_limits *l)
+{
+	for (int r = 0; r < RLIM_NLIMITS; r++)
+		if (getrlimit(r, &l->rl[r]) == -1)
+			return -1;
+	return 0;
+}
+
+static const char *
+limit_name(int r)
+{
+	static const char *const names[RLIM_NLIMITS] = {
+		[RLIMIT_CPU] = "RLIMIT_CPU", [RLIMIT_FSIZE] = "RLIMIT_FSIZE",
+		[RLIMIT_DATA] = "RLIMIT_DATA", [RLIMIT_STACK] = "RLIMIT_STACK",
+		[RLIMIT_CORE] = "RLIMIT_CORE", [RLIMIT_RSS] = "RLIMIT_RSS",
+		[RLIMIT_NPROC] = "RLIMIT_NPROC", [RLIMIT_NOFILE] = "RLIMIT_NOFILE",
+		[RLIMIT_MEMLOCK] = "RLIMIT_MEMLOCK", [RLIMIT_AS] = "RLIMIT_AS",
+		[RLIMIT_LOCKS] = "RLIMIT_LOCKS",
+		[RLIMIT_SIGPENDING] = "RLIMIT_SIGPENDING",
+		[RLIMIT_MSGQUEUE] = "RLIMIT_MSGQUEUE", [RLIMIT_NICE] = "RLIMIT_NICE",
+		[RLIMIT_RTPRIO] = "RLIMIT_RTPRIO", [RLIMIT_RTTIME] = "RLIMIT_RTTIME",
+	};
+
+	return r < RLIM_NLIMITS && names[r] ? names[r] : "a resource limit";
+}
+
+static void
+format_limit(rlim_t v, char *buf, size_t len)
+{
+	if (v == RLIM_INFINITY)
+		snprintf(buf, len, "unlimited");
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+bool
+fault_limits_lowered(const struct fault_limits *saved, char *what, size_t len)
+{
+	for (int r = 0; r < RLIM_NLIMITS; r++) {
+		const struct rlimit *was = &saved->rl[r];
+		struct rlimit now;
+		char a[32], b[32];
+		bool soft;
+
+		if (getrlimit(r, &now) == -1)
+			continue;
+		/* RLIM_INFINITY is the largest value: plain comparisons hold. */
+		if (now.rlim_cur >= was->rlim_cur && now.rlim_max >= was->rlim_max)
+			continue;
+		soft = now.rlim_cur < was->rlim_cur;
+		format_limit(soft ? was->rlim_cur : was->rlim_max, a, sizeof(a));
+		format_limit(soft ? now.rlim_cur : now.rlim_max, b, sizeof(b));
+		snprintf(what, len, "%s (%s) %s -> %s", limit_name(r),
+		    soft ? "soft" : "hard", a, b);
+		return true;
+	}
+	return false;
 }

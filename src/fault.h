@@ -1,10 +1,13 @@
-/* fault.h - a worker's fatal-signal filter: its own faults and the master's
- * SIGABRT still kill it with a core, the same signals sent by anyone else
- * are ignored. */
+/* fault.h - a worker's defences against its own user: the fatal-signal
+ * filter (its own faults and the master's SIGABRT still kill it with a core,
+ * the same signals sent by anyone else are ignored) and the watch on its
+ * resource limits. */
 #ifndef ECHOD_FAULT_H
 #define ECHOD_FAULT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* Bytes of the alternate stack the filter runs on (a stack overflow). */
@@ -25,5 +28,23 @@ bool	fault_fatal(int sig, int code, pid_t sender, pid_t self, pid_t master);
  * before stays ignored.  Returns 0, or -1 with errno (sigaction failed).
  */
 int	fault_install(pid_t master);
+
+/*
+ * Resource limits, which the workers' user may lower too (prlimit(2) needs
+ * only the same uid): a worker at RLIMIT_NOFILE 0 stays alive and
+ * heartbeats, but can never accept again.  A worker saves its limits before
+ * it drops root and compares them once a tick.
+ */
+struct fault_limits {
+	struct rlimit	rl[RLIM_NLIMITS];
+};
+/* Saves the process's limits.  Returns 0, or -1 with errno. */
+int	fault_limits_save(struct fault_limits *);
+/*
+ * Whether a limit is now lower (soft or hard) than saved; if so, names the
+ * first one in what (e.g. "RLIMIT_NOFILE 1024 -> 0").
+ */
+bool	fault_limits_lowered(const struct fault_limits *saved, char *what,
+	    size_t len);
 
 #endif

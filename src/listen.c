@@ -179,6 +179,22 @@ same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 	return false;
 }
 
+/*
+ * The kernel keeps a scope id only for link-local addresses: [::1%1]:7 binds
+ * [::1]:7, and getsockname() says so.  Dropped here too, or the respelling
+ * would not match the socket bound from the other and would fail with
+ * EADDRINUSE against it.
+ */
+static void
+unscope(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET6 && !IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) &&
+	    !IN6_IS_ADDR_MC_LINKLOCAL(&s6->sin6_addr))
+		s6->sin6_scope_id = 0;
+}
+
 /* One address a spec resolves to. */
 struct want {
 	enum proto		 proto;
@@ -223,6 +239,7 @@ resolve(struct wants *w, const char *spec, enum proto proto, char *err,
 		    ai->ai_addrlen > sizeof(ss))
 			continue;
 		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		unscope(&ss);
 		for (size_t i = 0; i < w->n && !dup; i++)
 			dup = w->v[i].proto == proto && same_addr(&w->v[i].ss, &ss);
 		if (dup)

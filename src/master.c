@@ -274,12 +274,14 @@ reap(void)
 		    (unsigned long long)(lived % 1000),
 		    s->killed ? " (killed by the master)" : "");
 		log_warnx("%s", what);
-		if (pool_is_crash(status) && !s->killed && lived < POOL_EARLY_DEATH_MS)
+		/* Before the first "ready" any death counts: a first generation
+		 * that never comes up (an OOM kill of every worker) fails
+		 * start-up instead of looping. */
+		if (((pool_is_crash(status) && !s->killed) || !m.started) &&
+		    lived < POOL_EARLY_DEATH_MS)
 			early_failure(what);
-		/* Backoff for a worker that died on its own; one killed from
-		 * outside (SIGKILL, SIGTERM) or by us comes back at once. */
-		s->backoff_ms = s->killed || pool_is_external(status) ? 0 :
-		    pool_next_backoff(s->backoff_ms, lived);
+		s->backoff_ms = pool_respawn_delay(s->backoff_ms, lived, status,
+		    s->killed);
 		s->respawn_at_ms = m.now_ms + s->backoff_ms;
 		s->state = SLOT_WAITING;
 		if (s->backoff_ms > 0)
@@ -576,7 +578,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 			    "pid %ld: is echod running?", conf->pidfile, (long)holder);
 		else
 			snprintf(err, sizeof(err), "pid file %s: %s", conf->pidfile,
-			    strerror(errno));
+			    errno == EINVAL ? "not a regular file" : strerror(errno));
 		return startup_fail(err);
 	}
 	if (open_listeners(err, sizeof(err)) == -1 ||

@@ -38,11 +38,27 @@ int
 pidfile_create(const char *path, pid_t *holder)
 {
 	char tmp[4096], buf[32];
+	struct stat st;
 	int fd, len;
 
 	*holder = 0;
+	/*
+	 * Only a regular file is ours to replace: renamed over, /dev/null
+	 * (pidfile = "/dev/null") would become a file holding our PID, and
+	 * removed at exit.  A symbolic link is replaced itself, never its
+	 * target, but must not lead to a device either.
+	 */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		return -1;
+	}
 	/* Is a live instance holding the current file? */
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) != -1) {
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) != -1) {
+		if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			errno = EINVAL;
+			return -1;
+		}
 		if (lock_fd(fd) == -1) {
 			int saved = errno;
 			*holder = lock_holder(fd);

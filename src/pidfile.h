@@ -8,7 +8,9 @@
 /*
  * Locks path and writes our PID into it, atomically (a locked temporary file
  * renamed over it).  If another live process holds the lock, fails with
- * errno EEXIST and its PID in *holder.  A stale file is taken over.
+ * errno EEXIST and its PID in *holder.  A stale file is taken over; what is
+ * not a regular file (a device, a FIFO, a symbolic link to one) is not:
+ * -1 with errno EINVAL (EISDIR for a directory).
  * Returns the descriptor that holds the lock (keep it open), or -1.
  */
 int	pidfile_create(const char *path, pid_t *holder);

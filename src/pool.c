@@ -236,6 +236,20 @@ pool_next_backoff(uint64_t prev_ms, uint64_t lived_ms)
 	return prev_ms * 2 > POOL_BACKOFF_MAX_MS ? POOL_BACKOFF_MAX_MS : prev_ms * 2;
 }
 
+uint64_t
+pool_respawn_delay(uint64_t prev_ms, uint64_t lived_ms, int status,
+    bool killed_by_master)
+{
+	uint64_t d;
+
+	if (killed_by_master)
+		return 0;
+	d = pool_next_backoff(prev_ms, lived_ms);
+	if (pool_is_external(status) && d > POOL_EXTERNAL_BACKOFF_MAX_MS)
+		d = POOL_EXTERNAL_BACKOFF_MAX_MS;
+	return d;
+}
+
 bool
 crashwin_add(struct crashwin *w, uint64_t now_ms)
 {

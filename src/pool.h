@@ -15,6 +15,9 @@
 /* Respawn backoff per slot, and the give-up rule (echod(8) documents them). */
 #define POOL_BACKOFF_MIN_MS	100
 #define POOL_BACKOFF_MAX_MS	5000
+/* Killed from outside (SIGKILL): paced, but never long enough to empty the
+ * pool under a kill now and then. */
+#define POOL_EXTERNAL_BACKOFF_MAX_MS 500
 #define POOL_EARLY_DEATH_MS	10000	/* died this soon after start: "early" */
 #define POOL_GIVEUP_COUNT	5	/* K early deaths ... */
 #define POOL_GIVEUP_WINDOW_MS	30000	/* ... within W: the master gives up */
@@ -105,6 +108,14 @@ bool	pool_is_crash(int status);
 /* Killed by a signal that is not a crash: someone outside did it. */
 bool	pool_is_external(int status);
 uint64_t pool_next_backoff(uint64_t prev_ms, uint64_t lived_ms);
+/*
+ * The delay before a dead worker's slot starts another: none for one the
+ * master killed (hung), the backoff for an early death, capped at
+ * POOL_EXTERNAL_BACKOFF_MAX_MS for one killed from outside, so a loop
+ * killing workers cannot make the master fork as fast as it kills.
+ */
+uint64_t pool_respawn_delay(uint64_t prev_ms, uint64_t lived_ms, int status,
+	    bool killed_by_master);
 /* Records an early death at now; true when the give-up rule fires. */
 bool	crashwin_add(struct crashwin *, uint64_t now_ms);
 

@@ -58,6 +58,8 @@ struct worker {
 	uint64_t		 deadline_ms;	/* draining: close what is left */
 	uint64_t		 now_ms;
 	uint64_t		 nconns, accepted, bytes;
+	struct fault_limits	 limits;	/* as the master gave them */
+	uint64_t		 limits_ms;	/* when they were last compared */
 	struct conn		*head, *tail;	/* by last progress, oldest first */
 	struct udp_counters	 udp;
 };
@@ -82,8 +84,10 @@ ignore_if_default(int sig)
 static void
 restore_signals(pid_t master)
 {
+	/* SIGTSTP too: a stopped worker is one the master must kill as
+	 * hung (Ctrl-Z stops the master, and only the master). */
 	static const int ignored[] = {
-		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTIN, SIGTTOU,
+		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTIN, SIGTTOU, SIGTSTP,
 		SIGUSR1, SIGUSR2, SIGPIPE,
 	};
 	static const int unused[] = {
@@ -520,15 +524,12 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	snprintf(prefix, sizeof(prefix), "worker %d", slot);
 	log_setprefix(prefix);
 
-	if (a->creds != NULL && privdrop_apply(a->creds, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	/* Set after the uid change, which clears it; then make sure the
-	 * master did not die before it was set. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-		fatal("prctl(PR_SET_PDEATHSIG)");
-	if (getppid() != a->master)
-		_exit(0);
-
+	/*
+	 * Everything that can fail is acquired before the privilege drop: from
+	 * then on a process of the workers' user can lower our limits
+	 * (prlimit RLIMIT_NOFILE 0), and a failure here would be an early
+	 * death that counts toward the master's give-up rule.
+	 */
 	memset(w, 0, sizeof(*w));
 	w->conf = a->conf;
 	w->ls = a->ls;
@@ -538,6 +539,9 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	w->me = &a->shared->stats[slot];
 	w->cmd_fd = cmd_fd;
 	w->now_ms = now_coarse_ms();
+	if (fault_limits_save(&w->limits) == -1)
+		fatal("getrlimit");
+	w->limits_ms = w->now_ms;
 	if ((w->scratch = malloc(w->conf->buffer_size)) == NULL ||
 	    (w->dgram = malloc(UDP_MAX_DATAGRAM)) == NULL)
 		fatal("malloc");
@@ -564,9 +568,39 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 			fatal("epoll_ctl %s", w->ls->v[i].name);
 	}
 	arm(w, true);
+
+	if (a->creds != NULL && privdrop_apply(a->creds, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	/* Set after the uid change, which clears it; then make sure the
+	 * master did not die before it was set. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		fatal("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != a->master)
+		_exit(0);
 	publish(w);
 	atomic_store(&w->me->serving, 1);
 	atomic_store(&w->me->ready, 1);
+}
+
+/*
+ * Limits lower than the master gave us were set from outside (the workers'
+ * user can): a worker at RLIMIT_NOFILE 0 would heartbeat and never accept
+ * again.  It makes way for a fresh one instead; exiting 0 is not a crash,
+ * and the master's backoff bounds a loop of it.
+ */
+static void
+watch_limits(struct worker *w)
+{
+	char what[128];
+
+	if (w->now_ms - w->limits_ms < TICK_MS)
+		return;
+	w->limits_ms = w->now_ms;
+	if (!fault_limits_lowered(&w->limits, what, sizeof(what)))
+		return;
+	log_warnx("%s lowered from outside; exiting to be replaced", what);
+	log_flush();
+	_exit(0);
 }
 
 void
@@ -607,6 +641,7 @@ worker_main(int slot, int cmd_fd, void *arg)
 		expire(&w);
 		if (w.draining && w.nconns == 0)
 			break;
+		watch_limits(&w);
 		if (!w.armed && want_accept(&w))
 			arm(&w, true);
 		else if (w.armed && !want_accept(&w))

@@ -322,6 +322,26 @@ END_TEST
  * file swallowed, a NUL ending it, "+=" adding to the default, an error
  * one line past the end, a file's raw bytes in the message.
  */
+/* An IPv4-mapped address can never be bound on echod's IPv6-only sockets:
+ * refused by -t, with the fix, rather than "Invalid argument" at bind. */
+START_TEST(test_listen_v4mapped)
+{
+	const char *err;
+
+	ck_assert_int_eq(conf_check_listen("[::ffff:127.0.0.1]:7", &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "IPv4-mapped"));
+	ck_assert_int_eq(conf_check_listen("[::FFFF:7f00:1]:7", &err), -1);
+	ck_assert_int_eq(conf_check_listen("[0:0:0:0:0:ffff:127.0.0.1%1]:7", &err), -1);
+	ck_assert_int_eq(conf_check_listen("[::1]:7", &err), 0);
+	ck_assert_int_eq(conf_check_listen("[::127.0.0.1]:7", &err), 0);
+	ck_assert_int_eq(conf_check_listen("[FE80::1%1]:7", &err), 0);
+	ck_assert_int_eq(conf_check_listen("127.1:7", &err), 0);
+	expect_error("\nlisten_udp = {\"[::ffff:10.0.0.1]:7\"}\n",
+	    "2: listen_udp: \"[::ffff:10.0.0.1]:7\": an IPv4-mapped IPv6 address "
+	    "cannot be bound (IPv6 sockets are IPv6-only): write the IPv4 address");
+}
+END_TEST
+
 START_TEST(test_file_hostile_text)
 {
 	static const char nul[] = "workers = 2\nlisten_tcp = {}\0\ndeny = {}\n";
@@ -581,6 +601,7 @@ conf_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("file");
 	tcase_add_test(tc, test_file_errors);
+	tcase_add_test(tc, test_listen_v4mapped);
 	tcase_add_test(tc, test_file_hostile_text);
 	tcase_add_test(tc, test_file_not_regular);
 	tcase_add_test(tc, test_listen_nowhere);

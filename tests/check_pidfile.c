@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,6 +109,45 @@ START_TEST(test_bad_directory)
 }
 END_TEST
 
+/* A FIFO, a device or a link to one at the path is refused and left alone:
+ * renamed over, pidfile = "/dev/null" replaced /dev/null with a file. */
+START_TEST(test_not_a_regular_file)
+{
+	char link[160];
+	struct stat st;
+	pid_t holder;
+
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(pidfile_create(path, &holder), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	unlink(path);
+
+	ck_assert_int_eq(symlink("/dev/null", path), 0);
+	ck_assert_int_eq(pidfile_create(path, &holder), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(stat("/dev/null", &st), 0);
+	ck_assert(S_ISCHR(st.st_mode));
+	unlink(path);
+
+	ck_assert_int_eq(pidfile_create(dir, &holder), -1);
+	ck_assert_int_eq(errno, EISDIR);
+
+	/* a link to a regular file: the link is replaced, not its target */
+	snprintf(link, sizeof(link), "%s/target", dir);
+	ck_assert_int_ne(close(open(link, O_CREAT | O_WRONLY, 0600)), -1);
+	ck_assert_int_eq(symlink(link, path), 0);
+	int fd = pidfile_create(path, &holder);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(read_pid(), (long)getpid());
+	ck_assert_int_eq(stat(link, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	pidfile_remove(path, fd);
+	unlink(link);
+}
+END_TEST
+
 Suite *
 pidfile_suite(void)
 {
@@ -120,6 +160,7 @@ pidfile_suite(void)
 	tcase_add_test(tc, test_stale_taken_over);
 	tcase_add_test(tc, test_not_ours_not_removed);
 	tcase_add_test(tc, test_bad_directory);
+	tcase_add_test(tc, test_not_a_regular_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

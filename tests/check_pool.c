@@ -79,6 +79,27 @@ START_TEST(test_backoff)
 }
 END_TEST
 
+/* Killed from outside early: paced (a kill loop must not set the fork
+ * rate), capped low (a kill now and then must not empty the pool); killed
+ * by the master (hung): at once; a crash: the full backoff. */
+START_TEST(test_respawn_delay)
+{
+	const uint64_t want[] = { 100, 200, 400, 500, 500 };
+	int k = status_of(killed), c = status_of(segv);
+	uint64_t b = 0;
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		b = pool_respawn_delay(b, 50, k, false);
+		ck_assert_uint_eq(b, want[i]);
+	}
+	ck_assert_uint_eq(pool_respawn_delay(0, 50, k, true), 0);
+	ck_assert_uint_eq(pool_respawn_delay(400, 50, c, true), 0);
+	ck_assert_uint_eq(pool_respawn_delay(b, POOL_EARLY_DEATH_MS, k, false), 0);
+	ck_assert_uint_eq(pool_respawn_delay(1600, 50, c, false), 3200);
+	ck_assert_uint_eq(pool_respawn_delay(0, 50, status_of(exit0), false), 100);
+}
+END_TEST
+
 /* The cap lets the rule fire: K deaths of one slot fit inside W. */
 START_TEST(test_backoff_cap_fits_window)
 {
@@ -192,6 +213,7 @@ pool_suite(void)
 
 	tcase_add_test(tc, test_describe);
 	tcase_add_test(tc, test_is_crash);
+	tcase_add_test(tc, test_respawn_delay);
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_backoff_cap_fits_window);
 	tcase_add_test(tc, test_crashwin);

@@ -93,8 +93,8 @@ timed_out(char *err, size_t errlen, int timeout_ms, const struct cl_tally *t,
 		    "did not close the connection within %s",
 		    (unsigned long long)t->sent, d);
 	else if (t->received > t->sent)
-		snprintf(err, errlen, "%llu bytes came back for %llu sent, and "
-		    "the server did not close the connection within %s",
+		snprintf(err, errlen, "%llu bytes came back for %llu sent (more "
+		    "than was sent), and the server did not stop within %s",
 		    (unsigned long long)t->received, (unsigned long long)t->sent, d);
 	else
 		snprintf(err, errlen, "no echo within %s: %llu of %llu bytes sent "
@@ -111,7 +111,8 @@ cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t err
 	char *down = NULL;
 	size_t dlen = 0, doff = 0;
 	int in_eof = 0, wr_shut = 0, sock_eof = 0, rc = CL_OK;
-	uint64_t deadline = 0, now;
+	uint64_t deadline = 0, excess_deadline = 0, now;
+	int excess;
 	ssize_t n;
 
 	memset(t, 0, sizeof(*t));
@@ -138,10 +139,18 @@ cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t err
 		if (dlen > 0)
 			p[io_ = np++] = (struct pollfd){ .fd = io->out, .events = POLLOUT };
 
-		/* The reply timeout runs only while an echo is owed to us. */
+		/* The reply timeout runs only while an echo is owed to us... */
 		waiting = (p[is].events & POLLIN) && (t->sent > t->received || wr_shut);
+		excess = t->received > t->sent;
 		now = cl_now_ns();
-		if (!waiting || io->timeout_ms == 0)
+		if (excess && io->timeout_ms > 0) {
+			/* ...or once more came back than was sent: no echo, so
+			 * what keeps coming must not re-arm it (a server sending
+			 * for ever kept the client for ever). */
+			if (excess_deadline == 0)
+				excess_deadline = now + (uint64_t)io->timeout_ms * 1000000;
+			deadline = excess_deadline;
+		} else if (!waiting || io->timeout_ms == 0)
 			deadline = 0;
 		else if (deadline == 0)
 			deadline = now + (uint64_t)io->timeout_ms * 1000000;
@@ -151,8 +160,8 @@ cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t err
 			rc = fail(err, errlen, CL_IOERR, "%s: %s", "poll");
 			goto out;
 		}
-		if (deadline != 0 && cl_now_ns() >= deadline &&
-		    !(p[is].revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (deadline != 0 && cl_now_ns() >= deadline && (excess ||
+		    !(p[is].revents & (POLLIN | POLLHUP | POLLERR)))) {
 			rc = timed_out(err, errlen, io->timeout_ms, t,
 			    (p[is].events & POLLOUT) && !(p[is].revents & POLLOUT));
 			goto out;

@@ -2,7 +2,7 @@
  * bad-echo - an echo server that is wrong on purpose, so that the tests
  * can show echo-client noticing.  One connection at a time.
  *
- * usage: bad-echo [-u] -m flip|short|reset|silent [-o offset]
+ * usage: bad-echo [-u] -m flip|short|reset|silent|hold|deaf|flood [-o offset]
  *   flip    echoes, with the byte at offset inverted
  *   short   echoes the first offset bytes, then closes cleanly
  *   reset   echoes the first offset bytes, then resets the connection
@@ -10,6 +10,7 @@
  *   hold    echoes everything, but never closes, not even after the
  *           client's end of input
  *   deaf    accepts, then never reads and never closes
+ *   flood   accepts, then sends without end (and reads nothing)
  * Prints "bad-echo[PID]: listening on tcp|udp 127.0.0.1:PORT" to stderr;
  * SIGTERM ends it.
  */
@@ -119,6 +120,13 @@ main(int argc, char *argv[])
 		/* Deaf leaves the data in the kernel, where it piles up. */
 		if (strcmp(mode, "deaf") == 0)
 			continue;
+		if (strcmp(mode, "flood") == 0) {
+			memset(buf, 'x', sizeof(buf));
+			while (xwrite(fd, buf, sizeof(buf)) == 0)
+				;
+			close(fd);
+			continue;
+		}
 		serve(fd, mode, at);
 		/* These never close either: the client must time out. */
 		if (strcmp(mode, "silent") != 0 && strcmp(mode, "hold") != 0)

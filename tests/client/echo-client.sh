@@ -130,7 +130,9 @@ pids="$pids $!"
 pids="$pids $!"
 "$BAD" -m deaf 2>"$T/deaf.log" &
 pids="$pids $!"
-for f in flip short reset silent usilent hold deaf; do
+"$BAD" -m flood 2>"$T/flood.log" &
+pids="$pids $!"
+for f in flip short reset silent usilent hold deaf flood; do
 	wait_for "$T/$f.log" listening || exit 1
 done
 F=$(port "$T/flip.log" tcp 127.0.0.1)
@@ -140,6 +142,7 @@ Q=$(port "$T/silent.log" tcp 127.0.0.1)
 QU=$(port "$T/usilent.log" udp 127.0.0.1)
 H=$(port "$T/hold.log" tcp 127.0.0.1)
 D=$(port "$T/deaf.log" tcp 127.0.0.1)
+FL=$(port "$T/flood.log" tcp 127.0.0.1)
 # says STATUS TEXT NAME COMMAND...: exits STATUS and says TEXT on stderr.
 says() {
 	want=$1 text=$2 name=$3; shift 3
@@ -171,6 +174,15 @@ says 75 "all 12 bytes came back, but the server did not close the connection wit
 says 75 "and the server takes no more of the input" \
     "tcp: a server that stops reading: exit 75, says so" \
     C -t 1 127.0.0.1 "$D" < "$T/big"
+# A server that sends without end: more than was sent is no echo, and it
+# must not keep re-arming -t (the client used to run, and print, for ever).
+timeout 10 "$ECHO_CLIENT" -t 0.3 127.0.0.1 "$FL" < "$T/line" >/dev/null 2>"$T/err"
+rc=$?
+if [ $rc -eq 75 ] && grep -qF "(more than was sent), and the server did not stop within 300 ms" "$T/err"; then
+	ok "tcp: a server that sends without end: exit 75 after -t"
+else notok "tcp: a server that sends without end (exit $rc, want 75)"; sed 's/^/# /' "$T/err"; fi
+status 1 "--check: a server that sends without end is a mismatch" \
+    timeout 10 "$ECHO_CLIENT" -k -t 0.3 127.0.0.1 "$FL" < "$T/line" 2>/dev/null
 if command -v script >/dev/null 2>&1; then
 	printf 'ping one\n' |
 	    timeout 30 script -qec "$ECHO_CLIENT -t 0.3 127.0.0.1 $H; echo rc=\$?" /dev/null \

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -344,6 +345,33 @@ START_TEST(test_crash_loop_detached_says_why)
 }
 END_TEST
 
+/* Every worker of the first generation SIGKILLed at once (the OOM killer
+ * under a memory limit too small for one): start-up fails with the reason
+ * instead of forking replacements for ever. */
+START_TEST(test_first_generation_killed_fails_startup)
+{
+	const char *top = getenv("top_builddir");
+	char shim[512], preload[600];
+	char *const envp[] = { preload, "CRASHSHIM_KILL=1",
+	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
+	const char *const argv[] = { "-f", "-w", "2", "-l", "127.0.0.1:0", NULL };
+	int st;
+
+	snprintf(shim, sizeof(shim), "%s/tests/stress/crashshim.so", top ? top : "..");
+	ck_assert_msg(access(shim, R_OK) == 0, "%s is missing", shim);
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
+	e.envp = envp;
+	h_spawn(&e, argv);
+	st = h_wait_exit(e.pid, 20000);
+	ck_assert_msg(st != -1, "echod still running after 20 s");
+	e.pid = -1;
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
+	ck_assert(h_log_has(&e, "start-up failed: worker "));
+	ck_assert(h_log_has(&e, "killed by signal 9 (Killed) after "));
+	ck_assert(h_log_has(&e, "in the last 30s; giving up"));
+}
+END_TEST
+
 START_TEST(test_pidfile_locked_and_second_refused)
 {
 	char buf[32] = { 0 }, want[160];
@@ -531,6 +559,218 @@ START_TEST(test_hung_worker_aborted)
 }
 END_TEST
 
+
+/* How many times needle is in the log. */
+static int
+log_count(const char *needle)
+{
+	FILE *f = fopen(e.logpath, "r");
+	char line[1024];
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* nobody, when we are root (the tests below need both); else NULL. */
+static struct passwd *
+nobody_or_skip(void)
+{
+	struct passwd *pw = getpwnam("nobody");
+
+	if (geteuid() != 0 || pw == NULL) {
+		printf("# skipped: needs root and a user nobody\n");
+		fflush(stdout);
+		return NULL;
+	}
+	return pw;
+}
+
+/* Starts echod as root with user = nobody and n workers on TCP loopback. */
+static void
+start_as_root_for_nobody(int n, const char *extra)
+{
+	char conf[256];
+
+	snprintf(conf, sizeof(conf), "user = \"nobody\"\nworkers = %d\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n%s", n, extra);
+	h_write_conf(&e, conf);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+}
+
+/* A child that drops to pw; the caller runs its attack in it and _exit()s. */
+static pid_t
+fork_as(const struct passwd *pw)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0 && (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1))
+		_exit(100);
+	return pid;
+}
+
+static void
+echoes(int n)
+{
+	for (int i = 0; i < n; i++) {
+		int fd = h_connect(AF_INET, e.tcp4, 2000);
+		ck_assert_int_ne(fd, -1);
+		ck_assert_int_eq(h_echo(fd, "still here", 10, 3000), 0);
+		close(fd);
+	}
+}
+
+/*
+ * The workers' user SIGKILLs every worker as fast as it can for 3 s.  It
+ * can end them, but it must not make the master fork as fast as it kills
+ * (thousands of forks and log lines a second): early deaths wait out the
+ * backoff, SIGKILL from outside too.  Nothing counts toward giving up.
+ */
+START_TEST(test_workers_user_kill_storm_is_paced)
+{
+	struct passwd *pw = nobody_or_skip();
+	pid_t w[8], pid;
+	int st, deaths;
+
+	if (pw == NULL)
+		return;
+	start_as_root_for_nobody(2, "");
+	if ((pid = fork_as(pw)) == 0) {
+		uint64_t end = h_now_ms() + 3000;
+		for (long i = 0; i < 10000000 && h_now_ms() < end; i++) {
+			int n = h_workers(e.pid, w, 8);
+			for (int k = 0; k < n; k++)
+				kill(w[k], SIGKILL);
+		}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "attacker 0x%x", st);
+	deaths = log_count("killed by signal 9");
+	ck_assert_msg(deaths >= 2, "the attack did not reach the workers");
+	/* 100 ms doubling: about six deaths per slot in 3 s */
+	ck_assert_msg(deaths <= 30, "%d workers killed and replaced in 3 s", deaths);
+	ck_assert(h_pid_alive(e.pid) && !h_log_has(&e, "giving up"));
+	for (uint64_t end = h_now_ms() + 10000; h_workers(e.pid, w, 8) < 2 &&
+	    h_now_ms() < end; h_tick())
+		;
+	ck_assert_int_eq(h_workers(e.pid, w, 8), 2);
+	echoes(5);
+}
+END_TEST
+
+/*
+ * prlimit(2) needs only the same uid: the workers' user can set a worker's
+ * RLIMIT_NOFILE to 0.  Such a worker heartbeats but never accepts again; it
+ * must notice and be replaced, not serve nothing until the next reload.
+ */
+START_TEST(test_workers_user_lowers_limits)
+{
+	struct passwd *pw = nobody_or_skip();
+	pid_t before[8], w[8], pid;
+	int st, n;
+
+	if (pw == NULL)
+		return;
+	start_as_root_for_nobody(2, "");
+	ck_assert_int_eq(h_workers(e.pid, before, 8), 2);
+	if ((pid = fork_as(pw)) == 0) {
+		struct rlimit zero = { 0, 0 };
+		for (int i = 0; i < 2; i++)
+			if (prlimit(before[i], RLIMIT_NOFILE, &zero, NULL) == -1)
+				_exit(1);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "prlimit refused: 0x%x",
+	    st);
+	ck_assert_msg(h_wait_log(&e, "RLIMIT_NOFILE (soft) ", 5000),
+	    "a worker at RLIMIT_NOFILE 0 did not notice");
+	ck_assert(h_log_has(&e, "-> 0 lowered from outside; exiting to be replaced"));
+	for (uint64_t end = h_now_ms() + 10000; h_now_ms() < end; h_tick()) {
+		n = h_workers(e.pid, w, 8);
+		if (n == 2 && !contains(w, n, before[0]) && !contains(w, n, before[1]))
+			break;
+	}
+	ck_assert_msg(n == 2 && !contains(w, n, before[0]) &&
+	    !contains(w, n, before[1]), "the workers were not replaced");
+	ck_assert(!h_log_has(&e, "giving up"));
+	echoes(5);
+}
+END_TEST
+
+/*
+ * The race behind the test above: a process of the workers' user lowers a
+ * new worker's limit the moment it drops root.  The shim does it from the
+ * inside, after setuid(), every time.  A worker must have all it needs
+ * before that point: no early death (epoll_create1: EMFILE, exit 1), so no
+ * crash count and no give-up; it notices the limit, exits 0 and is replaced.
+ */
+START_TEST(test_limits_lowered_as_root_is_dropped)
+{
+	struct passwd *pw = nobody_or_skip();
+	const char *top = getenv("top_builddir");
+	char shim[512], preload[600];
+	char *const envp[] = { preload, "CRASHSHIM_NOFILE_AFTER_SETUID=0",
+	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
+
+	if (pw == NULL)
+		return;
+	snprintf(shim, sizeof(shim), "%s/tests/stress/crashshim.so", top ? top : "..");
+	ck_assert_msg(access(shim, R_OK) == 0, "%s is missing", shim);
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
+	e.envp = envp;
+	h_write_conf(&e, "user = \"nobody\"\nworkers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	h_spawn(&e, argv);
+	for (uint64_t end = h_now_ms() + 20000; h_now_ms() < end &&
+	    h_pid_alive(e.pid) && log_count("lowered from outside") < 6; h_tick())
+		;
+	ck_assert_msg(!h_log_has(&e, "exited with status 1"), "a worker died "
+	    "of the lowered limit");
+	ck_assert_msg(h_pid_alive(e.pid) && !h_log_has(&e, "giving up"),
+	    "the master gave up");
+	ck_assert_int_ge(log_count("lowered from outside"), 6);
+}
+END_TEST
+
+/* SIGTSTP (Ctrl-Z, or anyone of the workers' user) does not stop a worker:
+ * a stopped one would be killed as hung.  SIGSTOP cannot be refused. */
+START_TEST(test_workers_ignore_sigtstp)
+{
+	pid_t w[8];
+	int n;
+
+	start(2, false);
+	ck_assert_int_eq(n = h_workers(e.pid, w, 8), 2);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(kill(w[i], SIGTSTP), 0);
+	for (int i = 0; i < n; i++) {
+		char path[64], buf[512], *p;
+		uint64_t end = h_now_ms() + 2000;
+		FILE *f;
+
+		while (!settled(w[i]) && h_now_ms() < end)
+			h_tick();
+		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)w[i]);
+		ck_assert_ptr_nonnull(f = fopen(path, "r"));
+		ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+		fclose(f);
+		ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
+		ck_assert_msg(p[2] != 'T', "worker %ld stopped", (long)w[i]);
+	}
+	echoes(4);
+}
+END_TEST
+
 Suite *
 lifecycle_suite(void)
 {
@@ -551,6 +791,7 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_no_worker_can_start);
 	tcase_add_test(tc, test_no_worker_can_start_detached);
 	tcase_add_test(tc, test_crash_loop_detached_says_why);
+	tcase_add_test(tc, test_first_generation_killed_fails_startup);
 	tcase_add_test(tc, test_hung_worker_aborted);
 	suite_add_tcase(s, tc);
 	/* tagged as in check_fault.c: not under valgrind */
@@ -559,6 +800,10 @@ lifecycle_suite(void)
 	tcase_set_tags(sent, "sent-fault-signals");
 	tcase_add_checked_fixture(sent, setup, teardown);
 	tcase_add_test(sent, test_workers_user_cannot_crash_them);
+	tcase_add_test(sent, test_workers_user_kill_storm_is_paced);
+	tcase_add_test(sent, test_workers_user_lowers_limits);
+	tcase_add_test(sent, test_limits_lowered_as_root_is_dropped);
+	tcase_add_test(sent, test_workers_ignore_sigtstp);
 	suite_add_tcase(s, sent);
 	return s;
 }

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -251,6 +252,54 @@ START_TEST(test_respelled_listener_kept)
 }
 END_TEST
 
+/*
+ * A scope id on an address that is not link-local is ignored by the kernel:
+ * [::1%1]:P binds [::1]:P.  Listed next to [::1]:P it is the same address
+ * (bound once, not EADDRINUSE at start), and a reload that respells one as
+ * the other keeps the socket.
+ */
+START_TEST(test_scope_id_respelled)
+{
+	int p6 = free_port(AF_INET6, SOCK_STREAM), u6 = free_port(AF_INET6, SOCK_DGRAM);
+	unsigned lo = if_nametoindex("lo");
+	unsigned long before[8], after[8];
+	char conf[512];
+	int nb, na, fd;
+	size_t off;
+
+	ck_assert_uint_gt(lo, 0);
+	snprintf(conf, sizeof(conf), "workers = 1\n"
+	    "listen_tcp = {\"[::1%%%u]:%d\", \"[::1]:%d\"}\n"
+	    "listen_udp = {\"[::1]:%d\"}\n", lo, p6, p6, u6);
+	h_write_conf(&e, conf);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_msg(h_start(&e, argv, 10000) == 0, "start failed");
+	nb = master_sockets(before, 8);
+	ck_assert_int_eq(nb, 2);
+
+	snprintf(conf, sizeof(conf), "workers = 1\n"
+	    "listen_tcp = {\"[::1]:%d\"}\nlisten_udp = {\"[::1%%%u]:%d\"}\n",
+	    p6, lo, u6);
+	h_write_conf(&e, conf);
+	off = log_size();
+	kill(e.pid, SIGHUP);
+	ck_assert_msg(h_wait_log(&e, "configuration reloaded", 5000),
+	    "the reload failed");
+	ck_assert(!log_since(off, "no longer listening on"));
+	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+	na = master_sockets(after, 8);
+	ck_assert_int_eq(na, 2);
+	for (int i = 0; i < nb; i++)
+		ck_assert_msg(after[0] == before[i] || after[1] == before[i],
+		    "socket %lu was replaced", before[i]);
+	fd = h_connect(AF_INET6, p6, 2000);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(h_echo(fd, "v6", 2, 2000), 0);
+	close(fd);
+	ck_assert_int_eq(h_udp_echo(AF_INET6, u6, "u6", 2, 2000), 2);
+}
+END_TEST
+
 Suite *
 listen_suite(void)
 {
@@ -262,6 +311,7 @@ listen_suite(void)
 	tcase_add_test(tc, test_udp_held_port_refused_at_start);
 	tcase_add_test(tc, test_udp_held_port_refused_on_reload);
 	tcase_add_test(tc, test_respelled_listener_kept);
+	tcase_add_test(tc, test_scope_id_respelled);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,15 +1,45 @@
 /* crashshim.c - LD_PRELOAD'ed into echod by the crash-loop scenario: a
  * worker dies the moment it enters its event loop, exactly as a worker that
- * crashes at start would.  The master never calls epoll_wait(). */
+ * crashes at start would (CRASHSHIM_ABORT: by abort(); CRASHSHIM_KILL: by
+ * SIGKILL, as from the OOM killer).  The master never calls epoll_wait().
+ * With CRASHSHIM_NOFILE_AFTER_SETUID=N instead, nothing crashes: each
+ * setuid() away from root lowers RLIMIT_NOFILE to N, as a process of the
+ * workers' user could the moment a worker drops root. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 int
 epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 {
-	(void)ep; (void)ev; (void)max; (void)timeout;
+	int (*real)(int, struct epoll_event *, int, int);
+
+	if (getenv("CRASHSHIM_NOFILE_AFTER_SETUID") != NULL) {
+		*(void **)&real = dlsym(RTLD_NEXT, "epoll_wait");
+		return real(ep, ev, max, timeout);
+	}
 	if (getenv("CRASHSHIM_ABORT") != NULL)
 		abort();
+	if (getenv("CRASHSHIM_KILL") != NULL)	/* as the OOM killer would */
+		raise(SIGKILL);
 	_exit(70);
+}
+
+int
+setuid(uid_t uid)
+{
+	const char *n = getenv("CRASHSHIM_NOFILE_AFTER_SETUID");
+	int (*real)(uid_t);
+	int rc;
+
+	*(void **)&real = dlsym(RTLD_NEXT, "setuid");
+	if ((rc = real(uid)) == 0 && uid != 0 && n != NULL) {
+		struct rlimit rl = { (rlim_t)atol(n), (rlim_t)atol(n) };
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rc;
 }
