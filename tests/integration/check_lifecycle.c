@@ -319,7 +319,7 @@ START_TEST(test_crash_loop_detached_says_why)
 {
 	const char *top = getenv("top_builddir");
 	char shim[512], preload[600];
-	char *const envp[] = { preload,
+	char *const envp[] = { preload, "CRASHSHIM_EARLY=1",
 	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
 	const char *const argv[] = { "-w", "1", "-l", "127.0.0.1:0", "-p",
 	    e.pidfile, NULL };
@@ -352,7 +352,7 @@ START_TEST(test_first_generation_killed_fails_startup)
 {
 	const char *top = getenv("top_builddir");
 	char shim[512], preload[600];
-	char *const envp[] = { preload, "CRASHSHIM_KILL=1",
+	char *const envp[] = { preload, "CRASHSHIM_KILL=1", "CRASHSHIM_EARLY=1",
 	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
 	const char *const argv[] = { "-f", "-w", "2", "-l", "127.0.0.1:0", NULL };
 	int st;

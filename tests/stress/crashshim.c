@@ -2,6 +2,9 @@
  * worker dies the moment it enters its event loop, exactly as a worker that
  * crashes at start would (CRASHSHIM_ABORT: by abort(); CRASHSHIM_KILL: by
  * SIGKILL, as from the OOM killer).  The master never calls epoll_wait().
+ * CRASHSHIM_EARLY makes the worker die so in epoll_create1(), before it can
+ * say it is ready: a crash loop that start-up must see, however the
+ * master's loop and the worker's death interleave.
  * With CRASHSHIM_NOFILE_AFTER_SETUID=N instead, nothing crashes: each
  * setuid() away from root lowers RLIMIT_NOFILE to N, as a process of the
  * workers' user could the moment a worker drops root. */
@@ -13,6 +16,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+static _Noreturn void
+crash(void)
+{
+	if (getenv("CRASHSHIM_ABORT") != NULL)
+		abort();
+	if (getenv("CRASHSHIM_KILL") != NULL)	/* as the OOM killer would */
+		raise(SIGKILL);
+	_exit(70);
+}
+
 int
 epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 {
@@ -22,11 +35,22 @@ epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 		*(void **)&real = dlsym(RTLD_NEXT, "epoll_wait");
 		return real(ep, ev, max, timeout);
 	}
-	if (getenv("CRASHSHIM_ABORT") != NULL)
-		abort();
-	if (getenv("CRASHSHIM_KILL") != NULL)	/* as the OOM killer would */
-		raise(SIGKILL);
-	_exit(70);
+	if (getenv("CRASHSHIM_EARLY") != NULL) {
+		*(void **)&real = dlsym(RTLD_NEXT, "epoll_wait");
+		return real(ep, ev, max, timeout);
+	}
+	crash();
+}
+
+int
+epoll_create1(int flags)
+{
+	int (*real)(int);
+
+	if (getenv("CRASHSHIM_EARLY") != NULL)
+		crash();
+	*(void **)&real = dlsym(RTLD_NEXT, "epoll_create1");
+	return real(flags);
 }
 
 int
