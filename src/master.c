@@ -462,14 +462,31 @@ healthy(bool need_fresh)
 	return n == m.target;
 }
 
+/* fd is closed: a worker forked from now on must not close the descriptor
+ * that reuses its number (its own order pipe, say). */
+static void
+forget_fd(int fd)
+{
+	int *q = m.close_fds;
+
+	for (const int *p = m.close_fds; *p != -1; p++)
+		if (*p != fd)
+			*q++ = *p;
+	*q = -1;
+}
+
 static void
 report(void)
 {
 	if (!m.ready && !m.stopping && healthy(false)) {
+		int dfd = detach_fd();
+
 		m.ready = m.started = true;
 		log_info("ready: %d workers", m.target);
 		notify_ready();
 		detach_ready();
+		if (dfd != -1)
+			forget_fd(dfd);
 		m.next_status_ms = 0;
 	}
 	if (notify_enabled() && m.now_ms >= m.next_status_ms) {

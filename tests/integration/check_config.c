@@ -209,6 +209,38 @@ START_TEST(test_t_hostile_text)
 END_TEST
 
 /*
+ * A daemon closes its start-up report pipe once ready; a worker forked
+ * later closed that descriptor number too, which by then was its own order
+ * pipe: it exited at once, and a reload or SIGTTIN ended in "giving up".
+ */
+START_TEST(test_daemon_forks_after_ready)
+{
+	char spec[64];
+	const char *const argv[] = { "-w", "1", "-l", spec, "-p", e.pidfile, NULL };
+	int port = h_free_port();
+	pid_t w[8];
+	long pid;
+
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
+	ck_assert_int_eq(run_status(argv), 0);
+	pid = pidfile_pid();
+	ck_assert_int_gt(pid, 1);
+	kill((pid_t)pid, SIGTTIN);
+	uint64_t end = h_now_ms() + 5000;
+	while (h_workers((pid_t)pid, w, 8) != 2 && h_now_ms() < end)
+		h_tick();
+	/* stable at 2: the new one was not replaced in a crash loop */
+	for (int i = 0; i < 50 && h_pid_alive(w[0]) && h_pid_alive(w[1]); i++)
+		h_tick();
+	ck_assert_msg(h_pid_alive(w[0]) && h_pid_alive(w[1]) &&
+	    h_workers((pid_t)pid, w, 8) == 2, "a worker forked after ready died");
+	int fd = h_connect(AF_INET, port, 2000);
+	ck_assert_int_eq(h_echo(fd, "daemon", 6, 2000), 0);
+	close(fd);
+}
+END_TEST
+
+/*
  * Both listen lists empty: refused by -t, at start, and on reload (the
  * running configuration stays); -l gives the start something to listen on.
  */
@@ -708,6 +740,7 @@ config_suite(void)
 	tcase_add_test(tc, test_t_not_a_regular_file);
 	tcase_add_test(tc, test_reload_onto_fifo);
 	tcase_add_test(tc, test_t_hostile_text);
+	tcase_add_test(tc, test_daemon_forks_after_ready);
 	tcase_add_test(tc, test_listen_nowhere);
 	tcase_add_test(tc, test_t_user);
 	tcase_add_test(tc, test_repeated_key_warned);
