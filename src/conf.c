@@ -21,6 +21,9 @@
 #include <syslog.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 
 #include <confuse.h>
 
@@ -46,7 +49,10 @@ static const struct level {
 	{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
 };
 
-/* Splits "16k" into 16 and "k"; -1 if there is no leading number. */
+/*
+ * Splits "16k" into 16 and "k"; -1 if there is no leading number, 1 (and
+ * UINT64_MAX) if it does not fit in 64 bits: too large, not "not a number".
+ */
 static int
 split_number(const char *s, uint64_t *num, const char **unit)
 {
@@ -56,11 +62,9 @@ split_number(const char *s, uint64_t *num, const char **unit)
 		return -1;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -1;
-	*num = v;
+	*num = errno == ERANGE ? UINT64_MAX : v;
 	*unit = end;
-	return 0;
+	return errno == ERANGE;
 }
 
 struct unit {
@@ -75,14 +79,15 @@ parse_scaled(const char *s, const struct unit *units, size_t nunits,
 {
 	uint64_t n;
 	const char *unit;
+	int rc;
 
 	*err = what;
-	if (split_number(s, &n, &unit) == -1)
+	if ((rc = split_number(s, &n, &unit)) == -1)
 		return -1;
 	for (size_t i = 0; i < nunits; i++) {
 		if (strcmp(unit, units[i].name) != 0)
 			continue;
-		if (n > UINT64_MAX / units[i].mul) {
+		if (rc == 1 || n > UINT64_MAX / units[i].mul) {
 			*err = too_large;
 			return -1;
 		}
@@ -152,19 +157,59 @@ conf_parse_log_level(const char *s, int *out, const char **err)
 	return -1;
 }
 
+/*
+ * Past addr_split(): what getaddrinfo() would take but not mean ("+7" is
+ * port 7, "[127.0.0.1]" an IPv4 address) or would only refuse at start
+ * ("7 ", "-1", "a b").  A name is looked up by conf_resolve_listen().
+ */
 int
 conf_check_listen(const char *spec, const char **err)
 {
-	char host[256], port[32];
+	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_";
+	char host[256], port[32], *pct;
 	struct in6_addr a6;
 
 	if (addr_split(spec, host, sizeof(host), port, sizeof(port), err) == -1)
 		return -1;
-	/* IPv6 sockets are IPV6_V6ONLY here: bind() would say only EINVAL. */
-	host[strcspn(host, "%")] = '\0';
-	if (inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_V4MAPPED(&a6)) {
-		*err = "an IPv4-mapped IPv6 address cannot be bound (IPv6 "
-		    "sockets are IPv6-only): write the IPv4 address";
+	if (isdigit((unsigned char)port[0]) ?
+	    strspn(port, "0123456789") != strlen(port) :
+	    !isalpha((unsigned char)port[0]) ||
+	    strspn(port, name_chars) != strlen(port)) {
+		*err = "port must be a number 0..65535 or a service name";
+		return -1;
+	}
+	if (spec[0] == '[') {
+		if ((pct = strchr(host, '%')) != NULL)
+			*pct = '\0';	/* a scope: "[fe80::1%eth0]:7" */
+		if (inet_pton(AF_INET6, host, &a6) != 1 ||
+		    (pct != NULL && pct[1] == '\0')) {
+			*err = "brackets must hold an IPv6 address";
+			return -1;
+		}
+		/* IPv6 sockets are IPV6_V6ONLY here: bind() would say EINVAL */
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			*err = "an IPv4-mapped IPv6 address cannot be bound (IPv6 "
+			    "sockets are IPv6-only): write the IPv4 address";
+			return -1;
+		}
+	} else if (strspn(host, name_chars) != strlen(host) ||
+	    host[0] == '-' || host[0] == '.') {
+		*err = "not a host name or an IPv4 address";
+		return -1;
+	}
+	return 0;
+}
+
+int
+conf_check_pidfile(const char *path, const char **err)
+{
+	if (path[0] != '/') {
+		*err = "must be an absolute path";
+		return -1;
+	}
+	if (strlen(path) > CONF_MAX_PATH) {
+		*err = "too long (at most 4088 bytes)";
 		return -1;
 	}
 	return 0;
@@ -192,7 +237,7 @@ on_error(cfg_t *cfg, const char *fmt, va_list ap)
 		snprintf(errbuf, errbuflen, "%s", msg);
 }
 
-/* Range of an integer-like key, for its parse callback and its message. */
+/* Range of an integer-like key (a number past 64 bits is out of it), for its parse callback and its message. */
 static const struct range {
 	const char	*name;
 	uint64_t	 min, max;
@@ -291,24 +336,30 @@ control_char(cfg_t *cfg, cfg_opt_t *opt, const char *v)
 	return 0;
 }
 
+/*
+ * The list callbacks judge only the newest entry: libconfuse calls them
+ * after each value it adds (and at the closing brace), so every entry is
+ * judged once, at its own line.  Judging the whole list each time made a
+ * 1 MiB file of long lists cost seconds of the master's time on a reload.
+ */
 static int
 cb_listen(cfg_t *cfg, cfg_opt_t *opt)
 {
 	unsigned n = cfg_opt_size(opt);
-	const char *err;
+	const char *err, *spec;
 
 	if (n > CONF_MAX_LISTEN) {
 		cfg_error(cfg, "%s: at most %d addresses", opt->name, CONF_MAX_LISTEN);
 		return -1;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		const char *spec = cfg_opt_getnstr(opt, i);
-		if (control_char(cfg, opt, spec) == -1)
-			return -1;
-		if (conf_check_listen(spec, &err) == -1) {
-			cfg_error(cfg, "%s: \"%s\": %s", opt->name, spec ? spec : "", err);
-			return -1;
-		}
+	if (n == 0)
+		return 0;
+	spec = cfg_opt_getnstr(opt, n - 1);
+	if (control_char(cfg, opt, spec) == -1)
+		return -1;
+	if (conf_check_listen(spec, &err) == -1) {
+		cfg_error(cfg, "%s: \"%s\": %s", opt->name, spec ? spec : "", err);
+		return -1;
 	}
 	return 0;
 }
@@ -318,20 +369,20 @@ cb_cidrs(cfg_t *cfg, cfg_opt_t *opt)
 {
 	unsigned n = cfg_opt_size(opt);
 	struct cidr c;
-	const char *err;
+	const char *err, *v;
 
 	if (n > CONF_MAX_CIDRS) {
 		cfg_error(cfg, "%s: at most %d entries", opt->name, CONF_MAX_CIDRS);
 		return -1;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		const char *v = cfg_opt_getnstr(opt, i);
-		if (control_char(cfg, opt, v) == -1)
-			return -1;
-		if (acl_parse(v ? v : "", &c, &err) == -1) {
-			cfg_error(cfg, "%s: \"%s\": %s", opt->name, v ? v : "", err);
-			return -1;
-		}
+	if (n == 0)
+		return 0;
+	v = cfg_opt_getnstr(opt, n - 1);
+	if (control_char(cfg, opt, v) == -1)
+		return -1;
+	if (acl_parse(v ? v : "", &c, &err) == -1) {
+		cfg_error(cfg, "%s: \"%s\": %s", opt->name, v ? v : "", err);
+		return -1;
 	}
 	return 0;
 }
@@ -353,12 +404,13 @@ cb_name(cfg_t *cfg, cfg_opt_t *opt)
 static int
 cb_pidfile(cfg_t *cfg, cfg_opt_t *opt)
 {
-	const char *v = cfg_opt_getnstr(opt, 0);
+	const char *err, *v = cfg_opt_getnstr(opt, 0);
 
 	if (cb_name(cfg, opt) == -1)
 		return -1;
-	if (v != NULL && v[0] != '/') {
-		cfg_error(cfg, "%s: must be an absolute path, got \"%s\"", opt->name, v);
+	if (v != NULL && conf_check_pidfile(v, &err) == -1) {
+		cfg_error(cfg, "%s: %s, got \"%.64s%s\"", opt->name, err, v,
+		    strlen(v) > 64 ? "..." : "");
 		return -1;
 	}
 	return 0;
@@ -427,27 +479,33 @@ file_kind(mode_t mode)
 }
 
 /*
- * The whole of a regular file, NUL-terminated, its length in *len.  Opened
- * without blocking (a FIFO or a device would hang a reload in open()), then
- * judged and read through that one descriptor, never by name again.  NULL
- * with "FILE: reason" in err.
+ * The whole of a regular file, NUL-terminated, its length in *len.  What is
+ * not a regular file is refused before it is opened: opening a device can
+ * act (a watchdog starts counting, a tape rewinds) and a FIFO would hang a
+ * reload in open().  Then opened without blocking, judged again through the
+ * descriptor (the name may have changed meanwhile) and read through it,
+ * never by name again.  NULL with "FILE: reason" in err.
  */
 static char *
 read_regular(const char *path, size_t *len, char *err, size_t errlen)
 {
-	enum { MAX = 1024 * 1024 };
+	enum { MAX = CONF_MAX_SIZE };
 	struct stat st;
 	char *buf = NULL;
 	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int fd = -1;
 
-	if (fd == -1) {
-		/* open() of a socket fails with ENXIO: say what it is */
-		if (errno == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-			snprintf(err, errlen, "%s: not a regular file (%s)", path,
-			    file_kind(st.st_mode));
-		else
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file (%s)", path,
+		    file_kind(st.st_mode));
+		return NULL;
+	}
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1) {
@@ -457,6 +515,10 @@ read_regular(const char *path, size_t *len, char *err, size_t errlen)
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file (%s)", path,
 		    file_kind(st.st_mode));
+		goto fail;
+	}
+	if (st.st_size > MAX) {
+		snprintf(err, errlen, "%s: larger than 1 MiB", path);
 		goto fail;
 	}
 	if ((buf = malloc(MAX + 1)) == NULL) {
@@ -502,6 +564,9 @@ load_text(const char *path, struct conftext_key *keys, char *err,
 
 	if ((text = read_regular(path, &len, err, errlen)) == NULL)
 		return NULL;
+	/* A UTF-8 byte-order mark (Windows editors write one) is not text. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		memset(text, ' ', 3);
 	if (conftext_check_nul(text, len, &e) == -1 ||
 	    conftext_strip(text, &e) == -1 ||
 	    conftext_scan(text, keys, NKEYS, &e) == -1) {
@@ -631,9 +696,10 @@ conf_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
-	c->line_listen = key_line(keys, "listen_tcp");
-	if (key_line(keys, "listen_udp") > c->line_listen)
-		c->line_listen = key_line(keys, "listen_udp");
+	c->line_listen_tcp = key_line(keys, "listen_tcp");
+	c->line_listen_udp = key_line(keys, "listen_udp");
+	c->line_listen = c->line_listen_tcp > c->line_listen_udp ?
+	    c->line_listen_tcp : c->line_listen_udp;
 	c->line_user = key_line(keys, "user");
 	c->line_group = key_line(keys, "group");
 	c->path = xstrdup_or_null(path);
@@ -665,6 +731,13 @@ conf_load(const char *path, char *err, size_t errlen)
 	    c->allow == NULL || c->deny == NULL ||
 	    (path && c->path == NULL) || note_repeats(c, keys) == -1) {
 		snprintf(err, errlen, "out of memory");
+		conf_free(c);
+		c = NULL;
+	} else if (c->group != NULL && c->user == NULL) {
+		/* group applies only with user: alone it would be ignored */
+		snprintf(err, errlen, "%s:%d: group: set without user: the "
+		    "workers would keep the master's user and group", path,
+		    c->line_group);
 		conf_free(c);
 		c = NULL;
 	}
@@ -723,14 +796,20 @@ conf_override(struct conf *c, const struct conf_overrides *o,
 				free_list(udp, i);
 				return -1;
 			}
-			tcp[i] = strdup(o->listen[i]);
-			udp[i] = strdup(o->listen[i]);
+			if ((tcp[i] = strdup(o->listen[i])) == NULL ||
+			    (udp[i] = strdup(o->listen[i])) == NULL) {
+				snprintf(err, errlen, "out of memory");
+				free_list(tcp, i + 1);
+				free_list(udp, i + 1);
+				return -1;
+			}
 		}
 		free_list(c->listen_tcp, c->n_listen_tcp);
 		free_list(c->listen_udp, c->n_listen_udp);
 		c->listen_tcp = tcp;
 		c->listen_udp = udp;
 		c->n_listen_tcp = c->n_listen_udp = o->n_listen;
+		c->listen_cmdline = true;
 	}
 	if (o->workers >= 0)
 		c->workers = o->workers;
@@ -756,21 +835,102 @@ conf_resolve_user(const struct conf *c, struct creds *out, char *err,
     size_t errlen)
 {
 	char why[CONF_ERRLEN], name[128];
-	const char *which;
+	const char *which, *v;
 	struct creds scratch;
 
 	if (c->user == NULL)
 		return 0;
-	if (privdrop_resolve(c->user, c->group, out ? out : &scratch, &which,
-	    why, sizeof(why)) == 0)
+	if (strlen(c->user) >= sizeof(scratch.user)) {
+		/* struct creds keeps the name for initgroups(): never cut it */
+		which = "user";
+		snprintf(why, sizeof(why), "too long (at most %zu bytes)",
+		    sizeof(scratch.user) - 1);
+	} else if (privdrop_resolve(c->user, c->group, out ? out : &scratch,
+	    &which, why, sizeof(why)) == 0)
 		return 0;
-	conftext_escape(strcmp(which, "group") == 0 ? c->group : c->user, name,
-	    sizeof(name));
+	v = strcmp(which, "group") == 0 ? c->group : c->user;
+	if (strspn(v, "0123456789") == strlen(v) && strncmp(why, "no such", 7) == 0)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (write "
+		    "its name: a numeric id is not looked up)");
+	conftext_escape(v, name, sizeof(name));
 	snprintf(err, errlen, "%s:%d: %s: \"%s\": %s",
 	    c->path ? c->path : "(built-in)",
 	    strcmp(which, "group") == 0 ? c->line_group : c->line_user, which,
 	    name, why);
 	return -1;
+}
+
+/* Where a listen spec came from, for a message: "FILE:LINE: key" or "-l". */
+static void
+listen_origin(const struct conf *c, const char *key, int line, char *out,
+    size_t outlen)
+{
+	if (c->listen_cmdline)
+		snprintf(out, outlen, "-l");
+	else
+		snprintf(out, outlen, "%s:%d: %s", c->path ? c->path : "(built-in)",
+		    line, key);
+}
+
+int
+conf_resolve_listen(const struct conf *c, char *err, size_t errlen)
+{
+	const struct {
+		const char	*key;
+		char	*const	*v;
+		size_t		 n;
+		int		 socktype, line;
+	} lists[] = {
+		{ "listen_tcp", c->listen_tcp, c->n_listen_tcp, SOCK_STREAM,
+		    c->line_listen_tcp },
+		{ "listen_udp", c->listen_udp, c->n_listen_udp, SOCK_DGRAM,
+		    c->line_listen_udp },
+	};
+
+	for (size_t l = 0; l < nitems(lists); l++) {
+		for (size_t i = 0; i < lists[l].n; i++) {
+			/* the same question listen.c asks before it binds */
+			struct addrinfo hints = { .ai_family = AF_UNSPEC,
+			    .ai_socktype = lists[l].socktype, .ai_flags = AI_PASSIVE };
+			struct addrinfo *res;
+			char host[256], port[32], where[CONF_ERRLEN], spec[300];
+			const char *why;
+			int rc;
+
+			if (addr_split(lists[l].v[i], host, sizeof(host), port,
+			    sizeof(port), &why) == -1)
+				rc = 0;	/* conf_check_listen() said so already */
+			else if ((rc = getaddrinfo(host[0] ? host : NULL, port,
+			    &hints, &res)) == 0) {
+				freeaddrinfo(res);
+				continue;
+			}
+			if (rc == EAI_SERVICE)
+				why = "no such service (see /etc/services)";
+			else if (rc == EAI_SYSTEM)
+				why = strerror(errno);
+			else if (rc != 0)
+				why = gai_strerror(rc);
+			listen_origin(c, lists[l].key, lists[l].line, where,
+			    sizeof(where));
+			conftext_escape(lists[l].v[i], spec, sizeof(spec));
+			snprintf(err, errlen, "%s: \"%s\": %s", where, spec, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+const char *
+conf_choose(const char *given, const char *dflt)
+{
+	struct stat st;
+
+	if (given != NULL)
+		return given;
+	if (lstat(dflt, &st) == -1 && errno == ENOENT)
+		return NULL;
+	return dflt;
 }
 
 int

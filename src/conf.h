@@ -15,6 +15,8 @@ struct creds;
 #define CONF_MAX_LISTEN		64
 #define CONF_MAX_CIDRS		1024
 #define CONF_ERRLEN		512
+#define CONF_MAX_SIZE		(1024 * 1024)	/* bytes of the file, at most */
+#define CONF_MAX_PATH		4088		/* the PID file's, with ".XXXXXX" */
 
 struct conf {
 	char	 *path;			/* the file read; NULL: built-in defaults */
@@ -44,6 +46,9 @@ struct conf {
 	size_t	  n_deny;
 	/* Where the file sets these (the last time); 0: not in the file. */
 	int	  line_listen;		/* listen_tcp or listen_udp */
+	int	  line_listen_tcp;
+	int	  line_listen_udp;
+	bool	  listen_cmdline;	/* the lists are -l's, not the file's */
 	int	  line_user;
 	int	  line_group;
 	/* "FILE:LINE: warning: ..." for what is accepted but suspect (a key
@@ -75,6 +80,19 @@ void		 conf_free(struct conf *);
 int		 conf_override(struct conf *, const struct conf_overrides *,
 		    char *err, size_t errlen);
 /*
+ * Looks every listen spec up as binding it will (getaddrinfo: host names,
+ * service names, scope ids), without binding.  0, or -1 with "FILE:LINE:
+ * listen_tcp: "spec": reason" (or "-l: ...") in err.  Not for socket
+ * activation, where the lists are ignored.
+ */
+int		 conf_resolve_listen(const struct conf *, char *err, size_t errlen);
+/*
+ * The file to read: given (-c) if set, else dflt unless nothing at all is
+ * there; NULL: the built-in defaults.  A dangling symlink or a path that
+ * cannot be looked up is not "missing": it is read and its error reported.
+ */
+const char	*conf_choose(const char *given, const char *dflt);
+/*
  * If user is set: looks user and group up and checks that this process can
  * switch to them, filling *out (may be NULL).  0, or -1 with "FILE:LINE:
  * user: "name": reason" in err.
@@ -90,5 +108,6 @@ int	conf_parse_duration(const char *s, uint64_t *ms, const char **err);
 int	conf_parse_workers(const char *s, int *out, const char **err);
 int	conf_parse_log_level(const char *s, int *out, const char **err);
 int	conf_check_listen(const char *spec, const char **err);
+int	conf_check_pidfile(const char *path, const char **err);
 
 #endif

@@ -41,6 +41,42 @@ conftext_check_nul(const char *text, size_t len, struct conftext_error *e)
 }
 
 #define ENV_SUBST "environment substitution (${...}) is not supported"
+#define ESC_NUL "an escaped NUL byte (an octal or hex escape of 0) in a " \
+	"string: it would end the value there"
+
+static int
+digit(char c, int base)
+{
+	if (c >= '0' && c <= (base == 8 ? '7' : '9'))
+		return c - '0';
+	if (base == 16 && c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (base == 16 && c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Whether the escape at p (a backslash in a double-quoted string) makes a
+ * NUL byte: "\0".."\000" or "\x0", "\x00", as lexer.l reads octal (up to
+ * three digits) and hex (up to two).  libconfuse keeps values as C strings,
+ * so such a byte would silently cut the value short.
+ */
+static bool
+escaped_nul(const char *p)
+{
+	int base = 8, max = 3, v = 0, i, d;
+
+	p++;
+	if (*p == 'x') {
+		base = 16;
+		max = 2;
+		p++;
+	}
+	for (i = 0; i < max && (d = digit(p[i], base)) != -1; i++)
+		v = v * base + d;
+	return i > 0 && v == 0;
+}
 
 /*
  * p at an opening quote: returns the byte past the closing one, counting
@@ -58,6 +94,10 @@ skip_string(const char *p, int *line, struct conftext_error *e)
 		if (*p == '\\') {
 			if (p[1] == '\0')
 				break;
+			if (q == '"' && escaped_nul(p)) {
+				fail(e, *line, ESC_NUL, "", 0);
+				return NULL;
+			}
 			p++;
 		} else if (*p == q) {
 			return p + 1;
@@ -179,18 +219,26 @@ next(struct lexer *l)
 	}
 }
 
+static struct conftext_key *
+find_key(struct conftext_key *keys, size_t nkeys, const char *name, size_t len)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		if (strlen(keys[i].name) == len && memcmp(keys[i].name, name, len) == 0)
+			return &keys[i];
+	return NULL;
+}
+
 static void
 count_key(struct conftext_key *keys, size_t nkeys, const char *name,
     size_t len, int line)
 {
-	for (size_t i = 0; i < nkeys; i++) {
-		if (strlen(keys[i].name) != len || memcmp(keys[i].name, name, len) != 0)
-			continue;
-		if (keys[i].count++ == 0)
-			keys[i].first = line;
-		keys[i].last = line;
+	struct conftext_key *k = find_key(keys, nkeys, name, len);
+
+	if (k == NULL)
 		return;
-	}
+	if (k->count++ == 0)
+		k->first = line;
+	k->last = line;
 }
 
 int
@@ -200,7 +248,7 @@ conftext_scan(const char *text, struct conftext_key *keys, size_t nkeys,
 	struct lexer l = { .p = text, .line = 1 };
 	const char *key = NULL;
 	size_t keylen = 0;
-	int keyline = 0;
+	int keyline = 0, listline = 0;
 	enum { KEY, OP, VALUE, LIST } state = KEY;
 
 	for (size_t i = 0; i < nkeys; i++)
@@ -208,6 +256,22 @@ conftext_scan(const char *text, struct conftext_key *keys, size_t nkeys,
 	for (;;) {
 		enum tok t = next(&l);
 
+		/*
+		 * The file ends inside a statement of a known key: libconfuse
+		 * would say "premature end of file" one line past the end; say
+		 * where the statement began.  An unknown key is the parser's
+		 * to report ("no such option"), at its own line.
+		 */
+		if (t == T_END && state != KEY &&
+		    find_key(keys, nkeys, key, keylen) != NULL) {
+			if (state == LIST)
+				fail(e, listline, "unterminated list ({ without })",
+				    key, keylen);
+			else
+				fail(e, keyline, "the file ends before the value",
+				    key, keylen);
+			return -1;
+		}
 		if (t == T_END)
 			return 0;
 		switch (state) {
@@ -232,9 +296,10 @@ conftext_scan(const char *text, struct conftext_key *keys, size_t nkeys,
 			state = VALUE;
 			break;
 		case VALUE:
-			if (t == T_OPEN)
+			if (t == T_OPEN) {
+				listline = l.line;
 				state = LIST;
-			else if (t == T_STR)
+			} else if (t == T_STR)
 				state = KEY;
 			else
 				return 0;

@@ -29,14 +29,17 @@ int	conftext_check_nul(const char *text, size_t len, struct conftext_error *);
  * Blanks out #, // and slash-star comments outside quotes, keeping the
  * newlines so that line numbers stay right.  -1, leaving text half done,
  * at a comment or a quoted string that does not end (the line where it
- * began) or an environment substitution "${" (which libconfuse expands).
+ * began), an environment substitution "${" (which libconfuse expands) or
+ * an escape that makes a NUL byte ("\0", "\x00": it would cut the value).
  */
 int	conftext_strip(char *text, struct conftext_error *);
 /*
  * Reads the statements of stripped text and counts, in keys[], where each
  * key named there is set; a key not in keys[] is left to the parser.  -1 at
- * "+=", which would add to the built-in default rather than replace it.
- * Stops quietly at what is not a statement: the parser reports that.
+ * "+=", which would add to the built-in default rather than replace it, and
+ * where the text ends inside a statement of a key in keys[] (a list never
+ * closed: the line of its "{").  Stops quietly at what is not a statement:
+ * the parser reports that.
  */
 int	conftext_scan(const char *text, struct conftext_key *keys, size_t nkeys,
 	    struct conftext_error *);

@@ -9,10 +9,25 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "conf.h"
 #include "detach.h"
 #include "log.h"
 #include "master.h"
+
+/* path, relative to the working directory, as an absolute path (malloc'd). */
+static char *
+absolute(const char *path)
+{
+	char cwd[4096], *abs;
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	if (asprintf(&abs, "%s/%s", cwd, path) == -1)
+		return NULL;
+	return abs;
+}
 
 static void
 usage(FILE *f)
@@ -81,9 +96,8 @@ main(int argc, char **argv)
 			ov.listen[ov.n_listen++] = optarg;
 			break;
 		case 'p':
-			if (optarg[0] != '/') {
-				fprintf(stderr, "echod: -p %s: must be an absolute path\n",
-				    optarg);
+			if (conf_check_pidfile(optarg, &why) == -1) {
+				fprintf(stderr, "echod: -p %s: %s\n", optarg, why);
 				return EX_USAGE;
 			}
 			ov.pidfile = optarg;
@@ -110,10 +124,18 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	/* Without -c, a missing default file means the built-in defaults. */
-	if (path == NULL && access(CONF_DEFAULT_PATH, F_OK) == 0)
-		path = CONF_DEFAULT_PATH;
+	/* A daemon chdir()s to /: a reload must still find a relative -c. */
+	if (path != NULL && path[0] != '/') {
+		const char *given = path;
+		if ((path = absolute(given)) == NULL) {
+			fprintf(stderr, "echod: -c %s: %s\n", given, strerror(errno));
+			return EX_CONFIG;
+		}
+	}
+	/* Without -c, a missing default file means the built-in defaults
+	 * (checked again on each reload: see master.c). */
 	opts.conf_path = path;
+	path = conf_choose(path, CONF_DEFAULT_PATH);
 
 	if ((conf = conf_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "echod: %s\n", err);
@@ -121,8 +143,11 @@ main(int argc, char **argv)
 	}
 	for (size_t i = 0; test && i < conf->n_warnings; i++)
 		fprintf(stderr, "echod: %s\n", conf->warnings[i]);
-	/* -t judges what a start would: the user too, as this process */
+	/* -t judges what a start would: the user too, as this process, and
+	 * the addresses (ignored under socket activation) */
 	if (conf_override(conf, &ov, err, sizeof(err)) == -1 ||
+	    (sd_listen_fds(0) <= 0 &&
+	    conf_resolve_listen(conf, err, sizeof(err)) == -1) ||
 	    conf_resolve_user(conf, NULL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "echod: %s\n", err);
 		conf_free(conf);

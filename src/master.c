@@ -349,12 +349,17 @@ reload(void)
 	char err[CONF_ERRLEN];
 	struct conf *c;
 	struct creds creds;
+	/* The file running now, or, if that is the built-in configuration,
+	 * the default file if it has appeared since (its path is not used
+	 * past conf_free(m.conf)). */
+	const char *path = m.conf->path ? m.conf->path :
+	    conf_choose(m.opts->conf_path, CONF_DEFAULT_PATH);
 
 	notify_reloading();
-	log_info("reloading %s", m.opts->conf_path ? m.opts->conf_path :
-	    "the built-in configuration");
-	if ((c = conf_load(m.opts->conf_path, err, sizeof(err))) == NULL ||
+	log_info("reloading %s", path ? path : "the built-in configuration");
+	if ((c = conf_load(path, err, sizeof(err))) == NULL ||
 	    conf_override(c, m.opts->overrides, err, sizeof(err)) == -1 ||
+	    (!m.activated && conf_resolve_listen(c, err, sizeof(err)) == -1) ||
 	    conf_resolve_user(c, &creds, err, sizeof(err)) == -1) {
 		log_warnx("reload failed: %s; the running configuration stays",
 		    err);
@@ -476,14 +481,31 @@ healthy(bool need_fresh)
 	return n == m.target;
 }
 
+/* fd is closed: a worker forked from now on must not close the descriptor
+ * that reuses its number (its own order pipe, say). */
+static void
+forget_fd(int fd)
+{
+	int *q = m.close_fds;
+
+	for (const int *p = m.close_fds; *p != -1; p++)
+		if (*p != fd)
+			*q++ = *p;
+	*q = -1;
+}
+
 static void
 report(void)
 {
 	if (!m.ready && !m.stopping && healthy(false)) {
+		int dfd = detach_fd();
+
 		m.ready = m.started = true;
 		log_info("ready: %d workers", m.target);
 		notify_ready();
 		detach_ready();
+		if (dfd != -1)
+			forget_fd(dfd);
 		m.next_status_ms = 0;
 	}
 	if (notify_enabled() && m.now_ms >= m.next_status_ms) {

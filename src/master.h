@@ -7,7 +7,8 @@
 #include "conf.h"
 
 struct master_opts {
-	const char			*conf_path;	/* NULL: built-in defaults */
+	const char			*conf_path;	/* -c, absolute; NULL: the
+							 * default file, if any */
 	const struct conf_overrides	*overrides;
 	bool				 foreground;
 };

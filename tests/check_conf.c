@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -106,6 +109,9 @@ START_TEST(test_strip_comments)
 		{ "/* \" */x", "       x" },
 		{ "s = '${HOME}'", "s = '${HOME}'" },
 		{ "s = \"\\${X}\"", "s = \"\\${X}\"" },
+		/* escapes of bytes other than NUL are the parser's to judge */
+		{ "s = \"\\x41\\101\\x\\8\"", "s = \"\\x41\\101\\x\\8\"" },
+		{ "s = '\\0\\x00'", "s = '\\0\\x00'" },
 	};
 	struct conftext_error e;
 	char buf[64];
@@ -131,6 +137,12 @@ START_TEST(test_strip_refuses)
 		{ "a = 1 /* \" */\nb = \"\n", 2, "unterminated string" },
 		{ "\nx = ${HOME}", 2, "environment substitution" },
 		{ "x = \"a\n${HOME}\"", 2, "environment substitution" },
+		/* libconfuse makes these a NUL byte that silently cuts the value */
+		{ "\nu = \"root\\0x\"", 2, "an escaped NUL byte" },
+		{ "u = \"a\nroot\\000\"", 2, "an escaped NUL byte" },
+		{ "u = \"root\\x00\"", 1, "an escaped NUL byte" },
+		{ "u = \"root\\x0\"", 1, "an escaped NUL byte" },
+		{ "u = \"\\00\"", 1, "an escaped NUL byte" },
 	};
 	struct conftext_error e;
 	char buf[64];
@@ -188,6 +200,25 @@ START_TEST(test_scan)
 	ck_assert_int_eq(conftext_scan("deny\n+= {}\n", keys, 3, &e), -1);
 	ck_assert_int_eq(e.line, 2);
 	ck_assert_str_eq(e.key, "deny");
+
+	/* the file ends inside a statement: where it began, not past the end */
+	ck_assert_int_eq(conftext_scan("workers = 1\ndeny = {\"10.0.0.0/8\",\n"
+	    "\n", keys, 3, &e), -1);
+	ck_assert_int_eq(e.line, 2);
+	ck_assert_str_eq(e.key, "deny");
+	ck_assert_str_eq(e.why, "unterminated list ({ without })");
+	ck_assert_int_eq(conftext_scan("deny =\n\n{\n\"10.0.0.0/8\"", keys, 3,
+	    &e), -1);
+	ck_assert_int_eq(e.line, 3);
+	ck_assert_int_eq(conftext_scan("\nworkers =\n\n", keys, 3, &e), -1);
+	ck_assert_int_eq(e.line, 2);
+	ck_assert_str_eq(e.key, "workers");
+	ck_assert_str_eq(e.why, "the file ends before the value");
+	ck_assert_int_eq(conftext_scan("workers = 1\nworkers", keys, 3, &e), -1);
+	ck_assert_int_eq(e.line, 2);
+	/* an unknown key is the parser's: "no such option", at its line */
+	ck_assert_int_eq(conftext_scan("wrokers = {\n", keys, 3, &e), 0);
+	ck_assert_int_eq(conftext_scan("wrokers\n", keys, 3, &e), 0);
 
 	/* not a statement: left to the parser, and never a hang */
 	ck_assert_int_eq(conftext_scan("= = {", keys, 3, &e), 0);
@@ -373,6 +404,146 @@ START_TEST(test_file_hostile_text)
 }
 END_TEST
 
+/*
+ * Second round of hostile text: a NUL byte written as an escape, a list or
+ * a statement the file ends inside, CRLF line ends, a byte-order mark, a
+ * group without a user, numbers past 64 bits, a PID file path too long.
+ */
+START_TEST(test_file_hostile_text_variants)
+{
+	char path[64], err[CONF_ERRLEN];
+	struct conf *c;
+
+	expect_error("workers = 1\nuser = \"nobody\\0evil\"\n",
+	    "2: an escaped NUL byte (an octal or hex escape of 0) in a string: "
+	    "it would end the value there");
+	expect_error("deny = {\"10.0.0.0/8\\x00\", \"0.0.0.0/0\"}\n",
+	    "1: an escaped NUL byte (an octal or hex escape of 0) in a string: "
+	    "it would end the value there");
+	expect_error("workers = 1\ndeny = {\"10.0.0.0/8\",\n\"10.1.0.0/16\"\n\n",
+	    "2: deny: unterminated list ({ without })");
+	expect_error("workers = 1\nlisten_tcp =\n", "2: listen_tcp: the file "
+	    "ends before the value");
+	expect_error("user = \"nobody\"\r\n\r\nbacklog = 0\r\n",
+	    "3: backlog: must be 1..65535, got \"0\"");
+	expect_error("\xef\xbb\xbfworkers = 1\nbacklog = 0\n",
+	    "2: backlog: must be 1..65535, got \"0\"");
+	expect_error("workers = 1\n\ngroup = \"nogroup\"\n", "3: group: set "
+	    "without user: the workers would keep the master's user and group");
+	expect_error("backlog = 99999999999999999999\n",
+	    "1: backlog: must be 1..65535, got \"99999999999999999999\"");
+	expect_error("buffer_size = 18446744073709551616\n",
+	    "1: buffer_size: size too large, got \"18446744073709551616\"");
+	expect_error("idle_timeout = 99999999999999999999ms\n",
+	    "1: idle_timeout: duration too large, got \"99999999999999999999ms\"");
+
+	/* CRLF: values and lines as with LF */
+	c = load_text("workers = 3\r\nuser = \"nobody\"\r\nlisten_tcp = {\r\n"
+	    "\"127.0.0.1:7\",\r\n\"[::1]:7\"}\r\nworkers = 2\r\n", path, err,
+	    sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(c->workers, 2);
+	ck_assert_str_eq(c->user, "nobody");
+	ck_assert_uint_eq(c->n_listen_tcp, 2);
+	ck_assert_str_eq(c->listen_tcp[1], "[::1]:7");
+	ck_assert_int_eq(c->line_user, 2);
+	ck_assert_int_eq(c->line_listen_tcp, 3);
+	conf_free(c);
+	unlink(path);
+	/* a byte-order mark is skipped, not read as part of the first key */
+	c = load_text("\xef\xbb\xbfworkers = 3\n", path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(c->workers, 3);
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_pidfile_length)
+{
+	char text[4200], path[64], err[CONF_ERRLEN];
+	const char *why;
+	struct conf *c;
+	int n;
+
+	/* pidfile.c writes "PATH.XXXXXX" into 4096 bytes first */
+	n = snprintf(text, sizeof(text), "pidfile = \"/");
+	memset(text + n, 'a', CONF_MAX_PATH - 1);
+	snprintf(text + n + CONF_MAX_PATH - 1, sizeof(text) - (size_t)n -
+	    CONF_MAX_PATH + 1, "\"\n");
+	c = load_text(text, path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(strlen(c->pidfile), CONF_MAX_PATH);
+	conf_free(c);
+	unlink(path);
+	snprintf(text + n + CONF_MAX_PATH - 1, sizeof(text) - (size_t)n -
+	    CONF_MAX_PATH + 1, "a\"\n");
+	ck_assert_ptr_null(load_text(text, path, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, ":1: pidfile: too long (at most 4088 "
+	    "bytes), got \"/aaa"));
+	unlink(path);
+	ck_assert_int_eq(conf_check_pidfile("/run/echod.pid", &why), 0);
+	ck_assert_int_eq(conf_check_pidfile("echod.pid", &why), -1);
+	ck_assert_str_eq(why, "must be an absolute path");
+}
+END_TEST
+
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU seconds to load reps copies of "deny = {per entries}" x lists. */
+static double
+load_lists_cost(int reps, int lists, int per)
+{
+	size_t cap = 1100 * 1024, n = 0;
+	char *text = malloc(cap), path[64], err[CONF_ERRLEN];
+	struct conf *c;
+	double t;
+
+	ck_assert_ptr_nonnull(text);
+	for (int r = 0; r < reps; r++)
+		for (int l = 0; l < lists; l++) {
+			n += (size_t)snprintf(text + n, cap - n, "deny = {");
+			for (int i = 0; i < per; i++)
+				n += (size_t)snprintf(text + n, cap - n, "%s\"10.%d.%d.0/24\"",
+				    i ? "," : "", i / 256, i % 256);
+			n += (size_t)snprintf(text + n, cap - n, "}\n");
+			ck_assert_uint_lt(n, cap - 32 * (size_t)per);
+		}
+	ck_assert_uint_lt(n, CONF_MAX_SIZE);
+	t = cpu_seconds();
+	c = load_text(text, path, err, sizeof(err));
+	t = cpu_seconds() - t;
+	ck_assert_msg(c != NULL, "%s", err);
+	conf_free(c);
+	unlink(path);
+	free(text);
+	return t;
+}
+
+/*
+ * A list is judged entry by entry once, not whole after each entry: 1 MiB
+ * of long lists took seconds of the master's time on a reload.  Compared
+ * with the same entries in short lists, so the machine's speed (or
+ * valgrind) does not matter.
+ */
+START_TEST(test_long_lists_linear)
+{
+	double one = load_lists_cost(50, 1, 1024);
+	double eight = load_lists_cost(50, 8, 128);
+
+	ck_assert_msg(one < 3 * eight + 0.05, "one list of 1024: %.3f s CPU, "
+	    "8 lists of 128: %.3f s CPU", one, eight);
+}
+END_TEST
+
 /* Anything but a regular file is refused at once, without blocking. */
 START_TEST(test_file_not_regular)
 {
@@ -396,6 +567,35 @@ END_TEST
 
 /* Both lists empty listen nowhere: refused after the command line is
  * applied, since -l replaces them; one empty list is fine. */
+/*
+ * Not even opened: opening a device can act on it (a watchdog starts
+ * counting, a tape rewinds).  inotify sees every open() of the node.
+ */
+START_TEST(test_file_not_regular_not_opened)
+{
+	char dir[] = "/tmp/echod-conf-XXXXXX", fifo[64], link[64], err[CONF_ERRLEN];
+	char ev[sizeof(struct inotify_event) + 256];
+	int in;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(symlink(fifo, link), 0);
+	ck_assert_int_ne(in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), -1);
+	ck_assert_int_ne(inotify_add_watch(in, fifo, IN_OPEN), -1);
+	ck_assert_ptr_null(conf_load(fifo, err, sizeof(err)));
+	ck_assert_ptr_null(conf_load(link, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "not a regular file (a FIFO)"));
+	ck_assert_msg(read(in, ev, sizeof(ev)) == -1 && errno == EAGAIN,
+	    "the FIFO was opened");
+	close(in);
+	unlink(link);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_listen_nowhere)
 {
 	struct conf_overrides none = { .workers = -1 };
@@ -480,6 +680,127 @@ START_TEST(test_resolve_user)
 	ck_assert_int_eq(conf_resolve_user(c, &cr, err, sizeof(err)), 0);
 	conf_free(c);
 	unlink(path);
+
+	/* a numeric id is not looked up: the message says so */
+	c = load_text("user = \"65534\"\n", path, err, sizeof(err));
+	ck_assert_int_eq(conf_resolve_user(c, &cr, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:1: user: \"65534\": no such user "
+	    "(write its name: a numeric id is not looked up)", path);
+	ck_assert_str_eq(err, want);
+	conf_free(c);
+	unlink(path);
+
+	/* a name struct creds cannot hold whole is refused, never cut */
+	c = load_text("user = \"nobodynobodynobodynobodynobodynobodynobodynobody"
+	    "nobodynobody1234\"\n", path, err, sizeof(err));
+	ck_assert_int_eq(conf_resolve_user(c, &cr, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, ": too long (at most 63 bytes)"));
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+/* What getaddrinfo() would read otherwise, or refuse only at start. */
+START_TEST(test_listen_syntax)
+{
+	static const struct { const char *spec, *why; } bad[] = {
+		{ "127.0.0.1:-1", "port must be a number 0..65535 or a service name" },
+		{ "127.0.0.1:+7", "port must be a number 0..65535 or a service name" },
+		{ "127.0.0.1:7 ", "port must be a number 0..65535 or a service name" },
+		{ "[::1]:7x", "port must be a number 0..65535 or a service name" },
+		{ "/run/echod.sock", "port must be a number 0..65535 or a service name" },
+		{ "*", "port must be a number 0..65535 or a service name" },
+		{ " 127.0.0.1:7", "not a host name or an IPv4 address" },
+		{ "a b:7", "not a host name or an IPv4 address" },
+		{ "-h:7", "not a host name or an IPv4 address" },
+		{ "h\xc3\xa9:7", "not a host name or an IPv4 address" },
+		{ "[127.0.0.1]:7", "brackets must hold an IPv6 address" },
+		{ "[[::1]:7", "brackets must hold an IPv6 address" },
+		{ "[localhost]:7", "brackets must hold an IPv6 address" },
+		{ "[fe80::1%]:7", "brackets must hold an IPv6 address" },
+		{ "127.0.0.1:65536", "port must be 0..65535" },
+		{ "::1", "IPv6 addresses must be written in brackets, as [::1]:7" },
+		{ "[::ffff:127.0.0.1]:7", "an IPv4-mapped IPv6 address cannot be "
+		    "bound (IPv6 sockets are IPv6-only): write the IPv4 address" },
+	};
+	static const char *const good[] = {
+		"127.0.0.1:0", "127.0.0.1:65535", "[::1]:7", "[::127.0.0.1]:7",
+		"[fe80::1%lo]:7", "[FE80::1%1]:7", "127.1:7", "localhost:echo", "my-host.example_1:http-alt",
+		"*:7", "7", "echo",
+	};
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(conf_check_listen(bad[i].spec, &why) == -1, "%s",
+		    bad[i].spec);
+		ck_assert_str_eq(why, bad[i].why);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(conf_check_listen(good[i], &why) == 0, "%s: %s",
+		    good[i], why);
+}
+END_TEST
+
+/* Each spec is looked up as binding will; no DNS here: a service name
+ * and a scope are resolved locally. */
+START_TEST(test_resolve_listen)
+{
+	struct conf_overrides l = { .workers = -1, .n_listen = 2,
+	    .listen = { "127.0.0.1:0", "127.0.0.1:nosuchservice-echod" } };
+	char path[64], err[CONF_ERRLEN], want[CONF_ERRLEN];
+	struct conf *c;
+
+	c = load_text("listen_tcp = {\"127.0.0.1:0\", \"[::1]:echo\"}\n\n"
+	    "listen_udp = {\"127.0.0.1:0\",\n\"127.0.0.1:nosuchservice-echod\"}\n",
+	    path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(conf_resolve_listen(c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:3: listen_udp: \"127.0.0.1:"
+	    "nosuchservice-echod\": no such service (see /etc/services)", path);
+	ck_assert_str_eq(err, want);
+	conf_free(c);
+	unlink(path);
+
+	c = load_text("listen_tcp = {\"[fe80::1%nosuchif-echod]:7\"}\n", path,
+	    err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(conf_resolve_listen(c, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:1: listen_tcp: \"[fe80::1%%nosuchif-"
+	    "echod]:7\": ", path);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+	conf_free(c);
+	unlink(path);
+
+	/* -l's specs are named as such */
+	c = load_text("workers = 1\n", path, err, sizeof(err));
+	ck_assert_int_eq(conf_resolve_listen(c, err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_override(c, &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_resolve_listen(c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "-l: \"127.0.0.1:nosuchservice-echod\": no such "
+	    "service (see /etc/services)");
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+/* Without -c, only a default file that is not there at all means the
+ * built-in defaults: a dangling symlink is a broken file, not none. */
+START_TEST(test_choose_path)
+{
+	char dir[] = "/tmp/echod-conf-XXXXXX", file[64], link[64];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/echod.conf", dir);
+	snprintf(link, sizeof(link), "%s/link.conf", dir);
+	ck_assert_ptr_null(conf_choose(NULL, file));
+	ck_assert_str_eq(conf_choose("/etc/other.conf", file), "/etc/other.conf");
+	ck_assert_int_eq(symlink(file, link), 0);
+	ck_assert_str_eq(conf_choose(NULL, link), link);
+	close(creat(file, 0600));
+	ck_assert_str_eq(conf_choose(NULL, file), file);
+	unlink(link);
+	unlink(file);
+	rmdir(dir);
 }
 END_TEST
 
@@ -603,7 +924,14 @@ conf_suite(void)
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_listen_v4mapped);
 	tcase_add_test(tc, test_file_hostile_text);
+	tcase_add_test(tc, test_file_hostile_text_variants);
+	tcase_add_test(tc, test_pidfile_length);
+	tcase_add_test(tc, test_long_lists_linear);
 	tcase_add_test(tc, test_file_not_regular);
+	tcase_add_test(tc, test_file_not_regular_not_opened);
+	tcase_add_test(tc, test_listen_syntax);
+	tcase_add_test(tc, test_resolve_listen);
+	tcase_add_test(tc, test_choose_path);
 	tcase_add_test(tc, test_listen_nowhere);
 	tcase_add_test(tc, test_repeats);
 	tcase_add_test(tc, test_resolve_user);

@@ -51,6 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)conf_parse_workers(s, &i, &why);
 	(void)conf_parse_log_level(s, &i, &why);
 	(void)conf_check_listen(s, &why);
+	(void)conf_check_pidfile(s, &why);
 	{
 		struct conftext_key keys[] = { { .name = "workers" },
 		    { .name = "listen_tcp" } };

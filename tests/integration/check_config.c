@@ -208,6 +208,145 @@ START_TEST(test_t_hostile_text)
 }
 END_TEST
 
+/* Second round: what libconfuse would cut or misplace, and a group that
+ * would be ignored.  -t says FILE:LINE and exits 78; nothing raw in the log. */
+START_TEST(test_t_hostile_variants)
+{
+	static const struct { const char *text; const char *want; } cases[] = {
+		{ "workers = 1\nuser = \"nobody\\0\033[2J\"\n",
+		    ":2: an escaped NUL byte (an octal or hex escape of 0) in a "
+		    "string: it would end the value there" },
+		{ "workers = 1\ndeny = {\"10.0.0.0/8\",\n\"0.0.0.0/0\"\n",
+		    ":2: deny: unterminated list ({ without })" },
+		{ "workers = 1\n\ngroup = \"nogroup\"\n",
+		    ":3: group: set without user" },
+		{ "\xef\xbb\xbfworkers = 1\r\nbacklog = 0\r\n",
+		    ":2: backlog: must be 1..65535, got \"0\"" },
+	};
+	const char *const argv[] = { "-t", "-c", e.confpath, NULL };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		h_write_conf(&e, cases[i].text);
+		ck_assert_int_eq(run_status(argv), 78);
+		ck_assert_msg(log_has_at(e.confpath, cases[i].want), "no \"%s\"",
+		    cases[i].want);
+	}
+	ck_assert_msg(!h_log_has(&e, "\033"), "a raw escape byte reached the log");
+}
+END_TEST
+
+/*
+ * A listen address that cannot be looked up (an unknown service name) is
+ * the file's error: -t refuses it with FILE:LINE (it passed, and the start
+ * then failed with exit 1), the start exits 78 binding nothing, and a
+ * reload to it keeps the running configuration, saying where.
+ */
+START_TEST(test_listen_unresolvable)
+{
+	const char *const t[] = { "-t", "-c", e.confpath, NULL };
+	const char *const start[] = { "-f", "-c", e.confpath, NULL };
+	const char *const tl[] = { "-t", "-l", "127.0.0.1:nosuchservice-echod",
+	    NULL };
+	const char *const what = ":3: listen_udp: \"127.0.0.1:nosuchservice-"
+	    "echod\": no such service (see /etc/services)";
+	char text[256], want[512];
+	int port = h_free_port();
+
+	snprintf(text, sizeof(text), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
+	    "\nlisten_udp = {\"127.0.0.1:nosuchservice-echod\"}\n", port);
+	h_write_conf(&e, text);
+	ck_assert_int_eq(run_status(t), 78);
+	ck_assert_msg(log_has_at(e.confpath, what), "no \"%s\"", what);
+	ck_assert_int_eq(run_status(start), 78);
+	ck_assert(!h_log_has(&e, "listening"));
+	ck_assert_int_eq(h_connect(AF_INET, port, 1000), -1);
+	ck_assert_int_eq(run_status(tl), 78);
+	ck_assert(h_log_has(&e, "-l: \"127.0.0.1:nosuchservice-echod\": no such "
+	    "service"));
+
+	h_write_conf(&e, "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {}\n");
+	ck_assert_int_eq(h_start(&e, start, 10000), 0);
+	h_write_conf(&e, text);
+	kill(e.pid, SIGHUP);
+	snprintf(want, sizeof(want), "reload failed: %s%s; the running "
+	    "configuration stays", e.confpath, what);
+	ck_assert_msg(h_wait_log(&e, want, 5000), "no \"%s\"", want);
+	int fd = h_connect(AF_INET, e.tcp4, 2000);
+	ck_assert_int_eq(h_echo(fd, "still", 5, 2000), 0);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A daemon chdir()s to /: with a relative -c its reloads read another
+ * file (or none).  The path is made absolute at start, so a reload reads
+ * the file the start read.
+ */
+START_TEST(test_daemon_relative_config_reload)
+{
+	char cwd[4096], text[256];
+	const char *const argv[] = { "-c", "echod.conf", "-p", e.pidfile, NULL };
+	int port = h_free_port();
+	long pid;
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(e.dir), 0);
+	snprintf(text, sizeof(text), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
+	    "\nlisten_udp = {}\n", port);
+	h_write_conf(&e, text);
+	ck_assert_int_eq(run_status(argv), 0);
+	ck_assert_int_eq(chdir(cwd), 0);
+	pid = pidfile_pid();
+	ck_assert_int_gt(pid, 1);
+	snprintf(text, sizeof(text), "workers = 2\nlisten_tcp = {\"127.0.0.1:%d\"}"
+	    "\nlisten_udp = {}\n", port);
+	h_write_conf(&e, text);
+	kill((pid_t)pid, SIGHUP);
+	pid_t w[8];
+	uint64_t end = h_now_ms() + 5000;
+	while (h_workers((pid_t)pid, w, 8) != 2 && h_now_ms() < end)
+		h_tick();
+	ck_assert_msg(h_workers((pid_t)pid, w, 8) == 2,
+	    "the reload did not read the file the start read");
+	int fd = h_connect(AF_INET, port, 2000);
+	ck_assert_int_eq(h_echo(fd, "daemon", 6, 2000), 0);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A daemon closes its start-up report pipe once ready; a worker forked
+ * later closed that descriptor number too, which by then was its own order
+ * pipe: it exited at once, and a reload or SIGTTIN ended in "giving up".
+ */
+START_TEST(test_daemon_forks_after_ready)
+{
+	char spec[64];
+	const char *const argv[] = { "-w", "1", "-l", spec, "-p", e.pidfile, NULL };
+	int port = h_free_port();
+	pid_t w[8];
+	long pid;
+
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
+	ck_assert_int_eq(run_status(argv), 0);
+	pid = pidfile_pid();
+	ck_assert_int_gt(pid, 1);
+	kill((pid_t)pid, SIGTTIN);
+	uint64_t end = h_now_ms() + 5000;
+	while (h_workers((pid_t)pid, w, 8) != 2 && h_now_ms() < end)
+		h_tick();
+	/* stable at 2: the new one was not replaced in a crash loop */
+	for (int i = 0; i < 50 && h_pid_alive(w[0]) && h_pid_alive(w[1]); i++)
+		h_tick();
+	ck_assert_msg(h_pid_alive(w[0]) && h_pid_alive(w[1]) &&
+	    h_workers((pid_t)pid, w, 8) == 2, "a worker forked after ready died");
+	int fd = h_connect(AF_INET, port, 2000);
+	ck_assert_int_eq(h_echo(fd, "daemon", 6, 2000), 0);
+	close(fd);
+}
+END_TEST
+
 /*
  * Both listen lists empty: refused by -t, at start, and on reload (the
  * running configuration stays); -l gives the start something to listen on.
@@ -708,6 +847,10 @@ config_suite(void)
 	tcase_add_test(tc, test_t_not_a_regular_file);
 	tcase_add_test(tc, test_reload_onto_fifo);
 	tcase_add_test(tc, test_t_hostile_text);
+	tcase_add_test(tc, test_t_hostile_variants);
+	tcase_add_test(tc, test_listen_unresolvable);
+	tcase_add_test(tc, test_daemon_relative_config_reload);
+	tcase_add_test(tc, test_daemon_forks_after_ready);
 	tcase_add_test(tc, test_listen_nowhere);
 	tcase_add_test(tc, test_t_user);
 	tcase_add_test(tc, test_repeated_key_warned);
