@@ -148,9 +148,13 @@ main(void)
 	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, conn_suite());
+	srunner_add_suite(sr, detach_suite());
 	srunner_add_suite(sr, fault_suite());
+	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());
+	srunner_add_suite(sr, privdrop_suite());
+	srunner_add_suite(sr, resolve_suite());
 	srunner_add_suite(sr, source_suite());
 	srunner_add_suite(sr, udp_suite());
 #endif

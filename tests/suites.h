@@ -22,11 +22,18 @@ Suite	*acl_suite(void);
 Suite	*addr_suite(void);
 Suite	*conf_suite(void);
 Suite	*conn_suite(void);
+Suite	*detach_suite(void);
 Suite	*fault_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
+Suite	*privdrop_suite(void);
+Suite	*resolve_suite(void);
 Suite	*source_suite(void);
 Suite	*udp_suite(void);
+
+/* in both: tests/check_listen.c (reconcile, unit) and
+ * tests/integration/check_listen.c (the real echod) */
+Suite	*listen_suite(void);
 
 /* check_integration: the real echod */
 Suite	*echo_suite(void);
@@ -35,6 +42,5 @@ Suite	*config_suite(void);
 Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
-Suite	*listen_suite(void);
 
 #endif
