@@ -42,5 +42,6 @@ Suite	*config_suite(void);
 Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
+Suite	*hermetic_suite(void);
 
 #endif
