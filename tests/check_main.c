@@ -50,6 +50,14 @@ skip_record(const char *file, const char *func, const char *fmt, ...)
 		    func, why);
 }
 
+bool
+test_forked(void)
+{
+	const char *f = getenv("CK_FORK");
+
+	return f == NULL || strcmp(f, "no") != 0;
+}
+
 /* A scratch file, already unlinked: only the descriptor is needed. */
 static int
 scratch(void)

@@ -4,6 +4,7 @@
 #define ECHOD_TESTS_SUITES_H
 
 #include <check.h>
+#include <stdbool.h>
 
 /*
  * Ends the running test as a TAP SKIP (printf-style reason): for a test
@@ -16,6 +17,10 @@
 } while (0)
 void	skip_record(const char *file, const char *func, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* Whether each test runs in its own process (not CK_FORK=no, as under
+ * valgrind): a test that changes process state (credentials, threads,
+ * stderr) skips without it. */
+bool	test_forked(void);
 
 /* check_unit: one suite per module */
 Suite	*acl_suite(void);
