@@ -1,26 +1,53 @@
-/* suites.h - every Check suite, exported as <module>_suite(). */
+/* suites.h - every Check suite, exported as <module>_suite(), and the
+ * runner's skip_test(). */
 #ifndef ECHOD_TESTS_SUITES_H
 #define ECHOD_TESTS_SUITES_H
 
 #include <check.h>
+#include <stdbool.h>
 
+/*
+ * Ends the running test as a TAP SKIP (printf-style reason): for a test
+ * that cannot run here (no root, no IPv6), which must not count as a pass.
+ * Returns from the test function, so call it from the test's own body.
+ */
+#define skip_test(...) do {					\
+	skip_record(__FILE__, __func__, __VA_ARGS__);		\
+	return;							\
+} while (0)
+void	skip_record(const char *file, const char *func, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Whether each test runs in its own process (not CK_FORK=no, as under
+ * valgrind): a test that changes process state (credentials, threads,
+ * stderr) skips without it. */
+bool	test_forked(void);
+
+/* check_unit: one suite per module */
 Suite	*acl_suite(void);
 Suite	*addr_suite(void);
 Suite	*conf_suite(void);
 Suite	*conn_suite(void);
+Suite	*detach_suite(void);
 Suite	*fault_suite(void);
 Suite	*log_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
+Suite	*privdrop_suite(void);
+Suite	*resolve_suite(void);
 Suite	*source_suite(void);
 Suite	*udp_suite(void);
 
+/* in both: tests/check_listen.c (reconcile, unit) and
+ * tests/integration/check_listen.c (the real echod) */
+Suite	*listen_suite(void);
+
+/* check_integration: the real echod */
 Suite	*echo_suite(void);
 Suite	*lifecycle_suite(void);
 Suite	*config_suite(void);
 Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
-Suite	*listen_suite(void);
+Suite	*hermetic_suite(void);
 
 #endif

@@ -433,10 +433,8 @@ START_TEST(test_udp_loop_between_servers_dies)
 	struct echod b;
 	pid_t wa, wb;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "# SKIP forging a datagram needs root\n");
-		return;
-	}
+	if (geteuid() != 0)
+		skip_test("forging a datagram needs root");
 	start("workers = 1\nudp_rate_limit = 0\n");
 	h_init(&b);
 	h_write_conf(&b, "listen_tcp = {}\nlisten_udp = {\"127.0.0.1:0\"}\n"

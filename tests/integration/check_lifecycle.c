@@ -493,11 +493,8 @@ START_TEST(test_workers_user_cannot_crash_them)
 	pid_t before[8], w[8];
 	int n, refused = 0;
 
-	if (geteuid() != 0 || pw == NULL) {
-		printf("# skipped: needs root and a user nobody\n");
-		fflush(stdout);
-		return;
-	}
+	if (geteuid() != 0 || pw == NULL)
+		skip_test("needs root and a user nobody");
 	h_write_conf(&e, "user = \"nobody\"\nworkers = 2\n"
 	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
 	const char *const argv[] = { "-f", "-c", e.confpath, NULL };

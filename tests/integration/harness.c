@@ -49,6 +49,8 @@ h_tick(void)
 void
 h_init(struct echod *e)
 {
+	int fd;
+
 	memset(e, 0, sizeof(*e));
 	strcpy(e->dir, "/tmp/echod-test-XXXXXX");
 	if (mkdtemp(e->dir) == NULL)
@@ -57,6 +59,11 @@ h_init(struct echod *e)
 	snprintf(e->logpath, sizeof(e->logpath), "%s/echod.log", e->dir);
 	snprintf(e->pidfile, sizeof(e->pidfile), "%s/echod.pid", e->dir);
 	snprintf(e->confpath, sizeof(e->confpath), "%s/echod.conf", e->dir);
+	snprintf(e->emptyconf, sizeof(e->emptyconf), "%s/empty.conf", e->dir);
+	fd = open(e->emptyconf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1)
+		abort();
+	close(fd);
 	e->pid = -1;
 }
 
@@ -84,19 +91,46 @@ h_echod_path(void)
 	return bin ? bin : "../src/echod";
 }
 
+static bool
+has_config(const char *const argv[])
+{
+	for (size_t i = 0; argv[i] != NULL; i++)
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0 ||
+		    strncmp(argv[i], "--config=", 9) == 0)
+			return true;
+	return false;
+}
+
+size_t
+h_argv(const struct echod *e, const char *bin, const char *const argv[],
+    const char **out, size_t max)
+{
+	size_t n = 0;
+
+	if (max < 4)
+		abort();
+	out[n++] = bin;
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		if (n >= max - 3)
+			abort();	/* a test's own mistake: say so at once */
+		out[n++] = argv[i];
+	}
+	if (!has_config(argv)) {
+		out[n++] = "-c";
+		out[n++] = e->emptyconf;
+	}
+	out[n] = NULL;
+	return n;
+}
+
 pid_t
 h_spawn(struct echod *e, const char *const argv[])
 {
 	const char *bin = e->wrapper ? e->wrapper : h_echod_path();
 	const char *args[64];
-	int n = 0;
 	pid_t pid;
 
-	args[n++] = bin;
-	for (int i = 0; argv[i] != NULL && n < 63; i++)
-		args[n++] = argv[i];
-	args[n] = NULL;
-
+	h_argv(e, bin, argv, args, 64);
 	if ((pid = fork()) == 0) {
 		int fd = open(e->logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd == -1)

@@ -17,6 +17,7 @@ struct echod {
 	char		 logpath[128];
 	char		 pidfile[128];
 	char		 confpath[128];
+	char		 emptyconf[128];	/* -c given when the caller gives none */
 	size_t		 mark;		/* log offset h_wait_log() searches from */
 	int		 tcp4, tcp6, udp4, udp6;	/* first port of each kind */
 	bool		 own_pgrp;
@@ -38,6 +39,15 @@ int	h_start(struct echod *, const char *const argv[], int timeout_ms);
  * With e->wrapper set, runs the wrapper with argv instead (argv names echod
  * itself where the wrapper needs it: see h_echod_path()). */
 pid_t	h_spawn(struct echod *, const char *const argv[]);
+/*
+ * The command line h_spawn() runs: bin, argv, and "-c FILE" (an empty file
+ * in the scratch directory) unless argv has -c or --config, so that a
+ * system echod.conf never changes a test.  The -c goes last: a wrapper
+ * (setpriv, prlimit, systemd-socket-activate) ends with echod's own argv.
+ * out holds max entries, NULL-terminated; returns how many.
+ */
+size_t	h_argv(const struct echod *, const char *bin, const char *const argv[],
+	    const char **out, size_t max);
 /* Waits for needle in the log past the mark; moves the mark past it. */
 bool	h_wait_log(struct echod *, const char *needle, int timeout_ms);
 bool	h_log_has(struct echod *, const char *needle);	/* anywhere */

@@ -444,26 +444,20 @@ int
 sl_start_piped(struct sl_piped *p, struct echod *e, const char *const argv[],
     size_t drain_bps, int timeout_ms)
 {
-	const char *bin = getenv("ECHOD");
 	const char *args[64];
-	int pfd[2], n = 0;
+	int pfd[2];
 	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
 
 	memset(p, 0, sizeof(*p));
 	p->e = e;
 	p->drain_bps = drain_bps;
-	if (bin == NULL)
-		bin = "../src/echod";
-	args[n++] = bin;
-	for (int i = 0; argv[i] != NULL && n < 63; i++)
-		args[n++] = argv[i];
-	args[n] = NULL;
+	h_argv(e, h_echod_path(), argv, args, 64);
 	if (pipe2(pfd, O_CLOEXEC) == -1)
 		return -1;
 	if ((e->pid = fork()) == 0) {
 		dup2(pfd[1], STDERR_FILENO);
 		dup2(pfd[1], STDOUT_FILENO);
-		execv(bin, (char *const *)args);
+		execv(args[0], (char *const *)args);
 		_exit(127);
 	}
 	close(pfd[1]);
