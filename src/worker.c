@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "acl.h"
+#include "admit.h"
 #include "conn.h"
 #include "fault.h"
 #include "log.h"
@@ -167,13 +167,28 @@ log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
 	    why ? ", " : "", why ? why : "");
 }
 
+/* Slots in use, from the master's stats page. */
+static unsigned
+pool_slots(const struct worker *w)
+{
+	return atomic_load(&w->shared->hw);
+}
+
+/* Admission as this worker sees it now. */
+static struct admit_policy
+policy(const struct worker *w)
+{
+	return (struct admit_policy){ .conf = w->conf, .sources = w->sources,
+	    .slot = w->slot, .nslots = pool_slots(w), .now_ms = w->now_ms };
+}
+
 static void
 uncount(struct worker *w, struct conn *c)
 {
-	struct source_key k;
+	struct admit_policy p = policy(w);
 
-	if (c->counted && source_key(&c->peer.sa, &k))
-		source_tcp_add(w->sources, w->slot, &k, -1);
+	if (c->counted)
+		admit_release(&p, &c->peer.sa);
 	c->counted = false;
 }
 
@@ -301,39 +316,6 @@ refuse(struct worker *w, struct conn *c, const char *why)
 	free(c);
 }
 
-/* allow/deny, then max_connections_per_source; counts the client in.
- * NULL if it may talk, else why not. */
-static const char *
-admit(struct worker *w, struct conn *conn)
-{
-	const struct conf *c = w->conf;
-	const struct sockaddr *sa = &conn->peer.sa;
-	uint32_t limit = c->max_connections_per_source;
-	struct source_key k;
-	uint64_t n;
-
-	if (!acl_permits(c->allow, c->n_allow, c->deny, c->n_deny, sa))
-		return "not allowed";
-	if (!source_key(sa, &k))
-		return NULL;
-	/* Count first, then look: of two workers admitting the same source
-	 * at once, at least one sees both.  With a limit set, a client that
-	 * cannot be counted is refused, never let past it uncounted; the table
-	 * holds as many sources as this worker has descriptors, up to
-	 * SOURCE_TCP_MAX. */
-	conn->counted = source_tcp_add(w->sources, w->slot, &k, +1) == 0;
-	if (limit == 0)
-		return NULL;
-	if (!conn->counted)
-		return "too many distinct sources in this worker";
-	if (source_tcp_count(w->sources, &k, atomic_load(&w->shared->hw), &n) == -1 ||
-	    n > limit) {
-		uncount(w, conn);
-		return "too many connections from this source";
-	}
-	return NULL;
-}
-
 static void
 on_accept(struct worker *w, const struct listener *l)
 {
@@ -368,9 +350,11 @@ on_accept(struct worker *w, const struct listener *l)
 		c->fd = fd;
 		c->peer = peer;
 		c->peerlen = len;
-		const char *why = admit(w, c);
-		if (why != NULL) {
-			refuse(w, c, why);
+		struct admit_policy p = policy(w);
+		enum admit_verdict v = admit_client(&p, ADMIT_TCP, &c->peer.sa,
+		    &c->counted);
+		if (v != ADMIT_OK) {
+			refuse(w, c, admit_reason(v));
 			continue;
 		}
 		c->start_us = now_usec();
@@ -389,6 +373,15 @@ on_accept(struct worker *w, const struct listener *l)
 		w->accepted++;
 		log_event(w, c, LOG_CONN_OPEN, NULL);
 	}
+}
+
+static void
+on_datagrams(struct worker *w, const struct listener *l)
+{
+	struct admit_policy p = policy(w);
+
+	if (udp_echo(l->fd, w->dgram, UDP_MAX_DATAGRAM, &p, &w->udp) == -1)
+		log_warn("udp %s", l->name);
 }
 
 static void
@@ -633,10 +626,8 @@ worker_main(int slot, int cmd_fd, void *arg)
 			l = &w.ls->v[tag & ~WATCH];
 			if (l->proto == PROTO_TCP)
 				on_accept(&w, l);
-			else if (udp_echo(l->fd, w.dgram, UDP_MAX_DATAGRAM,
-			    &(struct udp_policy){ w.conf, w.sources, w.now_ms },
-			    &w.udp) == -1)
-				log_warn("udp %s", l->name);
+			else
+				on_datagrams(&w, l);
 		}
 		expire(&w);
 		if (w.draining && w.nconns == 0)

@@ -19,6 +19,7 @@ main(void)
 #ifdef SUITES_UNIT
 	srunner_add_suite(sr, acl_suite());
 	srunner_add_suite(sr, addr_suite());
+	srunner_add_suite(sr, admit_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, conn_suite());
 	srunner_add_suite(sr, fault_suite());
