@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "balance.h"
 #include "conn.h"
 #include "fault.h"
 #include "log.h"
@@ -174,6 +175,25 @@ pool_slots(const struct worker *w)
 	return atomic_load(&w->shared->hw);
 }
 
+/* The peers' side of the fair share, from the master's stats page. */
+static void
+balance_read(const struct worker *w, struct balance *b)
+{
+	uint32_t hw = pool_slots(w);
+
+	balance_init(b, w->nconns);
+	for (uint32_t i = 0; i < hw; i++) {
+		struct worker_stats *st = &w->shared->stats[i];
+
+		if (st == w->me || !atomic_load_explicit(&st->serving,
+		    memory_order_relaxed))
+			continue;
+		balance_add_peer(b, atomic_load_explicit(&st->connections,
+		    memory_order_relaxed), atomic_load_explicit(&st->armed,
+		    memory_order_relaxed) != 0);
+	}
+}
+
 /* Admission as this worker sees it now. */
 static struct admit_policy
 policy(const struct worker *w)
@@ -225,57 +245,38 @@ arm(struct worker *w, bool on)
 	atomic_store_explicit(&w->me->armed, on, memory_order_relaxed);
 }
 
-/*
- * Fair share: EPOLLEXCLUSIVE wakes whichever worker waits first, which
- * tends to pile connections on a few.  A worker well above the average of
- * its serving peers steps back while another one still accepts.
- */
+/* Could this worker accept at all?  Not when full, resting after EMFILE,
+ * or draining. */
 static bool
-over_share(struct worker *w)
+may_accept(const struct worker *w)
 {
-	uint32_t hw = atomic_load_explicit(&w->shared->hw, memory_order_relaxed);
-	uint64_t total = 0, peers = 0, mine = w->nconns;
-	bool other_armed = false;
-
-	for (uint32_t i = 0; i < hw; i++) {
-		struct worker_stats *st = &w->shared->stats[i];
-		if (!atomic_load_explicit(&st->serving, memory_order_relaxed))
-			continue;
-		peers++;
-		if (st == w->me)
-			total += mine;
-		else {
-			total += atomic_load_explicit(&st->connections,
-			    memory_order_relaxed);
-			other_armed |= atomic_load_explicit(&st->armed,
-			    memory_order_relaxed) != 0;
-		}
-	}
-	if (peers < 2 || !other_armed)
-		return false;
-	/* mine > pct% of the average, plus slack; in integers */
-	unsigned pct = w->balanced_out ? WORKER_BALANCE_LOW : WORKER_BALANCE_HIGH;
-	unsigned slack = w->balanced_out ? WORKER_BALANCE_SLACK / 2 : WORKER_BALANCE_SLACK;
-	return mine * peers * 100 > total * pct + (uint64_t)slack * peers * 100;
+	return !w->draining && w->nconns < (uint64_t)w->conf->max_connections &&
+	    w->now_ms >= w->paused_until_ms;
 }
 
-/* Should this worker accept now?  Not when full, resting after EMFILE,
- * draining, or over its share. */
-static bool
-want_accept(struct worker *w)
+/* Steps back over its share, or comes back under it (balance.c decides);
+ * while it cannot accept at all the decision waits. */
+static void
+rebalance(struct worker *w)
 {
-	if (w->draining || w->nconns >= (uint64_t)w->conf->max_connections ||
-	    w->now_ms < w->paused_until_ms)
-		return false;
-	bool out = over_share(w);
+	struct balance b;
+	bool out;
 
+	if (!may_accept(w))
+		return;
+	balance_read(w, &b);
+	out = balance_over_share(&b, w->balanced_out);
 	/* Out: look again soon, then less often while it stays that way. */
 	if (out)
-		w->recheck_ms = !w->balanced_out ? WORKER_BALANCE_RECHECK_MS :
-		    w->recheck_ms * 2 > WORKER_BALANCE_RECHECK_MAX_MS ?
-		    WORKER_BALANCE_RECHECK_MAX_MS : w->recheck_ms * 2;
+		w->recheck_ms = balance_recheck_ms(w->recheck_ms, w->balanced_out);
 	w->balanced_out = out;
-	return !out;
+}
+
+/* Should this worker accept now?  As may_accept(), and not over its share. */
+static bool
+want_accept(const struct worker *w)
+{
+	return may_accept(w) && !w->balanced_out;
 }
 
 static void
@@ -633,10 +634,9 @@ worker_main(int slot, int cmd_fd, void *arg)
 		if (w.draining && w.nconns == 0)
 			break;
 		watch_limits(&w);
-		if (!w.armed && want_accept(&w))
-			arm(&w, true);
-		else if (w.armed && !want_accept(&w))
-			arm(&w, false);
+		rebalance(&w);
+		if (want_accept(&w) != w.armed)
+			arm(&w, !w.armed);
 		publish(&w);
 	}
 	publish(&w);

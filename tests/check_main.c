@@ -20,6 +20,7 @@ main(void)
 	srunner_add_suite(sr, acl_suite());
 	srunner_add_suite(sr, addr_suite());
 	srunner_add_suite(sr, admit_suite());
+	srunner_add_suite(sr, balance_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, conn_suite());
 	srunner_add_suite(sr, fault_suite());

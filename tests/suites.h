@@ -7,6 +7,7 @@
 Suite	*acl_suite(void);
 Suite	*addr_suite(void);
 Suite	*admit_suite(void);
+Suite	*balance_suite(void);
 Suite	*conf_suite(void);
 Suite	*conn_suite(void);
 Suite	*fault_suite(void);
