@@ -5,10 +5,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "conf.h"
+#include "admit.h"
 #include "conn.h"
-#include "log.h"
-#include "source.h"
 #include "udp.h"
 #include "util.h"
 
@@ -34,39 +32,14 @@ udp_source_allowed(const struct sockaddr *sa)
 	return true;
 }
 
-/* Allowed by the lists and within the source's rate? */
-static bool
-admit(const struct udp_policy *p, const struct sockaddr *from,
-    struct udp_counters *cnt)
-{
-	const struct conf *c = p->conf;
-	struct source_key k;
-
-	if (c == NULL)
-		return true;
-	if (!acl_permits(c->allow, c->n_allow, c->deny, c->n_deny, from)) {
-		cnt->denied++;
-		return false;
-	}
-	/* 0 is "no limit" to the user, yet not to a loop between two servers */
-	uint32_t rate = c->udp_rate_limit ? c->udp_rate_limit : UDP_CEILING_RATE;
-	uint32_t burst = c->udp_rate_limit ? c->udp_rate_burst : UDP_CEILING_BURST;
-
-	if (p->sources != NULL && source_key(from, &k) &&
-	    !source_udp_allow(p->sources, &k, rate, burst, p->now_ms)) {
-		cnt->limited++;
-		return false;
-	}
-	return true;
-}
-
 int
-udp_echo(int fd, char *buf, size_t buflen, const struct udp_policy *policy,
+udp_echo(int fd, char *buf, size_t buflen, const struct admit_policy *policy,
     struct udp_counters *cnt)
 {
 	for (int i = 0; i < UDP_BATCH; i++) {
 		union sockaddr_any from;
 		socklen_t fromlen = sizeof(from);
+		enum admit_verdict v;
 		ssize_t n;
 
 		/* MSG_TRUNC: the datagram's real length, even if longer */
@@ -91,8 +64,14 @@ udp_echo(int fd, char *buf, size_t buflen, const struct udp_policy *policy,
 			cnt->refused++;
 			continue;
 		}
-		if (policy != NULL && !admit(policy, &from.sa, cnt))
+		if (policy != NULL && (v = admit_client(policy, ADMIT_UDP,
+		    &from.sa, NULL)) != ADMIT_OK) {
+			if (v == ADMIT_DENIED)
+				cnt->denied++;
+			else
+				cnt->limited++;
 			continue;
+		}
 		if (sendto(fd, buf, (size_t)n, MSG_DONTWAIT, &from.sa, fromlen) == -1) {
 			cnt->dropped++;
 			continue;

@@ -19,7 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "acl.h"
+#include "admit.h"
+#include "balance.h"
 #include "conn.h"
 #include "fault.h"
 #include "log.h"
@@ -167,13 +168,47 @@ log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
 	    why ? ", " : "", why ? why : "");
 }
 
+/* Slots in use, from the master's stats page. */
+static unsigned
+pool_slots(const struct worker *w)
+{
+	return atomic_load(&w->shared->hw);
+}
+
+/* The peers' side of the fair share, from the master's stats page. */
+static void
+balance_read(const struct worker *w, struct balance *b)
+{
+	uint32_t hw = pool_slots(w);
+
+	balance_init(b, w->nconns);
+	for (uint32_t i = 0; i < hw; i++) {
+		struct worker_stats *st = &w->shared->stats[i];
+
+		if (st == w->me || !atomic_load_explicit(&st->serving,
+		    memory_order_relaxed))
+			continue;
+		balance_add_peer(b, atomic_load_explicit(&st->connections,
+		    memory_order_relaxed), atomic_load_explicit(&st->armed,
+		    memory_order_relaxed) != 0);
+	}
+}
+
+/* Admission as this worker sees it now. */
+static struct admit_policy
+policy(const struct worker *w)
+{
+	return (struct admit_policy){ .conf = w->conf, .sources = w->sources,
+	    .slot = w->slot, .nslots = pool_slots(w), .now_ms = w->now_ms };
+}
+
 static void
 uncount(struct worker *w, struct conn *c)
 {
-	struct source_key k;
+	struct admit_policy p = policy(w);
 
-	if (c->counted && source_key(&c->peer.sa, &k))
-		source_tcp_add(w->sources, w->slot, &k, -1);
+	if (c->counted)
+		admit_release(&p, &c->peer.sa);
 	c->counted = false;
 }
 
@@ -210,57 +245,38 @@ arm(struct worker *w, bool on)
 	atomic_store_explicit(&w->me->armed, on, memory_order_relaxed);
 }
 
-/*
- * Fair share: EPOLLEXCLUSIVE wakes whichever worker waits first, which
- * tends to pile connections on a few.  A worker well above the average of
- * its serving peers steps back while another one still accepts.
- */
+/* Could this worker accept at all?  Not when full, resting after EMFILE,
+ * or draining. */
 static bool
-over_share(struct worker *w)
+may_accept(const struct worker *w)
 {
-	uint32_t hw = atomic_load_explicit(&w->shared->hw, memory_order_relaxed);
-	uint64_t total = 0, peers = 0, mine = w->nconns;
-	bool other_armed = false;
-
-	for (uint32_t i = 0; i < hw; i++) {
-		struct worker_stats *st = &w->shared->stats[i];
-		if (!atomic_load_explicit(&st->serving, memory_order_relaxed))
-			continue;
-		peers++;
-		if (st == w->me)
-			total += mine;
-		else {
-			total += atomic_load_explicit(&st->connections,
-			    memory_order_relaxed);
-			other_armed |= atomic_load_explicit(&st->armed,
-			    memory_order_relaxed) != 0;
-		}
-	}
-	if (peers < 2 || !other_armed)
-		return false;
-	/* mine > pct% of the average, plus slack; in integers */
-	unsigned pct = w->balanced_out ? WORKER_BALANCE_LOW : WORKER_BALANCE_HIGH;
-	unsigned slack = w->balanced_out ? WORKER_BALANCE_SLACK / 2 : WORKER_BALANCE_SLACK;
-	return mine * peers * 100 > total * pct + (uint64_t)slack * peers * 100;
+	return !w->draining && w->nconns < (uint64_t)w->conf->max_connections &&
+	    w->now_ms >= w->paused_until_ms;
 }
 
-/* Should this worker accept now?  Not when full, resting after EMFILE,
- * draining, or over its share. */
-static bool
-want_accept(struct worker *w)
+/* Steps back over its share, or comes back under it (balance.c decides);
+ * while it cannot accept at all the decision waits. */
+static void
+rebalance(struct worker *w)
 {
-	if (w->draining || w->nconns >= (uint64_t)w->conf->max_connections ||
-	    w->now_ms < w->paused_until_ms)
-		return false;
-	bool out = over_share(w);
+	struct balance b;
+	bool out;
 
+	if (!may_accept(w))
+		return;
+	balance_read(w, &b);
+	out = balance_over_share(&b, w->balanced_out);
 	/* Out: look again soon, then less often while it stays that way. */
 	if (out)
-		w->recheck_ms = !w->balanced_out ? WORKER_BALANCE_RECHECK_MS :
-		    w->recheck_ms * 2 > WORKER_BALANCE_RECHECK_MAX_MS ?
-		    WORKER_BALANCE_RECHECK_MAX_MS : w->recheck_ms * 2;
+		w->recheck_ms = balance_recheck_ms(w->recheck_ms, w->balanced_out);
 	w->balanced_out = out;
-	return !out;
+}
+
+/* Should this worker accept now?  As may_accept(), and not over its share. */
+static bool
+want_accept(const struct worker *w)
+{
+	return may_accept(w) && !w->balanced_out;
 }
 
 static void
@@ -301,39 +317,6 @@ refuse(struct worker *w, struct conn *c, const char *why)
 	free(c);
 }
 
-/* allow/deny, then max_connections_per_source; counts the client in.
- * NULL if it may talk, else why not. */
-static const char *
-admit(struct worker *w, struct conn *conn)
-{
-	const struct conf *c = w->conf;
-	const struct sockaddr *sa = &conn->peer.sa;
-	uint32_t limit = c->max_connections_per_source;
-	struct source_key k;
-	uint64_t n;
-
-	if (!acl_permits(c->allow, c->n_allow, c->deny, c->n_deny, sa))
-		return "not allowed";
-	if (!source_key(sa, &k))
-		return NULL;
-	/* Count first, then look: of two workers admitting the same source
-	 * at once, at least one sees both.  With a limit set, a client that
-	 * cannot be counted is refused, never let past it uncounted; the table
-	 * holds as many sources as this worker has descriptors, up to
-	 * SOURCE_TCP_MAX. */
-	conn->counted = source_tcp_add(w->sources, w->slot, &k, +1) == 0;
-	if (limit == 0)
-		return NULL;
-	if (!conn->counted)
-		return "too many distinct sources in this worker";
-	if (source_tcp_count(w->sources, &k, atomic_load(&w->shared->hw), &n) == -1 ||
-	    n > limit) {
-		uncount(w, conn);
-		return "too many connections from this source";
-	}
-	return NULL;
-}
-
 static void
 on_accept(struct worker *w, const struct listener *l)
 {
@@ -368,9 +351,11 @@ on_accept(struct worker *w, const struct listener *l)
 		c->fd = fd;
 		c->peer = peer;
 		c->peerlen = len;
-		const char *why = admit(w, c);
-		if (why != NULL) {
-			refuse(w, c, why);
+		struct admit_policy p = policy(w);
+		enum admit_verdict v = admit_client(&p, ADMIT_TCP, &c->peer.sa,
+		    &c->counted);
+		if (v != ADMIT_OK) {
+			refuse(w, c, admit_reason(v));
 			continue;
 		}
 		c->start_us = now_usec();
@@ -389,6 +374,15 @@ on_accept(struct worker *w, const struct listener *l)
 		w->accepted++;
 		log_event(w, c, LOG_CONN_OPEN, NULL);
 	}
+}
+
+static void
+on_datagrams(struct worker *w, const struct listener *l)
+{
+	struct admit_policy p = policy(w);
+
+	if (udp_echo(l->fd, w->dgram, UDP_MAX_DATAGRAM, &p, &w->udp) == -1)
+		log_warn("udp %s", l->name);
 }
 
 static void
@@ -633,19 +627,16 @@ worker_main(int slot, int cmd_fd, void *arg)
 			l = &w.ls->v[tag & ~WATCH];
 			if (l->proto == PROTO_TCP)
 				on_accept(&w, l);
-			else if (udp_echo(l->fd, w.dgram, UDP_MAX_DATAGRAM,
-			    &(struct udp_policy){ w.conf, w.sources, w.now_ms },
-			    &w.udp) == -1)
-				log_warn("udp %s", l->name);
+			else
+				on_datagrams(&w, l);
 		}
 		expire(&w);
 		if (w.draining && w.nconns == 0)
 			break;
 		watch_limits(&w);
-		if (!w.armed && want_accept(&w))
-			arm(&w, true);
-		else if (w.armed && !want_accept(&w))
-			arm(&w, false);
+		rebalance(&w);
+		if (want_accept(&w) != w.armed)
+			arm(&w, !w.armed);
 		publish(&w);
 	}
 	publish(&w);

@@ -12,14 +12,6 @@
 
 #define WORKER_ACCEPT_BATCH	8	/* accepts per wake-up */
 #define WORKER_EMFILE_PAUSE_MS	100	/* listeners rest after EMFILE */
-/* Balance: a worker holding more than BALANCE_HIGH percent of the average
- * (plus a little slack) steps back from accepting while a peer accepts,
- * and comes back under BALANCE_LOW percent, like nginx's accept_disabled. */
-#define WORKER_BALANCE_HIGH	120
-#define WORKER_BALANCE_LOW	110
-#define WORKER_BALANCE_SLACK	4
-#define WORKER_BALANCE_RECHECK_MS 5	/* first look after stepping back */
-#define WORKER_BALANCE_RECHECK_MAX_MS 200
 
 struct worker_args {
 	const struct conf	*conf;

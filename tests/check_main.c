@@ -154,6 +154,8 @@ main(void)
 #ifdef SUITES_UNIT
 	srunner_add_suite(sr, acl_suite());
 	srunner_add_suite(sr, addr_suite());
+	srunner_add_suite(sr, admit_suite());
+	srunner_add_suite(sr, balance_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, conn_suite());
 	srunner_add_suite(sr, detach_suite());

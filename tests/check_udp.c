@@ -6,7 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
+#include "admit.h"
+#include "conf.h"
 #include "conn.h"
+#include "source.h"
 #include "udp.h"
 #include "suites.h"
 
@@ -173,6 +177,52 @@ START_TEST(test_echo_refuses_service_port)
 }
 END_TEST
 
+/* Each datagram passes admission: a denied source and one over its rate
+ * get no answer, and each refusal is counted as what it was. */
+START_TEST(test_echo_admits)
+{
+	static char buf[100], in[100];
+	struct cidr deny;
+	const char *err;
+	struct conf c = { .udp_rate_limit = 1, .udp_rate_burst = 2 };
+	struct admit_policy p = { .conf = &c, .sources = source_init(1, 64),
+	    .now_ms = 1000 };
+	struct udp_counters cnt = { 0 };
+	union sockaddr_any srv, cli;
+	socklen_t len, clen;
+	int s = bound_lo(AF_INET, &srv, &len), cl = bound_lo(AF_INET, &cli, &clen);
+	struct pollfd pfd = { .fd = cl, .events = POLLIN };
+	struct pollfd spfd = { .fd = s, .events = POLLIN };
+
+	ck_assert_ptr_nonnull(p.sources);
+	ck_assert_int_ne(s, -1);
+	ck_assert_int_ne(cl, -1);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(sendto(cl, "abc", 3, 0, &srv.sa, len), 3);
+	ck_assert_int_eq(poll(&spfd, 1, 2000), 1);
+	ck_assert_int_eq(udp_echo(s, buf, sizeof(buf), &p, &cnt), 0);
+	ck_assert_uint_eq(cnt.echoed, 2);	/* the burst */
+	ck_assert_uint_eq(cnt.limited, 1);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+		ck_assert_int_eq(recv(cl, in, sizeof(in), 0), 3);
+	}
+	ck_assert_int_eq(acl_parse("127.0.0.0/8", &deny, &err), 0);
+	c.deny = &deny;
+	c.n_deny = 1;
+	p.now_ms += 10000;	/* the bucket is full again: the list refuses */
+	ck_assert_int_eq(sendto(cl, "abc", 3, 0, &srv.sa, len), 3);
+	ck_assert_int_eq(poll(&spfd, 1, 2000), 1);
+	ck_assert_int_eq(udp_echo(s, buf, sizeof(buf), &p, &cnt), 0);
+	ck_assert_uint_eq(cnt.denied, 1);
+	ck_assert_uint_eq(cnt.limited, 1);
+	ck_assert_uint_eq(cnt.echoed, 2);
+	ck_assert_int_eq(poll(&pfd, 1, 100), 0);
+	close(s);
+	close(cl);
+}
+END_TEST
+
 Suite *
 udp_suite(void)
 {
@@ -183,6 +233,7 @@ udp_suite(void)
 	tcase_add_test(tc, test_echo_sizes);
 	tcase_add_test(tc, test_echo_never_truncates);
 	tcase_add_test(tc, test_echo_refuses_service_port);
+	tcase_add_test(tc, test_echo_admits);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -25,6 +25,8 @@ bool	test_forked(void);
 /* check_unit: one suite per module */
 Suite	*acl_suite(void);
 Suite	*addr_suite(void);
+Suite	*admit_suite(void);
+Suite	*balance_suite(void);
 Suite	*conf_suite(void);
 Suite	*conn_suite(void);
 Suite	*detach_suite(void);
