@@ -310,7 +310,7 @@ begin_stop(bool now)
 	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
 		struct slot *s = &m.pool.slot[i];
 		if (now && (s->state == SLOT_RUNNING || s->state == SLOT_DRAINING)) {
-			pool_order(&m.pool, i, POOL_CMD_QUIT);
+			pool_order(&m.pool, i, CHAN_CMD_QUIT);
 			s->state = SLOT_DRAINING;
 			s->deadline_ms = m.stop_deadline_ms;
 		} else

@@ -162,7 +162,7 @@ pool_drain(struct pool *p, int i, uint64_t deadline_ms)
 	}
 	if (s->state != SLOT_RUNNING)
 		return;
-	pool_order(p, i, POOL_CMD_DRAIN);
+	pool_order(p, i, CHAN_CMD_DRAIN);
 	s->state = SLOT_DRAINING;
 	s->deadline_ms = deadline_ms;
 }

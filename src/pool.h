@@ -3,13 +3,14 @@
 #ifndef ECHOD_POOL_H
 #define ECHOD_POOL_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#define POOL_MAX_SLOTS		4096	/* (1 + POOL_MAX_DRAINING) * CONF_MAX_WORKERS */
+#include "channel.h"
+
+#define POOL_MAX_SLOTS		CHAN_MAX_SLOTS
 #define POOL_MAX_DRAINING	3	/* generations draining at once */
 
 /* Respawn backoff per slot, and the give-up rule (echod(8) documents them). */
@@ -22,34 +23,11 @@
 #define POOL_GIVEUP_COUNT	5	/* K early deaths ... */
 #define POOL_GIVEUP_WINDOW_MS	30000	/* ... within W: the master gives up */
 
-/* Orders on the pipe from master to worker; EOF means "exit now". */
-#define POOL_CMD_DRAIN		'D'
-#define POOL_CMD_QUIT		'Q'
-
 enum slot_state {
 	SLOT_FREE,
 	SLOT_RUNNING,	/* serving the current generation */
 	SLOT_DRAINING,	/* told to stop accepting and finish */
 	SLOT_WAITING,	/* dead; respawns at respawn_at */
-};
-
-/* What a worker publishes; written by its event loop, read by the master. */
-struct worker_stats {
-	_Atomic uint64_t	heartbeat_ms;	/* now_coarse_ms() of its last loop */
-	_Atomic uint64_t	connections;	/* open now */
-	_Atomic uint64_t	accepted;	/* since start */
-	_Atomic uint64_t	bytes;		/* echoed since start */
-	_Atomic uint32_t	ready;		/* set up and serving */
-	_Atomic uint32_t	serving;	/* a peer for balancing: not draining */
-	_Atomic uint32_t	armed;		/* accepting right now */
-	char			pad[64 - 4 * 8 - 3 * 4];
-};
-
-/* The shared mapping: what the master and every worker see. */
-struct pool_shared {
-	_Atomic uint32_t	hw;		/* slots used so far: [0, hw) */
-	char			pad[60];
-	struct worker_stats	stats[POOL_MAX_SLOTS];
 };
 
 struct slot {
@@ -72,8 +50,8 @@ struct crashwin {
 
 struct pool {
 	struct slot		 slot[POOL_MAX_SLOTS];
-	struct pool_shared	*shared;
-	struct worker_stats	*stats;		/* shared->stats, one per slot */
+	struct chan_page	*shared;
+	struct chan_stats	*stats;		/* shared->stats, one per slot */
 };
 
 int	pool_init(struct pool *);

@@ -162,12 +162,12 @@ START_TEST(test_spawn_and_order)
 	pid_t b = pool_spawn(&p, 1, 1, 10, child, NULL);
 	ck_assert_int_gt(b, 0);
 
-	pool_order(&p, 0, POOL_CMD_DRAIN);
-	pool_order(&p, 1, POOL_CMD_QUIT);
+	pool_order(&p, 0, CHAN_CMD_DRAIN);
+	pool_order(&p, 1, CHAN_CMD_QUIT);
 	ck_assert_int_eq(waitpid(a, &st, 0), a);
-	ck_assert_int_eq(WEXITSTATUS(st), POOL_CMD_DRAIN);
+	ck_assert_int_eq(WEXITSTATUS(st), CHAN_CMD_DRAIN);
 	ck_assert_int_eq(waitpid(b, &st, 0), b);
-	ck_assert_msg(WEXITSTATUS(st) == POOL_CMD_QUIT,
+	ck_assert_msg(WEXITSTATUS(st) == CHAN_CMD_QUIT,
 	    "second worker exited %d", WEXITSTATUS(st));
 	ck_assert_uint_eq(atomic_load(&p.stats[0].heartbeat_ms), 10);
 	pool_free(&p);
