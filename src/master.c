@@ -1,7 +1,7 @@
 /*
  * master.c - the supervisor.  Signals arrive through a signalfd, so the loop
- * reads top to bottom: wait, reap, stop?, reload?, resize?, check
- * (health.c), respawn, report.  The slot table is pool.c's: this file decides, pool.c
+ * reads top to bottom: report, wait, reap, stop?, reload?, resize?, check
+ * (health.c), respawn.  The slot table is pool.c's: this file decides, pool.c
  * records.  Workers are told what to do over their order pipe, never by
  * signals, except SIGABRT/SIGKILL for those that stopped listening.
  */
@@ -386,7 +386,24 @@ startup_fail(const char *msg)
 {
 	log_warnx("%s", msg);
 	detach_fail(msg);
-	return 1;
+	return -1;
+}
+
+static int
+open_pidfile(char *err, size_t errlen)
+{
+	const char *path = m.conf->pidfile;
+	pid_t holder;
+
+	if (path == NULL || (m.pidfd = pidfile_create(path, &holder)) != -1)
+		return 0;
+	if (errno == EEXIST)
+		snprintf(err, errlen, "pid file %s: already locked by pid %ld: "
+		    "is echod running?", path, (long)holder);
+	else
+		snprintf(err, errlen, "pid file %s: %s", path,
+		    errno == EINVAL ? "not a regular file" : strerror(errno));
+	return -1;
 }
 
 static int
@@ -413,22 +430,48 @@ open_listeners(char *err, size_t errlen)
 	return 0;
 }
 
+/* The tables the workers share, sized for the largest pool. */
 static int
-next_timeout(void)
+open_tables(char *err, size_t errlen)
 {
-	uint64_t t = m.now_ms + TICK_MS, respawn = pool_next_respawn(&m.pool);
-
-	if (respawn < t)
-		t = respawn;
-	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
+	if (pool_init(&m.pool) == -1) {
+		snprintf(err, errlen, "worker table: %s", strerror(errno));
+		return -1;
+	}
+	/* A worker holds no more connections than it has descriptors. */
+	m.sources = source_init(POOL_MAX_SLOTS, source_tcp_capacity(fd_limit()));
+	if (m.sources == NULL) {
+		snprintf(err, errlen, "per-source table: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
-int
-master_run(struct conf *conf, const struct master_opts *opts)
+/* What every worker starts from. */
+static void
+prepare_workers(void)
+{
+	int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
+
+	/* What a worker must not keep: the master's own descriptors. */
+	for (size_t i = 0; i < nitems(own); i++)
+		if (own[i] != -1)
+			m.close_fds[n++] = own[i];
+	m.close_fds[n] = -1;
+	m.wargs = (struct worker_args){
+		.conf = m.conf, .ls = &m.ls, .shared = m.pool.shared,
+		.sources = m.sources,
+		.creds = m.have_creds ? &m.creds : NULL, .master = getpid(),
+		.close_fds = m.close_fds,
+	};
+}
+
+/* Everything before the loop, up to forking the first generation.  On
+ * failure, says why (to the waiting parent too) and returns -1. */
+static int
+setup(struct conf *conf, const struct master_opts *opts)
 {
 	char err[CONF_ERRLEN];
-	pid_t holder;
-	int rc;
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
@@ -439,82 +482,85 @@ master_run(struct conf *conf, const struct master_opts *opts)
 	raise_nofile();
 	if ((m.sigfd = setup_signals()) == -1)
 		return startup_fail("signalfd failed");
-	if (conf->pidfile && (m.pidfd = pidfile_create(conf->pidfile, &holder)) == -1) {
-		if (errno == EEXIST)
-			snprintf(err, sizeof(err), "pid file %s: already locked by "
-			    "pid %ld: is echod running?", conf->pidfile, (long)holder);
-		else
-			snprintf(err, sizeof(err), "pid file %s: %s", conf->pidfile,
-			    errno == EINVAL ? "not a regular file" : strerror(errno));
+	if (open_pidfile(err, sizeof(err)) == -1)
 		return startup_fail(err);
-	}
 	if (open_listeners(err, sizeof(err)) == -1 ||
 	    conf_resolve_user(conf, &m.creds, err, sizeof(err)) == -1 ||
-	    (pool_init(&m.pool) == -1 &&
-	    snprintf(err, sizeof(err), "worker table: %s", strerror(errno))) ||
-	    ((m.sources = source_init(POOL_MAX_SLOTS,
-	    source_tcp_capacity(fd_limit()))) == NULL &&
-	    snprintf(err, sizeof(err), "per-source table: %s", strerror(errno)))) {
+	    open_tables(err, sizeof(err)) == -1) {
 		listen_close_all(&m.ls);
 		pidfile_remove(conf->pidfile, m.pidfd);
 		return startup_fail(err);
 	}
 	m.have_creds = conf->user != NULL;
-	/* What a worker must not keep: the master's own descriptors. */
-	{
-		int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
-		for (size_t i = 0; i < nitems(own); i++)
-			if (own[i] != -1)
-				m.close_fds[n++] = own[i];
-		m.close_fds[n] = -1;
-	}
-	m.wargs = (struct worker_args){
-		.conf = conf, .ls = &m.ls, .shared = m.pool.shared,
-		.sources = m.sources,
-		.creds = m.have_creds ? &m.creds : NULL, .master = getpid(),
-		.close_fds = m.close_fds,
-	};
+	prepare_workers();
 	m.generation = 1;
 	m.target = conf_workers(conf);
+	respawn();
+	return 0;
+}
 
-	for (;;) {
-		struct pollfd pfd = { .fd = m.sigfd, .events = POLLIN };
+static int
+next_timeout(void)
+{
+	uint64_t t = m.now_ms + TICK_MS, respawn = pool_next_respawn(&m.pool);
 
-		if (!m.stopping)
-			respawn();
-		report();
-		if (poll(&pfd, 1, next_timeout()) == -1 && errno != EINTR)
-			fatal("poll");
-		m.now_ms = now_coarse_ms();
-		read_signals();
-		reap();
-		if (m.sig_quit)
-			begin_stop(true);
-		else if (m.sig_stop && !m.stopping)
-			begin_stop(false);
-		m.sig_quit = m.sig_stop = false;
-		if (m.stopping) {
-			if (pool_count_alive(&m.pool) == 0)
-				break;
-			health_check(&m.pool, m.conf->worker_timeout_ms, m.now_ms);
-			if (m.now_ms >= m.stop_deadline_ms)
-				for (int i = 0; i < m.pool.hw; i++)
-					if (m.pool.slot[i].state == SLOT_DRAINING &&
-					    m.pool.slot[i].kill != SLOT_KILL_FINAL)
-						kill_slot(i);
-			continue;
-		}
-		if (m.sig_reload) {
-			m.sig_reload = false;
-			reload();
-		}
-		if (m.sig_resize != 0) {
-			resize(m.sig_resize);
-			m.sig_resize = 0;
-		}
-		health_check(&m.pool, m.conf->worker_timeout_ms, m.now_ms);
+	if (respawn < t)
+		t = respawn;
+	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
+}
+
+/* Sleeps until a signal (a worker's death included) or the next timer. */
+static void
+wait_turn(void)
+{
+	struct pollfd pfd = { .fd = m.sigfd, .events = POLLIN };
+
+	if (poll(&pfd, 1, next_timeout()) == -1 && errno != EINTR)
+		fatal("poll");
+	m.now_ms = now_coarse_ms();
+	read_signals();
+}
+
+static void
+stop_if_asked(void)
+{
+	if (m.sig_quit)
+		begin_stop(true);
+	else if (m.sig_stop && !m.stopping)
+		begin_stop(false);
+	m.sig_quit = m.sig_stop = false;
+}
+
+static void
+reload_if_asked(void)
+{
+	if (m.sig_reload) {
+		m.sig_reload = false;
+		reload();
 	}
-	rc = m.exit_code;
+	if (m.sig_resize != 0) {
+		resize(m.sig_resize);
+		m.sig_resize = 0;
+	}
+}
+
+/* Stopping, past the deadline: whatever still drains is killed. */
+static void
+kill_overdue(void)
+{
+	if (m.now_ms < m.stop_deadline_ms)
+		return;
+	for (int i = 0; i < m.pool.hw; i++)
+		if (m.pool.slot[i].state == SLOT_DRAINING &&
+		    m.pool.slot[i].kill != SLOT_KILL_FINAL)
+			kill_slot(i);
+}
+
+static int
+finish(void)
+{
+	int rc = m.exit_code;
+
 	log_info("stopped");
 	log_flush();
 	listen_close_all(&m.ls);
@@ -527,4 +573,26 @@ master_run(struct conf *conf, const struct master_opts *opts)
 	conf_free(m.conf);
 	close(m.sigfd);
 	return rc;
+}
+
+int
+master_run(struct conf *conf, const struct master_opts *opts)
+{
+	if (setup(conf, opts) == -1)
+		return 1;
+	/* A stop ends when the last worker is gone. */
+	while (!m.stopping || pool_count_alive(&m.pool) > 0) {
+		report();
+		wait_turn();
+		reap();
+		stop_if_asked();
+		if (!m.stopping)
+			reload_if_asked();
+		health_check(&m.pool, m.conf->worker_timeout_ms, m.now_ms);
+		if (m.stopping)
+			kill_overdue();
+		else
+			respawn();
+	}
+	return finish();
 }
