@@ -22,6 +22,7 @@ main(void)
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, conn_suite());
 	srunner_add_suite(sr, fault_suite());
+	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());
