@@ -1,7 +1,8 @@
 /*
  * master.c - the supervisor.  Signals arrive through a signalfd, so the loop
- * reads top to bottom: wait, reap, stop?, reload?, resize?, check, respawn,
- * report.  Workers are told what to do over their order pipe, never by
+ * reads top to bottom: report, wait, reap, stop?, reload?, resize?, check
+ * (health.c), respawn.  The slot table is pool.c's: this file decides, pool.c
+ * records.  Workers are told what to do over their order pipe, never by
  * signals, except SIGABRT/SIGKILL for those that stopped listening.
  */
 #include "config.h"
@@ -12,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "detach.h"
+#include "health.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
@@ -30,13 +31,7 @@
 #include "worker.h"
 
 #define TICK_MS			250	/* the loop's longest sleep */
-#define STATUS_EVERY_MS		5000
-#define ABORT_GRACE_MS		500	/* SIGABRT, then SIGKILL */
 #define DRAIN_GRACE_MS		2000	/* past shutdown_timeout, SIGKILL */
-/* A heartbeat this fresh counts as healthy for the watchdog: half of
- * worker_timeout, kept between these (a worker's loop ticks every second). */
-#define FRESH_MIN_MS		1500
-#define FRESH_MAX_MS		3000
 
 static struct master {
 	struct conf			*conf;
@@ -53,16 +48,13 @@ static struct master {
 	struct worker_args		 wargs;
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
-	bool				 ready;		/* READY=1 said for this generation */
-	bool				 started;	/* ... and for some generation once */
+	struct health			 health;	/* what was said about it */
 	char				 gave_up[512];	/* why, when the give-up rule fired */
 	bool				 stopping;
 	int				 exit_code;
 	uint64_t			 stop_deadline_ms;
 	uint64_t			 now_ms;
-	uint64_t			 next_status_ms, next_watchdog_ms;
-	uint64_t			 bytes_gone;	/* echoed by workers now dead */
-	struct crashwin			 crashes;
+	struct pool_crashwin		 crashes;
 	/* what the signals asked for since the last turn */
 	bool				 sig_stop, sig_quit, sig_reload;
 	int				 sig_resize;
@@ -114,44 +106,22 @@ read_signals(void)
 static void
 raise_nofile(void)
 {
-	struct rlimit rl;
+	uint64_t was;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t old = rl.rlim_cur;
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
-			log_warn("raising the descriptor limit from %llu",
-			    (unsigned long long)old);
-			return;
-		}
-	}
-	log_info("descriptor limit %llu", (unsigned long long)rl.rlim_cur);
-}
-
-/* A worker can hold no more connections than this: what sizes its table of
- * sources (source.h). */
-static uint64_t
-nofile_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
-		return UINT64_MAX;
-	return rl.rlim_cur;
+	if (fd_limit_raise(&was) == -1)
+		log_warn("raising the descriptor limit from %llu",
+		    (unsigned long long)was);
+	else
+		log_info("descriptor limit %llu", (unsigned long long)fd_limit());
 }
 
 /* ---- the slot table ---------------------------------------------------- */
 
 static void
-kill_slot(int i, int sig)
+kill_slot(int i)
 {
-	struct slot *s = &m.pool.slot[i];
-
-	s->killed = true;
-	if (kill(s->pid, sig) == -1 && errno != ESRCH)
-		log_warn("kill worker %d (pid %ld)", i, (long)s->pid);
+	if (pool_kill(&m.pool, i) == -1)
+		log_warn("kill worker %d (pid %ld)", i, (long)m.pool.slot[i].pid);
 }
 
 static void
@@ -168,9 +138,9 @@ drain_slot(int i, uint64_t timeout_ms)
 static void
 early_failure(const char *what)
 {
-	if (!crashwin_add(&m.crashes, m.now_ms))
+	if (!pool_crashwin_add(&m.crashes, m.now_ms))
 		return;
-	if (m.started)
+	if (m.health.started)
 		snprintf(m.gave_up, sizeof(m.gave_up), "%d workers died within %ds "
 		    "of starting in the last %ds; giving up", POOL_GIVEUP_COUNT,
 		    POOL_EARLY_DEATH_MS / 1000, POOL_GIVEUP_WINDOW_MS / 1000);
@@ -188,7 +158,6 @@ early_failure(const char *what)
 static void
 spawn(int i)
 {
-	struct slot *s = &m.pool.slot[i];
 	char what[128];
 	pid_t pid;
 
@@ -197,12 +166,8 @@ spawn(int i)
 		snprintf(what, sizeof(what), "worker %d could not be started: %s",
 		    i, strerror(errno));
 		log_warnx("%s", what);
-		s->state = SLOT_WAITING;
-		s->generation = m.generation;
-		/* The same backoff as a worker that died at once. */
-		s->backoff_ms = pool_next_backoff(s->backoff_ms, 0);
-		s->respawn_at_ms = m.now_ms + s->backoff_ms;
-		if (!m.started)
+		pool_spawn_failed(&m.pool, i, m.generation, m.now_ms);
+		if (!m.health.started)
 			early_failure(what);
 		return;
 	}
@@ -216,8 +181,8 @@ respawn(void)
 {
 	int have = pool_count_current(&m.pool, m.generation);
 
-	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
-		struct slot *s = &m.pool.slot[i];
+	for (int i = 0; i < m.pool.hw; i++) {
+		const struct slot *s = &m.pool.slot[i];
 		if (s->state == SLOT_WAITING && s->generation == m.generation &&
 		    s->respawn_at_ms <= m.now_ms)
 			spawn(i);
@@ -228,7 +193,6 @@ respawn(void)
 			log_warnx("no free worker slot");
 			return;
 		}
-		m.pool.slot[i].backoff_ms = 0;
 		spawn(i);
 		have++;
 	}
@@ -238,6 +202,7 @@ static void
 reap(void)
 {
 	char how[128], what[256];
+	uint64_t delay;
 	int status;
 	pid_t pid;
 
@@ -245,48 +210,37 @@ reap(void)
 		int i = pool_find_pid(&m.pool, pid);
 		if (i == -1)
 			continue;
-		struct slot *s = &m.pool.slot[i];
+		const struct slot *s = &m.pool.slot[i];
 		uint64_t lived = m.now_ms - s->started_ms;
+		bool killed = pool_killed(s);
 
-		m.bytes_gone += atomic_load(&m.pool.stats[i].bytes);
 		source_forget_slot(m.sources, i);
-		atomic_store(&m.pool.stats[i].connections, 0);
-		atomic_store(&m.pool.stats[i].bytes, 0);
-		atomic_store(&m.pool.stats[i].serving, 0);
-		atomic_store(&m.pool.stats[i].armed, 0);
-		close(s->cmd_fd);
-		s->cmd_fd = -1;
 		pool_describe_status(status, how, sizeof(how));
-
 		if (s->state == SLOT_DRAINING || m.stopping) {
-			if (pool_is_crash(status) && !s->killed)
+			if (pool_is_crash(status) && !killed)
 				log_warnx("worker %d (pid %ld) %s while draining",
 				    i, (long)pid, how);
 			else
 				log_debug("worker %d (pid %ld) finished: %s", i,
 				    (long)pid, how);
-			s->state = SLOT_FREE;
+			pool_finished(&m.pool, i);
 			continue;
 		}
 		snprintf(what, sizeof(what), "worker %d (pid %ld) %s after "
 		    "%llu.%03llus%s", i, (long)pid, how,
 		    (unsigned long long)(lived / 1000),
 		    (unsigned long long)(lived % 1000),
-		    s->killed ? " (killed by the master)" : "");
+		    killed ? " (killed by the master)" : "");
 		log_warnx("%s", what);
 		/* Before the first "ready" any death counts: a first generation
 		 * that never comes up (an OOM kill of every worker) fails
 		 * start-up instead of looping. */
-		if (((pool_is_crash(status) && !s->killed) || !m.started) &&
+		if (((pool_is_crash(status) && !killed) || !m.health.started) &&
 		    lived < POOL_EARLY_DEATH_MS)
 			early_failure(what);
-		s->backoff_ms = pool_respawn_delay(s->backoff_ms, lived, status,
-		    s->killed);
-		s->respawn_at_ms = m.now_ms + s->backoff_ms;
-		s->state = SLOT_WAITING;
-		if (s->backoff_ms > 0)
+		if ((delay = pool_died(&m.pool, i, status, m.now_ms)) > 0)
 			log_info("worker %d restarts in %llums", i,
-			    (unsigned long long)s->backoff_ms);
+			    (unsigned long long)delay);
 	}
 }
 
@@ -306,14 +260,11 @@ begin_stop(bool now)
 	}
 	m.stopping = true;
 	m.stop_deadline_ms = m.now_ms + timeout + DRAIN_GRACE_MS;
-	m.next_status_ms = 0;	/* tell systemd now, with EXTEND_TIMEOUT_USEC */
-	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
-		struct slot *s = &m.pool.slot[i];
-		if (now && (s->state == SLOT_RUNNING || s->state == SLOT_DRAINING)) {
-			pool_order(&m.pool, i, POOL_CMD_QUIT);
-			s->state = SLOT_DRAINING;
-			s->deadline_ms = m.stop_deadline_ms;
-		} else
+	health_status_now(&m.health);	/* with EXTEND_TIMEOUT_USEC */
+	for (int i = 0; i < m.pool.hw; i++) {
+		if (now)
+			pool_quit(&m.pool, i, m.stop_deadline_ms);
+		else
 			drain_slot(i, timeout);
 	}
 }
@@ -327,10 +278,10 @@ bound_draining(void)
 	while (pool_excess_generation(&m.pool, &oldest)) {
 		log_warnx("more than %d generations draining: stopping generation %u",
 		    POOL_MAX_DRAINING, oldest);
-		for (int i = 0; i < POOL_MAX_SLOTS; i++) {
+		for (int i = 0; i < m.pool.hw; i++) {
 			const struct slot *s = &m.pool.slot[i];
 			if (s->state == SLOT_DRAINING && s->generation == oldest)
-				kill_slot(i, SIGKILL);
+				kill_slot(i);
 		}
 	}
 }
@@ -390,9 +341,9 @@ reload(void)
 	 * listeners never close, so no connection is refused meanwhile. */
 	m.generation++;
 	m.target = conf_workers(c);
-	m.ready = false;
+	health_new_generation(&m.health);
 	respawn();
-	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+	for (int i = 0; i < m.pool.hw; i++)
 		if (m.pool.slot[i].generation != m.generation)
 			drain_slot(i, c->shutdown_timeout_ms);
 	bound_draining();
@@ -410,7 +361,7 @@ resize(int delta)
 		return;
 	}
 	log_info("workers: %d -> %d", m.target, want);
-	for (int i = POOL_MAX_SLOTS; i-- > 0 && delta < 0;) {
+	for (int i = m.pool.hw; i-- > 0 && delta < 0;) {
 		if (pool_current(&m.pool.slot[i], m.generation)) {
 			drain_slot(i, m.conf->shutdown_timeout_ms);
 			delta++;
@@ -419,67 +370,7 @@ resize(int delta)
 	m.target = want;
 }
 
-/* ---- health and reports ------------------------------------------------ */
-
-static void
-check_workers(void)
-{
-	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
-		struct slot *s = &m.pool.slot[i];
-		uint64_t hb, age;
-
-		if (s->state != SLOT_RUNNING && s->state != SLOT_DRAINING)
-			continue;
-		if (s->state == SLOT_DRAINING && m.now_ms >= s->deadline_ms &&
-		    !s->killed) {
-			log_warnx("worker %d (pid %ld) still draining past the "
-			    "deadline; killing it", i, (long)s->pid);
-			kill_slot(i, SIGKILL);
-			continue;
-		}
-		if (s->abort_sent_ms != 0) {
-			if (m.now_ms - s->abort_sent_ms >= ABORT_GRACE_MS) {
-				kill_slot(i, SIGKILL);
-				s->abort_sent_ms = UINT64_MAX / 2;	/* once */
-			}
-			continue;
-		}
-		hb = atomic_load(&m.pool.stats[i].heartbeat_ms);
-		age = m.now_ms > hb ? m.now_ms - hb : 0;
-		if (age > m.conf->worker_timeout_ms) {
-			log_warnx("worker %d (pid %ld) hung: no heartbeat for "
-			    "%llu.%03llus; killing it", i, (long)s->pid,
-			    (unsigned long long)(age / 1000),
-			    (unsigned long long)(age % 1000));
-			kill_slot(i, SIGABRT);
-			kill(s->pid, SIGCONT);	/* a stopped worker must see it */
-			s->abort_sent_ms = m.now_ms;
-		}
-	}
-}
-
-/* Every worker of the generation is up and its heartbeat fresh. */
-static bool
-healthy(bool need_fresh)
-{
-	uint64_t fresh = m.conf->worker_timeout_ms / 2;
-	int n = 0;
-
-	fresh = fresh < FRESH_MIN_MS ? FRESH_MIN_MS :
-	    fresh > FRESH_MAX_MS ? FRESH_MAX_MS : fresh;
-	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
-		const struct slot *s = &m.pool.slot[i];
-		if (!pool_current(s, m.generation))
-			continue;
-		if (s->state != SLOT_RUNNING || !atomic_load(&m.pool.stats[i].ready))
-			return false;
-		if (need_fresh && m.now_ms - atomic_load(&m.pool.stats[i].heartbeat_ms)
-		    > fresh)
-			return false;
-		n++;
-	}
-	return n == m.target;
-}
+/* ---- health and reports: health.c ------------------------------------- */
 
 /* fd is closed: a worker forked from now on must not close the descriptor
  * that reuses its number (its own order pipe, say). */
@@ -497,39 +388,17 @@ forget_fd(int fd)
 static void
 report(void)
 {
-	if (!m.ready && !m.stopping && healthy(false)) {
-		int dfd = detach_fd();
+	const struct health_goal g = {
+		.generation = m.generation, .target = m.target,
+		.worker_timeout_ms = m.conf->worker_timeout_ms,
+		.stopping = m.stopping, .stop_deadline_ms = m.stop_deadline_ms,
+	};
 
-		m.ready = m.started = true;
-		log_info("ready: %d workers", m.target);
-		notify_ready();
-		detach_ready();
-		if (dfd != -1)
-			forget_fd(dfd);
-		m.next_status_ms = 0;
-	}
-	if (notify_enabled() && m.now_ms >= m.next_status_ms) {
-		uint64_t conns = 0, bytes = m.bytes_gone;
-		for (int i = 0; i < POOL_MAX_SLOTS; i++) {
-			if (m.pool.slot[i].state != SLOT_RUNNING &&
-			    m.pool.slot[i].state != SLOT_DRAINING)
-				continue;
-			conns += atomic_load(&m.pool.stats[i].connections);
-			bytes += atomic_load(&m.pool.stats[i].bytes);
-		}
-		notify_status("%s%d workers, %llu connections, %llu bytes echoed",
-		    m.stopping ? "stopping: " : "", pool_count_alive(&m.pool),
-		    (unsigned long long)conns, (unsigned long long)bytes);
-		if (m.stopping && m.stop_deadline_ms > m.now_ms)
-			notify_extend_timeout((m.stop_deadline_ms - m.now_ms +
-			    STATUS_EVERY_MS) * 1000);
-		m.next_status_ms = m.now_ms + STATUS_EVERY_MS;
-	}
-	if (notify_watchdog_usec() > 0 && m.now_ms >= m.next_watchdog_ms &&
-	    !m.stopping && healthy(true)) {
-		notify_watchdog();
-		m.next_watchdog_ms = m.now_ms + notify_watchdog_usec() / 2000;
-	}
+	int dfd = detach_fd();
+
+	health_report(&m.health, &m.pool, &g, m.now_ms);
+	if (dfd != -1 && detach_fd() == -1)	/* "ready" closed it */
+		forget_fd(dfd);
 }
 
 /* ---- start and the loop ------------------------------------------------ */
@@ -539,7 +408,24 @@ startup_fail(const char *msg)
 {
 	log_warnx("%s", msg);
 	detach_fail(msg);
-	return 1;
+	return -1;
+}
+
+static int
+open_pidfile(char *err, size_t errlen)
+{
+	const char *path = m.conf->pidfile;
+	pid_t holder;
+
+	if (path == NULL || (m.pidfd = pidfile_create(path, &holder)) != -1)
+		return 0;
+	if (errno == EEXIST)
+		snprintf(err, errlen, "pid file %s: already locked by pid %ld: "
+		    "is echod running?", path, (long)holder);
+	else
+		snprintf(err, errlen, "pid file %s: %s", path,
+		    errno == EINVAL ? "not a regular file" : strerror(errno));
+	return -1;
 }
 
 static int
@@ -566,24 +452,48 @@ open_listeners(char *err, size_t errlen)
 	return 0;
 }
 
+/* The tables the workers share, sized for the largest pool. */
 static int
-next_timeout(void)
+open_tables(char *err, size_t errlen)
 {
-	uint64_t t = m.now_ms + TICK_MS;
-
-	for (int i = 0; i < POOL_MAX_SLOTS; i++)
-		if (m.pool.slot[i].state == SLOT_WAITING &&
-		    m.pool.slot[i].respawn_at_ms < t)
-			t = m.pool.slot[i].respawn_at_ms;
-	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
+	if (pool_init(&m.pool) == -1) {
+		snprintf(err, errlen, "worker table: %s", strerror(errno));
+		return -1;
+	}
+	/* A worker holds no more connections than it has descriptors. */
+	m.sources = source_init(POOL_MAX_SLOTS, source_tcp_capacity(fd_limit()));
+	if (m.sources == NULL) {
+		snprintf(err, errlen, "per-source table: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
-int
-master_run(struct conf *conf, const struct master_opts *opts)
+/* What every worker starts from. */
+static void
+prepare_workers(void)
+{
+	int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
+
+	/* What a worker must not keep: the master's own descriptors. */
+	for (size_t i = 0; i < nitems(own); i++)
+		if (own[i] != -1)
+			m.close_fds[n++] = own[i];
+	m.close_fds[n] = -1;
+	m.wargs = (struct worker_args){
+		.conf = m.conf, .ls = &m.ls, .shared = m.pool.shared,
+		.sources = m.sources,
+		.creds = m.have_creds ? &m.creds : NULL, .master = getpid(),
+		.close_fds = m.close_fds,
+	};
+}
+
+/* Everything before the loop, up to forking the first generation.  On
+ * failure, says why (to the waiting parent too) and returns -1. */
+static int
+setup(struct conf *conf, const struct master_opts *opts)
 {
 	char err[CONF_ERRLEN];
-	pid_t holder;
-	int rc;
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
@@ -594,81 +504,85 @@ master_run(struct conf *conf, const struct master_opts *opts)
 	raise_nofile();
 	if ((m.sigfd = setup_signals()) == -1)
 		return startup_fail("signalfd failed");
-	if (conf->pidfile && (m.pidfd = pidfile_create(conf->pidfile, &holder)) == -1) {
-		if (errno == EEXIST)
-			snprintf(err, sizeof(err), "pid file %s: already locked by "
-			    "pid %ld: is echod running?", conf->pidfile, (long)holder);
-		else
-			snprintf(err, sizeof(err), "pid file %s: %s", conf->pidfile,
-			    errno == EINVAL ? "not a regular file" : strerror(errno));
+	if (open_pidfile(err, sizeof(err)) == -1)
 		return startup_fail(err);
-	}
 	if (open_listeners(err, sizeof(err)) == -1 ||
 	    conf_resolve_user(conf, &m.creds, err, sizeof(err)) == -1 ||
-	    (pool_init(&m.pool) == -1 &&
-	    snprintf(err, sizeof(err), "worker table: %s", strerror(errno))) ||
-	    ((m.sources = source_init(POOL_MAX_SLOTS,
-	    source_tcp_capacity(nofile_limit()))) == NULL &&
-	    snprintf(err, sizeof(err), "per-source table: %s", strerror(errno)))) {
+	    open_tables(err, sizeof(err)) == -1) {
 		listen_close_all(&m.ls);
 		pidfile_remove(conf->pidfile, m.pidfd);
 		return startup_fail(err);
 	}
 	m.have_creds = conf->user != NULL;
-	/* What a worker must not keep: the master's own descriptors. */
-	{
-		int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
-		for (size_t i = 0; i < nitems(own); i++)
-			if (own[i] != -1)
-				m.close_fds[n++] = own[i];
-		m.close_fds[n] = -1;
-	}
-	m.wargs = (struct worker_args){
-		.conf = conf, .ls = &m.ls, .shared = m.pool.shared,
-		.sources = m.sources,
-		.creds = m.have_creds ? &m.creds : NULL, .master = getpid(),
-		.close_fds = m.close_fds,
-	};
+	prepare_workers();
 	m.generation = 1;
 	m.target = conf_workers(conf);
+	respawn();
+	return 0;
+}
 
-	for (;;) {
-		struct pollfd pfd = { .fd = m.sigfd, .events = POLLIN };
+static int
+next_timeout(void)
+{
+	uint64_t t = m.now_ms + TICK_MS, respawn = pool_next_respawn(&m.pool);
 
-		if (!m.stopping)
-			respawn();
-		report();
-		if (poll(&pfd, 1, next_timeout()) == -1 && errno != EINTR)
-			fatal("poll");
-		m.now_ms = now_coarse_ms();
-		read_signals();
-		reap();
-		if (m.sig_quit)
-			begin_stop(true);
-		else if (m.sig_stop && !m.stopping)
-			begin_stop(false);
-		m.sig_quit = m.sig_stop = false;
-		if (m.stopping) {
-			if (pool_count_alive(&m.pool) == 0)
-				break;
-			check_workers();
-			if (m.now_ms >= m.stop_deadline_ms)
-				for (int i = 0; i < POOL_MAX_SLOTS; i++)
-					if (m.pool.slot[i].state == SLOT_DRAINING)
-						kill_slot(i, SIGKILL);
-			continue;
-		}
-		if (m.sig_reload) {
-			m.sig_reload = false;
-			reload();
-		}
-		if (m.sig_resize != 0) {
-			resize(m.sig_resize);
-			m.sig_resize = 0;
-		}
-		check_workers();
+	if (respawn < t)
+		t = respawn;
+	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
+}
+
+/* Sleeps until a signal (a worker's death included) or the next timer. */
+static void
+wait_turn(void)
+{
+	struct pollfd pfd = { .fd = m.sigfd, .events = POLLIN };
+
+	if (poll(&pfd, 1, next_timeout()) == -1 && errno != EINTR)
+		fatal("poll");
+	m.now_ms = now_coarse_ms();
+	read_signals();
+}
+
+static void
+stop_if_asked(void)
+{
+	if (m.sig_quit)
+		begin_stop(true);
+	else if (m.sig_stop && !m.stopping)
+		begin_stop(false);
+	m.sig_quit = m.sig_stop = false;
+}
+
+static void
+reload_if_asked(void)
+{
+	if (m.sig_reload) {
+		m.sig_reload = false;
+		reload();
 	}
-	rc = m.exit_code;
+	if (m.sig_resize != 0) {
+		resize(m.sig_resize);
+		m.sig_resize = 0;
+	}
+}
+
+/* Stopping, past the deadline: whatever still drains is killed. */
+static void
+kill_overdue(void)
+{
+	if (m.now_ms < m.stop_deadline_ms)
+		return;
+	for (int i = 0; i < m.pool.hw; i++)
+		if (m.pool.slot[i].state == SLOT_DRAINING &&
+		    m.pool.slot[i].kill != SLOT_KILL_FINAL)
+			kill_slot(i);
+}
+
+static int
+finish(void)
+{
+	int rc = m.exit_code;
+
 	log_info("stopped");
 	log_flush();
 	listen_close_all(&m.ls);
@@ -676,9 +590,31 @@ master_run(struct conf *conf, const struct master_opts *opts)
 	pidfile_remove(m.conf->pidfile, m.pidfd);
 	/* Gave up before ready: the waiting parent says why, and exits 1,
 	 * once the port and the PID file are free. */
-	if (rc != 0 && !m.started)
+	if (rc != 0 && !m.health.started)
 		detach_fail(m.gave_up);
 	conf_free(m.conf);
 	close(m.sigfd);
 	return rc;
+}
+
+int
+master_run(struct conf *conf, const struct master_opts *opts)
+{
+	if (setup(conf, opts) == -1)
+		return 1;
+	/* A stop ends when the last worker is gone. */
+	while (!m.stopping || pool_count_alive(&m.pool) > 0) {
+		report();
+		wait_turn();
+		reap();
+		stop_if_asked();
+		if (!m.stopping)
+			reload_if_asked();
+		health_check(&m.pool, m.conf->worker_timeout_ms, m.now_ms);
+		if (m.stopping)
+			kill_overdue();
+		else
+			respawn();
+	}
+	return finish();
 }

@@ -1,7 +1,8 @@
 /*
  * pool.c - the slot table.  A slot is a place for one worker, like nginx's
- * ngx_processes[]; the master owns the table, workers only see their own
- * entry of the shared statistics.
+ * ngx_processes[].  This file owns the table and makes every transition of
+ * a slot's state (pool.h draws them); the master decides when.  Workers
+ * never see the table: only the page of statistics (channel.h).
  */
 #include "config.h"
 
@@ -16,12 +17,29 @@
 
 #include "pool.h"
 
+/* Every slot from hw up is free. */
+static void
+use_slot(struct pool *p, int i)
+{
+	if (p->hw < i + 1) {
+		p->hw = i + 1;
+		atomic_store(&p->shared->hw, (uint32_t)p->hw);
+	}
+}
+
+static void
+set_free(struct slot *s)
+{
+	*s = (struct slot){ .state = SLOT_FREE, .cmd_fd = -1 };
+}
+
 int
 pool_init(struct pool *p)
 {
-	memset(p->slot, 0, sizeof(p->slot));
 	for (int i = 0; i < POOL_MAX_SLOTS; i++)
-		p->slot[i].cmd_fd = -1;
+		set_free(&p->slot[i]);
+	p->hw = 0;
+	p->bytes_gone = 0;
 	p->shared = mmap(NULL, sizeof(*p->shared), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p->shared == MAP_FAILED) {
@@ -36,7 +54,7 @@ pool_init(struct pool *p)
 void
 pool_free(struct pool *p)
 {
-	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+	for (int i = 0; i < p->hw; i++)
 		if (p->slot[i].cmd_fd != -1) {
 			close(p->slot[i].cmd_fd);
 			p->slot[i].cmd_fd = -1;
@@ -47,10 +65,49 @@ pool_free(struct pool *p)
 	p->stats = NULL;
 }
 
+bool
+pool_alive(const struct slot *s)
+{
+	return s->state == SLOT_RUNNING || s->state == SLOT_DRAINING;
+}
+
+bool
+pool_killed(const struct slot *s)
+{
+	return s->kill != SLOT_KILL_NONE;
+}
+
+bool
+pool_current(const struct slot *s, unsigned generation)
+{
+	return s->generation == generation &&
+	    (s->state == SLOT_RUNNING || s->state == SLOT_WAITING);
+}
+
+int
+pool_count_current(const struct pool *p, unsigned generation)
+{
+	int n = 0;
+
+	for (int i = 0; i < p->hw; i++)
+		n += pool_current(&p->slot[i], generation);
+	return n;
+}
+
+int
+pool_count_alive(const struct pool *p)
+{
+	int n = 0;
+
+	for (int i = 0; i < p->hw; i++)
+		n += pool_alive(&p->slot[i]);
+	return n;
+}
+
 int
 pool_free_slot(const struct pool *p)
 {
-	for (int i = 0; i < POOL_MAX_SLOTS; i++)
+	for (int i = 0; i <= p->hw && i < POOL_MAX_SLOTS; i++)
 		if (p->slot[i].state == SLOT_FREE)
 			return i;
 	return -1;
@@ -59,11 +116,58 @@ pool_free_slot(const struct pool *p)
 int
 pool_find_pid(const struct pool *p, pid_t pid)
 {
-	for (int i = 0; i < POOL_MAX_SLOTS; i++)
-		if (p->slot[i].pid == pid &&
-		    (p->slot[i].state == SLOT_RUNNING || p->slot[i].state == SLOT_DRAINING))
+	for (int i = 0; i < p->hw; i++)
+		if (p->slot[i].pid == pid && pool_alive(&p->slot[i]))
 			return i;
 	return -1;
+}
+
+uint64_t
+pool_next_respawn(const struct pool *p)
+{
+	uint64_t t = UINT64_MAX;
+
+	for (int i = 0; i < p->hw; i++)
+		if (p->slot[i].state == SLOT_WAITING && p->slot[i].respawn_at_ms < t)
+			t = p->slot[i].respawn_at_ms;
+	return t;
+}
+
+void
+pool_totals(const struct pool *p, uint64_t *connections, uint64_t *bytes)
+{
+	*connections = 0;
+	*bytes = p->bytes_gone;
+	for (int i = 0; i < p->hw; i++) {
+		if (!pool_alive(&p->slot[i]))
+			continue;
+		*connections += atomic_load(&p->stats[i].connections);
+		*bytes += atomic_load(&p->stats[i].bytes);
+	}
+}
+
+bool
+pool_excess_generation(const struct pool *p, unsigned *oldest)
+{
+	unsigned gens[POOL_MAX_DRAINING + 1];
+	bool any = false;
+	int n = 0;
+
+	for (int i = 0; i < p->hw; i++) {
+		const struct slot *s = &p->slot[i];
+		bool seen = false;
+
+		if (s->state != SLOT_DRAINING || pool_killed(s))
+			continue;
+		if (!any || s->generation < *oldest)
+			*oldest = s->generation;
+		any = true;
+		for (int k = 0; k < n; k++)
+			seen |= gens[k] == s->generation;
+		if (!seen && n < POOL_MAX_DRAINING + 1)
+			gens[n++] = s->generation;
+	}
+	return n > POOL_MAX_DRAINING;
 }
 
 pid_t
@@ -80,8 +184,7 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
 	fcntl(fds[1], F_SETFL, O_NONBLOCK);
 	memset(&p->stats[i], 0, sizeof(p->stats[i]));
 	atomic_store(&p->stats[i].heartbeat_ms, now_ms);
-	if (atomic_load(&p->shared->hw) < (uint32_t)i + 1)
-		atomic_store(&p->shared->hw, (uint32_t)i + 1);
+	use_slot(p, i);
 
 	switch ((pid = fork())) {
 	case -1: {
@@ -94,7 +197,7 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
 	case 0:
 		close(fds[1]);
 		/* Other workers' pipes must reach EOF when the master dies. */
-		for (int j = 0; j < POOL_MAX_SLOTS; j++)
+		for (int j = 0; j < p->hw; j++)
 			if (p->slot[j].cmd_fd != -1) {
 				close(p->slot[j].cmd_fd);
 				p->slot[j].cmd_fd = -1;
@@ -108,12 +211,25 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
 	s->cmd_fd = fds[1];
 	s->pid = pid;
 	s->state = SLOT_RUNNING;
+	s->kill = SLOT_KILL_NONE;
 	s->generation = generation;
 	s->started_ms = now_ms;
 	s->deadline_ms = 0;
-	s->abort_sent_ms = 0;
-	s->killed = false;
+	s->abort_at_ms = 0;
 	return pid;
+}
+
+uint64_t
+pool_spawn_failed(struct pool *p, int i, unsigned generation, uint64_t now_ms)
+{
+	struct slot *s = &p->slot[i];
+
+	use_slot(p, i);
+	s->state = SLOT_WAITING;
+	s->generation = generation;
+	s->backoff_ms = pool_next_backoff(s->backoff_ms, 0);
+	s->respawn_at_ms = now_ms + s->backoff_ms;
+	return s->backoff_ms;
 }
 
 void
@@ -123,72 +239,101 @@ pool_order(struct pool *p, int i, char cmd)
 		(void)!write(p->slot[i].cmd_fd, &cmd, 1);
 }
 
-bool
-pool_current(const struct slot *s, unsigned generation)
-{
-	return s->generation == generation &&
-	    (s->state == SLOT_RUNNING || s->state == SLOT_WAITING);
-}
-
-int
-pool_count_current(const struct pool *p, unsigned generation)
-{
-	int n = 0;
-
-	for (int i = 0; i < POOL_MAX_SLOTS; i++)
-		n += pool_current(&p->slot[i], generation);
-	return n;
-}
-
-int
-pool_count_alive(const struct pool *p)
-{
-	int n = 0;
-
-	for (int i = 0; i < POOL_MAX_SLOTS; i++)
-		n += p->slot[i].state == SLOT_RUNNING ||
-		    p->slot[i].state == SLOT_DRAINING;
-	return n;
-}
-
 void
 pool_drain(struct pool *p, int i, uint64_t deadline_ms)
 {
 	struct slot *s = &p->slot[i];
 
 	if (s->state == SLOT_WAITING) {
-		s->state = SLOT_FREE;
+		set_free(s);
 		return;
 	}
 	if (s->state != SLOT_RUNNING)
 		return;
-	pool_order(p, i, POOL_CMD_DRAIN);
+	pool_order(p, i, CHAN_CMD_DRAIN);
 	s->state = SLOT_DRAINING;
 	s->deadline_ms = deadline_ms;
 }
 
-bool
-pool_excess_generation(const struct pool *p, unsigned *oldest)
+void
+pool_quit(struct pool *p, int i, uint64_t deadline_ms)
 {
-	unsigned gens[POOL_MAX_DRAINING + 1];
-	bool any = false;
-	int n = 0;
+	struct slot *s = &p->slot[i];
 
-	for (int i = 0; i < POOL_MAX_SLOTS; i++) {
-		const struct slot *s = &p->slot[i];
-		bool seen = false;
-
-		if (s->state != SLOT_DRAINING || s->killed)
-			continue;
-		if (!any || s->generation < *oldest)
-			*oldest = s->generation;
-		any = true;
-		for (int k = 0; k < n; k++)
-			seen |= gens[k] == s->generation;
-		if (!seen && n < POOL_MAX_DRAINING + 1)
-			gens[n++] = s->generation;
+	if (s->state == SLOT_WAITING) {
+		set_free(s);
+		return;
 	}
-	return n > POOL_MAX_DRAINING;
+	if (!pool_alive(s))
+		return;
+	pool_order(p, i, CHAN_CMD_QUIT);
+	s->state = SLOT_DRAINING;
+	s->deadline_ms = deadline_ms;
+}
+
+static int
+send_signal(pid_t pid, int sig)
+{
+	if (kill(pid, sig) == -1 && errno != ESRCH)
+		return -1;
+	return 0;
+}
+
+int
+pool_abort(struct pool *p, int i, uint64_t now_ms)
+{
+	struct slot *s = &p->slot[i];
+	int rc = send_signal(s->pid, SIGABRT);
+
+	(void)send_signal(s->pid, SIGCONT);
+	s->kill = SLOT_KILL_ABORT;
+	s->abort_at_ms = now_ms;
+	return rc;
+}
+
+int
+pool_kill(struct pool *p, int i)
+{
+	struct slot *s = &p->slot[i];
+
+	s->kill = SLOT_KILL_FINAL;
+	return send_signal(s->pid, SIGKILL);
+}
+
+/* What a reaped worker leaves: its pipe, and what it published. */
+static void
+exited(struct pool *p, int i)
+{
+	struct slot *s = &p->slot[i];
+
+	p->bytes_gone += atomic_load(&p->stats[i].bytes);
+	atomic_store(&p->stats[i].connections, 0);
+	atomic_store(&p->stats[i].bytes, 0);
+	atomic_store(&p->stats[i].serving, 0);
+	atomic_store(&p->stats[i].armed, 0);
+	if (s->cmd_fd != -1)
+		close(s->cmd_fd);
+	s->cmd_fd = -1;
+}
+
+void
+pool_finished(struct pool *p, int i)
+{
+	exited(p, i);
+	set_free(&p->slot[i]);
+}
+
+uint64_t
+pool_died(struct pool *p, int i, int status, uint64_t now_ms)
+{
+	struct slot *s = &p->slot[i];
+
+	exited(p, i);
+	s->backoff_ms = pool_respawn_delay(s->backoff_ms, now_ms - s->started_ms,
+	    status, pool_killed(s));
+	s->respawn_at_ms = now_ms + s->backoff_ms;
+	s->state = SLOT_WAITING;
+	return s->backoff_ms;
 }
 
 void
@@ -251,7 +396,7 @@ pool_respawn_delay(uint64_t prev_ms, uint64_t lived_ms, int status,
 }
 
 bool
-crashwin_add(struct crashwin *w, uint64_t now_ms)
+pool_crashwin_add(struct pool_crashwin *w, uint64_t now_ms)
 {
 	size_t keep = 0;
 

@@ -1,15 +1,16 @@
-/* pool.h - the fixed table of worker slots, the fork helper, and the rules
- * that decide when a dead worker comes back. */
+/* pool.h - the fixed table of worker slots and their state machine, the
+ * fork helper, and the rules that decide when a dead worker comes back. */
 #ifndef ECHOD_POOL_H
 #define ECHOD_POOL_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#define POOL_MAX_SLOTS		4096	/* (1 + POOL_MAX_DRAINING) * CONF_MAX_WORKERS */
+#include "channel.h"
+
+#define POOL_MAX_SLOTS		CHAN_MAX_SLOTS
 #define POOL_MAX_DRAINING	3	/* generations draining at once */
 
 /* Respawn backoff per slot, and the give-up rule (echod(8) documents them). */
@@ -22,38 +23,38 @@
 #define POOL_GIVEUP_COUNT	5	/* K early deaths ... */
 #define POOL_GIVEUP_WINDOW_MS	30000	/* ... within W: the master gives up */
 
-/* Orders on the pipe from master to worker; EOF means "exit now". */
-#define POOL_CMD_DRAIN		'D'
-#define POOL_CMD_QUIT		'Q'
-
+/*
+ * A slot's life.  pool.c makes every transition; the master decides when:
+ *
+ *   FREE, WAITING  --pool_spawn-->          RUNNING
+ *   FREE, WAITING  --pool_spawn_failed-->   WAITING
+ *   RUNNING        --pool_drain-->          DRAINING
+ *   RUNNING, DRAINING --pool_quit-->        DRAINING
+ *   RUNNING        --pool_died-->           WAITING
+ *   RUNNING, DRAINING --pool_finished-->    FREE
+ *   WAITING        --pool_drain, pool_quit--> FREE
+ *
+ * pool_abort() and pool_kill() record in kill what was sent.  A slot that
+ * turns free forgets everything, its backoff too.
+ */
 enum slot_state {
 	SLOT_FREE,
-	SLOT_RUNNING,	/* serving the current generation */
+	SLOT_RUNNING,	/* serving its generation */
 	SLOT_DRAINING,	/* told to stop accepting and finish */
 	SLOT_WAITING,	/* dead; respawns at respawn_at */
 };
 
-/* What a worker publishes; written by its event loop, read by the master. */
-struct worker_stats {
-	_Atomic uint64_t	heartbeat_ms;	/* now_coarse_ms() of its last loop */
-	_Atomic uint64_t	connections;	/* open now */
-	_Atomic uint64_t	accepted;	/* since start */
-	_Atomic uint64_t	bytes;		/* echoed since start */
-	_Atomic uint32_t	ready;		/* set up and serving */
-	_Atomic uint32_t	serving;	/* a peer for balancing: not draining */
-	_Atomic uint32_t	armed;		/* accepting right now */
-	char			pad[64 - 4 * 8 - 3 * 4];
-};
-
-/* The shared mapping: what the master and every worker see. */
-struct pool_shared {
-	_Atomic uint32_t	hw;		/* slots used so far: [0, hw) */
-	char			pad[60];
-	struct worker_stats	stats[POOL_MAX_SLOTS];
+/* How far the master has gone killing a slot's worker.  Any of it means a
+ * death that follows is the master's doing, not a crash. */
+enum slot_kill {
+	SLOT_KILL_NONE,
+	SLOT_KILL_ABORT,	/* hung: SIGABRT sent at abort_at_ms, for a core */
+	SLOT_KILL_FINAL,	/* SIGKILL sent */
 };
 
 struct slot {
 	enum slot_state	 state;
+	enum slot_kill	 kill;
 	pid_t		 pid;
 	unsigned	 generation;
 	int		 cmd_fd;	/* master's end of the order pipe */
@@ -61,46 +62,73 @@ struct slot {
 	uint64_t	 respawn_at_ms;
 	uint64_t	 backoff_ms;
 	uint64_t	 deadline_ms;	/* draining: SIGKILL after this */
-	uint64_t	 abort_sent_ms;	/* hung: SIGABRT sent at, 0 if not */
-	bool		 killed;	/* by the master: not a crash */
+	uint64_t	 abort_at_ms;	/* SLOT_KILL_ABORT: when */
 };
 
-struct crashwin {
+struct pool_crashwin {
 	uint64_t	 t[POOL_GIVEUP_COUNT];
 	size_t		 n;
 };
 
 struct pool {
 	struct slot		 slot[POOL_MAX_SLOTS];
-	struct pool_shared	*shared;
-	struct worker_stats	*stats;		/* shared->stats, one per slot */
+	/* Slots used so far: every one not free is below.  The master's own
+	 * copy: the page's can be written by any worker. */
+	int			 hw;
+	uint64_t		 bytes_gone;	/* echoed by workers now dead */
+	struct chan_page	*shared;
+	struct chan_stats	*stats;		/* shared->stats, one per slot */
 };
 
 int	pool_init(struct pool *);
 void	pool_free(struct pool *);
+
+/* Reading the table.  A slot's fields are the pool's to write. */
+bool	pool_alive(const struct slot *);	/* a process: running or draining */
+bool	pool_killed(const struct slot *);	/* the master has sent a kill */
+bool	pool_current(const struct slot *, unsigned generation);	/* serving it */
+int	pool_count_current(const struct pool *, unsigned generation);
+int	pool_count_alive(const struct pool *);
 /* Index of a free slot, or -1. */
 int	pool_free_slot(const struct pool *);
 int	pool_find_pid(const struct pool *, pid_t);
-/*
- * Forks a worker into slot i.  In the child, closes every other slot's
- * order pipe and calls child(i, cmd_read_fd, arg), which must not return.
- * Signals must be blocked by the caller.  Returns the pid or -1 with errno.
- */
-pid_t	pool_spawn(struct pool *, int i, unsigned generation, uint64_t now_ms,
-	    void (*child)(int, int, void *), void *arg);
-/* Sends an order; a full or broken pipe is not an error worth more. */
-void	pool_order(struct pool *, int i, char cmd);
-
-/* The table's bookkeeping. */
-bool	pool_current(const struct slot *, unsigned generation);	/* serving it */
-int	pool_count_current(const struct pool *, unsigned generation);
-int	pool_count_alive(const struct pool *);	/* running or draining */
-/* Tells slot i to drain (SIGKILL due at deadline_ms); a slot waiting to
- * respawn is freed instead. */
-void	pool_drain(struct pool *, int i, uint64_t deadline_ms);
+/* The earliest respawn_at_ms of a waiting slot; UINT64_MAX if none. */
+uint64_t pool_next_respawn(const struct pool *);
+/* Connections open now, and bytes echoed by every worker since the start. */
+void	pool_totals(const struct pool *, uint64_t *connections, uint64_t *bytes);
 /* More than POOL_MAX_DRAINING generations draining?  Then *oldest is the
  * one to stop.  Slots already killed do not count. */
 bool	pool_excess_generation(const struct pool *, unsigned *oldest);
+
+/*
+ * Forks a worker into slot i (free or waiting).  In the child, closes every
+ * other slot's order pipe and calls child(i, cmd_read_fd, arg), which must
+ * not return.  Signals must be blocked by the caller.  Returns the pid or
+ * -1 with errno; then the slot is as it was: see pool_spawn_failed().
+ */
+pid_t	pool_spawn(struct pool *, int i, unsigned generation, uint64_t now_ms,
+	    void (*child)(int, int, void *), void *arg);
+/* A worker for generation could not be started in slot i: the slot waits
+ * as long as after a worker that died at once.  Returns the delay. */
+uint64_t pool_spawn_failed(struct pool *, int i, unsigned generation,
+	    uint64_t now_ms);
+/* Sends an order; a full or broken pipe is not an error worth more. */
+void	pool_order(struct pool *, int i, char cmd);
+/* Tells slot i to drain, SIGKILL due at deadline_ms; a slot waiting to
+ * respawn is freed instead.  Others are left alone. */
+void	pool_drain(struct pool *, int i, uint64_t deadline_ms);
+/* Tells slot i (running or draining) to quit now, SIGKILL due at
+ * deadline_ms; a slot waiting to respawn is freed instead. */
+void	pool_quit(struct pool *, int i, uint64_t deadline_ms);
+/* Hung: SIGABRT (and SIGCONT, so a stopped worker sees it), once. */
+int	pool_abort(struct pool *, int i, uint64_t now_ms);
+/* SIGKILL.  Both return -1 with errno; a process already gone is no error. */
+int	pool_kill(struct pool *, int i);
+/* Slot i's worker was reaped.  Either way its order pipe closes and what it
+ * published is cleared, its bytes counted in bytes_gone.  Finished: the slot
+ * is free.  Died: it waits pool_respawn_delay(), which is returned. */
+void	pool_finished(struct pool *, int i);
+uint64_t pool_died(struct pool *, int i, int status, uint64_t now_ms);
 
 /* Pure rules, unit-tested. */
 void	pool_describe_status(int status, char *buf, size_t len);
@@ -117,6 +145,6 @@ uint64_t pool_next_backoff(uint64_t prev_ms, uint64_t lived_ms);
 uint64_t pool_respawn_delay(uint64_t prev_ms, uint64_t lived_ms, int status,
 	    bool killed_by_master);
 /* Records an early death at now; true when the give-up rule fires. */
-bool	crashwin_add(struct crashwin *, uint64_t now_ms);
+bool	pool_crashwin_add(struct pool_crashwin *, uint64_t now_ms);
 
 #endif

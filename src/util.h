@@ -1,4 +1,5 @@
-/* util.h - small helpers every module shares: clocks, descriptors. */
+/* util.h - small helpers every module shares: clocks, descriptors and
+ * their limit. */
 #ifndef ECHOD_UTIL_H
 #define ECHOD_UTIL_H
 
@@ -11,6 +12,11 @@ uint64_t	now_usec(void);		/* CLOCK_MONOTONIC */
 uint64_t	now_coarse_ms(void);	/* CLOCK_MONOTONIC_COARSE, cheap */
 int		fd_set_nonblock(int fd, int on);
 int		fd_set_cloexec(int fd);
+/* The soft RLIMIT_NOFILE; UINT64_MAX if unlimited or unknown. */
+uint64_t	fd_limit(void);
+/* Raises the soft RLIMIT_NOFILE to the hard one; *was is the soft limit
+ * before.  0, or -1 with errno. */
+int		fd_limit_raise(uint64_t *was);
 /* Writes all of buf to a blocking fd; -1 with errno on failure. */
 int		write_all(int fd, const void *buf, size_t len);
 

@@ -21,6 +21,7 @@
 
 #include "admit.h"
 #include "balance.h"
+#include "channel.h"
 #include "conn.h"
 #include "fault.h"
 #include "log.h"
@@ -40,10 +41,10 @@
 struct worker {
 	const struct conf	*conf;
 	const struct listeners	*ls;
-	struct pool_shared	*shared;
+	struct chan_page	*shared;
 	struct source_shared	*sources;
 	int			 slot;
-	struct worker_stats	*me;
+	struct chan_stats	*me;
 	bool			 resolving;	/* resolve_clients: a thread names clients */
 	bool			 balanced_out;	/* stepped back: over its share */
 	uint64_t		 recheck_ms;	/* balanced out: look again after */
@@ -183,7 +184,7 @@ balance_read(const struct worker *w, struct balance *b)
 
 	balance_init(b, w->nconns);
 	for (uint32_t i = 0; i < hw; i++) {
-		struct worker_stats *st = &w->shared->stats[i];
+		struct chan_stats *st = &w->shared->stats[i];
 
 		if (st == w->me || !atomic_load_explicit(&st->serving,
 		    memory_order_relaxed))
@@ -451,7 +452,7 @@ on_order(struct worker *w)
 		_exit(0);
 	}
 	switch (cmd) {
-	case POOL_CMD_DRAIN:
+	case CHAN_CMD_DRAIN:
 		if (w->draining)
 			return;
 		w->draining = true;
@@ -461,7 +462,7 @@ on_order(struct worker *w)
 		log_debug("draining %llu connections",
 		    (unsigned long long)w->nconns);
 		break;
-	case POOL_CMD_QUIT:
+	case CHAN_CMD_QUIT:
 		log_flush();
 		_exit(0);
 	}

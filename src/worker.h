@@ -4,9 +4,9 @@
 
 #include <sys/types.h>
 
+#include "channel.h"
 #include "conf.h"
 #include "listen.h"
-#include "pool.h"
 #include "privdrop.h"
 #include "source.h"
 
@@ -16,7 +16,7 @@
 struct worker_args {
 	const struct conf	*conf;
 	const struct listeners	*ls;
-	struct pool_shared	*shared;	/* every worker's statistics */
+	struct chan_page	*shared;	/* every worker's statistics */
 	struct source_shared	*sources;	/* per-source state, pool-wide */
 	const struct creds	*creds;		/* NULL: keep the master's */
 	pid_t			 master;

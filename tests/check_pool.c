@@ -1,5 +1,5 @@
-/* check_pool.c - wait-status decoding, backoff, the give-up rule, and the
- * fork helper with its order pipe. */
+/* check_pool.c - wait-status decoding, backoff, the give-up rule, the fork
+ * helper with its order pipe, and the slot state machine. */
 #include "config.h"
 
 #include <fcntl.h>
@@ -11,6 +11,7 @@
 
 #include "pool.h"
 #include "suites.h"
+#include "util.h"
 
 static int
 status_of(void (*fn)(void))
@@ -68,7 +69,7 @@ START_TEST(test_backoff)
 	uint64_t b = 0;
 	const uint64_t want[] = { 100, 200, 400, 800, 1600, 3200, 5000, 5000 };
 
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+	for (size_t i = 0; i < nitems(want); i++) {
 		b = pool_next_backoff(b, 50);
 		ck_assert_uint_eq(b, want[i]);
 	}
@@ -88,7 +89,7 @@ START_TEST(test_respawn_delay)
 	int k = status_of(killed), c = status_of(segv);
 	uint64_t b = 0;
 
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+	for (size_t i = 0; i < nitems(want); i++) {
 		b = pool_respawn_delay(b, 50, k, false);
 		ck_assert_uint_eq(b, want[i]);
 	}
@@ -115,17 +116,17 @@ END_TEST
 
 START_TEST(test_crashwin)
 {
-	struct crashwin w = { 0 };
+	struct pool_crashwin w = { 0 };
 	uint64_t t = 1000000;
 
 	for (int i = 0; i < POOL_GIVEUP_COUNT - 1; i++)
-		ck_assert(!crashwin_add(&w, t + (uint64_t)i * 1000));
-	ck_assert(crashwin_add(&w, t + 5000));
+		ck_assert(!pool_crashwin_add(&w, t + (uint64_t)i * 1000));
+	ck_assert(pool_crashwin_add(&w, t + 5000));
 
 	/* the same count spread wider than the window never fires */
-	struct crashwin v = { 0 };
+	struct pool_crashwin v = { 0 };
 	for (int i = 0; i < 3 * POOL_GIVEUP_COUNT; i++)
-		ck_assert(!crashwin_add(&v, t + (uint64_t)i *
+		ck_assert(!pool_crashwin_add(&v, t + (uint64_t)i *
 		    (POOL_GIVEUP_WINDOW_MS / (POOL_GIVEUP_COUNT - 1) + 1)));
 }
 END_TEST
@@ -162,12 +163,12 @@ START_TEST(test_spawn_and_order)
 	pid_t b = pool_spawn(&p, 1, 1, 10, child, NULL);
 	ck_assert_int_gt(b, 0);
 
-	pool_order(&p, 0, POOL_CMD_DRAIN);
-	pool_order(&p, 1, POOL_CMD_QUIT);
+	pool_order(&p, 0, CHAN_CMD_DRAIN);
+	pool_order(&p, 1, CHAN_CMD_QUIT);
 	ck_assert_int_eq(waitpid(a, &st, 0), a);
-	ck_assert_int_eq(WEXITSTATUS(st), POOL_CMD_DRAIN);
+	ck_assert_int_eq(WEXITSTATUS(st), CHAN_CMD_DRAIN);
 	ck_assert_int_eq(waitpid(b, &st, 0), b);
-	ck_assert_msg(WEXITSTATUS(st) == POOL_CMD_QUIT,
+	ck_assert_msg(WEXITSTATUS(st) == CHAN_CMD_QUIT,
 	    "second worker exited %d", WEXITSTATUS(st));
 	ck_assert_uint_eq(atomic_load(&p.stats[0].heartbeat_ms), 10);
 	pool_free(&p);
@@ -179,9 +180,8 @@ START_TEST(test_generations)
 	static struct pool p;
 	unsigned oldest;
 
-	memset(&p, 0, sizeof(p));
-	for (int i = 0; i < POOL_MAX_SLOTS; i++)
-		p.slot[i].cmd_fd = -1;
+	ck_assert_int_eq(pool_init(&p), 0);
+	p.hw = 9;
 	/* generation 9 serving in two slots, one waiting to respawn */
 	p.slot[0] = (struct slot){ .state = SLOT_RUNNING, .generation = 9, .cmd_fd = -1 };
 	p.slot[1] = (struct slot){ .state = SLOT_WAITING, .generation = 9, .cmd_fd = -1 };
@@ -193,7 +193,7 @@ START_TEST(test_generations)
 		    .cmd_fd = -1 };
 	ck_assert(pool_excess_generation(&p, &oldest));
 	ck_assert_uint_eq(oldest, 5);
-	p.slot[5].killed = true;	/* already being stopped: not counted */
+	p.slot[5].kill = SLOT_KILL_FINAL;	/* already being stopped: not counted */
 	ck_assert(!pool_excess_generation(&p, &oldest));
 	/* draining frees a waiting slot and marks a running one */
 	pool_drain(&p, 1, 1000);
@@ -202,6 +202,173 @@ START_TEST(test_generations)
 	ck_assert_int_eq(p.slot[0].state, SLOT_DRAINING);
 	ck_assert_uint_eq(p.slot[0].deadline_ms, 1000);
 	ck_assert_int_eq(pool_count_current(&p, 9), 0);
+	pool_free(&p);
+}
+END_TEST
+
+/* One predicate says "alive", and counting uses it. */
+START_TEST(test_alive)
+{
+	static struct pool p;
+	const enum slot_state st[] = { SLOT_FREE, SLOT_RUNNING, SLOT_DRAINING,
+	    SLOT_WAITING };
+	const bool alive[] = { false, true, true, false };
+
+	ck_assert_int_eq(pool_init(&p), 0);
+	p.hw = (int)nitems(st);
+	for (size_t i = 0; i < nitems(st); i++) {
+		p.slot[i].state = st[i];
+		ck_assert(pool_alive(&p.slot[i]) == alive[i]);
+	}
+	ck_assert_int_eq(pool_count_alive(&p), 2);
+	pool_free(&p);
+}
+END_TEST
+
+/* A worker that could not be forked: the slot waits the backoff of a
+ * worker that died at once, and is counted below the high-water mark even
+ * though no fork happened; freeing it forgets the backoff. */
+START_TEST(test_spawn_failed)
+{
+	static struct pool p;
+
+	ck_assert_int_eq(pool_init(&p), 0);
+	ck_assert_uint_eq(pool_next_respawn(&p), UINT64_MAX);
+	ck_assert_uint_eq(pool_spawn_failed(&p, 3, 7, 1000), 100);
+	ck_assert_int_eq(p.hw, 4);
+	ck_assert_uint_eq(atomic_load(&p.shared->hw), 4);
+	ck_assert_int_eq(p.slot[3].state, SLOT_WAITING);
+	ck_assert(pool_current(&p.slot[3], 7));
+	ck_assert_uint_eq(pool_next_respawn(&p), 1100);
+	ck_assert_uint_eq(pool_spawn_failed(&p, 3, 7, 1100), 200);
+	ck_assert_uint_eq(pool_next_respawn(&p), 1300);
+	ck_assert_int_eq(pool_count_current(&p, 7), 1);
+
+	/* the bound is the master's own: a worker scribbling on the page
+	 * moves nothing */
+	atomic_store(&p.shared->hw, 100000);
+	ck_assert_int_eq(pool_count_current(&p, 7), 1);
+	ck_assert_int_eq(pool_free_slot(&p), 0);
+
+	pool_drain(&p, 3, 5000);
+	ck_assert_int_eq(p.slot[3].state, SLOT_FREE);
+	ck_assert_uint_eq(p.slot[3].backoff_ms, 0);
+	ck_assert_uint_eq(pool_next_respawn(&p), UINT64_MAX);
+	pool_free(&p);
+}
+END_TEST
+
+/* Reaped: the pipe closes, the published counters clear and the bytes are
+ * kept; a death waits the respawn delay, a finish frees the slot. */
+START_TEST(test_reaped)
+{
+	static struct pool p;
+	uint64_t conns, bytes;
+	int st;
+
+	other_fd = -1;
+	ck_assert_int_eq(pool_init(&p), 0);
+	pid_t a = pool_spawn(&p, 0, 1, 1000, child, NULL);
+	pid_t b = pool_spawn(&p, 1, 1, 1000, child, NULL);
+	ck_assert_int_gt(a, 0);
+	ck_assert_int_gt(b, 0);
+	ck_assert_int_eq(p.hw, 2);
+	atomic_store(&p.stats[0].bytes, 500);
+	atomic_store(&p.stats[0].connections, 3);
+	atomic_store(&p.stats[0].serving, 1);
+	atomic_store(&p.stats[0].armed, 1);
+	atomic_store(&p.stats[1].bytes, 20);
+	pool_totals(&p, &conns, &bytes);
+	ck_assert_uint_eq(conns, 3);
+	ck_assert_uint_eq(bytes, 520);
+
+	pool_order(&p, 0, 0);		/* exits 0: not a crash */
+	ck_assert_int_eq(waitpid(a, &st, 0), a);
+	ck_assert_uint_eq(pool_died(&p, 0, st, 1050), POOL_BACKOFF_MIN_MS);
+	ck_assert_int_eq(p.slot[0].state, SLOT_WAITING);
+	ck_assert_uint_eq(p.slot[0].respawn_at_ms, 1050 + POOL_BACKOFF_MIN_MS);
+	ck_assert_int_eq(p.slot[0].cmd_fd, -1);
+	ck_assert_uint_eq(atomic_load(&p.stats[0].bytes), 0);
+	ck_assert_uint_eq(atomic_load(&p.stats[0].connections), 0);
+	ck_assert_uint_eq(atomic_load(&p.stats[0].serving), 0);
+	ck_assert_uint_eq(atomic_load(&p.stats[0].armed), 0);
+	ck_assert_int_eq(pool_find_pid(&p, a), -1);
+	pool_totals(&p, &conns, &bytes);
+	ck_assert_uint_eq(conns, 0);
+	ck_assert_uint_eq(bytes, 520);	/* the dead worker's bytes stay */
+
+	pool_drain(&p, 1, 9000);
+	ck_assert_int_eq(p.slot[1].state, SLOT_DRAINING);
+	ck_assert_int_eq(waitpid(b, &st, 0), b);
+	ck_assert_int_eq(WEXITSTATUS(st), CHAN_CMD_DRAIN);
+	pool_finished(&p, 1);
+	ck_assert_int_eq(p.slot[1].state, SLOT_FREE);
+	ck_assert_int_eq(p.slot[1].cmd_fd, -1);
+	ck_assert_int_eq(pool_count_alive(&p), 0);
+	pool_totals(&p, &conns, &bytes);
+	ck_assert_uint_eq(bytes, 520);
+	pool_free(&p);
+}
+END_TEST
+
+/* Quitting orders every live worker out at once and frees a waiting slot. */
+START_TEST(test_quit)
+{
+	static struct pool p;
+	int st;
+
+	other_fd = -1;
+	ck_assert_int_eq(pool_init(&p), 0);
+	pid_t a = pool_spawn(&p, 0, 1, 10, child, NULL);
+	ck_assert_int_gt(a, 0);
+	pool_spawn_failed(&p, 1, 1, 10);
+	pool_quit(&p, 0, 777);
+	pool_quit(&p, 1, 777);
+	pool_quit(&p, 2, 777);
+	ck_assert_int_eq(p.slot[0].state, SLOT_DRAINING);
+	ck_assert_uint_eq(p.slot[0].deadline_ms, 777);
+	ck_assert_int_eq(p.slot[1].state, SLOT_FREE);
+	ck_assert_int_eq(p.slot[2].state, SLOT_FREE);
+	ck_assert_int_eq(waitpid(a, &st, 0), a);
+	ck_assert_int_eq(WEXITSTATUS(st), CHAN_CMD_QUIT);
+	pool_finished(&p, 0);
+	pool_free(&p);
+}
+END_TEST
+
+/* The master's kills are recorded as what was sent, and a death after one
+ * is the master's doing: it respawns at once, not after a backoff. */
+START_TEST(test_kill_states)
+{
+	static struct pool p;
+	int st;
+
+	other_fd = -1;
+	ck_assert_int_eq(pool_init(&p), 0);
+	pid_t a = pool_spawn(&p, 0, 1, 10, child, NULL);
+	ck_assert_int_gt(a, 0);
+	ck_assert_int_eq(p.slot[0].kill, SLOT_KILL_NONE);
+	ck_assert(!pool_killed(&p.slot[0]));
+	ck_assert_int_eq(pool_abort(&p, 0, 2000), 0);
+	ck_assert_int_eq(p.slot[0].kill, SLOT_KILL_ABORT);
+	ck_assert_uint_eq(p.slot[0].abort_at_ms, 2000);
+	ck_assert(pool_killed(&p.slot[0]));
+	ck_assert_int_eq(waitpid(a, &st, 0), a);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+	ck_assert(pool_is_crash(st));	/* a crash, but the master's */
+	ck_assert_uint_eq(pool_died(&p, 0, st, 2010), 0);
+	ck_assert_uint_eq(pool_next_respawn(&p), 2010);
+
+	pid_t b = pool_spawn(&p, 0, 1, 2010, child, NULL);
+	ck_assert_int_gt(b, 0);
+	ck_assert_int_eq(p.slot[0].kill, SLOT_KILL_NONE);	/* a new worker */
+	ck_assert_uint_eq(p.slot[0].abort_at_ms, 0);
+	ck_assert_int_eq(pool_kill(&p, 0), 0);
+	ck_assert_int_eq(p.slot[0].kill, SLOT_KILL_FINAL);
+	ck_assert_int_eq(waitpid(b, &st, 0), b);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	ck_assert_uint_eq(pool_died(&p, 0, st, 2020), 0);
+	pool_free(&p);
 }
 END_TEST
 
@@ -219,6 +386,11 @@ pool_suite(void)
 	tcase_add_test(tc, test_crashwin);
 	tcase_add_test(tc, test_spawn_and_order);
 	tcase_add_test(tc, test_generations);
+	tcase_add_test(tc, test_alive);
+	tcase_add_test(tc, test_spawn_failed);
+	tcase_add_test(tc, test_reaped);
+	tcase_add_test(tc, test_quit);
+	tcase_add_test(tc, test_kill_states);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,6 +31,7 @@ Suite	*conf_suite(void);
 Suite	*conn_suite(void);
 Suite	*detach_suite(void);
 Suite	*fault_suite(void);
+Suite	*health_suite(void);
 Suite	*log_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
