@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 #include "resolve.h"
 #include "suites.h"
@@ -108,6 +109,21 @@ wait_count(const char *needle, int want)
 	return count(needle) == want;
 }
 
+/* What the worker's callback does with a name (worker.c's log_open): one
+ * "connected" line, written on the resolver thread. */
+static void
+done(const struct sockaddr *sa, socklen_t len, const char *host)
+{
+	char addr[64];
+	unsigned port;
+
+	addr_host_port(sa, len, addr, sizeof(addr), &port);
+	if (host[0] != '\0')
+		log_info("tcp connected to %s (%s) port %u", host, addr, port);
+	else
+		log_info("tcp connected to %s port %u", addr, port);
+}
+
 /* What the thread should say 127.0.0.1 is: "localhost (127.0.0.1)" from
  * /etc/hosts, or the bare address where nothing names it. */
 static void
@@ -141,7 +157,7 @@ START_TEST(test_full_queue_then_drained)
 	ck_assert_uint_lt(now_ms() - t0, 1000);	/* refused, not waited */
 	ck_assert_int_eq(count("connected"), 0);
 
-	ck_assert_int_eq(resolve_start(), 0);
+	ck_assert_int_eq(resolve_start(done), 0);
 	who(want, sizeof(want));
 	ck_assert_msg(wait_count(want, RESOLVE_QUEUE), "%d of %d lines with \"%s\"",
 	    count(want), RESOLVE_QUEUE, want);
@@ -210,7 +226,7 @@ START_TEST(test_thread_blocks_signals)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	ck_assert_int_eq(sigprocmask(SIG_SETMASK, &mask, NULL), 0);
-	ck_assert_int_eq(resolve_start(), 0);
+	ck_assert_int_eq(resolve_start(done), 0);
 	ck_assert_int_eq(sigprocmask(SIG_SETMASK, NULL, &mask), 0);
 	ck_assert(sigismember(&mask, SIGTERM));
 	ck_assert(!sigismember(&mask, SIGHUP));
@@ -243,7 +259,7 @@ START_TEST(test_exit_with_thread_running)
 	ck_assert_int_ne(pid, -1);
 	if (pid == 0) {
 		union sockaddr_any a = peer(7);
-		if (resolve_start() != 0)
+		if (resolve_start(done) != 0)
 			_exit(2);
 		for (int i = 0; i < 64; i++)
 			(void)resolve_post(&a, sizeof(a.in));
