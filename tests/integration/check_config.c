@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -665,6 +666,42 @@ ids_are(pid_t pid, const char *field, long want)
 	return ok;
 }
 
+/* The Groups: of pid are exactly pw's groups (initgroups()), in any order. */
+static bool
+groups_are(pid_t pid, const struct passwd *pw, char *got, size_t gotlen)
+{
+	gid_t want[64];
+	int nwant = 64, n = 0;
+	char path[64], line[1024];
+	bool match = false;
+	FILE *f;
+
+	got[0] = '\0';
+	if (getgrouplist(pw->pw_name, pw->pw_gid, want, &nwant) == -1)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		snprintf(got, gotlen, "%.200s", line);
+		match = true;
+		for (char *p = line + 7, *end;; p = end) {
+			long g = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			bool known = false;
+			for (int i = 0; i < nwant && !known; i++)
+				known = (long)want[i] == g;
+			match &= known;
+			n++;
+		}
+	}
+	fclose(f);
+	return match && n == nwant;
+}
+
 START_TEST(test_workers_run_as_user)
 {
 	struct passwd *pw = getpwnam("nobody");
@@ -685,6 +722,10 @@ START_TEST(test_workers_run_as_user)
 	for (int i = 0; i < 2; i++) {
 		ck_assert_msg(ids_are(w[i], "Uid", (long)pw->pw_uid), "worker uid");
 		ck_assert_msg(ids_are(w[i], "Gid", (long)pw->pw_gid), "worker gid");
+		/* and none of root's supplementary groups */
+		char got[256];
+		ck_assert_msg(groups_are(w[i], pw, got, sizeof(got)),
+		    "worker groups: %s", got);
 	}
 	ck_assert(ids_are(e.pid, "Uid", 0));	/* the master keeps root */
 	int fd = h_connect(AF_INET, e.tcp4, 2000);
