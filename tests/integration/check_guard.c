@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "stresslib.h"
 #include "util.h"
 #include "suites.h"
 
@@ -127,26 +128,90 @@ START_TEST(test_allow_deny_and_reload)
 }
 END_TEST
 
-/* The limit holds across workers: connections land on both. */
+/* Stops pid and waits until it is stopped (state T), so that it cannot
+ * take one more connection on its way. */
+static void
+stop_worker(pid_t pid)
+{
+	char path[64], buf[512], *p = NULL;
+	uint64_t end = h_now_ms() + 2000;
+
+	kill(pid, SIGSTOP);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	do {
+		FILE *f = fopen(path, "r");
+		buf[0] = '\0';
+		if (f != NULL) {
+			if (fgets(buf, sizeof(buf), f) == NULL)
+				buf[0] = '\0';
+			fclose(f);
+		}
+		if ((p = strrchr(buf, ')')) != NULL && p[1] == ' ' && p[2] == 'T')
+			return;
+		h_tick();
+	} while (h_now_ms() < end);
+	ck_abort_msg("worker %ld did not stop: %s", (long)pid, buf);
+}
+
+/* How many of fds' connections pid holds (by their ports, from /proc). */
+static int
+held_by(pid_t pid, const int *fds, int n)
+{
+	uint16_t ports[256];
+	size_t np = sl_peer_ports(pid, ports, 256);
+	int held = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in in;
+		socklen_t len = sizeof(in);
+		ck_assert_int_eq(getsockname(fds[i], (struct sockaddr *)&in, &len), 0);
+		for (size_t j = 0; j < np; j++)
+			if (ports[j] == ntohs(in.sin_port)) {
+				held++;
+				break;
+			}
+	}
+	return held;
+}
+
+/*
+ * The limit holds across workers.  The spread is arranged, not hoped for:
+ * while one worker is stopped the other takes every connection, so each
+ * holds half of the source's; then each in turn, alone, refuses one more.
+ */
 START_TEST(test_per_source_limit_pool_wide)
 {
-	enum { LIMIT = 6 };
+	enum { LIMIT = 6, HALF = LIMIT / 2 };
 	int fd[LIMIT + 1], other;
+	pid_t w[4];
 
 	start("workers = 2\nmax_connections_per_source = 6\n");
-	for (int i = 0; i < LIMIT; i++) {
-		fd[i] = connect_from("127.0.0.1", e.tcp4);
-		ck_assert_msg(served(fd[i]) == 1, "connection %d refused", i);
+	ck_assert_int_eq(h_workers(e.pid, w, 4), 2);
+	for (int k = 0; k < 2; k++) {
+		stop_worker(w[k]);
+		for (int i = k * HALF; i < (k + 1) * HALF; i++) {
+			fd[i] = connect_from("127.0.0.1", e.tcp4);
+			ck_assert_msg(served(fd[i]) == 1, "connection %d refused", i);
+		}
+		kill(w[k], SIGCONT);
 	}
-	fd[LIMIT] = connect_from("127.0.0.1", e.tcp4);
-	ck_assert_int_eq(served(fd[LIMIT]), 0);
-	ck_assert(h_wait_log(&e, "too many connections from this source", 2000));
+	ck_assert_int_eq(held_by(w[1], fd, HALF), HALF);
+	ck_assert_int_eq(held_by(w[0], fd + HALF, HALF), HALF);
+	for (int k = 0; k < 2; k++) {
+		stop_worker(w[k]);
+		fd[LIMIT] = connect_from("127.0.0.1", e.tcp4);
+		ck_assert_msg(served(fd[LIMIT]) == 0, "worker %ld (holding %d) let a "
+		    "%dth connection in", (long)w[1 - k], HALF, LIMIT + 1);
+		close(fd[LIMIT]);
+		kill(w[k], SIGCONT);
+	}
+	for (int k = 0; k < 2; k++)	/* one refusal logged per worker */
+		ck_assert(h_wait_log(&e, "too many connections from this source", 2000));
 	other = connect_from("127.0.0.3", e.tcp4);
 	ck_assert_int_eq(served(other), 1);
 	close(other);
 	/* one leaves: room for one more */
 	close(fd[0]);
-	close(fd[LIMIT]);
 	uint64_t end = h_now_ms() + 3000;
 	int ok = 0;
 	while (!ok && h_now_ms() < end) {
