@@ -4,14 +4,18 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -251,6 +255,109 @@ START_TEST(test_dead_worker_forgotten)
 		close(b);
 	}
 	ck_assert_msg(ok, "the dead worker's connections still count");
+}
+END_TEST
+
+/* linux/ipv6.h's, for SIOCSIFADDR on an AF_INET6 socket */
+struct h_in6_ifreq {
+	struct in6_addr	 addr;
+	uint32_t	 prefixlen;
+	int		 ifindex;
+};
+
+/*
+ * A network namespace of the test's own, with lo up and addrs (in /64s)
+ * on it: nothing outside the test sees them.  Returns the descriptor of
+ * the namespace to go back to, or -1 with why filled (not root, no
+ * namespaces).
+ */
+static int
+private_lo(const char *const addrs[], size_t n, char *why, size_t whylen)
+{
+	int back = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), s4, s6;
+	struct ifreq ifr = { .ifr_name = "lo" };
+
+	if (back == -1 || unshare(CLONE_NEWNET) == -1) {
+		snprintf(why, whylen, "a network namespace of its own: %s",
+		    strerror(errno));
+		if (back != -1)
+			close(back);
+		return -1;
+	}
+	s4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	s6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(ioctl(s4, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	ck_assert_int_eq(ioctl(s4, SIOCSIFFLAGS, &ifr), 0);
+	for (size_t i = 0; i < n; i++) {
+		struct h_in6_ifreq r = { .prefixlen = 64,
+		    .ifindex = (int)if_nametoindex("lo") };
+		ck_assert_int_eq(inet_pton(AF_INET6, addrs[i], &r.addr), 1);
+		ck_assert_msg(ioctl(s6, SIOCSIFADDR, &r) == 0, "add %s to lo: %s",
+		    addrs[i], strerror(errno));
+	}
+	close(s4);
+	close(s6);
+	return back;
+}
+
+/* A TCP client from the IPv6 source `from` to [::1]:port. */
+static int
+connect6_from(const char *from, int port)
+{
+	struct sockaddr_in6 src = { .sin6_family = AF_INET6 };
+	struct sockaddr_storage dst;
+	socklen_t len = h_loopback(AF_INET6, port, &dst);
+	struct timeval tv = { 2, 0 };
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_eq(inet_pton(AF_INET6, from, &src.sin6_addr), 1);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ck_assert_msg(bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0,
+	    "bind %s: %s", from, strerror(errno));
+	ck_assert_msg(connect(fd, (struct sockaddr *)&dst, len) == 0,
+	    "connect from %s: %s", from, strerror(errno));
+	return fd;
+}
+
+/*
+ * source.h, echod.conf(5): IPv6 clients count by /64.  End to end, from
+ * addresses of one /64 and of another, added to lo in a namespace the
+ * test makes (root only: without it the test says why and passes).
+ */
+START_TEST(test_per_source_v6_by_64)
+{
+	static const char *const addrs[] = { "fd00:e0d::2", "fd00:e0d::3",
+	    "fd00:e0d::4", "fd00:e0d:0:1::2" };
+	char why[160];
+	int fd[4], back;
+
+	if ((back = private_lo(addrs, nitems(addrs), why, sizeof(why))) == -1) {
+		printf("# test_per_source_v6_by_64 skipped: needs %s\n", why);
+		fflush(stdout);
+		return;
+	}
+	h_write_conf(&e, "listen_tcp = {\"[::1]:0\"}\nlisten_udp = {}\n"
+	    "workers = 2\nmax_connections_per_source = 2\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert_int_ne(e.tcp6, 0);
+	/* two addresses of fd00:e0d::/64 fill its place; a third is refused */
+	for (int i = 0; i < 3; i++)
+		fd[i] = connect6_from(addrs[i], e.tcp6);
+	ck_assert_msg(served(fd[0]) == 1, "%s refused", addrs[0]);
+	ck_assert_msg(served(fd[1]) == 1, "%s refused", addrs[1]);
+	ck_assert_msg(served(fd[2]) == 0, "%s let in: a third of one /64", addrs[2]);
+	ck_assert(h_wait_log(&e, "tcp refused fd00:e0d::4 port ", 2000));
+	/* the next /64 is another source */
+	fd[3] = connect6_from(addrs[3], e.tcp6);
+	ck_assert_msg(served(fd[3]) == 1, "%s refused", addrs[3]);
+	for (int i = 0; i < 4; i++)
+		close(fd[i]);
+	h_cleanup(&e);	/* echod, before the namespace is left behind */
+	ck_assert_int_eq(setns(back, CLONE_NEWNET), 0);
+	close(back);
 }
 END_TEST
 
@@ -550,6 +657,7 @@ guard_suite(void)
 	tcase_add_test(tc, test_udp_rate_limit);
 	tcase_add_test(tc, test_udp_rate_limit_off);
 	tcase_add_test(tc, test_per_source_limit_many_sources);
+	tcase_add_test(tc, test_per_source_v6_by_64);
 	tcase_add_test(tc, test_udp_rate_limit_1_worker);
 	tcase_add_test(tc, test_udp_rate_limit_2_workers);
 	tcase_add_test(tc, test_udp_rate_limit_4_workers);
