@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -522,17 +523,24 @@ START_TEST(test_reload_workers_and_listeners)
 
 	conf_with(3, p1, p3);
 	kill(e.pid, SIGHUP);
-	/* p1 keeps answering while the generations change */
+	/* p1 keeps answering while the generations change (echod(8): a
+	 * listener still wanted stays open): from the start of the reload
+	 * until the new generation is ready, at least one client tries it */
+	ck_assert(h_wait_log(&e, "reloading ", 5000));
 	uint64_t end = h_now_ms() + 10000;
 	int tries = 0;
-	while (!h_log_has(&e, "configuration reloaded") && h_now_ms() < end) {
+	do {
 		fd = h_connect(AF_INET, p1, 2000);
 		ck_assert_msg(fd != -1, "p1 refused during reload: %s", strerror(errno));
 		ck_assert_int_eq(h_echo(fd, "during", 6, 2000), 0);
 		close(fd);
 		tries++;
-	}
-	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 3 workers", 1));
+	} while (!h_log_has(&e, "ready: 3 workers") && h_now_ms() < end);
+	fprintf(stderr, "# reload: %d clients of the kept address served while "
+	    "the generations changed\n", tries);
+	ck_assert_msg(tries >= 1, "p1 was not tried during the reload");
+	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 3 workers",
+	    5000));
 	ck_assert(h_wait_log(&e, "ready: 3 workers", 5000));
 
 	fd = h_connect(AF_INET, p3, 2000);
@@ -630,19 +638,48 @@ START_TEST(test_reloads_under_load)
 }
 END_TEST
 
-/* What the command line says wins over the file, across reloads too. */
+/* What the command line says wins over the file, across reloads too:
+ * -w, -l and -p against a file that says otherwise before and after. */
 START_TEST(test_overrides_survive_reload)
 {
-	h_write_conf(&e, "workers = 3\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, "-w", "1", NULL };
+	int p_file = h_free_port(), p_cli = h_free_port(), p_file2 = h_free_port();
+	char text[512], spec[64], file_pid[160], file_pid2[160];
+
+	snprintf(file_pid, sizeof(file_pid), "%s/file.pid", e.dir);
+	snprintf(file_pid2, sizeof(file_pid2), "%s/file2.pid", e.dir);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", p_cli);
+	snprintf(text, sizeof(text), "workers = 3\nlisten_tcp = {\"127.0.0.1:%d\"}\n"
+	    "listen_udp = {}\npidfile = \"%s\"\n", p_file, file_pid);
+	h_write_conf(&e, text);
+	const char *const argv[] = { "-f", "-c", e.confpath, "-w", "1", "-l", spec,
+	    "-p", e.pidfile, NULL };
 
 	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
 	ck_assert(wait_workers(1, 2000));
-	h_write_conf(&e, "workers = 4\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	snprintf(text, sizeof(text), "workers = 4\nlisten_tcp = {\"127.0.0.1:%d\"}\n"
+	    "listen_udp = {}\npidfile = \"%s\"\n", p_file2, file_pid2);
+	h_write_conf(&e, text);
 	kill(e.pid, SIGHUP);
 	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 workers", 5000));
 	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
 	ck_assert(wait_workers(1, 5000));
+	/* -l: still the only address; neither of the file's is bound */
+	int fd = h_connect(AF_INET, p_cli, 2000);
+	ck_assert_msg(fd != -1, "the -l address stopped answering after a reload");
+	ck_assert_int_eq(h_echo(fd, "cli", 3, 2000), 0);
+	close(fd);
+	ck_assert_int_eq(h_connect(AF_INET, p_file, 1000), -1);
+	ck_assert_int_eq(h_connect(AF_INET, p_file2, 1000), -1);
+	/* -p: the PID file is the command line's, and the stop removes it,
+	 * not the file's (the reload's configuration is the one that stops) */
+	ck_assert_int_eq(access(file_pid, F_OK), -1);
+	ck_assert_int_eq(access(file_pid2, F_OK), -1);
+	ck_assert_int_eq(access(e.pidfile, F_OK), 0);
+	int st = h_stop(&e, SIGTERM, 10000);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "0x%x", st);
+	ck_assert_msg(access(e.pidfile, F_OK) == -1, "the -p PID file was left "
+	    "behind after a reload");
+	ck_assert_int_eq(access(file_pid2, F_OK), -1);
 }
 END_TEST
 
@@ -681,22 +718,47 @@ START_TEST(test_draining_generations_bounded)
 }
 END_TEST
 
+/* README, echod(8): one worker more / fewer, until the next reload. */
 START_TEST(test_ttin_ttou)
 {
 	const char *const argv[] = { "-f", "-w", "1", "-l", "127.0.0.1:0", NULL };
+	pid_t w[8];
 
 	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
 	ck_assert(wait_workers(1, 2000));
 	kill(e.pid, SIGTTIN);
+	ck_assert(h_wait_log(&e, "workers: 1 -> 2", 5000));
 	ck_assert(wait_workers(2, 5000));
 	kill(e.pid, SIGTTIN);
+	ck_assert(h_wait_log(&e, "workers: 2 -> 3", 5000));
 	ck_assert(wait_workers(3, 5000));
 	kill(e.pid, SIGTTOU);
+	ck_assert(h_wait_log(&e, "workers: 3 -> 2", 5000));
 	ck_assert(wait_workers(2, 5000));
-	ck_assert(h_log_has(&e, "workers: 3 -> 2"));
 	int fd = h_connect(AF_INET, e.tcp4, 2000);
 	ck_assert_int_eq(h_echo(fd, "x", 1, 2000), 0);
 	close(fd);
+
+	/* it lasts: a worker that dies is replaced up to 2, not to -w's 1 */
+	ck_assert_int_eq(h_workers(e.pid, w, 8), 2);
+	pid_t victim = w[0];
+	kill(victim, SIGKILL);
+	ck_assert(h_wait_log(&e, "killed by signal 9", 5000));
+	int live = 0;
+	for (uint64_t end = h_now_ms() + 5000; h_now_ms() < end && live != 2; h_tick()) {
+		int n = h_workers(e.pid, w, 8);
+		live = 0;
+		for (int i = 0; i < n; i++)
+			live += w[i] != victim && h_pid_alive(w[i]);
+	}
+	ck_assert_msg(live == 2, "%d workers after one died, not 2", live);
+	ck_assert(!h_log_has(&e, "workers: 2 -> 1"));
+
+	/* until the next reload: back to what -w says */
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 workers", 5000));
+	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+	ck_assert(wait_workers(1, 5000));
 }
 END_TEST
 
@@ -804,6 +866,42 @@ ids_are(pid_t pid, const char *field, long want)
 	return ok;
 }
 
+/* The Groups: of pid are exactly pw's groups (initgroups()), in any order. */
+static bool
+groups_are(pid_t pid, const struct passwd *pw, char *got, size_t gotlen)
+{
+	gid_t want[64];
+	int nwant = 64, n = 0;
+	char path[64], line[1024];
+	bool match = false;
+	FILE *f;
+
+	got[0] = '\0';
+	if (getgrouplist(pw->pw_name, pw->pw_gid, want, &nwant) == -1)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		snprintf(got, gotlen, "%.200s", line);
+		match = true;
+		for (char *p = line + 7, *end;; p = end) {
+			long g = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			bool known = false;
+			for (int i = 0; i < nwant && !known; i++)
+				known = (long)want[i] == g;
+			match &= known;
+			n++;
+		}
+	}
+	fclose(f);
+	return match && n == nwant;
+}
+
 START_TEST(test_workers_run_as_user)
 {
 	struct passwd *pw = getpwnam("nobody");
@@ -824,6 +922,10 @@ START_TEST(test_workers_run_as_user)
 	for (int i = 0; i < 2; i++) {
 		ck_assert_msg(ids_are(w[i], "Uid", (long)pw->pw_uid), "worker uid");
 		ck_assert_msg(ids_are(w[i], "Gid", (long)pw->pw_gid), "worker gid");
+		/* and none of root's supplementary groups */
+		char got[256];
+		ck_assert_msg(groups_are(w[i], pw, got, sizeof(got)),
+		    "worker groups: %s", got);
 	}
 	ck_assert(ids_are(e.pid, "Uid", 0));	/* the master keeps root */
 	int fd = h_connect(AF_INET, e.tcp4, 2000);

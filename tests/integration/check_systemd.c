@@ -108,6 +108,26 @@ START_TEST(test_ready_after_port_answers)
 	/* and every worker serves: the master said so in the log first */
 	ck_assert(h_log_has(&e, "ready: 2 workers"));
 	ck_assert(wait_msg("STATUS=2 workers, ", 7000, NULL, 0));
+
+	/* echod(8): the status line counts open connections and bytes
+	 * echoed.  After known traffic (5 bytes above, closed; one held
+	 * open with 1000 more) the next lines, every 5 s, say so exactly. */
+	static char big[1000];
+	const char want[] = "STATUS=2 workers, 1 connections, 1005 bytes echoed";
+	char last[256] = "none";
+	h_random(big, sizeof(big));
+	fd = h_connect(AF_INET, e.tcp4, 1000);
+	ck_assert_int_eq(h_echo(fd, big, sizeof(big), 2000), 0);
+	bool seen = false;
+	for (uint64_t end = h_now_ms() + 12000; !seen && h_now_ms() < end;) {
+		const char *m = strstr(next_msg((int)(end - h_now_ms())), "STATUS=");
+		if (m != NULL) {
+			snprintf(last, sizeof(last), "%.*s", (int)strcspn(m, "\n"), m);
+			seen = strcmp(last, want) == 0;
+		}
+	}
+	ck_assert_msg(seen, "want \"%s\", last said \"%s\"", want, last);
+	close(fd);
 }
 END_TEST
 

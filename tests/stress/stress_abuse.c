@@ -84,25 +84,37 @@ sc_udp_abuse(struct result *r)
 	double secs = FLOOD_S;
 	int allowed = (int)(BURST + RATE * secs * 1.2) + 10;
 
-	/* reflection: privileged and known service source ports get nothing */
-	static const int loops[] = { 7, 13, 19, 37, 123, 1900, 5353 };
-	int reflected = 0, tried = 0;
+	/* reflection: privileged source ports and every service port of
+	 * udp.c's list (README, echod(8), echod.conf(5)) get nothing */
+	static const int loops[] = { 7, 13, 19, 37, 123, 1023, 1900, 3702, 5353,
+	    5683, 11211 };
+	int reflected = 0, tried = 0, wanted = 0;
+	char busy[64] = "";
 	for (size_t i = 0; i < sizeof(loops) / sizeof(loops[0]); i++) {
 		if (getuid() != 0 && loops[i] < 1024)
 			continue;
+		wanted++;
+		int fd = sl_udp_from(LO(4), loops[i]);
+		if (fd == -1) {	/* not a try: a port this host uses */
+			size_t len = strlen(busy);
+			snprintf(busy + len, sizeof(busy) - len, " %d", loops[i]);
+			continue;
+		}
+		close(fd);
 		tried++;
 		reflected += udp_answered(LO(4), loops[i], e.udp4, 200);
 	}
 	bool control = udp_answered(LO(4), 0, e.udp4, 1000);
 	snprintf(r->figure, sizeof(r->figure), "flood %d datagrams in %d s from one "
 	    "source: %d echoed (bar %d: burst %d + %d/s); other source %d/%d "
-	    "answered; %d/%d loop-prone source ports answered",
+	    "answered; %d/%d loop-prone source ports answered%s%s",
 	    sent, FLOOD_S, echoed, allowed, BURST, RATE, calm_got, calm_sent,
-	    reflected, tried);
+	    reflected, tried, busy[0] ? ", could not bind:" : "", busy);
 	bar(r, echoed <= allowed, "the flood was not rate-limited");
 	bar(r, echoed >= BURST * 9 / 10, "the flood was cut below its burst");
 	bar(r, calm_got >= calm_sent - 1, "the other source suffered");
 	bar(r, reflected == 0, "answered a loop-prone source port");
+	bar(r, tried == wanted, "loop-prone source ports not tried:%s", busy);
 	bar(r, control, "an ordinary source port got no answer");
 out:
 	if (flood != -1)
