@@ -1,20 +1,10 @@
-/* cl.c - clocks, and durations in words, shared by the parts of echo-client. */
+/* cl.c - deadlines, and durations in words, shared by the parts of echo-client. */
 #include "config.h"
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "cl.h"
-
-uint64_t
-cl_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
 
 int
 cl_ms_left(uint64_t deadline_ns, uint64_t now_ns)

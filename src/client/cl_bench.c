@@ -20,6 +20,7 @@
 
 #include "cl.h"
 #include "cl_bench.h"
+#include "util.h"
 
 #define PRIME		65521		/* the block's period */
 #define IOBUF		65536
@@ -141,7 +142,7 @@ static void
 conn_open(struct worker *w, struct conn *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
-	uint64_t now = cl_now_ns();
+	uint64_t now = now_nsec();
 
 	c->fd = cl_connect_start(w->o->target, SOCK_STREAM);
 	if (c->fd == -1 || epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
@@ -172,7 +173,7 @@ conn_drain(struct worker *w, struct conn *c)
 	}
 	set_out(w, c, 0);
 	c->state = C_DRAIN;
-	c->deadline = deadline_from(w, cl_now_ns());
+	c->deadline = deadline_from(w, now_nsec());
 }
 
 /* Sends what is left of the message or, in bulk, the next window. */
@@ -217,7 +218,7 @@ op_start(struct worker *w, struct conn *c)
 	c->seq++;
 	c->off = ((uint64_t)c->id * 40503u + (uint64_t)c->seq * 2654435761u) % PRIME;
 	c->wpos = c->rpos = 0;
-	c->t_start = cl_now_ns();
+	c->t_start = now_nsec();
 	c->deadline = deadline_from(w, c->t_start);
 	c->state = C_BUSY;
 	conn_write(w, c);
@@ -250,7 +251,7 @@ on_connected(struct worker *w, struct conn *c)
 {
 	w->connecting--;
 	if (cl_connect_result(c->fd) == -1) {
-		char msg[128];
+		char msg[ADDR_STRLEN + 128];
 		snprintf(msg, sizeof(msg), "connect %s: %s", w->o->target->name,
 		    strerror(errno));
 		note(w, c, msg);
@@ -332,7 +333,7 @@ on_readable(struct worker *w, struct conn *c)
 		conn_close(w, c);
 		return;
 	}
-	now = cl_now_ns();
+	now = now_nsec();
 	if (n == 0) {
 		/* The server's close after our half-close: a clean end. */
 		if (w->o->pattern == CL_CONNECT)
@@ -401,7 +402,7 @@ dispatch(struct worker *w, int timeout)
 	struct epoll_event ev[256];
 	int i, n;
 
-	n = epoll_wait(w->ep, ev, (int)(sizeof(ev) / sizeof(ev[0])), timeout);
+	n = epoll_wait(w->ep, ev, (int)nitems(ev), timeout);
 	for (i = 0; i < n; i++) {
 		struct conn *c = ev[i].data.ptr;
 
@@ -487,13 +488,13 @@ worker_main(void *arg)
 			while (next < w->n && w->connecting < CONNECTS_INFLIGHT)
 				conn_open(w, &w->c[next++]);
 			dispatch(w, TICK_MS);
-			expire(w, cl_now_ns());
+			expire(w, now_nsec());
 		}
 	}
 	pthread_barrier_wait(&barrier);
 
 	w->running = 1;
-	now = cl_now_ns();
+	now = now_nsec();
 	if (o->duration_ms > 0)
 		end = now + o->duration_ms * 1000000;
 	for (i = 0; i < w->n; i++) {
@@ -510,7 +511,7 @@ worker_main(void *arg)
 	while (!w->stopping) {
 		int left = TICK_MS;
 
-		now = cl_now_ns();
+		now = now_nsec();
 		if ((end && now >= end) || atomic_load(&stop_all) || !busy(w, 0)) {
 			w->stopping = 1;
 			w->t_end = now;
@@ -532,10 +533,10 @@ worker_main(void *arg)
 		if (c->state == C_OPEN || (c->state == C_BUSY && o->pattern == CL_BULK))
 			conn_drain(w, c);
 	}
-	drain_end = cl_now_ns() + DRAIN_MS * 1000000ULL;
-	while (busy(w, 0) && cl_now_ns() < drain_end) {
+	drain_end = now_nsec() + DRAIN_MS * 1000000ULL;
+	while (busy(w, 0) && now_nsec() < drain_end) {
 		dispatch(w, TICK_MS);
-		expire(w, cl_now_ns());
+		expire(w, now_nsec());
 	}
 	for (i = 0; i < w->n; i++)
 		if (w->c[i].state != C_FREE)
@@ -612,7 +613,7 @@ cl_bench_run(const struct cl_bench_opts *o, struct cl_bench_result *r,
 		return CL_IOERR;
 	}
 	pthread_barrier_wait(&barrier);
-	t0 = cl_now_ns();
+	t0 = now_nsec();
 	if (o->pattern == CL_IDLE && o->ready != NULL) {
 		uint64_t open = 0;
 		for (i = 0; i < nt; i++)

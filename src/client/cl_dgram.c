@@ -15,28 +15,9 @@
 
 #include "cl.h"
 #include "cl_dgram.h"
+#include "util.h"
 
 #define DGRAM_BUF	65536
-
-/* Fills buf from fd up to len bytes or EOF; -1 with errno. */
-static ssize_t
-read_full(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len) {
-		n = read(fd, buf + got, len - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
 
 /* Reads one line (with its newline) of at most len bytes; -1 with errno. */
 static ssize_t
@@ -75,11 +56,11 @@ one(const struct cl_io *io, const char *msg, size_t len, char *echo,
 	}
 	t->sent += len;
 	if (io->timeout_ms > 0)
-		deadline = cl_now_ns() + (uint64_t)io->timeout_ms * 1000000;
+		deadline = now_nsec() + (uint64_t)io->timeout_ms * 1000000;
 	for (;;) {
 		struct pollfd p = { .fd = io->sock, .events = POLLIN };
 
-		rc = poll(&p, 1, cl_ms_left(deadline, cl_now_ns()));
+		rc = poll(&p, 1, cl_ms_left(deadline, now_nsec()));
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == -1) {
@@ -116,7 +97,7 @@ one(const struct cl_io *io, const char *msg, size_t len, char *echo,
 	if (n > DGRAM_BUF)
 		n = DGRAM_BUF;
 	t->received += (uint64_t)n;
-	if (io->out >= 0 && write(io->out, echo, (size_t)n) != n) {
+	if (io->out >= 0 && write_all(io->out, echo, (size_t)n) == -1) {
 		snprintf(err, errlen, "write standard output: %s", strerror(errno));
 		return CL_IOERR;
 	}

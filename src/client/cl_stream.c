@@ -16,6 +16,7 @@
 
 #include "cl.h"
 #include "cl_stream.h"
+#include "util.h"
 
 /*
  * What was read from the input and not yet verified.  Bounded, so that
@@ -142,7 +143,7 @@ cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t err
 		/* The reply timeout runs only while an echo is owed to us... */
 		waiting = (p[is].events & POLLIN) && (t->sent > t->received || wr_shut);
 		excess = t->received > t->sent;
-		now = cl_now_ns();
+		now = now_nsec();
 		if (excess && io->timeout_ms > 0) {
 			/* ...or once more came back than was sent: no echo, so
 			 * what keeps coming must not re-arm it (a server sending
@@ -160,7 +161,7 @@ cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t err
 			rc = fail(err, errlen, CL_IOERR, "%s: %s", "poll");
 			goto out;
 		}
-		if (deadline != 0 && cl_now_ns() >= deadline && (excess ||
+		if (deadline != 0 && now_nsec() >= deadline && (excess ||
 		    !(p[is].revents & (POLLIN | POLLHUP | POLLERR)))) {
 			rc = timed_out(err, errlen, io->timeout_ms, t,
 			    (p[is].events & POLLOUT) && !(p[is].revents & POLLOUT));
@@ -267,11 +268,11 @@ read_echo(const struct cl_io *io, const char *line, size_t want, int to_eof,
 	int rc;
 
 	if (io->timeout_ms > 0)
-		deadline = cl_now_ns() + (uint64_t)io->timeout_ms * 1000000;
+		deadline = now_nsec() + (uint64_t)io->timeout_ms * 1000000;
 	while (got < want || to_eof) {
 		struct pollfd p = { .fd = io->sock, .events = POLLIN };
 
-		rc = poll(&p, 1, cl_ms_left(deadline, cl_now_ns()));
+		rc = poll(&p, 1, cl_ms_left(deadline, now_nsec()));
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == -1)
@@ -298,7 +299,7 @@ read_echo(const struct cl_io *io, const char *line, size_t want, int to_eof,
 		}
 		got += (size_t)n;
 		t->received += (uint64_t)n;
-		if (io->out >= 0 && write(io->out, buf, (size_t)n) != n)
+		if (io->out >= 0 && write_all(io->out, buf, (size_t)n) == -1)
 			return fail(err, errlen, CL_IOERR, "%s: %s", "write standard output");
 	}
 	if (got < want) {

@@ -12,10 +12,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "client/cl.h"
 #include "client/cl_args.h"
 #include "client/cl_hist.h"
 #include "client/cl_net.h"
+#include "util.h"
 
 /* Every numeric argument: in range, out of range, negative, garbage, empty. */
 START_TEST(args_port)
@@ -43,7 +45,7 @@ START_TEST(args_port)
 	uint16_t port;
 	size_t i;
 
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+	for (i = 0; i < nitems(c); i++) {
 		why[0] = '\0';
 		port = 0;
 		ck_assert_msg(cl_arg_port(c[i].s, "tcp", &port, why, sizeof(why)) ==
@@ -118,12 +120,12 @@ START_TEST(args_ms)
 	uint64_t v;
 	size_t i;
 
-	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+	for (i = 0; i < nitems(ok); i++) {
 		ck_assert_msg(cl_arg_ms(ok[i].s, 0, 1000000000ULL, &v, why,
 		    sizeof(why)) == 0, "\"%s\": %s", ok[i].s, why);
 		ck_assert_uint_eq(v, (uint64_t)ok[i].ms);
 	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < nitems(bad); i++) {
 		ck_assert_msg(cl_arg_ms(bad[i].s, 0, 1000000000ULL, &v, why,
 		    sizeof(why)) == -1, "\"%s\" accepted", bad[i].s);
 		ck_assert_str_eq(why, bad[i].why);
@@ -192,7 +194,7 @@ listener(struct cl_target *ok, struct cl_target *refused)
 	memcpy(&ok->ss, &sin, sizeof(sin));
 	ok->len = sizeof(sin);
 	ok->family = AF_INET;
-	cl_addr_format((struct sockaddr *)&sin, len, ok->name, sizeof(ok->name));
+	addr_format((struct sockaddr *)&sin, len, ok->name, sizeof(ok->name));
 
 	/* Bound, never listening: connections to it are refused. */
 	gone = socket(AF_INET, SOCK_STREAM, 0);
@@ -203,7 +205,7 @@ listener(struct cl_target *ok, struct cl_target *refused)
 	memcpy(&refused->ss, &sin, sizeof(sin));
 	refused->len = sizeof(sin);
 	refused->family = AF_INET;
-	cl_addr_format((struct sockaddr *)&sin, len, refused->name,
+	addr_format((struct sockaddr *)&sin, len, refused->name,
 	    sizeof(refused->name));
 	return fd;
 }
