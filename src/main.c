@@ -31,8 +31,50 @@ usage(FILE *f)
 	    CONF_DEFAULT_PATH);
 }
 
-int
-main(int argc, char **argv)
+/* -l, -p and -w, checked as they are read: 0, or EX_USAGE said. */
+static int
+read_override(int ch, const char *arg, struct conf_overrides *ov)
+{
+	const char *why;
+
+	switch (ch) {
+	case 'l':
+		if (conf_check_listen(arg, &why) == -1) {
+			fprintf(stderr, "echod: -l %s: %s\n", arg, why);
+			return EX_USAGE;
+		}
+		if (ov->n_listen == CONF_MAX_LISTEN) {
+			fprintf(stderr, "echod: at most %d -l addresses\n",
+			    CONF_MAX_LISTEN);
+			return EX_USAGE;
+		}
+		ov->listen[ov->n_listen++] = arg;
+		break;
+	case 'p':
+		if (arg[0] != '/') {
+			fprintf(stderr, "echod: -p %s: must be an absolute path\n",
+			    arg);
+			return EX_USAGE;
+		}
+		ov->pidfile = arg;
+		break;
+	case 'w':
+		if (conf_parse_workers(arg, &ov->workers, &why) == -1) {
+			fprintf(stderr, "echod: -w %s: %s\n", arg, why);
+			return EX_USAGE;
+		}
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Reads the command line into ov and opts, and -t into *test.  Returns -1
+ * to go on, or the exit status: 0 after -h or -V, EX_USAGE said.
+ */
+static int
+read_cmdline(int argc, char **argv, struct conf_overrides *ov,
+    struct master_opts *opts, bool *test)
 {
 	static const struct option longopts[] = {
 		{ "config",	 required_argument, NULL, 'c' },
@@ -46,60 +88,34 @@ main(int argc, char **argv)
 		{ "workers",	 required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct conf_overrides ov = { .workers = -1 };
-	struct master_opts opts = { .overrides = &ov };
-	char err[CONF_ERRLEN];
-	const char *why, *path = NULL;
-	bool test = false;
-	struct conf *conf;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:dfhl:p:tVw:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			opts->conf_path = optarg;
 			break;
 		case 'd':
-			ov.debug = true;
+			ov->debug = true;
 			break;
 		case 'f':
-			opts.foreground = true;
+			opts->foreground = true;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		case 'l':
-			if (conf_check_listen(optarg, &why) == -1) {
-				fprintf(stderr, "echod: -l %s: %s\n", optarg, why);
-				return EX_USAGE;
-			}
-			if (ov.n_listen == CONF_MAX_LISTEN) {
-				fprintf(stderr, "echod: at most %d -l addresses\n",
-				    CONF_MAX_LISTEN);
-				return EX_USAGE;
-			}
-			ov.listen[ov.n_listen++] = optarg;
-			break;
 		case 'p':
-			if (optarg[0] != '/') {
-				fprintf(stderr, "echod: -p %s: must be an absolute path\n",
-				    optarg);
+		case 'w':
+			if (read_override(ch, optarg, ov) != 0)
 				return EX_USAGE;
-			}
-			ov.pidfile = optarg;
 			break;
 		case 't':
-			test = true;
+			*test = true;
 			break;
 		case 'V':
 			printf("echod %s\n", PACKAGE_VERSION);
 			return 0;
-		case 'w':
-			if (conf_parse_workers(optarg, &ov.workers, &why) == -1) {
-				fprintf(stderr, "echod: -w %s: %s\n", optarg, why);
-				return EX_USAGE;
-			}
-			break;
 		default:
 			usage(stderr);
 			return EX_USAGE;
@@ -110,40 +126,73 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	/* Without -c, a missing default file means the built-in defaults. */
-	if (path == NULL && access(CONF_DEFAULT_PATH, F_OK) == 0)
-		path = CONF_DEFAULT_PATH;
-	opts.conf_path = path;
+	return -1;
+}
 
-	if ((conf = conf_load(path, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "echod: %s\n", err);
-		return EX_CONFIG;
-	}
+/*
+ * What a start would run: the file, the command line over it, the user
+ * resolved.  NULL with the reason in err.  -t shows the file's warnings.
+ */
+static struct conf *
+load(const char *path, const struct conf_overrides *ov, bool test, char *err,
+    size_t errlen)
+{
+	struct conf *conf;
+
+	if ((conf = conf_load(path, err, errlen)) == NULL)
+		return NULL;
 	for (size_t i = 0; test && i < conf->n_warnings; i++)
 		fprintf(stderr, "echod: %s\n", conf->warnings[i]);
 	/* -t judges what a start would: the user too, as this process */
-	if (conf_override(conf, &ov, err, sizeof(err)) == -1 ||
-	    conf_resolve_user(conf, NULL, err, sizeof(err)) == -1) {
-		fprintf(stderr, "echod: %s\n", err);
+	if (conf_override(conf, ov, err, errlen) == -1 ||
+	    conf_resolve_user(conf, NULL, err, errlen) == -1) {
 		conf_free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+/* Logging set up, detached unless -f: the master's from here on. */
+static int
+start(struct conf *conf, const struct master_opts *opts)
+{
+	log_init(opts->foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, "echod");
+	log_setlevel(conf->log_level);
+	if (!opts->foreground && detach_start("echod") == -1) {
+		fprintf(stderr, "echod: detaching: %s\n", strerror(errno));
+		return 1;
+	}
+	if (opts->conf_path == NULL)
+		log_info("no %s: using the built-in configuration", CONF_DEFAULT_PATH);
+	for (size_t i = 0; i < conf->n_warnings; i++)
+		log_warnx("%s", conf->warnings[i]);
+	return master_run(conf, opts);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct conf_overrides ov = { .workers = -1 };
+	struct master_opts opts = { .overrides = &ov };
+	char err[CONF_ERRLEN];
+	bool test = false;
+	struct conf *conf;
+	int rc;
+
+	if ((rc = read_cmdline(argc, argv, &ov, &opts, &test)) != -1)
+		return rc;
+	/* Without -c, a missing default file means the built-in defaults. */
+	if (opts.conf_path == NULL && access(CONF_DEFAULT_PATH, F_OK) == 0)
+		opts.conf_path = CONF_DEFAULT_PATH;
+	if ((conf = load(opts.conf_path, &ov, test, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "echod: %s\n", err);
 		return EX_CONFIG;
 	}
 	if (test) {
 		fprintf(stderr, "echod: configuration file %s test is successful\n",
-		    path ? path : "(built-in defaults)");
+		    opts.conf_path ? opts.conf_path : "(built-in defaults)");
 		conf_free(conf);
 		return 0;
 	}
-
-	log_init(opts.foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, "echod");
-	log_setlevel(conf->log_level);
-	if (!opts.foreground && detach_start("echod") == -1) {
-		fprintf(stderr, "echod: detaching: %s\n", strerror(errno));
-		return 1;
-	}
-	if (path == NULL)
-		log_info("no %s: using the built-in configuration", CONF_DEFAULT_PATH);
-	for (size_t i = 0; i < conf->n_warnings; i++)
-		log_warnx("%s", conf->warnings[i]);
-	return master_run(conf, &opts);
+	return start(conf, &opts);
 }
