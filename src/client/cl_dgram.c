@@ -45,7 +45,7 @@ static int
 one(const struct cl_io *io, const char *msg, size_t len, char *echo,
     struct cl_tally *t, char *err, size_t errlen)
 {
-	uint64_t deadline = 0;
+	uint64_t deadline;
 	ssize_t n;
 	size_t i;
 	int rc;
@@ -55,14 +55,9 @@ one(const struct cl_io *io, const char *msg, size_t len, char *echo,
 		return errno == ECONNREFUSED ? CL_UNAVAIL : CL_IOERR;
 	}
 	t->sent += len;
-	if (io->timeout_ms > 0)
-		deadline = now_nsec() + (uint64_t)io->timeout_ms * 1000000;
+	deadline = cl_deadline(io->timeout_ms);
 	for (;;) {
-		struct pollfd p = { .fd = io->sock, .events = POLLIN };
-
-		rc = poll(&p, 1, cl_ms_left(deadline, now_nsec()));
-		if (rc == -1 && errno == EINTR)
-			continue;
+		rc = cl_wait(io->sock, POLLIN, deadline);
 		if (rc == -1) {
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			return CL_IOERR;

@@ -96,24 +96,15 @@ cl_connect_result(int fd)
 static int
 connect_wait(int fd, int timeout_ms)
 {
-	uint64_t deadline = 0;
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	int rc;
+	int rc = cl_wait(fd, POLLOUT, cl_deadline(timeout_ms));
 
-	if (timeout_ms > 0)
-		deadline = now_nsec() + (uint64_t)timeout_ms * 1000000;
-	for (;;) {
-		rc = poll(&pfd, 1, cl_ms_left(deadline, now_nsec()));
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1)
-			return -1;
-		if (rc == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		return cl_connect_result(fd);
+	if (rc == -1)
+		return -1;
+	if (rc == 0) {
+		errno = ETIMEDOUT;
+		return -1;
 	}
+	return cl_connect_result(fd);
 }
 
 int

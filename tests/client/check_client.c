@@ -1,12 +1,14 @@
 /*
  * check_client.c - unit tests of echo-client's modules: the strict
- * readers of its numeric arguments, the latency histogram, and the address
- * loop that falls through to the next address.
+ * readers of its numeric arguments, the latency histogram, the address
+ * loop that falls through to the next address, and the waits and read
+ * loops it shares.
  */
 #include "config.h"
 
 #include <check.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -256,6 +258,43 @@ START_TEST(resolve_numeric)
 }
 END_TEST
 
+/* cl_wait(): ready is 1, a deadline passed is 0, and not before it. */
+START_TEST(wait_ready_or_deadline)
+{
+	int fds[2];
+	uint64_t t0;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_uint_eq(cl_deadline(0), 0);
+	t0 = now_nsec();
+	ck_assert_int_eq(cl_wait(fds[0], POLLIN, cl_deadline(50)), 0);
+	ck_assert_uint_ge(now_nsec() - t0, 50 * 1000000ULL);
+	ck_assert_int_eq(write(fds[1], "x", 1), 1);
+	ck_assert_int_eq(cl_wait(fds[0], POLLIN, 0), 1);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+/* read_full() (src/common): what was asked for, or less at end of file. */
+START_TEST(read_full_until_eof)
+{
+	char buf[16];
+	int fds[2];
+
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(write(fds[1], "abc", 3), 3);
+	ck_assert_int_eq(write(fds[1], "de", 2), 2);
+	ck_assert_int_eq(read_full(fds[0], buf, 4), 4);
+	ck_assert_int_eq(memcmp(buf, "abcd", 4), 0);
+	close(fds[1]);
+	ck_assert_int_eq(read_full(fds[0], buf, sizeof(buf)), 1);
+	ck_assert_int_eq(buf[0], 'e');
+	ck_assert_int_eq(read_full(fds[0], buf, sizeof(buf)), 0);
+	close(fds[0]);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -272,6 +311,8 @@ main(void)
 	tcase_add_test(tc, connect_falls_through);
 	tcase_add_test(tc, connect_all_refused);
 	tcase_add_test(tc, resolve_numeric);
+	tcase_add_test(tc, wait_ready_or_deadline);
+	tcase_add_test(tc, read_full_until_eof);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
