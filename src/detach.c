@@ -1,7 +1,6 @@
 /* detach.c - the double fork, with a pipe back to the waiting parent. */
 #include "config.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +19,7 @@ detach_start(const char *progname)
 {
 	char buf[1024];
 	int fds[2], null;
-	size_t got = 0;
+	ssize_t got;
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) == -1)
@@ -30,16 +29,8 @@ detach_start(const char *progname)
 	if (pid > 0) {
 		/* The original process: wait for the daemon's word. */
 		close(fds[1]);
-		for (;;) {
-			ssize_t n = read(fds[0], buf + got, sizeof(buf) - 1 - got);
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-			if (got == sizeof(buf) - 1)
-				break;
-		}
+		if ((got = read_full(fds[0], buf, sizeof(buf) - 1)) == -1)
+			got = 0;
 		buf[got] = '\0';
 		waitpid(pid, NULL, 0);	/* the intermediate child exits at once */
 		if (got > 0 && buf[0] == 'R')

@@ -131,160 +131,215 @@ default_port(int udp)
 	return buf;
 }
 
-int
-main(int argc, char *argv[])
+/* The command line, read. */
+struct args {
+	struct cl_bench_opts	 bo;
+	const char		*host;
+	const char		*port;
+	const char		*size_arg;
+	char			 portbuf[8];
+	uint64_t		 timeout_ms, duration_ms, size;
+	int			 family, udp, bench, check;
+};
+
+static void
+read_options(int argc, char *argv[], struct args *a)
 {
-	struct cl_target t[MAX_TARGETS];
-	struct cl_bench_opts bo = { .conns = 1, .size = 64, .threads = 1,
-	    .pattern = CL_PINGPONG };
-	struct cl_bench_result br;
-	struct cl_io io = { .in = STDIN_FILENO, .out = STDOUT_FILENO };
-	struct cl_tally tally;
-	char err[CL_ERRLEN];
-	const char *host, *port, *size_arg = NULL;
-	char why[128], portbuf[8];
-	uint16_t portnum;
-	uint64_t timeout_ms = DEFAULT_TIMEOUT_MS, duration_ms = 0, size = 0;
-	int ch, family = AF_UNSPEC, udp = 0, bench = 0, check = 0, n, fd, used,
-	    timedout, rc, tty;
+	char why[128];
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "46bc:d:hj:kn:p:s:t:uV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
-			family = AF_INET;
+			a->family = AF_INET;
 			break;
 		case '6':
-			family = AF_INET6;
+			a->family = AF_INET6;
 			break;
 		case 'b':
-			bench = 1;
+			a->bench = 1;
 			break;
 		case 'c':
-			bo.conns = (int)num_arg("-c", optarg, 1, MAX_CONNS);
+			a->bo.conns = (int)num_arg("-c", optarg, 1, MAX_CONNS);
 			break;
 		case 'd':
-			duration_ms = ms_arg("-d", optarg, 1, MAX_DURATION_MS);
+			a->duration_ms = ms_arg("-d", optarg, 1, MAX_DURATION_MS);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
-			return CL_OK;
+			exit(CL_OK);
 		case 'j':
-			bo.threads = (int)num_arg("-j", optarg, 1, MAX_THREADS);
+			a->bo.threads = (int)num_arg("-j", optarg, 1, MAX_THREADS);
 			break;
 		case 'k':
-			check = 1;
+			a->check = 1;
 			break;
 		case 'n':
-			bo.count = num_arg("-n", optarg, 1, LLONG_MAX);
+			a->bo.count = num_arg("-n", optarg, 1, LLONG_MAX);
 			break;
 		case 'p':
-			if (cl_pattern_parse(optarg, &bo.pattern) == -1)
+			if (cl_pattern_parse(optarg, &a->bo.pattern) == -1)
 				bad_arg("-p", optarg, "must be pingpong, connect, "
 				    "bulk or idle");
 			break;
 		case 's':
-			if (cl_arg_size(optarg, 1, CL_BENCH_MAXSIZE, &size, why,
+			if (cl_arg_size(optarg, 1, CL_BENCH_MAXSIZE, &a->size, why,
 			    sizeof(why)) == -1)
 				bad_arg("-s", optarg, why);
-			size_arg = optarg;
+			a->size_arg = optarg;
 			break;
 		case 't':
-			timeout_ms = ms_arg("-t", optarg, 0, MAX_TIMEOUT_MS);
+			a->timeout_ms = ms_arg("-t", optarg, 0, MAX_TIMEOUT_MS);
 			break;
 		case 'u':
-			udp = 1;
+			a->udp = 1;
 			break;
 		case 'V':
 			printf("echo-client %s\n", PACKAGE_VERSION);
-			return CL_OK;
+			exit(CL_OK);
 		default:
 			usage(NULL, NULL);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1 || argc > 2)
-		usage(argc < 1 ? "missing host%s" : "too many arguments%s", "");
-	if (bench && udp)
+}
+
+/*
+ * The number of operands, and the options that cannot go together or not
+ * without -b.
+ */
+static void
+check_options(const struct args *a, int noperands)
+{
+	const struct cl_bench_opts *bo = &a->bo;
+
+	if (noperands < 1 || noperands > 2)
+		usage(noperands < 1 ? "missing host%s" : "too many arguments%s", "");
+	if (a->bench && a->udp)
 		usage("-b measures TCP only; -u cannot go with it%s", "");
-	if (bench && check)
+	if (a->bench && a->check)
 		usage("-b verifies every byte already; -k cannot go with it%s", "");
-	if (!bench && (bo.count || duration_ms || bo.conns != 1 ||
-	    bo.threads != 1 || bo.pattern != CL_PINGPONG))
+	if (!a->bench && (bo->count || a->duration_ms || bo->conns != 1 ||
+	    bo->threads != 1 || bo->pattern != CL_PINGPONG))
 		usage("-c, -d, -j, -n and -p go with -b only%s", "");
-	if (duration_ms && bo.count)
+	if (a->duration_ms && bo->count)
 		usage("-d and -n exclude each other%s", "");
 	/* Neither pattern has a round trip to count: -n never ended them. */
-	if (bo.count && (bo.pattern == CL_BULK || bo.pattern == CL_IDLE))
+	if (bo->count && (bo->pattern == CL_BULK || bo->pattern == CL_IDLE))
 		usage("-n counts round trips or connections; -p %s runs for -d",
-		    cl_pattern_name(bo.pattern));
-	if (size && !bench && !udp)
+		    cl_pattern_name(bo->pattern));
+	if (a->size && !a->bench && !a->udp)
 		usage("-s goes with -b or -u only%s", "");
-	if (udp && size > MAX_DGRAM)
-		bad_arg("-s", size_arg, "out of range (1..65507 with -u: the "
+	if (a->udp && a->size > MAX_DGRAM)
+		bad_arg("-s", a->size_arg, "out of range (1..65507 with -u: the "
 		    "largest datagram)");
-	host = argv[0];
-	port = default_port(udp);
+}
+
+/* host [port]: the port given, or the echo service's. */
+static void
+read_operands(int argc, char *argv[], struct args *a)
+{
+	char why[128];
+	uint16_t portnum;
+
+	a->host = argv[0];
+	a->port = default_port(a->udp);
 	if (argc == 2) {
 		/* Checked here: getaddrinfo() would wrap 99999 to 34463. */
-		if (cl_arg_port(argv[1], udp ? "udp" : "tcp", &portnum, why,
+		if (cl_arg_port(argv[1], a->udp ? "udp" : "tcp", &portnum, why,
 		    sizeof(why)) == -1)
 			bad_arg("port", argv[1], why);
-		snprintf(portbuf, sizeof(portbuf), "%u", (unsigned)portnum);
-		port = portbuf;
+		snprintf(a->portbuf, sizeof(a->portbuf), "%u", (unsigned)portnum);
+		a->port = a->portbuf;
 	}
-	signal(SIGPIPE, SIG_IGN);
+}
 
-	n = cl_resolve(host, port, family, udp ? SOCK_DGRAM : SOCK_STREAM, t,
-	    MAX_TARGETS, err, sizeof(err));
-	if (n == -1) {
-		fprintf(stderr, "echo-client: %s\n", err);
-		return CL_UNAVAIL;
-	}
-	fd = cl_connect_any(t, n, udp ? SOCK_DGRAM : SOCK_STREAM, (int)timeout_ms,
-	    &used, &timedout, err, sizeof(err));
-	if (fd == -1) {
-		fprintf(stderr, "echo-client: connect %s\n", err);
-		return timedout ? CL_TIMEOUT : CL_UNAVAIL;
-	}
+/* The load goes to the first address that took a connection. */
+static int
+bench(struct args *a, const struct cl_target *t)
+{
+	struct cl_bench_opts *bo = &a->bo;
+	struct cl_bench_result br;
+	char err[CL_ERRLEN];
+	int rc;
 
-	if (bench) {
-		/* The load goes to the first address that took a connection. */
-		close(fd);
-		bo.target = &t[used];
-		bo.size = size > 0 ? (size_t)size : 64;
-		bo.timeout_ms = (int)timeout_ms;
-		if (bo.count == 0)
-			bo.duration_ms = duration_ms > 0 ? duration_ms :
-			    DEFAULT_BENCH_MS;
-		/* -t still bounds the connects and the first echo of idle. */
-		if (bo.pattern == CL_IDLE)
-			bo.ready = stdout;
-		rc = cl_bench_run(&bo, &br, err, sizeof(err));
-		cl_bench_print(stdout, &bo, &br);
-		if (rc != CL_OK)
-			fprintf(stderr, "echo-client: %s: %s\n", t[used].name, err);
-		return rc;
-	}
+	bo->target = t;
+	bo->size = a->size > 0 ? (size_t)a->size : 64;
+	bo->timeout_ms = (int)a->timeout_ms;
+	if (bo->count == 0)
+		bo->duration_ms = a->duration_ms > 0 ? a->duration_ms :
+		    DEFAULT_BENCH_MS;
+	/* -t still bounds the connects and the first echo of idle. */
+	if (bo->pattern == CL_IDLE)
+		bo->ready = stdout;
+	rc = cl_bench_run(bo, &br, err, sizeof(err));
+	cl_bench_print(stdout, bo, &br);
+	if (rc != CL_OK)
+		fprintf(stderr, "echo-client: %s: %s\n", t->name, err);
+	return rc;
+}
 
-	tty = isatty(STDIN_FILENO);
+/* Standard input to the server, its echo to standard output. */
+static int
+talk(const struct args *a, int fd, const struct cl_target *t)
+{
+	struct cl_io io = { .in = STDIN_FILENO, .out = STDOUT_FILENO };
+	struct cl_tally tally;
+	char err[CL_ERRLEN];
+	int rc, tty = isatty(STDIN_FILENO);
+
 	io.sock = fd;
-	io.check = check;
-	io.timeout_ms = (int)timeout_ms;
-	io.dgram_max = size > 0 ? (size_t)size : DEFAULT_DGRAM;
+	io.check = a->check;
+	io.timeout_ms = (int)a->timeout_ms;
+	io.dgram_max = a->size > 0 ? (size_t)a->size : DEFAULT_DGRAM;
 	/* A pipe checked is a pipe verified, not copied. */
-	if (check && !tty)
+	if (a->check && !tty)
 		io.out = -1;
-	if (udp)
+	if (a->udp)
 		rc = cl_dgram_run(&io, tty, &tally, err, sizeof(err));
 	else if (tty)
 		rc = cl_stream_lines(&io, &tally, err, sizeof(err));
 	else
 		rc = cl_stream_pipe(&io, &tally, err, sizeof(err));
-	close(fd);
 	if (rc != CL_OK)
-		fprintf(stderr, "echo-client: %s: %s\n", t[used].name, err);
+		fprintf(stderr, "echo-client: %s: %s\n", t->name, err);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct args a = { .bo = { .conns = 1, .size = 64, .threads = 1,
+	    .pattern = CL_PINGPONG }, .timeout_ms = DEFAULT_TIMEOUT_MS,
+	    .family = AF_UNSPEC };
+	struct cl_target t[MAX_TARGETS];
+	char err[CL_ERRLEN];
+	int socktype, n, fd, used, timedout, rc;
+
+	read_options(argc, argv, &a);
+	check_options(&a, argc - optind);
+	read_operands(argc - optind, argv + optind, &a);
+	signal(SIGPIPE, SIG_IGN);
+
+	socktype = a.udp ? SOCK_DGRAM : SOCK_STREAM;
+	n = cl_resolve(a.host, a.port, a.family, socktype, t, MAX_TARGETS, err,
+	    sizeof(err));
+	if (n == -1) {
+		fprintf(stderr, "echo-client: %s\n", err);
+		return CL_UNAVAIL;
+	}
+	fd = cl_connect_any(t, n, socktype, (int)a.timeout_ms, &used, &timedout,
+	    err, sizeof(err));
+	if (fd == -1) {
+		fprintf(stderr, "echo-client: connect %s\n", err);
+		return timedout ? CL_TIMEOUT : CL_UNAVAIL;
+	}
+	if (a.bench) {
+		close(fd);
+		return bench(&a, &t[used]);
+	}
+	rc = talk(&a, fd, &t[used]);
+	close(fd);
 	return rc;
 }

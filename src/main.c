@@ -46,8 +46,49 @@ usage(FILE *f)
 	    CONF_DEFAULT_PATH);
 }
 
-int
-main(int argc, char **argv)
+/* -l, -p and -w, checked as they are read: 0, or EX_USAGE said. */
+static int
+read_override(int ch, const char *arg, struct conf_overrides *ov)
+{
+	const char *why;
+
+	switch (ch) {
+	case 'l':
+		if (conf_check_listen(arg, &why) == -1) {
+			fprintf(stderr, "echod: -l %s: %s\n", arg, why);
+			return EX_USAGE;
+		}
+		if (ov->n_listen == CONF_MAX_LISTEN) {
+			fprintf(stderr, "echod: at most %d -l addresses\n",
+			    CONF_MAX_LISTEN);
+			return EX_USAGE;
+		}
+		ov->listen[ov->n_listen++] = arg;
+		break;
+	case 'p':
+		if (conf_check_pidfile(arg, &why) == -1) {
+			fprintf(stderr, "echod: -p %s: %s\n", arg, why);
+			return EX_USAGE;
+		}
+		ov->pidfile = arg;
+		break;
+	case 'w':
+		if (conf_parse_workers(arg, &ov->workers, &why) == -1) {
+			fprintf(stderr, "echod: -w %s: %s\n", arg, why);
+			return EX_USAGE;
+		}
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Reads the command line into ov and opts, and -t into *test.  Returns -1
+ * to go on, or the exit status: 0 after -h or -V, EX_USAGE said.
+ */
+static int
+read_cmdline(int argc, char **argv, struct conf_overrides *ov,
+    struct master_opts *opts, bool *test)
 {
 	static const struct option longopts[] = {
 		{ "config",	 required_argument, NULL, 'c' },
@@ -61,59 +102,34 @@ main(int argc, char **argv)
 		{ "workers",	 required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct conf_overrides ov = { .workers = -1 };
-	struct master_opts opts = { .overrides = &ov };
-	char err[CONF_ERRLEN];
-	const char *why, *path = NULL;
-	bool test = false;
-	struct conf *conf;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:dfhl:p:tVw:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			opts->conf_path = optarg;
 			break;
 		case 'd':
-			ov.debug = true;
+			ov->debug = true;
 			break;
 		case 'f':
-			opts.foreground = true;
+			opts->foreground = true;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		case 'l':
-			if (conf_check_listen(optarg, &why) == -1) {
-				fprintf(stderr, "echod: -l %s: %s\n", optarg, why);
-				return EX_USAGE;
-			}
-			if (ov.n_listen == CONF_MAX_LISTEN) {
-				fprintf(stderr, "echod: at most %d -l addresses\n",
-				    CONF_MAX_LISTEN);
-				return EX_USAGE;
-			}
-			ov.listen[ov.n_listen++] = optarg;
-			break;
 		case 'p':
-			if (conf_check_pidfile(optarg, &why) == -1) {
-				fprintf(stderr, "echod: -p %s: %s\n", optarg, why);
+		case 'w':
+			if (read_override(ch, optarg, ov) != 0)
 				return EX_USAGE;
-			}
-			ov.pidfile = optarg;
 			break;
 		case 't':
-			test = true;
+			*test = true;
 			break;
 		case 'V':
 			printf("echod %s\n", PACKAGE_VERSION);
 			return 0;
-		case 'w':
-			if (conf_parse_workers(optarg, &ov.workers, &why) == -1) {
-				fprintf(stderr, "echod: -w %s: %s\n", optarg, why);
-				return EX_USAGE;
-			}
-			break;
 		default:
 			usage(stderr);
 			return EX_USAGE;
@@ -124,33 +140,79 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
+	return -1;
+}
+
+/*
+ * What a start would run: the file, the command line over it, the user
+ * resolved.  NULL with the reason in err.  -t shows the file's warnings.
+ */
+static struct conf *
+load(const char *path, const struct conf_overrides *ov, bool test, char *err,
+    size_t errlen)
+{
+	struct conf *conf;
+
+	if ((conf = conf_load(path, err, errlen)) == NULL)
+		return NULL;
+	for (size_t i = 0; test && i < conf->n_warnings; i++)
+		fprintf(stderr, "echod: %s\n", conf->warnings[i]);
+	/* -t judges what a start would: the user too, as this process, and
+	 * the addresses (ignored under socket activation) */
+	if (conf_override(conf, ov, err, errlen) == -1 ||
+	    (sd_listen_fds(0) <= 0 &&
+	    conf_resolve_listen(conf, err, errlen) == -1) ||
+	    conf_resolve_user(conf, NULL, err, errlen) == -1) {
+		conf_free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+/* Logging set up, detached unless -f: the master's from here on.  path is
+ * the file read (NULL: the built-in defaults). */
+static int
+start(struct conf *conf, const struct master_opts *opts, const char *path)
+{
+	log_init(opts->foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, "echod");
+	log_setlevel(conf->log_level);
+	if (!opts->foreground && detach_start("echod") == -1) {
+		fprintf(stderr, "echod: detaching: %s\n", strerror(errno));
+		return 1;
+	}
+	if (path == NULL)
+		log_info("no %s: using the built-in configuration", CONF_DEFAULT_PATH);
+	for (size_t i = 0; i < conf->n_warnings; i++)
+		log_warnx("%s", conf->warnings[i]);
+	return master_run(conf, opts);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct conf_overrides ov = { .workers = -1 };
+	struct master_opts opts = { .overrides = &ov };
+	char err[CONF_ERRLEN];
+	const char *path;
+	bool test = false;
+	struct conf *conf;
+	int rc;
+
+	if ((rc = read_cmdline(argc, argv, &ov, &opts, &test)) != -1)
+		return rc;
 	/* A daemon chdir()s to /: a reload must still find a relative -c. */
-	if (path != NULL && path[0] != '/') {
-		const char *given = path;
-		if ((path = absolute(given)) == NULL) {
+	if (opts.conf_path != NULL && opts.conf_path[0] != '/') {
+		const char *given = opts.conf_path;
+		if ((opts.conf_path = absolute(given)) == NULL) {
 			fprintf(stderr, "echod: -c %s: %s\n", given, strerror(errno));
 			return EX_CONFIG;
 		}
 	}
 	/* Without -c, a missing default file means the built-in defaults
 	 * (checked again on each reload: see master.c). */
-	opts.conf_path = path;
-	path = conf_choose(path, CONF_DEFAULT_PATH);
-
-	if ((conf = conf_load(path, err, sizeof(err))) == NULL) {
+	path = conf_choose(opts.conf_path, CONF_DEFAULT_PATH);
+	if ((conf = load(path, &ov, test, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "echod: %s\n", err);
-		return EX_CONFIG;
-	}
-	for (size_t i = 0; test && i < conf->n_warnings; i++)
-		fprintf(stderr, "echod: %s\n", conf->warnings[i]);
-	/* -t judges what a start would: the user too, as this process, and
-	 * the addresses (ignored under socket activation) */
-	if (conf_override(conf, &ov, err, sizeof(err)) == -1 ||
-	    (sd_listen_fds(0) <= 0 &&
-	    conf_resolve_listen(conf, err, sizeof(err)) == -1) ||
-	    conf_resolve_user(conf, NULL, err, sizeof(err)) == -1) {
-		fprintf(stderr, "echod: %s\n", err);
-		conf_free(conf);
 		return EX_CONFIG;
 	}
 	if (test) {
@@ -159,16 +221,5 @@ main(int argc, char **argv)
 		conf_free(conf);
 		return 0;
 	}
-
-	log_init(opts.foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, "echod");
-	log_setlevel(conf->log_level);
-	if (!opts.foreground && detach_start("echod") == -1) {
-		fprintf(stderr, "echod: detaching: %s\n", strerror(errno));
-		return 1;
-	}
-	if (path == NULL)
-		log_info("no %s: using the built-in configuration", CONF_DEFAULT_PATH);
-	for (size_t i = 0; i < conf->n_warnings; i++)
-		log_warnx("%s", conf->warnings[i]);
-	return master_run(conf, &opts);
+	return start(conf, &opts, path);
 }

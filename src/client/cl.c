@@ -1,20 +1,13 @@
-/* cl.c - clocks, and durations in words, shared by the parts of echo-client. */
+/* cl.c - deadlines, and durations in words, shared by the parts of echo-client. */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "cl.h"
-
-uint64_t
-cl_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
+#include "util.h"
 
 int
 cl_ms_left(uint64_t deadline_ns, uint64_t now_ns)
@@ -28,6 +21,24 @@ cl_ms_left(uint64_t deadline_ns, uint64_t now_ns)
 	/* Round up, or poll() would spin through the last millisecond. */
 	ms = (deadline_ns - now_ns + 999999) / 1000000;
 	return ms > 3600 * 1000 ? 3600 * 1000 : (int)ms;
+}
+
+uint64_t
+cl_deadline(int timeout_ms)
+{
+	return timeout_ms > 0 ? now_nsec() + (uint64_t)timeout_ms * 1000000 : 0;
+}
+
+int
+cl_wait(int fd, short events, uint64_t deadline_ns)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int rc;
+
+	do
+		rc = poll(&p, 1, cl_ms_left(deadline_ns, now_nsec()));
+	while (rc == -1 && errno == EINTR);
+	return rc;
 }
 
 const char *

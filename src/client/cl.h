@@ -1,4 +1,7 @@
-/* cl.h - what every part of echo-client shares: exit codes, clocks, limits. */
+/*
+ * cl.h - what every part of echo-client shares: exit codes, deadlines,
+ * durations in words.  Clocks and read and write loops are src/common's.
+ */
 #ifndef ECHOD_CL_H
 #define ECHOD_CL_H
 
@@ -21,9 +24,18 @@ enum cl_status {
 
 #define CL_ERRLEN	512
 
-uint64_t	cl_now_ns(void);	/* CLOCK_MONOTONIC */
-/* Milliseconds left until deadline_ns, for poll(); -1 when there is none. */
+/*
+ * Milliseconds left until deadline_ns (now_nsec()'s clock), for poll();
+ * -1 when there is none.
+ */
 int		cl_ms_left(uint64_t deadline_ns, uint64_t now_ns);
+/* The deadline timeout_ms from now, or 0 (none) for a timeout of 0. */
+uint64_t	cl_deadline(int timeout_ms);
+/*
+ * Waits until fd has one of events or deadline_ns (0: none) passes, going
+ * on after a signal: 1 when ready, 0 at the deadline, -1 with errno.
+ */
+int		cl_wait(int fd, short events, uint64_t deadline_ns);
 /* "10 s", "0.3 s", "250 ms": a duration in milliseconds, for messages. */
 const char	*cl_fmt_ms(uint64_t ms, char *buf, size_t buflen);
 

@@ -20,6 +20,7 @@
 
 #include "cl.h"
 #include "cl_bench.h"
+#include "util.h"
 
 #define PRIME		65521		/* the block's period */
 #define IOBUF		65536
@@ -141,7 +142,7 @@ static void
 conn_open(struct worker *w, struct conn *c)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
-	uint64_t now = cl_now_ns();
+	uint64_t now = now_nsec();
 
 	c->fd = cl_connect_start(w->o->target, SOCK_STREAM);
 	if (c->fd == -1 || epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
@@ -172,7 +173,7 @@ conn_drain(struct worker *w, struct conn *c)
 	}
 	set_out(w, c, 0);
 	c->state = C_DRAIN;
-	c->deadline = deadline_from(w, cl_now_ns());
+	c->deadline = deadline_from(w, now_nsec());
 }
 
 /* Sends what is left of the message or, in bulk, the next window. */
@@ -217,7 +218,7 @@ op_start(struct worker *w, struct conn *c)
 	c->seq++;
 	c->off = ((uint64_t)c->id * 40503u + (uint64_t)c->seq * 2654435761u) % PRIME;
 	c->wpos = c->rpos = 0;
-	c->t_start = cl_now_ns();
+	c->t_start = now_nsec();
 	c->deadline = deadline_from(w, c->t_start);
 	c->state = C_BUSY;
 	conn_write(w, c);
@@ -250,7 +251,7 @@ on_connected(struct worker *w, struct conn *c)
 {
 	w->connecting--;
 	if (cl_connect_result(c->fd) == -1) {
-		char msg[128];
+		char msg[ADDR_STRLEN + 128];
 		snprintf(msg, sizeof(msg), "connect %s: %s", w->o->target->name,
 		    strerror(errno));
 		note(w, c, msg);
@@ -310,72 +311,58 @@ mismatch(struct worker *w, struct conn *c, uint64_t at)
 	conn_close(w, c);
 }
 
+/* The server reset the connection, or closed it before it was done. */
 static void
-on_readable(struct worker *w, struct conn *c)
+broken(struct worker *w, struct conn *c, int eof)
 {
-	size_t want = IOBUF, i;
-	ssize_t n;
-	uint64_t now;
+	char msg[160], where[96];
 
-	if (w->o->pattern == CL_BULK)
-		want = PRIME;
-	n = recv(c->fd, w->buf, want, MSG_DONTWAIT);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n == -1 || (n == 0 && c->state != C_DRAIN)) {
-		char msg[160], where[96];
-		progress(w, c, where, sizeof(where));
-		snprintf(msg, sizeof(msg), "%s%s", n == 0 ?
-		    "the server closed the connection" : strerror(errno), where);
-		note(w, c, msg);
+	progress(w, c, where, sizeof(where));
+	snprintf(msg, sizeof(msg), "%s%s", eof ?
+	    "the server closed the connection" : strerror(errno), where);
+	note(w, c, msg);
+	w->errors++;
+	conn_close(w, c);
+}
+
+/* The server's close after our half-close: a clean end. */
+static void
+on_closed(struct worker *w, struct conn *c, uint64_t now)
+{
+	if (w->o->pattern == CL_CONNECT)
+		count_op(w, c, now);
+	if (w->o->pattern == CL_BULK && c->rtot < c->wtot) {
 		w->errors++;
-		conn_close(w, c);
-		return;
+		note(w, c, "stream echo ended short");
 	}
-	now = cl_now_ns();
-	if (n == 0) {
-		/* The server's close after our half-close: a clean end. */
-		if (w->o->pattern == CL_CONNECT)
-			count_op(w, c, now);
-		if (w->o->pattern == CL_BULK && c->rtot < c->wtot) {
-			w->errors++;
-			note(w, c, "stream echo ended short");
-		}
-		conn_close(w, c);
-		if (w->o->pattern == CL_CONNECT && !w->stopping && w->running)
-			conn_open(w, c);
-		return;
-	}
-	if (w->o->pattern == CL_BULK) {
-		if (c->rtot + (uint64_t)n > c->wtot ||
-		    memcmp(w->buf, block + c->rtot % PRIME, (size_t)n) != 0) {
-			for (i = 0; i < (size_t)n &&
-			    w->buf[i] == block[(c->rtot + i) % PRIME]; i++)
-				;
-			mismatch(w, c, c->rtot + i);
-			return;
-		}
-		c->rtot += (uint64_t)n;
-		c->deadline = c->rtot < c->wtot ? deadline_from(w, now) : 0;
-		if (w->running && !w->stopping)
-			w->bytes += (uint64_t)n;
-		return;
-	}
-	if (c->state != C_BUSY || c->rpos + (size_t)n > c->wpos ||
-	    memcmp(w->buf, block + c->off + c->rpos, (size_t)n) != 0) {
-		for (i = 0; c->state == C_BUSY && i < (size_t)n &&
-		    c->rpos + i < c->wpos &&
-		    w->buf[i] == block[c->off + c->rpos + i]; i++)
+	conn_close(w, c);
+	if (w->o->pattern == CL_CONNECT && !w->stopping && w->running)
+		conn_open(w, c);
+}
+
+/* n bytes of the bulk stream's echo are in w->buf. */
+static void
+on_stream(struct worker *w, struct conn *c, size_t n, uint64_t now)
+{
+	size_t i;
+
+	if (c->rtot + n > c->wtot ||
+	    memcmp(w->buf, block + c->rtot % PRIME, n) != 0) {
+		for (i = 0; i < n && w->buf[i] == block[(c->rtot + i) % PRIME]; i++)
 			;
-		mismatch(w, c, c->rpos + i);
+		mismatch(w, c, c->rtot + i);
 		return;
 	}
-	c->rpos += (size_t)n;
+	c->rtot += n;
+	c->deadline = c->rtot < c->wtot ? deadline_from(w, now) : 0;
 	if (w->running && !w->stopping)
-		w->bytes += (uint64_t)n;
-	if (c->rpos < w->o->size)
-		return;
-	/* A whole echo is back. */
+		w->bytes += n;
+}
+
+/* A whole message came back: the next one, or the end the pattern wants. */
+static void
+on_echoed(struct worker *w, struct conn *c, uint64_t now)
+{
 	switch (w->o->pattern) {
 	case CL_PINGPONG:
 		count_op(w, c, now);
@@ -395,13 +382,53 @@ on_readable(struct worker *w, struct conn *c)
 	}
 }
 
+/* n bytes of a message's echo are in w->buf. */
+static void
+on_message(struct worker *w, struct conn *c, size_t n, uint64_t now)
+{
+	size_t i;
+
+	if (c->state != C_BUSY || c->rpos + n > c->wpos ||
+	    memcmp(w->buf, block + c->off + c->rpos, n) != 0) {
+		for (i = 0; c->state == C_BUSY && i < n && c->rpos + i < c->wpos &&
+		    w->buf[i] == block[c->off + c->rpos + i]; i++)
+			;
+		mismatch(w, c, c->rpos + i);
+		return;
+	}
+	c->rpos += n;
+	if (w->running && !w->stopping)
+		w->bytes += n;
+	if (c->rpos >= w->o->size)
+		on_echoed(w, c, now);
+}
+
+static void
+on_readable(struct worker *w, struct conn *c)
+{
+	size_t want = w->o->pattern == CL_BULK ? PRIME : IOBUF;
+	ssize_t n;
+
+	n = recv(c->fd, w->buf, want, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == -1 || (n == 0 && c->state != C_DRAIN))
+		broken(w, c, n == 0);
+	else if (n == 0)
+		on_closed(w, c, now_nsec());
+	else if (w->o->pattern == CL_BULK)
+		on_stream(w, c, (size_t)n, now_nsec());
+	else
+		on_message(w, c, (size_t)n, now_nsec());
+}
+
 static void
 dispatch(struct worker *w, int timeout)
 {
 	struct epoll_event ev[256];
 	int i, n;
 
-	n = epoll_wait(w->ep, ev, (int)(sizeof(ev) / sizeof(ev[0])), timeout);
+	n = epoll_wait(w->ep, ev, (int)nitems(ev), timeout);
 	for (i = 0; i < n; i++) {
 		struct conn *c = ev[i].data.ptr;
 
@@ -473,29 +500,27 @@ busy(const struct worker *w, int opening)
 	return 0;
 }
 
-static void *
-worker_main(void *arg)
+/* Everything but the connect pattern starts connected, before the clock. */
+static void
+open_all(struct worker *w)
 {
-	struct worker *w = arg;
-	const struct cl_bench_opts *o = w->o;
-	uint64_t now, end = 0, last = 0, drain_end;
-	int i, next = 0;
+	int next = 0;
 
-	/* Open: everything but the connect pattern starts connected. */
-	if (o->pattern != CL_CONNECT) {
-		while (next < w->n || busy(w, 1)) {
-			while (next < w->n && w->connecting < CONNECTS_INFLIGHT)
-				conn_open(w, &w->c[next++]);
-			dispatch(w, TICK_MS);
-			expire(w, cl_now_ns());
-		}
+	while (next < w->n || busy(w, 1)) {
+		while (next < w->n && w->connecting < CONNECTS_INFLIGHT)
+			conn_open(w, &w->c[next++]);
+		dispatch(w, TICK_MS);
+		expire(w, now_nsec());
 	}
-	pthread_barrier_wait(&barrier);
+}
 
-	w->running = 1;
-	now = cl_now_ns();
-	if (o->duration_ms > 0)
-		end = now + o->duration_ms * 1000000;
+/* The clock runs: every connection starts its pattern. */
+static void
+start_all(struct worker *w)
+{
+	const struct cl_bench_opts *o = w->o;
+	int i;
+
 	for (i = 0; i < w->n; i++) {
 		struct conn *c = &w->c[i];
 		if (o->pattern == CL_CONNECT)
@@ -507,10 +532,23 @@ worker_main(void *arg)
 			conn_write(w, c);
 		}
 	}
+}
+
+/* Runs the load until -d is up, -n is reached, or nothing is left to do. */
+static void
+measure(struct worker *w)
+{
+	uint64_t now, end = 0, last = 0;
+
+	w->running = 1;
+	now = now_nsec();
+	if (w->o->duration_ms > 0)
+		end = now + w->o->duration_ms * 1000000;
+	start_all(w);
 	while (!w->stopping) {
 		int left = TICK_MS;
 
-		now = cl_now_ns();
+		now = now_nsec();
 		if ((end && now >= end) || atomic_load(&stop_all) || !busy(w, 0)) {
 			w->stopping = 1;
 			w->t_end = now;
@@ -525,21 +563,40 @@ worker_main(void *arg)
 			last = now;
 		}
 	}
+}
 
-	/* Stop: half-close what is idle; the rest ends its round trip first. */
+/* Stop: half-close what is idle; the rest ends its round trip first. */
+static void
+drain_all(struct worker *w)
+{
+	uint64_t drain_end;
+	int i;
+
 	for (i = 0; i < w->n; i++) {
 		struct conn *c = &w->c[i];
-		if (c->state == C_OPEN || (c->state == C_BUSY && o->pattern == CL_BULK))
+		if (c->state == C_OPEN || (c->state == C_BUSY && w->o->pattern == CL_BULK))
 			conn_drain(w, c);
 	}
-	drain_end = cl_now_ns() + DRAIN_MS * 1000000ULL;
-	while (busy(w, 0) && cl_now_ns() < drain_end) {
+	drain_end = now_nsec() + DRAIN_MS * 1000000ULL;
+	while (busy(w, 0) && now_nsec() < drain_end) {
 		dispatch(w, TICK_MS);
-		expire(w, cl_now_ns());
+		expire(w, now_nsec());
 	}
 	for (i = 0; i < w->n; i++)
 		if (w->c[i].state != C_FREE)
 			conn_close(w, &w->c[i]);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->o->pattern != CL_CONNECT)
+		open_all(w);
+	pthread_barrier_wait(&barrier);
+	measure(w);
+	drain_all(w);
 	return NULL;
 }
 
@@ -554,31 +611,33 @@ raise_nofile(int want)
 	}
 }
 
-int
-cl_bench_run(const struct cl_bench_opts *o, struct cl_bench_result *r,
-    char *err, size_t errlen)
+/* The connections' slots and epolls of workers that never ran. */
+static void
+workers_free_conns(struct worker *w, int nt)
 {
-	struct worker *w;
-	int i, j, nt = o->threads, k = 0, rc = CL_OK, started = 0;
-	uint64_t t0;
+	int i;
 
-	memset(r, 0, sizeof(*r));
-	err[0] = '\0';
-	if (nt > o->conns)
-		nt = o->conns;
-	raise_nofile(o->conns + 64);
-	block = malloc(BLOCK_LEN);
-	w = calloc((size_t)nt, sizeof(*w));
-	if (block == NULL || w == NULL) {
-		snprintf(err, errlen, "memory: %s", strerror(errno));
-		free(block);
-		free(w);
-		return CL_IOERR;
+	for (i = 0; i < nt; i++) {
+		free(w[i].c);
+		if (w[i].ep != -1)
+			close(w[i].ep);
 	}
-	block_init();
-	atomic_store(&done_ops, 0);
-	atomic_store(&stop_all, 0);
-	pthread_barrier_init(&barrier, NULL, (unsigned)nt + 1);
+}
+
+/* Shares o->conns out among nt workers; NULL with the reason in err. */
+static struct worker *
+workers_new(const struct cl_bench_opts *o, int nt, char *err, size_t errlen)
+{
+	struct worker *w = calloc((size_t)nt, sizeof(*w));
+	unsigned id = 0;
+	int i, j;
+
+	if (w == NULL) {
+		snprintf(err, errlen, "memory: %s", strerror(errno));
+		return NULL;
+	}
+	for (i = 0; i < nt; i++)
+		w[i].ep = -1;
 	for (i = 0; i < nt; i++) {
 		w[i].o = o;
 		w[i].n = o->conns / nt + (i < o->conns % nt);
@@ -587,39 +646,41 @@ cl_bench_run(const struct cl_bench_opts *o, struct cl_bench_result *r,
 		if (w[i].ep == -1 || w[i].c == NULL) {
 			snprintf(err, errlen, "%s: %s", w[i].c ? "epoll" : "memory",
 			    strerror(errno));
-			rc = CL_IOERR;
-			break;
+			workers_free_conns(w, nt);
+			free(w);
+			return NULL;
 		}
 		for (j = 0; j < w[i].n; j++) {
 			w[i].c[j].fd = -1;
-			w[i].c[j].id = (unsigned)k++;
+			w[i].c[j].id = id++;
 		}
 	}
-	if (rc == CL_OK)
-		for (started = 0; started < nt; started++)
-			if (pthread_create(&w[started].th, NULL, worker_main, &w[started]) != 0) {
-				snprintf(err, errlen, "cannot start a thread");
-				rc = CL_IOERR;
-				break;
-			}
-	if (started < nt) {
-		/* Nothing can wait at the barrier for the missing; just leave. */
-		for (i = 0; i < nt; i++) {
-			free(w[i].c);
-			if (w[i].ep != -1)
-				close(w[i].ep);
+	return w;
+}
+
+/* 0, or -1 with err once a thread could not start. */
+static int
+workers_start(struct worker *w, int nt, char *err, size_t errlen)
+{
+	int i;
+
+	for (i = 0; i < nt; i++)
+		if (pthread_create(&w[i].th, NULL, worker_main, &w[i]) != 0) {
+			snprintf(err, errlen, "cannot start a thread");
+			/* Nothing can wait at the barrier for the missing; just leave. */
+			workers_free_conns(w, nt);
+			return -1;
 		}
-		return CL_IOERR;
-	}
-	pthread_barrier_wait(&barrier);
-	t0 = cl_now_ns();
-	if (o->pattern == CL_IDLE && o->ready != NULL) {
-		uint64_t open = 0;
-		for (i = 0; i < nt; i++)
-			open += w[i].opened;
-		fprintf(o->ready, "idle %llu connections open\n", (unsigned long long)open);
-		fflush(o->ready);
-	}
+	return 0;
+}
+
+/* Waits for every worker, adding its figures to r and its first problem to err. */
+static void
+workers_join(struct worker *w, int nt, uint64_t t0, struct cl_bench_result *r,
+    char *err, size_t errlen)
+{
+	int i;
+
 	for (i = 0; i < nt; i++) {
 		pthread_join(w[i].th, NULL);
 		if (w[i].t_end > t0 && w[i].t_end - t0 > r->elapsed_ns)
@@ -636,10 +697,24 @@ cl_bench_run(const struct cl_bench_opts *o, struct cl_bench_result *r,
 		close(w[i].ep);
 		free(w[i].c);
 	}
-	pthread_barrier_destroy(&barrier);
-	free(w);
-	free(block);
-	block = NULL;
+}
+
+/* CL_IDLE: says on o->ready that the connections are open. */
+static void
+announce_open(const struct cl_bench_opts *o, const struct worker *w, int nt)
+{
+	uint64_t open = 0;
+	int i;
+
+	for (i = 0; i < nt; i++)
+		open += w[i].opened;
+	fprintf(o->ready, "idle %llu connections open\n", (unsigned long long)open);
+	fflush(o->ready);
+}
+
+static int
+verdict(const struct cl_bench_result *r)
+{
 	if (r->mismatches > 0)
 		return CL_MISMATCH;
 	if (r->opened == 0)
@@ -649,6 +724,44 @@ cl_bench_run(const struct cl_bench_opts *o, struct cl_bench_result *r,
 	if (r->errors > 0 || r->timeouts > 0)
 		return CL_IOERR;
 	return CL_OK;
+}
+
+int
+cl_bench_run(const struct cl_bench_opts *o, struct cl_bench_result *r,
+    char *err, size_t errlen)
+{
+	struct worker *w;
+	int nt = o->threads < o->conns ? o->threads : o->conns;
+	uint64_t t0;
+
+	memset(r, 0, sizeof(*r));
+	err[0] = '\0';
+	raise_nofile(o->conns + 64);
+	if ((block = malloc(BLOCK_LEN)) == NULL) {
+		snprintf(err, errlen, "memory: %s", strerror(errno));
+		return CL_IOERR;
+	}
+	block_init();
+	if ((w = workers_new(o, nt, err, errlen)) == NULL) {
+		free(block);
+		block = NULL;
+		return CL_IOERR;
+	}
+	atomic_store(&done_ops, 0);
+	atomic_store(&stop_all, 0);
+	pthread_barrier_init(&barrier, NULL, (unsigned)nt + 1);
+	if (workers_start(w, nt, err, errlen) == -1)
+		return CL_IOERR;
+	pthread_barrier_wait(&barrier);
+	t0 = now_nsec();
+	if (o->pattern == CL_IDLE && o->ready != NULL)
+		announce_open(o, w, nt);
+	workers_join(w, nt, t0, r, err, errlen);
+	pthread_barrier_destroy(&barrier);
+	free(w);
+	free(block);
+	block = NULL;
+	return verdict(r);
 }
 
 void

@@ -15,28 +15,9 @@
 
 #include "cl.h"
 #include "cl_dgram.h"
+#include "util.h"
 
 #define DGRAM_BUF	65536
-
-/* Fills buf from fd up to len bytes or EOF; -1 with errno. */
-static ssize_t
-read_full(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len) {
-		n = read(fd, buf + got, len - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
 
 /* Reads one line (with its newline) of at most len bytes; -1 with errno. */
 static ssize_t
@@ -64,7 +45,7 @@ static int
 one(const struct cl_io *io, const char *msg, size_t len, char *echo,
     struct cl_tally *t, char *err, size_t errlen)
 {
-	uint64_t deadline = 0;
+	uint64_t deadline;
 	ssize_t n;
 	size_t i;
 	int rc;
@@ -74,14 +55,9 @@ one(const struct cl_io *io, const char *msg, size_t len, char *echo,
 		return errno == ECONNREFUSED ? CL_UNAVAIL : CL_IOERR;
 	}
 	t->sent += len;
-	if (io->timeout_ms > 0)
-		deadline = cl_now_ns() + (uint64_t)io->timeout_ms * 1000000;
+	deadline = cl_deadline(io->timeout_ms);
 	for (;;) {
-		struct pollfd p = { .fd = io->sock, .events = POLLIN };
-
-		rc = poll(&p, 1, cl_ms_left(deadline, cl_now_ns()));
-		if (rc == -1 && errno == EINTR)
-			continue;
+		rc = cl_wait(io->sock, POLLIN, deadline);
 		if (rc == -1) {
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			return CL_IOERR;
@@ -116,7 +92,7 @@ one(const struct cl_io *io, const char *msg, size_t len, char *echo,
 	if (n > DGRAM_BUF)
 		n = DGRAM_BUF;
 	t->received += (uint64_t)n;
-	if (io->out >= 0 && write(io->out, echo, (size_t)n) != n) {
+	if (io->out >= 0 && write_all(io->out, echo, (size_t)n) == -1) {
 		snprintf(err, errlen, "write standard output: %s", strerror(errno));
 		return CL_IOERR;
 	}

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -15,24 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cl.h"
 #include "cl_net.h"
-
-void
-cl_addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen)
-{
-	char host[NI_MAXHOST], serv[NI_MAXSERV];
-
-	if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		snprintf(buf, buflen, "?");
-		return;
-	}
-	if (sa->sa_family == AF_INET6)
-		snprintf(buf, buflen, "[%s]:%s", host, serv);
-	else
-		snprintf(buf, buflen, "%s:%s", host, serv);
-}
+#include "util.h"
 
 int
 cl_resolve(const char *host, const char *port, int family, int socktype,
@@ -62,7 +47,7 @@ cl_resolve(const char *host, const char *port, int family, int socktype,
 		memcpy(&t[n].ss, ai->ai_addr, ai->ai_addrlen);
 		t[n].len = ai->ai_addrlen;
 		t[n].family = ai->ai_family;
-		cl_addr_format(ai->ai_addr, ai->ai_addrlen, t[n].name,
+		addr_format(ai->ai_addr, ai->ai_addrlen, t[n].name,
 		    sizeof(t[n].name));
 		n++;
 	}
@@ -111,24 +96,15 @@ cl_connect_result(int fd)
 static int
 connect_wait(int fd, int timeout_ms)
 {
-	uint64_t deadline = 0;
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	int rc;
+	int rc = cl_wait(fd, POLLOUT, cl_deadline(timeout_ms));
 
-	if (timeout_ms > 0)
-		deadline = cl_now_ns() + (uint64_t)timeout_ms * 1000000;
-	for (;;) {
-		rc = poll(&pfd, 1, cl_ms_left(deadline, cl_now_ns()));
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1)
-			return -1;
-		if (rc == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		return cl_connect_result(fd);
+	if (rc == -1)
+		return -1;
+	if (rc == 0) {
+		errno = ETIMEDOUT;
+		return -1;
 	}
+	return cl_connect_result(fd);
 }
 
 int
@@ -136,7 +112,7 @@ cl_connect_any(const struct cl_target *t, int n, int socktype, int timeout_ms,
     int *used, int *timedout, char *err, size_t errlen)
 {
 	size_t off = 0;
-	int i, fd, fl;
+	int i, fd;
 
 	*timedout = 0;
 	err[0] = '\0';
@@ -149,8 +125,7 @@ cl_connect_any(const struct cl_target *t, int n, int socktype, int timeout_ms,
 			errno = saved;
 		}
 		if (fd != -1) {
-			fl = fcntl(fd, F_GETFL);
-			if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+			if (fd_set_nonblock(fd, 0) == -1) {
 				close(fd);
 				return -1;
 			}

@@ -6,13 +6,13 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define CL_ADDRSTRLEN	(64 + 8)	/* "[v6]:port" */
+#include "addr.h"
 
 struct cl_target {
 	struct sockaddr_storage	ss;
 	socklen_t		len;
 	int			family;
-	char			name[CL_ADDRSTRLEN];
+	char			name[ADDR_STRLEN];	/* addr_format()'s */
 };
 
 /*
@@ -22,10 +22,6 @@ struct cl_target {
  */
 int	cl_resolve(const char *host, const char *port, int family, int socktype,
 	    struct cl_target *t, int max, char *err, size_t errlen);
-
-/* "127.0.0.1:7", "[::1]:7"; numeric. */
-void	cl_addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
-	    size_t buflen);
 
 /*
  * A non-blocking, close-on-exec socket of socktype connecting to t.  For

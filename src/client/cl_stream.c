@@ -16,6 +16,7 @@
 
 #include "cl.h"
 #include "cl_stream.h"
+#include "util.h"
 
 /*
  * What was read from the input and not yet verified.  Bounded, so that
@@ -104,154 +105,236 @@ timed_out(char *err, size_t errlen, int timeout_ms, const struct cl_tally *t,
 	return CL_TIMEOUT;
 }
 
-int
-cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t errlen)
+/*
+ * The pipe mode's conversation: the input on its way up, the echo on its
+ * way down to the output, and which of the three descriptors this round
+ * of poll() watches (their index in p, or -1).
+ */
+struct duplex {
+	const struct cl_io	*io;
+	struct cl_tally		*t;
+	char			*err;
+	size_t			 errlen;
+	struct up		 u;
+	char			*down;		/* an echo received, */
+	size_t			 dlen, doff;	/* what of it is left to write */
+	int			 in_eof, wr_shut, sock_eof;
+	uint64_t		 deadline, excess_deadline;
+	struct pollfd		 p[3];
+	int			 np, ip, is, io_;
+};
+
+/* What to wait for: input while there is room, the socket, the output. */
+static void
+duplex_events(struct duplex *d)
 {
-	struct up u = { 0 };
-	char *down = NULL;
-	size_t dlen = 0, doff = 0;
-	int in_eof = 0, wr_shut = 0, sock_eof = 0, rc = CL_OK;
-	uint64_t deadline = 0, excess_deadline = 0, now;
-	int excess;
+	const struct cl_io *io = d->io;
+
+	if (!d->in_eof && d->u.v > UP_CAP / 2)
+		up_compact(&d->u);
+	d->np = 0;
+	d->ip = d->io_ = -1;
+	if (!d->in_eof && d->u.f < UP_CAP)
+		d->p[d->ip = d->np++] = (struct pollfd){ .fd = io->in, .events = POLLIN };
+	d->p[d->is = d->np++] = (struct pollfd){ .fd = io->sock };
+	if (d->u.s < d->u.f && !d->wr_shut && !d->sock_eof)
+		d->p[d->is].events |= POLLOUT;
+	if (!d->sock_eof && d->dlen == 0)
+		d->p[d->is].events |= POLLIN;
+	if (d->dlen > 0)
+		d->p[d->io_ = d->np++] = (struct pollfd){ .fd = io->out, .events = POLLOUT };
+}
+
+/*
+ * The reply timeout runs only while an echo is owed to us, or once more
+ * came back than was sent: no echo, so what keeps coming must not re-arm
+ * it (a server sending for ever kept the client for ever).  Returns
+ * whether more came back than was sent.
+ */
+static int
+duplex_deadline(struct duplex *d, uint64_t now)
+{
+	const struct cl_tally *t = d->t;
+	uint64_t timeout_ns = (uint64_t)d->io->timeout_ms * 1000000;
+	int waiting = (d->p[d->is].events & POLLIN) &&
+	    (t->sent > t->received || d->wr_shut);
+	int excess = t->received > t->sent;
+
+	if (excess && d->io->timeout_ms > 0) {
+		if (d->excess_deadline == 0)
+			d->excess_deadline = now + timeout_ns;
+		d->deadline = d->excess_deadline;
+	} else if (!waiting || d->io->timeout_ms == 0)
+		d->deadline = 0;
+	else if (d->deadline == 0)
+		d->deadline = now + timeout_ns;
+	return excess;
+}
+
+static int
+duplex_read_input(struct duplex *d)
+{
 	ssize_t n;
 
-	memset(t, 0, sizeof(*t));
-	u.buf = malloc(UP_CAP);
-	down = malloc(DOWN_CAP);
-	if (u.buf == NULL || down == NULL) {
-		rc = fail(err, errlen, CL_IOERR, "%s: %s", "memory");
-		goto out;
+	if (d->ip < 0 || !d->p[d->ip].revents)
+		return CL_OK;
+	n = read(d->io->in, d->u.buf + d->u.f, UP_CAP - d->u.f);
+	if (n == -1 && errno != EINTR && errno != EAGAIN)
+		return fail(d->err, d->errlen, CL_IOERR, "%s: %s", "read standard input");
+	if (n == 0)
+		d->in_eof = 1;
+	if (n > 0)
+		d->u.f += (size_t)n;
+	return CL_OK;
+}
+
+static int
+duplex_send(struct duplex *d)
+{
+	ssize_t n;
+
+	if (!(d->p[d->is].revents & POLLOUT))
+		return CL_OK;
+	n = send(d->io->sock, d->u.buf + d->u.s, d->u.f - d->u.s, MSG_NOSIGNAL);
+	if (n == -1 && errno != EINTR && errno != EAGAIN)
+		return lost(d->err, d->errlen, "send", d->t);
+	if (n > 0) {
+		d->u.s += (size_t)n;
+		d->t->sent += (uint64_t)n;
+		if (!d->io->check)
+			d->u.v = d->u.s;
 	}
-	while (!sock_eof || dlen > 0) {
-		struct pollfd p[3];
-		int ip = -1, is = -1, io_ = -1, np = 0, waiting;
+	return CL_OK;
+}
 
-		if (!in_eof && u.v > UP_CAP / 2)
-			up_compact(&u);
-		if (!in_eof && u.f < UP_CAP) {
-			p[ip = np++] = (struct pollfd){ .fd = io->in, .events = POLLIN };
-		}
-		p[is = np++] = (struct pollfd){ .fd = io->sock };
-		if (u.s < u.f && !wr_shut && !sock_eof)
-			p[is].events |= POLLOUT;
-		if (!sock_eof && dlen == 0)
-			p[is].events |= POLLIN;
-		if (dlen > 0)
-			p[io_ = np++] = (struct pollfd){ .fd = io->out, .events = POLLOUT };
+/* Takes in an echo, when the output has written the last one. */
+static int
+duplex_receive(struct duplex *d)
+{
+	struct cl_tally *t = d->t;
+	ssize_t n;
 
-		/* The reply timeout runs only while an echo is owed to us... */
-		waiting = (p[is].events & POLLIN) && (t->sent > t->received || wr_shut);
-		excess = t->received > t->sent;
-		now = cl_now_ns();
-		if (excess && io->timeout_ms > 0) {
-			/* ...or once more came back than was sent: no echo, so
-			 * what keeps coming must not re-arm it (a server sending
-			 * for ever kept the client for ever). */
-			if (excess_deadline == 0)
-				excess_deadline = now + (uint64_t)io->timeout_ms * 1000000;
-			deadline = excess_deadline;
-		} else if (!waiting || io->timeout_ms == 0)
-			deadline = 0;
-		else if (deadline == 0)
-			deadline = now + (uint64_t)io->timeout_ms * 1000000;
-		if (poll(p, np, cl_ms_left(deadline, now)) == -1) {
-			if (errno == EINTR)
-				continue;
-			rc = fail(err, errlen, CL_IOERR, "%s: %s", "poll");
-			goto out;
-		}
-		if (deadline != 0 && cl_now_ns() >= deadline && (excess ||
-		    !(p[is].revents & (POLLIN | POLLHUP | POLLERR)))) {
-			rc = timed_out(err, errlen, io->timeout_ms, t,
-			    (p[is].events & POLLOUT) && !(p[is].revents & POLLOUT));
-			goto out;
-		}
-
-		if (ip >= 0 && p[ip].revents) {
-			n = read(io->in, u.buf + u.f, UP_CAP - u.f);
-			if (n == -1 && errno != EINTR && errno != EAGAIN) {
-				rc = fail(err, errlen, CL_IOERR, "%s: %s", "read standard input");
-				goto out;
-			}
-			if (n == 0)
-				in_eof = 1;
-			if (n > 0)
-				u.f += (size_t)n;
-		}
-		if (p[is].revents & POLLOUT) {
-			n = send(io->sock, u.buf + u.s, u.f - u.s, MSG_NOSIGNAL);
-			if (n == -1 && errno != EINTR && errno != EAGAIN) {
-				rc = lost(err, errlen, "send", t);
-				goto out;
-			}
-			if (n > 0) {
-				u.s += (size_t)n;
-				t->sent += (uint64_t)n;
-				if (!io->check)
-					u.v = u.s;
-			}
-		}
-		if (p[is].revents & (POLLIN | POLLHUP | POLLERR) && !sock_eof && dlen == 0) {
-			n = recv(io->sock, down, DOWN_CAP, MSG_DONTWAIT);
-			if (n == -1 && errno != EINTR && errno != EAGAIN) {
-				rc = lost(err, errlen, "receive", t);
-				goto out;
-			}
-			if (n == 0)
-				sock_eof = 1;
-			if (n > 0) {
-				deadline = 0;
-				if (io->check && verify(&u, down, (size_t)n, t->received,
-				    &t->mismatch_at) == -1) {
-					snprintf(err, errlen, "echo differs at byte %llu",
-					    (unsigned long long)t->mismatch_at);
-					rc = CL_MISMATCH;
-					goto out;
-				}
-				t->received += (uint64_t)n;
-				if (io->out >= 0) {
-					dlen = (size_t)n;
-					doff = 0;
-				}
-			}
-		}
-		if (io_ >= 0 && p[io_].revents) {
-			n = write(io->out, down + doff, dlen);
-			if (n == -1 && errno != EINTR && errno != EAGAIN) {
-				rc = fail(err, errlen, CL_IOERR, "%s: %s", "write standard output");
-				goto out;
-			}
-			if (n > 0) {
-				doff += (size_t)n;
-				dlen -= (size_t)n;
-			}
-		}
-		if (in_eof && u.s == u.f && !wr_shut && !sock_eof) {
-			/* Half-close: the server sees our EOF and ends its echo. */
-			if (shutdown(io->sock, SHUT_WR) == -1) {
-				rc = fail(err, errlen, CL_IOERR, "%s: %s", "shutdown");
-				goto out;
-			}
-			wr_shut = 1;
-		}
+	if (!(d->p[d->is].revents & (POLLIN | POLLHUP | POLLERR)) ||
+	    d->sock_eof || d->dlen > 0)
+		return CL_OK;
+	n = recv(d->io->sock, d->down, DOWN_CAP, MSG_DONTWAIT);
+	if (n == -1 && errno != EINTR && errno != EAGAIN)
+		return lost(d->err, d->errlen, "receive", t);
+	if (n == 0)
+		d->sock_eof = 1;
+	if (n <= 0)
+		return CL_OK;
+	d->deadline = 0;
+	if (d->io->check && verify(&d->u, d->down, (size_t)n, t->received,
+	    &t->mismatch_at) == -1) {
+		snprintf(d->err, d->errlen, "echo differs at byte %llu",
+		    (unsigned long long)t->mismatch_at);
+		return CL_MISMATCH;
 	}
-	if (!in_eof || u.s < u.f) {
-		snprintf(err, errlen, "the server closed the connection before "
+	t->received += (uint64_t)n;
+	if (d->io->out >= 0) {
+		d->dlen = (size_t)n;
+		d->doff = 0;
+	}
+	return CL_OK;
+}
+
+static int
+duplex_write_output(struct duplex *d)
+{
+	ssize_t n;
+
+	if (d->io_ < 0 || !d->p[d->io_].revents)
+		return CL_OK;
+	n = write(d->io->out, d->down + d->doff, d->dlen);
+	if (n == -1 && errno != EINTR && errno != EAGAIN)
+		return fail(d->err, d->errlen, CL_IOERR, "%s: %s", "write standard output");
+	if (n > 0) {
+		d->doff += (size_t)n;
+		d->dlen -= (size_t)n;
+	}
+	return CL_OK;
+}
+
+/* Once all the input is sent: the server sees our EOF and ends its echo. */
+static int
+duplex_half_close(struct duplex *d)
+{
+	if (!d->in_eof || d->u.s != d->u.f || d->wr_shut || d->sock_eof)
+		return CL_OK;
+	if (shutdown(d->io->sock, SHUT_WR) == -1)
+		return fail(d->err, d->errlen, CL_IOERR, "%s: %s", "shutdown");
+	d->wr_shut = 1;
+	return CL_OK;
+}
+
+/* One round: wait, then serve every side that is ready.  CL_OK goes on. */
+static int
+duplex_round(struct duplex *d)
+{
+	uint64_t now = now_nsec();
+	const struct pollfd *ps;
+	int excess, rc;
+
+	duplex_events(d);
+	excess = duplex_deadline(d, now);
+	if (poll(d->p, (nfds_t)d->np, cl_ms_left(d->deadline, now)) == -1)
+		return errno == EINTR ? CL_OK :
+		    fail(d->err, d->errlen, CL_IOERR, "%s: %s", "poll");
+	ps = &d->p[d->is];
+	if (d->deadline != 0 && now_nsec() >= d->deadline && (excess ||
+	    !(ps->revents & (POLLIN | POLLHUP | POLLERR))))
+		return timed_out(d->err, d->errlen, d->io->timeout_ms, d->t,
+		    (ps->events & POLLOUT) && !(ps->revents & POLLOUT));
+	if ((rc = duplex_read_input(d)) != CL_OK ||
+	    (rc = duplex_send(d)) != CL_OK ||
+	    (rc = duplex_receive(d)) != CL_OK ||
+	    (rc = duplex_write_output(d)) != CL_OK)
+		return rc;
+	return duplex_half_close(d);
+}
+
+/* Once the server has closed: did all the input go out, and come back? */
+static int
+duplex_verdict(struct duplex *d)
+{
+	struct cl_tally *t = d->t;
+
+	if (!d->in_eof || d->u.s < d->u.f) {
+		snprintf(d->err, d->errlen, "the server closed the connection before "
 		    "the end of the input, after %llu of %llu bytes sent came back",
 		    (unsigned long long)t->received, (unsigned long long)t->sent);
 		t->mismatch_at = t->received;
-		rc = io->check ? CL_MISMATCH : CL_IOERR;
-	} else if (io->check && t->received < t->sent) {
+		return d->io->check ? CL_MISMATCH : CL_IOERR;
+	}
+	if (d->io->check && t->received < t->sent) {
 		t->mismatch_at = t->received;
-		snprintf(err, errlen, "the server closed the connection after "
+		snprintf(d->err, d->errlen, "the server closed the connection after "
 		    "%llu of %llu bytes sent came back: the echo ends at byte %llu",
 		    (unsigned long long)t->received, (unsigned long long)t->sent,
 		    (unsigned long long)t->received);
-		rc = CL_MISMATCH;
+		return CL_MISMATCH;
 	}
-out:
-	free(u.buf);
-	free(down);
+	return CL_OK;
+}
+
+int
+cl_stream_pipe(const struct cl_io *io, struct cl_tally *t, char *err, size_t errlen)
+{
+	struct duplex d = { .io = io, .t = t, .err = err, .errlen = errlen };
+	int rc = CL_OK;
+
+	memset(t, 0, sizeof(*t));
+	d.u.buf = malloc(UP_CAP);
+	d.down = malloc(DOWN_CAP);
+	if (d.u.buf == NULL || d.down == NULL)
+		rc = fail(err, errlen, CL_IOERR, "%s: %s", "memory");
+	while (rc == CL_OK && (!d.sock_eof || d.dlen > 0))
+		rc = duplex_round(&d);
+	if (rc == CL_OK)
+		rc = duplex_verdict(&d);
+	free(d.u.buf);
+	free(d.down);
 	return rc;
 }
 
@@ -262,18 +345,12 @@ read_echo(const struct cl_io *io, const char *line, size_t want, int to_eof,
 {
 	char buf[16384];
 	size_t got = 0, i;
-	uint64_t deadline = 0;
+	uint64_t deadline = cl_deadline(io->timeout_ms);
 	ssize_t n;
 	int rc;
 
-	if (io->timeout_ms > 0)
-		deadline = cl_now_ns() + (uint64_t)io->timeout_ms * 1000000;
 	while (got < want || to_eof) {
-		struct pollfd p = { .fd = io->sock, .events = POLLIN };
-
-		rc = poll(&p, 1, cl_ms_left(deadline, cl_now_ns()));
-		if (rc == -1 && errno == EINTR)
-			continue;
+		rc = cl_wait(io->sock, POLLIN, deadline);
 		if (rc == -1)
 			return fail(err, errlen, CL_IOERR, "%s: %s", "poll");
 		if (rc == 0)
@@ -298,7 +375,7 @@ read_echo(const struct cl_io *io, const char *line, size_t want, int to_eof,
 		}
 		got += (size_t)n;
 		t->received += (uint64_t)n;
-		if (io->out >= 0 && write(io->out, buf, (size_t)n) != n)
+		if (io->out >= 0 && write_all(io->out, buf, (size_t)n) == -1)
 			return fail(err, errlen, CL_IOERR, "%s: %s", "write standard output");
 	}
 	if (got < want) {

@@ -1,21 +1,25 @@
 /*
  * check_client.c - unit tests of echo-client's modules: the strict
- * readers of its numeric arguments, the latency histogram, and the address
- * loop that falls through to the next address.
+ * readers of its numeric arguments, the latency histogram, the address
+ * loop that falls through to the next address, and the waits and read
+ * loops it shares.
  */
 #include "config.h"
 
 #include <check.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "client/cl.h"
 #include "client/cl_args.h"
 #include "client/cl_hist.h"
 #include "client/cl_net.h"
+#include "util.h"
 
 /* Every numeric argument: in range, out of range, negative, garbage, empty. */
 START_TEST(args_port)
@@ -43,7 +47,7 @@ START_TEST(args_port)
 	uint16_t port;
 	size_t i;
 
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+	for (i = 0; i < nitems(c); i++) {
 		why[0] = '\0';
 		port = 0;
 		ck_assert_msg(cl_arg_port(c[i].s, "tcp", &port, why, sizeof(why)) ==
@@ -118,12 +122,12 @@ START_TEST(args_ms)
 	uint64_t v;
 	size_t i;
 
-	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+	for (i = 0; i < nitems(ok); i++) {
 		ck_assert_msg(cl_arg_ms(ok[i].s, 0, 1000000000ULL, &v, why,
 		    sizeof(why)) == 0, "\"%s\": %s", ok[i].s, why);
 		ck_assert_uint_eq(v, (uint64_t)ok[i].ms);
 	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < nitems(bad); i++) {
 		ck_assert_msg(cl_arg_ms(bad[i].s, 0, 1000000000ULL, &v, why,
 		    sizeof(why)) == -1, "\"%s\" accepted", bad[i].s);
 		ck_assert_str_eq(why, bad[i].why);
@@ -192,7 +196,7 @@ listener(struct cl_target *ok, struct cl_target *refused)
 	memcpy(&ok->ss, &sin, sizeof(sin));
 	ok->len = sizeof(sin);
 	ok->family = AF_INET;
-	cl_addr_format((struct sockaddr *)&sin, len, ok->name, sizeof(ok->name));
+	addr_format((struct sockaddr *)&sin, len, ok->name, sizeof(ok->name));
 
 	/* Bound, never listening: connections to it are refused. */
 	gone = socket(AF_INET, SOCK_STREAM, 0);
@@ -203,7 +207,7 @@ listener(struct cl_target *ok, struct cl_target *refused)
 	memcpy(&refused->ss, &sin, sizeof(sin));
 	refused->len = sizeof(sin);
 	refused->family = AF_INET;
-	cl_addr_format((struct sockaddr *)&sin, len, refused->name,
+	addr_format((struct sockaddr *)&sin, len, refused->name,
 	    sizeof(refused->name));
 	return fd;
 }
@@ -254,6 +258,43 @@ START_TEST(resolve_numeric)
 }
 END_TEST
 
+/* cl_wait(): ready is 1, a deadline passed is 0, and not before it. */
+START_TEST(wait_ready_or_deadline)
+{
+	int fds[2];
+	uint64_t t0;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_uint_eq(cl_deadline(0), 0);
+	t0 = now_nsec();
+	ck_assert_int_eq(cl_wait(fds[0], POLLIN, cl_deadline(50)), 0);
+	ck_assert_uint_ge(now_nsec() - t0, 50 * 1000000ULL);
+	ck_assert_int_eq(write(fds[1], "x", 1), 1);
+	ck_assert_int_eq(cl_wait(fds[0], POLLIN, 0), 1);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+/* read_full() (src/common): what was asked for, or less at end of file. */
+START_TEST(read_full_until_eof)
+{
+	char buf[16];
+	int fds[2];
+
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(write(fds[1], "abc", 3), 3);
+	ck_assert_int_eq(write(fds[1], "de", 2), 2);
+	ck_assert_int_eq(read_full(fds[0], buf, 4), 4);
+	ck_assert_int_eq(memcmp(buf, "abcd", 4), 0);
+	close(fds[1]);
+	ck_assert_int_eq(read_full(fds[0], buf, sizeof(buf)), 1);
+	ck_assert_int_eq(buf[0], 'e');
+	ck_assert_int_eq(read_full(fds[0], buf, sizeof(buf)), 0);
+	close(fds[0]);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -270,6 +311,8 @@ main(void)
 	tcase_add_test(tc, connect_falls_through);
 	tcase_add_test(tc, connect_all_refused);
 	tcase_add_test(tc, resolve_numeric);
+	tcase_add_test(tc, wait_ready_or_deadline);
+	tcase_add_test(tc, read_full_until_eof);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");

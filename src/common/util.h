@@ -5,9 +5,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
+uint64_t	now_nsec(void);		/* CLOCK_MONOTONIC, in nanoseconds */
 uint64_t	now_usec(void);		/* CLOCK_MONOTONIC */
 uint64_t	now_coarse_ms(void);	/* CLOCK_MONOTONIC_COARSE, cheap */
 int		fd_set_nonblock(int fd, int on);
@@ -19,5 +21,7 @@ uint64_t	fd_limit(void);
 int		fd_limit_raise(uint64_t *was);
 /* Writes all of buf to a blocking fd; -1 with errno on failure. */
 int		write_all(int fd, const void *buf, size_t len);
+/* Reads len bytes, fewer at EOF, from a blocking fd; -1 with errno. */
+ssize_t		read_full(int fd, void *buf, size_t len);
 
 #endif

@@ -1,4 +1,4 @@
-/* util.c - clocks and descriptor helpers; they return -1 with errno. */
+/* util.c - clocks, descriptor helpers, read and write loops; -1 with errno. */
 #include "config.h"
 
 #include <errno.h>
@@ -10,12 +10,18 @@
 #include "util.h"
 
 uint64_t
-now_usec(void)
+now_nsec(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+now_usec(void)
+{
+	return now_nsec() / 1000;
 }
 
 uint64_t
@@ -89,4 +95,24 @@ fd_limit_raise(uint64_t *was)
 		return 0;
 	rl.rlim_cur = rl.rlim_max;
 	return setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+ssize_t
+read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
 }
