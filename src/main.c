@@ -30,6 +30,12 @@ absolute(const char *path)
 }
 
 static void
+say(const char *msg)
+{
+	fprintf(stderr, "echod: %s\n", msg);
+}
+
+static void
 usage(FILE *f)
 {
 	fprintf(f,
@@ -67,6 +73,7 @@ main(int argc, char **argv)
 	const char *why, *path = NULL;
 	bool test = false;
 	struct conf *conf;
+	enum conf_status st;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:dfhl:p:tVw:", longopts, NULL)) != -1) {
@@ -137,21 +144,12 @@ main(int argc, char **argv)
 	opts.conf_path = path;
 	path = conf_choose(path, CONF_DEFAULT_PATH);
 
-	if ((conf = conf_load(path, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "echod: %s\n", err);
-		return EX_CONFIG;
-	}
-	for (size_t i = 0; test && i < conf->n_warnings; i++)
-		fprintf(stderr, "echod: %s\n", conf->warnings[i]);
 	/* -t judges what a start would: the user too, as this process, and
 	 * the addresses (ignored under socket activation) */
-	if (conf_override(conf, &ov, err, sizeof(err)) == -1 ||
-	    (sd_listen_fds(0) <= 0 &&
-	    conf_resolve_listen(conf, err, sizeof(err)) == -1) ||
-	    conf_resolve_user(conf, NULL, err, sizeof(err)) == -1) {
-		fprintf(stderr, "echod: %s\n", err);
-		conf_free(conf);
-		return EX_CONFIG;
+	if ((st = conf_read(path, &ov, sd_listen_fds(0) > 0, test ? say : NULL,
+	    &conf, err, sizeof(err))) != CONF_OK) {
+		say(err);
+		return st == CONF_INVALID ? EX_CONFIG : 1;
 	}
 	if (test) {
 		fprintf(stderr, "echod: configuration file %s test is successful\n",
