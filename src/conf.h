@@ -1,4 +1,9 @@
-/* conf.h - echod.conf: the schema, its rules, and the command line's overrides. */
+/*
+ * conf.h - the configuration: what echod runs with, read in one place
+ * (conf_read(), for start and reload alike) from echod.conf and the command
+ * line's overrides.  The rules for each value are confparse.h's, the keys
+ * confschema.h's.
+ */
 #ifndef ECHOD_CONF_H
 #define ECHOD_CONF_H
 
@@ -7,16 +12,14 @@
 #include <stdint.h>
 
 #include "acl.h"
-
-struct creds;
+#include "confparse.h"
+#include "privdrop.h"
 
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
-#define CONF_MAX_WORKERS	1024
 #define CONF_MAX_LISTEN		64
 #define CONF_MAX_CIDRS		1024
 #define CONF_ERRLEN		512
 #define CONF_MAX_SIZE		(1024 * 1024)	/* bytes of the file, at most */
-#define CONF_MAX_PATH		4088		/* the PID file's, with ".XXXXXX" */
 
 struct conf {
 	char	 *path;			/* the file read; NULL: built-in defaults */
@@ -27,6 +30,7 @@ struct conf {
 	int	  workers;		/* 0 means auto: one per online CPU */
 	char	 *user;			/* NULL: do not switch */
 	char	 *group;		/* NULL: the user's primary group */
+	struct creds creds;		/* user and group looked up, if user */
 	char	 *pidfile;		/* NULL: none */
 	int	  backlog;
 	size_t	  buffer_size;		/* per-connection unsent bytes, at most */
@@ -57,7 +61,10 @@ struct conf {
 	size_t	  n_warnings;
 };
 
-/* What the command line sets; it wins over the file, across reloads too. */
+/*
+ * What the command line sets; it wins over the file, across reloads too.
+ * Each value is checked once, as the command line is read (confparse.h).
+ */
 struct conf_overrides {
 	const char	 *listen[CONF_MAX_LISTEN];	/* -l: TCP and UDP */
 	size_t		  n_listen;
@@ -66,16 +73,45 @@ struct conf_overrides {
 	bool		  debug;
 };
 
+enum conf_status {
+	CONF_OK,
+	CONF_INVALID,	/* the file or the command line is wrong: err says where */
+	CONF_FAILED,	/* it could not be judged: out of memory */
+};
+
+/*
+ * The one way in, for start and reload alike: reads path (NULL: the
+ * built-in defaults), puts the command line o over it, looks the listen
+ * specs up (unless activated: the sockets come from systemd), and looks the
+ * user up into creds.  warn (may be NULL) is told each of the file's
+ * warnings as soon as it is read, even if a later step fails.  *out is the
+ * configuration on CONF_OK, NULL otherwise, with the reason in err.
+ */
+enum conf_status conf_read(const char *path, const struct conf_overrides *o,
+		    bool activated, void (*warn)(const char *), struct conf **out,
+		    char *err, size_t errlen);
+void		 conf_free(struct conf *);
+/*
+ * The file to read: given (-c) if set, else dflt unless nothing at all is
+ * there; NULL: the built-in defaults.  A dangling symlink or a path that
+ * cannot be looked up is not "missing": it is read and its error reported.
+ */
+const char	*conf_choose(const char *given, const char *dflt);
+/* The worker count to run: workers, or the online CPUs for auto. */
+int		 conf_workers(const struct conf *);
+
+/* conf_read()'s steps, each on its own for the tests. */
 /*
  * Reads path (NULL: built-in defaults only): a regular file, opened without
  * blocking.  On a bad file returns NULL and puts "FILE:LINE: key: reason"
- * in err, with the file's bytes escaped.
+ * in err, with the file's bytes escaped; errno is EINVAL, or ENOMEM when
+ * memory ran out.
  */
 struct conf	*conf_load(const char *path, char *err, size_t errlen);
-void		 conf_free(struct conf *);
 /*
- * Applies the command line, then checks what will run as a whole (it must
- * listen somewhere); -1 with a reason in err.
+ * Applies the command line, after checking what will run as a whole (it
+ * must listen somewhere); -1 with a reason in err and errno EINVAL or
+ * ENOMEM, leaving the configuration as it was.
  */
 int		 conf_override(struct conf *, const struct conf_overrides *,
 		    char *err, size_t errlen);
@@ -87,27 +123,11 @@ int		 conf_override(struct conf *, const struct conf_overrides *,
  */
 int		 conf_resolve_listen(const struct conf *, char *err, size_t errlen);
 /*
- * The file to read: given (-c) if set, else dflt unless nothing at all is
- * there; NULL: the built-in defaults.  A dangling symlink or a path that
- * cannot be looked up is not "missing": it is read and its error reported.
- */
-const char	*conf_choose(const char *given, const char *dflt);
-/*
  * If user is set: looks user and group up and checks that this process can
  * switch to them, filling *out (may be NULL).  0, or -1 with "FILE:LINE:
  * user: "name": reason" in err.
  */
 int		 conf_resolve_user(const struct conf *, struct creds *out,
 		    char *err, size_t errlen);
-/* The worker count to run: workers, or the online CPUs for auto. */
-int		 conf_workers(const struct conf *);
-
-/* The rules, pure: 0 or -1 with a reason (err points at a static string). */
-int	conf_parse_size(const char *s, uint64_t *out, const char **err);
-int	conf_parse_duration(const char *s, uint64_t *ms, const char **err);
-int	conf_parse_workers(const char *s, int *out, const char **err);
-int	conf_parse_log_level(const char *s, int *out, const char **err);
-int	conf_check_listen(const char *spec, const char **err);
-int	conf_check_pidfile(const char *path, const char **err);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "conf.h"
 #include "listen.h"
 #include "util.h"
 
@@ -272,8 +273,7 @@ serving(const struct listeners *ls, const struct want *w)
 }
 
 int
-listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
-    char **udp, size_t nudp, int backlog,
+listen_reconcile(struct listeners *ls, const struct conf *c,
     void (*note)(bool added, const struct listener *), char *err, size_t errlen)
 {
 	struct listeners added = { 0 };
@@ -281,11 +281,11 @@ listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
 	bool *keep = NULL;
 	int *have = NULL, rc = -1;
 
-	for (size_t i = 0; i < ntcp; i++)
-		if (resolve(&want, tcp[i], PROTO_TCP, err, errlen) == -1)
+	for (size_t i = 0; i < c->n_listen_tcp; i++)
+		if (resolve(&want, c->listen_tcp[i], PROTO_TCP, err, errlen) == -1)
 			goto out;
-	for (size_t i = 0; i < nudp; i++)
-		if (resolve(&want, udp[i], PROTO_UDP, err, errlen) == -1)
+	for (size_t i = 0; i < c->n_listen_udp; i++)
+		if (resolve(&want, c->listen_udp[i], PROTO_UDP, err, errlen) == -1)
 			goto out;
 	if ((keep = calloc(ls->n + 1, sizeof(*keep))) == NULL ||
 	    (have = calloc(want.n + 1, sizeof(*have))) == NULL) {
@@ -303,7 +303,7 @@ listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
 			continue;
 		}
 		if ((fd = open_one((const struct sockaddr *)&w->ss, w->len, w->proto,
-		    backlog)) == -1) {
+		    c->backlog)) == -1) {
 			addr_format((const struct sockaddr *)&w->ss, w->len, name,
 			    sizeof(name));
 			snprintf(err, errlen, "listen %s (%s %s): %s", w->spec,
@@ -317,6 +317,17 @@ listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
 			goto out;
 		}
 	}
+	/* Room for the added ones, before anything changes: past here
+	 * nothing can fail. */
+	if (added.n > 0) {
+		struct listener *v = realloc(ls->v,
+		    (ls->n + added.n) * sizeof(*v));
+		if (v == NULL) {
+			snprintf(err, errlen, "listen: out of memory");
+			goto out;
+		}
+		ls->v = v;
+	}
 	/* A kept socket takes the new spelling (the first spec naming it). */
 	for (size_t i = want.n; i-- > 0;)
 		if (have[i] != -1)
@@ -329,12 +340,6 @@ listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
 		listen_remove(ls, i);
 	}
 	for (size_t i = 0; i < added.n; i++) {
-		struct listener *v = realloc(ls->v, (ls->n + 1) * sizeof(*v));
-		if (v == NULL) {	/* keep the rest; lose only this one */
-			close(added.v[i].fd);
-			continue;
-		}
-		ls->v = v;
 		ls->v[ls->n++] = added.v[i];
 		note(true, &added.v[i]);
 	}

@@ -8,6 +8,8 @@
 
 #include "addr.h"
 
+struct conf;
+
 enum proto { PROTO_TCP, PROTO_UDP };
 
 struct listener {
@@ -38,17 +40,17 @@ int	listen_from_systemd(struct listeners *ls, char *err, size_t errlen);
 void	listen_remove(struct listeners *ls, size_t i);
 void	listen_close_all(struct listeners *ls);
 /*
- * Makes ls listen on exactly the addresses these specs resolve to: binds
- * the added ones, closes the dropped ones (never a passed one), keeps the
- * rest open.  Addresses are matched by protocol, family, address and port,
- * so "localhost:7" keeps the socket of "127.0.0.1:7"; a spec with port 0
- * keeps the socket it got before.  An address listed twice is bound once.
- * If a spec does not resolve or an added address cannot be bound, changes
- * nothing and says why in err.  note(true, l) and note(false, l) are told
- * of each listener added and closed.
+ * Makes ls listen on exactly the addresses c's listen_tcp and listen_udp
+ * resolve to, with c's backlog: binds the added ones, closes the dropped
+ * ones (never a passed one), keeps the rest open.  Addresses are matched by
+ * protocol, family, address and port, so "localhost:7" keeps the socket of
+ * "127.0.0.1:7"; a spec with port 0 keeps the socket it got before.  An
+ * address listed twice is bound once.  If a spec does not resolve, an added
+ * address cannot be bound or memory runs out, changes nothing and says why
+ * in err.  note(true, l) and note(false, l) are told of each listener added
+ * and closed.
  */
-int	listen_reconcile(struct listeners *ls, char **tcp, size_t ntcp,
-	    char **udp, size_t nudp, int backlog,
+int	listen_reconcile(struct listeners *ls, const struct conf *c,
 	    void (*note)(bool added, const struct listener *),
 	    char *err, size_t errlen);
 

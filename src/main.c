@@ -30,6 +30,12 @@ absolute(const char *path)
 }
 
 static void
+say(const char *msg)
+{
+	fprintf(stderr, "echod: %s\n", msg);
+}
+
+static void
 usage(FILE *f)
 {
 	fprintf(f,
@@ -143,32 +149,6 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 	return -1;
 }
 
-/*
- * What a start would run: the file, the command line over it, the user
- * resolved.  NULL with the reason in err.  -t shows the file's warnings.
- */
-static struct conf *
-load(const char *path, const struct conf_overrides *ov, bool test, char *err,
-    size_t errlen)
-{
-	struct conf *conf;
-
-	if ((conf = conf_load(path, err, errlen)) == NULL)
-		return NULL;
-	for (size_t i = 0; test && i < conf->n_warnings; i++)
-		fprintf(stderr, "echod: %s\n", conf->warnings[i]);
-	/* -t judges what a start would: the user too, as this process, and
-	 * the addresses (ignored under socket activation) */
-	if (conf_override(conf, ov, err, errlen) == -1 ||
-	    (sd_listen_fds(0) <= 0 &&
-	    conf_resolve_listen(conf, err, errlen) == -1) ||
-	    conf_resolve_user(conf, NULL, err, errlen) == -1) {
-		conf_free(conf);
-		return NULL;
-	}
-	return conf;
-}
-
 /* Logging set up, detached unless -f: the master's from here on.  path is
  * the file read (NULL: the built-in defaults). */
 static int
@@ -196,6 +176,7 @@ main(int argc, char **argv)
 	const char *path;
 	bool test = false;
 	struct conf *conf;
+	enum conf_status st;
 	int rc;
 
 	if ((rc = read_cmdline(argc, argv, &ov, &opts, &test)) != -1)
@@ -211,9 +192,12 @@ main(int argc, char **argv)
 	/* Without -c, a missing default file means the built-in defaults
 	 * (checked again on each reload: see master.c). */
 	path = conf_choose(opts.conf_path, CONF_DEFAULT_PATH);
-	if ((conf = load(path, &ov, test, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "echod: %s\n", err);
-		return EX_CONFIG;
+	/* -t judges what a start would: the user too, as this process, and
+	 * the addresses (ignored under socket activation) */
+	if ((st = conf_read(path, &ov, sd_listen_fds(0) > 0, test ? say : NULL,
+	    &conf, err, sizeof(err))) != CONF_OK) {
+		say(err);
+		return st == CONF_INVALID ? EX_CONFIG : 1;
 	}
 	if (test) {
 		fprintf(stderr, "echod: configuration file %s test is successful\n",

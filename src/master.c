@@ -25,7 +25,6 @@
 #include "notify.h"
 #include "pidfile.h"
 #include "pool.h"
-#include "privdrop.h"
 #include "source.h"
 #include "util.h"
 #include "worker.h"
@@ -34,18 +33,15 @@
 #define DRAIN_GRACE_MS		2000	/* past shutdown_timeout, SIGKILL */
 
 static struct master {
-	struct conf			*conf;
+	struct conf			*conf;		/* the running one */
 	const struct master_opts	*opts;
 	struct listeners		 ls;
 	bool				 activated;	/* sockets from systemd */
 	struct pool			 pool;
 	struct source_shared		*sources;
-	struct creds			 creds;
-	bool				 have_creds;
 	int				 sigfd;
 	int				 pidfd;
 	int				 close_fds[4];
-	struct worker_args		 wargs;
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
 	struct health			 health;	/* what was said about it */
@@ -155,13 +151,27 @@ early_failure(const char *what)
 	m.exit_code = 1;
 }
 
+/* What a worker starts from: the running configuration, read when forked. */
+static struct worker_args
+worker_args(void)
+{
+	return (struct worker_args){
+		.conf = m.conf, .ls = &m.ls, .shared = m.pool.shared,
+		.sources = m.sources,
+		.creds = m.conf->user != NULL ? &m.conf->creds : NULL,
+		.master = getpid(), .generation = m.generation,
+		.close_fds = m.close_fds,
+	};
+}
+
 static void
 spawn(int i)
 {
+	struct worker_args args = worker_args();
 	char what[128];
 	pid_t pid;
 
-	pid = pool_spawn(&m.pool, i, m.generation, m.now_ms, worker_main, &m.wargs);
+	pid = pool_spawn(&m.pool, i, m.generation, m.now_ms, worker_main, &args);
 	if (pid == -1) {
 		snprintf(what, sizeof(what), "worker %d could not be started: %s",
 		    i, strerror(errno));
@@ -295,11 +305,18 @@ note_listener(bool added, const struct listener *l)
 }
 
 static void
+reload_failed(struct conf *c, const char *err)
+{
+	log_warnx("reload failed: %s; the running configuration stays", err);
+	conf_free(c);
+	notify_ready();
+}
+
+static void
 reload(void)
 {
 	char err[CONF_ERRLEN];
 	struct conf *c;
-	struct creds creds;
 	/* The file running now, or, if that is the built-in configuration,
 	 * the default file if it has appeared since (its path is not used
 	 * past conf_free(m.conf)). */
@@ -308,33 +325,21 @@ reload(void)
 
 	notify_reloading();
 	log_info("reloading %s", path ? path : "the built-in configuration");
-	if ((c = conf_load(path, err, sizeof(err))) == NULL ||
-	    conf_override(c, m.opts->overrides, err, sizeof(err)) == -1 ||
-	    (!m.activated && conf_resolve_listen(c, err, sizeof(err)) == -1) ||
-	    conf_resolve_user(c, &creds, err, sizeof(err)) == -1) {
-		log_warnx("reload failed: %s; the running configuration stays",
-		    err);
-		conf_free(c);
-		notify_ready();
+	/* A bad file and a failure to read it alike: the running one stays. */
+	if (conf_read(path, m.opts->overrides, m.activated, NULL, &c, err,
+	    sizeof(err)) != CONF_OK) {
+		reload_failed(NULL, err);
 		return;
 	}
 	for (size_t i = 0; i < c->n_warnings; i++)
 		log_warnx("%s", c->warnings[i]);
-	if (!m.activated && listen_reconcile(&m.ls, c->listen_tcp, c->n_listen_tcp,
-	    c->listen_udp, c->n_listen_udp, c->backlog, note_listener, err,
-	    sizeof(err)) == -1) {
-		log_warnx("reload failed: %s; the running configuration stays", err);
-		conf_free(c);
-		notify_ready();
+	if (!m.activated &&
+	    listen_reconcile(&m.ls, c, note_listener, err, sizeof(err)) == -1) {
+		reload_failed(c, err);
 		return;
 	}
 	conf_free(m.conf);
-	m.conf = c;
-	m.wargs.conf = c;
-	m.have_creds = c->user != NULL;
-	if (m.have_creds)
-		m.creds = creds;
-	m.wargs.creds = m.have_creds ? &m.creds : NULL;
+	m.conf = c;	/* workers forked from now on start from it */
 	log_setlevel(c->log_level);
 
 	/* The new generation first; the old one drains behind it.  Unchanged
@@ -441,9 +446,8 @@ open_listeners(char *err, size_t errlen)
 		    "listen_udp are ignored", n);
 		for (size_t i = 0; i < m.ls.n; i++)
 			note_listener(true, &m.ls.v[i]);
-	} else if (listen_reconcile(&m.ls, m.conf->listen_tcp, m.conf->n_listen_tcp,
-	    m.conf->listen_udp, m.conf->n_listen_udp, m.conf->backlog,
-	    note_listener, err, errlen) == -1)
+	} else if (listen_reconcile(&m.ls, m.conf, note_listener, err,
+	    errlen) == -1)
 		return -1;
 	if (m.ls.n == 0) {
 		snprintf(err, errlen, "nothing to listen on");
@@ -469,23 +473,16 @@ open_tables(char *err, size_t errlen)
 	return 0;
 }
 
-/* What every worker starts from. */
+/* What a worker must not keep: the master's own descriptors. */
 static void
 prepare_workers(void)
 {
 	int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
 
-	/* What a worker must not keep: the master's own descriptors. */
 	for (size_t i = 0; i < nitems(own); i++)
 		if (own[i] != -1)
 			m.close_fds[n++] = own[i];
 	m.close_fds[n] = -1;
-	m.wargs = (struct worker_args){
-		.conf = m.conf, .ls = &m.ls, .shared = m.pool.shared,
-		.sources = m.sources,
-		.creds = m.have_creds ? &m.creds : NULL, .master = getpid(),
-		.close_fds = m.close_fds,
-	};
 }
 
 /* Everything before the loop, up to forking the first generation.  On
@@ -507,13 +504,11 @@ setup(struct conf *conf, const struct master_opts *opts)
 	if (open_pidfile(err, sizeof(err)) == -1)
 		return startup_fail(err);
 	if (open_listeners(err, sizeof(err)) == -1 ||
-	    conf_resolve_user(conf, &m.creds, err, sizeof(err)) == -1 ||
 	    open_tables(err, sizeof(err)) == -1) {
 		listen_close_all(&m.ls);
 		pidfile_remove(conf->pidfile, m.pidfd);
 		return startup_fail(err);
 	}
-	m.have_creds = conf->user != NULL;
 	prepare_workers();
 	m.generation = 1;
 	m.target = conf_workers(conf);

@@ -13,7 +13,8 @@ struct master_opts {
 	bool				 foreground;
 };
 
-/* Runs until stopped; takes ownership of conf.  Returns the exit status. */
+/* Runs until stopped; takes ownership of conf, as conf_read() made it.
+ * Returns the exit status. */
 int	master_run(struct conf *conf, const struct master_opts *);
 
 #endif

@@ -1,6 +1,7 @@
-/* check_conf.c - the configuration rules, value by value at their edges,
- * the file's text before libconfuse reads it (conftext.c), and the file as
- * libconfuse reads it. */
+/* check_conf.c - the configuration as conf_read() makes it: the file as
+ * libconfuse reads it (each value's rule is check_confparse.c's, the text's
+ * check_conftext.c's), the command line over it, the names it holds looked
+ * up, and what happens when memory runs out on the way. */
 #include "config.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -15,233 +17,9 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "conftext.h"
+#include "failalloc.h"
 #include "privdrop.h"
 #include "suites.h"
-
-START_TEST(test_size)
-{
-	static const struct { const char *s; int ok; uint64_t v; } cases[] = {
-		{ "0", 1, 0 }, { "1024", 1, 1024 }, { "1k", 1, 1024 },
-		{ "16k", 1, 16384 }, { "16K", 1, 16384 }, { "1m", 1, 1048576 },
-		{ "1M", 1, 1048576 }, { "2g", 1, 2147483648ULL },
-		{ "", 0, 0 }, { "k", 0, 0 }, { "16kb", 0, 0 }, { "-1", 0, 0 },
-		{ "1.5k", 0, 0 }, { " 16k", 0, 0 }, { "16 k", 0, 0 },
-		{ "99999999999999999999", 0, 0 }, { "18446744073709551615k", 0, 0 },
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		uint64_t v = 12345;
-		const char *err;
-		int rc = conf_parse_size(cases[i].s, &v, &err);
-		ck_assert_msg((rc == 0) == cases[i].ok, "\"%s\"", cases[i].s);
-		if (cases[i].ok)
-			ck_assert_uint_eq(v, cases[i].v);
-		else
-			ck_assert_ptr_nonnull(err);
-	}
-}
-END_TEST
-
-START_TEST(test_duration)
-{
-	static const struct { const char *s; int ok; uint64_t ms; } cases[] = {
-		{ "0", 1, 0 }, { "10", 1, 10000 }, { "10s", 1, 10000 },
-		{ "250ms", 1, 250 }, { "5m", 1, 300000 }, { "1h", 1, 3600000 },
-		{ "1d", 1, 86400000 }, { "s", 0, 0 }, { "10x", 0, 0 },
-		{ "1.5s", 0, 0 }, { "10 s", 0, 0 }, { "", 0, 0 }, { "-5s", 0, 0 },
-		{ "99999999999999999d", 0, 0 },
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		uint64_t v = 0;
-		const char *err;
-		int rc = conf_parse_duration(cases[i].s, &v, &err);
-		ck_assert_msg((rc == 0) == cases[i].ok, "\"%s\"", cases[i].s);
-		if (cases[i].ok)
-			ck_assert_uint_eq(v, cases[i].ms);
-	}
-}
-END_TEST
-
-START_TEST(test_workers)
-{
-	static const struct { const char *s; int ok, v; } cases[] = {
-		{ "auto", 1, 0 }, { "1", 1, 1 }, { "1024", 1, 1024 },
-		{ "0", 0, 0 }, { "1025", 0, 0 }, { "-1", 0, 0 }, { "two", 0, 0 },
-		{ "", 0, 0 }, { "4k", 0, 0 }, { "Auto", 0, 0 },
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int v = -1;
-		const char *err;
-		int rc = conf_parse_workers(cases[i].s, &v, &err);
-		ck_assert_msg((rc == 0) == cases[i].ok, "\"%s\"", cases[i].s);
-		if (cases[i].ok)
-			ck_assert_int_eq(v, cases[i].v);
-		else
-			ck_assert_str_eq(err, "must be 1..1024 or auto");
-	}
-}
-END_TEST
-
-START_TEST(test_log_level)
-{
-	const char *err;
-	int v;
-
-	ck_assert_int_eq(conf_parse_log_level("err", &v, &err), 0);
-	ck_assert_int_eq(v, LOG_ERR);
-	ck_assert_int_eq(conf_parse_log_level("debug", &v, &err), 0);
-	ck_assert_int_eq(v, LOG_DEBUG);
-	ck_assert_int_eq(conf_parse_log_level("verbose", &v, &err), -1);
-	ck_assert_int_eq(conf_parse_log_level("INFO", &v, &err), -1);
-}
-END_TEST
-
-START_TEST(test_strip_comments)
-{
-	static const struct { const char *in, *out; } cases[] = {
-		{ "a = 1 # c\nb", "a = 1    \nb" },
-		{ "# only\n", "      \n" },
-		{ "a = \"x#y\" // z", "a = \"x#y\"     " },
-		{ "u = 'q#'#c", "u = 'q#'  " },
-		{ "s = \"a\\\"#\" #", "s = \"a\\\"#\"  " },
-		{ "/* 1\n2 */x", "    \n    x" },
-		{ "# it's\nx", "      \nx" },
-		{ "/* \" */x", "       x" },
-		{ "s = '${HOME}'", "s = '${HOME}'" },
-		{ "s = \"\\${X}\"", "s = \"\\${X}\"" },
-		/* escapes of bytes other than NUL are the parser's to judge */
-		{ "s = \"\\x41\\101\\x\\8\"", "s = \"\\x41\\101\\x\\8\"" },
-		{ "s = '\\0\\x00'", "s = '\\0\\x00'" },
-	};
-	struct conftext_error e;
-	char buf[64];
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		strcpy(buf, cases[i].in);
-		ck_assert_msg(conftext_strip(buf, &e) == 0, "%s", cases[i].in);
-		ck_assert_str_eq(buf, cases[i].out);
-	}
-}
-END_TEST
-
-/* What does not end is reported where it began. */
-START_TEST(test_strip_refuses)
-{
-	static const struct { const char *in; int line; const char *why; } cases[] = {
-		{ "x /* open", 1, "unterminated comment" },
-		{ "a = 1\n/* one\ntwo\n", 2, "unterminated comment" },
-		{ "a = 1\n/*/\n", 2, "unterminated comment" },
-		{ "s = \"abc\nd\n", 1, "unterminated string" },
-		{ "\n\ns = 'x\\'\n", 3, "unterminated string" },
-		{ "s = \"x\\", 1, "unterminated string" },
-		{ "a = 1 /* \" */\nb = \"\n", 2, "unterminated string" },
-		{ "\nx = ${HOME}", 2, "environment substitution" },
-		{ "x = \"a\n${HOME}\"", 2, "environment substitution" },
-		/* libconfuse makes these a NUL byte that silently cuts the value */
-		{ "\nu = \"root\\0x\"", 2, "an escaped NUL byte" },
-		{ "u = \"a\nroot\\000\"", 2, "an escaped NUL byte" },
-		{ "u = \"root\\x00\"", 1, "an escaped NUL byte" },
-		{ "u = \"root\\x0\"", 1, "an escaped NUL byte" },
-		{ "u = \"\\00\"", 1, "an escaped NUL byte" },
-	};
-	struct conftext_error e;
-	char buf[64];
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		strcpy(buf, cases[i].in);
-		ck_assert_msg(conftext_strip(buf, &e) == -1, "%s", cases[i].in);
-		ck_assert_int_eq(e.line, cases[i].line);
-		ck_assert_msg(strncmp(e.why, cases[i].why, strlen(cases[i].why)) == 0,
-		    "%s: %s", cases[i].in, e.why);
-	}
-}
-END_TEST
-
-START_TEST(test_nul)
-{
-	struct conftext_error e;
-
-	ck_assert_int_eq(conftext_check_nul("a\nb", 3, &e), 0);
-	ck_assert_int_eq(conftext_check_nul("a\nb\n\0c", 6, &e), -1);
-	ck_assert_int_eq(e.line, 3);
-	ck_assert_int_eq(conftext_check_nul("\0", 1, &e), -1);
-	ck_assert_int_eq(e.line, 1);
-}
-END_TEST
-
-START_TEST(test_scan)
-{
-	struct conftext_key keys[] = { { .name = "workers" },
-	    { .name = "listen_tcp" }, { .name = "deny" } };
-	struct conftext_error e;
-
-	ck_assert_int_eq(conftext_scan("workers = 1\nlisten_tcp = {\"a\",\n\"b\"}\n"
-	    "workers=2 deny = {}\n\nlisten_tcp = {}\nworkers = 3\n", keys, 3, &e), 0);
-	ck_assert_int_eq(keys[0].count, 3);
-	ck_assert_int_eq(keys[0].first, 1);
-	ck_assert_int_eq(keys[0].last, 7);
-	ck_assert_int_eq(keys[1].count, 2);
-	ck_assert_int_eq(keys[1].first, 2);
-	ck_assert_int_eq(keys[1].last, 6);
-	ck_assert_int_eq(keys[2].count, 1);
-	ck_assert_int_eq(keys[2].last, 4);
-
-	/* what looks like a key inside a string is not one */
-	ck_assert_int_eq(conftext_scan("deny = {\"workers = 1\", 'x'}\n"
-	    "user = \"a += b\"\n", keys, 3, &e), 0);
-	ck_assert_int_eq(keys[0].count, 0);
-	ck_assert_int_eq(keys[2].count, 1);
-
-	ck_assert_int_eq(conftext_scan("workers = 1\n\nlisten_tcp += {\"x:7\"}\n",
-	    keys, 3, &e), -1);
-	ck_assert_int_eq(e.line, 3);
-	ck_assert_str_eq(e.key, "listen_tcp");
-	ck_assert_ptr_nonnull(strstr(e.why, "+="));
-	ck_assert_int_eq(conftext_scan("deny\n+= {}\n", keys, 3, &e), -1);
-	ck_assert_int_eq(e.line, 2);
-	ck_assert_str_eq(e.key, "deny");
-
-	/* the file ends inside a statement: where it began, not past the end */
-	ck_assert_int_eq(conftext_scan("workers = 1\ndeny = {\"10.0.0.0/8\",\n"
-	    "\n", keys, 3, &e), -1);
-	ck_assert_int_eq(e.line, 2);
-	ck_assert_str_eq(e.key, "deny");
-	ck_assert_str_eq(e.why, "unterminated list ({ without })");
-	ck_assert_int_eq(conftext_scan("deny =\n\n{\n\"10.0.0.0/8\"", keys, 3,
-	    &e), -1);
-	ck_assert_int_eq(e.line, 3);
-	ck_assert_int_eq(conftext_scan("\nworkers =\n\n", keys, 3, &e), -1);
-	ck_assert_int_eq(e.line, 2);
-	ck_assert_str_eq(e.key, "workers");
-	ck_assert_str_eq(e.why, "the file ends before the value");
-	ck_assert_int_eq(conftext_scan("workers = 1\nworkers", keys, 3, &e), -1);
-	ck_assert_int_eq(e.line, 2);
-	/* an unknown key is the parser's: "no such option", at its line */
-	ck_assert_int_eq(conftext_scan("wrokers = {\n", keys, 3, &e), 0);
-	ck_assert_int_eq(conftext_scan("wrokers\n", keys, 3, &e), 0);
-
-	/* not a statement: left to the parser, and never a hang */
-	ck_assert_int_eq(conftext_scan("= = {", keys, 3, &e), 0);
-	ck_assert_int_eq(conftext_scan("a = \"open", keys, 3, &e), 0);
-	ck_assert_int_eq(conftext_scan("# x\n* ( ) + , workers", keys, 3, &e), 0);
-}
-END_TEST
-
-START_TEST(test_escape)
-{
-	char out[64];
-
-	conftext_escape("plain: \"x\" 'y'", out, sizeof(out));
-	ck_assert_str_eq(out, "plain: \"x\" 'y'");
-	conftext_escape("a\033[31mb\\\t\n\x7f\xc3\xa9", out, sizeof(out));
-	ck_assert_str_eq(out, "a\\x1b[31mb\\\\\\x09\\x0a\\x7f\\xc3\\xa9");
-	/* truncated, never in the middle of an escape */
-	conftext_escape("ab\033", out, 6);
-	ck_assert_str_eq(out, "ab");
-	conftext_escape("abcdef", out, 4);
-	ck_assert_str_eq(out, "abc");
-}
-END_TEST
 
 /* Writes len bytes to a temporary file and loads it. */
 static struct conf *
@@ -462,7 +240,6 @@ END_TEST
 START_TEST(test_pidfile_length)
 {
 	char text[4200], path[64], err[CONF_ERRLEN];
-	const char *why;
 	struct conf *c;
 	int n;
 
@@ -482,9 +259,6 @@ START_TEST(test_pidfile_length)
 	ck_assert_ptr_nonnull(strstr(err, ":1: pidfile: too long (at most 4088 "
 	    "bytes), got \"/aaa"));
 	unlink(path);
-	ck_assert_int_eq(conf_check_pidfile("/run/echod.pid", &why), 0);
-	ck_assert_int_eq(conf_check_pidfile("echod.pid", &why), -1);
-	ck_assert_str_eq(why, "must be an absolute path");
 }
 END_TEST
 
@@ -700,47 +474,6 @@ START_TEST(test_resolve_user)
 }
 END_TEST
 
-/* What getaddrinfo() would read otherwise, or refuse only at start. */
-START_TEST(test_listen_syntax)
-{
-	static const struct { const char *spec, *why; } bad[] = {
-		{ "127.0.0.1:-1", "port must be a number 0..65535 or a service name" },
-		{ "127.0.0.1:+7", "port must be a number 0..65535 or a service name" },
-		{ "127.0.0.1:7 ", "port must be a number 0..65535 or a service name" },
-		{ "[::1]:7x", "port must be a number 0..65535 or a service name" },
-		{ "/run/echod.sock", "port must be a number 0..65535 or a service name" },
-		{ "*", "port must be a number 0..65535 or a service name" },
-		{ " 127.0.0.1:7", "not a host name or an IPv4 address" },
-		{ "a b:7", "not a host name or an IPv4 address" },
-		{ "-h:7", "not a host name or an IPv4 address" },
-		{ "h\xc3\xa9:7", "not a host name or an IPv4 address" },
-		{ "[127.0.0.1]:7", "brackets must hold an IPv6 address" },
-		{ "[[::1]:7", "brackets must hold an IPv6 address" },
-		{ "[localhost]:7", "brackets must hold an IPv6 address" },
-		{ "[fe80::1%]:7", "brackets must hold an IPv6 address" },
-		{ "127.0.0.1:65536", "port must be 0..65535" },
-		{ "::1", "IPv6 addresses must be written in brackets, as [::1]:7" },
-		{ "[::ffff:127.0.0.1]:7", "an IPv4-mapped IPv6 address cannot be "
-		    "bound (IPv6 sockets are IPv6-only): write the IPv4 address" },
-	};
-	static const char *const good[] = {
-		"127.0.0.1:0", "127.0.0.1:65535", "[::1]:7", "[::127.0.0.1]:7",
-		"[fe80::1%lo]:7", "[FE80::1%1]:7", "127.1:7", "localhost:echo", "my-host.example_1:http-alt",
-		"*:7", "7", "echo",
-	};
-	const char *why;
-
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_msg(conf_check_listen(bad[i].spec, &why) == -1, "%s",
-		    bad[i].spec);
-		ck_assert_str_eq(why, bad[i].why);
-	}
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		ck_assert_msg(conf_check_listen(good[i], &why) == 0, "%s: %s",
-		    good[i], why);
-}
-END_TEST
-
 /* Each spec is looked up as binding will; no DNS here: a service name
  * and a scope are resolved locally. */
 START_TEST(test_resolve_listen)
@@ -902,25 +635,195 @@ START_TEST(test_overrides)
 }
 END_TEST
 
+/*
+ * Memory running out at any allocation of a load: NULL with ENOMEM, and
+ * nothing left allocated (a string list half copied included); a value
+ * never quietly missing (the user dropped, say, and the workers kept root).
+ */
+START_TEST(test_load_out_of_memory)
+{
+	char path[64], err[CONF_ERRLEN];
+	struct conf *c;
+	int k;
+
+	c = load_text("listen_tcp = {\"127.0.0.1:1\", \"127.0.0.1:2\", "
+	    "\"[::1]:3\"}\nlisten_udp = {\"127.0.0.1:4\", \"[::1]:5\"}\n"
+	    "user = \"nobody\"\ngroup = \"nogroup\"\npidfile = \"/run/e.pid\"\n"
+	    "allow = {\"10.0.0.0/8\"}\ndeny = {\"10.1.0.0/16\"}\n"
+	    "workers = 2\nworkers = 3\n", path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	conf_free(c);
+	for (k = 1; k < 1000; k++) {
+		failalloc_arm(k);
+		c = conf_load(path, err, sizeof(err));
+		int e = errno;
+		failalloc_disarm();
+		if (!failalloc_failed())
+			break;
+		ck_assert_msg(c == NULL, "allocation %d failed, yet the load "
+		    "succeeded (user %s, pidfile %s, %zu warnings)", k,
+		    c->user ? c->user : "(none)",
+		    c->pidfile ? c->pidfile : "(none)", c->n_warnings);
+		ck_assert_int_eq(e, ENOMEM);
+		ck_assert_msg(strstr(err, "out of memory") != NULL ||
+		    strstr(err, strerror(ENOMEM)) != NULL, "%d: %s", k, err);
+		ck_assert_msg(failalloc_live() == 0, "allocation %d failed: "
+		    "%zu blocks leaked", k, failalloc_live());
+	}
+	ck_assert_int_gt(k, 10);	/* every list entry had its turn */
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->user, "nobody");
+	ck_assert_uint_eq(c->n_listen_tcp, 3);
+	ck_assert_uint_eq(c->n_warnings, 1);
+	failalloc_arm(0);
+	conf_free(c);
+	ck_assert_uint_eq(failalloc_live(), 0);
+	failalloc_disarm();
+	unlink(path);
+}
+END_TEST
+
+/* The command line's copies: all of them, or the configuration unchanged
+ * (never running without the -p PID file). */
+START_TEST(test_override_out_of_memory)
+{
+	struct conf_overrides ov = { .workers = 3, .pidfile = "/run/x.pid",
+	    .n_listen = 2, .listen = { "127.0.0.1:1", "[::1]:2" } };
+	char err[CONF_ERRLEN];
+	struct conf *c;
+	int k, rc;
+
+	for (k = 1; k < 100; k++) {
+		c = conf_load(NULL, err, sizeof(err));
+		ck_assert_ptr_nonnull(c);
+		failalloc_arm(k);
+		rc = conf_override(c, &ov, err, sizeof(err));
+		int e = errno;
+		failalloc_disarm();
+		if (!failalloc_failed())
+			break;
+		ck_assert_msg(rc == -1, "allocation %d failed, yet -p became %s",
+		    k, c->pidfile ? c->pidfile : "(none)");
+		ck_assert_int_eq(e, ENOMEM);
+		ck_assert_str_eq(err, "out of memory");
+		ck_assert_uint_eq(failalloc_live(), 0);
+		ck_assert_ptr_null(c->pidfile);
+		ck_assert_int_eq(c->workers, 0);
+		ck_assert(!c->listen_cmdline);
+		ck_assert_str_eq(c->listen_tcp[0], "0.0.0.0:7");
+		conf_free(c);
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(c->pidfile, "/run/x.pid");
+	ck_assert_str_eq(c->listen_udp[1], "[::1]:2");
+	conf_free(c);
+}
+END_TEST
+
+static char warned[4][CONF_ERRLEN];
+static int nwarned;
+
+static void
+warn(const char *msg)
+{
+	if (nwarned < 4)
+		snprintf(warned[nwarned++], sizeof(warned[0]), "%s", msg);
+}
+
+/* The one way in: a bad file or command line is CONF_INVALID, with the
+ * file's warnings told before; what runs has its user looked up. */
+START_TEST(test_read)
+{
+	struct conf_overrides none = { .workers = -1 };
+	char path[64], err[CONF_ERRLEN], want[CONF_ERRLEN], text[256];
+	struct passwd *pw = getpwuid(geteuid());
+	struct conf *c;
+
+	c = load_text("workers = 0\n", path, err, sizeof(err));
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(conf_read(path, &none, false, warn, &c, err,
+	    sizeof(err)), CONF_INVALID);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(err, ":1: workers: must be 1..1024 or auto"));
+	unlink(path);
+
+	nwarned = 0;
+	c = load_text("workers = 1\nworkers = 2\nlisten_tcp = {}\n"
+	    "listen_udp = {}\n", path, err, sizeof(err));
+	conf_free(c);
+	ck_assert_int_eq(conf_read(path, &none, false, warn, &c, err,
+	    sizeof(err)), CONF_INVALID);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(err, "echod would listen on nothing"));
+	ck_assert_int_eq(nwarned, 1);
+	snprintf(want, sizeof(want), "%s:2: warning: workers: set twice "
+	    "(lines 1 and 2); line 2 wins", path);
+	ck_assert_str_eq(warned[0], want);
+	unlink(path);
+
+	/* the user this process runs as can always be switched to */
+	ck_assert_ptr_nonnull(pw);
+	snprintf(text, sizeof(text), "listen_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {}\nuser = \"%s\"\n", pw->pw_name);
+	c = load_text(text, path, err, sizeof(err));
+	conf_free(c);
+	ck_assert_msg(conf_read(path, &none, false, NULL, &c, err,
+	    sizeof(err)) == CONF_OK, "%s", err);
+	ck_assert_uint_eq(c->creds.uid, geteuid());
+	ck_assert_str_eq(c->creds.user, pw->pw_name);
+	conf_free(c);
+
+	/* under socket activation the addresses are not looked up */
+	snprintf(text, sizeof(text), "listen_tcp = {\"127.0.0.1:nosuchservice-"
+	    "echod\"}\n");
+	c = load_text(text, path, err, sizeof(err));
+	conf_free(c);
+	ck_assert_int_eq(conf_read(path, &none, false, NULL, &c, err,
+	    sizeof(err)), CONF_INVALID);
+	ck_assert_int_eq(conf_read(path, &none, true, NULL, &c, err,
+	    sizeof(err)), CONF_OK);
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+/* Out of memory is CONF_FAILED, told apart from a bad file (at start:
+ * exit 1, not 78), and leaks nothing. */
+START_TEST(test_read_out_of_memory)
+{
+	struct conf_overrides ov = { .workers = -1, .pidfile = "/run/x.pid" };
+	char path[64], err[CONF_ERRLEN];
+	enum conf_status st;
+	struct conf *c;
+	int k;
+
+	c = load_text("listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n",
+	    path, err, sizeof(err));
+	conf_free(c);
+	for (k = 1; k < 100; k++) {
+		failalloc_arm(k);
+		st = conf_read(path, &ov, false, NULL, &c, err, sizeof(err));
+		failalloc_disarm();
+		if (!failalloc_failed())
+			break;
+		ck_assert_msg(st == CONF_FAILED, "allocation %d: status %d: %s",
+		    k, st, err);
+		ck_assert_ptr_null(c);
+		ck_assert_uint_eq(failalloc_live(), 0);
+	}
+	ck_assert_int_eq(st, CONF_OK);
+	ck_assert_str_eq(c->pidfile, "/run/x.pid");
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
 Suite *
 conf_suite(void)
 {
 	Suite *s = suite_create("conf");
-	TCase *tc = tcase_create("rules");
+	TCase *tc = tcase_create("file");
 
-	tcase_add_test(tc, test_size);
-	tcase_add_test(tc, test_duration);
-	tcase_add_test(tc, test_workers);
-	tcase_add_test(tc, test_log_level);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("text");
-	tcase_add_test(tc, test_strip_comments);
-	tcase_add_test(tc, test_strip_refuses);
-	tcase_add_test(tc, test_nul);
-	tcase_add_test(tc, test_scan);
-	tcase_add_test(tc, test_escape);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("file");
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_listen_v4mapped);
 	tcase_add_test(tc, test_file_hostile_text);
@@ -929,7 +832,6 @@ conf_suite(void)
 	tcase_add_test(tc, test_long_lists_linear);
 	tcase_add_test(tc, test_file_not_regular);
 	tcase_add_test(tc, test_file_not_regular_not_opened);
-	tcase_add_test(tc, test_listen_syntax);
 	tcase_add_test(tc, test_resolve_listen);
 	tcase_add_test(tc, test_choose_path);
 	tcase_add_test(tc, test_listen_nowhere);
@@ -939,6 +841,10 @@ conf_suite(void)
 	tcase_add_test(tc, test_file_missing);
 	tcase_add_test(tc, test_shipped_file_is_the_defaults);
 	tcase_add_test(tc, test_overrides);
+	tcase_add_test(tc, test_load_out_of_memory);
+	tcase_add_test(tc, test_override_out_of_memory);
+	tcase_add_test(tc, test_read);
+	tcase_add_test(tc, test_read_out_of_memory);
 	suite_add_tcase(s, tc);
 	return s;
 }

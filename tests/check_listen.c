@@ -1,7 +1,7 @@
 /*
  * check_listen.c - listen_reconcile() on real loopback sockets: what it
  * binds, keeps and closes, how it matches addresses (resolved, never by
- * spelling), and that a failure changes nothing.
+ * spelling), and that a failure (out of memory too) changes nothing.
  */
 #include "config.h"
 
@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "failalloc.h"
 #include "listen.h"
 #include "suites.h"
 
@@ -51,10 +53,12 @@ teardown(void)
 static int
 reconcile(char **tcp, size_t ntcp, char **udp, size_t nudp)
 {
+	struct conf c = { .listen_tcp = tcp, .n_listen_tcp = ntcp,
+	    .listen_udp = udp, .n_listen_udp = nudp, .backlog = BACKLOG };
+
 	nnotes = 0;
 	err[0] = '\0';
-	return listen_reconcile(&ls, tcp, ntcp, udp, nudp, BACKLOG, note, err,
-	    sizeof(err));
+	return listen_reconcile(&ls, &c, note, err, sizeof(err));
 }
 
 static int
@@ -359,6 +363,44 @@ START_TEST(test_ipv6)
 }
 END_TEST
 
+/*
+ * Memory running out anywhere in a reconcile fails it as a whole: the old
+ * sockets as they were, nothing bound on the way left open, nothing told;
+ * never a success with an added listener quietly dropped.
+ */
+START_TEST(test_out_of_memory_changes_nothing)
+{
+	char *tcp[] = { "127.0.0.1:0" }, keep[64];
+	int fd, before, rc = -1, k;
+
+	ck_assert_int_eq(reconcile(tcp, 1, NULL, 0), 0);
+	fd = ls.v[0].fd;
+	snprintf(keep, sizeof(keep), "127.0.0.1:%d", port_of(&ls.v[0]));
+
+	char *next[] = { keep, "127.0.0.2:0" }, *udp[] = { "127.0.0.1:0" };
+	for (k = 1; k < 100; k++) {
+		before = open_fds();
+		failalloc_arm(k);
+		rc = reconcile(next, 2, udp, 1);
+		failalloc_disarm();
+		if (!failalloc_failed())
+			break;
+		ck_assert_msg(rc == -1, "allocation %d failed, yet the reconcile "
+		    "succeeded with %zu listeners", k, ls.n);
+		ck_assert_msg(strstr(err, "out of memory") != NULL, "%s", err);
+		ck_assert_int_eq(nnotes, 0);
+		ck_assert_uint_eq(ls.n, 1);
+		ck_assert_int_eq(ls.v[0].fd, fd);
+		ck_assert(is_listening(fd));
+		ck_assert_int_eq(open_fds(), before);
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(ls.n, 3);
+	ck_assert_int_eq(ls.v[0].fd, fd);
+	ck_assert_int_eq(nnotes, 2);
+}
+END_TEST
+
 Suite *
 listen_suite(void)
 {
@@ -373,6 +415,7 @@ listen_suite(void)
 	tcase_add_test(tc, test_failed_bind_changes_nothing);
 	tcase_add_test(tc, test_passed_kept);
 	tcase_add_test(tc, test_ipv6);
+	tcase_add_test(tc, test_out_of_memory_changes_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -157,6 +157,8 @@ main(void)
 	srunner_add_suite(sr, admit_suite());
 	srunner_add_suite(sr, balance_suite());
 	srunner_add_suite(sr, conf_suite());
+	srunner_add_suite(sr, confparse_suite());
+	srunner_add_suite(sr, conftext_suite());
 	srunner_add_suite(sr, conn_suite());
 	srunner_add_suite(sr, detach_suite());
 	srunner_add_suite(sr, fault_suite());

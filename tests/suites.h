@@ -28,6 +28,8 @@ Suite	*addr_suite(void);
 Suite	*admit_suite(void);
 Suite	*balance_suite(void);
 Suite	*conf_suite(void);
+Suite	*confparse_suite(void);
+Suite	*conftext_suite(void);
 Suite	*conn_suite(void);
 Suite	*detach_suite(void);
 Suite	*fault_suite(void);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "confparse.h"
 #include "conftext.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -46,6 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
+	(void)conf_parse_number(s, &u, &why);
 	(void)conf_parse_size(s, &u, &why);
 	(void)conf_parse_duration(s, &u, &why);
 	(void)conf_parse_workers(s, &i, &why);
