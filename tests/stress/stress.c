@@ -5,12 +5,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "scenarios.h"
@@ -21,7 +24,7 @@ static const struct scenario {
 	int		 timeout_s;
 } scenarios[] = {
 	{ "reload storm",		sc_reload_storm,	60 },
-	{ "log volume",			sc_log_volume,		60 },
+	{ "log volume",			sc_log_volume,		120 },
 	{ "worker kills",		sc_worker_kills,	60 },
 	{ "crash loop",			sc_crash_loop,		40 },
 	{ "crash loop by abort",	sc_crash_loop_abort,	40 },
@@ -36,6 +39,15 @@ static const struct scenario {
 };
 #define NSCENARIOS	(sizeof(scenarios) / sizeof(scenarios[0]))
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void
 run_one(int n, const struct scenario *sc)
 {
@@ -45,7 +57,9 @@ run_one(int n, const struct scenario *sc)
 	ssize_t got = 0;
 
 	memset(&r, 0, sizeof(r));
-	if (pipe(pfd) == -1 || (pid = fork()) == -1) {
+	/* close-on-exec: an echod the scenario starts must not hold the
+	 * result pipe open, or a scenario that died leaves the read hanging */
+	if (pipe2(pfd, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
 		printf("not ok %d - %s: cannot fork\n", n, sc->name);
 		return;
 	}
@@ -59,15 +73,24 @@ run_one(int n, const struct scenario *sc)
 	}
 	close(pfd[1]);
 	setpgid(pid, pid);
-	for (size_t off = 0; off < sizeof(r); off += (size_t)got)
+	/* bounded: the scenario's own alarm, and a margin */
+	uint64_t end = now_ms() + (uint64_t)(sc->timeout_s + 15) * 1000;
+	for (size_t off = 0; off < sizeof(r); off += (size_t)got) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		uint64_t t = now_ms();
+
+		got = -1;
+		if (t >= end || poll(&p, 1, (int)(end - t)) != 1)
+			break;
 		if ((got = read(pfd[0], (char *)&r + off, sizeof(r) - off)) <= 0)
 			break;
+	}
 	close(pfd[0]);
 	kill(-pid, SIGKILL);	/* whatever the scenario left behind */
 	waitpid(pid, &status, 0);
 	if (got <= 0) {
 		printf("not ok %d - %s: %s\n", n, sc->name,
-		    WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ?
+		    got == -1 || (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) ?
 		    "timed out" : "the scenario crashed");
 		return;
 	}
