@@ -1,15 +1,14 @@
 /*
  * worker.c - a worker: one epoll loop over the shared listeners, the order
  * pipe from the master, and its connections.  It accepts (one worker woken
- * per connection: EPOLLEXCLUSIVE), echoes, and publishes a heartbeat and its
- * counters for the master.  It takes orders from the master only: signals
- * from outside are ignored, and EOF on the order pipe means the master is
- * gone.
+ * per connection: EPOLLEXCLUSIVE; whether its listeners are in the set is
+ * gate.c's), echoes, and publishes a heartbeat and its counters for the
+ * master.  It takes orders from the master only: signals from outside are
+ * ignored, and EOF on the order pipe means the master is gone.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +19,10 @@
 #include <unistd.h>
 
 #include "admit.h"
-#include "balance.h"
 #include "channel.h"
 #include "conn.h"
 #include "fault.h"
+#include "gate.h"
 #include "log.h"
 #include "resolve.h"
 #include "source.h"
@@ -46,17 +45,12 @@ struct worker {
 	int			 slot;
 	struct chan_stats	*me;
 	bool			 resolving;	/* resolve_clients: a thread names clients */
-	bool			 balanced_out;	/* stepped back: over its share */
-	uint64_t		 recheck_ms;	/* balanced out: look again after */
 	int			 ep;
 	int			 cmd_fd;
-	int			 reserve_fd;	/* spent to shed a connection on EMFILE */
+	struct gate		 gate;		/* the TCP listeners, open or closed */
 	char			*scratch;	/* one read's worth, shared by all */
 	char			*dgram;
-	bool			 armed;		/* TCP listeners in the epoll set */
 	bool			 draining;
-	bool			 emfile;	/* in an EMFILE episode */
-	uint64_t		 paused_until_ms;
 	uint64_t		 deadline_ms;	/* draining: close what is left */
 	uint64_t		 now_ms;
 	uint64_t		 nconns, accepted, bytes;
@@ -176,23 +170,13 @@ pool_slots(const struct worker *w)
 	return atomic_load(&w->shared->hw);
 }
 
-/* The peers' side of the fair share, from the master's stats page. */
-static void
-balance_read(const struct worker *w, struct balance *b)
+/* The worker's load, as its accept gate judges it. */
+static struct gate_load
+load(const struct worker *w)
 {
-	uint32_t hw = pool_slots(w);
-
-	balance_init(b, w->nconns);
-	for (uint32_t i = 0; i < hw; i++) {
-		struct chan_stats *st = &w->shared->stats[i];
-
-		if (st == w->me || !atomic_load_explicit(&st->serving,
-		    memory_order_relaxed))
-			continue;
-		balance_add_peer(b, atomic_load_explicit(&st->connections,
-		    memory_order_relaxed), atomic_load_explicit(&st->armed,
-		    memory_order_relaxed) != 0);
-	}
+	return (struct gate_load){ .nconns = w->nconns,
+	    .max = (uint64_t)w->conf->max_connections, .now_ms = w->now_ms,
+	    .draining = w->draining };
 }
 
 /* Admission as this worker sees it now. */
@@ -225,84 +209,6 @@ conn_close(struct worker *w, struct conn *c, const char *why)
 	w->nconns--;
 }
 
-static void
-arm(struct worker *w, bool on)
-{
-	if (w->armed == on)
-		return;
-	for (size_t i = 0; i < w->ls->n; i++) {
-		const struct listener *l = &w->ls->v[i];
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
-		    .data.u64 = WATCH | i };
-
-		if (l->proto != PROTO_TCP)
-			continue;
-		/* EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD: pausing is DEL, then ADD. */
-		if (epoll_ctl(w->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->fd,
-		    on ? &ev : NULL) == -1)
-			log_warn("epoll %s %s", on ? "add" : "del", l->name);
-	}
-	w->armed = on;
-	atomic_store_explicit(&w->me->armed, on, memory_order_relaxed);
-}
-
-/* Could this worker accept at all?  Not when full, resting after EMFILE,
- * or draining. */
-static bool
-may_accept(const struct worker *w)
-{
-	return !w->draining && w->nconns < (uint64_t)w->conf->max_connections &&
-	    w->now_ms >= w->paused_until_ms;
-}
-
-/* Steps back over its share, or comes back under it (balance.c decides);
- * while it cannot accept at all the decision waits. */
-static void
-rebalance(struct worker *w)
-{
-	struct balance b;
-	bool out;
-
-	if (!may_accept(w))
-		return;
-	balance_read(w, &b);
-	out = balance_over_share(&b, w->balanced_out);
-	/* Out: look again soon, then less often while it stays that way. */
-	if (out)
-		w->recheck_ms = balance_recheck_ms(w->recheck_ms, w->balanced_out);
-	w->balanced_out = out;
-}
-
-/* Should this worker accept now?  As may_accept(), and not over its share. */
-static bool
-want_accept(const struct worker *w)
-{
-	return may_accept(w) && !w->balanced_out;
-}
-
-static void
-on_emfile(struct worker *w, const struct listener *l, int err)
-{
-	int fd;
-
-	/* Spend the reserve descriptor to take one pending client off the
-	 * queue and close it, then let the listeners rest: never spin. */
-	if (w->reserve_fd != -1) {
-		close(w->reserve_fd);
-		w->reserve_fd = -1;
-		if ((fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
-			close(fd);
-		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	}
-	if (!w->emfile)
-		log_warnx("accept on %s: %s; shedding new connections until "
-		    "descriptors free up (%llu open here)", l->name, strerror(err),
-		    (unsigned long long)w->nconns);
-	w->emfile = true;
-	w->paused_until_ms = w->now_ms + WORKER_EMFILE_PAUSE_MS;
-	arm(w, false);
-}
-
 /* A client refused at the door: closed before any byte is echoed. */
 static void
 refuse(struct worker *w, struct conn *c, const char *why)
@@ -323,27 +229,17 @@ on_accept(struct worker *w, const struct listener *l)
 {
 	for (int i = 0; i < WORKER_ACCEPT_BATCH && !w->draining &&
 	    w->nconns < (uint64_t)w->conf->max_connections; i++) {
+		struct gate_load ld = load(w);
 		union sockaddr_any peer;
 		socklen_t len = sizeof(peer);
 		struct epoll_event ev;
 		struct conn *c;
 		int fd;
 
-		fd = accept4(l->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			switch (errno) {
-			case EAGAIN:
+		if ((fd = gate_accept(&w->gate, l, &peer, &len, &ld)) == -1) {
+			if (errno == EAGAIN)
 				return;
-			case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
-				on_emfile(w, l, errno);
-				return;
-			default:	/* ECONNABORTED, EINTR, EPROTO...: the next one */
-				continue;
-			}
-		}
-		if (w->emfile) {
-			log_notice("accept on %s: descriptors available again", l->name);
-			w->emfile = false;
+			continue;	/* lost before it was taken: the next one */
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
@@ -429,7 +325,7 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 static void
 close_listeners(struct worker *w)
 {
-	arm(w, false);
+	gate_arm(&w->gate, false);
 	for (size_t i = 0; i < w->ls->n; i++) {
 		/* The master still holds the socket, so close() alone would
 		 * leave it in our epoll set: delete it first. */
@@ -483,17 +379,14 @@ expire(struct worker *w)
 static int
 next_timeout(struct worker *w)
 {
+	struct gate_load ld = load(w);
 	uint64_t t = w->now_ms + TICK_MS;
 
 	if (w->head && w->head->last_ms + w->conf->idle_timeout_ms < t)
 		t = w->head->last_ms + w->conf->idle_timeout_ms;
 	if (w->draining && w->deadline_ms < t)
 		t = w->deadline_ms;
-	if (!w->armed && !w->draining && w->paused_until_ms > w->now_ms &&
-	    w->paused_until_ms < t)
-		t = w->paused_until_ms;
-	if (w->balanced_out && w->now_ms + w->recheck_ms < t)
-		t = w->now_ms + w->recheck_ms;
+	t = gate_next_ms(&w->gate, &ld, t);
 	return t <= w->now_ms ? 0 : (int)(t - w->now_ms);
 }
 
@@ -540,7 +433,6 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	if ((w->scratch = malloc(w->conf->buffer_size)) == NULL ||
 	    (w->dgram = malloc(UDP_MAX_DATAGRAM)) == NULL)
 		fatal("malloc");
-	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (w->conf->resolve_clients && w->conf->log_connections) {
 		if (resolve_start(log_open) == -1)
 			log_warn("resolver thread; logging addresses only");
@@ -562,7 +454,8 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->ls->v[i].fd, &ev) == -1)
 			fatal("epoll_ctl %s", w->ls->v[i].name);
 	}
-	arm(w, true);
+	gate_init(&w->gate, w->ep, w->ls, WATCH, a->shared, w->me);
+	gate_arm(&w->gate, true);
 
 	if (a->creds != NULL && privdrop_apply(a->creds, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -602,6 +495,7 @@ void
 worker_main(int slot, int cmd_fd, void *arg)
 {
 	struct epoll_event evs[MAX_EVENTS];
+	struct gate_load ld;
 	struct worker w;
 
 	setup(&w, arg, slot, cmd_fd);
@@ -635,9 +529,8 @@ worker_main(int slot, int cmd_fd, void *arg)
 		if (w.draining && w.nconns == 0)
 			break;
 		watch_limits(&w);
-		rebalance(&w);
-		if (want_accept(&w) != w.armed)
-			arm(&w, !w.armed);
+		ld = load(&w);
+		gate_update(&w.gate, &ld);
 		publish(&w);
 	}
 	publish(&w);

@@ -11,7 +11,6 @@
 #include "source.h"
 
 #define WORKER_ACCEPT_BATCH	8	/* accepts per wake-up */
-#define WORKER_EMFILE_PAUSE_MS	100	/* listeners rest after EMFILE */
 
 struct worker_args {
 	const struct conf	*conf;
