@@ -164,6 +164,7 @@ main(int argc, char **argv)
 	log_setlevel(conf->log_level);
 	if (!opts.foreground && detach_start("echod") == -1) {
 		fprintf(stderr, "echod: detaching: %s\n", strerror(errno));
+		conf_free(conf);
 		return 1;
 	}
 	if (path == NULL)
