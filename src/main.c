@@ -158,6 +158,7 @@ start(struct conf *conf, const struct master_opts *opts, const char *path)
 	log_setlevel(conf->log_level);
 	if (!opts->foreground && detach_start("echod") == -1) {
 		fprintf(stderr, "echod: detaching: %s\n", strerror(errno));
+		conf_free(conf);
 		return 1;
 	}
 	if (path == NULL)

@@ -549,14 +549,35 @@ START_TEST(test_file_missing)
 }
 END_TEST
 
+/* etc/echod.conf in the source tree: under $top_srcdir (make check and
+ * check-valgrind set it), else beside the directory of this very program
+ * (a build in the source tree), from wherever the runner was started. */
+static void
+shipped_conf(char *path, size_t size)
+{
+	const char *top = getenv("top_srcdir");
+	char exe[2048], *slash;
+	ssize_t n;
+
+	if (top == NULL &&
+	    (n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL) {
+			*slash = '\0';
+			snprintf(path, size, "%s/../etc/echod.conf", exe);
+			return;
+		}
+	}
+	snprintf(path, size, "%s/etc/echod.conf", top ? top : "..");
+}
+
 /* The shipped file states the defaults: loading it changes nothing. */
 START_TEST(test_shipped_file_is_the_defaults)
 {
 	char path[4096], err[CONF_ERRLEN];
-	const char *top = getenv("top_srcdir");
 	struct conf *def, *file;
 
-	snprintf(path, sizeof(path), "%s/etc/echod.conf", top ? top : "..");
+	shipped_conf(path, sizeof(path));
 	def = conf_load(NULL, err, sizeof(err));
 	ck_assert_ptr_nonnull(def);
 	file = conf_load(path, err, sizeof(err));

@@ -45,6 +45,8 @@ static void
 teardown(void)
 {
 	unlink(errpath);
+	/* with CK_FORK=no this process runs the other suites too */
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
 static uint64_t

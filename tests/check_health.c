@@ -29,12 +29,18 @@ deaf(int slot, int cmd_fd, void *arg)
  * period, once; a worker that ignores SIGABRT dies of the SIGKILL. */
 START_TEST(test_hung_abort_then_kill)
 {
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
 	static struct pool p;
 	int st;
 
-	signal(SIGABRT, SIG_IGN);	/* the child inherits it */
+	/* The child inherits the SIG_IGN; this process gets its own
+	 * disposition back at once, for it runs the next tests too when
+	 * CK_FORK=no (a later worker that ignored SIGABRT would never die of
+	 * the master's abort, and its test would wait for it for ever). */
+	ck_assert_int_eq(sigaction(SIGABRT, &ign, &old), 0);
 	ck_assert_int_eq(pool_init(&p), 0);
 	pid_t pid = pool_spawn(&p, 0, 1, 1000, deaf, NULL);
+	ck_assert_int_eq(sigaction(SIGABRT, &old, NULL), 0);
 	ck_assert_int_gt(pid, 0);
 
 	health_check(&p, 3000, 4000);		/* heartbeat 3 s old: fine */
