@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "scenarios.h"
@@ -38,15 +37,6 @@ static const struct scenario {
 	{ "garbage",			sc_garbage,		30 },
 };
 #define NSCENARIOS	(sizeof(scenarios) / sizeof(scenarios[0]))
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 run_one(int n, const struct scenario *sc)
@@ -74,10 +64,10 @@ run_one(int n, const struct scenario *sc)
 	close(pfd[1]);
 	setpgid(pid, pid);
 	/* bounded: the scenario's own alarm, and a margin */
-	uint64_t end = now_ms() + (uint64_t)(sc->timeout_s + 15) * 1000;
+	uint64_t end = h_now_ms() + (uint64_t)(sc->timeout_s + 15) * 1000;
 	for (size_t off = 0; off < sizeof(r); off += (size_t)got) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		uint64_t t = now_ms();
+		uint64_t t = h_now_ms();
 
 		got = -1;
 		if (t >= end || poll(&p, 1, (int)(end - t)) != 1)
