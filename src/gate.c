@@ -56,6 +56,8 @@ balance_read(const struct gate *g, uint64_t nconns, struct balance *b)
 {
 	uint32_t hw = atomic_load(&g->shared->hw);
 
+	if (hw > CHAN_MAX_SLOTS)	/* any worker can write the page */
+		hw = CHAN_MAX_SLOTS;
 	balance_init(b, nconns);
 	for (uint32_t i = 0; i < hw; i++) {
 		struct chan_stats *st = &g->shared->stats[i];

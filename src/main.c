@@ -16,16 +16,20 @@
 #include "log.h"
 #include "master.h"
 
-/* path, relative to the working directory, as an absolute path (malloc'd). */
-static char *
+/* path, relative to the working directory, as an absolute path: in static
+ * storage, since the master reads it on every reload until it exits. */
+static const char *
 absolute(const char *path)
 {
-	char cwd[4096], *abs;
+	static char abs[4096 + CONF_MAX_PATH];
+	char cwd[4096];
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		return NULL;
-	if (asprintf(&abs, "%s/%s", cwd, path) == -1)
+	if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, path) >= sizeof(abs)) {
+		errno = ENAMETOOLONG;
 		return NULL;
+	}
 	return abs;
 }
 

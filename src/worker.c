@@ -163,11 +163,14 @@ log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
 	    why ? ", " : "", why ? why : "");
 }
 
-/* Slots in use, from the master's stats page. */
+/* Slots in use, from the master's stats page: bounded, since any worker
+ * can write the page. */
 static unsigned
 pool_slots(const struct worker *w)
 {
-	return atomic_load(&w->shared->hw);
+	uint32_t hw = atomic_load(&w->shared->hw);
+
+	return hw < CHAN_MAX_SLOTS ? hw : CHAN_MAX_SLOTS;
 }
 
 /* The worker's load, as its accept gate judges it. */
