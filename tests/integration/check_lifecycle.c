@@ -349,18 +349,16 @@ END_TEST
  * the detached parent exits 1 and prints why, not "see the system log". */
 START_TEST(test_crash_loop_detached_says_why)
 {
-	const char *top = getenv("top_builddir");
-	char shim[512], preload[600];
-	char *const envp[] = { preload, "CRASHSHIM_EARLY=1",
+	const char *shim;
+	char *envp[] = { NULL, "CRASHSHIM_EARLY=1",
 	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
 	const char *const argv[] = { "-w", "1", "-l", "127.0.0.1:0", "-p",
 	    e.pidfile, NULL };
 	long pid;
 	int st;
 
-	snprintf(shim, sizeof(shim), "%s/tests/stress/crashshim.so", top ? top : "..");
-	ck_assert_msg(access(shim, R_OK) == 0, "%s is missing", shim);
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
+	ck_assert_msg((envp[0] = (char *)h_crashshim_preload(&shim)) != NULL,
+	    "%s is missing", shim);
 	e.envp = envp;
 	h_spawn(&e, argv);
 	st = h_wait_exit(e.pid, 20000);
@@ -382,16 +380,14 @@ END_TEST
  * instead of forking replacements for ever. */
 START_TEST(test_first_generation_killed_fails_startup)
 {
-	const char *top = getenv("top_builddir");
-	char shim[512], preload[600];
-	char *const envp[] = { preload, "CRASHSHIM_KILL=1", "CRASHSHIM_EARLY=1",
+	const char *shim;
+	char *envp[] = { NULL, "CRASHSHIM_KILL=1", "CRASHSHIM_EARLY=1",
 	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
 	const char *const argv[] = { "-f", "-w", "2", "-l", "127.0.0.1:0", NULL };
 	int st;
 
-	snprintf(shim, sizeof(shim), "%s/tests/stress/crashshim.so", top ? top : "..");
-	ck_assert_msg(access(shim, R_OK) == 0, "%s is missing", shim);
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
+	ck_assert_msg((envp[0] = (char *)h_crashshim_preload(&shim)) != NULL,
+	    "%s is missing", shim);
 	e.envp = envp;
 	h_spawn(&e, argv);
 	st = h_wait_exit(e.pid, 20000);
@@ -742,16 +738,14 @@ END_TEST
 START_TEST(test_limits_lowered_as_root_is_dropped)
 {
 	struct passwd *pw = nobody_or_skip();
-	const char *top = getenv("top_builddir");
-	char shim[512], preload[600];
-	char *const envp[] = { preload, "CRASHSHIM_NOFILE_AFTER_SETUID=0",
+	const char *shim;
+	char *envp[] = { NULL, "CRASHSHIM_NOFILE_AFTER_SETUID=0",
 	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
 
 	if (pw == NULL)
 		skip_test("needs root and a user nobody");
-	snprintf(shim, sizeof(shim), "%s/tests/stress/crashshim.so", top ? top : "..");
-	ck_assert_msg(access(shim, R_OK) == 0, "%s is missing", shim);
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
+	ck_assert_msg((envp[0] = (char *)h_crashshim_preload(&shim)) != NULL,
+	    "%s is missing", shim);
 	e.envp = envp;
 	h_write_conf(&e, "user = \"nobody\"\nworkers = 1\n"
 	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");

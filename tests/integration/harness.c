@@ -91,6 +91,20 @@ h_echod_path(void)
 	return bin ? bin : "../src/echod";
 }
 
+const char *
+h_crashshim_preload(const char **path)
+{
+	static char shim[512], preload[600];
+	const char *top = getenv("top_builddir");
+
+	snprintf(shim, sizeof(shim), "%s/tests/stress/crashshim.so", top ? top : "..");
+	*path = shim;
+	if (access(shim, R_OK) == -1)
+		return NULL;
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
+	return preload;
+}
+
 static bool
 has_config(const char *const argv[])
 {

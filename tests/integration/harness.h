@@ -58,6 +58,12 @@ int	h_wait_exit(pid_t pid, int timeout_ms);	/* wait status, or -1 */
 void	h_parse_ports(struct echod *);
 void	h_cleanup(struct echod *);
 const char *h_echod_path(void);
+/*
+ * "LD_PRELOAD=.../tests/stress/crashshim.so" for an echod's environment
+ * (static storage), or NULL when the shim is not built; *path is where it
+ * was looked for, either way.
+ */
+const char *h_crashshim_preload(const char **path);
 
 /* The master's children, from /proc; returns how many. */
 int	h_workers(pid_t master, pid_t *out, int max);

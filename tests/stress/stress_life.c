@@ -22,21 +22,19 @@ static void
 crash_loop(struct result *r, bool by_abort)
 {
 	struct echod e;
-	char shim[512], preload[600], line[512];
-	const char *top = getenv("top_builddir");
+	const char *shim, *preload;
+	char line[512];
 	const char *const argv[] = { "-f", "-w", "1", "-l", "127.0.0.1:0", NULL };
 	long delays[64];
 	int ndelays = 0, deaths = 0, st;
 	FILE *f;
 
-	snprintf(shim, sizeof(shim), "%s/tests/stress/crashshim.so", top ? top : "..");
-	if (access(shim, R_OK) == -1) {
+	if ((preload = h_crashshim_preload(&shim)) == NULL) {
 		bar(r, false, "%s is missing", shim);
 		return;
 	}
 	h_init(&e);
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", shim);
-	putenv(preload);
+	putenv((char *)preload);
 	if (by_abort)
 		putenv("CRASHSHIM_ABORT=1");
 	/* ASan insists on being first; the shim needs none of it */
