@@ -46,6 +46,16 @@ file_kind(mode_t mode)
 	return "not a file";
 }
 
+/* Not a regular file?  Then says so in err, with what it is instead. */
+static bool
+not_regular(const char *path, mode_t mode, char *err, size_t errlen)
+{
+	if (S_ISREG(mode))
+		return false;
+	snprintf(err, errlen, "%s: not a regular file (%s)", path, file_kind(mode));
+	return true;
+}
+
 /*
  * The whole of a regular file, NUL-terminated, its length in *len.  What is
  * not a regular file is refused before it is opened: opening a device can
@@ -61,18 +71,16 @@ read_regular(const char *path, size_t *len, char *err, size_t errlen)
 	enum { MAX = CONF_MAX_SIZE };
 	struct stat st;
 	char *buf = NULL;
-	size_t n = 0;
+	size_t n;
+	ssize_t r;
 	int fd = -1, fail = EINVAL;
 
 	if (stat(path, &st) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file (%s)", path,
-		    file_kind(st.st_mode));
+	if (not_regular(path, st.st_mode, err, errlen))
 		goto fail;
-	}
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
@@ -81,11 +89,8 @@ read_regular(const char *path, size_t *len, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file (%s)", path,
-		    file_kind(st.st_mode));
+	if (not_regular(path, st.st_mode, err, errlen))
 		goto fail;
-	}
 	if (st.st_size > MAX) {
 		snprintf(err, errlen, "%s: larger than 1 MiB", path);
 		goto fail;
@@ -95,20 +100,14 @@ read_regular(const char *path, size_t *len, char *err, size_t errlen)
 		fail = ENOMEM;
 		goto fail;
 	}
-	for (;;) {
-		ssize_t r = read(fd, buf + n, MAX + 1 - n);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		if ((n += (size_t)r) > MAX) {
-			snprintf(err, errlen, "%s: larger than 1 MiB", path);
-			goto fail;
-		}
+	/* one byte more than the limit tells a file that grew past it */
+	if ((r = read_full(fd, buf, MAX + 1)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if ((n = (size_t)r) > MAX) {
+		snprintf(err, errlen, "%s: larger than 1 MiB", path);
+		goto fail;
 	}
 	close(fd);
 	buf[n] = '\0';
