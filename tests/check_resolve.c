@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "log.h"
 #include "resolve.h"
+#include "util.h"
 #include "suites.h"
 
 #define WAIT_MS	10000	/* generous: the machine is shared */
@@ -32,10 +33,7 @@ static char logpath[64];
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now_usec() / 1000;
 }
 
 static void

@@ -419,14 +419,6 @@ START_TEST(test_per_source_limit_many_sources)
 }
 END_TEST
 
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* CPU time of a process in ns (schedstat), to see what little work does. */
 static uint64_t
@@ -471,9 +463,9 @@ udp_flood(int workers, const pid_t *w, const char *srcip)
 		before[i] = cpu_ns(w[i]);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
-	t0 = now_us();
+	t0 = now_usec();
 	for (;;) {
-		uint64_t t = now_us();
+		uint64_t t = now_usec();
 
 		if (t - t0 >= RUN_MS * 1000ULL)
 			break;
@@ -482,7 +474,7 @@ udp_flood(int workers, const pid_t *w, const char *srcip)
 			if (sendto(fd, "flood", 5, 0, (struct sockaddr *)&dst,
 			    sizeof(dst)) == 5) {
 				sent++;
-				t1 = now_us();
+				t1 = now_usec();
 			}
 		}
 		while (recv(fd, buf, sizeof(buf), 0) > 0)
@@ -493,7 +485,7 @@ udp_flood(int workers, const pid_t *w, const char *srcip)
 		if (poll(&p, 1, 300) != 1)
 			break;	/* quiet for 300 ms: everything that comes, came */
 		while (recv(fd, buf, sizeof(buf), 0) > 0)
-			answers++, tans = now_us();
+			answers++, tans = now_usec();
 	}
 	close(fd);
 
