@@ -478,9 +478,13 @@ expire(struct worker *w)
 		    "proxy_timeout");
 	while (w->head && w->head->last_ms + idle <= w->now_ms)
 		conn_close(w, w->head, "idle timeout");
-	if (w->draining && w->now_ms >= w->deadline_ms)
+	if (w->draining && w->now_ms >= w->deadline_ms) {
+		while (w->waiting.head)
+			drop_waiting(w, w->waiting.head, &w->px.timeouts,
+			    "shutdown timeout");
 		while (w->head)
 			conn_close(w, w->head, "shutdown timeout");
+	}
 }
 
 static int

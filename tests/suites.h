@@ -55,5 +55,6 @@ Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
 Suite	*hermetic_suite(void);
+Suite	*balancer_suite(void);
 
 #endif
