@@ -143,6 +143,9 @@ START_TEST(test_v1_examples)
 	    AF_INET, "0.0.0.0", 1);
 	expect_done_str("PROXY TCP6 ABCD::1 ::1 80 80\r\n", 30, AF_INET6,
 	    "abcd::1", 80);
+	/* an IPv4 client of a dual-stack balancer, as inet_ntop() writes it */
+	expect_done_str("PROXY TCP6 ::ffff:192.0.2.7 ::ffff:10.0.0.1 1 7\r\n",
+	    49, AF_INET6, "::ffff:192.0.2.7", 1);
 }
 END_TEST
 
@@ -163,11 +166,13 @@ START_TEST(test_v1_refused)
 		{ "PROXY TCP4 1..2.3 ", 14, "IPv4" },
 		{ "PROXY TCP4 ::1 ", 12, "IPv4" },
 		{ "PROXY TCP4 1.2.3.4\t", 19, "IPv4" },
-		{ "PROXY TCP6 1.2.3.4 ", 13, "IPv6" },
+		{ "PROXY TCP6 1.2.3.4 ", 19, "IPv6" },
 		{ "PROXY TCP6 1:::2 ", 15, "IPv6" },
 		{ "PROXY TCP6 12345::1 ", 16, "IPv6" },
 		{ "PROXY TCP6 1:2:3:4:5:6:7:8:9 ::1 1 1\r\n", 29, "IPv6" },
 		{ "PROXY TCP6 ::g ", 14, "IPv6" },
+		{ "PROXY TCP6 ::ffff:1.2.3.4.5 ", 28, "IPv6" },
+		{ "PROXY TCP6 ::ffff:1.2.3 ", 24, "IPv6" },
 		{ "PROXY TCP4 1.2.3.4 5.6.7.8 65536 1\r\n", 32, "port" },
 		{ "PROXY TCP4 1.2.3.4 5.6.7.8 01 1\r\n", 29, "port" },
 		{ "PROXY TCP4 1.2.3.4 5.6.7.8 -1 1\r\n", 28, "port" },

@@ -250,6 +250,13 @@ START_TEST(test_lists_judge_the_client)
 	ck_assert(h_wait_log(&e, "tcp refused 192.0.2.7 port 4004 via 127.0.0.1 "
 	    "port ", 5000));
 	ck_assert(h_wait_log(&e, ": not allowed", 100));
+	/* a dual-stack balancer's IPv4 client: judged and logged as IPv4 */
+	fd = balancer();
+	send_all(fd, "PROXY TCP6 ::ffff:192.0.2.8 ::1 4007 7\r\nx", 41);
+	ck_assert_uint_eq(recv_upto(fd, buf, sizeof(buf)), 0);
+	close(fd);
+	ck_assert(h_wait_log(&e, "tcp refused 192.0.2.8 port 4007 via 127.0.0.1 "
+	    "port ", 5000));
 
 	/* one connection per source: the header's source, not the balancer */
 	a = balancer();
