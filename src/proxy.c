@@ -113,7 +113,12 @@ ipv4(const uint8_t *s, size_t n, int complete, struct in_addr *out)
 	return OK;
 }
 
-/* Groups of up to 4 hex digits and colons; whole ones through inet_pton. */
+/*
+ * Groups of up to 4 hex digits and colons; whole ones through inet_pton.
+ * The specification has only hex groups, but a balancer that accepted an
+ * IPv4 client on a dual-stack socket writes it as ::ffff:192.0.2.7, as
+ * inet_ntop() does: that form is taken too.
+ */
 static enum step
 ipv6(const uint8_t *s, size_t n, int complete, struct in6_addr *out)
 {
@@ -125,6 +130,8 @@ ipv6(const uint8_t *s, size_t n, int complete, struct in6_addr *out)
 			if (++colons > 2)
 				return BAD;
 			digits = 0;
+		} else if (s[i] == '.') {
+			colons = digits = 0;
 		} else if (++digits > 4) {
 			return BAD;
 		} else {
@@ -156,7 +163,7 @@ v1_addr(struct cursor *c, int family, struct sockaddr_storage *ss)
 		in->sin_family = AF_INET;
 	} else {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-		st = field(c, "0123456789abcdefABCDEF:", 39, &n,
+		st = field(c, "0123456789abcdefABCDEF:.", INET6_ADDRSTRLEN - 1, &n,
 		    "v1: bad IPv6 address");
 		if (st != BAD && ipv6(s, n, st == OK, &in6->sin6_addr) == BAD)
 			st = bad(c, "v1: bad IPv6 address");

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,28 @@ proxyin_end(struct conn *c)
 	c->px = NULL;
 }
 
+/* An IPv4 client written as ::ffff:a.b.c.d is logged and judged as IPv4. */
+static void
+unmap(struct proxy_header *h)
+{
+	struct sockaddr_in6 in6;
+	struct sockaddr_in in = { .sin_family = AF_INET };
+
+	if (h->family != AF_INET6)
+		return;
+	memcpy(&in6, &h->src, sizeof(in6));
+	if (!IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr))
+		return;
+	in.sin_port = in6.sin6_port;
+	memcpy(&in.sin_addr, &in6.sin6_addr.s6_addr[12], 4);
+	memset(&h->src, 0, sizeof(h->src));
+	memcpy(&h->src, &in, sizeof(in));
+	h->addrlen = sizeof(in);
+}
+
 /* The header is whole: the client takes the peer's place; the rest is data. */
 static int
-consume(struct conn *c, const struct proxy_header *h)
+consume(struct conn *c, struct proxy_header *h)
 {
 	struct proxyin *px = c->px;
 	size_t rest = px->len - h->len;
@@ -57,6 +77,7 @@ consume(struct conn *c, const struct proxy_header *h)
 		c->pend_len = (uint32_t)rest;
 	}
 	if (proxy_has_address(h)) {
+		unmap(h);
 		c->via = c->peer;
 		c->vialen = c->peerlen;
 		memset(&c->peer, 0, sizeof(c->peer));
