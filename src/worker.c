@@ -390,8 +390,13 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	uint64_t before = c->bytes;
 	uint32_t want;
 
-	if (c->px != NULL && !on_header(w, c))
-		return;
+	if (c->px != NULL) {
+		if (!on_header(w, c))
+			return;
+		/* the data read with the header goes back now, without a
+		 * round trip through epoll (and none at all if there is none) */
+		events = EPOLLOUT;
+	}
 	if (events & EPOLLOUT)
 		step = conn_writable(c);
 	else

@@ -134,6 +134,22 @@ START_TEST(test_v1_v2_echoed)
 	ck_assert(h_wait_log(&e, "tcp connected to 198.18.0.9 port 4001 via "
 	    "127.0.0.1 port ", 5000));
 	ck_assert(h_wait_log(&e, ": 8 bytes echoed", 5000));
+
+	/* more data with the header than a header may take: all of it back,
+	 * in order */
+	{
+		static char big[4000], back[4000];
+		size_t hl = strlen(v1) - 5;
+
+		h_random(big, sizeof(big));
+		memcpy(big, v1, hl);
+		fd = balancer();
+		send_all(fd, big, sizeof(big));
+		ck_assert_uint_eq(recv_upto(fd, back, sizeof(big) - hl),
+		    sizeof(big) - hl);
+		ck_assert_int_eq(memcmp(back, big + hl, sizeof(big) - hl), 0);
+		close(fd);
+	}
 }
 END_TEST
 
