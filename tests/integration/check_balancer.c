@@ -8,10 +8,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -212,6 +214,29 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+/* A stop does not wait proxy_timeout for a header: shutdown_timeout
+ * closes a waiting connection like an established one. */
+START_TEST(test_stop_does_not_wait_for_headers)
+{
+	int fd, other, status;
+
+	start("proxy_timeout = 1h\nshutdown_timeout = 300ms\n");
+	fd = balancer();
+	send_all(fd, "PROXY ", 6);
+	/* one worker takes its queue in order: once this later client is
+	 * echoed, the balancer's connection has been accepted too */
+	other = h_connect_from(AF_INET, 0x7f000002, e.tcp4, 2000);
+	ck_assert_int_eq(h_echo(other, "x", 1, 2000), 0);
+	close(other);
+	status = h_stop(&e, SIGTERM, 5000);
+	ck_assert_msg(status != -1, "echod still draining after 5 s");
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert(h_log_has(&e, "closed, PROXY header refused: shutdown timeout "
+	    "(1 so far)"));
+	closed_silent(fd);
+}
+END_TEST
+
 START_TEST(test_garbage_closed)
 {
 	static const char *const bad[][2] = {
@@ -364,6 +389,7 @@ balancer_suite(void)
 	tcase_add_test(tc, test_v1_v2_echoed);
 	tcase_add_test(tc, test_split_byte_by_byte);
 	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_stop_does_not_wait_for_headers);
 	tcase_add_test(tc, test_garbage_closed);
 	tcase_add_test(tc, test_lists_judge_the_client);
 	tcase_add_test(tc, test_local_is_the_balancer);
