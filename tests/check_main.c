@@ -164,6 +164,7 @@ main(void)
 	srunner_add_suite(sr, fault_suite());
 	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, proxy_suite());
+	srunner_add_suite(sr, proxyin_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, pidfile_suite());

@@ -39,6 +39,7 @@ Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
 Suite	*privdrop_suite(void);
 Suite	*proxy_suite(void);
+Suite	*proxyin_suite(void);
 Suite	*resolve_suite(void);
 Suite	*source_suite(void);
 Suite	*udp_suite(void);
