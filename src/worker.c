@@ -51,6 +51,7 @@ struct worker {
 	char			*scratch;	/* one read's worth, shared by all */
 	char			*dgram;
 	bool			 draining;
+	bool			 unhealthy;	/* stop_delay: fail health checks */
 	uint64_t		 deadline_ms;	/* draining: close what is left */
 	uint64_t		 now_ms;
 	uint64_t		 nconns, accepted, bytes;
@@ -364,6 +365,9 @@ on_order(struct worker *w)
 	case CHAN_CMD_QUIT:
 		log_flush();
 		_exit(0);
+	case CHAN_CMD_UNHEALTHY:
+		w->unhealthy = true;
+		break;
 	}
 }
 
