@@ -272,6 +272,7 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conftext_key *keys,
 	c->udp_rate_burst = (uint32_t)cfg_getint(cfg, "udp_rate_burst");
 	c->max_connections_per_source =
 	    (uint32_t)cfg_getint(cfg, "max_connections_per_source");
+	c->proxy_timeout_ms = (uint64_t)cfg_getint(cfg, "proxy_timeout");
 	if (copy_str(&c->path, path) == -1 ||
 	    copy_str(&c->user, cfg_getstr(cfg, "user")) == -1 ||
 	    copy_str(&c->group, cfg_getstr(cfg, "group")) == -1 ||
@@ -279,7 +280,9 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conftext_key *keys,
 	    (c->listen_tcp = copy_list(cfg, "listen_tcp", &c->n_listen_tcp)) == NULL ||
 	    (c->listen_udp = copy_list(cfg, "listen_udp", &c->n_listen_udp)) == NULL ||
 	    (c->allow = copy_cidrs(cfg, "allow", &c->n_allow)) == NULL ||
-	    (c->deny = copy_cidrs(cfg, "deny", &c->n_deny)) == NULL)
+	    (c->deny = copy_cidrs(cfg, "deny", &c->n_deny)) == NULL ||
+	    (c->proxy_from = copy_cidrs(cfg, "proxy_from",
+	    &c->n_proxy_from)) == NULL)
 		return -1;
 	return note_repeats(c, keys);
 }
@@ -354,6 +357,7 @@ conf_free(struct conf *c)
 	free(c->pidfile);
 	free(c->allow);
 	free(c->deny);
+	free(c->proxy_from);
 	free_list(c->warnings, c->n_warnings);
 	free(c);
 }

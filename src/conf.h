@@ -49,6 +49,9 @@ struct conf {
 	size_t	  n_allow;
 	struct cidr *deny;
 	size_t	  n_deny;
+	struct cidr *proxy_from;	/* balancers: a PROXY header first */
+	size_t	  n_proxy_from;
+	uint64_t  proxy_timeout_ms;	/* for that header to arrive */
 	/* Where the file sets these (the last time); 0: not in the file. */
 	int	  line_listen;		/* listen_tcp or listen_udp */
 	int	  line_listen_tcp;

@@ -60,6 +60,7 @@ static const struct range {
 	{ "udp_rate_limit", 0, 1000000, "0..1000000", NULL },
 	{ "udp_rate_burst", 1, 1000000, "1..1000000", NULL },
 	{ "max_connections_per_source", 0, 1000000, "0..1000000", NULL },
+	{ "proxy_timeout", 100, 3600 * MS_S, "100ms..1h", conf_parse_duration },
 };
 
 static int
@@ -235,6 +236,8 @@ static cfg_opt_t opts[] = {
 	CFG_INT_CB("max_connections_per_source", 0, CFGF_NONE, cb_range),
 	CFG_STR_LIST("allow", "{}", CFGF_NONE),
 	CFG_STR_LIST("deny", "{}", CFGF_NONE),
+	CFG_STR_LIST("proxy_from", "{}", CFGF_NONE),
+	CFG_INT_CB("proxy_timeout", 5 * 1000, CFGF_NONE, cb_range),
 	CFG_END()
 };
 
@@ -257,6 +260,7 @@ confschema_new(const char *path, char *err, size_t errlen)
 	cfg_set_validate_func(cfg, "pidfile", cb_pidfile);
 	cfg_set_validate_func(cfg, "allow", cb_cidrs);
 	cfg_set_validate_func(cfg, "deny", cb_cidrs);
+	cfg_set_validate_func(cfg, "proxy_from", cb_cidrs);
 	return cfg;
 }
 

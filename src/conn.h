@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct proxyin;
+
 union sockaddr_any {
 	struct sockaddr		sa;
 	struct sockaddr_in	in;
@@ -26,8 +28,11 @@ struct conn {
 	uint64_t	 start_us;
 	uint64_t	 last_ms;	/* last progress, for idle_timeout */
 	struct conn	*prev, *next;	/* the worker's list, oldest first */
-	union sockaddr_any peer;
+	union sockaddr_any peer;		/* the client: a PROXY header's, if any */
 	socklen_t	 peerlen;
+	union sockaddr_any via;		/* the balancer it came through */
+	socklen_t	 vialen;		/* 0: none */
+	struct proxyin	*px;		/* while its PROXY header is incomplete */
 };
 
 enum conn_step {

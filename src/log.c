@@ -331,6 +331,10 @@ log_conn(enum log_conn_event ev, const struct log_conn_fields *f,
 		jadd(&j, "CLIENT_PORT", "%u", f->port);
 		if (named)
 			jadd(&j, "CLIENT_HOST", "%s", f->host);
+		if (f->via != NULL) {
+			jadd(&j, "BALANCER_ADDRESS", "%s", f->via);
+			jadd(&j, "BALANCER_PORT", "%u", f->via_port);
+		}
 		if (ev == LOG_CONN_CLOSE) {
 			jadd(&j, "BYTES", "%llu", (unsigned long long)f->bytes);
 			jadd(&j, "DURATION_USEC", "%llu",

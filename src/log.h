@@ -43,12 +43,16 @@ struct log_conn_fields {
 	const char	*host;		/* CLIENT_HOST, its name; NULL or "": none */
 	uint64_t	 bytes;		/* BYTES echoed: close only */
 	uint64_t	 usec;		/* DURATION_USEC: close only */
+	const char	*via;		/* BALANCER_ADDRESS: the PROXY header's
+					 * sender; NULL: none */
+	unsigned	 via_port;	/* BALANCER_PORT */
 };
 
 /*
  * Logs the caller's line at LOG_INFO, and under the journal the fields
  * ECHOD_EVENT, CLIENT_PROTOCOL, CLIENT_ADDRESS, CLIENT_PORT, CLIENT_HOST
- * (when named) and, on close, BYTES and DURATION_USEC.  Safe to call from
+ * (when named), BALANCER_ADDRESS and BALANCER_PORT (when it came through
+ * a balancer) and, on close, BYTES and DURATION_USEC.  Safe to call from
  * a second thread (the resolver's), as is every function that logs.
  */
 void	log_conn(enum log_conn_event, const struct log_conn_fields *,

@@ -24,6 +24,7 @@
 #include "fault.h"
 #include "gate.h"
 #include "log.h"
+#include "proxyin.h"
 #include "resolve.h"
 #include "source.h"
 #include "udp.h"
@@ -58,6 +59,8 @@ struct worker {
 	struct fault_limits	 limits;	/* as the master gave them */
 	uint64_t		 limits_ms;	/* when they were last compared */
 	struct conn		*head, *tail;	/* by last progress, oldest first */
+	struct proxyin_queue	 waiting;	/* for their PROXY header */
+	struct proxyin_counters	 px;
 	struct udp_counters	 udp;
 };
 
@@ -144,21 +147,29 @@ static void
 log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
     const char *why)
 {
-	char addr[64];
+	char addr[64], bal[64], via[96];
 	struct log_conn_fields f = { .proto = "tcp", .addr = addr };
 
 	if (!w->conf->log_connections)
 		return;
+	addr_host_port(&c->peer.sa, c->peerlen, addr, sizeof(addr), &f.port);
+	if (c->vialen != 0) {	/* the balancer's own fields, not the resolver's */
+		addr_host_port(&c->via.sa, c->vialen, bal, sizeof(bal), &f.via_port);
+		f.via = bal;
+	}
+	proxyin_via(c, via, sizeof(via));
 	if (ev == LOG_CONN_OPEN) {
-		if (!w->resolving || !resolve_post(&c->peer, c->peerlen))
+		if (c->vialen != 0)
+			log_conn(LOG_CONN_OPEN, &f, "tcp connected to %s port %u%s",
+			    addr, f.port, via);
+		else if (!w->resolving || !resolve_post(&c->peer, c->peerlen))
 			log_open(&c->peer.sa, c->peerlen, NULL);
 		return;		/* else the resolver thread logs it, named */
 	}
-	addr_host_port(&c->peer.sa, c->peerlen, addr, sizeof(addr), &f.port);
 	f.bytes = c->bytes;
 	f.usec = now_usec() - c->start_us;
-	log_conn(LOG_CONN_CLOSE, &f, "tcp closed %s port %u: %llu bytes echoed "
-	    "in %llu.%03llus%s%s", addr, f.port, (unsigned long long)f.bytes,
+	log_conn(LOG_CONN_CLOSE, &f, "tcp closed %s port %u%s: %llu bytes echoed "
+	    "in %llu.%03llus%s%s", addr, f.port, via, (unsigned long long)f.bytes,
 	    (unsigned long long)(f.usec / 1000000),
 	    (unsigned long long)(f.usec / 1000 % 1000),
 	    why ? ", " : "", why ? why : "");
@@ -217,15 +228,99 @@ conn_close(struct worker *w, struct conn *c, const char *why)
 static void
 refuse(struct worker *w, struct conn *c, const char *why)
 {
-	char host[64];
+	char host[64], via[96];
 	unsigned port;
 
 	close(c->fd);
 	if (w->conf->log_connections) {
 		addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
-		log_info("tcp refused %s port %u: %s", host, port, why);
+		log_info("tcp refused %s port %u%s: %s", host, port,
+		    proxyin_via(c, via, sizeof(via)), why);
 	}
+	conn_release(c);	/* a header's trailing data: never echoed */
 	free(c);
+}
+
+/* A balancer's connection closed before its header was read: counted in
+ * *count; a health check (closed before a byte) is no error. */
+static void
+drop_waiting(struct worker *w, struct conn *c, uint64_t *count,
+    const char *why)
+{
+	char host[64];
+	unsigned port;
+
+	addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
+	(*count)++;
+	if (count == &w->px.health_checks)
+		log_debug("tcp health check from %s port %u: closed before "
+		    "sending a byte (%llu so far)", host, port,
+		    (unsigned long long)*count);
+	else
+		log_warnx("tcp %s port %u: closed, PROXY header refused: %s "
+		    "(%llu so far)", host, port, why, (unsigned long long)*count);
+	proxyin_queue_remove(&w->waiting, c);
+	proxyin_end(c);
+	close(c->fd);
+	free(c);
+	w->nconns--;
+}
+
+/*
+ * A balancer's connection, until its header is read: false while it waits
+ * or once it is closed.  The header's client is admitted as if it had
+ * connected itself; the balancer's own connections (LOCAL...) need no
+ * admission.
+ */
+static bool
+on_header(struct worker *w, struct conn *c)
+{
+	struct proxy_header h;
+	const char *why = "";
+
+	switch (proxyin_read(c, &h, &why)) {
+	case PROXYIN_MORE:
+		return false;
+	case PROXYIN_SILENT:
+		drop_waiting(w, c, &w->px.health_checks, NULL);
+		return false;
+	case PROXYIN_BAD:
+		drop_waiting(w, c, &w->px.bad_headers, why);
+		return false;
+	case PROXYIN_FAIL:
+		drop_waiting(w, c, &w->px.bad_headers, strerror(errno));
+		return false;
+	case PROXYIN_DONE:
+		break;
+	}
+	proxyin_queue_remove(&w->waiting, c);
+	if (h.cmd == PROXY_CMD_LOCAL && w->unhealthy) {
+		/* stop_delay: the balancer's check fails, clients are served */
+		log_debug("tcp health check refused: stopping");
+		w->px.health_checks++;
+		close(c->fd);
+		conn_release(c);
+		free(c);
+		w->nconns--;
+		return false;
+	}
+	if (proxy_has_address(&h)) {
+		struct admit_policy p = policy(w);
+		enum admit_verdict v = admit_client(&p, ADMIT_TCP, &c->peer.sa,
+		    &c->counted);
+		w->px.relayed++;
+		if (v != ADMIT_OK) {
+			w->nconns--;
+			refuse(w, c, admit_reason(v));
+			return false;
+		}
+	} else {
+		w->px.local++;
+	}
+	c->last_ms = w->now_ms;
+	list_append(w, c);
+	log_event(w, c, LOG_CONN_OPEN, NULL);
+	return true;
 }
 
 static void
@@ -252,9 +347,17 @@ on_accept(struct worker *w, const struct listener *l)
 		c->fd = fd;
 		c->peer = peer;
 		c->peerlen = len;
+		/* a balancer's: admitted on its header's address, later */
+		bool header = proxyin_expected(w->conf, &c->peer.sa);
+		if (header && proxyin_start(c, w->now_ms +
+		    w->conf->proxy_timeout_ms) == -1) {
+			close(fd);
+			free(c);
+			continue;
+		}
 		struct admit_policy p = policy(w);
-		enum admit_verdict v = admit_client(&p, ADMIT_TCP, &c->peer.sa,
-		    &c->counted);
+		enum admit_verdict v = header ? ADMIT_OK : admit_client(&p,
+		    ADMIT_TCP, &c->peer.sa, &c->counted);
 		if (v != ADMIT_OK) {
 			refuse(w, c, admit_reason(v));
 			continue;
@@ -266,13 +369,18 @@ on_accept(struct worker *w, const struct listener *l)
 		ev.data.ptr = c;
 		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
 			uncount(w, c);
+			proxyin_end(c);
 			close(fd);
 			free(c);
 			continue;
 		}
-		list_append(w, c);
 		w->nconns++;
 		w->accepted++;
+		if (header) {
+			proxyin_queue_add(&w->waiting, c);
+			continue;
+		}
+		list_append(w, c);
 		log_event(w, c, LOG_CONN_OPEN, NULL);
 	}
 }
@@ -293,6 +401,8 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	uint64_t before = c->bytes;
 	uint32_t want;
 
+	if (c->px != NULL && !on_header(w, c))
+		return;
 	if (events & EPOLLOUT)
 		step = conn_writable(c);
 	else
@@ -375,12 +485,20 @@ static void
 expire(struct worker *w)
 {
 	uint64_t idle = w->conf->idle_timeout_ms;
+	struct conn *c;
 
+	while ((c = proxyin_queue_expired(&w->waiting, w->now_ms)) != NULL)
+		drop_waiting(w, c, &w->px.timeouts, "not complete within "
+		    "proxy_timeout");
 	while (w->head && w->head->last_ms + idle <= w->now_ms)
 		conn_close(w, w->head, "idle timeout");
-	if (w->draining && w->now_ms >= w->deadline_ms)
+	if (w->draining && w->now_ms >= w->deadline_ms) {
+		while (w->waiting.head)
+			drop_waiting(w, w->waiting.head, &w->px.timeouts,
+			    "shutdown timeout");
 		while (w->head)
 			conn_close(w, w->head, "shutdown timeout");
+	}
 }
 
 static int
@@ -393,6 +511,7 @@ next_timeout(struct worker *w)
 		t = w->head->last_ms + w->conf->idle_timeout_ms;
 	if (w->draining && w->deadline_ms < t)
 		t = w->deadline_ms;
+	t = proxyin_queue_next_ms(&w->waiting, t);
 	t = gate_next_ms(&w->gate, &ld, t);
 	return t <= w->now_ms ? 0 : (int)(t - w->now_ms);
 }

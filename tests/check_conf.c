@@ -121,6 +121,14 @@ START_TEST(test_file_errors)
 	    "1: udp_rate_burst: must be 1..1000000, got \"0\"");
 	expect_error("max_connections_per_source = 1000001\n",
 	    "1: max_connections_per_source: must be 0..1000000, got \"1000001\"");
+	expect_error("proxy_from = {\"127.0.0.1\",\n \"10.0.0.1/8\"}\n",
+	    "2: proxy_from: \"10.0.0.1/8\": address has bits set past the prefix length");
+	expect_error("proxy_from = {\"haproxy.example\"}\n",
+	    "1: proxy_from: \"haproxy.example\": not an IPv4 or IPv6 address");
+	expect_error("proxy_timeout = 99ms\n",
+	    "1: proxy_timeout: must be 100ms..1h, got \"99ms\"");
+	expect_error("proxy_timeout = 3601\n",
+	    "1: proxy_timeout: must be 100ms..1h, got \"3601\"");
 	expect_error("# one\n# two\n/* three\nfour */\nbacklog = 0 # five\n",
 	    "5: backlog: must be 1..65535, got \"0\"");
 }
@@ -536,6 +544,8 @@ START_TEST(test_file_edges_ok)
 	expect_ok("shutdown_timeout = 0\nshutdown_timeout = 1h\n");
 	expect_ok("worker_timeout = 1s\nworker_timeout = 1h\n");
 	expect_ok("resolve_clients = yes\nlog_connections = off\n");
+	expect_ok("proxy_timeout = 100ms\nproxy_timeout = 1h\n");
+	expect_ok("proxy_from = {\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"}\n");
 	expect_ok("listen_tcp = {}\nlisten_udp = {\"*:7\", \"7\", \"localhost:echo\"}\n");
 }
 END_TEST
@@ -608,6 +618,10 @@ START_TEST(test_shipped_file_is_the_defaults)
 	    def->max_connections_per_source);
 	ck_assert_uint_eq(file->n_allow, 0);
 	ck_assert_uint_eq(file->n_deny, 0);
+	ck_assert_uint_eq(file->n_proxy_from, 0);
+	ck_assert_uint_eq(def->n_proxy_from, 0);
+	ck_assert_uint_eq(file->proxy_timeout_ms, def->proxy_timeout_ms);
+	ck_assert_uint_eq(def->proxy_timeout_ms, 5000);
 	ck_assert_uint_eq(def->udp_rate_limit, 100);
 	ck_assert_uint_eq(def->udp_rate_burst, 200);
 

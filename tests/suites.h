@@ -38,6 +38,7 @@ Suite	*log_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
 Suite	*privdrop_suite(void);
+Suite	*proxy_suite(void);
 Suite	*resolve_suite(void);
 Suite	*source_suite(void);
 Suite	*udp_suite(void);
@@ -54,5 +55,6 @@ Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
 Suite	*hermetic_suite(void);
+Suite	*balancer_suite(void);
 
 #endif

@@ -1,0 +1,153 @@
+/*
+ * proxyin.c - reading a balancer's PROXY header off a connection.  The
+ * header is read into its own buffer, bounded by the largest header
+ * accepted; whatever the same read brought past it is the client's first
+ * data and is kept to be echoed once the client is admitted.  Admission
+ * itself, logging and closing are the worker's.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "acl.h"
+#include "addr.h"
+#include "conf.h"
+#include "proxyin.h"
+
+bool
+proxyin_expected(const struct conf *conf, const struct sockaddr *sa)
+{
+	return conf->n_proxy_from > 0 &&
+	    acl_match(conf->proxy_from, conf->n_proxy_from, sa);
+}
+
+int
+proxyin_start(struct conn *c, uint64_t deadline_ms)
+{
+	if ((c->px = malloc(sizeof(*c->px))) == NULL)
+		return -1;
+	c->px->deadline_ms = deadline_ms;
+	c->px->len = 0;
+	return 0;
+}
+
+void
+proxyin_end(struct conn *c)
+{
+	free(c->px);
+	c->px = NULL;
+}
+
+/* The header is whole: the client takes the peer's place; the rest is data. */
+static int
+consume(struct conn *c, const struct proxy_header *h)
+{
+	struct proxyin *px = c->px;
+	size_t rest = px->len - h->len;
+
+	if (rest > 0) {
+		if ((c->pend = malloc(rest)) == NULL)
+			return -1;
+		memcpy(c->pend, px->buf + h->len, rest);
+		c->pend_off = 0;
+		c->pend_len = (uint32_t)rest;
+	}
+	if (proxy_has_address(h)) {
+		c->via = c->peer;
+		c->vialen = c->peerlen;
+		memset(&c->peer, 0, sizeof(c->peer));
+		memcpy(&c->peer, &h->src, h->addrlen);
+		c->peerlen = h->addrlen;
+	}
+	proxyin_end(c);
+	return 0;
+}
+
+enum proxyin_step
+proxyin_read(struct conn *c, struct proxy_header *h, const char **why)
+{
+	struct proxyin *px = c->px;
+	ssize_t n;
+
+	if (px->len == sizeof(px->buf)) {	/* the parser decides before */
+		*why = "header too long";
+		return PROXYIN_BAD;
+	}
+	n = recv(c->fd, px->buf + px->len, sizeof(px->buf) - px->len, 0);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return PROXYIN_MORE;
+		/* a checker may close with a reset as well as a FIN */
+		if (px->len == 0 && errno == ECONNRESET)
+			return PROXYIN_SILENT;
+		return PROXYIN_FAIL;
+	}
+	if (n == 0) {
+		if (px->len == 0)
+			return PROXYIN_SILENT;
+		*why = "connection closed inside the header";
+		return PROXYIN_BAD;
+	}
+	px->len += (size_t)n;
+	switch (proxy_parse(px->buf, px->len, h, why)) {
+	case PROXY_MORE:
+		return PROXYIN_MORE;	/* the parser refuses before the buffer is full */
+	case PROXY_INVALID:
+		return PROXYIN_BAD;
+	case PROXY_DONE:
+		break;
+	}
+	return consume(c, h) == -1 ? PROXYIN_FAIL : PROXYIN_DONE;
+}
+
+const char *
+proxyin_via(const struct conn *c, char *buf, size_t len)
+{
+	char host[64];
+	unsigned port;
+
+	buf[0] = '\0';
+	if (c->vialen == 0)
+		return buf;
+	addr_host_port(&c->via.sa, c->vialen, host, sizeof(host), &port);
+	snprintf(buf, len, " via %s port %u", host, port);
+	return buf;
+}
+
+void
+proxyin_queue_add(struct proxyin_queue *q, struct conn *c)
+{
+	c->prev = q->tail;
+	c->next = NULL;
+	if (q->tail) q->tail->next = c; else q->head = c;
+	q->tail = c;
+}
+
+void
+proxyin_queue_remove(struct proxyin_queue *q, struct conn *c)
+{
+	if (c->prev) c->prev->next = c->next; else q->head = c->next;
+	if (c->next) c->next->prev = c->prev; else q->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+struct conn *
+proxyin_queue_expired(const struct proxyin_queue *q, uint64_t now_ms)
+{
+	/* one proxy_timeout for all: the queue is in deadline order */
+	if (q->head != NULL && q->head->px->deadline_ms <= now_ms)
+		return q->head;
+	return NULL;
+}
+
+uint64_t
+proxyin_queue_next_ms(const struct proxyin_queue *q, uint64_t t)
+{
+	if (q->head != NULL && q->head->px->deadline_ms < t)
+		return q->head->px->deadline_ms;
+	return t;
+}

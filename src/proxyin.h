@@ -1,0 +1,77 @@
+/*
+ * proxyin.h - a TCP connection from a balancer (a proxy_from source) until
+ * its PROXY header has arrived: reading the header without ever holding
+ * more than PROXY_MAX_HEADER bytes, the queue such connections wait in (for
+ * proxy_timeout), and what was counted of them.  It neither logs nor closes.
+ */
+#ifndef ECHOD_PROXYIN_H
+#define ECHOD_PROXYIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "proxy.h"
+
+struct conf;
+
+/* The state of a connection whose header is incomplete (struct conn's px). */
+struct proxyin {
+	uint64_t	 deadline_ms;	/* accepted + proxy_timeout */
+	size_t		 len;
+	uint8_t		 buf[PROXY_MAX_HEADER];
+};
+
+/*
+ * One worker's counts, for the stats page (not wired in yet: the log lines
+ * that report them say "N so far").
+ */
+struct proxyin_counters {
+	uint64_t	 relayed;	/* headers naming a client */
+	uint64_t	 local;		/* LOCAL, UNKNOWN, UNSPEC, UNIX: the balancer's own */
+	uint64_t	 health_checks;	/* closed before sending a byte */
+	uint64_t	 bad_headers;	/* malformed, or the connection ended inside one */
+	uint64_t	 timeouts;	/* not complete within proxy_timeout */
+};
+
+/* Connections waiting for their header, oldest first (c->prev, c->next). */
+struct proxyin_queue {
+	struct conn	*head, *tail;
+};
+
+enum proxyin_step {
+	PROXYIN_MORE,	/* a prefix so far: wait for more */
+	PROXYIN_DONE,	/* the header is consumed; c->px is gone */
+	PROXYIN_BAD,	/* not a header: why says how; close it */
+	PROXYIN_SILENT,	/* closed before sending a byte: a TCP health check */
+	PROXYIN_FAIL,	/* a socket error (errno) inside the header */
+};
+
+/* Must a connection from sa begin with a PROXY header? */
+bool	proxyin_expected(const struct conf *, const struct sockaddr *sa);
+/* c now waits for its header until deadline_ms; -1 (ENOMEM). */
+int	proxyin_start(struct conn *c, uint64_t deadline_ms);
+/*
+ * Reads what the socket has, at most what a header may still need, and
+ * judges it.  On PROXYIN_DONE the header's client (if it names one) becomes
+ * c->peer and the balancer c->via; the bytes read past the header are the
+ * client's first data, left in c->pend to be echoed (after admission); *h
+ * says what the header was.  On any other end, proxyin_end() before closing.
+ */
+enum proxyin_step proxyin_read(struct conn *c, struct proxy_header *h,
+		    const char **why);
+/* Frees what proxyin_start() took (none after PROXYIN_DONE). */
+void	proxyin_end(struct conn *c);
+/* buf, holding " via 127.0.0.1 port 5555" if c came through a balancer,
+ * else "". */
+const char *proxyin_via(const struct conn *c, char *buf, size_t len);
+
+void	proxyin_queue_add(struct proxyin_queue *, struct conn *);
+void	proxyin_queue_remove(struct proxyin_queue *, struct conn *);
+/* The first connection whose deadline has come by now_ms, or NULL. */
+struct conn *proxyin_queue_expired(const struct proxyin_queue *, uint64_t now_ms);
+/* The earliest deadline, if sooner than t; else t. */
+uint64_t proxyin_queue_next_ms(const struct proxyin_queue *, uint64_t t);
+
+#endif
