@@ -150,8 +150,8 @@ log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
 	char addr[64], bal[64], via[96];
 	struct log_conn_fields f = { .proto = "tcp", .addr = addr };
 
-	if (!w->conf->log_connections)
-		return;
+	if (!w->conf->log_connections || c->balancer)
+		return;		/* health checks every 200 ms are no news */
 	addr_host_port(&c->peer.sa, c->peerlen, addr, sizeof(addr), &f.port);
 	if (c->vialen != 0) {	/* the balancer's own fields, not the resolver's */
 		addr_host_port(&c->via.sa, c->vialen, bal, sizeof(bal), &f.via_port);
@@ -316,6 +316,7 @@ on_header(struct worker *w, struct conn *c)
 		}
 	} else {
 		w->px.local++;
+		c->balancer = true;
 	}
 	c->last_ms = w->now_ms;
 	list_append(w, c);
