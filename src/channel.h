@@ -17,6 +17,7 @@
  * master is gone: exit now. */
 #define CHAN_CMD_DRAIN		'D'	/* stop accepting, finish, exit */
 #define CHAN_CMD_QUIT		'Q'	/* exit now */
+#define CHAN_CMD_UNHEALTHY	'U'	/* stopping soon: fail balancer health checks */
 
 /* What a worker publishes: written by its event loop, read by the master
  * and by its peers (balancing).  One cache line per slot. */

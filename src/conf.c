@@ -261,6 +261,7 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conftext_key *keys,
 	c->max_connections = (int)cfg_getint(cfg, "max_connections");
 	c->idle_timeout_ms = (uint64_t)cfg_getint(cfg, "idle_timeout");
 	c->shutdown_timeout_ms = (uint64_t)cfg_getint(cfg, "shutdown_timeout");
+	c->stop_delay_ms = (uint64_t)cfg_getint(cfg, "stop_delay");
 	c->worker_timeout_ms = (uint64_t)cfg_getint(cfg, "worker_timeout");
 	c->resolve_clients = cfg_getbool(cfg, "resolve_clients");
 	c->log_connections = cfg_getbool(cfg, "log_connections");

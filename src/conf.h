@@ -37,6 +37,7 @@ struct conf {
 	int	  max_connections;	/* per worker */
 	uint64_t  idle_timeout_ms;
 	uint64_t  shutdown_timeout_ms;
+	uint64_t  stop_delay_ms;	/* graceful stop: fail health checks first */
 	uint64_t  worker_timeout_ms;
 	bool	  resolve_clients;
 	bool	  log_connections;

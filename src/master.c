@@ -49,6 +49,7 @@ static struct master {
 	bool				 stopping;
 	int				 exit_code;
 	uint64_t			 stop_deadline_ms;
+	uint64_t			 stop_at_ms;	/* stop_delay running: drain then */
 	uint64_t			 now_ms;
 	struct pool_crashwin		 crashes;
 	/* what the signals asked for since the last turn */
@@ -183,6 +184,8 @@ spawn(int i)
 	}
 	log_debug("worker %d started (pid %ld, generation %u)", i, (long)pid,
 	    m.generation);
+	if (m.stop_at_ms != 0)		/* a respawn during stop_delay */
+		pool_order(&m.pool, i, CHAN_CMD_UNHEALTHY);
 }
 
 /* Bring the current generation to m.target workers. */
@@ -277,6 +280,24 @@ begin_stop(bool now)
 		else
 			drain_slot(i, timeout);
 	}
+}
+
+/*
+ * A graceful stop with stop_delay: first tell the balancer, by failing its
+ * health checks, while everything is still served and accepted (closing a
+ * listener would reset what waits in its queue, and under systemd the
+ * listener stays open anyway); the drain begins when the delay is over.
+ */
+static void
+announce_stop(void)
+{
+	log_info("stopping in %llums: failing health checks, still serving",
+	    (unsigned long long)m.conf->stop_delay_ms);
+	notify_stopping();
+	m.stop_at_ms = m.now_ms + m.conf->stop_delay_ms;
+	for (int i = 0; i < m.pool.hw; i++)
+		if (pool_alive(&m.pool.slot[i]))
+			pool_order(&m.pool, i, CHAN_CMD_UNHEALTHY);
 }
 
 /* Past POOL_MAX_DRAINING draining generations, stop the oldest outright. */
@@ -523,6 +544,8 @@ next_timeout(void)
 
 	if (respawn < t)
 		t = respawn;
+	if (m.stop_at_ms != 0 && !m.stopping && m.stop_at_ms < t)
+		t = m.stop_at_ms;
 	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
 }
 
@@ -543,7 +566,12 @@ stop_if_asked(void)
 {
 	if (m.sig_quit)
 		begin_stop(true);
+	else if (m.sig_stop && !m.stopping && m.stop_at_ms == 0 &&
+	    m.conf->stop_delay_ms > 0)
+		announce_stop();
 	else if (m.sig_stop && !m.stopping)
+		begin_stop(false);	/* a second SIGTERM in the delay: now */
+	else if (m.stop_at_ms != 0 && !m.stopping && m.now_ms >= m.stop_at_ms)
 		begin_stop(false);
 	m.sig_quit = m.sig_stop = false;
 }
@@ -603,7 +631,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		wait_turn();
 		reap();
 		stop_if_asked();
-		if (!m.stopping)
+		if (!m.stopping && m.stop_at_ms == 0)
 			reload_if_asked();
 		health_check(&m.pool, m.conf->worker_timeout_ms, m.now_ms);
 		if (m.stopping)

@@ -52,6 +52,7 @@ struct worker {
 	char			*scratch;	/* one read's worth, shared by all */
 	char			*dgram;
 	bool			 draining;
+	bool			 unhealthy;	/* stop_delay: fail health checks */
 	uint64_t		 deadline_ms;	/* draining: close what is left */
 	uint64_t		 now_ms;
 	uint64_t		 nconns, accepted, bytes;
@@ -149,8 +150,8 @@ log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
 	char addr[64], bal[64], via[96];
 	struct log_conn_fields f = { .proto = "tcp", .addr = addr };
 
-	if (!w->conf->log_connections)
-		return;
+	if (!w->conf->log_connections || c->balancer)
+		return;		/* health checks every 200 ms are no news */
 	addr_host_port(&c->peer.sa, c->peerlen, addr, sizeof(addr), &f.port);
 	if (c->vialen != 0) {	/* the balancer's own fields, not the resolver's */
 		addr_host_port(&c->via.sa, c->vialen, bal, sizeof(bal), &f.via_port);
@@ -293,6 +294,16 @@ on_header(struct worker *w, struct conn *c)
 		break;
 	}
 	proxyin_queue_remove(&w->waiting, c);
+	if (h.cmd == PROXY_CMD_LOCAL && w->unhealthy) {
+		/* stop_delay: the balancer's check fails, clients are served */
+		log_debug("tcp health check refused: stopping");
+		w->px.health_checks++;
+		close(c->fd);
+		conn_release(c);
+		free(c);
+		w->nconns--;
+		return false;
+	}
 	if (proxy_has_address(&h)) {
 		struct admit_policy p = policy(w);
 		enum admit_verdict v = admit_client(&p, ADMIT_TCP, &c->peer.sa,
@@ -305,6 +316,7 @@ on_header(struct worker *w, struct conn *c)
 		}
 	} else {
 		w->px.local++;
+		c->balancer = true;
 	}
 	c->last_ms = w->now_ms;
 	list_append(w, c);
@@ -469,6 +481,9 @@ on_order(struct worker *w)
 	case CHAN_CMD_QUIT:
 		log_flush();
 		_exit(0);
+	case CHAN_CMD_UNHEALTHY:
+		w->unhealthy = true;
+		break;
 	}
 }
 

@@ -174,6 +174,64 @@ START_TEST(test_stop_ends_with_the_last_connection)
 }
 END_TEST
 
+/*
+ * stop_delay: a SIGTERM first only fails the balancer's health checks; new
+ * connections are still accepted and served until the delay is over (here
+ * far beyond any wait, so only the second SIGTERM can end it), and a second
+ * SIGTERM begins the drain at once.
+ */
+START_TEST(test_stop_delay_keeps_accepting)
+{
+	int old, late, st;
+
+	h_write_conf(&e, "stop_delay = 10m\nshutdown_timeout = 120s\n"
+	    "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 30000), 0);
+	old = h_connect(AF_INET, e.tcp4, 10000);
+	ck_assert_int_ne(old, -1);
+	kill(e.pid, SIGTERM);
+	ck_assert(h_wait_log(&e, "failing health checks", 30000));
+	for (int i = 0; i < 20; i++) {	/* both workers still accept */
+		late = h_connect(AF_INET, e.tcp4, 10000);
+		ck_assert_int_ne(late, -1);
+		ck_assert_int_eq(h_echo(late, "in the delay", 12, 10000), 0);
+		close(late);
+	}
+	ck_assert_int_eq(h_echo(old, "old one too", 11, 10000), 0);
+	ck_assert(!h_log_has(&e, "stopping gracefully"));
+	kill(e.pid, SIGTERM);
+	ck_assert(h_wait_log(&e, "stopping gracefully", 30000));
+	ck_assert_int_eq(h_echo(old, "draining", 8, 10000), 0);
+	close(old);
+	st = h_wait_exit(e.pid, 60000);
+	ck_assert_msg(st != -1, "still running 60 s after the last close");
+	e.pid = -1;
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status 0x%x",
+	    st);
+}
+END_TEST
+
+/* When the delay is over, the stop goes on by itself, as a graceful one. */
+START_TEST(test_stop_delay_then_drains)
+{
+	int st;
+
+	h_write_conf(&e, "stop_delay = 1s\nworkers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 30000), 0);
+	kill(e.pid, SIGTERM);
+	ck_assert(h_wait_log(&e, "failing health checks", 30000));
+	ck_assert(h_wait_log(&e, "stopping gracefully", 30000));
+	st = h_wait_exit(e.pid, 60000);
+	ck_assert_msg(st != -1, "still running 60 s after the delay");
+	e.pid = -1;
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status 0x%x",
+	    st);
+}
+END_TEST
+
 START_TEST(test_sigquit_immediate)
 {
 	int fd, st;
@@ -803,6 +861,8 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_master_killed_leaves_no_worker);
 	tcase_add_test(tc, test_stop_ends_with_the_last_connection);
 	tcase_add_test(tc, test_sigquit_immediate);
+	tcase_add_test(tc, test_stop_delay_keeps_accepting);
+	tcase_add_test(tc, test_stop_delay_then_drains);
 	tcase_add_test(tc, test_shutdown_timeout_bounds_the_stop);
 	tcase_add_test(tc, test_bind_failure);
 	tcase_add_test(tc, test_pidfile_locked_and_second_refused);
