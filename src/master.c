@@ -26,6 +26,8 @@
 #include "pidfile.h"
 #include "pool.h"
 #include "source.h"
+#include "stats.h"
+#include "title.h"
 #include "util.h"
 #include "worker.h"
 
@@ -236,7 +238,7 @@ reap(void)
 			else
 				log_debug("worker %d (pid %ld) finished: %s", i,
 				    (long)pid, how);
-			pool_finished(&m.pool, i);
+			pool_finished(&m.pool, i, status);
 			continue;
 		}
 		snprintf(what, sizeof(what), "worker %d (pid %ld) %s after "
@@ -329,6 +331,7 @@ static void
 reload_failed(struct conf *c, const char *err)
 {
 	log_warnx("reload failed: %s; the running configuration stays", err);
+	stats_reloaded(&m.pool.book, m.pool.shared, false, m.generation);
 	conf_free(c);
 	notify_ready();
 }
@@ -373,6 +376,7 @@ reload(void)
 		if (m.pool.slot[i].generation != m.generation)
 			drain_slot(i, c->shutdown_timeout_ms);
 	bound_draining();
+	stats_reloaded(&m.pool.book, m.pool.shared, true, m.generation);
 	log_info("configuration reloaded: generation %u, %d workers",
 	    m.generation, m.target);
 }
@@ -422,6 +426,7 @@ report(void)
 
 	int dfd = detach_fd();
 
+	title_master(m.generation, pool_count_alive(&m.pool), m.stopping);
 	health_report(&m.health, &m.pool, &g, m.now_ms);
 	if (dfd != -1 && detach_fd() == -1)	/* "ready" closed it */
 		forget_fd(dfd);
