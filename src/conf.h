@@ -17,6 +17,9 @@
 
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
 #define CONF_MAX_LISTEN		64
+#define CONF_MAX_METRICS_LISTEN	8
+#define CONF_DEFAULT_CONTROL	RUNSTATEDIR "/echod/control"
+#define CONF_MAX_SOCKPATH	108	/* sun_path, its NUL included */
 #define CONF_MAX_CIDRS		1024
 #define CONF_ERRLEN		512
 #define CONF_MAX_SIZE		(1024 * 1024)	/* bytes of the file, at most */
@@ -48,6 +51,9 @@ struct conf {
 	size_t	  n_allow;
 	struct cidr *deny;
 	size_t	  n_deny;
+	char	 *control_socket;	/* NULL: none */
+	char	**metrics_listen;	/* "host:port" specs; may be empty */
+	size_t	  n_metrics_listen;
 	/* Where the file sets these (the last time); 0: not in the file. */
 	int	  line_listen;		/* listen_tcp or listen_udp */
 	int	  line_listen_tcp;

@@ -17,11 +17,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "detach.h"
+#include "expo.h"
 #include "health.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "pool.h"
@@ -41,7 +44,11 @@ static struct master {
 	struct source_shared		*sources;
 	int				 sigfd;
 	int				 pidfd;
-	int				 close_fds[4];
+	int				 close_fds[8 + CONTROL_MAX_CLIENTS +
+					    METRICS_MAX_SOCKETS];
+	struct control			 ctl;		/* --status */
+	struct metrics			 metrics;	/* metrics_listen */
+	struct expo_snap		 snap;		/* the control socket's */
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
 	struct health			 health;	/* what was said about it */
@@ -185,11 +192,50 @@ spawn(int i)
 	    m.generation);
 }
 
+/* What a child must not keep: the master's own descriptors (the metrics
+ * process keeps its sockets). */
+static void
+prepare_workers(void)
+{
+	int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
+
+	for (size_t i = 0; i < nitems(own); i++)
+		if (own[i] != -1)
+			m.close_fds[n++] = own[i];
+	n += (int)control_fds(&m.ctl, m.close_fds + n);
+	n += (int)metrics_fds(&m.metrics, m.close_fds + n);
+	m.close_fds[n] = -1;
+}
+
+/* The metrics process, if metrics_listen wants one: it keeps none of the
+ * master's descriptors, the workers' order pipes included. */
+static void
+respawn_metrics(void)
+{
+	int pipes[POOL_MAX_SLOTS];
+	size_t n = 0;
+
+	for (int i = 0; i < m.pool.hw; i++)
+		if (m.pool.slot[i].cmd_fd != -1)
+			pipes[n++] = m.pool.slot[i].cmd_fd;
+	const struct metrics_args a = {
+		.page = m.pool.shared,
+		.creds = m.conf->user != NULL ? &m.conf->creds : NULL,
+		.close_fds = m.close_fds, .echo = &m.ls,
+		.pipes = pipes, .n_pipes = n, .master = getpid(),
+	};
+	metrics_respawn(&m.metrics, &a, m.now_ms);
+}
+
 /* Bring the current generation to m.target workers. */
 static void
 respawn(void)
 {
-	int have = pool_count_current(&m.pool, m.generation);
+	int have;
+
+	prepare_workers();	/* the descriptors open now */
+	respawn_metrics();
+	have = pool_count_current(&m.pool, m.generation);
 
 	for (int i = 0; i < m.pool.hw; i++) {
 		const struct slot *s = &m.pool.slot[i];
@@ -218,8 +264,10 @@ reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int i = pool_find_pid(&m.pool, pid);
-		if (i == -1)
+		if (i == -1) {
+			(void)metrics_reaped(&m.metrics, pid, status, m.now_ms);
 			continue;
+		}
 		const struct slot *s = &m.pool.slot[i];
 		uint64_t lived = m.now_ms - s->started_ms;
 		bool killed = pool_killed(s);
@@ -267,6 +315,7 @@ begin_stop(bool now)
 		notify_stopping();
 		/* Stop accepting: the listeners close once the workers have. */
 		listen_close_all(&m.ls);
+		metrics_close(&m.metrics);
 	}
 	m.stopping = true;
 	m.stop_deadline_ms = m.now_ms + timeout + DRAIN_GRACE_MS;
@@ -312,6 +361,59 @@ reload_failed(struct conf *c, const char *err)
 	notify_ready();
 }
 
+/* ---- what shows the figures: control.c, metrics.c ---------------------- */
+
+static void
+note_metrics(bool added, const struct listener *l)
+{
+	log_info("%s %s", added ? "metrics on" : "no more metrics on", l->name);
+}
+
+static void
+status(void *arg, bool json, struct expo_buf *out)
+{
+	(void)arg;
+	expo_fill_pool(&m.snap, &m.pool, m.generation, m.now_ms);
+	if (json)
+		(void)expo_json(&m.snap, out);
+	else
+		(void)expo_text(&m.snap, out);
+}
+
+/* Where its directory cannot be made or another echod answers there, echod
+ * runs without one: said once, never fatal. */
+static void
+open_control(const struct conf *c)
+{
+	char err[CONF_ERRLEN];
+
+	if (c->control_socket == NULL)
+		return;
+	if (control_open(&m.ctl, c->control_socket,
+	    c->user != NULL ? &c->creds : NULL, err, sizeof(err)) == -1)
+		log_warnx("%s; running without a control socket", err);
+}
+
+/* metrics_listen bound (the new addresses first; a failure changes
+ * nothing), then the control socket moved if its path changed. */
+static int
+reload_observers(const struct conf *c, char *err, size_t errlen)
+{
+	int changed = metrics_reconcile(&m.metrics, c, note_metrics, err, errlen);
+	const char *was = m.conf->control_socket, *now = c->control_socket;
+
+	if (changed == -1)
+		return -1;
+	if (changed > 0 || (c->user == NULL) != (m.conf->user == NULL) ||
+	    (c->user && strcmp(c->user, m.conf->user) != 0))
+		metrics_restart(&m.metrics);
+	if ((was == NULL) != (now == NULL) || (was && strcmp(was, now) != 0)) {
+		control_close(&m.ctl);
+		open_control(c);
+	}
+	return 0;
+}
+
 static void
 reload(void)
 {
@@ -335,6 +437,10 @@ reload(void)
 		log_warnx("%s", c->warnings[i]);
 	if (!m.activated &&
 	    listen_reconcile(&m.ls, c, note_listener, err, sizeof(err)) == -1) {
+		reload_failed(c, err);
+		return;
+	}
+	if (reload_observers(c, err, sizeof(err)) == -1) {
 		reload_failed(c, err);
 		return;
 	}
@@ -473,16 +579,14 @@ open_tables(char *err, size_t errlen)
 	return 0;
 }
 
-/* What a worker must not keep: the master's own descriptors. */
-static void
-prepare_workers(void)
-{
-	int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
 
-	for (size_t i = 0; i < nitems(own); i++)
-		if (own[i] != -1)
-			m.close_fds[n++] = own[i];
-	m.close_fds[n] = -1;
+static int
+open_snap(char *err, size_t errlen)
+{
+	if (expo_snap_init(&m.snap) == 0)
+		return 0;
+	snprintf(err, errlen, "status table: %s", strerror(errno));
+	return -1;
 }
 
 /* Everything before the loop, up to forking the first generation.  On
@@ -503,13 +607,18 @@ setup(struct conf *conf, const struct master_opts *opts)
 		return startup_fail("signalfd failed");
 	if (open_pidfile(err, sizeof(err)) == -1)
 		return startup_fail(err);
+	control_init(&m.ctl, status, NULL);
+	metrics_init(&m.metrics);
 	if (open_listeners(err, sizeof(err)) == -1 ||
-	    open_tables(err, sizeof(err)) == -1) {
+	    open_tables(err, sizeof(err)) == -1 ||
+	    metrics_reconcile(&m.metrics, conf, note_metrics, err, sizeof(err)) == -1 ||
+	    open_snap(err, sizeof(err)) == -1) {
+		metrics_close(&m.metrics);
 		listen_close_all(&m.ls);
 		pidfile_remove(conf->pidfile, m.pidfd);
 		return startup_fail(err);
 	}
-	prepare_workers();
+	open_control(conf);
 	m.generation = 1;
 	m.target = conf_workers(conf);
 	respawn();
@@ -523,6 +632,8 @@ next_timeout(void)
 
 	if (respawn < t)
 		t = respawn;
+	if ((respawn = metrics_next_respawn(&m.metrics)) < t)
+		t = respawn;
 	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
 }
 
@@ -530,12 +641,19 @@ next_timeout(void)
 static void
 wait_turn(void)
 {
-	struct pollfd pfd = { .fd = m.sigfd, .events = POLLIN };
+	struct pollfd pfd[1 + 1 + CONTROL_MAX_CLIENTS];
+	int timeout = next_timeout(), t;
+	size_t n = 1;
 
-	if (poll(&pfd, 1, next_timeout()) == -1 && errno != EINTR)
+	pfd[0] = (struct pollfd){ .fd = m.sigfd, .events = POLLIN };
+	n += control_pollfds(&m.ctl, pfd + 1, nitems(pfd) - 1);
+	if ((t = control_next_timeout(&m.ctl, m.now_ms)) != -1 && t < timeout)
+		timeout = t;
+	if (poll(pfd, n, timeout) == -1 && errno != EINTR)
 		fatal("poll");
 	m.now_ms = now_coarse_ms();
 	read_signals();
+	control_run(&m.ctl, m.now_ms);
 }
 
 static void
@@ -580,6 +698,9 @@ finish(void)
 
 	log_info("stopped");
 	log_flush();
+	control_close(&m.ctl);
+	metrics_close(&m.metrics);
+	expo_snap_free(&m.snap);
 	listen_close_all(&m.ls);
 	pool_free(&m.pool);
 	pidfile_remove(m.conf->pidfile, m.pidfd);
