@@ -273,7 +273,7 @@ metrics_respawn(struct metrics *mt, const struct metrics_args *a, uint64_t now_m
 	mt->pid = pid;
 	mt->pipe_w = fds[1];
 	mt->started_ms = now_ms;
-	log_debug("metrics process started (pid %ld)", (long)pid);
+	log_info("metrics process started (pid %ld)", (long)pid);
 }
 
 bool

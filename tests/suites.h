@@ -54,5 +54,6 @@ Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
 Suite	*hermetic_suite(void);
+Suite	*observe_suite(void);
 
 #endif
