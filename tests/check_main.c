@@ -160,7 +160,9 @@ main(void)
 	srunner_add_suite(sr, confparse_suite());
 	srunner_add_suite(sr, conftext_suite());
 	srunner_add_suite(sr, conn_suite());
+	srunner_add_suite(sr, control_suite());
 	srunner_add_suite(sr, detach_suite());
+	srunner_add_suite(sr, expo_suite());
 	srunner_add_suite(sr, fault_suite());
 	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, log_suite());
