@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "stats.h"
+
 /* Slots in the page: (1 + POOL_MAX_DRAINING) * CONF_MAX_WORKERS. */
 #define CHAN_MAX_SLOTS		4096
 
@@ -31,9 +33,49 @@ struct chan_stats {
 	char			pad[64 - 4 * 8 - 3 * 4];
 };
 
+/* A worker's counts (stats.h's struct stats_counts but for open, which is
+ * connections above): written by its worker only, once a turn. */
+struct chan_counters {
+	_Atomic uint64_t	accepted;
+	_Atomic uint64_t	closed[STATS_CLOSE_COUNT];
+	_Atomic uint64_t	bytes[STATS_PROTO_COUNT];
+	_Atomic uint64_t	datagrams;
+	_Atomic uint64_t	refused[STATS_REFUSE_COUNT];
+	_Atomic uint64_t	dropped[STATS_DROP_COUNT];
+	_Atomic uint64_t	full;
+};
+
+/* What the master says of a slot, for reports. */
+#define CHAN_SLOT_NONE		0
+#define CHAN_SLOT_RUNNING	1
+#define CHAN_SLOT_DRAINING	2
+struct chan_slotinfo {
+	_Atomic int32_t		pid;
+	_Atomic uint32_t	generation;
+	_Atomic uint32_t	state;		/* CHAN_SLOT_* */
+	_Atomic int64_t		start_ms;	/* CLOCK_REALTIME */
+};
+
+/* The master's area, written by the master only (stats.c), under seq: odd
+ * while it writes, so that a reader retries rather than see a dead worker's
+ * counts in neither place or in both. */
+struct chan_master {
+	_Atomic uint32_t	seq;
+	_Atomic int32_t		pid;
+	_Atomic uint32_t	generation;
+	_Atomic int64_t		start_ms;	/* CLOCK_REALTIME */
+	char			version[STATS_VERSION_LEN];	/* set before any fork */
+	struct chan_counters	retired;	/* dead workers' final counts */
+	_Atomic uint64_t	reloads[STATS_RELOAD_COUNT];
+	_Atomic uint64_t	exits[STATS_EXIT_COUNT];
+	_Atomic uint64_t	respawns;
+	struct chan_slotinfo	slot[CHAN_MAX_SLOTS];
+};
+
 /*
- * The shared mapping.  The master writes hw and, before each fork, the
- * slot's entry; afterwards only that slot's worker writes its entry.
+ * The shared mapping.  The master writes hw, master and, before each fork,
+ * the slot's entries; afterwards only that slot's worker writes its stats
+ * and counters.
  * Workers can write the whole page, so the master never takes a bound or a
  * decision from it that could make it misbehave: it keeps its own copy of hw.
  */
@@ -41,6 +83,8 @@ struct chan_page {
 	_Atomic uint32_t	hw;		/* slots used so far: [0, hw) */
 	char			pad[60];
 	struct chan_stats	stats[CHAN_MAX_SLOTS];
+	struct chan_master	master;
+	struct chan_counters	counters[CHAN_MAX_SLOTS];	/* one per slot */
 };
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * expo.c - echod's figures as people and tools read them: the status
- * lines, JSON, and the Prometheus text format (version 0.0.4).  Rendering
- * is pure; expo_fill_*() gathers the numbers.  Label values are fixed
- * names, so nothing here needs escaping but the version string.
+ * lines, JSON, and the Prometheus text format (version 0.0.4).  Every
+ * label set is stats.h's enum and name table, looped over to its *_COUNT:
+ * a reason added there shows up here.  Label values are fixed names, so
+ * nothing needs escaping but the version string.
  */
 #include "config.h"
 
@@ -12,19 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "channel.h"
 #include "expo.h"
-#include "pool.h"
-
-const char *const expo_close_names[EXPO_NCLOSE] = { "eof", "idle", "error", "drained" };
-const char *const expo_proto_names[EXPO_NPROTO] = { "tcp", "udp" };
-const char *const expo_refuse_names[EXPO_NREFUSE] = {
-	"deny", "per_source", "max_connections", "descriptors" };
-const char *const expo_drop_names[EXPO_NDROP] = { "loop", "rate", "deny" };
-const char *const expo_wstate_names[EXPO_NWSTATE] = { "starting", "serving", "draining" };
-const char *const expo_exit_names[EXPO_NEXIT] = { "crash", "killed", "exited" };
-const char *const expo_reload_names[EXPO_NRELOAD] = { "ok", "failed" };
+#include "stats.h"
 
 void
 expo_buf_printf(struct expo_buf *b, const char *fmt, ...)
@@ -77,101 +69,16 @@ done(struct expo_buf *b)
 	return 0;
 }
 
-int
-expo_snap_init(struct expo_snap *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->w = calloc(CHAN_MAX_SLOTS, sizeof(*s->w));
-	return s->w == NULL ? -1 : 0;
-}
-
-void
-expo_snap_free(struct expo_snap *s)
-{
-	free(s->w);
-	s->w = NULL;
-}
-
-static void
-clear(struct expo_snap *s)
-{
-	struct expo_worker *w = s->w;
-
-	memset(s, 0, sizeof(*s));
-	s->w = w;
-}
-
-/* The page's bound comes from a writable page: never trusted past its size. */
-static uint32_t
-page_hw(const struct chan_page *pg)
-{
-	uint32_t hw = atomic_load(&pg->hw);
-
-	return hw > CHAN_MAX_SLOTS ? CHAN_MAX_SLOTS : hw;
-}
-
-static void
-add_worker(struct expo_snap *s, int slot, const struct chan_stats *st,
-    uint64_t now_ms)
-{
-	struct expo_worker *w = &s->w[s->n++];
-	uint64_t hb = atomic_load(&st->heartbeat_ms);
-
-	*w = (struct expo_worker){ .slot = slot };
-	w->open = atomic_load(&st->connections);
-	w->accepted = atomic_load(&st->accepted);
-	w->bytes = atomic_load(&st->bytes);
-	w->heartbeat_age_ms = now_ms > hb ? now_ms - hb : 0;
-	if (!atomic_load(&st->ready))
-		w->state = EXPO_WSTATE_STARTING;
-	else if (atomic_load(&st->serving))
-		w->state = EXPO_WSTATE_SERVING;
-	else
-		w->state = EXPO_WSTATE_DRAINING;
-	s->accepted += w->accepted;
-	s->open += w->open;
-	s->bytes[EXPO_PROTO_TCP] += w->bytes;
-	s->workers[w->state]++;
-}
-
-void
-expo_fill_page(struct expo_snap *s, const struct chan_page *pg, uint64_t now_ms)
-{
-	uint32_t hw = page_hw(pg);
-
-	clear(s);
-	/* A slot that never published a heartbeat is free: the master sets
-	 * one before each fork, and clears the slot when its worker dies. */
-	for (uint32_t i = 0; i < hw; i++)
-		if (atomic_load(&pg->stats[i].heartbeat_ms) != 0)
-			add_worker(s, (int)i, &pg->stats[i], now_ms);
-}
-
-void
-expo_fill_pool(struct expo_snap *s, const struct pool *p, unsigned generation,
-    uint64_t now_ms)
-{
-	clear(s);
-	s->generation = generation;
-	s->bytes[EXPO_PROTO_TCP] = p->bytes_gone;
-	for (int i = 0; i < p->hw; i++) {
-		const struct slot *sl = &p->slot[i];
-		if (!pool_alive(sl))
-			continue;
-		add_worker(s, i, &p->stats[i], now_ms);
-		struct expo_worker *w = &s->w[s->n - 1];
-		w->pid = (long)sl->pid;
-		w->generation = sl->generation;
-		/* The master's word on draining beats the page's. */
-		if (sl->state == SLOT_DRAINING && w->state != EXPO_WSTATE_DRAINING) {
-			s->workers[w->state]--;
-			w->state = EXPO_WSTATE_DRAINING;
-			s->workers[w->state]++;
-		}
-	}
-}
-
 /* ---- renderings -------------------------------------------------------- */
+
+int64_t
+expo_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static uint64_t
 sum(const uint64_t *v, size_t n)
@@ -183,67 +90,111 @@ sum(const uint64_t *v, size_t n)
 	return t;
 }
 
-int
-expo_text(const struct expo_snap *s, struct expo_buf *b)
+static unsigned long long
+age(int64_t now_ms, int64_t then_ms)
 {
-	if (s->generation)
-		expo_buf_printf(b, "generation %u, %zu workers\n", s->generation, s->n);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct expo_worker *w = &s->w[i];
-		expo_buf_printf(b, "worker %d: pid %ld, generation %u, %s, "
+	return then_ms > 0 && now_ms > then_ms ?
+	    (unsigned long long)(now_ms - then_ms) / 1000 : 0;
+}
+
+int
+expo_text(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
+{
+	const struct stats_counts *t = &s->totals;
+
+	expo_buf_printf(b, "echod %s, pid %ld, up %llus, generation %u, %d workers\n",
+	    s->version, (long)s->master_pid, age(now_ms, s->start_ms),
+	    s->generation, s->nworkers);
+	for (int i = 0; i < s->nworkers; i++) {
+		const struct stats_worker *w = &s->worker[i];
+		expo_buf_printf(b, "worker %d: pid %ld, generation %u, %s, up %llus, "
 		    "%llu open, %llu accepted, %llu bytes, heartbeat %llums ago\n",
-		    w->slot, w->pid, w->generation, expo_wstate_names[w->state],
+		    w->slot, (long)w->pid, w->generation,
+		    stats_wstate_name(w->state), age(now_ms, w->start_ms),
 		    (unsigned long long)w->open, (unsigned long long)w->accepted,
 		    (unsigned long long)w->bytes,
 		    (unsigned long long)w->heartbeat_age_ms);
 	}
 	expo_buf_printf(b, "total: %llu open, %llu accepted, %llu closed, "
-	    "%llu bytes, %llu datagrams, %llu refused, %llu dropped\n",
-	    (unsigned long long)s->open, (unsigned long long)s->accepted,
-	    (unsigned long long)sum(s->closed, EXPO_NCLOSE),
-	    (unsigned long long)sum(s->bytes, EXPO_NPROTO),
-	    (unsigned long long)s->datagrams,
-	    (unsigned long long)sum(s->refused, EXPO_NREFUSE),
-	    (unsigned long long)sum(s->dropped, EXPO_NDROP));
+	    "%llu bytes, %llu datagrams, %llu refused, %llu dropped, "
+	    "%llu reloads, %llu worker exits\n",
+	    (unsigned long long)t->open, (unsigned long long)t->accepted,
+	    (unsigned long long)sum(t->closed, STATS_CLOSE_COUNT),
+	    (unsigned long long)sum(t->bytes, STATS_PROTO_COUNT),
+	    (unsigned long long)t->datagrams,
+	    (unsigned long long)sum(t->refused, STATS_REFUSE_COUNT),
+	    (unsigned long long)sum(t->dropped, STATS_DROP_COUNT),
+	    (unsigned long long)sum(s->reloads, STATS_RELOAD_COUNT),
+	    (unsigned long long)sum(s->exits, STATS_EXIT_COUNT));
 	return done(b);
 }
 
+/* "key": {"name": v, ...} over a label set. */
 static void
-json_map(struct expo_buf *b, const char *key, const char *const *names,
-    const uint64_t *v, size_t n, bool last)
+json_map(struct expo_buf *b, const char *key, const char *(*name)(int),
+    const uint64_t *v, int n, bool last)
 {
 	expo_buf_printf(b, "  \"%s\": {", key);
-	for (size_t i = 0; i < n; i++)
-		expo_buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", names[i],
+	for (int i = 0; i < n; i++)
+		expo_buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", name(i),
 		    (unsigned long long)v[i]);
 	expo_buf_printf(b, "}%s\n", last ? "" : ",");
 }
 
+/* The name tables take their enum; these adapters take an int. */
+static const char *n_close(int i) { return stats_close_name((enum stats_close)i); }
+static const char *n_proto(int i) { return stats_proto_name((enum stats_proto)i); }
+static const char *n_refuse(int i) { return stats_refuse_name((enum stats_refuse)i); }
+static const char *n_drop(int i) { return stats_drop_name((enum stats_drop)i); }
+static const char *n_exit(int i) { return stats_exit_name((enum stats_exit)i); }
+static const char *n_reload(int i) { return stats_reload_name((enum stats_reload)i); }
+static const char *n_wstate(int i) { return stats_wstate_name((enum stats_wstate)i); }
+
 int
-expo_json(const struct expo_snap *s, struct expo_buf *b)
+expo_json(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
 {
-	expo_buf_printf(b, "{\n  \"generation\": %u,\n  \"workers\": [", s->generation);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct expo_worker *w = &s->w[i];
+	const struct stats_counts *t = &s->totals;
+	uint64_t states[STATS_WSTATE_COUNT];
+
+	/* the version comes from the page, which any worker can write */
+	expo_buf_printf(b, "{\n  \"version\": \"");
+	for (const char *p = s->version; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			expo_buf_printf(b, "\\%c", *p);
+		else if ((unsigned char)*p < 0x20)
+			expo_buf_printf(b, "\\u%04x", (unsigned)*p);
+		else
+			expo_buf_printf(b, "%c", *p);
+	}
+	expo_buf_printf(b, "\",\n  \"pid\": %ld,\n"
+	    "  \"uptime_s\": %llu,\n  \"generation\": %u,\n  \"workers\": [",
+	    (long)s->master_pid, age(now_ms, s->start_ms), s->generation);
+	for (int i = 0; i < s->nworkers; i++) {
+		const struct stats_worker *w = &s->worker[i];
 		expo_buf_printf(b, "%s\n    {\"slot\": %d, \"pid\": %ld, "
-		    "\"generation\": %u, \"state\": \"%s\", \"open\": %llu, "
-		    "\"accepted\": %llu, \"bytes\": %llu, \"heartbeat_age_ms\": %llu}",
-		    i ? "," : "", w->slot, w->pid, w->generation,
-		    expo_wstate_names[w->state], (unsigned long long)w->open,
-		    (unsigned long long)w->accepted, (unsigned long long)w->bytes,
+		    "\"generation\": %u, \"state\": \"%s\", \"uptime_s\": %llu, "
+		    "\"open\": %llu, \"accepted\": %llu, \"bytes\": %llu, "
+		    "\"heartbeat_age_ms\": %llu}",
+		    i ? "," : "", w->slot, (long)w->pid, w->generation,
+		    stats_wstate_name(w->state), age(now_ms, w->start_ms),
+		    (unsigned long long)w->open, (unsigned long long)w->accepted,
+		    (unsigned long long)w->bytes,
 		    (unsigned long long)w->heartbeat_age_ms);
 	}
-	expo_buf_printf(b, "%s],\n", s->n ? "\n  " : "");
-	expo_buf_printf(b, "  \"accepted\": %llu,\n  \"open\": %llu,\n  \"datagrams\": %llu,\n",
-	    (unsigned long long)s->accepted, (unsigned long long)s->open,
-	    (unsigned long long)s->datagrams);
-	json_map(b, "closed", expo_close_names, s->closed, EXPO_NCLOSE, false);
-	json_map(b, "bytes", expo_proto_names, s->bytes, EXPO_NPROTO, false);
-	json_map(b, "refused", expo_refuse_names, s->refused, EXPO_NREFUSE, false);
-	json_map(b, "dropped", expo_drop_names, s->dropped, EXPO_NDROP, false);
-	json_map(b, "worker_states", expo_wstate_names, s->workers, EXPO_NWSTATE, false);
-	json_map(b, "worker_exits", expo_exit_names, s->exits, EXPO_NEXIT, false);
-	json_map(b, "reloads", expo_reload_names, s->reloads, EXPO_NRELOAD, true);
+	expo_buf_printf(b, "%s],\n", s->nworkers ? "\n  " : "");
+	expo_buf_printf(b, "  \"accepted\": %llu,\n  \"open\": %llu,\n"
+	    "  \"datagrams\": %llu,\n  \"respawns\": %llu,\n",
+	    (unsigned long long)t->accepted, (unsigned long long)t->open,
+	    (unsigned long long)t->datagrams, (unsigned long long)s->respawns);
+	for (int i = 0; i < STATS_WSTATE_COUNT; i++)
+		states[i] = s->workers[i];
+	json_map(b, "closed", n_close, t->closed, STATS_CLOSE_COUNT, false);
+	json_map(b, "bytes", n_proto, t->bytes, STATS_PROTO_COUNT, false);
+	json_map(b, "refused", n_refuse, t->refused, STATS_REFUSE_COUNT, false);
+	json_map(b, "dropped", n_drop, t->dropped, STATS_DROP_COUNT, false);
+	json_map(b, "worker_states", n_wstate, states, STATS_WSTATE_COUNT, false);
+	json_map(b, "worker_exits", n_exit, s->exits, STATS_EXIT_COUNT, false);
+	json_map(b, "reloads", n_reload, s->reloads, STATS_RELOAD_COUNT, true);
 	expo_buf_printf(b, "}\n");
 	return done(b);
 }
@@ -256,12 +207,12 @@ prom_head(struct expo_buf *b, const char *name, const char *type, const char *he
 
 static void
 prom_labeled(struct expo_buf *b, const char *name, const char *type,
-    const char *help, const char *label, const char *const *names,
-    const uint64_t *v, size_t n)
+    const char *help, const char *label, const char *(*lname)(int),
+    const uint64_t *v, int n)
 {
 	prom_head(b, name, type, help);
-	for (size_t i = 0; i < n; i++)
-		expo_buf_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, names[i],
+	for (int i = 0; i < n; i++)
+		expo_buf_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, lname(i),
 		    (unsigned long long)v[i]);
 }
 
@@ -288,39 +239,43 @@ prom_escaped(struct expo_buf *b, const char *v)
 }
 
 int
-expo_prom(const struct expo_snap *s, const char *version, struct expo_buf *b)
+expo_prom(const struct stats_snapshot *s, struct expo_buf *b)
 {
+	const struct stats_counts *t = &s->totals;
+	uint64_t states[STATS_WSTATE_COUNT];
+
+	for (int i = 0; i < STATS_WSTATE_COUNT; i++)
+		states[i] = s->workers[i];
 	prom_one(b, "echod_connections_accepted_total", "counter",
-	    "TCP connections accepted since echod started.", s->accepted);
+	    "TCP connections accepted since echod started.", t->accepted);
 	prom_one(b, "echod_connections_open", "gauge",
-	    "TCP connections open now.", s->open);
+	    "TCP connections open now.", t->open);
 	prom_labeled(b, "echod_connections_closed_total", "counter",
-	    "TCP connections closed, by cause.", "cause", expo_close_names,
-	    s->closed, EXPO_NCLOSE);
+	    "TCP connections closed, by cause.", "cause", n_close, t->closed,
+	    STATS_CLOSE_COUNT);
 	prom_labeled(b, "echod_bytes_echoed_total", "counter",
-	    "Bytes echoed, by protocol.", "proto", expo_proto_names, s->bytes,
-	    EXPO_NPROTO);
+	    "Bytes echoed, by protocol.", "proto", n_proto, t->bytes,
+	    STATS_PROTO_COUNT);
 	prom_one(b, "echod_datagrams_echoed_total", "counter",
-	    "UDP datagrams echoed.", s->datagrams);
+	    "UDP datagrams echoed.", t->datagrams);
 	prom_labeled(b, "echod_refused_total", "counter",
-	    "TCP connections refused, by reason.", "reason", expo_refuse_names,
-	    s->refused, EXPO_NREFUSE);
+	    "TCP connections closed at the door, by reason.", "reason", n_refuse,
+	    t->refused, STATS_REFUSE_COUNT);
 	prom_labeled(b, "echod_datagrams_dropped_total", "counter",
-	    "UDP datagrams dropped, by reason.", "reason", expo_drop_names,
-	    s->dropped, EXPO_NDROP);
-	prom_labeled(b, "echod_workers", "gauge",
-	    "Worker processes, by state.", "state", expo_wstate_names,
-	    s->workers, EXPO_NWSTATE);
+	    "UDP datagrams not echoed, by reason.", "reason", n_drop, t->dropped,
+	    STATS_DROP_COUNT);
+	prom_labeled(b, "echod_workers", "gauge", "Worker processes, by state.",
+	    "state", n_wstate, states, STATS_WSTATE_COUNT);
 	prom_labeled(b, "echod_worker_exits_total", "counter",
-	    "Worker processes that ended unasked, by cause.", "cause",
-	    expo_exit_names, s->exits, EXPO_NEXIT);
+	    "Worker processes that ended, by cause.", "cause", n_exit, s->exits,
+	    STATS_EXIT_COUNT);
 	prom_labeled(b, "echod_reloads_total", "counter",
-	    "Configuration reloads, by result.", "result", expo_reload_names,
-	    s->reloads, EXPO_NRELOAD);
+	    "Configuration reloads, by result.", "result", n_reload, s->reloads,
+	    STATS_RELOAD_COUNT);
 	prom_head(b, "echod_build_info", "gauge",
 	    "Always 1; the version is in the label.");
 	expo_buf_printf(b, "echod_build_info{version=\"");
-	prom_escaped(b, version);
+	prom_escaped(b, s->version);
 	expo_buf_printf(b, "\"} 1\n");
 	return done(b);
 }

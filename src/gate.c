@@ -124,8 +124,10 @@ on_emfile(struct gate *g, const struct listener *l, int err,
 	if (g->reserve_fd != -1) {
 		close(g->reserve_fd);
 		g->reserve_fd = -1;
-		if ((fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+		if ((fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
 			close(fd);
+			g->shed++;
+		}
 		g->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	if (!g->emfile)

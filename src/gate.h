@@ -34,6 +34,7 @@ struct gate {
 	bool			 balanced_out;	/* stepped back: over its share */
 	uint64_t		 paused_until_ms;
 	uint64_t		 recheck_ms;	/* balanced out: look again after */
+	uint64_t		 shed;		/* clients closed on EMFILE */
 };
 
 /* A closed gate over ls in epoll ep, whose events for listener i carry

@@ -7,11 +7,14 @@
  */
 #include "config.h"
 
+#include <stdio.h>
+
 #include "detach.h"
 #include "health.h"
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
+#include "stats.h"
 
 static void
 kill_worker(struct pool *p, int i)
@@ -98,12 +101,13 @@ health_report(struct health *h, const struct pool *p,
 		h->next_status_ms = 0;
 	}
 	if (notify_enabled() && now_ms >= h->next_status_ms) {
-		uint64_t conns, bytes;
+		static struct stats_snapshot snap;	/* too big for the stack */
+		char text[HEALTH_STATUS_LEN];
 
-		pool_totals(p, &conns, &bytes);
-		notify_status("%s%d workers, %llu connections, %llu bytes echoed",
-		    g->stopping ? "stopping: " : "", pool_count_alive(p),
-		    (unsigned long long)conns, (unsigned long long)bytes);
+		if (stats_read(p->shared, &snap) == 0) {
+			health_status_text(&snap, g->stopping, text, sizeof(text));
+			notify_status("%s", text);
+		}
 		if (g->stopping && g->stop_deadline_ms > now_ms)
 			notify_extend_timeout((g->stop_deadline_ms - now_ms +
 			    HEALTH_STATUS_EVERY_MS) * 1000);
@@ -115,6 +119,32 @@ health_report(struct health *h, const struct pool *p,
 		notify_watchdog();
 		h->next_watchdog_ms = now_ms + notify_watchdog_usec() / 2000;
 	}
+}
+
+static uint64_t
+sum(const uint64_t *v, int n)
+{
+	uint64_t t = 0;
+
+	for (int i = 0; i < n; i++)
+		t += v[i];
+	return t;
+}
+
+void
+health_status_text(const struct stats_snapshot *s, bool stopping, char *buf,
+    size_t len)
+{
+	const struct stats_counts *t = &s->totals;
+
+	snprintf(buf, len, "%s%d workers, %llu connections, %llu bytes echoed; "
+	    "%llu accepted, %llu datagrams, %llu refused, %llu dropped",
+	    stopping ? "stopping: " : "", s->nworkers,
+	    (unsigned long long)t->open,
+	    (unsigned long long)sum(t->bytes, STATS_PROTO_COUNT),
+	    (unsigned long long)t->accepted, (unsigned long long)t->datagrams,
+	    (unsigned long long)sum(t->refused, STATS_REFUSE_COUNT),
+	    (unsigned long long)sum(t->dropped, STATS_DROP_COUNT));
 }
 
 void

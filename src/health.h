@@ -5,9 +5,11 @@
 #define ECHOD_HEALTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct pool;
+struct stats_snapshot;
 
 /* What has been said, to systemd and to the waiting parent (detach.h). */
 struct health {
@@ -27,6 +29,7 @@ struct health_goal {
 };
 
 #define HEALTH_STATUS_EVERY_MS	5000
+#define HEALTH_STATUS_LEN	256
 #define HEALTH_ABORT_GRACE_MS	500	/* SIGABRT, then SIGKILL */
 /* A heartbeat this fresh counts as healthy for the watchdog: half of
  * worker_timeout, kept between these (a worker's loop ticks every second). */
@@ -54,6 +57,9 @@ bool	health_up(const struct pool *, unsigned generation, int target,
  */
 void	health_report(struct health *, const struct pool *,
 	    const struct health_goal *, uint64_t now_ms);
+/* The STATUS= text, from the counters' snapshot. */
+void	health_status_text(const struct stats_snapshot *, bool stopping,
+	    char *, size_t);
 /* A new generation: READY=1 again once it is up. */
 void	health_new_generation(struct health *);
 /* STATUS at the next report, whenever it was due. */

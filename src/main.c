@@ -16,6 +16,7 @@
 #include "detach.h"
 #include "log.h"
 #include "master.h"
+#include "title.h"
 
 /* path, relative to the working directory, as an absolute path: in static
  * storage, since the master reads it on every reload until it exits. */
@@ -224,6 +225,7 @@ main(int argc, char **argv)
 	enum conf_status st;
 	int rc;
 
+	title_init(argc, argv);	/* first: it moves argv's strings */
 	if ((rc = read_cmdline(argc, argv, &ov, &opts, &test)) != -1)
 		return rc;
 	/* A daemon chdir()s to /: a reload must still find a relative -c. */

@@ -29,6 +29,8 @@
 #include "pidfile.h"
 #include "pool.h"
 #include "source.h"
+#include "stats.h"
+#include "title.h"
 #include "util.h"
 #include "worker.h"
 
@@ -48,7 +50,7 @@ static struct master {
 					    METRICS_MAX_SOCKETS];
 	struct control			 ctl;		/* --status */
 	struct metrics			 metrics;	/* metrics_listen */
-	struct expo_snap		 snap;		/* the control socket's */
+	struct stats_snapshot		*snap;		/* the control socket's */
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
 	struct health			 health;	/* what was said about it */
@@ -281,7 +283,7 @@ reap(void)
 			else
 				log_debug("worker %d (pid %ld) finished: %s", i,
 				    (long)pid, how);
-			pool_finished(&m.pool, i);
+			pool_finished(&m.pool, i, status);
 			continue;
 		}
 		snprintf(what, sizeof(what), "worker %d (pid %ld) %s after "
@@ -357,6 +359,7 @@ static void
 reload_failed(struct conf *c, const char *err)
 {
 	log_warnx("reload failed: %s; the running configuration stays", err);
+	stats_reloaded(&m.pool.book, m.pool.shared, false, m.generation);
 	conf_free(c);
 	notify_ready();
 }
@@ -373,11 +376,12 @@ static void
 status(void *arg, bool json, struct expo_buf *out)
 {
 	(void)arg;
-	expo_fill_pool(&m.snap, &m.pool, m.generation, m.now_ms);
-	if (json)
-		(void)expo_json(&m.snap, out);
+	if (stats_read(m.pool.shared, m.snap) == -1)
+		expo_buf_printf(out, "error: the counters are busy; try again\n");
+	else if (json)
+		(void)expo_json(m.snap, expo_wall_ms(), out);
 	else
-		(void)expo_text(&m.snap, out);
+		(void)expo_text(m.snap, expo_wall_ms(), out);
 }
 
 /* Where its directory cannot be made or another echod answers there, echod
@@ -458,6 +462,7 @@ reload(void)
 		if (m.pool.slot[i].generation != m.generation)
 			drain_slot(i, c->shutdown_timeout_ms);
 	bound_draining();
+	stats_reloaded(&m.pool.book, m.pool.shared, true, m.generation);
 	log_info("configuration reloaded: generation %u, %d workers",
 	    m.generation, m.target);
 }
@@ -507,6 +512,7 @@ report(void)
 
 	int dfd = detach_fd();
 
+	title_master(m.generation, pool_count_alive(&m.pool), m.stopping);
 	health_report(&m.health, &m.pool, &g, m.now_ms);
 	if (dfd != -1 && detach_fd() == -1)	/* "ready" closed it */
 		forget_fd(dfd);
@@ -583,7 +589,7 @@ open_tables(char *err, size_t errlen)
 static int
 open_snap(char *err, size_t errlen)
 {
-	if (expo_snap_init(&m.snap) == 0)
+	if ((m.snap = malloc(sizeof(*m.snap))) != NULL)
 		return 0;
 	snprintf(err, errlen, "status table: %s", strerror(errno));
 	return -1;
@@ -700,7 +706,7 @@ finish(void)
 	log_flush();
 	control_close(&m.ctl);
 	metrics_close(&m.metrics);
-	expo_snap_free(&m.snap);
+	free(m.snap);
 	listen_close_all(&m.ls);
 	pool_free(&m.pool);
 	pidfile_remove(m.conf->pidfile, m.pidfd);

@@ -27,6 +27,7 @@
 #include "pool.h"
 #include "privdrop.h"
 #include "reqsrv.h"
+#include "stats.h"
 #include "util.h"
 
 void
@@ -127,36 +128,37 @@ wants_metrics(const char *req)
 }
 
 void
-metrics_http_reply(const struct chan_page *page, const char *req,
-    struct expo_buf *out)
+metrics_http_reply(const struct chan_page *page, struct stats_snapshot *snap,
+    const char *req, struct expo_buf *out)
 {
 	struct expo_buf body = { 0 };
-	struct expo_snap s;
 
 	if (!wants_metrics(req)) {
 		expo_buf_printf(&body, "404 not found: only GET /metrics is served\n");
 		http_reply(out, "404 Not Found", "text/plain; charset=utf-8", &body);
-	} else if (expo_snap_init(&s) == -1) {
+	} else if (stats_read(page, snap) == -1) {
+		expo_buf_printf(&body, "the counters are busy; try again\n");
+		http_reply(out, "503 Service Unavailable",
+		    "text/plain; charset=utf-8", &body);
+	} else if (expo_prom(snap, &body) == 0) {
+		http_reply(out, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+		    &body);
+	} else
 		out->oom = true;
-	} else {
-		expo_fill_page(&s, page, now_coarse_ms());
-		if (expo_prom(&s, PACKAGE_VERSION, &body) == 0)
-			http_reply(out, "200 OK",
-			    "text/plain; version=0.0.4; charset=utf-8", &body);
-		else
-			out->oom = true;
-		expo_snap_free(&s);
-	}
 	expo_buf_free(&body);
 }
 
 /* ---- the metrics process ----------------------------------------------- */
 
+static const struct chan_page	*child_page;
+static struct stats_snapshot	*child_snap;
+
 static void
 serve(void *arg, const char *req, size_t len, struct expo_buf *out)
 {
+	(void)arg;
 	(void)len;
-	metrics_http_reply(arg, req, out);
+	metrics_http_reply(child_page, child_snap, req, out);
 }
 
 static void
@@ -216,13 +218,14 @@ child_main(const struct metrics *mt, const struct metrics_args *a, int pipe_r)
 	 * process write the page the master and the workers rely on. */
 	if (mprotect((void *)a->page, sizeof(*a->page), PROT_READ) == -1)
 		fatal("mprotect");
-	if (reqsrv_init(&srv, METRICS_MAX_CLIENTS) == -1)
-		fatal("metrics clients");
+	child_page = a->page;
+	if (reqsrv_init(&srv, METRICS_MAX_CLIENTS) == -1 ||
+	    (child_snap = malloc(sizeof(*child_snap))) == NULL)
+		fatal("metrics process: memory");
 	srv.max_request = METRICS_MAX_REQUEST;
 	srv.timeout_ms = METRICS_TIMEOUT_MS;
 	srv.complete = metrics_http_complete;
 	srv.reply = serve;
-	srv.arg = (void *)a->page;
 	reqsrv_set_listeners(&srv, fds, n);
 	if (a->creds != NULL && privdrop_apply(a->creds, err, sizeof(err)) == -1)
 		fatalx("%s", err);

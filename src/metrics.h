@@ -74,7 +74,8 @@ uint64_t metrics_next_respawn(const struct metrics *);
  * head in buf (0: not yet), and the reply to one. */
 size_t	metrics_http_complete(const char *buf, size_t len);
 struct expo_buf;
-void	metrics_http_reply(const struct chan_page *, const char *req,
-	    struct expo_buf *out);
+struct stats_snapshot;
+void	metrics_http_reply(const struct chan_page *, struct stats_snapshot *,
+	    const char *req, struct expo_buf *out);
 
 #endif

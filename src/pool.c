@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pool.h"
+#include "stats.h"
 
 /* Every slot from hw up is free. */
 static void
@@ -48,6 +49,7 @@ pool_init(struct pool *p)
 		return -1;
 	}
 	p->stats = p->shared->stats;
+	stats_start(&p->book, p->shared, 1);
 	return 0;
 }
 
@@ -175,6 +177,7 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
     void (*child)(int, int, void *), void *arg)
 {
 	struct slot *s = &p->slot[i];
+	bool respawn = s->state == SLOT_WAITING;
 	int fds[2];
 	pid_t pid;
 
@@ -216,6 +219,7 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
 	s->started_ms = now_ms;
 	s->deadline_ms = 0;
 	s->abort_at_ms = 0;
+	stats_worker_started(&p->book, p->shared, i, pid, generation, respawn);
 	return pid;
 }
 
@@ -253,6 +257,7 @@ pool_drain(struct pool *p, int i, uint64_t deadline_ms)
 	pool_order(p, i, CHAN_CMD_DRAIN);
 	s->state = SLOT_DRAINING;
 	s->deadline_ms = deadline_ms;
+	stats_worker_draining(p->shared, i);
 }
 
 void
@@ -269,6 +274,7 @@ pool_quit(struct pool *p, int i, uint64_t deadline_ms)
 	pool_order(p, i, CHAN_CMD_QUIT);
 	s->state = SLOT_DRAINING;
 	s->deadline_ms = deadline_ms;
+	stats_worker_draining(p->shared, i);
 }
 
 static int
@@ -300,12 +306,25 @@ pool_kill(struct pool *p, int i)
 	return send_signal(s->pid, SIGKILL);
 }
 
+/* How a worker ended, for the counters. */
+static enum stats_exit
+exit_cause(int status, bool killed_by_master)
+{
+	if (killed_by_master)
+		return STATS_EXIT_KILLED;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status) == 0 ? STATS_EXIT_CLEAN : STATS_EXIT_CODE;
+	return pool_is_crash(status) ? STATS_EXIT_CRASH : STATS_EXIT_SIGNAL;
+}
+
 /* What a reaped worker leaves: its pipe, and what it published. */
 static void
-exited(struct pool *p, int i)
+exited(struct pool *p, int i, int status)
 {
 	struct slot *s = &p->slot[i];
 
+	stats_worker_gone(&p->book, p->shared, i,
+	    exit_cause(status, pool_killed(s)));
 	p->bytes_gone += atomic_load(&p->stats[i].bytes);
 	atomic_store(&p->stats[i].connections, 0);
 	atomic_store(&p->stats[i].bytes, 0);
@@ -317,9 +336,9 @@ exited(struct pool *p, int i)
 }
 
 void
-pool_finished(struct pool *p, int i)
+pool_finished(struct pool *p, int i, int status)
 {
-	exited(p, i);
+	exited(p, i, status);
 	set_free(&p->slot[i]);
 }
 
@@ -328,7 +347,7 @@ pool_died(struct pool *p, int i, int status, uint64_t now_ms)
 {
 	struct slot *s = &p->slot[i];
 
-	exited(p, i);
+	exited(p, i, status);
 	s->backoff_ms = pool_respawn_delay(s->backoff_ms, now_ms - s->started_ms,
 	    status, pool_killed(s));
 	s->respawn_at_ms = now_ms + s->backoff_ms;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "channel.h"
+#include "stats.h"
 
 #define POOL_MAX_SLOTS		CHAN_MAX_SLOTS
 #define POOL_MAX_DRAINING	3	/* generations draining at once */
@@ -78,6 +79,7 @@ struct pool {
 	uint64_t		 bytes_gone;	/* echoed by workers now dead */
 	struct chan_page	*shared;
 	struct chan_stats	*stats;		/* shared->stats, one per slot */
+	struct stats_book	 book;		/* the counters the master keeps */
 };
 
 int	pool_init(struct pool *);
@@ -125,9 +127,10 @@ int	pool_abort(struct pool *, int i, uint64_t now_ms);
 /* SIGKILL.  Both return -1 with errno; a process already gone is no error. */
 int	pool_kill(struct pool *, int i);
 /* Slot i's worker was reaped.  Either way its order pipe closes and what it
- * published is cleared, its bytes counted in bytes_gone.  Finished: the slot
+ * published is cleared, its bytes counted in bytes_gone, its counters
+ * folded into the book (stats.h) with status's cause.  Finished: the slot
  * is free.  Died: it waits pool_respawn_delay(), which is returned. */
-void	pool_finished(struct pool *, int i);
+void	pool_finished(struct pool *, int i, int status);
 uint64_t pool_died(struct pool *, int i, int status, uint64_t now_ms);
 
 /* Pure rules, unit-tested. */

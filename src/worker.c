@@ -26,6 +26,8 @@
 #include "log.h"
 #include "resolve.h"
 #include "source.h"
+#include "stats.h"
+#include "title.h"
 #include "udp.h"
 #include "util.h"
 #include "worker.h"
@@ -43,7 +45,9 @@ struct worker {
 	struct chan_page	*shared;
 	struct source_shared	*sources;
 	int			 slot;
+	unsigned		 generation;
 	struct chan_stats	*me;
+	struct chan_counters	*mine;		/* its counters on the page */
 	bool			 resolving;	/* resolve_clients: a thread names clients */
 	int			 ep;
 	int			 cmd_fd;
@@ -58,6 +62,8 @@ struct worker {
 	uint64_t		 limits_ms;	/* when they were last compared */
 	struct conn		*head, *tail;	/* by last progress, oldest first */
 	struct udp_counters	 udp;
+	struct stats_counts	 count;	/* closes, refusals, fills; the rest
+					 * is copied in by publish() */
 };
 
 static void
@@ -201,8 +207,10 @@ uncount(struct worker *w, struct conn *c)
 }
 
 static void
-conn_close(struct worker *w, struct conn *c, const char *why)
+conn_close(struct worker *w, struct conn *c, enum stats_close cause,
+    const char *why)
 {
+	w->count.closed[cause]++;
 	log_event(w, c, LOG_CONN_CLOSE, why);
 	uncount(w, c);
 	list_unlink(w, c);
@@ -212,13 +220,26 @@ conn_close(struct worker *w, struct conn *c, const char *why)
 	w->nconns--;
 }
 
+/* An admission verdict as a refusal's counter. */
+static enum stats_refuse
+refusal(enum admit_verdict v)
+{
+	switch (v) {
+	case ADMIT_SOURCE_LIMIT:	return STATS_REFUSE_SOURCE_LIMIT;
+	case ADMIT_UNTRACKED:		return STATS_REFUSE_SOURCE_TABLE;
+	default:			return STATS_REFUSE_DENY;
+	}
+}
+
 /* A client refused at the door: closed before any byte is echoed. */
 static void
-refuse(struct worker *w, struct conn *c, const char *why)
+refuse(struct worker *w, struct conn *c, enum stats_refuse reason,
+    const char *why)
 {
 	char host[64];
 	unsigned port;
 
+	w->count.refused[reason]++;
 	close(c->fd);
 	if (w->conf->log_connections) {
 		addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
@@ -255,7 +276,7 @@ on_accept(struct worker *w, const struct listener *l)
 		enum admit_verdict v = admit_client(&p, ADMIT_TCP, &c->peer.sa,
 		    &c->counted);
 		if (v != ADMIT_OK) {
-			refuse(w, c, admit_reason(v));
+			refuse(w, c, refusal(v), admit_reason(v));
 			continue;
 		}
 		c->start_us = now_usec();
@@ -272,6 +293,8 @@ on_accept(struct worker *w, const struct listener *l)
 		list_append(w, c);
 		w->nconns++;
 		w->accepted++;
+		if (w->nconns == (uint64_t)w->conf->max_connections)
+			w->count.full++;
 		log_event(w, c, LOG_CONN_OPEN, NULL);
 	}
 }
@@ -303,10 +326,10 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	}
 	switch (step) {
 	case CONN_DONE:
-		conn_close(w, c, NULL);
+		conn_close(w, c, STATS_CLOSE_EOF, NULL);
 		return;
 	case CONN_FAIL:
-		conn_close(w, c, strerror(errno));
+		conn_close(w, c, STATS_CLOSE_ERROR, strerror(errno));
 		return;
 	case CONN_KEEP:
 		break;
@@ -321,7 +344,7 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 		struct epoll_event ev = { .events = want, .data.ptr = c };
 		c->events = want;
 		if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) == -1)
-			conn_close(w, c, strerror(errno));
+			conn_close(w, c, STATS_CLOSE_ERROR, strerror(errno));
 	}
 }
 
@@ -337,6 +360,8 @@ close_listeners(struct worker *w)
 		close(w->ls->v[i].fd);
 	}
 }
+
+static void publish(struct worker *);
 
 static void
 on_order(struct worker *w)
@@ -356,12 +381,14 @@ on_order(struct worker *w)
 			return;
 		w->draining = true;
 		atomic_store(&w->me->serving, 0);
+		title_worker(w->slot, w->generation, true);
 		w->deadline_ms = w->now_ms + w->conf->shutdown_timeout_ms;
 		close_listeners(w);
 		log_debug("draining %llu connections",
 		    (unsigned long long)w->nconns);
 		break;
 	case CHAN_CMD_QUIT:
+		publish(w);	/* its last counts, for the master to keep */
 		log_flush();
 		_exit(0);
 	}
@@ -373,10 +400,11 @@ expire(struct worker *w)
 	uint64_t idle = w->conf->idle_timeout_ms;
 
 	while (w->head && w->head->last_ms + idle <= w->now_ms)
-		conn_close(w, w->head, "idle timeout");
+		conn_close(w, w->head, STATS_CLOSE_IDLE, "idle timeout");
 	if (w->draining && w->now_ms >= w->deadline_ms)
 		while (w->head)
-			conn_close(w, w->head, "shutdown timeout");
+			conn_close(w, w->head, STATS_CLOSE_DRAINED,
+			    "shutdown timeout");
 }
 
 static int
@@ -401,6 +429,17 @@ publish(struct worker *w)
 	atomic_store_explicit(&w->me->accepted, w->accepted, memory_order_relaxed);
 	atomic_store_explicit(&w->me->bytes, w->bytes + w->udp.bytes,
 	    memory_order_relaxed);
+	w->count.accepted = w->accepted;
+	w->count.bytes[STATS_PROTO_TCP] = w->bytes;
+	w->count.bytes[STATS_PROTO_UDP] = w->udp.bytes;
+	w->count.datagrams = w->udp.echoed;
+	w->count.dropped[STATS_DROP_LOOP_GUARD] = w->udp.refused;
+	w->count.dropped[STATS_DROP_RATE_LIMIT] = w->udp.limited;
+	w->count.dropped[STATS_DROP_DENY] = w->udp.denied;
+	w->count.dropped[STATS_DROP_TRUNCATED] = w->udp.truncated;
+	w->count.dropped[STATS_DROP_SEND_FAILED] = w->udp.dropped;
+	w->count.refused[STATS_REFUSE_EMFILE] = w->gate.shed;
+	stats_publish(w->mine, &w->count);
 }
 
 static void
@@ -414,6 +453,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 		close(*fd);
 	snprintf(prefix, sizeof(prefix), "worker %d", slot);
 	log_setprefix(prefix);
+	title_worker(slot, a->generation, false);
 
 	/*
 	 * Everything that can fail is acquired before the privilege drop: from
@@ -427,7 +467,9 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	w->shared = a->shared;
 	w->sources = a->sources;
 	w->slot = slot;
+	w->generation = a->generation;
 	w->me = &a->shared->stats[slot];
+	w->mine = &a->shared->counters[slot];
 	w->cmd_fd = cmd_fd;
 	w->now_ms = now_coarse_ms();
 	if (fault_limits_save(&w->limits) == -1)

@@ -79,7 +79,7 @@ START_TEST(test_overdue_drain)
 	ck_assert_int_eq(p.slot[0].kill, SLOT_KILL_FINAL);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	pool_finished(&p, 0);
+	pool_finished(&p, 0, 0);
 	pool_free(&p);
 }
 END_TEST

@@ -172,6 +172,8 @@ main(void)
 	srunner_add_suite(sr, privdrop_suite());
 	srunner_add_suite(sr, resolve_suite());
 	srunner_add_suite(sr, source_suite());
+	srunner_add_suite(sr, stats_suite());
+	srunner_add_suite(sr, title_suite());
 	srunner_add_suite(sr, udp_suite());
 #endif
 #ifdef SUITES_INTEGRATION
@@ -184,6 +186,7 @@ main(void)
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, hermetic_suite());
 	srunner_add_suite(sr, observe_suite());
+	srunner_add_suite(sr, stats_suite());
 #endif
 	/* Check opens the path itself; the descriptor keeps it reachable. */
 	snprintf(tappath, sizeof(tappath), "/proc/self/fd/%d", tapfd);

@@ -301,7 +301,7 @@ START_TEST(test_reaped)
 	ck_assert_int_eq(p.slot[1].state, SLOT_DRAINING);
 	ck_assert_int_eq(waitpid(b, &st, 0), b);
 	ck_assert_int_eq(WEXITSTATUS(st), CHAN_CMD_DRAIN);
-	pool_finished(&p, 1);
+	pool_finished(&p, 1, 0);
 	ck_assert_int_eq(p.slot[1].state, SLOT_FREE);
 	ck_assert_int_eq(p.slot[1].cmd_fd, -1);
 	ck_assert_int_eq(pool_count_alive(&p), 0);
@@ -331,7 +331,7 @@ START_TEST(test_quit)
 	ck_assert_int_eq(p.slot[2].state, SLOT_FREE);
 	ck_assert_int_eq(waitpid(a, &st, 0), a);
 	ck_assert_int_eq(WEXITSTATUS(st), CHAN_CMD_QUIT);
-	pool_finished(&p, 0);
+	pool_finished(&p, 0, 0);
 	pool_free(&p);
 }
 END_TEST

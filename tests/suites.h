@@ -42,11 +42,15 @@ Suite	*pool_suite(void);
 Suite	*privdrop_suite(void);
 Suite	*resolve_suite(void);
 Suite	*source_suite(void);
+Suite	*title_suite(void);
 Suite	*udp_suite(void);
 
 /* in both: tests/check_listen.c (reconcile, unit) and
  * tests/integration/check_listen.c (the real echod) */
 Suite	*listen_suite(void);
+/* ... and tests/check_stats.c (the page, unit) and
+ * tests/integration/check_stats.c (counters of the real echod) */
+Suite	*stats_suite(void);
 
 /* check_integration: the real echod */
 Suite	*echo_suite(void);
