@@ -18,7 +18,7 @@
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
 #define CONF_MAX_LISTEN		64
 #define CONF_MAX_METRICS_LISTEN	8
-#define CONF_DEFAULT_CONTROL	RUNSTATEDIR "/echod/control"
+#define CONF_DEFAULT_CONTROL	"/run/echod/control"	/* the unit's RuntimeDirectory= */
 #define CONF_MAX_SOCKPATH	108	/* sun_path, its NUL included */
 #define CONF_MAX_CIDRS		1024
 #define CONF_ERRLEN		512

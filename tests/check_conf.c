@@ -608,6 +608,8 @@ START_TEST(test_shipped_file_is_the_defaults)
 	    def->max_connections_per_source);
 	ck_assert_uint_eq(file->n_allow, 0);
 	ck_assert_uint_eq(file->n_deny, 0);
+	ck_assert_str_eq(file->control_socket, def->control_socket);
+	ck_assert_uint_eq(file->n_metrics_listen, 0);
 	ck_assert_uint_eq(def->udp_rate_limit, 100);
 	ck_assert_uint_eq(def->udp_rate_burst, 200);
 

@@ -140,20 +140,6 @@ status(bool json, char *out, size_t outlen, char *err, size_t errlen)
 	return run(json ? js : text, out, outlen, err, errlen);
 }
 
-/* A number after key in text ("key N" or "\"key\": N"), or -1. */
-static long long
-number_after(const char *text, const char *key)
-{
-	const char *p = strstr(text, key);
-
-	if (p == NULL)
-		return -1;
-	p += strlen(key);
-	while (*p == ' ' || *p == ':' || *p == '"')
-		p++;
-	return strtoll(p, NULL, 10);
-}
-
 /* n connections of ping-pong, each len bytes, one after another. */
 static void
 load(int n, size_t len)
