@@ -420,6 +420,36 @@ START_TEST(test_control_abuse)
 }
 END_TEST
 
+/* Where the socket's directory cannot be made, echod says so once and
+ * runs without it. */
+START_TEST(test_no_directory)
+{
+	char conf[256], out[256];
+
+	snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {}\ncontrol_socket = \"%s/echod.log/x/control\"\n", e.dir);
+	/* its directory would be in a file: it cannot be made */
+	h_write_conf(&e, conf);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	ck_assert(h_log_has(&e, "cannot make directory"));
+	ck_assert(h_log_has(&e, "running without a control socket"));
+	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 69);
+	/* said once: a reload with the same path says nothing more */
+	e.mark = 0;
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "configuration reloaded", 10000));
+	FILE *f = fopen(e.logpath, "r");
+	char line[512];
+	int n = 0;
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, "cannot make directory") != NULL;
+	if (f)
+		fclose(f);
+	ck_assert_int_eq(n, 1);
+}
+END_TEST
+
 /* ---- metrics ----------------------------------------------------------- */
 
 static int metrics_port;
@@ -613,6 +643,42 @@ START_TEST(test_metrics_unprivileged)
 }
 END_TEST
 
+/* A reload moves the metrics to a new port (the old one closes) and the
+ * control socket to a new path; the counters count the reload and do not
+ * go down. */
+START_TEST(test_reload_moves_them)
+{
+	char conf[512], out[65536], ctl2[128];
+	int old_port;
+
+	start_metrics("");
+	load(3, 10);
+	old_port = metrics_port;
+	metrics_port = h_free_port();
+	snprintf(ctl2, sizeof(ctl2), "%s/control2", e.dir);
+	snprintf(conf, sizeof(conf), "workers = 2\nlisten_tcp = {\"127.0.0.1:%d\"}\n"
+	    "listen_udp = {}\ncontrol_socket = \"%s\"\n"
+	    "metrics_listen = {\"127.0.0.1:%d\"}\n", e.tcp4, ctl2, metrics_port);
+	h_write_conf(&e, conf);
+	e.mark = 0;
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "configuration reloaded", 10000));
+	ck_assert(h_log_has(&e, "no more metrics on 127.0.0.1:"));
+	/* the new metrics process serves the new port */
+	uint64_t end = h_now_ms() + 10000;
+	while (http("GET /metrics HTTP/1.1\r\n\r\n", out, sizeof(out)) <= 0 &&
+	    h_now_ms() < end)
+		h_tick();
+	ck_assert_msg(strstr(out, "\nechod_reloads_total{result=\"ok\"} 1\n"), "%s", out);
+	ck_assert_msg(strstr(out, "\nechod_connections_accepted_total 3\n"), "%s", out);
+	ck_assert_int_eq(h_connect(AF_INET, old_port, 1000), -1);
+	/* the control socket moved: the old file is gone, the new answers */
+	ck_assert_int_eq(access(ctl, F_OK), -1);
+	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 0);
+	ck_assert_msg(strstr(out, ", 1 reloads, "), "%s", out);
+}
+END_TEST
+
 /* Median echo round trip over n tries, microseconds. */
 static uint64_t
 echo_median_us(int fd, int n)
@@ -747,6 +813,7 @@ observe_suite(void)
 	tcase_add_test(tc, test_status_nothing_answers);
 	tcase_add_test(tc, test_live_socket_kept);
 	tcase_add_test(tc, test_control_abuse);
+	tcase_add_test(tc, test_no_directory);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("metrics");
 	tcase_set_timeout(tc, 90);
@@ -754,6 +821,7 @@ observe_suite(void)
 	tcase_add_test(tc, test_metrics_promtool);
 	tcase_add_test(tc, test_metrics_404);
 	tcase_add_test(tc, test_metrics_unprivileged);
+	tcase_add_test(tc, test_reload_moves_them);
 	tcase_add_test(tc, test_metrics_crowd);
 	suite_add_tcase(s, tc);
 	return s;
