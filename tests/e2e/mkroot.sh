@@ -19,7 +19,7 @@ root=$cache/bookworm
 layer=$cache/autopkgtest
 # systemd to boot, and what echod's package depends on, so that installing
 # it needs no network.  A change to this list rebuilds the tree.
-pkgs=systemd,systemd-sysv,dbus,procps,netbase,libconfuse2
+pkgs=systemd,systemd-sysv,dbus,procps,netbase,libconfuse2,libbsd0
 stamp="bookworm minbase $pkgs"
 # The layer: autopkgtest, to run debian/tests against the installed package,
 # and dpkg-dev, whose dpkg-source it runs on a source tree (else it would
