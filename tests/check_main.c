@@ -166,6 +166,7 @@ main(void)
 	srunner_add_suite(sr, fault_suite());
 	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, log_suite());
+	srunner_add_suite(sr, metrics_suite());
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());

@@ -37,6 +37,7 @@ Suite	*expo_suite(void);
 Suite	*fault_suite(void);
 Suite	*health_suite(void);
 Suite	*log_suite(void);
+Suite	*metrics_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
 Suite	*privdrop_suite(void);
