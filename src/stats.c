@@ -206,8 +206,9 @@ stats_worker_started(struct stats_book *b, struct chan_page *pg, int slot,
 
 	if (respawn)
 		b->respawns++;
+	/* Its counters are zero already (from mmap, or stats_worker_gone()):
+	 * zeroing them here, after the fork, could erase its first counts. */
 	write_begin(pg);
-	counters_store(&pg->counters[slot], &(struct stats_counts){ 0 });
 	STORE(si->pid, (int32_t)pid);
 	STORE(si->generation, generation);
 	STORE(si->start_ms, realtime_ms());
