@@ -17,15 +17,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "control.h"
 #include "detach.h"
-#include "expo.h"
 #include "health.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
-#include "metrics.h"
 #include "notify.h"
+#include "observe.h"
 #include "pidfile.h"
 #include "pool.h"
 #include "source.h"
@@ -46,11 +44,8 @@ static struct master {
 	struct source_shared		*sources;
 	int				 sigfd;
 	int				 pidfd;
-	int				 close_fds[8 + CONTROL_MAX_CLIENTS +
-					    METRICS_MAX_SOCKETS];
-	struct control			 ctl;		/* --status */
-	struct metrics			 metrics;	/* metrics_listen */
-	struct stats_snapshot		*snap;		/* the control socket's */
+	int				 close_fds[4 + OBSERVE_MAX_FDS];
+	struct observe			 obs;		/* --status, metrics */
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
 	struct health			 health;	/* what was said about it */
@@ -204,8 +199,7 @@ prepare_workers(void)
 	for (size_t i = 0; i < nitems(own); i++)
 		if (own[i] != -1)
 			m.close_fds[n++] = own[i];
-	n += (int)control_fds(&m.ctl, m.close_fds + n);
-	n += (int)metrics_fds(&m.metrics, m.close_fds + n);
+	n += (int)observe_fds(&m.obs, m.close_fds + n);
 	m.close_fds[n] = -1;
 }
 
@@ -226,7 +220,7 @@ respawn_metrics(void)
 		.close_fds = m.close_fds, .echo = &m.ls,
 		.pipes = pipes, .n_pipes = n, .master = getpid(),
 	};
-	metrics_respawn(&m.metrics, &a, m.now_ms);
+	observe_respawn(&m.obs, &a, m.now_ms);
 }
 
 /* Bring the current generation to m.target workers. */
@@ -267,7 +261,7 @@ reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int i = pool_find_pid(&m.pool, pid);
 		if (i == -1) {
-			(void)metrics_reaped(&m.metrics, pid, status, m.now_ms);
+			(void)observe_reaped(&m.obs, pid, status, m.now_ms);
 			continue;
 		}
 		const struct slot *s = &m.pool.slot[i];
@@ -317,7 +311,7 @@ begin_stop(bool now)
 		notify_stopping();
 		/* Stop accepting: the listeners close once the workers have. */
 		listen_close_all(&m.ls);
-		metrics_close(&m.metrics);
+		observe_stop(&m.obs);
 	}
 	m.stopping = true;
 	m.stop_deadline_ms = m.now_ms + timeout + DRAIN_GRACE_MS;
@@ -364,60 +358,6 @@ reload_failed(struct conf *c, const char *err)
 	notify_ready();
 }
 
-/* ---- what shows the figures: control.c, metrics.c ---------------------- */
-
-static void
-note_metrics(bool added, const struct listener *l)
-{
-	log_info("%s %s", added ? "metrics on" : "no more metrics on", l->name);
-}
-
-static void
-status(void *arg, bool json, struct expo_buf *out)
-{
-	(void)arg;
-	if (stats_read(m.pool.shared, m.snap) == -1)
-		expo_buf_printf(out, "error: the counters are busy; try again\n");
-	else if (json)
-		(void)expo_json(m.snap, expo_wall_ms(), out);
-	else
-		(void)expo_text(m.snap, expo_wall_ms(), out);
-}
-
-/* Where its directory cannot be made or another echod answers there, echod
- * runs without one: said once, never fatal. */
-static void
-open_control(const struct conf *c)
-{
-	char err[CONF_ERRLEN];
-
-	if (c->control_socket == NULL)
-		return;
-	if (control_open(&m.ctl, c->control_socket,
-	    c->user != NULL ? &c->creds : NULL, err, sizeof(err)) == -1)
-		log_warnx("%s; running without a control socket", err);
-}
-
-/* metrics_listen bound (the new addresses first; a failure changes
- * nothing), then the control socket moved if its path changed. */
-static int
-reload_observers(const struct conf *c, char *err, size_t errlen)
-{
-	int changed = metrics_reconcile(&m.metrics, c, note_metrics, err, errlen);
-	const char *was = m.conf->control_socket, *now = c->control_socket;
-
-	if (changed == -1)
-		return -1;
-	if (changed > 0 || (c->user == NULL) != (m.conf->user == NULL) ||
-	    (c->user && strcmp(c->user, m.conf->user) != 0))
-		metrics_restart(&m.metrics);
-	if ((was == NULL) != (now == NULL) || (was && strcmp(was, now) != 0)) {
-		control_close(&m.ctl);
-		open_control(c);
-	}
-	return 0;
-}
-
 static void
 reload(void)
 {
@@ -444,7 +384,7 @@ reload(void)
 		reload_failed(c, err);
 		return;
 	}
-	if (reload_observers(c, err, sizeof(err)) == -1) {
+	if (observe_reload(&m.obs, m.conf, c, err, sizeof(err)) == -1) {
 		reload_failed(c, err);
 		return;
 	}
@@ -586,15 +526,6 @@ open_tables(char *err, size_t errlen)
 }
 
 
-static int
-open_snap(char *err, size_t errlen)
-{
-	if ((m.snap = malloc(sizeof(*m.snap))) != NULL)
-		return 0;
-	snprintf(err, errlen, "status table: %s", strerror(errno));
-	return -1;
-}
-
 /* Everything before the loop, up to forking the first generation.  On
  * failure, says why (to the waiting parent too) and returns -1. */
 static int
@@ -613,18 +544,13 @@ setup(struct conf *conf, const struct master_opts *opts)
 		return startup_fail("signalfd failed");
 	if (open_pidfile(err, sizeof(err)) == -1)
 		return startup_fail(err);
-	control_init(&m.ctl, status, NULL);
-	metrics_init(&m.metrics);
 	if (open_listeners(err, sizeof(err)) == -1 ||
 	    open_tables(err, sizeof(err)) == -1 ||
-	    metrics_reconcile(&m.metrics, conf, note_metrics, err, sizeof(err)) == -1 ||
-	    open_snap(err, sizeof(err)) == -1) {
-		metrics_close(&m.metrics);
+	    observe_open(&m.obs, conf, m.pool.shared, err, sizeof(err)) == -1) {
 		listen_close_all(&m.ls);
 		pidfile_remove(conf->pidfile, m.pidfd);
 		return startup_fail(err);
 	}
-	open_control(conf);
 	m.generation = 1;
 	m.target = conf_workers(conf);
 	respawn();
@@ -638,7 +564,7 @@ next_timeout(void)
 
 	if (respawn < t)
 		t = respawn;
-	if ((respawn = metrics_next_respawn(&m.metrics)) < t)
+	if ((respawn = observe_next_respawn(&m.obs)) < t)
 		t = respawn;
 	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
 }
@@ -647,19 +573,19 @@ next_timeout(void)
 static void
 wait_turn(void)
 {
-	struct pollfd pfd[1 + 1 + CONTROL_MAX_CLIENTS];
+	struct pollfd pfd[1 + OBSERVE_MAX_POLLFDS];
 	int timeout = next_timeout(), t;
 	size_t n = 1;
 
 	pfd[0] = (struct pollfd){ .fd = m.sigfd, .events = POLLIN };
-	n += control_pollfds(&m.ctl, pfd + 1, nitems(pfd) - 1);
-	if ((t = control_next_timeout(&m.ctl, m.now_ms)) != -1 && t < timeout)
+	n += observe_pollfds(&m.obs, pfd + 1, nitems(pfd) - 1);
+	if ((t = observe_next_timeout(&m.obs, m.now_ms)) != -1 && t < timeout)
 		timeout = t;
 	if (poll(pfd, n, timeout) == -1 && errno != EINTR)
 		fatal("poll");
 	m.now_ms = now_coarse_ms();
 	read_signals();
-	control_run(&m.ctl, m.now_ms);
+	observe_run(&m.obs, m.now_ms);
 }
 
 static void
@@ -704,9 +630,7 @@ finish(void)
 
 	log_info("stopped");
 	log_flush();
-	control_close(&m.ctl);
-	metrics_close(&m.metrics);
-	free(m.snap);
+	observe_close(&m.obs);
 	listen_close_all(&m.ls);
 	pool_free(&m.pool);
 	pidfile_remove(m.conf->pidfile, m.pidfd);
