@@ -643,6 +643,35 @@ START_TEST(test_metrics_unprivileged)
 }
 END_TEST
 
+/* The metrics process ends with the master, however the master ends: on a
+ * graceful stop, and when it is killed outright. */
+START_TEST(test_metrics_ends_with_master)
+{
+	pid_t pid;
+
+	for (int round = 0; round < 2; round++) {
+		start_metrics("");
+		ck_assert_int_gt(pid = metrics_pid(), 0);
+		ck_assert(h_pid_alive(pid));
+		if (round == 0)
+			ck_assert(h_stop(&e, SIGTERM, 10000) != -1);
+		else {
+			kill(e.pid, SIGKILL);
+			h_wait_exit(e.pid, 5000);
+		}
+		e.pid = -1;
+		uint64_t end = h_now_ms() + 5000;
+		while (h_pid_alive(pid) && h_now_ms() < end)
+			h_tick();
+		ck_assert_msg(!h_pid_alive(pid), "round %d: the metrics process "
+		    "outlived the master", round);
+		/* the next round logs afresh */
+		truncate(e.logpath, 0);
+		e.mark = 0;
+	}
+}
+END_TEST
+
 /* A reload moves the metrics to a new port (the old one closes) and the
  * control socket to a new path; the counters count the reload and do not
  * go down. */
@@ -822,6 +851,7 @@ observe_suite(void)
 	tcase_add_test(tc, test_metrics_404);
 	tcase_add_test(tc, test_metrics_unprivileged);
 	tcase_add_test(tc, test_reload_moves_them);
+	tcase_add_test(tc, test_metrics_ends_with_master);
 	tcase_add_test(tc, test_metrics_crowd);
 	suite_add_tcase(s, tc);
 	return s;
