@@ -220,15 +220,19 @@ conn_close(struct worker *w, struct conn *c, enum stats_close cause,
 	w->nconns--;
 }
 
-/* An admission verdict as a refusal's counter. */
+/* An admission verdict as a refusal's counter.  No default: a new verdict
+ * must say which counter it goes to (-Wswitch). */
 static enum stats_refuse
 refusal(enum admit_verdict v)
 {
 	switch (v) {
 	case ADMIT_SOURCE_LIMIT:	return STATS_REFUSE_SOURCE_LIMIT;
 	case ADMIT_UNTRACKED:		return STATS_REFUSE_SOURCE_TABLE;
-	default:			return STATS_REFUSE_DENY;
+	case ADMIT_DENIED:		return STATS_REFUSE_DENY;
+	case ADMIT_OK: case ADMIT_RATE_LIMITED:	/* not a TCP refusal */
+		break;
 	}
+	return STATS_REFUSE_DENY;
 }
 
 /* A client refused at the door: closed before any byte is echoed. */
