@@ -282,7 +282,13 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conftext_key *keys,
 	    (c->allow = copy_cidrs(cfg, "allow", &c->n_allow)) == NULL ||
 	    (c->deny = copy_cidrs(cfg, "deny", &c->n_deny)) == NULL ||
 	    (c->proxy_from = copy_cidrs(cfg, "proxy_from",
-	    &c->n_proxy_from)) == NULL)
+	    &c->n_proxy_from)) == NULL ||
+	    (c->metrics_listen = copy_list(cfg, "metrics_listen",
+	    &c->n_metrics_listen)) == NULL)
+		return -1;
+	/* "" turns it off */
+	if (cfg_getstr(cfg, "control_socket")[0] != '\0' &&
+	    copy_str(&c->control_socket, cfg_getstr(cfg, "control_socket")) == -1)
 		return -1;
 	return note_repeats(c, keys);
 }
@@ -358,6 +364,8 @@ conf_free(struct conf *c)
 	free(c->allow);
 	free(c->deny);
 	free(c->proxy_from);
+	free(c->control_socket);
+	free_list(c->metrics_listen, c->n_metrics_listen);
 	free_list(c->warnings, c->n_warnings);
 	free(c);
 }

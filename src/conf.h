@@ -17,6 +17,9 @@
 
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
 #define CONF_MAX_LISTEN		64
+#define CONF_MAX_METRICS_LISTEN	8
+#define CONF_DEFAULT_CONTROL	"/run/echod/control"	/* the unit's RuntimeDirectory= */
+#define CONF_MAX_SOCKPATH	108	/* sun_path, its NUL included */
 #define CONF_MAX_CIDRS		1024
 #define CONF_ERRLEN		512
 #define CONF_MAX_SIZE		(1024 * 1024)	/* bytes of the file, at most */
@@ -52,6 +55,9 @@ struct conf {
 	struct cidr *proxy_from;	/* balancers: a PROXY header first */
 	size_t	  n_proxy_from;
 	uint64_t  proxy_timeout_ms;	/* for that header to arrive */
+	char	 *control_socket;	/* NULL: none */
+	char	**metrics_listen;	/* "host:port" specs; may be empty */
+	size_t	  n_metrics_listen;
 	/* Where the file sets these (the last time); 0: not in the file. */
 	int	  line_listen;		/* listen_tcp or listen_udp */
 	int	  line_listen_tcp;

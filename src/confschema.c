@@ -212,6 +212,40 @@ cb_pidfile(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int
+cb_metrics_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_size(opt) > CONF_MAX_METRICS_LISTEN) {
+		cfg_error(cfg, "%s: at most %d addresses", opt->name,
+		    CONF_MAX_METRICS_LISTEN);
+		return -1;
+	}
+	return cb_listen(cfg, opt);
+}
+
+/* An absolute path that fits a socket address; "" turns it off. */
+static int
+cb_control_socket(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (control_char(cfg, opt, v) == -1)
+		return -1;
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (v[0] != '/') {
+		cfg_error(cfg, "%s: must be an absolute path (or \"\" for none), "
+		    "got \"%.64s%s\"", opt->name, v, strlen(v) > 64 ? "..." : "");
+		return -1;
+	}
+	if (strlen(v) >= CONF_MAX_SOCKPATH) {
+		cfg_error(cfg, "%s: at most %d bytes (a socket address), got "
+		    "\"%.64s...\"", opt->name, CONF_MAX_SOCKPATH - 1, v);
+		return -1;
+	}
+	return 0;
+}
+
 #define DEFAULT_LISTEN	"{\"0.0.0.0:7\", \"[::]:7\"}"
 
 static cfg_opt_t opts[] = {
@@ -238,6 +272,8 @@ static cfg_opt_t opts[] = {
 	CFG_STR_LIST("deny", "{}", CFGF_NONE),
 	CFG_STR_LIST("proxy_from", "{}", CFGF_NONE),
 	CFG_INT_CB("proxy_timeout", 5 * 1000, CFGF_NONE, cb_range),
+	CFG_STR("control_socket", CONF_DEFAULT_CONTROL, CFGF_NONE),
+	CFG_STR_LIST("metrics_listen", "{}", CFGF_NONE),
 	CFG_END()
 };
 
@@ -261,6 +297,8 @@ confschema_new(const char *path, char *err, size_t errlen)
 	cfg_set_validate_func(cfg, "allow", cb_cidrs);
 	cfg_set_validate_func(cfg, "deny", cb_cidrs);
 	cfg_set_validate_func(cfg, "proxy_from", cb_cidrs);
+	cfg_set_validate_func(cfg, "control_socket", cb_control_socket);
+	cfg_set_validate_func(cfg, "metrics_listen", cb_metrics_listen);
 	return cfg;
 }
 

@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "conf.h"
+#include "ctlclient.h"
 #include "detach.h"
 #include "log.h"
 #include "master.h"
@@ -45,16 +46,43 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: echod [-dfhtV] [-c file] [-l address]... [-p pidfile] [-w workers]\n"
+	    "       echod --status [--json] [-c file]\n"
 	    "  -c, --config FILE      configuration file (default %s)\n"
 	    "  -d, --debug            log debug messages\n"
 	    "  -f, --foreground       stay in the foreground, log to stderr\n"
 	    "  -h, --help             show this help\n"
+	    "      --json             with --status: print JSON\n"
 	    "  -l, --listen ADDRESS   listen on TCP and UDP at ADDRESS (repeatable)\n"
 	    "  -p, --pidfile FILE     write the PID to FILE\n"
+	    "      --status           ask the running echod for its workers and totals\n"
 	    "  -t, --test-config      check the configuration and exit\n"
 	    "  -V, --version          show the version\n"
 	    "  -w, --workers N|auto   number of worker processes\n",
 	    CONF_DEFAULT_PATH);
+}
+
+enum { OPT_STATUS = 256, OPT_JSON };
+static bool	want_status, want_json;	/* --status, --json */
+
+/*
+ * --status: the control socket's path comes from the configuration file
+ * alone (no user or address is looked up: any user may ask, as far as the
+ * socket's mode lets them).
+ */
+static int
+ask_status(const char *path, bool json)
+{
+	char err[CONF_ERRLEN];
+	struct conf *c;
+	int rc;
+
+	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
+		say(err);
+		return errno == EINVAL ? EX_CONFIG : 1;
+	}
+	rc = ctlclient_status(c->control_socket, json, stdout, stderr);
+	conf_free(c);
+	return rc;
 }
 
 /* -l, -p and -w, checked as they are read: 0, or EX_USAGE said. */
@@ -108,6 +136,8 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		{ "help",	 no_argument,	    NULL, 'h' },
 		{ "listen",	 required_argument, NULL, 'l' },
 		{ "pidfile",	 required_argument, NULL, 'p' },
+		{ "status",	 no_argument,	    NULL, OPT_STATUS },
+		{ "json",	 no_argument,	    NULL, OPT_JSON },
 		{ "test-config", no_argument,	    NULL, 't' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "workers",	 required_argument, NULL, 'w' },
@@ -138,6 +168,12 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		case 't':
 			*test = true;
 			break;
+		case OPT_STATUS:
+			want_status = true;
+			break;
+		case OPT_JSON:
+			want_json = true;
+			break;
 		case 'V':
 			printf("echod %s\n", PACKAGE_VERSION);
 			return 0;
@@ -145,6 +181,10 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 			usage(stderr);
 			return EX_USAGE;
 		}
+	}
+	if (want_json && !want_status) {
+		fprintf(stderr, "echod: --json goes with --status\n");
+		return EX_USAGE;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "echod: unexpected argument: %s\n", argv[optind]);
@@ -199,6 +239,8 @@ main(int argc, char **argv)
 	/* Without -c, a missing default file means the built-in defaults
 	 * (checked again on each reload: see master.c). */
 	path = conf_choose(opts.conf_path, CONF_DEFAULT_PATH);
+	if (want_status)
+		return ask_status(path, want_json);
 	/* -t judges what a start would: the user too, as this process, and
 	 * the addresses (ignored under socket activation) */
 	if ((st = conf_read(path, &ov, sd_listen_fds(0) > 0, test ? say : NULL,

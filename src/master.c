@@ -23,6 +23,7 @@
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "observe.h"
 #include "pidfile.h"
 #include "pool.h"
 #include "source.h"
@@ -43,7 +44,8 @@ static struct master {
 	struct source_shared		*sources;
 	int				 sigfd;
 	int				 pidfd;
-	int				 close_fds[4];
+	int				 close_fds[4 + OBSERVE_MAX_FDS];
+	struct observe			 obs;		/* --status, metrics */
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
 	struct health			 health;	/* what was said about it */
@@ -190,11 +192,49 @@ spawn(int i)
 		pool_order(&m.pool, i, CHAN_CMD_UNHEALTHY);
 }
 
+/* What a child must not keep: the master's own descriptors (the metrics
+ * process keeps its sockets). */
+static void
+prepare_workers(void)
+{
+	int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
+
+	for (size_t i = 0; i < nitems(own); i++)
+		if (own[i] != -1)
+			m.close_fds[n++] = own[i];
+	n += (int)observe_fds(&m.obs, m.close_fds + n);
+	m.close_fds[n] = -1;
+}
+
+/* The metrics process, if metrics_listen wants one: it keeps none of the
+ * master's descriptors, the workers' order pipes included. */
+static void
+respawn_metrics(void)
+{
+	int pipes[POOL_MAX_SLOTS];
+	size_t n = 0;
+
+	for (int i = 0; i < m.pool.hw; i++)
+		if (m.pool.slot[i].cmd_fd != -1)
+			pipes[n++] = m.pool.slot[i].cmd_fd;
+	const struct metrics_args a = {
+		.page = m.pool.shared,
+		.creds = m.conf->user != NULL ? &m.conf->creds : NULL,
+		.close_fds = m.close_fds, .echo = &m.ls,
+		.pipes = pipes, .n_pipes = n, .master = getpid(),
+	};
+	observe_respawn(&m.obs, &a, m.now_ms);
+}
+
 /* Bring the current generation to m.target workers. */
 static void
 respawn(void)
 {
-	int have = pool_count_current(&m.pool, m.generation);
+	int have;
+
+	prepare_workers();	/* the descriptors open now */
+	respawn_metrics();
+	have = pool_count_current(&m.pool, m.generation);
 
 	for (int i = 0; i < m.pool.hw; i++) {
 		const struct slot *s = &m.pool.slot[i];
@@ -223,8 +263,10 @@ reap(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int i = pool_find_pid(&m.pool, pid);
-		if (i == -1)
+		if (i == -1) {
+			(void)observe_reaped(&m.obs, pid, status, m.now_ms);
 			continue;
+		}
 		const struct slot *s = &m.pool.slot[i];
 		uint64_t lived = m.now_ms - s->started_ms;
 		bool killed = pool_killed(s);
@@ -272,6 +314,7 @@ begin_stop(bool now)
 		notify_stopping();
 		/* Stop accepting: the listeners close once the workers have. */
 		listen_close_all(&m.ls);
+		observe_stop(&m.obs);
 	}
 	m.stopping = true;
 	m.stop_deadline_ms = m.now_ms + timeout + DRAIN_GRACE_MS;
@@ -359,6 +402,10 @@ reload(void)
 		log_warnx("%s", c->warnings[i]);
 	if (!m.activated &&
 	    listen_reconcile(&m.ls, c, note_listener, err, sizeof(err)) == -1) {
+		reload_failed(c, err);
+		return;
+	}
+	if (observe_reload(&m.obs, m.conf, c, err, sizeof(err)) == -1) {
 		reload_failed(c, err);
 		return;
 	}
@@ -499,17 +546,6 @@ open_tables(char *err, size_t errlen)
 	return 0;
 }
 
-/* What a worker must not keep: the master's own descriptors. */
-static void
-prepare_workers(void)
-{
-	int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
-
-	for (size_t i = 0; i < nitems(own); i++)
-		if (own[i] != -1)
-			m.close_fds[n++] = own[i];
-	m.close_fds[n] = -1;
-}
 
 /* Everything before the loop, up to forking the first generation.  On
  * failure, says why (to the waiting parent too) and returns -1. */
@@ -530,12 +566,12 @@ setup(struct conf *conf, const struct master_opts *opts)
 	if (open_pidfile(err, sizeof(err)) == -1)
 		return startup_fail(err);
 	if (open_listeners(err, sizeof(err)) == -1 ||
-	    open_tables(err, sizeof(err)) == -1) {
+	    open_tables(err, sizeof(err)) == -1 ||
+	    observe_open(&m.obs, conf, m.pool.shared, err, sizeof(err)) == -1) {
 		listen_close_all(&m.ls);
 		pidfile_remove(conf->pidfile, m.pidfd);
 		return startup_fail(err);
 	}
-	prepare_workers();
 	m.generation = 1;
 	m.target = conf_workers(conf);
 	respawn();
@@ -551,6 +587,8 @@ next_timeout(void)
 		t = respawn;
 	if (m.stop_at_ms != 0 && !m.stopping && m.stop_at_ms < t)
 		t = m.stop_at_ms;
+	if ((respawn = observe_next_respawn(&m.obs)) < t)
+		t = respawn;
 	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
 }
 
@@ -558,12 +596,19 @@ next_timeout(void)
 static void
 wait_turn(void)
 {
-	struct pollfd pfd = { .fd = m.sigfd, .events = POLLIN };
+	struct pollfd pfd[1 + OBSERVE_MAX_POLLFDS];
+	int timeout = next_timeout(), t;
+	size_t n = 1;
 
-	if (poll(&pfd, 1, next_timeout()) == -1 && errno != EINTR)
+	pfd[0] = (struct pollfd){ .fd = m.sigfd, .events = POLLIN };
+	n += observe_pollfds(&m.obs, pfd + 1, nitems(pfd) - 1);
+	if ((t = observe_next_timeout(&m.obs, m.now_ms)) != -1 && t < timeout)
+		timeout = t;
+	if (poll(pfd, n, timeout) == -1 && errno != EINTR)
 		fatal("poll");
 	m.now_ms = now_coarse_ms();
 	read_signals();
+	observe_run(&m.obs, m.now_ms);
 }
 
 static void
@@ -613,6 +658,7 @@ finish(void)
 
 	log_info("stopped");
 	log_flush();
+	observe_close(&m.obs);
 	listen_close_all(&m.ls);
 	pool_free(&m.pool);
 	pidfile_remove(m.conf->pidfile, m.pidfd);

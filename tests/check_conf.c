@@ -622,6 +622,8 @@ START_TEST(test_shipped_file_is_the_defaults)
 	ck_assert_uint_eq(def->n_proxy_from, 0);
 	ck_assert_uint_eq(file->proxy_timeout_ms, def->proxy_timeout_ms);
 	ck_assert_uint_eq(def->proxy_timeout_ms, 5000);
+	ck_assert_str_eq(file->control_socket, def->control_socket);
+	ck_assert_uint_eq(file->n_metrics_listen, 0);
 	ck_assert_uint_eq(def->udp_rate_limit, 100);
 	ck_assert_uint_eq(def->udp_rate_burst, 200);
 

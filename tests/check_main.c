@@ -160,12 +160,15 @@ main(void)
 	srunner_add_suite(sr, confparse_suite());
 	srunner_add_suite(sr, conftext_suite());
 	srunner_add_suite(sr, conn_suite());
+	srunner_add_suite(sr, control_suite());
 	srunner_add_suite(sr, detach_suite());
+	srunner_add_suite(sr, expo_suite());
 	srunner_add_suite(sr, fault_suite());
 	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, proxy_suite());
 	srunner_add_suite(sr, proxyin_suite());
 	srunner_add_suite(sr, log_suite());
+	srunner_add_suite(sr, metrics_suite());
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());
@@ -185,6 +188,7 @@ main(void)
 	srunner_add_suite(sr, guard_suite());
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, hermetic_suite());
+	srunner_add_suite(sr, observe_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, balancer_suite());
 #endif

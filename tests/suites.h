@@ -31,10 +31,13 @@ Suite	*conf_suite(void);
 Suite	*confparse_suite(void);
 Suite	*conftext_suite(void);
 Suite	*conn_suite(void);
+Suite	*control_suite(void);
 Suite	*detach_suite(void);
+Suite	*expo_suite(void);
 Suite	*fault_suite(void);
 Suite	*health_suite(void);
 Suite	*log_suite(void);
+Suite	*metrics_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
 Suite	*privdrop_suite(void);
@@ -61,5 +64,6 @@ Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
 Suite	*hermetic_suite(void);
 Suite	*balancer_suite(void);
+Suite	*observe_suite(void);
 
 #endif

@@ -285,6 +285,37 @@ check "after the failed reload echod is still active, same PID, still echoing" \
 	eval 'in_ct systemctl -q is-active echod && [ "$(main_pid)" = "$pid_before" ] && echo_ok tcp 127.0.0.1'
 in_ct cp /var/tmp/good.conf /etc/echod.conf
 
+# --- status and metrics ------------------------------------------------------------
+check "echod --status (as root) answers over /run/echod/control" \
+	in_ct sh -c 'echod --status | grep -q "^total: "'
+check "echod --status --json is valid JSON" \
+	in_ct sh -c 'echod --status --json | python3 -m json.tool >/dev/null'
+check "the control socket is echod's, mode 0600, in RuntimeDirectory=" \
+	in_ct sh -c 'test "$(stat -c "%U %a %F" /run/echod/control)" = "echod 600 socket"'
+# metrics_listen under socket activation: echod binds it itself (echod(8))
+in_ct sh -c "echo 'metrics_listen = {\"127.0.0.1:9107\"}' >> /etc/echod.conf"
+check "systemctl reload with metrics_listen set succeeds" in_ct systemctl reload echod
+scrape() {
+	in_ct timeout 10 perl -MIO::Socket::INET -e '
+		my $s = IO::Socket::INET->new("127.0.0.1:9107") or exit 1;
+		print $s "GET /metrics HTTP/1.0\r\n\r\n";
+		print while <$s>;' > "$work/metrics.txt" 2>/dev/null &&
+	grep -q "^echod_build_info{version=" "$work/metrics.txt" &&
+	grep -q "^echod_connections_accepted_total [1-9]" "$work/metrics.txt"
+}
+check "under the shipped unit, GET /metrics on 127.0.0.1:9107 answers" wait_for 20 scrape
+metrics_as_echod() { # the master's children: workers and the metrics process
+	local m; m=$(main_pid)
+	[ "$(in_ct ps -o user= --ppid "$m" | sort -u)" = echod ] &&
+	in_ct ps -o args= --ppid "$m" | grep -q .
+}
+check "the metrics process runs as echod, like the workers" metrics_as_echod
+in_ct cp /var/tmp/good.conf /etc/echod.conf
+check "a reload without metrics_listen succeeds" in_ct systemctl reload echod
+no_metrics() { ! in_ct timeout 5 perl -MIO::Socket::INET -e \
+	'IO::Socket::INET->new("127.0.0.1:9107") or exit 1'; }
+check "and port 9107 is closed again" wait_for 20 no_metrics
+
 # --- socket activation ---------------------------------------------------------------
 in_ct systemctl stop echod.service 2>&1 | grep -v "triggering units are still active" | diag
 check "with echod.service stopped, echod.socket keeps listening" \

@@ -86,7 +86,8 @@ log_size(void)
 	return stat(e.logpath, &st) == 0 ? (size_t)st.st_size : 0;
 }
 
-/* The inodes of the sockets the master holds; returns how many. */
+/* The inodes of the sockets the master holds; returns how many.  The
+ * tests that count them run without a control socket. */
 static int
 master_sockets(unsigned long *out, int max)
 {
@@ -196,7 +197,7 @@ START_TEST(test_respelled_listener_kept)
 	int nb, na, fd, open_fd;
 	size_t off;
 
-	snprintf(conf, sizeof(conf), "workers = 1\n"
+	snprintf(conf, sizeof(conf), "workers = 1\ncontrol_socket = \"\"\n"
 	    "listen_tcp = {\"127.0.0.1:%d\", \"[::1]:%d\"}\n"
 	    "listen_udp = {\"127.0.0.1:%d\", \"[::1]:%d\"}\n", p4, p6, u4, u6);
 	h_write_conf(&e, conf);
@@ -208,7 +209,7 @@ START_TEST(test_respelled_listener_kept)
 	nb = master_sockets(before, 32);
 	ck_assert_int_eq(nb, 4);
 
-	snprintf(conf, sizeof(conf), "workers = 1\n"
+	snprintf(conf, sizeof(conf), "workers = 1\ncontrol_socket = \"\"\n"
 	    "listen_tcp = {\"localhost:%d\", \"[0:0:0:0:0:0:0:1]:%d\"}\n"
 	    "listen_udp = {\"localhost:%d\", \"127.0.0.1:%d\", \"[::0:1]:%d\"}\n",
 	    p4, p6, u4, u4, u6);
@@ -268,7 +269,7 @@ START_TEST(test_scope_id_respelled)
 	size_t off;
 
 	ck_assert_uint_gt(lo, 0);
-	snprintf(conf, sizeof(conf), "workers = 1\n"
+	snprintf(conf, sizeof(conf), "workers = 1\ncontrol_socket = \"\"\n"
 	    "listen_tcp = {\"[::1%%%u]:%d\", \"[::1]:%d\"}\n"
 	    "listen_udp = {\"[::1]:%d\"}\n", lo, p6, p6, u6);
 	h_write_conf(&e, conf);
@@ -277,7 +278,7 @@ START_TEST(test_scope_id_respelled)
 	nb = master_sockets(before, 8);
 	ck_assert_int_eq(nb, 2);
 
-	snprintf(conf, sizeof(conf), "workers = 1\n"
+	snprintf(conf, sizeof(conf), "workers = 1\ncontrol_socket = \"\"\n"
 	    "listen_tcp = {\"[::1]:%d\"}\nlisten_udp = {\"[::1%%%u]:%d\"}\n",
 	    p6, lo, u6);
 	h_write_conf(&e, conf);

@@ -1,0 +1,54 @@
+/*
+ * control.h - the control socket: an AF_UNIX stream socket in the master's
+ * loop that answers `echod --status`.  One request per connection, a line:
+ * "status" (the text) or "status json"; the reply, then EOF.  Bounded as
+ * reqsrv.h says, so no client can delay the master.
+ */
+#ifndef ECHOD_CONTROL_H
+#define ECHOD_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "reqsrv.h"
+
+#define CONTROL_MAX_CLIENTS	8
+#define CONTROL_MAX_REQUEST	64
+#define CONTROL_TIMEOUT_MS	2000
+#define CONTROL_MAX_PATH	108	/* sun_path */
+
+struct creds;
+
+struct control {
+	int		 fd;		/* -1: none */
+	char		 path[CONTROL_MAX_PATH];
+	dev_t		 dev;		/* the socket file made, so that only */
+	ino_t		 ino;		/* ours is ever unlinked */
+	struct reqsrv	 srv;
+	/* the reply to "status" (json false) or "status json" */
+	void		(*status)(void *arg, bool json, struct expo_buf *out);
+	void		*arg;
+};
+
+void	control_init(struct control *c,
+	    void (*status)(void *, bool, struct expo_buf *), void *arg);
+/*
+ * Makes the socket at path (mode 0600, owned by owner if given), making
+ * its directory (0755) if that is missing.  A socket some process answers
+ * on is never replaced: -1 with errno EADDRINUSE; one nobody answers on is.
+ * -1 with errno and what failed in err ("control socket PATH: ...").
+ */
+int	control_open(struct control *c, const char *path, const struct creds *owner,
+	    char *err, size_t errlen);
+/* Closes it, unlinking the file if it is still the one made. */
+void	control_close(struct control *c);
+/* Its descriptors (the socket and its clients'), for children to close:
+ * appends to out (room for 1 + CONTROL_MAX_CLIENTS), returns how many. */
+size_t	control_fds(const struct control *c, int *out);
+/* For the master's poll: see reqsrv.h. */
+size_t	control_pollfds(const struct control *c, struct pollfd *pfd, size_t max);
+int	control_next_timeout(const struct control *c, uint64_t now_ms);
+void	control_run(struct control *c, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * ctlclient.c - the client side of the control socket: one request, the
+ * whole reply up to EOF, everything within CTLCLIENT_TIMEOUT_MS.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "ctlclient.h"
+#include "util.h"
+
+/* Waits for events on fd until deadline; 0, or -1 with errno (ETIMEDOUT). */
+static int
+wait_fd(int fd, short events, uint64_t deadline_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+
+	for (;;) {
+		uint64_t now = now_coarse_ms();
+		if (now >= deadline_ms) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		int rc = poll(&pfd, 1, (int)(deadline_ms - now));
+		if (rc > 0)
+			return 0;
+		if (rc == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+unavailable(FILE *err, const char *path, const char *why)
+{
+	fprintf(err, "echod: no echod answers at %s: %s\n", path, why);
+	return EX_UNAVAILABLE;
+}
+
+int
+ctlclient_status(const char *path, bool json, FILE *out, FILE *err)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	uint64_t deadline = now_coarse_ms() + CTLCLIENT_TIMEOUT_MS;
+	const char *req = json ? "status json\n" : "status\n";
+	char buf[65536];
+	size_t got = 0;
+	int fd, rc = 0;
+
+	if (path == NULL || path[0] == '\0') {
+		fprintf(err, "echod: control_socket is not set: no status to ask for\n");
+		return EX_UNAVAILABLE;
+	}
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return unavailable(err, path, strerror(ENAMETOOLONG));
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+		return unavailable(err, path, strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 &&
+	    (errno != EAGAIN || wait_fd(fd, POLLOUT, deadline) == -1)) {
+		rc = unavailable(err, path, strerror(errno));
+		goto out;
+	}
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
+		rc = unavailable(err, path, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+		if (n > 0) {
+			got += (size_t)n;
+			if (got == sizeof(buf)) {
+				fwrite(buf, 1, got, out);
+				got = 0;
+			}
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || wait_fd(fd, POLLIN, deadline) == -1) {
+			rc = unavailable(err, path, errno == ETIMEDOUT ?
+			    "no reply in time" : strerror(errno));
+			goto out;
+		}
+	}
+	if (got >= 7 && memcmp(buf, "error: ", 7) == 0) {
+		fprintf(err, "echod: %.*s", (int)got, buf);
+		rc = 1;
+	} else
+		fwrite(buf, 1, got, out);
+	if (fflush(out) == EOF)
+		rc = 1;
+out:
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,19 @@
+/* ctlclient.h - `echod --status`: asks the running master over its
+ * control socket and prints the answer. */
+#ifndef ECHOD_CTLCLIENT_H
+#define ECHOD_CTLCLIENT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CTLCLIENT_TIMEOUT_MS	5000
+
+/*
+ * Asks the master listening at path for its status (JSON if json) and
+ * writes the reply to out.  Returns the exit status: 0; EX_UNAVAILABLE
+ * (69) when nothing answers there in time, said on err; 1 for a reply
+ * that is not one.
+ */
+int	ctlclient_status(const char *path, bool json, FILE *out, FILE *err);
+
+#endif

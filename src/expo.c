@@ -1,0 +1,281 @@
+/*
+ * expo.c - echod's figures as people and tools read them: the status
+ * lines, JSON, and the Prometheus text format (version 0.0.4).  Every
+ * label set is stats.h's enum and name table, looped over to its *_COUNT:
+ * a reason added there shows up here.  Label values are fixed names, so
+ * nothing needs escaping but the version string.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "expo.h"
+#include "stats.h"
+
+void
+expo_buf_printf(struct expo_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap - b->len <= (size_t)n)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+void
+expo_buf_free(struct expo_buf *b)
+{
+	free(b->p);
+	*b = (struct expo_buf){ 0 };
+}
+
+static int
+done(struct expo_buf *b)
+{
+	if (b->oom) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- renderings -------------------------------------------------------- */
+
+int64_t
+expo_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+sum(const uint64_t *v, size_t n)
+{
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < n; i++)
+		t += v[i];
+	return t;
+}
+
+static unsigned long long
+age(int64_t now_ms, int64_t then_ms)
+{
+	return then_ms > 0 && now_ms > then_ms ?
+	    (unsigned long long)(now_ms - then_ms) / 1000 : 0;
+}
+
+int
+expo_text(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
+{
+	const struct stats_counts *t = &s->totals;
+
+	expo_buf_printf(b, "echod %s, pid %ld, up %llus, generation %u, %d workers\n",
+	    s->version, (long)s->master_pid, age(now_ms, s->start_ms),
+	    s->generation, s->nworkers);
+	for (int i = 0; i < s->nworkers; i++) {
+		const struct stats_worker *w = &s->worker[i];
+		expo_buf_printf(b, "worker %d: pid %ld, generation %u, %s, up %llus, "
+		    "%llu open, %llu accepted, %llu bytes, heartbeat %llums ago\n",
+		    w->slot, (long)w->pid, w->generation,
+		    stats_wstate_name(w->state), age(now_ms, w->start_ms),
+		    (unsigned long long)w->open, (unsigned long long)w->accepted,
+		    (unsigned long long)w->bytes,
+		    (unsigned long long)w->heartbeat_age_ms);
+	}
+	expo_buf_printf(b, "total: %llu open, %llu accepted, %llu closed, "
+	    "%llu bytes, %llu datagrams, %llu refused, %llu dropped, "
+	    "%llu reloads, %llu worker exits\n",
+	    (unsigned long long)t->open, (unsigned long long)t->accepted,
+	    (unsigned long long)sum(t->closed, STATS_CLOSE_COUNT),
+	    (unsigned long long)sum(t->bytes, STATS_PROTO_COUNT),
+	    (unsigned long long)t->datagrams,
+	    (unsigned long long)sum(t->refused, STATS_REFUSE_COUNT),
+	    (unsigned long long)sum(t->dropped, STATS_DROP_COUNT),
+	    (unsigned long long)sum(s->reloads, STATS_RELOAD_COUNT),
+	    (unsigned long long)sum(s->exits, STATS_EXIT_COUNT));
+	return done(b);
+}
+
+/* "key": {"name": v, ...} over a label set. */
+static void
+json_map(struct expo_buf *b, const char *key, const char *(*name)(int),
+    const uint64_t *v, int n, bool last)
+{
+	expo_buf_printf(b, "  \"%s\": {", key);
+	for (int i = 0; i < n; i++)
+		expo_buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", name(i),
+		    (unsigned long long)v[i]);
+	expo_buf_printf(b, "}%s\n", last ? "" : ",");
+}
+
+/* The name tables take their enum; these adapters take an int. */
+static const char *n_close(int i) { return stats_close_name((enum stats_close)i); }
+static const char *n_proto(int i) { return stats_proto_name((enum stats_proto)i); }
+static const char *n_refuse(int i) { return stats_refuse_name((enum stats_refuse)i); }
+static const char *n_drop(int i) { return stats_drop_name((enum stats_drop)i); }
+static const char *n_exit(int i) { return stats_exit_name((enum stats_exit)i); }
+static const char *n_reload(int i) { return stats_reload_name((enum stats_reload)i); }
+static const char *n_wstate(int i) { return stats_wstate_name((enum stats_wstate)i); }
+
+int
+expo_json(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
+{
+	const struct stats_counts *t = &s->totals;
+	uint64_t states[STATS_WSTATE_COUNT];
+
+	/* the version comes from the page, which any worker can write */
+	expo_buf_printf(b, "{\n  \"version\": \"");
+	for (const char *p = s->version; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			expo_buf_printf(b, "\\%c", *p);
+		else if ((unsigned char)*p < 0x20)
+			expo_buf_printf(b, "\\u%04x", (unsigned)*p);
+		else
+			expo_buf_printf(b, "%c", *p);
+	}
+	expo_buf_printf(b, "\",\n  \"pid\": %ld,\n"
+	    "  \"uptime_s\": %llu,\n  \"generation\": %u,\n  \"workers\": [",
+	    (long)s->master_pid, age(now_ms, s->start_ms), s->generation);
+	for (int i = 0; i < s->nworkers; i++) {
+		const struct stats_worker *w = &s->worker[i];
+		expo_buf_printf(b, "%s\n    {\"slot\": %d, \"pid\": %ld, "
+		    "\"generation\": %u, \"state\": \"%s\", \"uptime_s\": %llu, "
+		    "\"open\": %llu, \"accepted\": %llu, \"bytes\": %llu, "
+		    "\"heartbeat_age_ms\": %llu}",
+		    i ? "," : "", w->slot, (long)w->pid, w->generation,
+		    stats_wstate_name(w->state), age(now_ms, w->start_ms),
+		    (unsigned long long)w->open, (unsigned long long)w->accepted,
+		    (unsigned long long)w->bytes,
+		    (unsigned long long)w->heartbeat_age_ms);
+	}
+	expo_buf_printf(b, "%s],\n", s->nworkers ? "\n  " : "");
+	expo_buf_printf(b, "  \"accepted\": %llu,\n  \"open\": %llu,\n"
+	    "  \"datagrams\": %llu,\n  \"respawns\": %llu,\n",
+	    (unsigned long long)t->accepted, (unsigned long long)t->open,
+	    (unsigned long long)t->datagrams, (unsigned long long)s->respawns);
+	for (int i = 0; i < STATS_WSTATE_COUNT; i++)
+		states[i] = s->workers[i];
+	json_map(b, "closed", n_close, t->closed, STATS_CLOSE_COUNT, false);
+	json_map(b, "bytes", n_proto, t->bytes, STATS_PROTO_COUNT, false);
+	json_map(b, "refused", n_refuse, t->refused, STATS_REFUSE_COUNT, false);
+	json_map(b, "dropped", n_drop, t->dropped, STATS_DROP_COUNT, false);
+	json_map(b, "worker_states", n_wstate, states, STATS_WSTATE_COUNT, false);
+	json_map(b, "worker_exits", n_exit, s->exits, STATS_EXIT_COUNT, false);
+	json_map(b, "reloads", n_reload, s->reloads, STATS_RELOAD_COUNT, true);
+	expo_buf_printf(b, "}\n");
+	return done(b);
+}
+
+static void
+prom_head(struct expo_buf *b, const char *name, const char *type, const char *help)
+{
+	expo_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+prom_labeled(struct expo_buf *b, const char *name, const char *type,
+    const char *help, const char *label, const char *(*lname)(int),
+    const uint64_t *v, int n)
+{
+	prom_head(b, name, type, help);
+	for (int i = 0; i < n; i++)
+		expo_buf_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, lname(i),
+		    (unsigned long long)v[i]);
+}
+
+static void
+prom_one(struct expo_buf *b, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	prom_head(b, name, type, help);
+	expo_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void
+prom_escaped(struct expo_buf *b, const char *v)
+{
+	for (const char *p = v; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			expo_buf_printf(b, "\\%c", *p);
+		else if (*p == '\n')
+			expo_buf_printf(b, "\\n");
+		else
+			expo_buf_printf(b, "%c", *p);
+	}
+}
+
+int
+expo_prom(const struct stats_snapshot *s, struct expo_buf *b)
+{
+	const struct stats_counts *t = &s->totals;
+	uint64_t states[STATS_WSTATE_COUNT];
+
+	for (int i = 0; i < STATS_WSTATE_COUNT; i++)
+		states[i] = s->workers[i];
+	prom_one(b, "echod_connections_accepted_total", "counter",
+	    "TCP connections accepted since echod started.", t->accepted);
+	prom_one(b, "echod_connections_open", "gauge",
+	    "TCP connections open now.", t->open);
+	prom_labeled(b, "echod_connections_closed_total", "counter",
+	    "TCP connections closed, by cause.", "cause", n_close, t->closed,
+	    STATS_CLOSE_COUNT);
+	prom_labeled(b, "echod_bytes_echoed_total", "counter",
+	    "Bytes echoed, by protocol.", "proto", n_proto, t->bytes,
+	    STATS_PROTO_COUNT);
+	prom_one(b, "echod_datagrams_echoed_total", "counter",
+	    "UDP datagrams echoed.", t->datagrams);
+	prom_labeled(b, "echod_refused_total", "counter",
+	    "TCP connections closed at the door, by reason.", "reason", n_refuse,
+	    t->refused, STATS_REFUSE_COUNT);
+	prom_labeled(b, "echod_datagrams_dropped_total", "counter",
+	    "UDP datagrams not echoed, by reason.", "reason", n_drop, t->dropped,
+	    STATS_DROP_COUNT);
+	prom_labeled(b, "echod_workers", "gauge", "Worker processes, by state.",
+	    "state", n_wstate, states, STATS_WSTATE_COUNT);
+	prom_labeled(b, "echod_worker_exits_total", "counter",
+	    "Worker processes that ended, by cause.", "cause", n_exit, s->exits,
+	    STATS_EXIT_COUNT);
+	prom_labeled(b, "echod_reloads_total", "counter",
+	    "Configuration reloads, by result.", "result", n_reload, s->reloads,
+	    STATS_RELOAD_COUNT);
+	prom_head(b, "echod_build_info", "gauge",
+	    "Always 1; the version is in the label.");
+	expo_buf_printf(b, "echod_build_info{version=\"");
+	prom_escaped(b, s->version);
+	expo_buf_printf(b, "\"} 1\n");
+	return done(b);
+}

@@ -1,0 +1,35 @@
+/*
+ * expo.h - what echod shows of itself, from one snapshot of its counters
+ * (stats.h): the `echod --status` text, JSON for tools, and the Prometheus
+ * text format.  Pure: the caller takes the snapshot (stats_read()).
+ */
+#ifndef ECHOD_EXPO_H
+#define ECHOD_EXPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct stats_snapshot;
+
+/* A growing text buffer; an allocation failure sticks (oom) and is
+ * reported by the renderers returning -1 (ENOMEM). */
+struct expo_buf {
+	char	*p;
+	size_t	 len, cap;
+	bool	 oom;
+};
+
+void	expo_buf_printf(struct expo_buf *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	expo_buf_free(struct expo_buf *);
+
+/* Each appends to b; 0, or -1 with errno ENOMEM.  now_ms (CLOCK_REALTIME)
+ * turns start times into ages. */
+int	expo_text(const struct stats_snapshot *, int64_t now_ms, struct expo_buf *b);
+int	expo_json(const struct stats_snapshot *, int64_t now_ms, struct expo_buf *b);
+/* CLOCK_REALTIME in milliseconds: the now_ms above. */
+int64_t	expo_wall_ms(void);
+int	expo_prom(const struct stats_snapshot *, struct expo_buf *b);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * observe.c - the master's side of --status and the metrics: opening,
+ * reloading and closing the control socket and the metrics sockets, and
+ * the control socket's answer, a snapshot of the counters (stats.h)
+ * rendered by expo.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "expo.h"
+#include "log.h"
+#include "observe.h"
+#include "stats.h"
+
+static void
+note_metrics(bool added, const struct listener *l)
+{
+	log_info("%s %s", added ? "metrics on" : "no more metrics on", l->name);
+}
+
+static void
+status(void *arg, bool json, struct expo_buf *out)
+{
+	struct observe *o = arg;
+
+	if (stats_read(o->page, o->snap) == -1)
+		expo_buf_printf(out, "error: the counters are busy; try again\n");
+	else if (json)
+		(void)expo_json(o->snap, expo_wall_ms(), out);
+	else
+		(void)expo_text(o->snap, expo_wall_ms(), out);
+}
+
+/* Where its directory cannot be made or another echod answers there, echod
+ * runs without one: said once, never fatal. */
+static void
+open_control(struct observe *o, const struct conf *c)
+{
+	char err[CONF_ERRLEN];
+
+	if (c->control_socket == NULL)
+		return;
+	if (control_open(&o->ctl, c->control_socket,
+	    c->user != NULL ? &c->creds : NULL, err, sizeof(err)) == -1)
+		log_warnx("%s; running without a control socket", err);
+}
+
+int
+observe_open(struct observe *o, const struct conf *c,
+    const struct chan_page *page, char *err, size_t errlen)
+{
+	memset(o, 0, sizeof(*o));
+	o->page = page;
+	control_init(&o->ctl, status, o);
+	metrics_init(&o->metrics);
+	if ((o->snap = malloc(sizeof(*o->snap))) == NULL) {
+		snprintf(err, errlen, "status snapshot: %s", strerror(errno));
+		return -1;
+	}
+	if (metrics_reconcile(&o->metrics, c, note_metrics, err, errlen) == -1) {
+		free(o->snap);
+		o->snap = NULL;
+		return -1;
+	}
+	open_control(o, c);
+	return 0;
+}
+
+static bool
+differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+int
+observe_reload(struct observe *o, const struct conf *old, const struct conf *c,
+    char *err, size_t errlen)
+{
+	int changed = metrics_reconcile(&o->metrics, c, note_metrics, err, errlen);
+
+	if (changed == -1)
+		return -1;
+	if (changed > 0 || differ(old->user, c->user) || differ(old->group, c->group))
+		metrics_restart(&o->metrics);
+	if (differ(old->control_socket, c->control_socket)) {
+		control_close(&o->ctl);
+		open_control(o, c);
+	}
+	return 0;
+}
+
+void
+observe_stop(struct observe *o)
+{
+	metrics_close(&o->metrics);
+}
+
+void
+observe_close(struct observe *o)
+{
+	control_close(&o->ctl);
+	metrics_close(&o->metrics);
+	free(o->snap);
+	o->snap = NULL;
+}
+
+size_t
+observe_fds(const struct observe *o, int *out)
+{
+	size_t n = control_fds(&o->ctl, out);
+
+	return n + metrics_fds(&o->metrics, out + n);
+}
+
+size_t
+observe_pollfds(const struct observe *o, struct pollfd *pfd, size_t max)
+{
+	return control_pollfds(&o->ctl, pfd, max);
+}
+
+int
+observe_next_timeout(const struct observe *o, uint64_t now_ms)
+{
+	return control_next_timeout(&o->ctl, now_ms);
+}
+
+void
+observe_run(struct observe *o, uint64_t now_ms)
+{
+	control_run(&o->ctl, now_ms);
+}
+
+void
+observe_respawn(struct observe *o, const struct metrics_args *a, uint64_t now_ms)
+{
+	metrics_respawn(&o->metrics, a, now_ms);
+}
+
+bool
+observe_reaped(struct observe *o, pid_t pid, int status, uint64_t now_ms)
+{
+	return metrics_reaped(&o->metrics, pid, status, now_ms);
+}
+
+uint64_t
+observe_next_respawn(const struct observe *o)
+{
+	return metrics_next_respawn(&o->metrics);
+}

@@ -1,0 +1,62 @@
+/*
+ * observe.h - what lets people and tools watch echod, as the master holds
+ * it: the control socket (control.h), the metrics sockets and process
+ * (metrics.h), and the snapshot the control socket answers from.  The
+ * master calls these hooks from its loop; none of them blocks.
+ */
+#ifndef ECHOD_OBSERVE_H
+#define ECHOD_OBSERVE_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "control.h"
+#include "metrics.h"
+
+struct chan_page;
+struct conf;
+struct stats_snapshot;
+
+/* observe_fds() writes at most this many. */
+#define OBSERVE_MAX_FDS		(1 + CONTROL_MAX_CLIENTS + METRICS_MAX_SOCKETS + 1)
+#define OBSERVE_MAX_POLLFDS	(1 + CONTROL_MAX_CLIENTS)
+
+struct observe {
+	struct control		 ctl;
+	struct metrics		 metrics;
+	struct stats_snapshot	*snap;
+	const struct chan_page	*page;
+};
+
+/*
+ * Binds c's metrics_listen and opens c's control socket.  Only the first
+ * can fail the start (-1, err): where the control socket cannot be made,
+ * the reason is logged and echod runs without one.
+ */
+int	observe_open(struct observe *, const struct conf *c,
+	    const struct chan_page *page, char *err, size_t errlen);
+/* A reload from old to c: metrics_listen bound (a failure changes nothing:
+ * -1, err), the metrics process restarted if its sockets or user changed,
+ * the control socket moved if its path did. */
+int	observe_reload(struct observe *, const struct conf *old,
+	    const struct conf *c, char *err, size_t errlen);
+/* Stop: the metrics sockets close and its process ends. */
+void	observe_stop(struct observe *);
+void	observe_close(struct observe *);
+
+/* What a forked worker must close: appends, returns how many. */
+size_t	observe_fds(const struct observe *, int *out);
+/* The control socket in the master's poll (see reqsrv.h). */
+size_t	observe_pollfds(const struct observe *, struct pollfd *, size_t max);
+int	observe_next_timeout(const struct observe *, uint64_t now_ms);
+void	observe_run(struct observe *, uint64_t now_ms);
+/* The metrics process: see metrics.h. */
+void	observe_respawn(struct observe *, const struct metrics_args *,
+	    uint64_t now_ms);
+bool	observe_reaped(struct observe *, pid_t, int status, uint64_t now_ms);
+uint64_t observe_next_respawn(const struct observe *);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * reqsrv.c - one request per connection, never blocking.  A client goes
+ * READING -> WRITING -> LINGER (its side shut for writing, the rest of
+ * what it sends read and dropped until its EOF, so a close never turns
+ * into a reset that loses the reply) -> closed; the deadline set at
+ * accept ends any of them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "reqsrv.h"
+
+enum cstate { C_FREE, C_READING, C_WRITING, C_LINGER };
+
+struct reqsrv_client {
+	enum cstate	 state;
+	int		 fd;
+	uint64_t	 deadline_ms;
+	char		*in;		/* max_request + 1 */
+	size_t		 inlen;
+	struct expo_buf	 out;
+	size_t		 sent;
+};
+
+int
+reqsrv_init(struct reqsrv *o, int max_clients)
+{
+	o->max_clients = max_clients;
+	o->c = calloc((size_t)max_clients, sizeof(*o->c));
+	if (o->c == NULL)
+		return -1;
+	for (int i = 0; i < max_clients; i++)
+		o->c[i].fd = -1;
+	return 0;
+}
+
+static void
+drop(struct reqsrv_client *c)
+{
+	if (c->fd != -1)
+		close(c->fd);
+	free(c->in);
+	expo_buf_free(&c->out);
+	*c = (struct reqsrv_client){ .state = C_FREE, .fd = -1 };
+}
+
+void
+reqsrv_free(struct reqsrv *o)
+{
+	for (int i = 0; o->c != NULL && i < o->max_clients; i++)
+		drop(&o->c[i]);
+	free(o->c);
+	o->c = NULL;
+	o->nl = 0;
+}
+
+void
+reqsrv_set_listeners(struct reqsrv *o, const int *fds, size_t n)
+{
+	if (n > REQSRV_MAX_LISTENERS)
+		n = REQSRV_MAX_LISTENERS;
+	memcpy(o->lfd, fds, n * sizeof(*fds));
+	o->nl = n;
+}
+
+size_t
+reqsrv_pollfds(const struct reqsrv *o, struct pollfd *pfd, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->nl && n < max; i++)
+		pfd[n++] = (struct pollfd){ .fd = o->lfd[i], .events = POLLIN };
+	for (int i = 0; i < o->max_clients && n < max; i++) {
+		const struct reqsrv_client *c = &o->c[i];
+		if (c->state != C_FREE)
+			pfd[n++] = (struct pollfd){ .fd = c->fd,
+			    .events = c->state == C_WRITING ? POLLOUT : POLLIN };
+	}
+	return n;
+}
+
+int
+reqsrv_next_timeout(const struct reqsrv *o, uint64_t now_ms)
+{
+	uint64_t first = UINT64_MAX;
+
+	for (int i = 0; i < o->max_clients; i++)
+		if (o->c[i].state != C_FREE && o->c[i].deadline_ms < first)
+			first = o->c[i].deadline_ms;
+	if (first == UINT64_MAX)
+		return -1;
+	return first <= now_ms ? 0 : (int)(first - now_ms > 60000 ? 60000 :
+	    first - now_ms);
+}
+
+int
+reqsrv_busy(const struct reqsrv *o)
+{
+	int n = 0;
+
+	for (int i = 0; i < o->max_clients; i++)
+		n += o->c[i].state != C_FREE;
+	return n;
+}
+
+static struct reqsrv_client *
+free_client(struct reqsrv *o)
+{
+	for (int i = 0; i < o->max_clients; i++)
+		if (o->c[i].state == C_FREE)
+			return &o->c[i];
+	return NULL;
+}
+
+static void
+accept_some(struct reqsrv *o, uint64_t now_ms)
+{
+	int budget = REQSRV_ACCEPTS_PER_TURN;
+
+	for (size_t l = 0; l < o->nl; l++) {
+		while (budget-- > 0) {
+			int fd = accept4(o->lfd[l], NULL, NULL,
+			    SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd == -1)
+				break;	/* EAGAIN, or an aborted connection */
+			struct reqsrv_client *c = free_client(o);
+			char *in = c ? malloc(o->max_request + 1) : NULL;
+			if (in == NULL) {
+				/* busy: closed at once, never queued */
+				o->turned_away++;
+				close(fd);
+				continue;
+			}
+			*c = (struct reqsrv_client){ .state = C_READING, .fd = fd,
+			    .deadline_ms = now_ms + o->timeout_ms, .in = in };
+		}
+	}
+}
+
+static void
+respond(struct reqsrv *o, struct reqsrv_client *c, size_t reqlen)
+{
+	c->in[reqlen] = '\0';
+	o->reply(o->arg, c->in, reqlen, &c->out);
+	if (c->out.oom) {
+		drop(c);
+		return;
+	}
+	c->state = C_WRITING;
+	c->sent = 0;
+	o->served++;
+}
+
+static void
+read_request(struct reqsrv *o, struct reqsrv_client *c)
+{
+	for (;;) {
+		ssize_t n = read(c->fd, c->in + c->inlen,
+		    o->max_request + 1 - c->inlen);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {		/* EOF before a whole request, or error */
+			drop(c);
+			return;
+		}
+		c->inlen += (size_t)n;
+		size_t len = o->complete(c->in, c->inlen);
+		if (len > 0 && len <= o->max_request) {
+			respond(o, c, len);
+			return;
+		}
+		if (c->inlen > o->max_request) {
+			o->too_big++;
+			drop(c);
+			return;
+		}
+	}
+}
+
+static void
+write_reply(struct reqsrv_client *c)
+{
+	while (c->sent < c->out.len) {
+		ssize_t n = send(c->fd, c->out.p + c->sent, c->out.len - c->sent,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			drop(c);
+			return;
+		}
+		c->sent += (size_t)n;
+	}
+	shutdown(c->fd, SHUT_WR);
+	expo_buf_free(&c->out);
+	c->state = C_LINGER;
+}
+
+static void
+linger(struct reqsrv_client *c)
+{
+	char junk[512];
+	ssize_t n;
+
+	/* bounded: the deadline ends a client that keeps sending */
+	for (int i = 0; i < 16; i++) {
+		n = read(c->fd, junk, sizeof(junk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		break;
+	}
+	if (n <= 0)
+		drop(c);
+}
+
+void
+reqsrv_run(struct reqsrv *o, uint64_t now_ms)
+{
+	for (int i = 0; i < o->max_clients; i++) {
+		struct reqsrv_client *c = &o->c[i];
+		if (c->state != C_FREE && now_ms >= c->deadline_ms) {
+			o->timed_out++;
+			drop(c);
+		}
+		if (c->state == C_READING)
+			read_request(o, c);
+		if (c->state == C_WRITING)
+			write_reply(c);
+		if (c->state == C_LINGER)
+			linger(c);
+	}
+	accept_some(o, now_ms);
+}
