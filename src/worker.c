@@ -24,6 +24,7 @@
 #include "fault.h"
 #include "gate.h"
 #include "log.h"
+#include "pump.h"
 #include "resolve.h"
 #include "source.h"
 #include "udp.h"
@@ -48,7 +49,7 @@ struct worker {
 	int			 ep;
 	int			 cmd_fd;
 	struct gate		 gate;		/* the TCP listeners, open or closed */
-	char			*scratch;	/* one read's worth, shared by all */
+	struct pump		 pump;		/* one round's pipe and buffer, shared by all */
 	char			*dgram;
 	bool			 draining;
 	uint64_t		 deadline_ms;	/* draining: close what is left */
@@ -295,7 +296,7 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	if (events & EPOLLOUT)
 		step = conn_writable(c);
 	else
-		step = conn_readable(c, w->scratch, w->conf->buffer_size);
+		step = conn_readable(c, &w->pump);
 	if (step == CONN_KEEP && (events & (EPOLLERR | EPOLLHUP)) &&
 	    !(events & (EPOLLIN | EPOLLOUT))) {
 		errno = ECONNRESET;
@@ -433,9 +434,11 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	if (fault_limits_save(&w->limits) == -1)
 		fatal("getrlimit");
 	w->limits_ms = w->now_ms;
-	if ((w->scratch = malloc(w->conf->buffer_size)) == NULL ||
+	if (pump_init(&w->pump, w->conf->buffer_size) == -1 ||
 	    (w->dgram = malloc(UDP_MAX_DATAGRAM)) == NULL)
 		fatal("malloc");
+	if (!pump_spliced(&w->pump))
+		log_warn("pipe for zero-copy echo; copying for now");
 	if (w->conf->resolve_clients && w->conf->log_connections) {
 		if (resolve_start(log_open) == -1)
 			log_warn("resolver thread; logging addresses only");

@@ -37,6 +37,7 @@ Suite	*health_suite(void);
 Suite	*log_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
+Suite	*pump_suite(void);
 Suite	*privdrop_suite(void);
 Suite	*resolve_suite(void);
 Suite	*source_suite(void);
