@@ -175,6 +175,7 @@ main(void)
 #endif
 #ifdef SUITES_INTEGRATION
 	srunner_add_suite(sr, echo_suite());
+	srunner_add_suite(sr, bulk_suite());
 	srunner_add_suite(sr, lifecycle_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, pressure_suite());

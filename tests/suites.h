@@ -49,6 +49,7 @@ Suite	*listen_suite(void);
 
 /* check_integration: the real echod */
 Suite	*echo_suite(void);
+Suite	*bulk_suite(void);
 Suite	*lifecycle_suite(void);
 Suite	*config_suite(void);
 Suite	*pressure_suite(void);
