@@ -438,7 +438,9 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	    (w->dgram = malloc(UDP_MAX_DATAGRAM)) == NULL)
 		fatal("malloc");
 	if (!pump_spliced(&w->pump))
-		log_warn("pipe for zero-copy echo; copying for now");
+		log_warn("no pipe of buffer_size %zu for zero-copy echo (see "
+		    "/proc/sys/fs/pipe-max-size and pipe-user-pages-soft); "
+		    "copying instead", w->conf->buffer_size);
 	if (w->conf->resolve_clients && w->conf->log_connections) {
 		if (resolve_start(log_open) == -1)
 			log_warn("resolver thread; logging addresses only");
