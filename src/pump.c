@@ -88,6 +88,14 @@ transient(int e)
 	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
 }
 
+/* splice() itself is not allowed here (a seccomp policy, a kernel or a
+ * socket without it): the copy path can do the same. */
+static bool
+refused(int e)
+{
+	return e == EPERM || e == ENOSYS || e == EINVAL || e == EOPNOTSUPP;
+}
+
 /* Reads exactly len bytes out of the pipe (it holds them); -1 if it did
  * not, and then the pipe is closed: a pipe with stray bytes in it would
  * hand them to the next connection. */
@@ -133,12 +141,38 @@ keep_rest(struct pump *p, const char *from_scratch, size_t len, char **rest,
 }
 
 static ssize_t
+echo_copied(struct pump *p, int fd, size_t *sent, char **rest, size_t *restlen)
+{
+	ssize_t n, w;
+
+	n = recv(fd, p->scratch, p->size, 0);
+	if (n <= 0)
+		return n;
+	w = send(fd, p->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w == -1) {
+		if (!transient(errno))
+			return -1;
+		w = 0;
+	}
+	*sent = (size_t)w;
+	if (w < n && keep_rest(p, p->scratch + w, (size_t)(n - w), rest,
+	    restlen) == -1)
+		return -1;
+	return n;
+}
+
+static ssize_t
 echo_spliced(struct pump *p, int fd, size_t *sent, char **rest, size_t *restlen)
 {
 	ssize_t n, w;
 
 	n = splice(fd, NULL, p->pipe[1], NULL, p->size,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n == -1 && refused(errno)) {
+		/* nothing was read: copy this round, and later ones a while */
+		pipe_close(p);
+		return echo_copied(p, fd, sent, rest, restlen);
+	}
 	if (n <= 0)
 		return n;
 	do
@@ -157,27 +191,6 @@ echo_spliced(struct pump *p, int fd, size_t *sent, char **rest, size_t *restlen)
 	}
 	*sent = (size_t)w;
 	if (w < n && keep_rest(p, NULL, (size_t)(n - w), rest, restlen) == -1)
-		return -1;
-	return n;
-}
-
-static ssize_t
-echo_copied(struct pump *p, int fd, size_t *sent, char **rest, size_t *restlen)
-{
-	ssize_t n, w;
-
-	n = recv(fd, p->scratch, p->size, 0);
-	if (n <= 0)
-		return n;
-	w = send(fd, p->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (w == -1) {
-		if (!transient(errno))
-			return -1;
-		w = 0;
-	}
-	*sent = (size_t)w;
-	if (w < n && keep_rest(p, p->scratch + w, (size_t)(n - w), rest,
-	    restlen) == -1)
 		return -1;
 	return n;
 }

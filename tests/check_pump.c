@@ -2,7 +2,8 @@
  * check_pump.c - the echo round over real loopback TCP pairs: zero-copy
  * and copy paths, byte order, what is kept when the client does not read
  * (never more than one round), EOF, errors, and the copy path standing in
- * when there is no pipe (descriptors, or a pipe size the budget refuses).
+ * when there is no pipe (descriptors, a pipe size the budget refuses, or
+ * splice itself refused).
  */
 #include "config.h"
 
@@ -15,7 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -382,6 +388,45 @@ START_TEST(test_pipe_size_refused)
 }
 END_TEST
 
+/* splice() refused (a seccomp filter, as a service manager may set one):
+ * the round is copied instead, and the pump stops trying the pipe. */
+START_TEST(test_splice_refused)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_splice, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = f };
+	size_t s, restlen;
+	char *rest, got[4];
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) == 0) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == -1)
+			_exit(2);
+		if (pump_init(&pump, ROUND) == -1 || !pump_spliced(&pump))
+			_exit(3);
+		if (send(cli, "abc", 3, 0) != 3)
+			_exit(4);
+		wait_in(srv);
+		if (pump_echo(&pump, srv, true, &s, &rest, &restlen) != 3 || s != 3)
+			_exit(5);
+		wait_in(cli);
+		if (recv(cli, got, sizeof(got), 0) != 3 || memcmp(got, "abc", 3))
+			_exit(6);
+		_exit(pump_spliced(&pump) ? 7 : 0);
+	}
+	ck_assert_int_ne(pid, -1);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
 Suite *
 pump_suite(void)
 {
@@ -399,6 +444,7 @@ pump_suite(void)
 	tcase_add_test(tc, test_send_error_drains_pipe);
 	tcase_add_test(tc, test_no_pipe_emfile);
 	tcase_add_test(tc, test_pipe_size_refused);
+	tcase_add_test(tc, test_splice_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
