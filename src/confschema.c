@@ -256,7 +256,7 @@ static cfg_opt_t opts[] = {
 	CFG_STR("group", NULL, CFGF_NONE),
 	CFG_STR("pidfile", NULL, CFGF_NONE),
 	CFG_INT_CB("backlog", 1024, CFGF_NONE, cb_range),
-	CFG_INT_CB("buffer_size", 16 * 1024, CFGF_NONE, cb_range),
+	CFG_INT_CB("buffer_size", 64 * 1024, CFGF_NONE, cb_range),
 	CFG_INT_CB("max_connections", 8192, CFGF_NONE, cb_range),
 	CFG_INT_CB("idle_timeout", 300 * 1000, CFGF_NONE, cb_range),
 	CFG_INT_CB("shutdown_timeout", 10 * 1000, CFGF_NONE, cb_range),

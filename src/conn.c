@@ -2,7 +2,8 @@
  * conn.c - the echo state machine of one TCP connection.  It owns no
  * descriptor policy (the worker accepts, watches and closes); it only moves
  * bytes, in order, and keeps memory bounded: a connection holds a buffer
- * only while the client is not reading its echo.
+ * (at most buffer_size) only while the client is not reading its echo.
+ * How a round moves the bytes is pump.c's.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "pump.h"
 
 uint32_t
 conn_events(const struct conn *c)
@@ -30,33 +32,33 @@ transient(int e)
 }
 
 enum conn_step
-conn_readable(struct conn *c, char *scratch, size_t bufsize)
+conn_readable(struct conn *c, struct pump *p)
 {
-	ssize_t n, w;
+	for (int round = 0; round < CONN_ROUNDS; round++) {
+		size_t sent, restlen;
+		char *rest;
+		ssize_t n;
 
-	if (c->pend_len > 0 || c->rd_eof)
-		return CONN_KEEP;
-	n = recv(c->fd, scratch, bufsize, 0);
-	if (n == -1)
-		return transient(errno) ? CONN_KEEP : CONN_FAIL;
-	if (n == 0) {
-		c->rd_eof = true;
-		return CONN_DONE;	/* nothing is pending: we never read ahead */
-	}
-	w = send(c->fd, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (w == -1) {
-		if (!transient(errno))
-			return CONN_FAIL;
-		w = 0;
-	}
-	c->bytes += (uint64_t)w;
-	if (w < n) {
-		size_t rest = (size_t)(n - w);
-		if ((c->pend = malloc(rest)) == NULL)
-			return CONN_FAIL;	/* errno is ENOMEM */
-		memcpy(c->pend, scratch + w, rest);
-		c->pend_off = 0;
-		c->pend_len = (uint32_t)rest;
+		if (c->pend_len > 0 || c->rd_eof)
+			return CONN_KEEP;
+		n = pump_echo(p, c->fd, c->streaming, &sent, &rest, &restlen);
+		if (n == -1)
+			return transient(errno) ? CONN_KEEP : CONN_FAIL;
+		if (n == 0) {
+			c->rd_eof = true;
+			return CONN_DONE; /* nothing is pending: we never read ahead */
+		}
+		c->bytes += (uint64_t)sent;
+		/* A read that fills half a round says the client streams;
+		 * small messages are cheaper copied than spliced. */
+		c->streaming = (size_t)n >= p->size / 2;
+		if (rest != NULL) {
+			c->pend = rest;
+			c->pend_off = 0;
+			c->pend_len = (uint32_t)restlen;
+		}
+		if (!c->streaming)
+			break;
 	}
 	return CONN_KEEP;
 }

@@ -1,5 +1,6 @@
 /* conn.h - one TCP echo connection: read, write straight back, keep only
- * the unsent remainder (at most one read's worth), and say what to wait for. */
+ * the unsent remainder (at most one round's worth, buffer_size), and say
+ * what to wait for. */
 #ifndef ECHOD_CONN_H
 #define ECHOD_CONN_H
 
@@ -10,6 +11,11 @@
 #include <sys/socket.h>
 
 struct proxyin;
+struct pump;
+
+/* Rounds of pump_echo() per readiness event while the client keeps the
+ * reads full: fewer epoll_wait calls, and still fair to the others. */
+#define CONN_ROUNDS	4
 
 union sockaddr_any {
 	struct sockaddr		sa;
@@ -23,6 +29,7 @@ struct conn {
 	bool		 rd_eof;	/* the client shut its write side */
 	bool		 counted;	/* in the per-source table */
 	bool		 balancer;	/* a balancer's own (PROXY LOCAL): not logged */
+	bool		 streaming;	/* reads come full: splice them */
 	char		*pend;		/* unsent echo, or NULL when idle */
 	uint32_t	 pend_off, pend_len;
 	uint64_t	 bytes;		/* echoed so far */
@@ -43,11 +50,12 @@ enum conn_step {
 };
 
 /*
- * The client's data is readable: read at most bufsize bytes into scratch and
- * send them straight back.  What the socket does not take is copied aside
- * (at most bufsize bytes), and reading stops until it is sent: backpressure.
+ * The client's data is readable: echo it through the worker's pump, up to
+ * CONN_ROUNDS rounds of at most buffer_size each, by splice once the reads
+ * come full.  What the socket does not take is kept aside (at most one
+ * round), and reading stops until it is sent: backpressure.
  */
-enum conn_step	conn_readable(struct conn *, char *scratch, size_t bufsize);
+enum conn_step	conn_readable(struct conn *, struct pump *);
 /* The socket takes data again: send the remainder. */
 enum conn_step	conn_writable(struct conn *);
 /* EPOLLIN or EPOLLOUT, from the state. */

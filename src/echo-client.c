@@ -18,6 +18,7 @@
 
 #include "client/cl.h"
 #include "client/cl_args.h"
+#include "client/cl_bdgram.h"
 #include "client/cl_bench.h"
 #include "client/cl_dgram.h"
 #include "client/cl_net.h"
@@ -32,11 +33,14 @@
 #define MAX_DGRAM	65507	/* the most an IPv4 datagram holds */
 #define MAX_TIMEOUT_MS	(1000000ULL * 1000)	/* 11 days; 0 is "none" */
 #define MAX_DURATION_MS	(86400ULL * 365 * 1000)
+#define MAX_WINDOW	(1024ULL * 1024 * 1024)
+#define DEFAULT_BULK	65536
 
 static const char usage_text[] =
 "usage: echo-client [-46ku] [-s size] [-t timeout] host [port]\n"
-"       echo-client -b [-46] [-c connections] [-d duration | -n count]\n"
-"                   [-j threads] [-p pattern] [-s size] [-t timeout] host [port]\n"
+"       echo-client -b [-46u] [-c connections] [-d duration | -n count]\n"
+"                   [-j threads] [-p pattern] [-s size] [-t timeout]\n"
+"                   [-W window] host [port]\n"
 "       echo-client -h | -V\n";
 
 static const char help_text[] =
@@ -47,12 +51,15 @@ static const char help_text[] =
 "  -k, --check            verify the echo instead of printing it\n"
 "  -t, --timeout=SECONDS  for connect and each reply (default 10, 0: none)\n"
 "  -b, --bench            generate load and print figures\n"
-"  -c, --connections=N    concurrent connections (default 1)\n"
+"  -c, --connections=N    concurrent connections (default 1; with -u,\n"
+"                         sources, each with a datagram in flight)\n"
 "  -d, --duration=SECONDS how long to run (default 5)\n"
 "  -n, --count=N          how many round trips or connections to make\n"
 "  -j, --threads=N        threads generating load (default 1)\n"
 "  -p, --pattern=NAME     pingpong, connect, bulk or idle (default pingpong)\n"
-"  -s, --size=BYTES       message size (default 64; with -u, datagram size)\n"
+"  -s, --size=BYTES       message size (default 64; with -u, datagram size;\n"
+"                         with -p bulk, bytes per write, default 64k)\n"
+"  -W, --window=BYTES     -p bulk: most bytes sent and not yet echoed\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -74,6 +81,7 @@ static const struct option longopts[] = {
 	{ "timeout",	 required_argument, NULL, 't' },
 	{ "udp",	 no_argument,	    NULL, 'u' },
 	{ "version",	 no_argument,	    NULL, 'V' },
+	{ "window",	 required_argument, NULL, 'W' },
 	{ NULL,		 0,		    NULL, 0 }
 };
 
@@ -138,7 +146,7 @@ struct args {
 	const char		*port;
 	const char		*size_arg;
 	char			 portbuf[8];
-	uint64_t		 timeout_ms, duration_ms, size;
+	uint64_t		 timeout_ms, duration_ms, size, window;
 	int			 family, udp, bench, check;
 };
 
@@ -148,7 +156,7 @@ read_options(int argc, char *argv[], struct args *a)
 	char why[128];
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "46bc:d:hj:kn:p:s:t:uV", longopts,
+	while ((ch = getopt_long(argc, argv, "46bc:d:hj:kn:p:s:t:uVW:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
@@ -199,6 +207,11 @@ read_options(int argc, char *argv[], struct args *a)
 		case 'V':
 			printf("echo-client %s\n", PACKAGE_VERSION);
 			exit(CL_OK);
+		case 'W':
+			if (cl_arg_size(optarg, 1, MAX_WINDOW, &a->window, why,
+			    sizeof(why)) == -1)
+				bad_arg("-W", optarg, why);
+			break;
 		default:
 			usage(NULL, NULL);
 		}
@@ -216,8 +229,13 @@ check_options(const struct args *a, int noperands)
 
 	if (noperands < 1 || noperands > 2)
 		usage(noperands < 1 ? "missing host%s" : "too many arguments%s", "");
-	if (a->bench && a->udp)
-		usage("-b measures TCP only; -u cannot go with it%s", "");
+	if (a->bench && a->udp && bo->pattern != CL_PINGPONG)
+		usage("-b -u sends datagrams in ping-pong; -p cannot go with it%s", "");
+	if (a->bench && a->udp && a->size && a->size < CL_BDGRAM_HDR)
+		bad_arg("-s", a->size_arg, "out of range (8..65507 with -b -u: "
+		    "each datagram carries its source and number)");
+	if (a->window && (!a->bench || bo->pattern != CL_BULK))
+		usage("-W goes with -b -p bulk only%s", "");
 	if (a->bench && a->check)
 		usage("-b verifies every byte already; -k cannot go with it%s", "");
 	if (!a->bench && (bo->count || a->duration_ms || bo->conns != 1 ||
@@ -265,7 +283,10 @@ bench(struct args *a, const struct cl_target *t)
 	int rc;
 
 	bo->target = t;
-	bo->size = a->size > 0 ? (size_t)a->size : 64;
+	bo->size = a->size > 0 ? (size_t)a->size :
+	    bo->pattern == CL_BULK ? DEFAULT_BULK : 64;
+	bo->window = (size_t)a->window;
+	bo->udp = a->udp;
 	bo->timeout_ms = (int)a->timeout_ms;
 	if (bo->count == 0)
 		bo->duration_ms = a->duration_ms > 0 ? a->duration_ms :

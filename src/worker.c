@@ -25,6 +25,7 @@
 #include "gate.h"
 #include "log.h"
 #include "proxyin.h"
+#include "pump.h"
 #include "resolve.h"
 #include "source.h"
 #include "stats.h"
@@ -53,7 +54,7 @@ struct worker {
 	int			 ep;
 	int			 cmd_fd;
 	struct gate		 gate;		/* the TCP listeners, open or closed */
-	char			*scratch;	/* one read's worth, shared by all */
+	struct pump		 pump;		/* one round's pipe and buffer, shared by all */
 	char			*dgram;
 	bool			 draining;
 	bool			 unhealthy;	/* stop_delay: fail health checks */
@@ -443,7 +444,7 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	if (events & EPOLLOUT)
 		step = conn_writable(c);
 	else
-		step = conn_readable(c, w->scratch, w->conf->buffer_size);
+		step = conn_readable(c, &w->pump);
 	if (step == CONN_KEEP && (events & (EPOLLERR | EPOLLHUP)) &&
 	    !(events & (EPOLLIN | EPOLLOUT))) {
 		errno = ECONNRESET;
@@ -612,9 +613,13 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	if (fault_limits_save(&w->limits) == -1)
 		fatal("getrlimit");
 	w->limits_ms = w->now_ms;
-	if ((w->scratch = malloc(w->conf->buffer_size)) == NULL ||
+	if (pump_init(&w->pump, w->conf->buffer_size) == -1 ||
 	    (w->dgram = malloc(UDP_MAX_DATAGRAM)) == NULL)
 		fatal("malloc");
+	if (!pump_spliced(&w->pump))
+		log_warn("no pipe of buffer_size %zu for zero-copy echo (see "
+		    "/proc/sys/fs/pipe-max-size and pipe-user-pages-soft); "
+		    "copying instead", w->conf->buffer_size);
 	if (w->conf->resolve_clients && w->conf->log_connections) {
 		if (resolve_start(log_open) == -1)
 			log_warn("resolver thread; logging addresses only");

@@ -630,7 +630,7 @@ START_TEST(test_shipped_file_is_the_defaults)
 	/* and the documented values */
 	ck_assert_int_eq(def->workers, 0);
 	ck_assert_int_eq(def->backlog, 1024);
-	ck_assert_uint_eq(def->buffer_size, 16384);
+	ck_assert_uint_eq(def->buffer_size, 65536);
 	ck_assert_uint_eq(def->idle_timeout_ms, 300000);
 	ck_assert_uint_eq(def->shutdown_timeout_ms, 10000);
 	ck_assert_uint_eq(def->worker_timeout_ms, 10000);

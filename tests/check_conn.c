@@ -10,13 +10,14 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "pump.h"
 #include "suites.h"
 
 #define BUFSZ	4096
 
 static int sv[2];	/* sv[0]: the client; sv[1]: the conn's socket */
 static struct conn c;
-static char scratch[BUFSZ];
+static struct pump pump;
 
 static void
 setup(void)
@@ -30,12 +31,14 @@ setup(void)
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	memset(&c, 0, sizeof(c));
 	c.fd = sv[1];
+	ck_assert_int_eq(pump_init(&pump, BUFSZ), 0);
 }
 
 static void
 teardown(void)
 {
 	conn_release(&c);
+	pump_free(&pump);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -46,7 +49,7 @@ START_TEST(test_echo_binary)
 	char got[sizeof(msg)];
 
 	ck_assert_int_eq(write(sv[0], msg, sizeof(msg)), sizeof(msg));
-	ck_assert_int_eq(conn_readable(&c, scratch, BUFSZ), CONN_KEEP);
+	ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
 	ck_assert_int_eq(read(sv[0], got, sizeof(got)), sizeof(msg));
 	ck_assert_mem_eq(got, msg, sizeof(msg));
 	ck_assert_uint_eq(c.bytes, sizeof(msg));
@@ -57,7 +60,7 @@ END_TEST
 
 START_TEST(test_nothing_to_read)
 {
-	ck_assert_int_eq(conn_readable(&c, scratch, BUFSZ), CONN_KEEP);
+	ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
 	ck_assert_uint_eq(c.bytes, 0);
 }
 END_TEST
@@ -66,8 +69,8 @@ START_TEST(test_half_close)
 {
 	ck_assert_int_eq(write(sv[0], "x", 1), 1);
 	shutdown(sv[0], SHUT_WR);
-	ck_assert_int_eq(conn_readable(&c, scratch, BUFSZ), CONN_KEEP);
-	ck_assert_int_eq(conn_readable(&c, scratch, BUFSZ), CONN_DONE);
+	ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
+	ck_assert_int_eq(conn_readable(&c, &pump), CONN_DONE);
 	ck_assert(c.rd_eof);
 }
 END_TEST
@@ -95,14 +98,14 @@ START_TEST(test_backpressure_in_order)
 		if (conn_events(&c) == EPOLLOUT)
 			ck_assert_int_eq(conn_writable(&c), CONN_KEEP);
 		else
-			ck_assert_int_eq(conn_readable(&c, scratch, BUFSZ), CONN_KEEP);
+			ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
 		ck_assert_uint_le(c.pend_len, BUFSZ);
 		if (!reading && rounds == 200) {
 			/* stuck: the echo is not being read */
 			ck_assert_uint_eq(conn_events(&c), EPOLLOUT);
 			ck_assert_ptr_nonnull(c.pend);
 			size_t before = c.pend_len;
-			ck_assert_int_eq(conn_readable(&c, scratch, BUFSZ), CONN_KEEP);
+			ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
 			ck_assert_uint_eq(c.pend_len, before);
 		}
 		if (reading && (n = read(sv[0], in + got, TOTAL - got)) > 0)
@@ -126,7 +129,7 @@ START_TEST(test_peer_gone)
 	ck_assert_int_gt(write(sv[0], junk, 2048), 0);
 	close(sv[0]);
 	sv[0] = open("/dev/null", O_RDONLY);
-	enum conn_step st = conn_readable(&c, scratch, BUFSZ);
+	enum conn_step st = conn_readable(&c, &pump);
 	ck_assert(st == CONN_FAIL);
 	ck_assert(errno == EPIPE || errno == ECONNRESET);
 	free(junk);

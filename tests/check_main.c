@@ -172,6 +172,7 @@ main(void)
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());
+	srunner_add_suite(sr, pump_suite());
 	srunner_add_suite(sr, privdrop_suite());
 	srunner_add_suite(sr, resolve_suite());
 	srunner_add_suite(sr, source_suite());
@@ -181,6 +182,7 @@ main(void)
 #endif
 #ifdef SUITES_INTEGRATION
 	srunner_add_suite(sr, echo_suite());
+	srunner_add_suite(sr, bulk_suite());
 	srunner_add_suite(sr, lifecycle_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, pressure_suite());

@@ -40,6 +40,7 @@ Suite	*log_suite(void);
 Suite	*metrics_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
+Suite	*pump_suite(void);
 Suite	*privdrop_suite(void);
 Suite	*proxy_suite(void);
 Suite	*proxyin_suite(void);
@@ -57,6 +58,7 @@ Suite	*stats_suite(void);
 
 /* check_integration: the real echod */
 Suite	*echo_suite(void);
+Suite	*bulk_suite(void);
 Suite	*lifecycle_suite(void);
 Suite	*config_suite(void);
 Suite	*pressure_suite(void);

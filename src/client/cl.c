@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "cl.h"
 #include "util.h"
@@ -58,4 +59,14 @@ cl_fmt_ms(uint64_t ms, char *buf, size_t buflen)
 		snprintf(buf, buflen, "%" PRIu64 ".%03" PRIu64 " s", ms / 1000,
 		    ms % 1000);
 	return buf;
+}
+
+uint64_t
+cl_thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

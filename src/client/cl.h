@@ -38,5 +38,10 @@ uint64_t	cl_deadline(int timeout_ms);
 int		cl_wait(int fd, short events, uint64_t deadline_ns);
 /* "10 s", "0.3 s", "250 ms": a duration in milliseconds, for messages. */
 const char	*cl_fmt_ms(uint64_t ms, char *buf, size_t buflen);
+/*
+ * The calling thread's CPU time (user and system) in ns: what tells a load
+ * generator that was the limit from one that was not.
+ */
+uint64_t	cl_thread_cpu_ns(void);
 
 #endif

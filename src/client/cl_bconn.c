@@ -120,8 +120,17 @@ conn_write(struct cl_bworker *w, struct cl_bconn *c)
 	ssize_t n;
 
 	if (w->o->pattern == CL_BULK) {
+		uint64_t inflight = c->wtot - c->rtot;
+
 		p = w->sh->block + c->wtot % PRIME;
-		len = IOBUF;
+		len = w->o->size;
+		if (w->o->window > 0 && inflight >= w->o->window) {
+			/* The window is full: on_stream() opens it again. */
+			set_out(w, c, 0);
+			return 0;
+		}
+		if (w->o->window > 0 && len > w->o->window - inflight)
+			len = (size_t)(w->o->window - inflight);
 	} else {
 		p = w->sh->block + c->off + c->wpos;
 		len = w->o->size - c->wpos;
@@ -312,14 +321,18 @@ on_stream(struct cl_bworker *w, struct cl_bconn *c, size_t n, uint64_t now)
 	}
 	c->rtot += n;
 	c->deadline = c->rtot < c->wtot ? deadline_from(w, now) : 0;
+	w->bytes_all += n;
 	if (w->running && !w->stopping)
 		w->bytes += n;
+	if (c->state == C_BUSY && !c->out)
+		set_out(w, c, 1);
 }
 
 /* A whole message came back: the next one, or the end the pattern wants. */
 static void
 on_echoed(struct cl_bworker *w, struct cl_bconn *c, uint64_t now)
 {
+	w->ops_all++;
 	switch (w->o->pattern) {
 	case CL_PINGPONG:
 		count_op(w, c, now);
@@ -355,6 +368,7 @@ on_message(struct cl_bworker *w, struct cl_bconn *c, size_t n, uint64_t now)
 		return;
 	}
 	c->rpos += n;
+	w->bytes_all += n;
 	if (w->running && !w->stopping)
 		w->bytes += n;
 	if (c->rpos >= w->o->size)
@@ -364,10 +378,9 @@ on_message(struct cl_bworker *w, struct cl_bconn *c, size_t n, uint64_t now)
 static void
 on_readable(struct cl_bworker *w, struct cl_bconn *c)
 {
-	size_t want = w->o->pattern == CL_BULK ? PRIME : IOBUF;
 	ssize_t n;
 
-	n = recv(c->fd, w->buf, want, MSG_DONTWAIT);
+	n = recv(c->fd, w->buf, IOBUF, MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n == -1 || (n == 0 && c->state != C_DRAIN))

@@ -16,7 +16,8 @@
 #include "cl_hist.h"
 
 #define CL_BCONN_PRIME		65521		/* the block's period */
-#define CL_BCONN_IOBUF		65536
+#define CL_BCONN_IOBUF		262144	/* one read; bulk's reads cost the
+					   generator less than the server's */
 #define CL_BCONN_BLOCK_LEN	(CL_BCONN_PRIME + CL_BENCH_MAXSIZE + CL_BCONN_IOBUF)
 
 enum cl_bconn_state { C_FREE, C_CONNECTING, C_OPEN, C_BUSY, C_DRAIN };
@@ -54,6 +55,8 @@ struct cl_bworker {
 	int			 stopping;
 	uint64_t		 t_end;
 	uint64_t		 ops, bytes, opened, errors, timeouts, mismatches;
+	uint64_t		 ops_all, bytes_all;	/* measured or not */
+	uint64_t		 cpu_ns;	/* the thread's, while measuring */
 	struct cl_hist		 lat;
 	char			 err[CL_ERRLEN];
 	char			 buf[CL_BCONN_IOBUF];

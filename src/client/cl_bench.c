@@ -18,6 +18,7 @@
 
 #include "cl.h"
 #include "cl_bconn.h"
+#include "cl_bdgram.h"
 #include "cl_bench.h"
 #include "util.h"
 
@@ -78,7 +79,7 @@ start_all(struct cl_bworker *w)
 static void
 measure(struct cl_bworker *w)
 {
-	uint64_t now, end = 0, last = 0;
+	uint64_t now, end = 0, last = 0, cpu0 = cl_thread_cpu_ns();
 
 	w->running = 1;
 	now = now_nsec();
@@ -93,6 +94,7 @@ measure(struct cl_bworker *w)
 		    !cl_bconn_busy(w, 0)) {
 			w->stopping = 1;
 			w->t_end = now;
+			w->cpu_ns = cl_thread_cpu_ns() - cpu0;
 			atomic_store(&w->sh->stop_all, 1);
 			break;
 		}
@@ -227,6 +229,9 @@ workers_join(struct cl_bworker *w, int nt, uint64_t t0, struct cl_bench_result *
 			r->elapsed_ns = w[i].t_end - t0;
 		r->ops += w[i].ops;
 		r->bytes += w[i].bytes;
+		r->ops_all += w[i].ops_all;
+		r->bytes_all += w[i].bytes_all;
+		r->cpu_ns += w[i].cpu_ns;
 		r->opened += w[i].opened;
 		r->errors += w[i].errors;
 		r->timeouts += w[i].timeouts;
@@ -275,8 +280,11 @@ cl_bench_run(const struct cl_bench_opts *o, struct cl_bench_result *r,
 	char *block;
 	uint64_t t0;
 
+	if (o->udp)
+		return cl_bdgram_run(o, r, err, errlen);
 	memset(r, 0, sizeof(*r));
 	err[0] = '\0';
+	r->threads = nt;
 	raise_nofile(o->conns + 64);
 	if ((block = malloc(CL_BCONN_BLOCK_LEN)) == NULL) {
 		snprintf(err, errlen, "memory: %s", strerror(errno));
@@ -312,22 +320,34 @@ cl_bench_print(FILE *f, const struct cl_bench_opts *o, const struct cl_bench_res
 	double s = (double)r->elapsed_ns / 1e9;
 	double rate = s > 0 ? (double)r->ops / s : 0;
 
-	fprintf(f, "pattern      %s\n", cl_pattern_name(o->pattern));
-	fprintf(f, "connections  %d\n", o->conns);
+	fprintf(f, "pattern      %s\n", o->udp ? "udp" : cl_pattern_name(o->pattern));
+	fprintf(f, "%s  %d\n", o->udp ? "sources    " : "connections", o->conns);
 	fprintf(f, "size         %zu\n", o->size);
-	fprintf(f, "threads      %d\n", o->threads > o->conns ? o->conns : o->threads);
+	if (o->pattern == CL_BULK && !o->udp)
+		fprintf(f, "window       %zu\n", o->window);
+	fprintf(f, "threads      %d\n", r->threads);
 	fprintf(f, "elapsed_s    %.3f\n", s);
+	/* 100 per thread that never waited: the generator was the limit. */
+	fprintf(f, "gen_cpu_pct  %.0f\n", s > 0 && r->threads > 0 ?
+	    (double)r->cpu_ns / 1e9 / s / r->threads * 100 : 0);
 	fprintf(f, "opened       %llu\n", (unsigned long long)r->opened);
-	if (o->pattern == CL_PINGPONG) {
+	if (o->udp) {
+		fprintf(f, "datagrams    %llu\n", (unsigned long long)r->ops);
+		fprintf(f, "dg_per_s     %.1f\n", rate);
+		fprintf(f, "lost         %llu\n", (unsigned long long)r->lost);
+		fprintf(f, "late         %llu\n", (unsigned long long)r->late);
+	} else if (o->pattern == CL_PINGPONG) {
 		fprintf(f, "round_trips  %llu\n", (unsigned long long)r->ops);
 		fprintf(f, "rt_per_s     %.1f\n", rate);
 	} else if (o->pattern == CL_CONNECT) {
 		fprintf(f, "conns_done   %llu\n", (unsigned long long)r->ops);
 		fprintf(f, "conn_per_s   %.1f\n", rate);
 	}
+	fprintf(f, "ops_all      %llu\n", (unsigned long long)r->ops_all);
 	fprintf(f, "bytes        %llu\n", (unsigned long long)r->bytes);
+	fprintf(f, "bytes_all    %llu\n", (unsigned long long)r->bytes_all);
 	fprintf(f, "mb_per_s     %.2f\n", s > 0 ? (double)r->bytes / s / 1e6 : 0);
-	if (o->pattern != CL_BULK && r->lat.count > 0) {
+	if ((o->pattern != CL_BULK || o->udp) && r->lat.count > 0) {
 		fprintf(f, "lat_p50_us   %.1f\n", (double)cl_hist_quantile(&r->lat, 0.50) / 1e3);
 		fprintf(f, "lat_p90_us   %.1f\n", (double)cl_hist_quantile(&r->lat, 0.90) / 1e3);
 		fprintf(f, "lat_p99_us   %.1f\n", (double)cl_hist_quantile(&r->lat, 0.99) / 1e3);

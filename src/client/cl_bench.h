@@ -1,6 +1,7 @@
 /*
- * cl_bench.h - the load generator: many non-blocking connections per
- * thread on one epoll each, every echoed byte verified.
+ * cl_bench.h - the load generator: many non-blocking connections (or, with
+ * udp, connected datagram sockets: one source port each) per thread on one
+ * epoll each, every echoed byte verified.
  */
 #ifndef ECHOD_CL_BENCH_H
 #define ECHOD_CL_BENCH_H
@@ -25,11 +26,16 @@ struct cl_bench_opts {
 	const struct cl_target	*target;
 	enum cl_pattern		 pattern;
 	int			 conns;		/* concurrent connections */
-	size_t			 size;		/* bytes per message */
+	size_t			 size;		/* bytes per message, or per write (bulk) */
+	size_t			 window;	/* bulk: most bytes sent and not yet
+						   echoed; 0: what the socket takes */
+	int			 udp;		/* datagrams: conns are sources, each
+						   with one datagram in flight */
 	uint64_t		 duration_ms;	/* or ... */
 	uint64_t		 count;		/* ... this many operations */
 	int			 threads;
-	int			 timeout_ms;	/* connect and each reply; 0: none */
+	int			 timeout_ms;	/* connect and each reply; 0: none.
+						   udp: a datagram is lost after it */
 	FILE			*ready;		/* CL_IDLE: told when all are open */
 };
 
@@ -37,10 +43,17 @@ struct cl_bench_result {
 	uint64_t	elapsed_ns;
 	uint64_t	ops;		/* round trips, or connections */
 	uint64_t	bytes;		/* echoed bytes received and verified */
+	/* What the server did over the whole run, the opening and the drain
+	 * included: what a count of its system calls is divided by. */
+	uint64_t	ops_all, bytes_all;
+	uint64_t	cpu_ns;		/* the threads' CPU time while measuring */
+	int		threads;
 	uint64_t	opened;		/* connections established */
 	uint64_t	errors;		/* failed connects, resets, early EOFs */
 	uint64_t	timeouts;
 	uint64_t	mismatches;
+	uint64_t	lost;		/* udp: no echo within the timeout */
+	uint64_t	late;		/* udp: an echo after its datagram was lost */
 	struct cl_hist	lat;		/* nanoseconds */
 };
 
@@ -48,9 +61,10 @@ const char	*cl_pattern_name(enum cl_pattern p);
 int		 cl_pattern_parse(const char *s, enum cl_pattern *p);
 
 /*
- * Runs the load; returns an enum cl_status (CL_MISMATCH if any byte came
- * back wrong, CL_IOERR if any connection failed, CL_UNAVAIL if none
- * could be opened) with the first problem described in err.
+ * Runs the load (o->udp: cl_bdgram.c's); returns an enum cl_status
+ * (CL_MISMATCH if any byte came back wrong, CL_IOERR if any connection
+ * failed, CL_UNAVAIL if none could be opened) with the first problem
+ * described in err.
  */
 int	cl_bench_run(const struct cl_bench_opts *o, struct cl_bench_result *r,
 	    char *err, size_t errlen);

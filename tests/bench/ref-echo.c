@@ -2,9 +2,11 @@
  * ref-echo - the bench's yardstick: a minimal, single-purpose epoll echo
  * server.  N prefork processes share one listening socket (EPOLLEXCLUSIVE,
  * so one process wakes per connection), level-triggered epoll, read up to
- * 16 KiB and write it back; what the peer does not take yet is kept, and
+ * 64 KiB and write it back; what the peer does not take yet is kept, and
  * the connection is not read again until it is gone.  No logging, no
- * limits, no timeouts: the least an echo server can do, done well.
+ * limits, no timeouts: the least an echo server can do, done well.  64 KiB
+ * is the read anyone would write here; it is not echod's buffer_size on
+ * purpose, so that echod's choice of sizes is measured, not copied.
  *
  * usage: ref-echo [-w workers] -l host:port
  * Prints "ref-echo[PID]: listening on tcp ADDR" and "ready: N workers" to
@@ -24,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define RBUF		16384
+#define RBUF		65536
 #define MAXWORKERS	64
 
 struct pending {

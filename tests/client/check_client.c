@@ -1,14 +1,17 @@
 /*
  * check_client.c - unit tests of echo-client's modules: the strict
  * readers of its numeric arguments, the latency histogram, the address
- * loop that falls through to the next address, and the waits and read
- * loops it shares.
+ * loop that falls through to the next address, the waits and read
+ * loops it shares; and the load generator's datagram mode and bulk window
+ * against servers in this process that echo right, drop, repeat or alter.
  */
 #include "config.h"
 
 #include <check.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +20,9 @@
 #include "addr.h"
 #include "client/cl.h"
 #include "client/cl_args.h"
+#include "client/cl_bconn.h"
+#include "client/cl_bdgram.h"
+#include "client/cl_bench.h"
 #include "client/cl_hist.h"
 #include "client/cl_net.h"
 #include "util.h"
@@ -295,6 +301,256 @@ START_TEST(read_full_until_eof)
 }
 END_TEST
 
+
+/* Each echo is judged against the datagram in flight, and only it. */
+START_TEST(bdgram_verdicts)
+{
+	static char block[CL_BCONN_BLOCK_LEN];
+	char d[64], e[64];
+	size_t at;
+
+	cl_bconn_block_fill(block);
+	cl_bdgram_fill(d, sizeof(d), block, 5, 9);
+	ck_assert_int_eq(cl_bdgram_check(d, 64, 64, block, 5, 9, &at), CL_BDG_OK);
+	/* An earlier one of the same source, whole: late, not wrong. */
+	cl_bdgram_fill(e, sizeof(e), block, 5, 7);
+	ck_assert_int_eq(cl_bdgram_check(e, 64, 64, block, 5, 9, &at), CL_BDG_LATE);
+	/* A later one never was sent; another source's is not ours. */
+	cl_bdgram_fill(e, sizeof(e), block, 5, 10);
+	ck_assert_int_eq(cl_bdgram_check(e, 64, 64, block, 5, 9, &at), CL_BDG_BAD);
+	ck_assert_uint_eq(at, 7);
+	cl_bdgram_fill(e, sizeof(e), block, 6, 9);
+	ck_assert_int_eq(cl_bdgram_check(e, 64, 64, block, 5, 9, &at), CL_BDG_BAD);
+	ck_assert_uint_eq(at, 3);
+	/* One byte of the payload altered, or the datagram cut short. */
+	memcpy(e, d, sizeof(d));
+	e[40] ^= 0x10;
+	ck_assert_int_eq(cl_bdgram_check(e, 64, 64, block, 5, 9, &at), CL_BDG_BAD);
+	ck_assert_uint_eq(at, 40);
+	ck_assert_int_eq(cl_bdgram_check(d, 63, 64, block, 5, 9, &at), CL_BDG_BAD);
+	ck_assert_uint_eq(at, 63);
+	/* A late one altered is wrong, not late. */
+	cl_bdgram_fill(e, sizeof(e), block, 5, 7);
+	e[20] ^= 1;
+	ck_assert_int_eq(cl_bdgram_check(e, 64, 64, block, 5, 9, &at), CL_BDG_BAD);
+}
+END_TEST
+
+/* A UDP echo server on a thread, right or wrong on purpose. */
+enum userv_mode { U_GOOD, U_FLIP, U_DROP, U_TWICE };
+struct userv {
+	int		 fd;
+	enum userv_mode	 mode;
+	atomic_int	 stop;
+	pthread_t	 th;
+	unsigned	 n;
+	uint32_t	 sources[64];	/* distinct client addresses seen */
+	unsigned	 nsources;
+};
+
+static void
+userv_saw(struct userv *u, const struct sockaddr_in *from)
+{
+	for (unsigned i = 0; i < u->nsources; i++)
+		if (u->sources[i] == from->sin_addr.s_addr)
+			return;
+	if (u->nsources < nitems(u->sources))
+		u->sources[u->nsources++] = from->sin_addr.s_addr;
+}
+
+static void *
+userv_main(void *arg)
+{
+	struct userv *u = arg;
+	struct pollfd p = { .fd = u->fd, .events = POLLIN };
+	struct sockaddr_in from;
+	socklen_t fl;
+	char buf[2048];
+	ssize_t n;
+
+	while (!atomic_load(&u->stop)) {
+		if (poll(&p, 1, 50) != 1)
+			continue;
+		fl = sizeof(from);
+		n = recvfrom(u->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		if (n <= 0)
+			continue;
+		userv_saw(u, &from);
+		u->n++;
+		if (u->mode == U_DROP && u->n % 50 == 0)
+			continue;
+		if (u->mode == U_FLIP && u->n == 100)
+			buf[n - 1] ^= 0x40;
+		sendto(u->fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+		if (u->mode == U_TWICE && u->n % 20 == 0)
+			sendto(u->fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+	}
+	return NULL;
+}
+
+static void
+userv_start(struct userv *u, enum userv_mode mode, struct cl_target *t)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+
+	memset(u, 0, sizeof(*u));
+	u->mode = mode;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	u->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ne(u->fd, -1);
+	ck_assert_int_eq(bind(u->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(u->fd, (struct sockaddr *)&sin, &len), 0);
+	memcpy(&t->ss, &sin, sizeof(sin));
+	t->len = sizeof(sin);
+	t->family = AF_INET;
+	addr_format((struct sockaddr *)&sin, len, t->name, sizeof(t->name));
+	ck_assert_int_eq(pthread_create(&u->th, NULL, userv_main, u), 0);
+}
+
+static void
+userv_stop(struct userv *u)
+{
+	atomic_store(&u->stop, 1);
+	pthread_join(u->th, NULL);
+	close(u->fd);
+}
+
+/* 8 sources for 300 ms against a server in mode; returns the status. */
+static int
+udp_load(enum userv_mode mode, struct cl_bench_result *r, struct userv *u)
+{
+	struct cl_target t;
+	struct cl_bench_opts o = { .target = &t, .udp = 1, .conns = 8,
+	    .threads = 2, .size = 64, .duration_ms = 300, .timeout_ms = 100 };
+	char err[CL_ERRLEN];
+	int rc;
+
+	userv_start(u, mode, &t);
+	rc = cl_bench_run(&o, r, err, sizeof(err));
+	userv_stop(u);
+	return rc;
+}
+
+START_TEST(bdgram_good_server)
+{
+	struct cl_bench_result r;
+	struct userv u;
+
+	ck_assert_int_eq(udp_load(U_GOOD, &r, &u), CL_OK);
+	ck_assert_uint_gt(r.ops, 100);
+	ck_assert_uint_eq(r.mismatches, 0);
+	ck_assert_uint_eq(r.lost, 0);
+	ck_assert_uint_eq(r.opened, 8);
+	ck_assert_uint_ge(r.ops_all, r.ops);
+	ck_assert_uint_eq(r.bytes, r.ops * 64);
+	/* Each source an address of its own, as per-address limits count. */
+	ck_assert_uint_eq(u.nsources, 8);
+}
+END_TEST
+
+START_TEST(bdgram_altered_echo)
+{
+	struct cl_bench_result r;
+	struct userv u;
+
+	ck_assert_int_eq(udp_load(U_FLIP, &r, &u), CL_MISMATCH);
+	ck_assert_uint_eq(r.mismatches, 1);
+}
+END_TEST
+
+START_TEST(bdgram_dropped_and_repeated)
+{
+	struct cl_bench_result r;
+	struct userv u;
+
+	/* Loss is counted, and the sources go on. */
+	ck_assert_int_eq(udp_load(U_DROP, &r, &u), CL_OK);
+	ck_assert_uint_gt(r.lost, 0);
+	ck_assert_uint_gt(r.ops, 100);
+	ck_assert_uint_eq(r.mismatches, 0);
+	/* An echo twice is late, not a second answer. */
+	ck_assert_int_eq(udp_load(U_TWICE, &r, &u), CL_OK);
+	ck_assert_uint_gt(r.late, 0);
+	ck_assert_uint_eq(r.mismatches, 0);
+	ck_assert_uint_le(r.ops, u.n);
+}
+END_TEST
+
+/*
+ * A TCP server on a thread that holds what it reads until the client has
+ * stopped sending for 200 ms, then echoes like any other: how much it got
+ * before that is the client's window.
+ */
+#define WINDOW	100000
+struct hold {
+	int		 lfd;
+	size_t		 held;
+	pthread_t	 th;
+};
+
+static int
+send_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = send(fd, p, n, MSG_NOSIGNAL)) <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void *
+hold_main(void *arg)
+{
+	static char buf[8 * 1024 * 1024];
+	struct hold *h = arg;
+	struct pollfd p = { .events = POLLIN };
+	ssize_t n;
+	int fd;
+
+	if ((fd = accept(h->lfd, NULL, NULL)) == -1)
+		return NULL;
+	p.fd = fd;
+	while (poll(&p, 1, 200) == 1 && h->held < sizeof(buf)) {
+		n = recv(fd, buf + h->held, sizeof(buf) - h->held, 0);
+		if (n <= 0)
+			break;
+		h->held += (size_t)n;
+	}
+	if (send_all(fd, buf, h->held) == 0)
+		while ((n = recv(fd, buf, 65536, 0)) > 0 &&
+		    send_all(fd, buf, (size_t)n) == 0)
+			;
+	close(fd);
+	return NULL;
+}
+
+START_TEST(bulk_window_holds)
+{
+	struct cl_target t, refused;
+	struct cl_bench_opts o = { .target = &t, .pattern = CL_BULK, .conns = 1,
+	    .threads = 1, .size = 65536, .window = WINDOW, .duration_ms = 600,
+	    .timeout_ms = 5000 };
+	struct cl_bench_result r;
+	struct hold h = { .held = 0 };
+	char err[CL_ERRLEN];
+
+	h.lfd = listener(&t, &refused);
+	ck_assert_int_eq(pthread_create(&h.th, NULL, hold_main, &h), 0);
+	ck_assert_int_eq(cl_bench_run(&o, &r, err, sizeof(err)), CL_OK);
+	pthread_join(h.th, NULL);
+	close(h.lfd);
+	/* Not a byte beyond the window went out before an echo came back. */
+	ck_assert_uint_eq(h.held, WINDOW);
+	ck_assert_uint_gt(r.bytes_all, WINDOW);
+	ck_assert_uint_eq(r.mismatches, 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -313,6 +569,12 @@ main(void)
 	tcase_add_test(tc, resolve_numeric);
 	tcase_add_test(tc, wait_ready_or_deadline);
 	tcase_add_test(tc, read_full_until_eof);
+	tcase_add_test(tc, bdgram_verdicts);
+	tcase_add_test(tc, bdgram_good_server);
+	tcase_add_test(tc, bdgram_altered_echo);
+	tcase_add_test(tc, bdgram_dropped_and_repeated);
+	tcase_add_test(tc, bulk_window_holds);
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");

@@ -114,6 +114,15 @@ if [ $rc -eq 0 ] && grep -q '^round_trips  *2' "$T/bench" &&
 else notok "--bench pingpong (exit $rc)"; sed 's/^/# /' "$T/bench" "$T/err"; fi
 status 0 "--bench connect" C -b -p connect -c 4 -d 0.5 127.0.0.1 "$T4" > "$T/bench"
 status 0 "--bench bulk" C -b -p bulk -d 0.5 ::1 "$T6" > "$T/bench"
+status 0 "--bench bulk, 1m writes, 4m window" \
+    C -b -p bulk -s 1m -W 4m -d 0.5 127.0.0.1 "$T4" > "$T/bench"
+C -b -u -c 8 -j 2 -d 0.5 -t 0.25 127.0.0.1 "$U4" > "$T/bench" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^sources  *8$' "$T/bench" &&
+    awk '$1 == "datagrams" && $2 > 0 { f = 1 } END { exit !f }' "$T/bench" &&
+    grep -q '^mismatches  *0$' "$T/bench"; then
+	ok "--bench -u: 8 sources, datagrams echoed and checked"
+else notok "--bench -u (exit $rc)"; sed 's/^/# /' "$T/bench" "$T/err"; fi
 
 # A deliberately wrong server: --check and --bench must say so.
 "$BAD" -m flip -o 100000 2>"$T/flip.log" &
@@ -262,6 +271,9 @@ usage -s 2m "out of range (1..1m)" -b -s 2m 127.0.0.1 "$T4"
 usage -s 1kk 'trailing garbage "kk" after the number' -b -s 1kk 127.0.0.1 "$T4"
 usage -s 64k "out of range (1..65507 with -u: the largest datagram)" \
     -u -s 64k 127.0.0.1 "$U4"
+usage -s 4 "out of range (8..65507 with -b -u: each datagram carries its source and number)" \
+    -b -u -s 4 127.0.0.1 "$U4"
+usage -W 0 "out of range (1..1024m)" -b -p bulk -W 0 127.0.0.1 "$T4"
 # These have nothing for -n to count: they used to run for ever.
 for p in bulk idle; do
 	says 64 "-n counts round trips or connections; -p $p runs for -d" \
@@ -270,7 +282,8 @@ for p in bulk idle; do
 done
 status 64 "-s without -b or -u: exit 64" C -s 100 127.0.0.1 "$T4" < "$T/line" 2>/dev/null
 status 64 "-c without -b: exit 64" C -c 5 localhost 2>/dev/null
-status 64 "-b with -u: exit 64" C -b -u localhost 2>/dev/null
+status 64 "-b -u with -p: exit 64" C -b -u -p bulk localhost 2>/dev/null
+status 64 "-W without -b -p bulk: exit 64" C -b -W 1m localhost 2>/dev/null
 status 0 "--help: exit 0" C --help >/dev/null
 
 echo "1..$n"
