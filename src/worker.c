@@ -21,12 +21,14 @@
 #include "admit.h"
 #include "channel.h"
 #include "conn.h"
+#include "dgram.h"
 #include "fault.h"
 #include "gate.h"
 #include "log.h"
 #include "resolve.h"
 #include "source.h"
 #include "udp.h"
+#include "udpshare.h"
 #include "util.h"
 #include "worker.h"
 
@@ -49,7 +51,7 @@ struct worker {
 	int			 cmd_fd;
 	struct gate		 gate;		/* the TCP listeners, open or closed */
 	char			*scratch;	/* one read's worth, shared by all */
-	char			*dgram;
+	struct dgram_batch	 dgram;		/* UDP: one batch's slots */
 	bool			 draining;
 	uint64_t		 deadline_ms;	/* draining: close what is left */
 	uint64_t		 now_ms;
@@ -58,6 +60,7 @@ struct worker {
 	uint64_t		 limits_ms;	/* when they were last compared */
 	struct conn		*head, *tail;	/* by last progress, oldest first */
 	struct udp_counters	 udp;
+	struct udpshare		 us;		/* whether we read UDP now */
 };
 
 static void
@@ -280,9 +283,13 @@ static void
 on_datagrams(struct worker *w, const struct listener *l)
 {
 	struct admit_policy p = policy(w);
+	int rc;
 
-	if (udp_echo(l->fd, w->dgram, UDP_MAX_DATAGRAM, &p, &w->udp) == -1)
+	if (!udpshare_wake(&w->us, w->now_ms))
+		return;		/* another worker reads now */
+	if ((rc = udp_echo(l->fd, &w->dgram, &p, &w->udp)) == -1)
 		log_warn("udp %s", l->name);
+	udpshare_done(&w->us, rc == 1);
 }
 
 static void
@@ -325,10 +332,20 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	}
 }
 
+/* What this worker did with datagrams, said once as it ends: the counters
+ * are exact, and the lines of all workers add up to the pool's. */
+static void
+log_udp(const struct worker *w)
+{
+	if (w->ls != NULL && udp_counted(&w->udp))
+		udp_log_counters(&w->udp);
+}
+
 static void
 close_listeners(struct worker *w)
 {
 	gate_arm(&w->gate, false);
+	udpshare_stop(&w->us);
 	for (size_t i = 0; i < w->ls->n; i++) {
 		/* The master still holds the socket, so close() alone would
 		 * leave it in our epoll set: delete it first. */
@@ -347,6 +364,7 @@ on_order(struct worker *w)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {		/* the master is gone: so are we */
+		log_udp(w);
 		log_flush();
 		_exit(0);
 	}
@@ -362,6 +380,7 @@ on_order(struct worker *w)
 		    (unsigned long long)w->nconns);
 		break;
 	case CHAN_CMD_QUIT:
+		log_udp(w);
 		log_flush();
 		_exit(0);
 	}
@@ -390,6 +409,7 @@ next_timeout(struct worker *w)
 	if (w->draining && w->deadline_ms < t)
 		t = w->deadline_ms;
 	t = gate_next_ms(&w->gate, &ld, t);
+	t = udpshare_next_ms(&w->us, t);
 	return t <= w->now_ms ? 0 : (int)(t - w->now_ms);
 }
 
@@ -434,7 +454,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 		fatal("getrlimit");
 	w->limits_ms = w->now_ms;
 	if ((w->scratch = malloc(w->conf->buffer_size)) == NULL ||
-	    (w->dgram = malloc(UDP_MAX_DATAGRAM)) == NULL)
+	    dgram_init(&w->dgram, UDP_BATCH, UDP_MAX_DATAGRAM) == -1)
 		fatal("malloc");
 	if (w->conf->resolve_clients && w->conf->log_connections) {
 		if (resolve_start(log_open) == -1)
@@ -449,14 +469,9 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	ev.data.u64 = WATCH_CMD;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, cmd_fd, &ev) == -1)
 		fatal("epoll_ctl order pipe");
-	for (size_t i = 0; i < w->ls->n; i++) {
-		if (w->ls->v[i].proto != PROTO_UDP)
-			continue;
-		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-		ev.data.u64 = WATCH | i;
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->ls->v[i].fd, &ev) == -1)
-			fatal("epoll_ctl %s", w->ls->v[i].name);
-	}
+	if (udpshare_init(&w->us, &a->shared->udp_lease, slot, w->ep, w->ls,
+	    WATCH, w->now_ms) == -1)
+		fatal("epoll_ctl udp");
 	gate_init(&w->gate, w->ep, w->ls, WATCH, a->shared, w->me);
 	gate_arm(&w->gate, true);
 
@@ -532,11 +547,14 @@ worker_main(int slot, int cmd_fd, void *arg)
 		if (w.draining && w.nconns == 0)
 			break;
 		watch_limits(&w);
+		if (!w.draining)
+			udpshare_tick(&w.us, w.now_ms);
 		ld = load(&w);
 		gate_update(&w.gate, &ld);
 		publish(&w);
 	}
 	publish(&w);
+	log_udp(&w);
 	log_flush();
 	_exit(0);
 }
