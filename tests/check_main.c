@@ -171,6 +171,8 @@ main(void)
 	srunner_add_suite(sr, resolve_suite());
 	srunner_add_suite(sr, source_suite());
 	srunner_add_suite(sr, udp_suite());
+	srunner_add_suite(sr, udpshare_suite());
+	srunner_add_suite(sr, dgram_suite());
 #endif
 #ifdef SUITES_INTEGRATION
 	srunner_add_suite(sr, echo_suite());

@@ -32,6 +32,7 @@ Suite	*confparse_suite(void);
 Suite	*conftext_suite(void);
 Suite	*conn_suite(void);
 Suite	*detach_suite(void);
+Suite	*dgram_suite(void);
 Suite	*fault_suite(void);
 Suite	*health_suite(void);
 Suite	*log_suite(void);
@@ -41,6 +42,7 @@ Suite	*privdrop_suite(void);
 Suite	*resolve_suite(void);
 Suite	*source_suite(void);
 Suite	*udp_suite(void);
+Suite	*udpshare_suite(void);
 
 /* in both: tests/check_listen.c (reconcile, unit) and
  * tests/integration/check_listen.c (the real echod) */
