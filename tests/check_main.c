@@ -183,6 +183,7 @@ main(void)
 	srunner_add_suite(sr, guard_suite());
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, hermetic_suite());
+	srunner_add_suite(sr, udpcount_suite());
 #endif
 	/* Check opens the path itself; the descriptor keeps it reachable. */
 	snprintf(tappath, sizeof(tappath), "/proc/self/fd/%d", tapfd);

@@ -56,5 +56,6 @@ Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
 Suite	*hermetic_suite(void);
+Suite	*udpcount_suite(void);
 
 #endif
