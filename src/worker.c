@@ -34,6 +34,8 @@
 
 #define MAX_EVENTS	256
 #define TICK_MS		1000	/* the heartbeat's longest silence */
+#define LOG_RETRY_MS	10	/* lines wait for the log: look again */
+#define LOG_EXIT_MS	1000	/* on the way out, wait this long for it */
 /* epoll tags: a connection's pointer, or a watch with the top bit set
  * (user-space pointers never have it). */
 #define WATCH		(1ULL << 63)
@@ -333,12 +335,15 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 }
 
 /* What this worker did with datagrams, said once as it ends: the counters
- * are exact, and the lines of all workers add up to the pool's. */
+ * are exact, and the lines of all workers add up to the pool's.  So is the
+ * count of its log lines lost; then what waits for the log goes out. */
 static void
-log_udp(const struct worker *w)
+farewell(const struct worker *w)
 {
 	if (w->ls != NULL && udp_counted(&w->udp))
 		udp_log_counters(&w->udp);
+	log_info("exiting; %lu log lines dropped", log_dropped_total());
+	log_drain(LOG_EXIT_MS);
 }
 
 static void
@@ -364,7 +369,7 @@ on_order(struct worker *w)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {		/* the master is gone: so are we */
-		log_udp(w);
+		farewell(w);
 		log_flush();
 		_exit(0);
 	}
@@ -380,7 +385,7 @@ on_order(struct worker *w)
 		    (unsigned long long)w->nconns);
 		break;
 	case CHAN_CMD_QUIT:
-		log_udp(w);
+		farewell(w);
 		log_flush();
 		_exit(0);
 	}
@@ -410,6 +415,8 @@ next_timeout(struct worker *w)
 		t = w->deadline_ms;
 	t = gate_next_ms(&w->gate, &ld, t);
 	t = udpshare_next_ms(&w->us, t);
+	if (log_pending() && w->now_ms + LOG_RETRY_MS < t)
+		t = w->now_ms + LOG_RETRY_MS;
 	return t <= w->now_ms ? 0 : (int)(t - w->now_ms);
 }
 
@@ -549,12 +556,14 @@ worker_main(int slot, int cmd_fd, void *arg)
 		watch_limits(&w);
 		if (!w.draining)
 			udpshare_tick(&w.us, w.now_ms);
+		if (log_pending())
+			log_flush();
 		ld = load(&w);
 		gate_update(&w.gate, &ld);
 		publish(&w);
 	}
 	publish(&w);
-	log_udp(&w);
+	farewell(&w);
 	log_flush();
 	_exit(0);
 }

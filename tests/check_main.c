@@ -172,6 +172,7 @@ main(void)
 	srunner_add_suite(sr, source_suite());
 	srunner_add_suite(sr, udp_suite());
 	srunner_add_suite(sr, udpshare_suite());
+	srunner_add_suite(sr, logq_suite());
 	srunner_add_suite(sr, dgram_suite());
 #endif
 #ifdef SUITES_INTEGRATION
@@ -184,6 +185,7 @@ main(void)
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, hermetic_suite());
 	srunner_add_suite(sr, udpcount_suite());
+	srunner_add_suite(sr, logflood_suite());
 #endif
 	/* Check opens the path itself; the descriptor keeps it reachable. */
 	snprintf(tappath, sizeof(tappath), "/proc/self/fd/%d", tapfd);

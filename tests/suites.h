@@ -36,6 +36,7 @@ Suite	*dgram_suite(void);
 Suite	*fault_suite(void);
 Suite	*health_suite(void);
 Suite	*log_suite(void);
+Suite	*logq_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
 Suite	*privdrop_suite(void);
@@ -57,5 +58,6 @@ Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
 Suite	*hermetic_suite(void);
 Suite	*udpcount_suite(void);
+Suite	*logflood_suite(void);
 
 #endif
