@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/mman.h>
 
 #include "dgram.h"
 
 #define EINTR_RETRIES	8	/* then the call's datagrams count as dropped */
+#define GSO_CMSG_SPACE	CMSG_SPACE(sizeof(uint16_t))
 
 static int
 sys_recv(int fd, struct mmsghdr *v, unsigned n, int flags)
@@ -44,7 +47,10 @@ dgram_init(struct dgram_batch *b, unsigned cap, size_t slotlen)
 	if ((b->from = calloc(cap, sizeof(*b->from))) == NULL ||
 	    (b->iov = calloc(2 * (size_t)cap, sizeof(*b->iov))) == NULL ||
 	    (b->rx = calloc(cap, sizeof(*b->rx))) == NULL ||
-	    (b->tx = calloc(cap, sizeof(*b->tx))) == NULL) {
+	    (b->tx = calloc(cap, sizeof(*b->tx))) == NULL ||
+	    (b->gtx = calloc(cap, sizeof(*b->gtx))) == NULL ||
+	    (b->gcount = calloc(cap, sizeof(*b->gcount))) == NULL ||
+	    (b->gcmsg = calloc(cap, GSO_CMSG_SPACE)) == NULL) {
 		int saved = errno;
 		dgram_free(b);
 		errno = saved;
@@ -71,6 +77,9 @@ dgram_free(struct dgram_batch *b)
 	free(b->iov);
 	free(b->rx);
 	free(b->tx);
+	free(b->gtx);
+	free(b->gcount);
+	free(b->gcmsg);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -142,19 +151,19 @@ socket_full(int err)
 	    err == ENOMEM;
 }
 
-struct dgram_sent
-dgram_send(int fd, struct dgram_batch *b)
+/* Sends tx[k..ntx) one message each, from k; see dgram_send(). */
+static void
+send_plain(int fd, struct dgram_batch *b, unsigned k, struct dgram_sent *r)
 {
-	struct dgram_sent r = { 0, 0, 0, 0 };
-	unsigned k = 0, intr = 0;
+	unsigned intr = 0;
 
 	while (k < b->ntx) {
 		int n = b->ops->send(fd, b->tx + k, b->ntx - k, MSG_DONTWAIT);
 
 		if (n > 0) {
 			for (unsigned i = k; i < k + (unsigned)n; i++)
-				r.bytes += b->tx[i].msg_hdr.msg_iov->iov_len;
-			r.sent += (unsigned)n;
+				r->bytes += b->tx[i].msg_hdr.msg_iov->iov_len;
+			r->sent += (unsigned)n;
 			k += (unsigned)n;
 			continue;
 		}
@@ -162,15 +171,120 @@ dgram_send(int fd, struct dgram_batch *b)
 			continue;
 		if (n == 0)
 			errno = EIO;	/* no progress and no reason: drop it */
-		if (r.error == 0)
-			r.error = errno;
+		if (r->error == 0)
+			r->error = errno;
 		if (socket_full(errno)) {
-			r.dropped += b->ntx - k;
-			break;
+			r->dropped += b->ntx - k;
+			return;
 		}
-		r.dropped++;		/* this one's destination: skip it */
+		r->dropped++;		/* this one's destination: skip it */
 		k++;
 	}
+}
+
+static bool
+same_run(const struct mmsghdr *a, const struct mmsghdr *m)
+{
+	return a->msg_hdr.msg_namelen == m->msg_hdr.msg_namelen &&
+	    a->msg_hdr.msg_iov->iov_len == m->msg_hdr.msg_iov->iov_len &&
+	    memcmp(a->msg_hdr.msg_name, m->msg_hdr.msg_name,
+	    m->msg_hdr.msg_namelen) == 0;
+}
+
+/* Groups tx into gtx: a run of one is tx's own message, a longer one a
+ * GSO message over the run's iovecs.  Returns the number of messages. */
+static unsigned
+group(struct dgram_batch *b)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0, j; i < b->ntx; i = j, n++) {
+		struct mmsghdr *m = &b->gtx[n];
+		size_t seg = b->tx[i].msg_hdr.msg_iov->iov_len;
+
+		for (j = i + 1; j < b->ntx && j - i < DGRAM_GSO_MAX_RUN &&
+		    seg <= DGRAM_GSO_MAX_SEG && same_run(&b->tx[i], &b->tx[j]); j++)
+			;
+		*m = b->tx[i];
+		b->gcount[n] = j - i;
+		if (j - i > 1) {
+			char *c = b->gcmsg + (size_t)n * GSO_CMSG_SPACE;
+			struct cmsghdr *cm = (struct cmsghdr *)(void *)c;
+			uint16_t gso = (uint16_t)seg;
+
+			/* tx's iovecs are one array: the run's are adjacent */
+			m->msg_hdr.msg_iovlen = j - i;
+			m->msg_hdr.msg_control = c;
+			m->msg_hdr.msg_controllen = GSO_CMSG_SPACE;
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(gso));
+			memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+		}
+	}
+	return n;
+}
+
+/* The kernel or the device does not do GSO (or not for this size). */
+static bool
+gso_refused(int err)
+{
+	return err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT ||
+	    err == EIO || err == EMSGSIZE;
+}
+
+/*
+ * Sends in GSO runs; returns the first echo not yet sent nor dropped: ntx
+ * when done, less if GSO was refused (then b->gso is off).
+ */
+static unsigned
+send_gso(int fd, struct dgram_batch *b, struct dgram_sent *r)
+{
+	unsigned nmsg = group(b), m = 0, k = 0, intr = 0;
+
+	while (m < nmsg) {
+		int n = b->ops->send(fd, b->gtx + m, nmsg - m, MSG_DONTWAIT);
+
+		if (n > 0) {
+			for (unsigned i = m; i < m + (unsigned)n; i++) {
+				r->sent += b->gcount[i];
+				r->bytes += (uint64_t)b->gcount[i] *
+				    b->gtx[i].msg_hdr.msg_iov->iov_len;
+				k += b->gcount[i];
+			}
+			m += (unsigned)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR && ++intr <= EINTR_RETRIES)
+			continue;
+		if (n == 0)
+			errno = EIO;
+		if (b->gcount[m] > 1 && gso_refused(errno)) {
+			b->gso = false;
+			return k;	/* the rest go one by one */
+		}
+		if (r->error == 0)
+			r->error = errno;
+		if (socket_full(errno)) {
+			r->dropped += b->ntx - k;
+			return b->ntx;
+		}
+		r->dropped += b->gcount[m];
+		k += b->gcount[m];
+		m++;
+	}
+	return k;
+}
+
+struct dgram_sent
+dgram_send(int fd, struct dgram_batch *b)
+{
+	struct dgram_sent r = { 0, 0, 0, 0 };
+	unsigned k = 0;
+
+	if (b->gso)
+		k = send_gso(fd, b, &r);
+	send_plain(fd, b, k, &r);
 	b->ntx = 0;
 	return r;
 }

@@ -33,7 +33,18 @@ struct dgram_batch {
 	union sockaddr_any	*from;
 	struct iovec		*iov;		/* the slots, then the echoes */
 	struct mmsghdr		*rx, *tx;
+	/* GSO: runs of echoes to one destination as one message */
+	bool			 gso;		/* try it (off after a refusal) */
+	struct mmsghdr		*gtx;		/* the messages... */
+	unsigned		*gcount;	/* ...and the echoes in each */
+	char			*gcmsg;		/* a UDP_SEGMENT cmsg per message */
 };
+
+/* Echoes of one length to one destination, next to each other in a batch,
+ * go out as one UDP_SEGMENT message (GSO) of at most this many, when each
+ * is at most DGRAM_GSO_MAX_SEG bytes (below any path's MTU). */
+#define DGRAM_GSO_MAX_RUN	64
+#define DGRAM_GSO_MAX_SEG	1200
 
 /* Slots for cap datagrams of up to slotlen bytes.  The memory is mapped,
  * not touched: a slot's pages are only paid for once a datagram fills
@@ -69,7 +80,9 @@ struct dgram_sent {
  * dropped alone if the error is that datagram's (its destination), and
  * with all that follow if the socket itself is full (EAGAIN, ENOBUFS,
  * ENOMEM); the rest go on in order.  sent + dropped is always what was
- * queued; a signal interrupting a call retries it.
+ * queued; a signal interrupting a call retries it.  With b->gso, runs go
+ * out as GSO messages, all of a run or none; a kernel or device that
+ * refuses GSO turns it off for the batch, and the run goes out one by one.
  */
 struct dgram_sent dgram_send(int fd, struct dgram_batch *);
 

@@ -463,6 +463,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	if ((w->scratch = malloc(w->conf->buffer_size)) == NULL ||
 	    dgram_init(&w->dgram, UDP_BATCH, UDP_MAX_DATAGRAM) == -1)
 		fatal("malloc");
+	w->dgram.gso = true;	/* dgram.h: off by itself if refused */
 	if (w->conf->resolve_clients && w->conf->log_connections) {
 		if (resolve_start(log_open) == -1)
 			log_warn("resolver thread; logging addresses only");
