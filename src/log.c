@@ -4,8 +4,10 @@
  *
  * A daemon must never wait on its log: a slow journal or a full pipe would
  * stall every connection of the worker that writes.  So every output here
- * is non-blocking, and what cannot be written at once is dropped and
- * counted; the next line that gets through says how many were lost.
+ * is non-blocking; what cannot be written at once waits in a bounded queue
+ * (logq.h) that the event loop empties as the log takes it (log_pending(),
+ * log_flush()), and only what does not fit there is dropped and counted:
+ * the next line that gets through says how many were lost.
  *  - stderr: reopened through /proc/self/fd/2 with O_NONBLOCK, a private
  *    open file that leaves the terminal's or the pipe's own flags alone;
  *  - the journal (stderr is journald's stream: JOURNAL_STREAM): its native
@@ -13,8 +15,9 @@
  *    (sd_journal_send(3) speaks the same protocol, but blocks when journald
  *    falls behind);
  *  - syslog (a detached daemon): a non-blocking datagram to /dev/log.
- * A worker's resolver thread logs too, so the drop counter is atomic; the
- * rest of the state is set before any second thread starts.
+ * A worker's resolver thread logs too, so the queue is locked and the drop
+ * counters atomic; the rest of the state is set before any second thread
+ * starts.
  *
  * The leaf formats nothing of its callers': a connection's line is worded
  * by the caller, and log_conn() adds the journal fields.
@@ -23,6 +26,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,6 +41,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "logq.h"
+#include "util.h"
 
 #define JOURNAL_SOCKET	"/run/systemd/journal/socket"
 #define SYSLOG_SOCKET	"/dev/log"
@@ -48,6 +55,28 @@ static const char	*ident_name = "echod";
 static int		 out_fd = STDERR_FILENO;
 static bool		 out_is_socket;
 static atomic_ulong	 dropped;	/* lines lost since the last report */
+static atomic_ulong	 dropped_total;	/* lines lost since start */
+static pthread_mutex_t	 qlock = PTHREAD_MUTEX_INITIALIZER;
+static struct logq	 queue = { .cap = LOGQ_BYTES };
+static atomic_size_t	 queued;	/* records in the queue: a hint, unlocked */
+
+/* A child starts with no lines of its parent's to write or to count. */
+static void
+forked(void)
+{
+	pthread_mutex_init(&qlock, NULL);
+	logq_clear(&queue);
+	atomic_store(&queued, 0);
+	atomic_store(&dropped, 0);
+	atomic_store(&dropped_total, 0);
+}
+
+static void
+lost(unsigned long n)
+{
+	atomic_fetch_add_explicit(&dropped, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&dropped_total, n, memory_order_relaxed);
+}
 
 /* True when fd 2 is the stream JOURNAL_STREAM names (dev:inode). */
 static int
@@ -86,6 +115,10 @@ log_init(enum log_target t, const char *ident)
 	struct stat st;
 	int fd;
 
+	static bool once;
+
+	if (!once && pthread_atfork(NULL, NULL, forked) == 0)
+		once = true;
 	ident_name = ident;
 	target = stderr_is_journal() ? LOG_TO_JOURNAL : t;
 	switch (target) {
@@ -118,19 +151,66 @@ log_setprefix(const char *p)
 	snprintf(prefix, sizeof(prefix), "%s", p ? p : "");
 }
 
-/* One write, never waiting; false if it did not go out whole. */
-static bool
+/* One write, never waiting.  A line is short of PIPE_BUF, so a pipe takes
+ * it whole or not at all; a datagram socket likewise. */
+static enum logq_emit
 emit(const void *buf, size_t len)
 {
 	ssize_t n;
 
 	if (out_fd == -1)
-		return false;
+		return LOGQ_FAILED;
 	if (out_is_socket || target != LOG_TO_STDERR)
 		n = send(out_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	else
 		n = write(out_fd, buf, len);
-	return n == (ssize_t)len;
+	if (n == (ssize_t)len)
+		return LOGQ_SENT;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == ENOBUFS || errno == EINTR))
+		return LOGQ_AGAIN;	/* the log is behind: queue it */
+	return LOGQ_FAILED;
+}
+
+/* Writes what waits, in order; true when nothing does.  Under qlock. */
+static bool
+drain_locked(void)
+{
+	unsigned long failed = 0;
+	bool empty = logq_drain(&queue, emit, &failed);
+
+	if (failed > 0)
+		lost(failed);
+	atomic_store_explicit(&queued, queue.n, memory_order_relaxed);
+	return empty;
+}
+
+/* A record goes out now if nothing waits before it, else in the queue. */
+static void
+deliver(const void *buf, size_t len)
+{
+	enum logq_emit r = LOGQ_AGAIN;
+
+	pthread_mutex_lock(&qlock);
+	if (drain_locked())
+		r = emit(buf, len);
+	if (r == LOGQ_FAILED || (r == LOGQ_AGAIN &&
+	    logq_push(&queue, buf, len) == -1))
+		lost(1);
+	atomic_store_explicit(&queued, queue.n, memory_order_relaxed);
+	pthread_mutex_unlock(&qlock);
+}
+
+bool
+log_pending(void)
+{
+	return atomic_load_explicit(&queued, memory_order_relaxed) > 0;
+}
+
+unsigned long
+log_dropped_total(void)
+{
+	return atomic_load(&dropped_total);
 }
 
 /* The journal's native protocol: NAME=value lines; values never hold a
@@ -174,6 +254,13 @@ log_flush(void)
 	bool ok;
 	int n;
 
+	if (log_pending()) {
+		pthread_mutex_lock(&qlock);
+		ok = drain_locked();
+		pthread_mutex_unlock(&qlock);
+		if (!ok)
+			return;		/* the report goes after what waits */
+	}
 	if (atomic_load_explicit(&dropped, memory_order_relaxed) == 0)
 		return;
 	/* Take the count whole, so that two threads never report the same
@@ -186,7 +273,7 @@ log_flush(void)
 		    "keeping up", lost);
 		jadd(&j, "PRIORITY", "%d", LOG_WARNING);
 		jadd(&j, "SYSLOG_IDENTIFIER", "%s", ident_name);
-		ok = emit(j.buf, j.len);
+		ok = emit(j.buf, j.len) == LOGQ_SENT;
 	} else {
 		if (target == LOG_TO_SYSLOG)
 			n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %lu log "
@@ -195,17 +282,33 @@ log_flush(void)
 		else
 			n = snprintf(line, sizeof(line), "%s[%ld]: %lu log messages "
 			    "dropped\n", ident_name, (long)getpid(), lost);
-		ok = emit(line, (size_t)n);
+		ok = emit(line, (size_t)n) == LOGQ_SENT;
 	}
 	if (!ok)
 		atomic_fetch_add(&dropped, lost);
+}
+
+void
+log_drain(int timeout_ms)
+{
+	uint64_t end = now_coarse_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		uint64_t now;
+		struct pollfd pfd = { .fd = out_fd, .events = POLLOUT };
+
+		log_flush();
+		if (!log_pending() || out_fd == -1 || (now = now_coarse_ms()) >= end)
+			return;
+		if (poll(&pfd, 1, (int)(end - now)) == -1 && errno != EINTR)
+			return;
+	}
 }
 
 static void
 output(int pri, const char *msg, struct jfields *extra)
 {
 	char line[LINE_MAX_LEN + 100];
-	bool ok;
 	int n;
 
 	log_flush();
@@ -220,13 +323,13 @@ output(int pri, const char *msg, struct jfields *extra)
 			memcpy(j.buf + j.len, extra->buf, extra->len);
 			j.len += extra->len;
 		}
-		ok = emit(j.buf, j.len);
+		deliver(j.buf, j.len);
 		break;
 	}
 	case LOG_TO_SYSLOG:
 		n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %s", LOG_DAEMON | pri,
 		    ident_name, (long)getpid(), msg);
-		ok = emit(line, n > (int)sizeof(line) - 1 ? sizeof(line) - 1 : (size_t)n);
+		deliver(line, n > (int)sizeof(line) - 1 ? sizeof(line) - 1 : (size_t)n);
 		break;
 	default:
 		/* One write per line, so lines from workers never interleave. */
@@ -236,11 +339,9 @@ output(int pri, const char *msg, struct jfields *extra)
 			n = sizeof(line) - 1;
 			line[n - 1] = '\n';
 		}
-		ok = emit(line, (size_t)n);
+		deliver(line, (size_t)n);
 		break;
 	}
-	if (!ok)
-		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
 }
 
 /* The prefix ("worker 3: "), then the caller's words. */

@@ -17,8 +17,15 @@ void	log_init(enum log_target target, const char *ident);
 void	log_setlevel(int level);	/* a syslog priority: LOG_ERR..LOG_DEBUG */
 int	log_getlevel(void);
 void	log_setprefix(const char *prefix);	/* "worker 3" in worker processes */
-/* Says how many messages were dropped (outputs never block), if any. */
+/* Writes the lines that wait for the log (outputs never block), then says
+ * how many were dropped since the last report, if any. */
 void	log_flush(void);
+/* Whether lines wait for the log: then call log_flush() again soon. */
+bool	log_pending(void);
+/* log_flush() until nothing waits, for at most timeout_ms (on the way out). */
+void	log_drain(int timeout_ms);
+/* Lines dropped since the process started (reported or not). */
+unsigned long log_dropped_total(void);
 enum log_target log_gettarget(void);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

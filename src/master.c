@@ -656,8 +656,8 @@ finish(void)
 {
 	int rc = m.exit_code;
 
-	log_info("stopped");
-	log_flush();
+	log_info("stopped; %lu log lines dropped", log_dropped_total());
+	log_drain(1000);
 	observe_close(&m.obs);
 	listen_close_all(&m.ls);
 	pool_free(&m.pool);

@@ -7,11 +7,31 @@
 
 #include "admit.h"
 #include "conn.h"
+#include "dgram.h"
+#include "log.h"
 #include "udp.h"
 #include "util.h"
 
 /* Services above 1023 that answer UDP and would echo us back. */
 static const uint16_t service_ports[] = { 1900, 3702, 5353, 5683, 11211 };
+
+bool
+udp_counted(const struct udp_counters *c)
+{
+	return c->echoed + c->refused + c->denied + c->limited + c->dropped +
+	    c->truncated > 0;
+}
+
+void
+udp_log_counters(const struct udp_counters *c)
+{
+	log_info("udp: %llu datagrams echoed (%llu bytes), %llu refused by the "
+	    "loop guard, %llu denied, %llu over the rate, %llu dropped, "
+	    "%llu too large", (unsigned long long)c->echoed,
+	    (unsigned long long)c->bytes, (unsigned long long)c->refused,
+	    (unsigned long long)c->denied, (unsigned long long)c->limited,
+	    (unsigned long long)c->dropped, (unsigned long long)c->truncated);
+}
 
 bool
 udp_source_allowed(const struct sockaddr *sa)
@@ -32,52 +52,65 @@ udp_source_allowed(const struct sockaddr *sa)
 	return true;
 }
 
-int
-udp_echo(int fd, char *buf, size_t buflen, const struct admit_policy *policy,
+/* Judges datagram i of the batch, and queues its echo if it passes. */
+static void
+judge(struct dgram_batch *b, unsigned i, const struct admit_policy *policy,
     struct udp_counters *cnt)
 {
-	for (int i = 0; i < UDP_BATCH; i++) {
-		union sockaddr_any from;
-		socklen_t fromlen = sizeof(from);
-		enum admit_verdict v;
-		ssize_t n;
+	const struct sockaddr *from = dgram_from(b, i);
+	enum admit_verdict v;
 
-		/* MSG_TRUNC: the datagram's real length, even if longer */
-		n = recvfrom(fd, buf, buflen, MSG_DONTWAIT | MSG_TRUNC, &from.sa,
-		    &fromlen);
+	if (!dgram_whole(b, i)) {
+		cnt->truncated++;
+		return;
+	}
+	if (!udp_source_allowed(from)) {
+		cnt->refused++;
+		return;
+	}
+	if (policy != NULL &&
+	    (v = admit_client(policy, ADMIT_UDP, from, NULL)) != ADMIT_OK) {
+		if (v == ADMIT_DENIED)
+			cnt->denied++;
+		else
+			cnt->limited++;
+		return;
+	}
+	dgram_queue(b, i);
+}
+
+int
+udp_echo(int fd, struct dgram_batch *b, const struct admit_policy *policy,
+    struct udp_counters *cnt)
+{
+	int rounds = 0, errs = 0;
+
+	while (rounds < UDP_ROUNDS) {
+		struct dgram_sent r;
+		int n = dgram_recv(fd, b);
+
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
-			if (errno == EINTR)
+			/* ICMP errors surface here; they are not ours to act
+			 * on.  Bounded: each costs a call, not a datagram. */
+			if ((errno == EINTR || errno == ECONNREFUSED ||
+			    errno == EHOSTUNREACH || errno == ENETUNREACH) &&
+			    ++errs < UDP_BATCH)
 				continue;
-			/* ICMP errors surface here; they are not ours to act on. */
-			if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
-			    errno == ENETUNREACH)
-				continue;
-			return -1;
+			return errno == EINTR ? 0 : -1;
 		}
-		if ((size_t)n > buflen) {
-			cnt->truncated++;
-			continue;
-		}
-		if (!udp_source_allowed(&from.sa)) {
-			cnt->refused++;
-			continue;
-		}
-		if (policy != NULL && (v = admit_client(policy, ADMIT_UDP,
-		    &from.sa, NULL)) != ADMIT_OK) {
-			if (v == ADMIT_DENIED)
-				cnt->denied++;
-			else
-				cnt->limited++;
-			continue;
-		}
-		if (sendto(fd, buf, (size_t)n, MSG_DONTWAIT, &from.sa, fromlen) == -1) {
-			cnt->dropped++;
-			continue;
-		}
-		cnt->echoed++;
-		cnt->bytes += (uint64_t)n;
+		for (unsigned i = 0; i < (unsigned)n; i++)
+			judge(b, i, policy, cnt);
+		r = dgram_send(fd, b);
+		cnt->echoed += r.sent;
+		cnt->bytes += r.bytes;
+		cnt->dropped += r.dropped;
+		rounds++;
+		/* A batch that came short emptied the queue: no call to
+		 * hear EAGAIN, epoll says when there is more. */
+		if ((unsigned)n < b->cap)
+			return 0;
 	}
-	return 0;
+	return 1;
 }

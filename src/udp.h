@@ -9,9 +9,11 @@
 
 /* The largest UDP payload: 65535 - 8 over IPv6 (IPv4's is 65507). */
 #define UDP_MAX_DATAGRAM	65527
-#define UDP_BATCH		64	/* datagrams per wake-up, for fairness */
+#define UDP_BATCH		64	/* datagrams per recvmmsg(2) */
+#define UDP_ROUNDS		4	/* full batches per wake-up, for fairness */
 
 struct admit_policy;
+struct dgram_batch;
 
 struct udp_counters {
 	uint64_t	echoed;		/* datagrams sent back */
@@ -23,6 +25,10 @@ struct udp_counters {
 	uint64_t	truncated;	/* larger than the buffer: not echoed */
 };
 
+/* Whether anything was counted; the counters as one log line. */
+bool	udp_counted(const struct udp_counters *);
+void	udp_log_counters(const struct udp_counters *);
+
 /*
  * The echo-loop guard (CVE-1999-0103): never answer a datagram from a
  * service port - ports below 1024 and port 0, and a few well-known UDP
@@ -32,12 +38,16 @@ struct udp_counters {
  */
 bool	udp_source_allowed(const struct sockaddr *);
 /*
- * Echoes up to UDP_BATCH waiting datagrams from fd using buf (UDP_MAX_DATAGRAM
- * bytes hold any); a datagram larger than buflen is dropped, never echoed cut
- * short.  Each one passes the loop guard, then admission (admit.h) unless
- * the policy is NULL.  Returns 0, or -1 with errno on a socket error.
+ * Echoes the datagrams waiting on fd, a batch (dgram.h) at a time, up to
+ * UDP_ROUNDS batches while they come full; a datagram larger than the
+ * batch's slots (UDP_MAX_DATAGRAM bytes hold any) is dropped, never echoed
+ * cut short.  Each one passes the loop guard, then admission (admit.h)
+ * unless the policy is NULL; the echoes go back in the order the datagrams
+ * came, and each one the kernel does not take counts as dropped.
+ * Returns 0 when the queue was emptied, 1 when datagrams may be left after
+ * UDP_ROUNDS full batches, or -1 with errno on a socket error.
  */
-int	udp_echo(int fd, char *buf, size_t buflen, const struct admit_policy *,
+int	udp_echo(int fd, struct dgram_batch *, const struct admit_policy *,
 	    struct udp_counters *);
 
 #endif

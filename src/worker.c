@@ -21,6 +21,7 @@
 #include "admit.h"
 #include "channel.h"
 #include "conn.h"
+#include "dgram.h"
 #include "fault.h"
 #include "gate.h"
 #include "log.h"
@@ -31,11 +32,14 @@
 #include "stats.h"
 #include "title.h"
 #include "udp.h"
+#include "udpshare.h"
 #include "util.h"
 #include "worker.h"
 
 #define MAX_EVENTS	256
 #define TICK_MS		1000	/* the heartbeat's longest silence */
+#define LOG_RETRY_MS	10	/* lines wait for the log: look again */
+#define LOG_EXIT_MS	1000	/* on the way out, wait this long for it */
 /* epoll tags: a connection's pointer, or a watch with the top bit set
  * (user-space pointers never have it). */
 #define WATCH		(1ULL << 63)
@@ -55,7 +59,7 @@ struct worker {
 	int			 cmd_fd;
 	struct gate		 gate;		/* the TCP listeners, open or closed */
 	struct pump		 pump;		/* one round's pipe and buffer, shared by all */
-	char			*dgram;
+	struct dgram_batch	 dgram;		/* UDP: one batch's slots */
 	bool			 draining;
 	bool			 unhealthy;	/* stop_delay: fail health checks */
 	uint64_t		 deadline_ms;	/* draining: close what is left */
@@ -69,6 +73,7 @@ struct worker {
 	struct udp_counters	 udp;
 	struct stats_counts	 count;	/* closes, refusals, fills; the rest
 					 * is copied in by publish() */
+	struct udpshare		 us;		/* whether we read UDP now */
 };
 
 static void
@@ -422,9 +427,13 @@ static void
 on_datagrams(struct worker *w, const struct listener *l)
 {
 	struct admit_policy p = policy(w);
+	int rc;
 
-	if (udp_echo(l->fd, w->dgram, UDP_MAX_DATAGRAM, &p, &w->udp) == -1)
+	if (!udpshare_wake(&w->us, w->now_ms))
+		return;		/* another worker reads now */
+	if ((rc = udp_echo(l->fd, &w->dgram, &p, &w->udp)) == -1)
 		log_warn("udp %s", l->name);
+	udpshare_done(&w->us, rc == 1);
 }
 
 static void
@@ -474,10 +483,23 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	}
 }
 
+/* What this worker did with datagrams, said once as it ends: the counters
+ * are exact, and the lines of all workers add up to the pool's.  So is the
+ * count of its log lines lost; then what waits for the log goes out. */
+static void
+farewell(const struct worker *w)
+{
+	if (w->ls != NULL && udp_counted(&w->udp))
+		udp_log_counters(&w->udp);
+	log_info("exiting; %lu log lines dropped", log_dropped_total());
+	log_drain(LOG_EXIT_MS);
+}
+
 static void
 close_listeners(struct worker *w)
 {
 	gate_arm(&w->gate, false);
+	udpshare_stop(&w->us);
 	for (size_t i = 0; i < w->ls->n; i++) {
 		/* The master still holds the socket, so close() alone would
 		 * leave it in our epoll set: delete it first. */
@@ -498,6 +520,7 @@ on_order(struct worker *w)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {		/* the master is gone: so are we */
+		farewell(w);
 		log_flush();
 		_exit(0);
 	}
@@ -515,6 +538,7 @@ on_order(struct worker *w)
 		break;
 	case CHAN_CMD_QUIT:
 		publish(w);	/* its last counts, for the master to keep */
+		farewell(w);
 		log_flush();
 		_exit(0);
 	case CHAN_CMD_UNHEALTHY:
@@ -556,6 +580,9 @@ next_timeout(struct worker *w)
 		t = w->deadline_ms;
 	t = proxyin_queue_next_ms(&w->waiting, t);
 	t = gate_next_ms(&w->gate, &ld, t);
+	t = udpshare_next_ms(&w->us, t);
+	if (log_pending() && w->now_ms + LOG_RETRY_MS < t)
+		t = w->now_ms + LOG_RETRY_MS;
 	return t <= w->now_ms ? 0 : (int)(t - w->now_ms);
 }
 
@@ -614,8 +641,9 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 		fatal("getrlimit");
 	w->limits_ms = w->now_ms;
 	if (pump_init(&w->pump, w->conf->buffer_size) == -1 ||
-	    (w->dgram = malloc(UDP_MAX_DATAGRAM)) == NULL)
+	    dgram_init(&w->dgram, UDP_BATCH, UDP_MAX_DATAGRAM) == -1)
 		fatal("malloc");
+	w->dgram.gso = true;	/* dgram.h: off by itself if refused */
 	if (!pump_spliced(&w->pump))
 		log_warn("no pipe of buffer_size %zu for zero-copy echo (see "
 		    "/proc/sys/fs/pipe-max-size and pipe-user-pages-soft); "
@@ -633,14 +661,9 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	ev.data.u64 = WATCH_CMD;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, cmd_fd, &ev) == -1)
 		fatal("epoll_ctl order pipe");
-	for (size_t i = 0; i < w->ls->n; i++) {
-		if (w->ls->v[i].proto != PROTO_UDP)
-			continue;
-		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-		ev.data.u64 = WATCH | i;
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->ls->v[i].fd, &ev) == -1)
-			fatal("epoll_ctl %s", w->ls->v[i].name);
-	}
+	if (udpshare_init(&w->us, &a->shared->udp_lease, slot, w->ep, w->ls,
+	    WATCH, w->now_ms) == -1)
+		fatal("epoll_ctl udp");
 	gate_init(&w->gate, w->ep, w->ls, WATCH, a->shared, w->me);
 	gate_arm(&w->gate, true);
 
@@ -716,11 +739,16 @@ worker_main(int slot, int cmd_fd, void *arg)
 		if (w.draining && w.nconns == 0)
 			break;
 		watch_limits(&w);
+		if (!w.draining)
+			udpshare_tick(&w.us, w.now_ms);
+		if (log_pending())
+			log_flush();
 		ld = load(&w);
 		gate_update(&w.gate, &ld);
 		publish(&w);
 	}
 	publish(&w);
+	farewell(&w);
 	log_flush();
 	_exit(0);
 }

@@ -1,7 +1,9 @@
 /*
- * check_log.c - logging never blocks: a full pipe as stderr drops lines,
- * counts them exactly (from two threads at once, as a worker's loop and its
- * resolver thread do) and reports the count once the pipe takes lines again.
+ * check_log.c - logging never blocks: lines a full pipe as stderr cannot
+ * take wait in a bounded queue, in order, until it can; what does not fit
+ * there is dropped and counted exactly (from two threads at once, as a
+ * worker's loop and its resolver thread do), and the count reported once
+ * the pipe takes lines again.
  */
 #include "config.h"
 
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "logq.h"
 #include "util.h"
 #include "suites.h"
 
@@ -27,6 +30,8 @@ static int saved_stderr = -1;
 
 /* stderr becomes a pipe, blocking as a shell's pipe is, and the log
  * writes to it. */
+static void discard(void);
+
 static void
 setup(void)
 {
@@ -43,7 +48,13 @@ setup(void)
 	log_init(LOG_TO_STDERR, "echod");
 	log_setlevel(LOG_INFO);
 	log_setprefix(NULL);
-	log_flush();	/* a count left by an earlier test (CK_FORK=no) */
+	/* lines and a count left by an earlier test (CK_FORK=no) */
+	for (int i = 0; i < 100000 && log_pending(); i++) {
+		log_flush();
+		discard();
+	}
+	log_flush();
+	discard();
 }
 
 static void
@@ -71,6 +82,15 @@ fill_pipe(void)
 	close(fd);
 }
 
+static void
+discard(void)
+{
+	char buf[4096];
+
+	while (read(rd, buf, sizeof(buf)) > 0)
+		;
+}
+
 /* Everything waiting in the pipe, as a string. */
 static size_t
 drain(char *buf, size_t len)
@@ -84,13 +104,40 @@ drain(char *buf, size_t len)
 	return n;
 }
 
-static void
-discard(void)
+/* Everything the log writes from now on, until nothing waits: the pipe
+ * read as the log writes it (log_flush(), as a worker's loop calls it). */
+static char *
+collect(size_t *len)
 {
-	char buf[4096];
+	size_t cap = 4 << 20, n = 0;
+	char *buf = malloc(cap + 1);
 
-	while (read(rd, buf, sizeof(buf)) > 0)
-		;
+	ck_assert_ptr_nonnull(buf);
+	for (int i = 0; i < 1000000; i++) {
+		ssize_t r = read(rd, buf + n, cap - n);
+
+		if (r > 0) {
+			n += (size_t)r;
+			ck_assert_uint_lt(n, cap);
+			continue;
+		}
+		if (!log_pending())
+			break;
+		log_flush();
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static unsigned long
+count_lines(const char *buf)
+{
+	unsigned long n = 0;
+
+	for (; *buf; buf++)
+		n += *buf == '\n';
+	return n;
 }
 
 START_TEST(test_plain_line)
@@ -128,34 +175,85 @@ START_TEST(test_conn_line_is_the_callers)
 END_TEST
 
 /* A full pipe never blocks the caller (a blocking write would hang here
- * until the case's timeout), leaves stderr's own file blocking, and the
- * lines lost are counted and reported before the next line. */
-START_TEST(test_full_pipe_drops_and_counts)
+ * until the case's timeout) and leaves stderr's own file blocking; the
+ * lines wait, and come out whole and in order once the pipe is read. */
+START_TEST(test_full_pipe_queues_in_order)
 {
 	struct log_conn_fields f = { .proto = "tcp", .addr = "127.0.0.1",
 	    .port = 7 };
-	char got[256], want[256];
+	char want[256];
+	size_t len;
+	char *got, *p;
 
 	fill_pipe();
 	for (int i = 0; i < 1000; i++)
 		log_info("line %d", i);
 	log_warnx("a warning");
 	log_conn(LOG_CONN_OPEN, &f, "tcp connected to %s port %u", f.addr, f.port);
-	log_flush();	/* cannot report yet: the count is kept */
+	log_flush();	/* cannot write yet: the lines wait */
+	ck_assert(log_pending());
 	ck_assert_int_eq(fcntl(STDERR_FILENO, F_GETFL) & O_NONBLOCK, 0);
 
+	discard();	/* the junk that filled the pipe... */
+	got = collect(&len);	/* ...and the lines that waited behind it */
+	p = got;
+	while (*p != '\0' && strncmp(p, "echod[", 6) != 0)
+		p++;	/* the rest of the junk */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(want, sizeof(want), "echod[%ld]: line %d\n",
+		    (long)getpid(), i);
+		ck_assert_msg(strncmp(p, want, strlen(want)) == 0, "line %d: %.40s",
+		    i, p);
+		p += strlen(want);
+	}
+	snprintf(want, sizeof(want), "echod[%ld]: a warning\n"
+	    "echod[%ld]: tcp connected to 127.0.0.1 port 7\n", (long)getpid(),
+	    (long)getpid());
+	ck_assert_str_eq(p, want);
+	ck_assert(!log_pending());
+	ck_assert_uint_eq(log_dropped_total(), 0);
+	free(got);
+}
+END_TEST
+
+/* Past the queue's bound, lines are dropped, counted exactly and reported
+ * once the pipe takes lines again, after those that waited. */
+START_TEST(test_full_queue_drops_and_counts)
+{
+	static char body[1001];
+	char want[256];
+	unsigned long fit, k = 2000, reported = 0;
+	size_t len, reclen;
+	char *got, *p;
+
+	memset(body, 'b', sizeof(body) - 1);
+	reclen = (size_t)snprintf(want, sizeof(want), "echod[%ld]: ",
+	    (long)getpid()) + 1000 + 1;
+	fit = LOGQ_BYTES / (reclen + 4);
+	ck_assert_uint_gt(k, fit);
+	fill_pipe();
+	for (unsigned long i = 0; i < k; i++)
+		log_info("%s", body);
+	ck_assert_uint_eq(log_dropped_total(), k - fit);
+
 	discard();
-	log_info("after");
-	drain(got, sizeof(got));
-	snprintf(want, sizeof(want), "echod[%ld]: 1002 log messages dropped\n"
-	    "echod[%ld]: after\n", (long)getpid(), (long)getpid());
-	ck_assert_str_eq(got, want);
+	got = collect(&len);	/* the lines that waited, then the count */
+	ck_assert_ptr_nonnull(p = strstr(got, " log messages dropped\n"));
+	ck_assert_str_eq(p, " log messages dropped\n");
+	while (p > got && p[-1] != '\n')
+		p--;
+	ck_assert_int_eq(sscanf(p, "echod[%*d]: %lu log messages dropped",
+	    &reported), 1);
+	ck_assert_uint_eq(reported, k - fit);
+	ck_assert_uint_eq(count_lines(got), fit + 1);
 
 	log_flush();	/* reported once, then the count starts over */
 	log_info("again");
-	drain(got, sizeof(got));
+	free(got);
+	got = collect(&len);
 	snprintf(want, sizeof(want), "echod[%ld]: again\n", (long)getpid());
 	ck_assert_str_eq(got, want);
+	free(got);
 }
 END_TEST
 
@@ -186,15 +284,15 @@ burst(void *arg)
 	return NULL;
 }
 
-/* Two threads log into the full pipe at once: every line is lost, and the
- * count says exactly how many (a plain ++ loses some of its own updates). */
+/* Two threads log into the full pipe at once: what the queue cannot hold
+ * is lost, and the count says exactly how many (a plain ++ loses some of
+ * its own updates): the lines that come out and the count add up. */
 START_TEST(test_drop_count_two_threads)
 {
 	pthread_barrier_t go;
 	pthread_t t[2];
 	struct burst b[2];
 	unsigned long reported = 0;
-	char got[256];
 
 	fill_pipe();
 	ck_assert_int_eq(pthread_barrier_init(&go, NULL, 2), 0);
@@ -208,12 +306,19 @@ START_TEST(test_drop_count_two_threads)
 	pthread_barrier_destroy(&go);
 
 	discard();
-	log_flush();
-	drain(got, sizeof(got));
-	ck_assert_msg(sscanf(got, "echod[%*d]: %lu log messages dropped\n",
-	    &reported) == 1, "no report: \"%s\"", got);
-	ck_assert_msg(reported == b[0].n + b[1].n, "reported %lu of %lu + %lu "
-	    "lost", reported, b[0].n, b[1].n);
+	size_t len;
+	char *got = collect(&len), *p;
+	/* the lines, then the count */
+	unsigned long lines = count_lines(got) - 1;
+	ck_assert_msg((p = strstr(got, " log messages dropped\n")) != NULL,
+	    "no report: \"%.200s\"", got);
+	while (p > got && p[-1] != '\n')
+		p--;
+	ck_assert_int_eq(sscanf(p, "echod[%*d]: %lu log messages dropped\n",
+	    &reported), 1);
+	free(got);
+	ck_assert_msg(lines + reported == b[0].n + b[1].n, "%lu lines and %lu "
+	    "reported lost of %lu + %lu", lines, reported, b[0].n, b[1].n);
 }
 END_TEST
 
@@ -229,7 +334,8 @@ log_suite(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_plain_line);
 	tcase_add_test(tc, test_conn_line_is_the_callers);
-	tcase_add_test(tc, test_full_pipe_drops_and_counts);
+	tcase_add_test(tc, test_full_pipe_queues_in_order);
+	tcase_add_test(tc, test_full_queue_drops_and_counts);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tt, setup, teardown);
 	tcase_set_timeout(tt, 60);	/* 10 s at most, slower under TSan */

@@ -179,6 +179,9 @@ main(void)
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, title_suite());
 	srunner_add_suite(sr, udp_suite());
+	srunner_add_suite(sr, udpshare_suite());
+	srunner_add_suite(sr, logq_suite());
+	srunner_add_suite(sr, dgram_suite());
 #endif
 #ifdef SUITES_INTEGRATION
 	srunner_add_suite(sr, echo_suite());
@@ -193,6 +196,8 @@ main(void)
 	srunner_add_suite(sr, observe_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, balancer_suite());
+	srunner_add_suite(sr, udpcount_suite());
+	srunner_add_suite(sr, logflood_suite());
 #endif
 	/* Check opens the path itself; the descriptor keeps it reachable. */
 	snprintf(tappath, sizeof(tappath), "/proc/self/fd/%d", tapfd);

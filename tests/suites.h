@@ -33,10 +33,12 @@ Suite	*conftext_suite(void);
 Suite	*conn_suite(void);
 Suite	*control_suite(void);
 Suite	*detach_suite(void);
+Suite	*dgram_suite(void);
 Suite	*expo_suite(void);
 Suite	*fault_suite(void);
 Suite	*health_suite(void);
 Suite	*log_suite(void);
+Suite	*logq_suite(void);
 Suite	*metrics_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
@@ -48,6 +50,7 @@ Suite	*resolve_suite(void);
 Suite	*source_suite(void);
 Suite	*title_suite(void);
 Suite	*udp_suite(void);
+Suite	*udpshare_suite(void);
 
 /* in both: tests/check_listen.c (reconcile, unit) and
  * tests/integration/check_listen.c (the real echod) */
@@ -67,5 +70,7 @@ Suite	*guard_suite(void);
 Suite	*hermetic_suite(void);
 Suite	*balancer_suite(void);
 Suite	*observe_suite(void);
+Suite	*udpcount_suite(void);
+Suite	*logflood_suite(void);
 
 #endif
