@@ -120,7 +120,7 @@ pid_t	pool_spawn(struct pool *, int i, unsigned generation, uint64_t now_ms,
  * as long as after a worker that died at once.  Returns the delay. */
 uint64_t pool_spawn_failed(struct pool *, int i, unsigned generation,
 	    uint64_t now_ms);
-/* Sends an order; a full or broken pipe is not an error worth more. */
+/* Sends an order; a full or broken channel is not an error worth more. */
 void	pool_order(struct pool *, int i, char cmd);
 /* Tells slot i to drain, SIGKILL due at deadline_ms; a slot waiting to
  * respawn is freed instead.  Others are left alone. */
