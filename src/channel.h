@@ -1,6 +1,6 @@
 /*
  * channel.h - the contract between the master and its workers, as nginx's
- * ngx_channel.h: the orders on the pipe from master to worker, and the page
+ * ngx_channel.h: the orders on the channel from master to worker, and the page
  * of per-slot statistics both map.  Both sides include this header and
  * neither includes the other's: a change here is a change of protocol.
  */
@@ -15,11 +15,14 @@
 /* Slots in the page: (1 + POOL_MAX_DRAINING) * CONF_MAX_WORKERS. */
 #define CHAN_MAX_SLOTS		4096
 
-/* Orders, one byte each, on the pipe from master to worker.  EOF means the
- * master is gone: exit now. */
+/* Orders, one-byte messages on the channel (a SOCK_SEQPACKET socketpair)
+ * from master to worker.  EOF means the master is gone: exit now.  The
+ * messages that carry connections both ways are handoff.h's. */
 #define CHAN_CMD_DRAIN		'D'	/* stop accepting, finish, exit */
 #define CHAN_CMD_QUIT		'Q'	/* exit now */
 #define CHAN_CMD_UNHEALTHY	'U'	/* stopping soon: fail balancer health checks */
+#define CHAN_CMD_HANDOFF	'H'	/* stop accepting, hand every connection
+					 * to the master, exit */
 
 /* What a worker publishes: written by its event loop, read by the master
  * and by its peers (balancing).  One cache line per slot. */

@@ -30,6 +30,7 @@ struct conn {
 	bool		 counted;	/* in the per-source table */
 	bool		 balancer;	/* a balancer's own (PROXY LOCAL): not logged */
 	bool		 streaming;	/* reads come full: splice them */
+	bool		 adopted;	/* handed over: not only ours for a while */
 	char		*pend;		/* unsent echo, or NULL when idle */
 	uint32_t	 pend_off, pend_len;
 	uint64_t	 bytes;		/* echoed so far */

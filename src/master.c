@@ -2,7 +2,7 @@
  * master.c - the supervisor.  Signals arrive through a signalfd, so the loop
  * reads top to bottom: report, wait, reap, stop?, reload?, resize?, check
  * (health.c), respawn.  The slot table is pool.c's: this file decides, pool.c
- * records.  Workers are told what to do over their order pipe, never by
+ * records.  Workers are told what to do over their channel, never by
  * signals, except SIGABRT/SIGKILL for those that stopped listening.
  */
 #include "config.h"
@@ -26,6 +26,7 @@
 #include "observe.h"
 #include "pidfile.h"
 #include "pool.h"
+#include "relay.h"
 #include "source.h"
 #include "stats.h"
 #include "title.h"
@@ -41,10 +42,11 @@ static struct master {
 	struct listeners		 ls;
 	bool				 activated;	/* sockets from systemd */
 	struct pool			 pool;
+	struct relay			 relay;		/* connections handed over */
 	struct source_shared		*sources;
 	int				 sigfd;
 	int				 pidfd;
-	int				 close_fds[4 + OBSERVE_MAX_FDS];
+	int				*close_fds;	/* -1 ended */
 	struct observe			 obs;		/* --status, metrics */
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
@@ -192,18 +194,29 @@ spawn(int i)
 		pool_order(&m.pool, i, CHAN_CMD_UNHEALTHY);
 }
 
-/* What a child must not keep: the master's own descriptors (the metrics
- * process keeps its sockets). */
+/*
+ * What a child must not keep: the master's own descriptors (the metrics
+ * process keeps its sockets), and the connections taken from systemd's
+ * store until they are given out (a worker's copy would keep them open
+ * after their own worker closes them).
+ */
 static void
 prepare_workers(void)
 {
 	int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
+	int *v = realloc(m.close_fds, (nitems(own) + OBSERVE_MAX_FDS +
+	    m.relay.stored.n + 1) * sizeof(*v));
 
+	if (v == NULL)
+		fatal("descriptors for workers to close");
+	m.close_fds = v;
 	for (size_t i = 0; i < nitems(own); i++)
 		if (own[i] != -1)
-			m.close_fds[n++] = own[i];
-	n += (int)observe_fds(&m.obs, m.close_fds + n);
-	m.close_fds[n] = -1;
+			v[n++] = own[i];
+	n += (int)observe_fds(&m.obs, v + n);
+	for (size_t i = 0; i < m.relay.stored.n; i++)
+		v[n++] = m.relay.stored.v[i].fd;
+	v[n] = -1;
 }
 
 /* The metrics process, if metrics_listen wants one: it keeps none of the
@@ -272,6 +285,7 @@ reap(void)
 		bool killed = pool_killed(s);
 
 		source_forget_slot(m.sources, i);
+		relay_on_channel(&m.relay, i, m.generation);	/* its last batch */
 		pool_describe_status(status, how, sizeof(how));
 		if (s->state == SLOT_DRAINING || m.stopping) {
 			if (pool_is_crash(status) && !killed)
@@ -307,6 +321,9 @@ static void
 begin_stop(bool now)
 {
 	uint64_t timeout = now ? 0 : m.conf->shutdown_timeout_ms;
+	/* A restart: the connections wait in systemd's store for the next
+	 * process (fdstore.h); workers that cannot hand over drain. */
+	bool park = !now && !m.stopping && relay_should_park();
 
 	log_info("%s: %d workers", now ? "quitting" : "stopping gracefully",
 	    pool_count_alive(&m.pool));
@@ -319,9 +336,12 @@ begin_stop(bool now)
 	m.stopping = true;
 	m.stop_deadline_ms = m.now_ms + timeout + DRAIN_GRACE_MS;
 	health_status_now(&m.health);	/* with EXTEND_TIMEOUT_USEC */
+	m.relay.parking = park;
 	for (int i = 0; i < m.pool.hw; i++) {
 		if (now)
 			pool_quit(&m.pool, i, m.stop_deadline_ms);
+		else if (park)
+			pool_handoff(&m.pool, i, m.stop_deadline_ms);
 		else
 			drain_slot(i, timeout);
 	}
@@ -419,9 +439,15 @@ reload(void)
 	m.target = conf_workers(c);
 	health_new_generation(&m.health);
 	respawn();
+	/* ... and hands its connections over once a new worker is ready
+	 * (relay_tick()); until then, or if it cannot, it drains as before. */
 	for (int i = 0; i < m.pool.hw; i++)
-		if (m.pool.slot[i].generation != m.generation)
+		if (m.pool.slot[i].generation != m.generation) {
+			bool was_running = m.pool.slot[i].state == SLOT_RUNNING;
 			drain_slot(i, c->shutdown_timeout_ms);
+			if (was_running)
+				pool_handoff_mark(&m.pool, i, SLOT_HANDOFF_WANTED);
+		}
 	bound_draining();
 	stats_reloaded(&m.pool.book, m.pool.shared, true, m.generation);
 	log_info("configuration reloaded: generation %u, %d workers",
@@ -450,7 +476,7 @@ resize(int delta)
 /* ---- health and reports: health.c ------------------------------------- */
 
 /* fd is closed: a worker forked from now on must not close the descriptor
- * that reuses its number (its own order pipe, say). */
+ * that reuses its number (its own channel, say). */
 static void
 forget_fd(int fd)
 {
@@ -506,10 +532,27 @@ open_pidfile(char *err, size_t errlen)
 	return -1;
 }
 
+static void
+warn_stored(const char *name, const char *why)
+{
+	log_warnx("stored connection %s: %s; ended", name, why);
+}
+
 static int
 open_listeners(char *err, size_t errlen)
 {
-	int n = listen_from_systemd(&m.ls, err, errlen);
+	int n;
+
+	/* Connections parked by the process before us come first: after
+	 * listen_from_systemd() the names are gone from the environment. */
+	if (fdstore_collect(&m.relay.stored, warn_stored) == -1) {
+		snprintf(err, errlen, "stored connections: out of memory");
+		return -1;
+	}
+	if (m.relay.stored.n > 0)
+		log_info("%zu connections taken back from systemd's store",
+		    m.relay.stored.n);
+	n = listen_from_systemd(&m.ls, err, errlen);
 
 	if (n == -1)
 		return -1;
@@ -559,6 +602,7 @@ setup(struct conf *conf, const struct master_opts *opts)
 	m.opts = opts;
 	m.pidfd = -1;
 	m.now_ms = now_coarse_ms();
+	relay_init(&m.relay, &m.pool);
 	notify_init();
 	raise_nofile();
 	if ((m.sigfd = setup_signals()) == -1)
@@ -568,6 +612,7 @@ setup(struct conf *conf, const struct master_opts *opts)
 	if (open_listeners(err, sizeof(err)) == -1 ||
 	    open_tables(err, sizeof(err)) == -1 ||
 	    observe_open(&m.obs, conf, m.pool.shared, err, sizeof(err)) == -1) {
+		relay_abandon(&m.relay);
 		listen_close_all(&m.ls);
 		pidfile_remove(conf->pidfile, m.pidfd);
 		return startup_fail(err);
@@ -592,21 +637,33 @@ next_timeout(void)
 	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
 }
 
-/* Sleeps until a signal (a worker's death included) or the next timer. */
+/* Sleeps until a signal (a worker's death included), a message from a
+ * worker (connections handed over) or the next timer. */
 static void
 wait_turn(void)
 {
-	struct pollfd pfd[1 + OBSERVE_MAX_POLLFDS];
+	static struct pollfd pfd[1 + OBSERVE_MAX_POLLFDS + POOL_MAX_SLOTS];
+	static int slot_of[1 + OBSERVE_MAX_POLLFDS + POOL_MAX_SLOTS];
 	int timeout = next_timeout(), t;
-	size_t n = 1;
+	nfds_t n = 1, chans;
 
 	pfd[0] = (struct pollfd){ .fd = m.sigfd, .events = POLLIN };
-	n += observe_pollfds(&m.obs, pfd + 1, nitems(pfd) - 1);
+	n += observe_pollfds(&m.obs, pfd + 1, OBSERVE_MAX_POLLFDS);
 	if ((t = observe_next_timeout(&m.obs, m.now_ms)) != -1 && t < timeout)
 		timeout = t;
+	chans = n;
+	for (int i = 0; i < m.pool.hw; i++)
+		if (pool_alive(&m.pool.slot[i]) && m.pool.slot[i].cmd_fd != -1) {
+			slot_of[n] = i;
+			pfd[n++] = (struct pollfd){ .fd = m.pool.slot[i].cmd_fd,
+			    .events = POLLIN };
+		}
 	if (poll(pfd, n, timeout) == -1 && errno != EINTR)
 		fatal("poll");
 	m.now_ms = now_coarse_ms();
+	for (nfds_t k = chans; k < n; k++)
+		if (pfd[k].revents & POLLIN)
+			relay_on_channel(&m.relay, slot_of[k], m.generation);
 	read_signals();
 	observe_run(&m.obs, m.now_ms);
 }
@@ -617,8 +674,8 @@ stop_if_asked(void)
 	if (m.sig_quit)
 		begin_stop(true);
 	else if (m.sig_stop && !m.stopping && m.stop_at_ms == 0 &&
-	    m.conf->stop_delay_ms > 0)
-		announce_stop();
+	    m.conf->stop_delay_ms > 0 && !relay_should_park())
+		announce_stop();	/* a restart parks at once instead */
 	else if (m.sig_stop && !m.stopping)
 		begin_stop(false);	/* a second SIGTERM in the delay: now */
 	else if (m.stop_at_ms != 0 && !m.stopping && m.now_ms >= m.stop_at_ms)
@@ -656,6 +713,9 @@ finish(void)
 {
 	int rc = m.exit_code;
 
+	relay_abandon(&m.relay);	/* never given: no worker came up */
+	if (m.relay.parking && fdstore_sync() == -1)
+		log_warnx("systemd did not confirm the stored connections");
 	log_info("stopped; %lu log lines dropped", log_dropped_total());
 	log_drain(1000);
 	observe_close(&m.obs);
@@ -668,6 +728,7 @@ finish(void)
 		detach_fail(m.gave_up);
 	conf_free(m.conf);
 	close(m.sigfd);
+	free(m.close_fds);
 	return rc;
 }
 
@@ -687,8 +748,14 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		health_check(&m.pool, m.conf->worker_timeout_ms, m.now_ms);
 		if (m.stopping)
 			kill_overdue();
-		else
+		else {
+			bool stored = m.relay.stored.n > 0;
 			respawn();
+			relay_tick(&m.relay, m.generation, m.now_ms +
+			    m.conf->shutdown_timeout_ms + DRAIN_GRACE_MS);
+			if (stored && m.relay.stored.n == 0)
+				prepare_workers();	/* given out */
+		}
 	}
 	return finish();
 }

@@ -164,6 +164,7 @@ main(void)
 	srunner_add_suite(sr, detach_suite());
 	srunner_add_suite(sr, expo_suite());
 	srunner_add_suite(sr, fault_suite());
+	srunner_add_suite(sr, handoff_suite());
 	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, proxy_suite());
 	srunner_add_suite(sr, proxyin_suite());
@@ -198,6 +199,7 @@ main(void)
 	srunner_add_suite(sr, balancer_suite());
 	srunner_add_suite(sr, udpcount_suite());
 	srunner_add_suite(sr, logflood_suite());
+	srunner_add_suite(sr, handoff_suite());
 #endif
 	/* Check opens the path itself; the descriptor keeps it reachable. */
 	snprintf(tappath, sizeof(tappath), "/proc/self/fd/%d", tapfd);

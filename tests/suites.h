@@ -58,6 +58,9 @@ Suite	*listen_suite(void);
 /* ... and tests/check_stats.c (the page, unit) and
  * tests/integration/check_stats.c (counters of the real echod) */
 Suite	*stats_suite(void);
+/* tests/check_handoff.c (the wire format) and
+ * tests/integration/check_handoff.c (reloads and restarts) */
+Suite	*handoff_suite(void);
 
 /* check_integration: the real echod */
 Suite	*echo_suite(void);
