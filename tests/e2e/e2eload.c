@@ -81,6 +81,7 @@ struct client {
 struct fig {
 	char	 name[256];
 	uint64_t start, udp_first;	/* window start; first datagram in it */
+	uint64_t end, udp_end;		/* window end; first datagram past it */
 	uint64_t lost, dup, reord, corrupt, echoed;
 	int	 open_at_start;
 	uint64_t last_udp_reply, udp_gap;
@@ -418,7 +419,8 @@ udp_read(int fd, uint64_t now)
 		if (seq >= udp_next || udp_sent_at[seq] == 0)
 			continue;
 		udp_sent_at[seq] = 0;
-		if (in_window && seq >= w.udp_first) {
+		if (in_window && seq >= w.udp_first &&
+		    (w.udp_end == 0 || seq < w.udp_end)) {
 			if (now - w.last_udp_reply > w.udp_gap)
 				w.udp_gap = now - w.last_udp_reply;
 			w.last_udp_reply = now;
@@ -475,10 +477,12 @@ window_report(uint64_t now)
 		else
 			stuck++;
 	}
-	for (s = w.udp_first; s < udp_next; s++, udp_n++)
+	for (s = w.udp_first; s < w.udp_end; s++, udp_n++)
 		udp_lost += udp_sent_at[s] != 0;
-	if (now - w.last_udp_reply > w.udp_gap && udp_n > 0)
-		w.udp_gap = now - w.last_udp_reply;
+	/* Silence up to the window's end; a late answer has closed it. */
+	if (w.end > w.last_udp_reply && w.end - w.last_udp_reply > w.udp_gap &&
+	    udp_n > 0)
+		w.udp_gap = w.end - w.last_udp_reply;
 	printf("report %s clients=%d open=%d echoing=%d lost=%d fin=%d rst=%d "
 	    "err=%d stuck=%d bytes_echoed=%llu bytes_lost=%llu bytes_dup=%llu "
 	    "bytes_reordered=%llu bytes_corrupt=%llu min_batches=%llu "
@@ -492,7 +496,7 @@ window_report(uint64_t now)
 	    (unsigned long long)(minb == UINT64_MAX ? 0 : minb),
 	    (unsigned long long)maxwait, (unsigned long long)udp_n,
 	    (unsigned long long)udp_lost, (unsigned long long)w.udp_gap,
-	    (unsigned long long)(now - w.start));
+	    (unsigned long long)(w.end - w.start));
 	fflush(stdout);
 	in_window = false;
 }
@@ -572,6 +576,10 @@ main(int argc, char **argv)
 		    now >= end_wait)) {
 			end_wait = 0;
 			end_at = now + UDP_GRACE_MS;
+			/* The grace is for answers: what is sent in it is not
+			 * the window's. */
+			w.end = now;
+			w.udp_end = udp_next;
 		}
 		if (end_at && now >= end_at) {
 			end_at = 0;

@@ -48,7 +48,7 @@ ho_read() { # ho_read SECONDS: the tool's next line into $ho_line
 	ho_line=
 	read -r -t "$1" ho_line <&"${HO_LOAD[0]}"
 }
-ho_connect() { # every closed client reconnects and echoes a batch
+ho_connect() { # every closed client reconnects, and every client echoes a batch
 	ho_say udp 1
 	ho_say connect
 	ho_read 20 && [ "$ho_line" = "connected $ho_clients" ] ||
@@ -77,6 +77,12 @@ ho_clean() {
 	[ "$(fig bytes_lost)" -eq 0 ] && [ "$(fig bytes_dup)" -eq 0 ] &&
 	[ "$(fig bytes_reordered)" -eq 0 ] && [ "$(fig bytes_corrupt)" -eq 0 ] &&
 	[ "$(fig udp_unanswered)" -eq 0 ]
+}
+# ho_mark NAME: a new window, with every client connected (an event that
+# cut them must not leave the next one measuring nothing).
+ho_mark() {
+	ho_connect || echo "not every client could reconnect before \"$1\"" | diag
+	ho_say mark "$1"
 }
 ho_event() { # ho_event NAME: the window's TAP line with its figures
 	local f=$1
@@ -110,10 +116,10 @@ ho_run() {
 	fi
 
 	# A quiet window first: the figures' baseline, and the test's control.
-	ho_say mark steady; ho_watch; ho_end
+	ho_mark steady; ho_watch; ho_end
 	ho_event "no event, ${ho_watch} s"
 
-	ho_say mark "reload x5"
+	ho_mark "reload x5"
 	local i rl=0
 	for i in 1 2 3 4 5; do in_ct systemctl reload echod || rl=$((rl + 1)); done
 	ho_watch; ho_end
@@ -121,7 +127,7 @@ ho_run() {
 	check "the five reloads succeed ($rl failed)" test "$rl" -eq 0
 
 	pids_before=$(ho_pids) sock_before=$(ho_socket_id)
-	ho_say mark restart
+	ho_mark restart
 	t0=$(ho_ms)
 	in_ct systemctl restart echod 2>&1 | diag
 	ms=$(( $(ho_ms) - t0 ))
@@ -134,7 +140,7 @@ ho_run() {
 	ho_status
 
 	pids_before=$(ho_pids) sock_before=$(ho_socket_id)
-	ho_say mark upgrade
+	ho_mark upgrade
 	t0=$(ho_ms)
 	apt_get "$work/upgrade-load.log" install /var/tmp/e2e/echod_new3.deb ||
 		notok "apt-get install ./echod_new3.deb under load"
@@ -155,7 +161,7 @@ ho_run() {
 	in_ct cp /etc/echod.conf /var/tmp/good.conf
 	in_ct sh -c 'echo "no_such_key = 1" >> /etc/echod.conf'
 	pids_before=$(ho_pids)
-	ho_say mark "refused upgrade"
+	ho_mark "refused upgrade"
 	apt_get "$work/upgrade-load-refused.log" install /var/tmp/e2e/echod_new4.deb ||
 		notok "apt-get install ./echod_new4.deb (refused file) under load"
 	ho_watch; ho_end
@@ -165,6 +171,7 @@ ho_run() {
 	in_ct cp /var/tmp/good.conf /etc/echod.conf
 
 	# stop: no datagram now (one would start echod again through the socket)
+	ho_connect
 	ho_say udp 0
 	ho_say mark stop
 	t0=$(ho_ms)
@@ -181,10 +188,10 @@ ho_run() {
 	fi
 	echo "stop: ${ho_report:-no figures}" | diag
 	in_ct systemctl start echod.service 2>&1 | diag
-	ho_connect || notok "the clients reconnect after the stop"
 
 	# A restart into a file the new echod refuses (exit 78): the unit ends
 	# failed, every client sees an orderly close (FIN), nothing hangs.
+	ho_connect || notok "the clients reconnect after the stop"
 	ho_say udp 0
 	in_ct sh -c 'echo "no_such_key = 1" >> /etc/echod.conf'
 	ho_say mark "refused restart"
