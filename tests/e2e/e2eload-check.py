@@ -25,6 +25,7 @@ class Faulty:
 
     def __init__(self, fault):
         self.fault, self.done, self.stop = fault, False, False
+        self.armed = False      # no fault before the window starts
         self.s4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.s4.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.s4.bind(("127.0.0.1", 0))
@@ -88,7 +89,7 @@ class Faulty:
             # A record lost, corrupted or held back must have one after it
             # in its batch, or the client would only wait (that is "hold").
             last = j == len(recs) - 1
-            if not self.done and st[1] >= 64 and not (
+            if self.armed and not self.done and st[1] >= 64 and not (
                     last and self.fault in ("drop", "flip", "swap")):
                 self.done = True
                 f = self.fault
@@ -131,6 +132,8 @@ def run(fault, clients=8):
     got = p.stdout.readline().strip()
     p.stdin.write("mark x\n")
     p.stdin.flush()
+    marked = p.stdout.readline().strip()
+    srv.armed = True
     end = time.monotonic() + 10
     while not srv.done and time.monotonic() < end:
         time.sleep(0.05)
@@ -143,7 +146,7 @@ def run(fault, clients=8):
     p.wait(10)
     srv.close()
     fig = dict(kv.split("=") for kv in rep.split()[2:] if "=" in kv)
-    return got, {k: int(v) for k, v in fig.items()}, rep
+    return got, marked, {k: int(v) for k, v in fig.items()}, rep
 
 
 # fault: the figures that must be non-zero; every other one must be 0
@@ -157,14 +160,16 @@ want = {
     "hold": {"stuck": 1, "lost": 1},
 }
 faults = ["bytes_lost", "bytes_dup", "bytes_reordered", "bytes_corrupt",
-          "lost", "fin", "rst", "err", "stuck", "udp_unanswered"]
+          "lost", "fin", "rst", "err", "stuck", "udp_unanswered", "udp_late"]
 print("1..%d" % len(want))
 failed = 0
 for i, (fault, w) in enumerate(want.items(), 1):
-    got, fig, rep = run(fault)
+    got, marked, fig, rep = run(fault)
     bad = [k for k in faults if fig.get(k, -1) != w.get(k, 0)]
     if got != "connected 8":
         bad.append("connect: " + got)
+    if marked != "marked x":
+        bad.append("mark: " + marked)
     print("%s %d - %s: %s" % ("not ok" if bad else "ok", i, fault,
                                ", ".join("%s=%d" % (k, fig.get(k, -1)) for k in w) or "all 0"))
     if bad:

@@ -13,7 +13,8 @@
  * a record that does not check out is corrupt.
  *
  * Driven by lines on stdin, answered on stdout:
- *   mark NAME      start a window: the figures count from here
+ *   mark NAME      start a window: the figures count from here;
+ *                  "marked NAME" says it has started
  *   end [SECONDS]  end the window (first waiting up to SECONDS for every
  *                  connection to close, when closes are expected) and,
  *                  after a 1 s grace for the last datagrams, print
@@ -52,6 +53,7 @@
 #define NLOST		16	/* lost ranges remembered per client */
 #define ECHOING_MS	1000	/* "still echoing": a batch back this recently */
 #define UDP_GRACE_MS	1000
+#define UDP_LATE_MS	1000	/* what a prober would have given up on */
 #define MAXCLIENTS	4096
 
 enum cstate { C_CLOSED, C_CONNECTING, C_OPEN };
@@ -85,6 +87,7 @@ struct fig {
 	uint64_t lost, dup, reord, corrupt, echoed;
 	int	 open_at_start;
 	uint64_t last_udp_reply, udp_gap;
+	uint64_t udp_late;		/* answered, but after UDP_LATE_MS */
 };
 
 static struct client *cl;
@@ -418,13 +421,14 @@ udp_read(int fd, uint64_t now)
 		memcpy(&seq, d + 12, 4);
 		if (seq >= udp_next || udp_sent_at[seq] == 0)
 			continue;
-		udp_sent_at[seq] = 0;
 		if (in_window && seq >= w.udp_first &&
 		    (w.udp_end == 0 || seq < w.udp_end)) {
+			w.udp_late += now - udp_sent_at[seq] > UDP_LATE_MS;
 			if (now - w.last_udp_reply > w.udp_gap)
 				w.udp_gap = now - w.last_udp_reply;
 			w.last_udp_reply = now;
 		}
+		udp_sent_at[seq] = 0;
 	}
 }
 
@@ -447,6 +451,7 @@ window_mark(const char *name, uint64_t now)
 			w.open_at_start++;
 	}
 	in_window = true;
+	printf("marked %s\n", w.name);
 }
 
 static void
@@ -487,7 +492,7 @@ window_report(uint64_t now)
 	    "err=%d stuck=%d bytes_echoed=%llu bytes_lost=%llu bytes_dup=%llu "
 	    "bytes_reordered=%llu bytes_corrupt=%llu min_batches=%llu "
 	    "max_wait_ms=%llu udp_sent=%llu udp_unanswered=%llu "
-	    "udp_gap_ms=%llu window_ms=%llu\n",
+	    "udp_late=%llu udp_gap_ms=%llu window_ms=%llu\n",
 	    w.name, w.open_at_start, open, echoing,
 	    w.open_at_start - echoing, fin, rst, err, stuck,
 	    (unsigned long long)w.echoed, (unsigned long long)w.lost,
@@ -495,7 +500,8 @@ window_report(uint64_t now)
 	    (unsigned long long)w.corrupt,
 	    (unsigned long long)(minb == UINT64_MAX ? 0 : minb),
 	    (unsigned long long)maxwait, (unsigned long long)udp_n,
-	    (unsigned long long)udp_lost, (unsigned long long)w.udp_gap,
+	    (unsigned long long)udp_lost, (unsigned long long)w.udp_late,
+	    (unsigned long long)w.udp_gap,
 	    (unsigned long long)(w.end - w.start));
 	fflush(stdout);
 	in_window = false;

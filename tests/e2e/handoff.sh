@@ -69,7 +69,7 @@ ho_summary() {
 	echo "$(fig echoing)/$(fig clients) connections echoing, $(fig lost) lost," \
 		"bytes lost/dup/reordered/corrupt $(fig bytes_lost)/$(fig bytes_dup)/$(fig bytes_reordered)/$(fig bytes_corrupt)" \
 		"of $(fig bytes_echoed), longest TCP wait $(fig max_wait_ms) ms," \
-		"UDP $(fig udp_unanswered)/$(fig udp_sent) unanswered, longest gap $(fig udp_gap_ms) ms"
+		"UDP $(fig udp_unanswered)/$(fig udp_sent) unanswered ($(fig udp_late) answered after 1 s), longest gap $(fig udp_gap_ms) ms"
 }
 ho_clean() {
 	[ -n "$ho_report" ] && [ "$(fig clients)" -eq "$ho_clients" ] &&
@@ -83,6 +83,8 @@ ho_clean() {
 ho_mark() {
 	ho_connect || echo "not every client could reconnect before \"$1\"" | diag
 	ho_say mark "$1"
+	ho_read 10 && [ "$ho_line" = "marked $1" ] ||
+		echo "e2eload: ${ho_line:-no answer} to mark $1" | diag
 }
 ho_event() { # ho_event NAME: the window's TAP line with its figures
 	local f=$1
@@ -173,7 +175,7 @@ ho_run() {
 	# stop: no datagram now (one would start echod again through the socket)
 	ho_connect
 	ho_say udp 0
-	ho_say mark stop
+	ho_say mark stop; ho_read 10
 	t0=$(ho_ms)
 	in_ct systemctl stop echod.service 2>&1 | grep -v -e "triggering units are still active" -e "^  echod.socket" | diag
 	ms=$(( $(ho_ms) - t0 ))
@@ -194,7 +196,7 @@ ho_run() {
 	ho_connect || notok "the clients reconnect after the stop"
 	ho_say udp 0
 	in_ct sh -c 'echo "no_such_key = 1" >> /etc/echod.conf'
-	ho_say mark "refused restart"
+	ho_say mark "refused restart"; ho_read 10
 	t0=$(ho_ms)
 	in_ct timeout 60 systemctl restart echod >/dev/null 2>&1
 	ms=$(( $(ho_ms) - t0 ))
