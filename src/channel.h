@@ -13,10 +13,13 @@
 /* Slots in the page: (1 + POOL_MAX_DRAINING) * CONF_MAX_WORKERS. */
 #define CHAN_MAX_SLOTS		4096
 
-/* Orders, one byte each, on the pipe from master to worker.  EOF means the
- * master is gone: exit now. */
+/* Orders, one-byte messages on the channel (a SOCK_SEQPACKET socketpair)
+ * from master to worker.  EOF means the master is gone: exit now.  The
+ * messages that carry connections both ways are handoff.h's. */
 #define CHAN_CMD_DRAIN		'D'	/* stop accepting, finish, exit */
 #define CHAN_CMD_QUIT		'Q'	/* exit now */
+#define CHAN_CMD_HANDOFF	'H'	/* stop accepting, hand every connection
+					 * to the master, exit */
 
 /* What a worker publishes: written by its event loop, read by the master
  * and by its peers (balancing).  One cache line per slot. */

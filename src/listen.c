@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "conf.h"
+#include "fdstore.h"
 #include "listen.h"
 #include "util.h"
 
@@ -110,6 +111,8 @@ listen_from_systemd(struct listeners *ls, char *err, size_t errlen)
 		socklen_t sslen = sizeof(ss);
 		enum proto proto;
 
+		if (fdstore_is_ours(nm))
+			continue;	/* a parked connection: fdstore.c's */
 		/* Told apart by kind, not by position. */
 		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0)
 			proto = PROTO_TCP;

@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "conf.h"
+#include "fdstore.h"
 #include "detach.h"
 #include "log.h"
 #include "master.h"
@@ -172,6 +173,31 @@ start(struct conf *conf, const struct master_opts *opts, const char *path)
 	return master_run(conf, opts);
 }
 
+static void
+say_stored(const char *name, const char *why)
+{
+	fprintf(stderr, "echod: stored connection %s: %s\n", name, why);
+}
+
+/*
+ * A start that fails before serving: connections the process before us
+ * parked with systemd are flushed and shut down here, and removed from
+ * the store (systemd would close its copies when the unit fails, but a
+ * Restart= would keep them, unserved).
+ */
+static void
+end_stored(void)
+{
+	struct fdstore_set s;
+
+	if (fdstore_collect(&s, say_stored) == 0 && s.n > 0) {
+		fprintf(stderr, "echod: ending %zu connections taken from "
+		    "systemd's store\n", s.n);
+		fdstore_abandon(&s);
+	} else
+		fdstore_done(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -202,6 +228,8 @@ main(int argc, char **argv)
 	if ((st = conf_read(path, &ov, sd_listen_fds(0) > 0, test ? say : NULL,
 	    &conf, err, sizeof(err))) != CONF_OK) {
 		say(err);
+		if (!test)
+			end_stored();
 		return st == CONF_INVALID ? EX_CONFIG : 1;
 	}
 	if (test) {

@@ -25,6 +25,7 @@
 #include "notify.h"
 #include "pidfile.h"
 #include "pool.h"
+#include "relay.h"
 #include "source.h"
 #include "util.h"
 #include "worker.h"
@@ -38,6 +39,7 @@ static struct master {
 	struct listeners		 ls;
 	bool				 activated;	/* sockets from systemd */
 	struct pool			 pool;
+	struct relay			 relay;		/* connections handed over */
 	struct source_shared		*sources;
 	int				 sigfd;
 	int				 pidfd;
@@ -225,6 +227,7 @@ reap(void)
 		bool killed = pool_killed(s);
 
 		source_forget_slot(m.sources, i);
+		relay_on_channel(&m.relay, i, m.generation);	/* its last batch */
 		pool_describe_status(status, how, sizeof(how));
 		if (s->state == SLOT_DRAINING || m.stopping) {
 			if (pool_is_crash(status) && !killed)
@@ -260,6 +263,9 @@ static void
 begin_stop(bool now)
 {
 	uint64_t timeout = now ? 0 : m.conf->shutdown_timeout_ms;
+	/* A restart: the connections wait in systemd's store for the next
+	 * process (fdstore.h); workers that cannot hand over drain. */
+	bool park = !now && !m.stopping && relay_should_park();
 
 	log_info("%s: %d workers", now ? "quitting" : "stopping gracefully",
 	    pool_count_alive(&m.pool));
@@ -271,9 +277,12 @@ begin_stop(bool now)
 	m.stopping = true;
 	m.stop_deadline_ms = m.now_ms + timeout + DRAIN_GRACE_MS;
 	health_status_now(&m.health);	/* with EXTEND_TIMEOUT_USEC */
+	m.relay.parking = park;
 	for (int i = 0; i < m.pool.hw; i++) {
 		if (now)
 			pool_quit(&m.pool, i, m.stop_deadline_ms);
+		else if (park)
+			pool_handoff(&m.pool, i, m.stop_deadline_ms);
 		else
 			drain_slot(i, timeout);
 	}
@@ -348,9 +357,15 @@ reload(void)
 	m.target = conf_workers(c);
 	health_new_generation(&m.health);
 	respawn();
+	/* ... and hands its connections over once a new worker is ready
+	 * (relay_tick()); until then, or if it cannot, it drains as before. */
 	for (int i = 0; i < m.pool.hw; i++)
-		if (m.pool.slot[i].generation != m.generation)
+		if (m.pool.slot[i].generation != m.generation) {
+			bool was_running = m.pool.slot[i].state == SLOT_RUNNING;
 			drain_slot(i, c->shutdown_timeout_ms);
+			if (was_running)
+				pool_handoff_mark(&m.pool, i, SLOT_HANDOFF_WANTED);
+		}
 	bound_draining();
 	log_info("configuration reloaded: generation %u, %d workers",
 	    m.generation, m.target);
@@ -433,10 +448,27 @@ open_pidfile(char *err, size_t errlen)
 	return -1;
 }
 
+static void
+warn_stored(const char *name, const char *why)
+{
+	log_warnx("stored connection %s: %s; ended", name, why);
+}
+
 static int
 open_listeners(char *err, size_t errlen)
 {
-	int n = listen_from_systemd(&m.ls, err, errlen);
+	int n;
+
+	/* Connections parked by the process before us come first: after
+	 * listen_from_systemd() the names are gone from the environment. */
+	if (fdstore_collect(&m.relay.stored, warn_stored) == -1) {
+		snprintf(err, errlen, "stored connections: out of memory");
+		return -1;
+	}
+	if (m.relay.stored.n > 0)
+		log_info("%zu connections taken back from systemd's store",
+		    m.relay.stored.n);
+	n = listen_from_systemd(&m.ls, err, errlen);
 
 	if (n == -1)
 		return -1;
@@ -497,6 +529,7 @@ setup(struct conf *conf, const struct master_opts *opts)
 	m.opts = opts;
 	m.pidfd = -1;
 	m.now_ms = now_coarse_ms();
+	relay_init(&m.relay, &m.pool);
 	notify_init();
 	raise_nofile();
 	if ((m.sigfd = setup_signals()) == -1)
@@ -505,6 +538,7 @@ setup(struct conf *conf, const struct master_opts *opts)
 		return startup_fail(err);
 	if (open_listeners(err, sizeof(err)) == -1 ||
 	    open_tables(err, sizeof(err)) == -1) {
+		relay_abandon(&m.relay);
 		listen_close_all(&m.ls);
 		pidfile_remove(conf->pidfile, m.pidfd);
 		return startup_fail(err);
@@ -526,15 +560,28 @@ next_timeout(void)
 	return t <= m.now_ms ? 0 : (int)(t - m.now_ms);
 }
 
-/* Sleeps until a signal (a worker's death included) or the next timer. */
+/* Sleeps until a signal (a worker's death included), a message from a
+ * worker (connections handed over) or the next timer. */
 static void
 wait_turn(void)
 {
-	struct pollfd pfd = { .fd = m.sigfd, .events = POLLIN };
+	static struct pollfd pfd[1 + POOL_MAX_SLOTS];
+	static int slot_of[1 + POOL_MAX_SLOTS];
+	nfds_t n = 1;
 
-	if (poll(&pfd, 1, next_timeout()) == -1 && errno != EINTR)
+	pfd[0] = (struct pollfd){ .fd = m.sigfd, .events = POLLIN };
+	for (int i = 0; i < m.pool.hw; i++)
+		if (pool_alive(&m.pool.slot[i]) && m.pool.slot[i].cmd_fd != -1) {
+			slot_of[n] = i;
+			pfd[n++] = (struct pollfd){ .fd = m.pool.slot[i].cmd_fd,
+			    .events = POLLIN };
+		}
+	if (poll(pfd, n, next_timeout()) == -1 && errno != EINTR)
 		fatal("poll");
 	m.now_ms = now_coarse_ms();
+	for (nfds_t k = 1; k < n; k++)
+		if (pfd[k].revents & POLLIN)
+			relay_on_channel(&m.relay, slot_of[k], m.generation);
 	read_signals();
 }
 
@@ -578,6 +625,9 @@ finish(void)
 {
 	int rc = m.exit_code;
 
+	relay_abandon(&m.relay);	/* never given: no worker came up */
+	if (m.relay.parking && fdstore_sync() == -1)
+		log_warnx("systemd did not confirm the stored connections");
 	log_info("stopped");
 	log_flush();
 	listen_close_all(&m.ls);
@@ -608,8 +658,11 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		health_check(&m.pool, m.conf->worker_timeout_ms, m.now_ms);
 		if (m.stopping)
 			kill_overdue();
-		else
+		else {
 			respawn();
+			relay_tick(&m.relay, m.generation, m.now_ms +
+			    m.conf->shutdown_timeout_ms + DRAIN_GRACE_MS);
+		}
 	}
 	return finish();
 }

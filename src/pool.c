@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -157,7 +158,8 @@ pool_excess_generation(const struct pool *p, unsigned *oldest)
 		const struct slot *s = &p->slot[i];
 		bool seen = false;
 
-		if (s->state != SLOT_DRAINING || pool_killed(s))
+		if (s->state != SLOT_DRAINING || pool_killed(s) ||
+		    s->handoff != SLOT_HANDOFF_NONE)
 			continue;
 		if (!any || s->generation < *oldest)
 			*oldest = s->generation;
@@ -178,7 +180,9 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
 	int fds[2];
 	pid_t pid;
 
-	if (pipe2(fds, O_CLOEXEC) == -1)
+	/* A socketpair, not a pipe: connections travel on it too (SCM_RIGHTS),
+	 * both ways, one message each. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == -1)
 		return -1;
 	/* The master never blocks on a worker's pipe. */
 	fcntl(fds[1], F_SETFL, O_NONBLOCK);
@@ -216,6 +220,7 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
 	s->started_ms = now_ms;
 	s->deadline_ms = 0;
 	s->abort_at_ms = 0;
+	s->handoff = SLOT_HANDOFF_NONE;
 	return pid;
 }
 
@@ -253,6 +258,31 @@ pool_drain(struct pool *p, int i, uint64_t deadline_ms)
 	pool_order(p, i, CHAN_CMD_DRAIN);
 	s->state = SLOT_DRAINING;
 	s->deadline_ms = deadline_ms;
+}
+
+void
+pool_handoff(struct pool *p, int i, uint64_t deadline_ms)
+{
+	struct slot *s = &p->slot[i];
+
+	if (s->state == SLOT_WAITING) {
+		set_free(s);
+		return;
+	}
+	if (!pool_alive(s))
+		return;
+	pool_order(p, i, CHAN_CMD_HANDOFF);
+	s->state = SLOT_DRAINING;
+	s->handoff = SLOT_HANDOFF_ORDERED;
+	if (s->deadline_ms == 0 || deadline_ms > s->deadline_ms)
+		s->deadline_ms = deadline_ms;
+}
+
+void
+pool_handoff_mark(struct pool *p, int i, enum slot_handoff h)
+{
+	if (p->slot[i].state == SLOT_DRAINING)
+		p->slot[i].handoff = h;
 }
 
 void

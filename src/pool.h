@@ -52,12 +52,20 @@ enum slot_kill {
 	SLOT_KILL_FINAL,	/* SIGKILL sent */
 };
 
+/* Handing connections over instead of draining them (handoff.h). */
+enum slot_handoff {
+	SLOT_HANDOFF_NONE,
+	SLOT_HANDOFF_WANTED,	/* draining; ordered once a new worker is ready */
+	SLOT_HANDOFF_ORDERED,	/* CHAN_CMD_HANDOFF sent */
+};
+
 struct slot {
 	enum slot_state	 state;
 	enum slot_kill	 kill;
 	pid_t		 pid;
 	unsigned	 generation;
-	int		 cmd_fd;	/* master's end of the order pipe */
+	int		 cmd_fd;	/* master's end of the channel */
+	enum slot_handoff handoff;
 	uint64_t	 started_ms;
 	uint64_t	 respawn_at_ms;
 	uint64_t	 backoff_ms;
@@ -97,7 +105,7 @@ uint64_t pool_next_respawn(const struct pool *);
 /* Connections open now, and bytes echoed by every worker since the start. */
 void	pool_totals(const struct pool *, uint64_t *connections, uint64_t *bytes);
 /* More than POOL_MAX_DRAINING generations draining?  Then *oldest is the
- * one to stop.  Slots already killed do not count. */
+ * one to stop.  Slots already killed, or handing over, do not count. */
 bool	pool_excess_generation(const struct pool *, unsigned *oldest);
 
 /*
@@ -117,6 +125,13 @@ void	pool_order(struct pool *, int i, char cmd);
 /* Tells slot i to drain, SIGKILL due at deadline_ms; a slot waiting to
  * respawn is freed instead.  Others are left alone. */
 void	pool_drain(struct pool *, int i, uint64_t deadline_ms);
+/* Tells slot i (running or draining) to hand its connections to the
+ * master (CHAN_CMD_HANDOFF), SIGKILL due at deadline_ms if it does not
+ * exit; a slot waiting to respawn is freed instead. */
+void	pool_handoff(struct pool *, int i, uint64_t deadline_ms);
+/* Slot i drains, and hands over once a new worker is ready (WANTED); or
+ * its handoff was refused, and it drains as it would have (NONE). */
+void	pool_handoff_mark(struct pool *, int i, enum slot_handoff);
 /* Tells slot i (running or draining) to quit now, SIGKILL due at
  * deadline_ms; a slot waiting to respawn is freed instead. */
 void	pool_quit(struct pool *, int i, uint64_t deadline_ms);

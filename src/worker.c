@@ -1,10 +1,10 @@
 /*
- * worker.c - a worker: one epoll loop over the shared listeners, the order
- * pipe from the master, and its connections.  It accepts (one worker woken
+ * worker.c - a worker: one epoll loop over the shared listeners, the
+ * channel from the master, and its connections.  It accepts (one worker woken
  * per connection: EPOLLEXCLUSIVE; whether its listeners are in the set is
  * gate.c's), echoes, and publishes a heartbeat and its counters for the
  * master.  It takes orders from the master only: signals from outside are
- * ignored, and EOF on the order pipe means the master is gone.
+ * ignored, and EOF on the channel means the master is gone.
  */
 #include "config.h"
 
@@ -19,10 +19,12 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "carry.h"
 #include "channel.h"
 #include "conn.h"
 #include "fault.h"
 #include "gate.h"
+#include "handoff.h"
 #include "log.h"
 #include "resolve.h"
 #include "source.h"
@@ -54,6 +56,8 @@ struct worker {
 	uint64_t		 deadline_ms;	/* draining: close what is left */
 	uint64_t		 now_ms;
 	uint64_t		 nconns, accepted, bytes;
+	uint64_t		 adopted;	/* handed to us, since start */
+	bool			 handing;	/* hand_over() runs */
 	struct fault_limits	 limits;	/* as the master gave them */
 	uint64_t		 limits_ms;	/* when they were last compared */
 	struct conn		*head, *tail;	/* by last progress, oldest first */
@@ -339,32 +343,141 @@ close_listeners(struct worker *w)
 }
 
 static void
-on_order(struct worker *w)
+begin_drain(struct worker *w)
 {
-	char cmd;
-	ssize_t n = read(w->cmd_fd, &cmd, 1);
-
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	if (w->draining)
 		return;
-	if (n <= 0) {		/* the master is gone: so are we */
-		log_flush();
-		_exit(0);
+	w->draining = true;
+	atomic_store(&w->me->serving, 0);
+	w->deadline_ms = w->now_ms + w->conf->shutdown_timeout_ms;
+	close_listeners(w);
+	log_debug("draining %llu connections", (unsigned long long)w->nconns);
+}
+
+/*
+ * Adopted connections (a reload's old worker's, or a restart's from
+ * systemd's store), with their unsent echo first.  They are this worker's
+ * own from here on: counted, listed, timed as if accepted here.
+ */
+static void
+adopt(struct worker *w, int *fds, size_t nfds)
+{
+	struct conn *v[HANDOFF_MAX_CONNS];
+	const char *why;
+	int n = carry_in(fds, nfds, w->now_ms, v, &why);
+
+	if (n == -1) {
+		log_warnx("adopting %zu connections: %s", nfds ? nfds - 1 : 0, why);
+		return;
 	}
-	switch (cmd) {
+	for (int i = 0; i < n; i++) {
+		struct conn *c = v[i];
+		struct admit_policy p = policy(w);
+		struct epoll_event ev = { .events = conn_events(c), .data.ptr = c };
+
+		/* Counted for its source, never refused: it was admitted once. */
+		if (admit_client(&p, ADMIT_TCP, &c->peer.sa, &c->counted) != ADMIT_OK)
+			c->counted = false;
+		c->events = ev.events;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+			uncount(w, c);
+			close(c->fd);
+			conn_release(c);
+			free(c);
+			continue;
+		}
+		list_append(w, c);
+		w->nconns++;
+		w->adopted++;	/* counters: an adopted connection is ours */
+	}
+	log_debug("adopted %d connections", n);
+}
+
+static void on_message(void *, char, int *, size_t);
+
+/* Every connection to the master, oldest first, in batches; the first
+ * batch refused (or unanswered) leaves the rest draining here. */
+static void
+hand_over(struct worker *w)
+{
+	struct conn *v[HANDOFF_MAX_CONNS];
+	uint64_t handed = 0;
+
+	begin_drain(w);
+	w->handing = true;
+	while (w->head != NULL) {
+		size_t n = 0;
+		int rc;
+
+		for (struct conn *c = w->head; c && n < nitems(v); c = c->next)
+			v[n++] = c;
+		rc = carry_out(w->cmd_fd, v, n, w->now_ms, on_message, w);
+		if (rc != 1) {
+			if (rc == -1)
+				log_warn("handing %zu connections over", n);
+			else
+				log_info("handoff refused; draining %llu connections",
+				    (unsigned long long)w->nconns);
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			/* The master holds it now: out of our epoll set first,
+			 * since close() alone would not remove it. */
+			epoll_ctl(w->ep, EPOLL_CTL_DEL, v[i]->fd, NULL);
+			uncount(w, v[i]);
+			list_unlink(w, v[i]);
+			close(v[i]->fd);
+			conn_release(v[i]);
+			free(v[i]);
+			w->nconns--;
+		}
+		handed += n;
+	}
+	w->handing = false;
+	log_debug("handed %llu connections over", (unsigned long long)handed);
+}
+
+/* One message from the master: an order, or connections to adopt. */
+static void
+on_message(void *arg, char type, int *fds, size_t nfds)
+{
+	struct worker *w = arg;
+
+	if (type == HANDOFF_MSG_ADOPT) {
+		adopt(w, fds, nfds);
+		return;
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	switch (type) {
 	case CHAN_CMD_DRAIN:
-		if (w->draining)
-			return;
-		w->draining = true;
-		atomic_store(&w->me->serving, 0);
-		w->deadline_ms = w->now_ms + w->conf->shutdown_timeout_ms;
-		close_listeners(w);
-		log_debug("draining %llu connections",
-		    (unsigned long long)w->nconns);
+		begin_drain(w);
+		break;
+	case CHAN_CMD_HANDOFF:
+		if (!w->handing)
+			hand_over(w);
 		break;
 	case CHAN_CMD_QUIT:
 		log_flush();
 		_exit(0);
 	}
+}
+
+static void
+on_order(struct worker *w)
+{
+	int fds[HANDOFF_MAX_FDS];
+	size_t nfds;
+	char type;
+	int rc = handoff_recv(w->cmd_fd, &type, fds, nitems(fds), &nfds);
+
+	if (rc == -1 && (errno == EAGAIN || errno == EPROTO))
+		return;
+	if (rc <= 0) {		/* the master is gone: so are we */
+		log_flush();
+		_exit(0);
+	}
+	on_message(w, type, fds, nfds);
 }
 
 static void
@@ -448,7 +561,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	ev.events = EPOLLIN;
 	ev.data.u64 = WATCH_CMD;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, cmd_fd, &ev) == -1)
-		fatal("epoll_ctl order pipe");
+		fatal("epoll_ctl channel");
 	for (size_t i = 0; i < w->ls->n; i++) {
 		if (w->ls->v[i].proto != PROTO_UDP)
 			continue;

@@ -1,0 +1,125 @@
+/*
+ * carry.c - a worker's side of the handoff: its connections leave in
+ * batches (a state memfd and up to HANDOFF_MAX_CONNS sockets per message)
+ * and the master answers each batch; adopted connections arrive the same
+ * way and are checked as the master checks them: the worker trusts the
+ * master, but one parser for both sides keeps them honest.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "carry.h"
+#include "handoff.h"
+#include "util.h"
+
+int
+carry_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
+    carry_other_fn *other, void *arg)
+{
+	struct handoff_rec recs[HANDOFF_MAX_CONNS];
+	int fds[HANDOFF_MAX_FDS], rc;
+	uint64_t end;
+
+	if (n == 0 || n > HANDOFF_MAX_CONNS) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		handoff_rec_from_conn(&recs[i], v[i], now_ms);
+		fds[i + 1] = v[i]->fd;
+	}
+	if ((fds[0] = handoff_encode(recs, n)) == -1)
+		return -1;
+	rc = handoff_send(chan, HANDOFF_MSG_BATCH, fds, n + 1);
+	close(fds[0]);
+	if (rc == -1)
+		return -1;
+	end = now_coarse_ms() + CARRY_ACK_MS;
+	for (;;) {
+		struct pollfd p = { .fd = chan, .events = POLLIN };
+		int got[HANDOFF_MAX_FDS];
+		size_t ngot;
+		uint64_t now = now_coarse_ms();
+		char type;
+
+		if (now >= end)
+			return 0;
+		if (poll(&p, 1, (int)(end - now)) <= 0)
+			continue;
+		rc = handoff_recv(chan, &type, got, nitems(got), &ngot);
+		if (rc == 0) {
+			errno = EPIPE;
+			return -1;
+		}
+		if (rc == -1) {
+			if (errno == EAGAIN || errno == EPROTO)
+				continue;
+			return -1;
+		}
+		if (type == HANDOFF_MSG_ACCEPTED || type == HANDOFF_MSG_REFUSED) {
+			for (size_t i = 0; i < ngot; i++)
+				close(got[i]);
+			return type == HANDOFF_MSG_ACCEPTED;
+		}
+		other(arg, type, got, ngot);
+	}
+}
+
+int
+carry_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
+    const char **why)
+{
+	struct handoff_batch b;
+	size_t n = nfds > 0 ? nfds - 1 : 0, made = 0;
+
+	if (nfds < 2) {
+		*why = "no connections in the message";
+		goto fail;
+	}
+	for (size_t i = 1; i < nfds; i++)
+		if (handoff_check_socket(fds[i], why) == -1)
+			goto fail;
+	if (handoff_decode(fds[0], n, &b, why) == -1)
+		goto fail;
+	for (; made < n; made++) {
+		const struct handoff_rec *r = &b.v[made];
+		struct conn *c = calloc(1, sizeof(*c));
+
+		if (c == NULL || (r->pend_len > 0 &&
+		    (c->pend = malloc(r->pend_len)) == NULL)) {
+			free(c);
+			*why = "out of memory";
+			break;
+		}
+		c->fd = fds[made + 1];
+		c->rd_eof = r->rd_eof;
+		if (r->pend_len > 0)
+			memcpy(c->pend, r->pend, r->pend_len);
+		c->pend_len = r->pend_len;
+		c->bytes = r->bytes;
+		c->start_us = r->start_us;
+		c->last_ms = now_ms > r->idle_ms ? now_ms - r->idle_ms : 0;
+		c->peer = r->peer;
+		c->peerlen = r->peerlen;
+		out[made] = c;
+	}
+	handoff_batch_free(&b);
+	if (made < n) {
+		for (size_t i = 0; i < made; i++) {
+			conn_release(out[i]);
+			free(out[i]);
+		}
+		goto fail;
+	}
+	close(fds[0]);
+	return (int)n;
+fail:
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	return -1;
+}

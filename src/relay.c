@@ -1,0 +1,257 @@
+/*
+ * relay.c - the master moves connections: it never serves them, it checks
+ * them, passes them on, or ends them gracefully when nobody can take them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handoff.h"
+#include "log.h"
+#include "relay.h"
+#include "restartjob.h"
+#include "util.h"
+
+#define END_MS		500	/* flushing connections nobody could take */
+
+void
+relay_init(struct relay *r, struct pool *p)
+{
+	memset(r, 0, sizeof(*r));
+	r->pool = p;
+}
+
+static bool
+is_target(const struct relay *r, int i, unsigned generation)
+{
+	const struct slot *s = &r->pool->slot[i];
+
+	return s->state == SLOT_RUNNING && s->generation == generation &&
+	    s->cmd_fd != -1 && atomic_load(&r->pool->stats[i].ready);
+}
+
+bool
+relay_can_take(const struct relay *r, unsigned generation)
+{
+	for (int i = 0; i < r->pool->hw; i++)
+		if (is_target(r, i, generation))
+			return true;
+	return false;
+}
+
+/* One adopt message to slot i: its share of v/fds. */
+static int
+give(struct relay *r, int i, const struct handoff_rec *v, const int *fds,
+    size_t n)
+{
+	int all[HANDOFF_MAX_FDS], rc;
+
+	if ((all[0] = handoff_encode(v, n)) == -1)
+		return -1;
+	memcpy(all + 1, fds, n * sizeof(int));
+	rc = handoff_send(r->pool->slot[i].cmd_fd, HANDOFF_MSG_ADOPT, all, n + 1);
+	close(all[0]);
+	return rc;
+}
+
+/*
+ * Deals v/fds (n <= HANDOFF_MAX_CONNS) round robin over the ready workers
+ * of generation, one message per worker; a worker that cannot take its
+ * share passes it to the next.  What nobody takes is ended gracefully.
+ * Closes the master's copies.  Returns how many were given.
+ */
+static size_t
+distribute(struct relay *r, unsigned generation, const struct handoff_rec *v,
+    const int *fds, size_t n)
+{
+	struct handoff_rec share[HANDOFF_MAX_CONNS];
+	int sfds[HANDOFF_MAX_CONNS], targets[POOL_MAX_SLOTS];
+	bool *done = calloc(n ? n : 1, sizeof(*done));
+	size_t given = 0, nt = 0;
+
+	for (int i = 0; i < r->pool->hw; i++)
+		if (is_target(r, i, generation))
+			targets[nt++] = i;
+	for (size_t t = 0; t < nt && done != NULL && given < n; t++) {
+		/* The first target this round is the cursor's; each takes
+		 * every nt-th of what is left. */
+		size_t left = 0;
+		for (size_t k = 0; k < n; k++)
+			left += !done[k];
+		size_t want = (left + (nt - t) - 1) / (nt - t), m = 0;
+		int slot = targets[(r->cursor + t) % nt];
+		for (size_t k = 0; k < n && m < want; k++) {
+			if (done[k])
+				continue;
+			share[m] = v[k];
+			sfds[m++] = fds[k];
+			done[k] = true;
+		}
+		if (give(r, slot, share, sfds, m) == 0) {
+			given += m;
+			continue;
+		}
+		log_warn("giving %zu connections to worker %d", m, slot);
+		for (size_t k = 0, j = 0; k < n && j < m; k++)	/* back */
+			if (done[k] && fds[k] == sfds[j]) {
+				done[k] = false;
+				j++;
+			}
+	}
+	r->cursor++;
+	uint64_t deadline = now_coarse_ms() + END_MS;
+	for (size_t k = 0; k < n; k++) {
+		if (done == NULL || !done[k]) {
+			handoff_finish(fds[k], v[k].pend, v[k].pend_len, deadline);
+			r->ended++;
+		} else
+			close(fds[k]);
+	}
+	free(done);
+	r->moved += given;
+	return given;
+}
+
+/* Parking: into the store, as many as it has room for; the rest ended. */
+static void
+park(struct relay *r, int i, struct handoff_rec *v, const int *fds, size_t n)
+{
+	size_t k = fdstore_put(v, fds, n);
+	uint64_t deadline = now_coarse_ms() + END_MS;
+
+	if (k < n)
+		log_warnx("descriptor store full (FDSTORE=%zu): ending %zu "
+		    "connections of worker %d", fdstore_max(), n - k, i);
+	for (size_t j = 0; j < n; j++) {
+		if (j < k)
+			close(fds[j]);
+		else
+			handoff_finish(fds[j], v[j].pend, v[j].pend_len, deadline);
+	}
+	r->parked += k;
+	r->ended += n - k;
+	log_info("worker %d: %zu connections parked with systemd", i, k);
+}
+
+/* A batch from slot i's worker: checked, then passed on or refused. */
+static void
+on_batch(struct relay *r, int i, unsigned generation, int *fds, size_t nfds)
+{
+	const struct slot *s = &r->pool->slot[i];
+	struct handoff_batch b;
+	const char *why = NULL;
+	char answer = HANDOFF_MSG_REFUSED;
+	size_t n = nfds > 0 ? nfds - 1 : 0;
+
+	if (nfds < 2)
+		why = "a batch without connections";
+	for (size_t k = 1; k < nfds && why == NULL; k++)
+		(void)handoff_check_socket(fds[k], &why);
+	if (why == NULL && handoff_decode(fds[0], n, &b, &why) == 0) {
+		if (r->parking) {
+			park(r, i, b.v, fds + 1, n);
+			answer = HANDOFF_MSG_ACCEPTED;
+		} else if (relay_can_take(r, generation)) {
+			size_t given = distribute(r, generation, b.v, fds + 1, n);
+			log_info("worker %d: %zu connections handed to generation "
+			    "%u", i, given, generation);
+			answer = HANDOFF_MSG_ACCEPTED;
+		} else
+			why = "no worker of the new generation is ready";
+		handoff_batch_free(&b);
+	}
+	if (answer == HANDOFF_MSG_REFUSED) {
+		log_warnx("worker %d (pid %ld): handoff refused: %s; it drains",
+		    i, (long)s->pid, why);
+		for (size_t k = 1; k < nfds; k++)
+			close(fds[k]);
+		pool_handoff_mark(r->pool, i, SLOT_HANDOFF_NONE);
+	}
+	if (nfds > 0)
+		close(fds[0]);
+	if (handoff_send(s->cmd_fd, answer, NULL, 0) == -1)
+		log_warn("answering worker %d", i);
+}
+
+void
+relay_on_channel(struct relay *r, int i, unsigned generation)
+{
+	for (;;) {
+		int fds[HANDOFF_MAX_FDS];
+		size_t nfds;
+		char type;
+		int fd = r->pool->slot[i].cmd_fd;
+
+		if (fd == -1 || handoff_recv(fd, &type, fds, nitems(fds), &nfds) != 1)
+			return;	/* EOF and errors: the reaper sees it die */
+		if (type == HANDOFF_MSG_BATCH) {
+			on_batch(r, i, generation, fds, nfds);
+			continue;
+		}
+		log_warnx("worker %d: unexpected message 0x%02x", i,
+		    (unsigned char)type);
+		for (size_t k = 0; k < nfds; k++)
+			close(fds[k]);
+	}
+}
+
+void
+relay_tick(struct relay *r, unsigned generation, uint64_t deadline_ms)
+{
+	if (!relay_can_take(r, generation))
+		return;
+	for (int i = 0; i < r->pool->hw; i++)
+		if (r->pool->slot[i].handoff == SLOT_HANDOFF_WANTED &&
+		    r->pool->slot[i].state == SLOT_DRAINING)
+			pool_handoff(r->pool, i, deadline_ms);
+	if (r->stored.n == 0)
+		return;
+	/* From the store: in batches, then out of the store. */
+	struct fdstore_set *s = &r->stored;
+	size_t given = 0;
+	for (size_t k = 0; k < s->n; k += HANDOFF_MAX_CONNS) {
+		struct handoff_rec v[HANDOFF_MAX_CONNS];
+		int fds[HANDOFF_MAX_CONNS];
+		size_t m = s->n - k < HANDOFF_MAX_CONNS ? s->n - k : HANDOFF_MAX_CONNS;
+		for (size_t j = 0; j < m; j++) {
+			v[j] = s->v[k + j].rec;
+			fds[j] = s->v[k + j].fd;
+		}
+		given += distribute(r, generation, v, fds, m);
+	}
+	log_info("%zu connections taken from systemd's store, %zu given to "
+	    "generation %u", s->n, given, generation);
+	fdstore_done(s);
+}
+
+bool
+relay_should_park(void)
+{
+	char why[256];
+	int pending;
+
+	if (fdstore_max() < 2)
+		return false;
+	pending = restartjob_pending(why, sizeof(why));
+	if (pending == -1)
+		log_warnx("is a restart pending? cannot tell (%s): stopping "
+		    "gracefully", why);
+	else
+		log_info("%s: %s", why, pending ? "parking connections with "
+		    "systemd for the restart" : "stopping gracefully");
+	return pending == 1;
+}
+
+void
+relay_abandon(struct relay *r)
+{
+	if (r->stored.n == 0 && r->stored.nstates == 0)
+		return;
+	log_warnx("ending %zu connections taken from systemd's store",
+	    r->stored.n);
+	r->ended += r->stored.n;
+	fdstore_abandon(&r->stored);
+}
