@@ -43,10 +43,12 @@ ho_start() {
 	coproc HO_LOAD { exec nsenter -t "$pid1" -n -- "$ho_load" -n "$ho_clients" \
 		-r "$ho_rate" -p 7 -T 600 2>"$work/e2eload.err"; }
 }
-ho_say() { echo "$*" >&"${HO_LOAD[1]}"; }
+# A tool that has exited must not take the test down with a SIGPIPE: the
+# write is in a subshell, and a read finds no descriptor or times out.
+ho_say() { [ -n "${HO_LOAD[1]:-}" ] && (echo "$*" >&"${HO_LOAD[1]}") 2>/dev/null; }
 ho_read() { # ho_read SECONDS: the tool's next line into $ho_line
 	ho_line=
-	read -r -t "$1" ho_line <&"${HO_LOAD[0]}"
+	[ -n "${HO_LOAD[0]:-}" ] && read -r -t "$1" ho_line <&"${HO_LOAD[0]}"
 }
 ho_connect() { # every closed client reconnects, and every client echoes a batch
 	ho_say udp 1
@@ -249,4 +251,6 @@ ho_stop_on_remove() { # every line that stops echod.socket is under an if on "$1
 	grep -q 'stop.*echod\.socket' "$1"
 }
 
+ho_t0=$SECONDS
 ho_run
+echo "connections through reload, restart and upgrade: $((SECONDS - ho_t0)) s" | diag
