@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -127,6 +128,21 @@ parse_id(const char *name, uint64_t *id)
 	return errno == 0 && *end == '\0' && *id != 0;
 }
 
+/*
+ * Closes a passed descriptor without freeing its number: sd_listen_fds()
+ * after us walks every number up to LISTEN_FDS and would fail on a gap.
+ */
+static void
+release(int fd)
+{
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (null == -1 || dup3(null, fd, O_CLOEXEC) == -1)
+		close(fd);
+	if (null != -1)
+		close(null);
+}
+
 /* The states first, then each socket matched to its record. */
 static int
 collect(struct fdstore_set *s, char **names, int n,
@@ -152,7 +168,7 @@ collect(struct fdstore_set *s, char **names, int n,
 			memset(&s->states[s->nstates], 0, sizeof(s->states[0]));
 		}
 		s->nstates++;
-		close(fd);
+		release(fd);
 	}
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
@@ -167,7 +183,8 @@ collect(struct fdstore_set *s, char **names, int n,
 		    handoff_check_socket(fd, &why) == -1 ||
 		    fd_set_nonblock(fd, 1) == -1) {
 			warn(names[i], why);
-			handoff_finish(fd, NULL, 0, 0);
+			shutdown(fd, SHUT_WR);
+			release(fd);
 			fdstore_remove(names[i]);
 			continue;
 		}

@@ -43,7 +43,7 @@ static struct master {
 	struct source_shared		*sources;
 	int				 sigfd;
 	int				 pidfd;
-	int				 close_fds[4];
+	int				*close_fds;	/* -1 ended */
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
 	struct health			 health;	/* what was said about it */
@@ -505,16 +505,25 @@ open_tables(char *err, size_t errlen)
 	return 0;
 }
 
-/* What a worker must not keep: the master's own descriptors. */
+/* What a worker must not keep: the master's own descriptors, and the
+ * connections taken from systemd's store until they are given out (a
+ * worker's copy would keep them open after their own worker closes them). */
 static void
 prepare_workers(void)
 {
 	int n = 0, own[] = { m.sigfd, m.pidfd, detach_fd() };
+	int *v = realloc(m.close_fds, (nitems(own) + m.relay.stored.n + 1) *
+	    sizeof(*v));
 
+	if (v == NULL)
+		fatal("descriptors for workers to close");
+	m.close_fds = v;
 	for (size_t i = 0; i < nitems(own); i++)
 		if (own[i] != -1)
-			m.close_fds[n++] = own[i];
-	m.close_fds[n] = -1;
+			v[n++] = own[i];
+	for (size_t i = 0; i < m.relay.stored.n; i++)
+		v[n++] = m.relay.stored.v[i].fd;
+	v[n] = -1;
 }
 
 /* Everything before the loop, up to forking the first generation.  On
@@ -639,6 +648,7 @@ finish(void)
 		detach_fail(m.gave_up);
 	conf_free(m.conf);
 	close(m.sigfd);
+	free(m.close_fds);
 	return rc;
 }
 
@@ -659,9 +669,12 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		if (m.stopping)
 			kill_overdue();
 		else {
+			bool stored = m.relay.stored.n > 0;
 			respawn();
 			relay_tick(&m.relay, m.generation, m.now_ms +
 			    m.conf->shutdown_timeout_ms + DRAIN_GRACE_MS);
+			if (stored && m.relay.stored.n == 0)
+				prepare_workers();	/* given out */
 		}
 	}
 	return finish();

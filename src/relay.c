@@ -133,7 +133,11 @@ park(struct relay *r, int i, struct handoff_rec *v, const int *fds, size_t n)
 	}
 	r->parked += k;
 	r->ended += n - k;
-	log_info("worker %d: %zu connections parked with systemd", i, k);
+	uint64_t unsent = 0;
+	for (size_t j = 0; j < k; j++)
+		unsent += v[j].pend_len;
+	log_info("worker %d: %zu connections (%llu bytes unsent) parked with "
+	    "systemd", i, k, (unsigned long long)unsent);
 }
 
 /* A batch from slot i's worker: checked, then passed on or refused. */
@@ -155,9 +159,13 @@ on_batch(struct relay *r, int i, unsigned generation, int *fds, size_t nfds)
 			park(r, i, b.v, fds + 1, n);
 			answer = HANDOFF_MSG_ACCEPTED;
 		} else if (relay_can_take(r, generation)) {
+			uint64_t unsent = 0;
+			for (size_t k = 0; k < n; k++)
+				unsent += b.v[k].pend_len;
 			size_t given = distribute(r, generation, b.v, fds + 1, n);
-			log_info("worker %d: %zu connections handed to generation "
-			    "%u", i, given, generation);
+			log_info("worker %d: %zu connections (%llu bytes unsent) "
+			    "handed to generation %u", i, given,
+			    (unsigned long long)unsent, generation);
 			answer = HANDOFF_MSG_ACCEPTED;
 		} else
 			why = "no worker of the new generation is ready";
@@ -207,7 +215,7 @@ relay_tick(struct relay *r, unsigned generation, uint64_t deadline_ms)
 		if (r->pool->slot[i].handoff == SLOT_HANDOFF_WANTED &&
 		    r->pool->slot[i].state == SLOT_DRAINING)
 			pool_handoff(r->pool, i, deadline_ms);
-	if (r->stored.n == 0)
+	if (r->stored.n == 0 && r->stored.nstates == 0)
 		return;
 	/* From the store: in batches, then out of the store. */
 	struct fdstore_set *s = &r->stored;
@@ -222,8 +230,9 @@ relay_tick(struct relay *r, unsigned generation, uint64_t deadline_ms)
 		}
 		given += distribute(r, generation, v, fds, m);
 	}
-	log_info("%zu connections taken from systemd's store, %zu given to "
-	    "generation %u", s->n, given, generation);
+	if (s->n > 0)
+		log_info("%zu connections taken from systemd's store, %zu given "
+		    "to generation %u", s->n, given, generation);
 	fdstore_done(s);
 }
 
@@ -250,7 +259,8 @@ relay_abandon(struct relay *r)
 {
 	if (r->stored.n == 0 && r->stored.nstates == 0)
 		return;
-	log_warnx("ending %zu connections taken from systemd's store",
+	if (r->stored.n > 0)
+		log_warnx("ending %zu connections taken from systemd's store",
 	    r->stored.n);
 	r->ended += r->stored.n;
 	fdstore_abandon(&r->stored);

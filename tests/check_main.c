@@ -162,6 +162,7 @@ main(void)
 	srunner_add_suite(sr, conn_suite());
 	srunner_add_suite(sr, detach_suite());
 	srunner_add_suite(sr, fault_suite());
+	srunner_add_suite(sr, handoff_suite());
 	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, listen_suite());
@@ -181,6 +182,7 @@ main(void)
 	srunner_add_suite(sr, guard_suite());
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, hermetic_suite());
+	srunner_add_suite(sr, handoff_suite());
 #endif
 	/* Check opens the path itself; the descriptor keeps it reachable. */
 	snprintf(tappath, sizeof(tappath), "/proc/self/fd/%d", tapfd);

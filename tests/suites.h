@@ -45,6 +45,9 @@ Suite	*udp_suite(void);
 /* in both: tests/check_listen.c (reconcile, unit) and
  * tests/integration/check_listen.c (the real echod) */
 Suite	*listen_suite(void);
+/* tests/check_handoff.c (the wire format) and
+ * tests/integration/check_handoff.c (reloads and restarts) */
+Suite	*handoff_suite(void);
 
 /* check_integration: the real echod */
 Suite	*echo_suite(void);

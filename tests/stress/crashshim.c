@@ -7,13 +7,17 @@
  * master's loop and the worker's death interleave.
  * With CRASHSHIM_NOFILE_AFTER_SETUID=N instead, nothing crashes: each
  * setuid() away from root lowers RLIMIT_NOFILE to N, as a process of the
- * workers' user could the moment a worker drops root. */
+ * workers' user could the moment a worker drops root.
+ * CRASHSHIM_ONCE=FILE: only the first worker to set up after FILE appears
+ * dies (it removes FILE), half a second into its set-up, as a new
+ * generation's worker that fails slowly; everything else runs normally. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static _Noreturn void
@@ -31,7 +35,8 @@ epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 {
 	int (*real)(int, struct epoll_event *, int, int);
 
-	if (getenv("CRASHSHIM_NOFILE_AFTER_SETUID") != NULL) {
+	if (getenv("CRASHSHIM_NOFILE_AFTER_SETUID") != NULL ||
+	    getenv("CRASHSHIM_ONCE") != NULL) {
 		*(void **)&real = dlsym(RTLD_NEXT, "epoll_wait");
 		return real(ep, ev, max, timeout);
 	}
@@ -47,6 +52,13 @@ epoll_create1(int flags)
 {
 	int (*real)(int);
 
+	const char *once = getenv("CRASHSHIM_ONCE");
+
+	if (once != NULL && unlink(once) == 0) {
+		struct timespec slow = { 0, 500 * 1000 * 1000 };
+		nanosleep(&slow, NULL);
+		_exit(70);
+	}
 	if (getenv("CRASHSHIM_EARLY") != NULL)
 		crash();
 	*(void **)&real = dlsym(RTLD_NEXT, "epoll_create1");
