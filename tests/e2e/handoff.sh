@@ -39,16 +39,21 @@ ho_debs() {
 
 # The load runs in the container's network namespace only: the binary and
 # its libc are the host's.
+# Its pipes are copied to descriptors of our own: bash closes a coprocess's
+# in subshells, and forgets them when it exits.
+ho_in= ho_out= ho_pid=
 ho_start() {
 	coproc HO_LOAD { exec nsenter -t "$pid1" -n -- "$ho_load" -n "$ho_clients" \
 		-r "$ho_rate" -p 7 -T 600 2>"$work/e2eload.err"; }
+	ho_pid=$HO_LOAD_PID
+	exec {ho_in}>&"${HO_LOAD[1]}" {ho_out}<&"${HO_LOAD[0]}"
 }
 # A tool that has exited must not take the test down with a SIGPIPE: the
-# write is in a subshell, and a read finds no descriptor or times out.
-ho_say() { [ -n "${HO_LOAD[1]:-}" ] && (echo "$*" >&"${HO_LOAD[1]}") 2>/dev/null; }
+# write is in a subshell.
+ho_say() { [ -n "$ho_in" ] && (echo "$*" >&"$ho_in") 2>/dev/null; }
 ho_read() { # ho_read SECONDS: the tool's next line into $ho_line
 	ho_line=
-	[ -n "${HO_LOAD[0]:-}" ] && read -r -t "$1" ho_line <&"${HO_LOAD[0]}"
+	[ -n "$ho_out" ] && read -r -t "$1" ho_line <&"$ho_out"
 }
 ho_connect() { # every closed client reconnects, and every client echoes a batch
 	ho_say udp 1
@@ -221,7 +226,8 @@ ho_run() {
 		eval 'wait_for 20 in_ct systemctl -q is-active echod.service && echo_ok tcp 127.0.0.1 && echo_ok udp ::1'
 
 	ho_say quit
-	wait "$HO_LOAD_PID" 2>/dev/null
+	wait "$ho_pid" 2>/dev/null
+	exec {ho_in}>&- {ho_out}<&-
 	[ -s "$work/e2eload.err" ] && diag < "$work/e2eload.err"
 }
 
