@@ -149,6 +149,7 @@ ho_run() {
 	ho_status
 
 	pids_before=$(ho_pids) sock_before=$(ho_socket_id)
+	local ino_before; ino_before=$(in_ct stat -L -c %d:%i "/proc/$(main_pid)/exe")
 	ho_mark upgrade
 	t0=$(ho_ms)
 	apt_get "$work/upgrade-load.log" install /var/tmp/e2e/echod_new3.deb ||
@@ -159,9 +160,10 @@ ho_run() {
 	pid=$(main_pid)
 	exe=$(in_ct readlink "/proc/$pid/exe")
 	ino="$(in_ct stat -L -c %d:%i "/proc/$pid/exe") $(in_ct stat -c %d:%i /usr/sbin/echod)"
-	check "the upgrade installed $version+e2e3 and main PID $pid runs its binary ($exe, inode ${ino% *} = ${ino#* })" \
+	check "the upgrade installed $version+e2e3 and main PID $pid runs its binary ($exe, inode ${ino% *} = ${ino#* }, was $ino_before)" \
 		eval '[ "$(in_ct dpkg-query -W -f "\${Version}" echod)" = "$version+e2e3" ] &&
 			[ "$exe" = /usr/sbin/echod ] && [ "${ino% *}" = "${ino#* }" ] &&
+			[ "${ino% *}" != "$ino_before" ] &&
 			[ -z "$(comm -12 <(echo "$pids_before") <(ho_pids))" ]'
 	check "the upgrade left echod.socket alone (same invocation)" test "$(ho_socket_id)" = "$sock_before"
 	ho_postinst_checks
