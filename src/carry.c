@@ -97,6 +97,7 @@ carry_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
 			break;
 		}
 		c->fd = fds[made + 1];
+		c->adopted = true;
 		c->rd_eof = r->rd_eof;
 		if (r->pend_len > 0)
 			memcpy(c->pend, r->pend, r->pend_len);

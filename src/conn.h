@@ -20,6 +20,7 @@ struct conn {
 	uint32_t	 events;	/* what epoll watches now */
 	bool		 rd_eof;	/* the client shut its write side */
 	bool		 counted;	/* in the per-source table */
+	bool		 adopted;	/* handed over: not only ours for a while */
 	char		*pend;		/* unsent echo, or NULL when idle */
 	uint32_t	 pend_off, pend_len;
 	uint64_t	 bytes;		/* echoed so far */

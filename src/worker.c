@@ -57,6 +57,7 @@ struct worker {
 	uint64_t		 now_ms;
 	uint64_t		 nconns, accepted, bytes;
 	uint64_t		 adopted;	/* handed to us, since start */
+	bool			 handoff;	/* ordered: hand over after the batch */
 	bool			 handing;	/* hand_over() runs */
 	struct fault_limits	 limits;	/* as the master gave them */
 	uint64_t		 limits_ms;	/* when they were last compared */
@@ -210,6 +211,10 @@ conn_close(struct worker *w, struct conn *c, const char *why)
 	log_event(w, c, LOG_CONN_CLOSE, why);
 	uncount(w, c);
 	list_unlink(w, c);
+	/* The worker that handed it over may not have closed its copy yet:
+	 * close() alone would leave it in our epoll set, pointing at c. */
+	if (c->adopted)
+		epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	conn_release(c);
 	free(c);
@@ -454,8 +459,10 @@ on_message(void *arg, char type, int *fds, size_t nfds)
 		begin_drain(w);
 		break;
 	case CHAN_CMD_HANDOFF:
-		if (!w->handing)
-			hand_over(w);
+		/* After this batch of events: it frees connections that
+		 * events still to come in the batch point to. */
+		begin_drain(w);
+		w->handoff = true;
 		break;
 	case CHAN_CMD_QUIT:
 		log_flush();
@@ -640,6 +647,10 @@ worker_main(int slot, int cmd_fd, void *arg)
 				on_accept(&w, l);
 			else
 				on_datagrams(&w, l);
+		}
+		if (w.handoff && !w.handing) {
+			w.handoff = false;
+			hand_over(&w);
 		}
 		expire(&w);
 		if (w.draining && w.nconns == 0)

@@ -90,22 +90,39 @@ log_size(void)
 static int
 master_sockets(unsigned long *out, int max)
 {
-	char path[64], link[64];
+	char path[64], link[64], line[512];
+	static unsigned long unix_ino[8192];
+	int nunix = 0;
 	struct dirent *d;
 	DIR *dir;
+	FILE *f;
 	int n = 0;
 
+	/* Not the channels to the workers (AF_UNIX): only the listeners. */
+	if ((f = fopen("/proc/net/unix", "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) && nunix < 8192) {
+			unsigned long ino;
+			if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu", &ino) == 1)
+				unix_ino[nunix++] = ino;
+		}
+		fclose(f);
+	}
 	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)e.pid);
 	ck_assert_ptr_nonnull(dir = opendir(path));
 	while ((d = readdir(dir)) != NULL && n < max) {
 		char fdpath[384];
 		ssize_t len;
+		bool is_unix = false;
 
 		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, d->d_name);
 		if ((len = readlink(fdpath, link, sizeof(link) - 1)) <= 0)
 			continue;
 		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &out[n]) == 1)
+		if (sscanf(link, "socket:[%lu]", &out[n]) != 1)
+			continue;
+		for (int i = 0; i < nunix && !is_unix; i++)
+			is_unix = unix_ino[i] == out[n];
+		if (!is_unix)
 			n++;
 	}
 	closedir(dir);
