@@ -189,13 +189,19 @@ ho_run() {
 	in_ct systemctl stop echod.service 2>&1 | grep -v -e "triggering units are still active" -e "^  echod.socket" | diag
 	ms=$(( $(ho_ms) - t0 ))
 	ho_end 10
+	# As today: served until shutdown_timeout, then closed.  A close at
+	# that deadline resets a connection whose next batch is already in
+	# (seen on main too, 31 of 200 in one of four runs), so the bar is
+	# that every connection is closed, in time, not how: the RST count is
+	# a figure.
 	local d="systemctl stop echod with $ho_clients clients: ${ms} ms, $(fig fin) FIN, $(fig rst) RST, $(fig stuck) still open"
-	if [ -n "$ho_report" ] && [ "$(fig fin)" -eq "$ho_clients" ] && [ "$(fig open)" -eq 0 ] &&
+	if [ -n "$ho_report" ] && [ "$(fig open)" -eq 0 ] &&
+		[ $(( $(fig fin) + $(fig rst) )) -eq "$ho_clients" ] &&
 		[ "$ms" -lt $(( (ho_shutdown + 3) * 1000 )) ] &&
 		[ "$(in_ct systemctl show -p Result --value echod)" = success ]; then
 		ok "$d"
 	else
-		notok "$d (want all FIN, within $((ho_shutdown + 3)) s, result success)"
+		notok "$d (want all closed within $((ho_shutdown + 3)) s, result success)"
 	fi
 	echo "stop: ${ho_report:-no figures}" | diag
 	in_ct systemctl start echod.service 2>&1 | diag
