@@ -1,6 +1,6 @@
 /*
  * channel.h - the contract between the master and its workers, as nginx's
- * ngx_channel.h: the orders on the pipe from master to worker, and the page
+ * ngx_channel.h: the orders on the channel from master to worker, and the page
  * of per-slot statistics both map.  Both sides include this header and
  * neither includes the other's: a change here is a change of protocol.
  */

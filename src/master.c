@@ -2,7 +2,7 @@
  * master.c - the supervisor.  Signals arrive through a signalfd, so the loop
  * reads top to bottom: report, wait, reap, stop?, reload?, resize?, check
  * (health.c), respawn.  The slot table is pool.c's: this file decides, pool.c
- * records.  Workers are told what to do over their order pipe, never by
+ * records.  Workers are told what to do over their channel, never by
  * signals, except SIGABRT/SIGKILL for those that stopped listening.
  */
 #include "config.h"
@@ -393,7 +393,7 @@ resize(int delta)
 /* ---- health and reports: health.c ------------------------------------- */
 
 /* fd is closed: a worker forked from now on must not close the descriptor
- * that reuses its number (its own order pipe, say). */
+ * that reuses its number (its own channel, say). */
 static void
 forget_fd(int fd)
 {

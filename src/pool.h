@@ -110,7 +110,7 @@ bool	pool_excess_generation(const struct pool *, unsigned *oldest);
 
 /*
  * Forks a worker into slot i (free or waiting).  In the child, closes every
- * other slot's order pipe and calls child(i, cmd_read_fd, arg), which must
+ * other slot's channel and calls child(i, cmd_read_fd, arg), which must
  * not return.  Signals must be blocked by the caller.  Returns the pid or
  * -1 with errno; then the slot is as it was: see pool_spawn_failed().
  */
@@ -120,7 +120,7 @@ pid_t	pool_spawn(struct pool *, int i, unsigned generation, uint64_t now_ms,
  * as long as after a worker that died at once.  Returns the delay. */
 uint64_t pool_spawn_failed(struct pool *, int i, unsigned generation,
 	    uint64_t now_ms);
-/* Sends an order; a full or broken pipe is not an error worth more. */
+/* Sends an order; a full or broken channel is not an error worth more. */
 void	pool_order(struct pool *, int i, char cmd);
 /* Tells slot i to drain, SIGKILL due at deadline_ms; a slot waiting to
  * respawn is freed instead.  Others are left alone. */
@@ -139,7 +139,7 @@ void	pool_quit(struct pool *, int i, uint64_t deadline_ms);
 int	pool_abort(struct pool *, int i, uint64_t now_ms);
 /* SIGKILL.  Both return -1 with errno; a process already gone is no error. */
 int	pool_kill(struct pool *, int i);
-/* Slot i's worker was reaped.  Either way its order pipe closes and what it
+/* Slot i's worker was reaped.  Either way its channel closes and what it
  * published is cleared, its bytes counted in bytes_gone.  Finished: the slot
  * is free.  Died: it waits pool_respawn_delay(), which is returned. */
 void	pool_finished(struct pool *, int i);

@@ -170,6 +170,30 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+/* An unsent echo longer than any buffer_size is refused even when the
+ * bytes are there. */
+START_TEST(test_pend_bound)
+{
+	size_t big = HANDOFF_MAX_PEND + 1, len;
+	char *pend = calloc(1, big), *buf;
+	struct handoff_rec r = rec(NULL);
+
+	r.pend = pend;
+	r.pend_len = (uint32_t)big;
+	buf = encode(&r, 1, &len);
+	expect_bad(buf, len, 1, "out of bounds");
+	r.pend_len = HANDOFF_MAX_PEND;		/* the edge itself is fine */
+	free(buf);
+	buf = encode(&r, 1, &len);
+	struct handoff_batch b;
+	const char *why;
+	ck_assert_int_eq(handoff_decode_buf(buf, len, 1, &b, &why), 0);
+	handoff_batch_free(&b);
+	free(buf);
+	free(pend);
+}
+END_TEST
+
 /* The memfd: sealed by the writer, or refused by the reader. */
 START_TEST(test_memfd_sealed)
 {
@@ -300,6 +324,7 @@ handoff_suite(void)
 
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_malformed);
+	tcase_add_test(tc, test_pend_bound);
 	tcase_add_test(tc, test_memfd_sealed);
 	tcase_add_test(tc, test_check_socket);
 	tcase_add_test(tc, test_channel_messages);
