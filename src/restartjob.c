@@ -21,9 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <systemd/sd-bus.h>
-#include <systemd/sd-login.h>
 
 #include "restartjob.h"
 
@@ -39,15 +39,25 @@ ask(sd_bus *bus, char *err, size_t errlen)
 	uint32_t id;
 	int r, rc = -1;
 
-	if ((r = sd_pid_get_unit(0, &unit)) < 0) {
-		snprintf(err, errlen, "our unit: %s", strerror(-r));
+	/*
+	 * Our unit, from systemd itself: sd_pid_get_unit() reads
+	 * /proc/1/cgroup, which the unit's ProtectProc=invisible hides.
+	 */
+	r = sd_bus_call_method(bus, "org.freedesktop.systemd1",
+	    "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+	    "GetUnitByPID", &e, &reply, "u", (uint32_t)getpid());
+	if (r < 0 || (r = sd_bus_message_read(reply, "o", &job)) < 0) {
+		snprintf(err, errlen, "our unit: %s",
+		    e.message ? e.message : strerror(-r));
 		goto out;
 	}
-	if ((r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit,
-	    &path)) < 0) {
-		snprintf(err, errlen, "%s: %s", unit, strerror(-r));
+	if ((path = strdup(job)) == NULL ||
+	    (unit = strdup(strrchr(path, '/') + 1)) == NULL) {
+		snprintf(err, errlen, "our unit: %s", strerror(errno));
 		goto out;
 	}
+	reply = sd_bus_message_unref(reply);
+	sd_bus_error_free(&e);
 	r = sd_bus_get_property(bus, "org.freedesktop.systemd1", path,
 	    "org.freedesktop.systemd1.Unit", "Job", &e, &reply, "(uo)");
 	if (r < 0 || (r = sd_bus_message_read(reply, "(uo)", &id, &job)) < 0) {

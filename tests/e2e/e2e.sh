@@ -374,6 +374,9 @@ check "with the file fixed, systemctl restart brings up the new release" \
 	eval 'wait_for 20 in_ct systemctl -q is-active echod.service &&
 		[ "$(main_pid)" != "$pid_before" ] && echo_ok tcp ::1'
 
+# --- connections through reload, restart and upgrade (issue 16) --------------------
+. "$here/handoff.sh"
+
 # --- remove, purge ----------------------------------------------------------------
 check "apt-get remove echod" apt_get "$work/remove.log" remove echod
 check "the remove log shows no hidden failure" log_clean "$work/remove.log"

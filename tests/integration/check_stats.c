@@ -486,12 +486,25 @@ START_TEST(test_titles)
 	ck_assert_str_eq(buf, "echod");
 	ck_assert(pgrep_finds(e.pid));
 
-	/* one connection on each worker keeps both draining after a reload */
+	/* A reload: the old workers hand their connections over and go; the
+	 * held connection keeps being echoed by generation 2. */
 	held = h_connect(AF_INET, e.tcp4, 2000);
 	ck_assert_int_eq(h_echo(held, "x", 1, 2000), 0);
 	ck_assert_int_eq(kill(e.pid, SIGHUP), 0);
-	wait_title(e.pid, "echod: master (generation 2, 3 workers)");
-	/* the worker holding it says so once it has read the order */
+	wait_title(e.pid, "echod: master (generation 2, 2 workers)");
+	ck_assert_int_eq(h_echo(held, "y", 1, 2000), 0);
+	for (uint64_t end = h_now_ms() + 10000; h_workers(e.pid, w, 4) != 2 &&
+	    h_now_ms() < end; h_tick())
+		;
+	ck_assert_int_eq(h_workers(e.pid, w, 4), 2);
+	for (int i = 0; i < 2; i++)
+		ck_assert(args_of(w[i], buf, sizeof(buf)) &&
+		    strstr(buf, "(generation 2)") != NULL);
+
+	/* A graceful stop: the worker holding it drains, and says so once it
+	 * has read the order; the master says it stops. */
+	ck_assert_int_eq(kill(e.pid, SIGTERM), 0);
+	wait_title(e.pid, "echod: master (generation 2, 2 workers, stopping)");
 	int drainer = -1;
 	for (uint64_t end = h_now_ms() + 5000; drainer == -1 && h_now_ms() < end;
 	    h_tick())
@@ -499,14 +512,13 @@ START_TEST(test_titles)
 			if (args_of(w[i], buf, sizeof(buf)) &&
 			    strstr(buf, "draining") != NULL)
 				drainer = i;
-	ck_assert_msg(drainer != -1, "no worker of generation 1 shows it drains");
-	snprintf(want, sizeof(want), "%.*s (generation 1, draining)",
+	ck_assert_msg(drainer != -1, "no worker shows it drains");
+	snprintf(want, sizeof(want), "%.*s (generation 2, draining)",
 	    (int)(strchr(buf, '(') - buf - 1), buf);
 	ck_assert_str_eq(buf, want);
 	ck_assert(ps_field(w[drainer], "args", buf, sizeof(buf)));
 	ck_assert_str_eq(buf, want);
 	close(held);
-	wait_title(e.pid, "echod: master (generation 2, 2 workers)");
 }
 END_TEST
 
