@@ -451,7 +451,7 @@ cpu_ns(pid_t pid)
  * alone proves nothing, and is repeated from a new source (a new bucket).
  * Returns how many workers read.
  */
-enum { RATE = 500, BURST = 100, PPS = 20000, RUN_MS = 2500 };
+enum { RATE = 500, BURST = 100, PPS = 20000, RUN_MS = 2500, BURST_DGRAMS = 400 };
 
 static int
 udp_flood(int workers, const pid_t *w, const char *srcip)
@@ -472,14 +472,16 @@ udp_flood(int workers, const pid_t *w, const char *srcip)
 
 		if (t - t0 >= RUN_MS * 1000ULL)
 			break;
-		/* paced: as many as due by now, a few at a time */
-		for (int i = 0; i < 8 && sent < (t - t0) * PPS / 1000000; i++) {
-			if (sendto(fd, "flood", 5, 0, (struct sockaddr *)&dst,
-			    sizeof(dst)) == 5) {
+		/* paced, in bursts of BURST_DGRAMS: more than one worker's turn
+		 * at the socket (udpshare.h), so that the others are asked to
+		 * help, as in a real flood */
+		uint64_t due = (t - t0) * PPS / 1000000;
+		if (due >= sent + BURST_DGRAMS)
+			while (sent < due && sendto(fd, "flood", 5, 0,
+			    (struct sockaddr *)&dst, sizeof(dst)) == 5) {
 				sent++;
 				t1 = now_usec();
 			}
-		}
 		while (recv(fd, buf, sizeof(buf), 0) > 0)
 			answers++;
 	}
