@@ -80,16 +80,6 @@ expo_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t
-sum(const uint64_t *v, size_t n)
-{
-	uint64_t t = 0;
-
-	for (size_t i = 0; i < n; i++)
-		t += v[i];
-	return t;
-}
-
 static unsigned long long
 age(int64_t now_ms, int64_t then_ms)
 {
@@ -119,13 +109,13 @@ expo_text(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
 	    "%llu bytes, %llu datagrams, %llu refused, %llu dropped, "
 	    "%llu reloads, %llu worker exits\n",
 	    (unsigned long long)t->open, (unsigned long long)t->accepted,
-	    (unsigned long long)sum(t->closed, STATS_CLOSE_COUNT),
-	    (unsigned long long)sum(t->bytes, STATS_PROTO_COUNT),
+	    (unsigned long long)stats_sum(t->closed, STATS_CLOSE_COUNT),
+	    (unsigned long long)stats_sum(t->bytes, STATS_PROTO_COUNT),
 	    (unsigned long long)t->datagrams,
-	    (unsigned long long)sum(t->refused, STATS_REFUSE_COUNT),
-	    (unsigned long long)sum(t->dropped, STATS_DROP_COUNT),
-	    (unsigned long long)sum(s->reloads, STATS_RELOAD_COUNT),
-	    (unsigned long long)sum(s->exits, STATS_EXIT_COUNT));
+	    (unsigned long long)stats_sum(t->refused, STATS_REFUSE_COUNT),
+	    (unsigned long long)stats_sum(t->dropped, STATS_DROP_COUNT),
+	    (unsigned long long)stats_sum(s->reloads, STATS_RELOAD_COUNT),
+	    (unsigned long long)stats_sum(s->exits, STATS_EXIT_COUNT));
 	return done(b);
 }
 

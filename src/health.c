@@ -121,16 +121,6 @@ health_report(struct health *h, const struct pool *p,
 	}
 }
 
-static uint64_t
-sum(const uint64_t *v, int n)
-{
-	uint64_t t = 0;
-
-	for (int i = 0; i < n; i++)
-		t += v[i];
-	return t;
-}
-
 void
 health_status_text(const struct stats_snapshot *s, bool stopping, char *buf,
     size_t len)
@@ -141,10 +131,10 @@ health_status_text(const struct stats_snapshot *s, bool stopping, char *buf,
 	    "%llu accepted, %llu datagrams, %llu refused, %llu dropped",
 	    stopping ? "stopping: " : "", s->nworkers,
 	    (unsigned long long)t->open,
-	    (unsigned long long)sum(t->bytes, STATS_PROTO_COUNT),
+	    (unsigned long long)stats_sum(t->bytes, STATS_PROTO_COUNT),
 	    (unsigned long long)t->accepted, (unsigned long long)t->datagrams,
-	    (unsigned long long)sum(t->refused, STATS_REFUSE_COUNT),
-	    (unsigned long long)sum(t->dropped, STATS_DROP_COUNT));
+	    (unsigned long long)stats_sum(t->refused, STATS_REFUSE_COUNT),
+	    (unsigned long long)stats_sum(t->dropped, STATS_DROP_COUNT));
 }
 
 void

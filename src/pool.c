@@ -265,19 +265,34 @@ pool_drain(struct pool *p, int i, uint64_t deadline_ms)
 	stats_worker_draining(p->shared, i);
 }
 
-void
-pool_handoff(struct pool *p, int i, uint64_t deadline_ms)
+/*
+ * Slot i's worker is told to go (cmd: hand over, or quit); a slot waiting
+ * for its respawn is simply freed.  False if there was nobody to tell.
+ */
+static bool
+order_to_go(struct pool *p, int i, char cmd)
 {
 	struct slot *s = &p->slot[i];
 
 	if (s->state == SLOT_WAITING) {
 		set_free(s);
-		return;
+		return false;
 	}
 	if (!pool_alive(s))
-		return;
-	pool_order(p, i, CHAN_CMD_HANDOFF);
+		return false;
+	pool_order(p, i, cmd);
 	s->state = SLOT_DRAINING;
+	stats_worker_draining(p->shared, i);
+	return true;
+}
+
+void
+pool_handoff(struct pool *p, int i, uint64_t deadline_ms)
+{
+	struct slot *s = &p->slot[i];
+
+	if (!order_to_go(p, i, CHAN_CMD_HANDOFF))
+		return;
 	s->handoff = SLOT_HANDOFF_ORDERED;
 	if (s->deadline_ms == 0 || deadline_ms > s->deadline_ms)
 		s->deadline_ms = deadline_ms;
@@ -293,18 +308,8 @@ pool_handoff_mark(struct pool *p, int i, enum slot_handoff h)
 void
 pool_quit(struct pool *p, int i, uint64_t deadline_ms)
 {
-	struct slot *s = &p->slot[i];
-
-	if (s->state == SLOT_WAITING) {
-		set_free(s);
-		return;
-	}
-	if (!pool_alive(s))
-		return;
-	pool_order(p, i, CHAN_CMD_QUIT);
-	s->state = SLOT_DRAINING;
-	s->deadline_ms = deadline_ms;
-	stats_worker_draining(p->shared, i);
+	if (order_to_go(p, i, CHAN_CMD_QUIT))
+		p->slot[i].deadline_ms = deadline_ms;
 }
 
 static int

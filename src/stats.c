@@ -322,6 +322,16 @@ read_once(const struct chan_page *pg, struct stats_snapshot *out)
 	}
 }
 
+uint64_t
+stats_sum(const uint64_t *v, size_t n)
+{
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < n; i++)
+		t += v[i];
+	return t;
+}
+
 int
 stats_read(const struct chan_page *pg, struct stats_snapshot *out)
 {

@@ -145,6 +145,8 @@ struct stats_snapshot {
  * workers wrote is believed: it is for reporting, never for decisions.
  */
 int	stats_read(const struct chan_page *, struct stats_snapshot *);
+/* The total of a labelled counter: v[0] + ... + v[n - 1]. */
+uint64_t stats_sum(const uint64_t *v, size_t n);
 
 /* ---- the writers ------------------------------------------------------- */
 

@@ -25,27 +25,8 @@ LOAD=${CLUSTER_LOAD:-$top_builddir/tests/cluster/cluster-load}
 SHUTDOWN_TIMEOUT=3	# seconds, in each host's echod.conf
 STOP_DELAY=1		# seconds: > fall (2) x inter (200 ms), with margin
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local d=$1; shift
-	if "$@"; then ok "$d"; else notok "$d"; fi
-}
-diag() { sed 's/^/# /'; }
-bail() { echo "Bail out! $*"; exit 1; }
-skip_all() {
-	[ -n "${ECHOD_CI:-}" ] && bail "cannot run, and ECHOD_CI is set: $*"
-	echo "1..0 # SKIP $*"; exit 0
-}
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds, or give up.
-wait_for() {
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.1
-	done
-}
+TAP_POLL=0.1
+. "$(dirname "$0")/../tap.sh"
 ms() { date +%s%3N; }
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces)"

@@ -17,28 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 srcdir=$(cd "$here/../.." && pwd)
 cache=${ECHOD_E2E_CACHE:-/var/cache/echod-e2e}
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { # check DESCRIPTION COMMAND...: one TAP line from a command's status
-	local d=$1; shift
-	if "$@"; then ok "$d"; else notok "$d"; fi
-}
-diag() { sed 's/^/# /'; }
-bail() { echo "Bail out! $*"; exit 1; }
-skip_all() {
-	[ -n "${ECHOD_CI:-}" ] && bail "cannot run, and ECHOD_CI is set: $*"
-	echo "1..0 # SKIP $*"; exit 0
-}
-
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds, or give up.
-wait_for() {
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.2
-	done
-}
+. "$here/../tap.sh"
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (systemd-nspawn, mount)"
 for c in systemd-nspawn nsenter debootstrap dpkg-deb mount; do
