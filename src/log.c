@@ -59,11 +59,28 @@ static atomic_ulong	 dropped_total;	/* lines lost since start */
 static pthread_mutex_t	 qlock = PTHREAD_MUTEX_INITIALIZER;
 static struct logq	 queue = { .cap = LOGQ_BYTES };
 static atomic_size_t	 queued;	/* records in the queue: a hint, unlocked */
+/* Our pid, for every line: getpid() is a system call (glibc 2.25 on no
+ * longer caches it), two per connection with log_connections. */
+static _Atomic pid_t	 self;
 
-/* A child starts with no lines of its parent's to write or to count. */
+static long
+my_pid(void)
+{
+	pid_t p = atomic_load_explicit(&self, memory_order_relaxed);
+
+	if (p == 0) {
+		p = getpid();
+		atomic_store_explicit(&self, p, memory_order_relaxed);
+	}
+	return (long)p;
+}
+
+/* A child starts with no lines of its parent's to write or to count, and
+ * a pid of its own. */
 static void
 forked(void)
 {
+	atomic_store_explicit(&self, 0, memory_order_relaxed);
 	pthread_mutex_init(&qlock, NULL);
 	logq_clear(&queue);
 	atomic_store(&queued, 0);
@@ -278,10 +295,10 @@ log_flush(void)
 		if (target == LOG_TO_SYSLOG)
 			n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %lu log "
 			    "messages dropped", LOG_DAEMON | LOG_WARNING,
-			    ident_name, (long)getpid(), lost);
+			    ident_name, my_pid(), lost);
 		else
 			n = snprintf(line, sizeof(line), "%s[%ld]: %lu log messages "
-			    "dropped\n", ident_name, (long)getpid(), lost);
+			    "dropped\n", ident_name, my_pid(), lost);
 		ok = emit(line, (size_t)n) == LOGQ_SENT;
 	}
 	if (!ok)
@@ -318,7 +335,7 @@ output(int pri, const char *msg, struct jfields *extra)
 		jadd(&j, "MESSAGE", "%s", msg);
 		jadd(&j, "PRIORITY", "%d", pri);
 		jadd(&j, "SYSLOG_IDENTIFIER", "%s", ident_name);
-		jadd(&j, "SYSLOG_PID", "%ld", (long)getpid());
+		jadd(&j, "SYSLOG_PID", "%ld", my_pid());
 		if (extra && j.len + extra->len <= sizeof(j.buf)) {
 			memcpy(j.buf + j.len, extra->buf, extra->len);
 			j.len += extra->len;
@@ -328,13 +345,13 @@ output(int pri, const char *msg, struct jfields *extra)
 	}
 	case LOG_TO_SYSLOG:
 		n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %s", LOG_DAEMON | pri,
-		    ident_name, (long)getpid(), msg);
+		    ident_name, my_pid(), msg);
 		deliver(line, n > (int)sizeof(line) - 1 ? sizeof(line) - 1 : (size_t)n);
 		break;
 	default:
 		/* One write per line, so lines from workers never interleave. */
 		n = snprintf(line, sizeof(line), "%s[%ld]: %s\n", ident_name,
-		    (long)getpid(), msg);
+		    my_pid(), msg);
 		if (n > (int)sizeof(line) - 1) {
 			n = sizeof(line) - 1;
 			line[n - 1] = '\n';

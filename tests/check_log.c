@@ -17,6 +17,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include "log.h"
 #include "logq.h"
 #include "util.h"
@@ -149,6 +151,31 @@ START_TEST(test_plain_line)
 	drain(got, sizeof(got));
 	snprintf(want, sizeof(want), "echod[%ld]: worker 3: started with 0 "
 	    "connections\n", (long)getpid());
+	ck_assert_str_eq(got, want);
+}
+END_TEST
+
+/* The pid on each line is remembered, not asked for each time: a forked
+ * child (a worker) still writes its own. */
+START_TEST(test_child_writes_its_own_pid)
+{
+	char got[256], want[256];
+	pid_t child;
+	int st;
+
+	log_info("parent");
+	drain(got, sizeof(got));
+	snprintf(want, sizeof(want), "echod[%ld]: parent\n", (long)getpid());
+	ck_assert_str_eq(got, want);
+	if ((child = fork()) == 0) {
+		log_info("child");
+		_exit(0);
+	}
+	ck_assert_int_ne(child, -1);
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	drain(got, sizeof(got));
+	snprintf(want, sizeof(want), "echod[%ld]: child\n", (long)child);
 	ck_assert_str_eq(got, want);
 }
 END_TEST
@@ -333,6 +360,7 @@ log_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_plain_line);
+	tcase_add_test(tc, test_child_writes_its_own_pid);
 	tcase_add_test(tc, test_conn_line_is_the_callers);
 	tcase_add_test(tc, test_full_pipe_queues_in_order);
 	tcase_add_test(tc, test_full_queue_drops_and_counts);
