@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -59,6 +60,19 @@ static atomic_ulong	 dropped_total;	/* lines lost since start */
 static pthread_mutex_t	 qlock = PTHREAD_MUTEX_INITIALIZER;
 static struct logq	 queue = { .cap = LOGQ_BYTES };
 static atomic_size_t	 queued;	/* records in the queue: a hint, unlocked */
+/*
+ * Info and debug lines of the event loop's thread, while log_batch() is on:
+ * written together when the loop's turn ends (log_flush()), one write for
+ * many lines instead of one each, two per connection with log_connections.
+ * At most PIPE_BUF bytes, which a pipe takes whole or not at all, so lines
+ * of different workers still never interleave.  stderr only: the journal
+ * and syslog take one datagram per entry.  Under qlock.
+ */
+static char		 batch[PIPE_BUF];
+static size_t		 batch_len;
+static bool		 batch_on;
+static pthread_t	 batch_owner;
+static atomic_size_t	 batched;	/* batch_len: a hint, unlocked */
 /* Our pid, for every line: getpid() is a system call (glibc 2.25 on no
  * longer caches it), two per connection with log_connections. */
 static _Atomic pid_t	 self;
@@ -82,6 +96,9 @@ forked(void)
 {
 	atomic_store_explicit(&self, 0, memory_order_relaxed);
 	pthread_mutex_init(&qlock, NULL);
+	batch_len = 0;
+	batch_on = false;
+	atomic_store(&batched, 0);
 	logq_clear(&queue);
 	atomic_store(&queued, 0);
 	atomic_store(&dropped, 0);
@@ -202,13 +219,61 @@ drain_locked(void)
 	return empty;
 }
 
-/* A record goes out now if nothing waits before it, else in the queue. */
+/* The batch goes out now if nothing waits before it, else in the queue.
+ * Under qlock. */
 static void
-deliver(const void *buf, size_t len)
+batch_out_locked(void)
+{
+	enum logq_emit r = LOGQ_AGAIN;
+	unsigned long lines = 0;
+
+	if (batch_len == 0)
+		return;
+	if (drain_locked())
+		r = emit(batch, batch_len);
+	if (r == LOGQ_FAILED || (r == LOGQ_AGAIN &&
+	    logq_push(&queue, batch, batch_len) == -1)) {
+		for (size_t i = 0; i < batch_len; i++)
+			lines += batch[i] == '\n';
+		lost(lines);
+	}
+	batch_len = 0;
+	atomic_store_explicit(&batched, 0, memory_order_relaxed);
+	atomic_store_explicit(&queued, queue.n, memory_order_relaxed);
+}
+
+void
+log_batch(bool on)
+{
+	pthread_mutex_lock(&qlock);
+	if (!on)
+		batch_out_locked();
+	batch_on = on && target == LOG_TO_STDERR;
+	batch_owner = pthread_self();
+	pthread_mutex_unlock(&qlock);
+}
+
+/*
+ * A record goes out now if nothing waits before it, else in the queue; an
+ * info or debug line of the batching thread waits for the end of the turn.
+ */
+static void
+deliver(const void *buf, size_t len, bool may_batch)
 {
 	enum logq_emit r = LOGQ_AGAIN;
 
 	pthread_mutex_lock(&qlock);
+	if (may_batch && batch_on && len <= sizeof(batch) &&
+	    pthread_equal(pthread_self(), batch_owner)) {
+		if (batch_len + len > sizeof(batch))
+			batch_out_locked();
+		memcpy(batch + batch_len, buf, len);
+		batch_len += len;
+		atomic_store_explicit(&batched, batch_len, memory_order_relaxed);
+		pthread_mutex_unlock(&qlock);
+		return;
+	}
+	batch_out_locked();	/* what was batched is older */
 	if (drain_locked())
 		r = emit(buf, len);
 	if (r == LOGQ_FAILED || (r == LOGQ_AGAIN &&
@@ -221,7 +286,8 @@ deliver(const void *buf, size_t len)
 bool
 log_pending(void)
 {
-	return atomic_load_explicit(&queued, memory_order_relaxed) > 0;
+	return atomic_load_explicit(&queued, memory_order_relaxed) > 0 ||
+	    atomic_load_explicit(&batched, memory_order_relaxed) > 0;
 }
 
 unsigned long
@@ -263,15 +329,16 @@ jadd(struct jfields *j, const char *name, const char *fmt, ...)
 		j->buf[j->len++] = '\n';
 }
 
-void
-log_flush(void)
+/* The queue, then the report of what was dropped (not the batch). */
+static void
+flush_queue(void)
 {
 	char line[128];
 	unsigned long lost;
 	bool ok;
 	int n;
 
-	if (log_pending()) {
+	if (atomic_load_explicit(&queued, memory_order_relaxed) > 0) {
 		pthread_mutex_lock(&qlock);
 		ok = drain_locked();
 		pthread_mutex_unlock(&qlock);
@@ -306,6 +373,17 @@ log_flush(void)
 }
 
 void
+log_flush(void)
+{
+	if (atomic_load_explicit(&batched, memory_order_relaxed) > 0) {
+		pthread_mutex_lock(&qlock);
+		batch_out_locked();
+		pthread_mutex_unlock(&qlock);
+	}
+	flush_queue();
+}
+
+void
 log_drain(int timeout_ms)
 {
 	uint64_t end = now_coarse_ms() + (uint64_t)timeout_ms;
@@ -328,7 +406,7 @@ output(int pri, const char *msg, struct jfields *extra)
 	char line[LINE_MAX_LEN + 100];
 	int n;
 
-	log_flush();
+	flush_queue();
 	switch (target) {
 	case LOG_TO_JOURNAL: {
 		struct jfields j = { .len = 0 };
@@ -340,13 +418,14 @@ output(int pri, const char *msg, struct jfields *extra)
 			memcpy(j.buf + j.len, extra->buf, extra->len);
 			j.len += extra->len;
 		}
-		deliver(j.buf, j.len);
+		deliver(j.buf, j.len, pri >= LOG_INFO);
 		break;
 	}
 	case LOG_TO_SYSLOG:
 		n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %s", LOG_DAEMON | pri,
 		    ident_name, my_pid(), msg);
-		deliver(line, n > (int)sizeof(line) - 1 ? sizeof(line) - 1 : (size_t)n);
+		deliver(line, n > (int)sizeof(line) - 1 ? sizeof(line) - 1 : (size_t)n,
+		    pri >= LOG_INFO);
 		break;
 	default:
 		/* One write per line, so lines from workers never interleave. */
@@ -356,7 +435,7 @@ output(int pri, const char *msg, struct jfields *extra)
 			n = sizeof(line) - 1;
 			line[n - 1] = '\n';
 		}
-		deliver(line, (size_t)n);
+		deliver(line, (size_t)n, pri >= LOG_INFO);
 		break;
 	}
 }

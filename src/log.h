@@ -20,6 +20,12 @@ void	log_setprefix(const char *prefix);	/* "worker 3" in worker processes */
 /* Writes the lines that wait for the log (outputs never block), then says
  * how many were dropped since the last report, if any. */
 void	log_flush(void);
+/*
+ * On: the calling thread's info and debug lines wait for its next
+ * log_flush() and go out together (stderr only); an event loop turns it on
+ * and calls log_flush() at the end of each turn.  Off writes what waits.
+ */
+void	log_batch(bool on);
 /* Whether lines wait for the log: then call log_flush() again soon. */
 bool	log_pending(void);
 /* log_flush() until nothing waits, for at most timeout_ms (on the way out). */

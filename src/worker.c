@@ -829,6 +829,7 @@ worker_main(int slot, int cmd_fd, void *arg)
 	struct worker w;
 
 	setup(&w, arg, slot, cmd_fd);
+	log_batch(true);	/* written at the end of each turn: log_flush() */
 	for (;;) {
 		int n = epoll_wait(w.ep, evs, MAX_EVENTS, next_timeout(&w));
 

@@ -180,6 +180,47 @@ START_TEST(test_child_writes_its_own_pid)
 }
 END_TEST
 
+/*
+ * log_batch(): the loop's info lines wait for the end of its turn
+ * (log_flush()) and go out together, in order; a warning is not held back
+ * and takes what was batched before it along; off writes what waits.
+ */
+START_TEST(test_batch_waits_for_the_turn)
+{
+	char got[4096], want[512];
+	long pid = (long)getpid();
+
+	log_batch(true);
+	log_info("one");
+	log_info("two");
+	ck_assert(log_pending());
+	ck_assert_uint_eq(drain(got, sizeof(got)), 0);	/* held */
+	log_flush();
+	ck_assert(!log_pending());
+	drain(got, sizeof(got));
+	snprintf(want, sizeof(want), "echod[%ld]: one\nechod[%ld]: two\n", pid,
+	    pid);
+	ck_assert_str_eq(got, want);
+
+	log_info("three");
+	log_warnx("four");			/* not held, and not first */
+	drain(got, sizeof(got));
+	snprintf(want, sizeof(want), "echod[%ld]: three\nechod[%ld]: four\n",
+	    pid, pid);
+	ck_assert_str_eq(got, want);
+
+	log_info("five");
+	log_batch(false);
+	drain(got, sizeof(got));
+	snprintf(want, sizeof(want), "echod[%ld]: five\n", pid);
+	ck_assert_str_eq(got, want);
+	log_info("six");			/* off: at once */
+	drain(got, sizeof(got));
+	snprintf(want, sizeof(want), "echod[%ld]: six\n", pid);
+	ck_assert_str_eq(got, want);
+}
+END_TEST
+
 /* The caller words the line; log_conn() prefixes it and nothing more. */
 START_TEST(test_conn_line_is_the_callers)
 {
@@ -361,6 +402,7 @@ log_suite(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_plain_line);
 	tcase_add_test(tc, test_child_writes_its_own_pid);
+	tcase_add_test(tc, test_batch_waits_for_the_turn);
 	tcase_add_test(tc, test_conn_line_is_the_callers);
 	tcase_add_test(tc, test_full_pipe_queues_in_order);
 	tcase_add_test(tc, test_full_queue_drops_and_counts);
