@@ -15,10 +15,21 @@
 extern char **environ;
 
 static char current[TITLE_MAX];
+/*
+ * libbsd marks a title shorter than argv[0] was with a '.' where argv[0]
+ * ended, and ps shows it ("echod: worker 0 (generation 1)     ."): titles
+ * are padded with spaces to that length.  Only a long path to the binary
+ * (a build tree) needs it; /usr/sbin/echod is shorter than any title.
+ */
+static int min_len;
 
 void
 title_init(int argc, char **argv)
 {
+	if (argc > 0 && argv[0] != NULL) {
+		size_t n = strlen(argv[0]);
+		min_len = n < TITLE_MAX ? (int)n : TITLE_MAX;
+	}
 	setproctitle_init(argc, argv, environ);
 }
 
@@ -28,7 +39,7 @@ set(const char *title)
 	if (strcmp(title, current) == 0)
 		return;
 	snprintf(current, sizeof(current), "%s", title);
-	setproctitle("-%s", title);
+	setproctitle("-%-*s", min_len, title);
 }
 
 void

@@ -412,6 +412,8 @@ args_of(pid_t pid, char *buf, size_t len)
 	for (ssize_t i = 0; i < n; i++)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')	/* title.c pads short titles */
+		n--;
 	buf[n] = '\0';
 	return true;
 }
@@ -429,6 +431,8 @@ ps_field(pid_t pid, const char *field, char *buf, size_t len)
 	if (fgets(buf, (int)len, p) == NULL)
 		buf[0] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
+	for (size_t n = strlen(buf); n > 0 && buf[n - 1] == ' '; n--)
+		buf[n - 1] = '\0';
 	return pclose(p) == 0;
 }
 
