@@ -147,7 +147,8 @@ gso_reset(const int *script, unsigned n)
 {
 	memset(sent, 0, sizeof(sent));
 	memset(gso_script, 0, sizeof(gso_script));
-	memcpy(gso_script, script, n * sizeof(*script));
+	if (n > 0)		/* script may be NULL then */
+		memcpy(gso_script, script, n * sizeof(*script));
 	gso_calls = 0;
 }
 

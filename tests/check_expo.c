@@ -73,8 +73,10 @@ START_TEST(test_json_valid)
 			snap.nworkers = 0;
 			snap.totals.accepted = 0;
 			strcpy(snap.version, "a\"b\\c\n");
-		} else
+		} else {
+			expo_buf_free(&b);	/* setup() forgets it */
 			setup();
+		}
 		expo_buf_free(&b);
 		ck_assert_int_eq(expo_json(&snap, 1010000, &b), 0);
 		int fd = mkstemp(path);

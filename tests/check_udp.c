@@ -327,7 +327,8 @@ fake_reset(const struct fake_dg *in, unsigned n, const int *script,
 	fake_nin = n;
 	fake_pos = fake_calls = fake_nout = 0;
 	memset(fake_script, 0, sizeof(fake_script));
-	memcpy(fake_script, script, nscript * sizeof(*script));
+	if (nscript > 0)	/* script may be NULL then */
+		memcpy(fake_script, script, nscript * sizeof(*script));
 	memset(fake_out, 0, sizeof(fake_out));
 }
 
