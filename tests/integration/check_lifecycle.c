@@ -376,9 +376,15 @@ START_TEST(test_no_worker_can_start)
 	ck_assert_msg(!h_log_has(&e, "ready: "), "found no limit tight enough");
 	ck_assert_msg(st != -1, "still running after 15 s (limit %ld)", e.nofile);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
+	/* where the descriptors run out (at the fork, or in the worker's
+	 * set-up: memcheck holds some of its own) decides which is said */
 	ck_assert(h_log_has(&e, "start-up failed: worker 0 could not be started: "
 	    "Too many open files; 5 workers failed to start or died within 10s of "
-	    "starting in the last 30s; giving up"));
+	    "starting in the last 30s; giving up") ||
+	    (h_log_has(&e, "start-up failed: worker 0 (pid ") &&
+	    h_log_has(&e, "exited with status 1 after ") &&
+	    h_log_has(&e, "; 5 workers failed to start or died within 10s of "
+	    "starting in the last 30s; giving up")));
 	ck_assert_uint_lt(h_now_ms() - t0, 30000);
 }
 END_TEST
@@ -398,7 +404,10 @@ START_TEST(test_no_worker_can_start_detached)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
 	ck_assert(h_log_has(&e, "echod: start-up failed: worker 0 could not be "
 	    "started: Too many open files; 5 workers failed to start or died "
-	    "within 10s of starting in the last 30s; giving up"));
+	    "within 10s of starting in the last 30s; giving up") ||
+	    (h_log_has(&e, "echod: start-up failed: worker 0 (pid ") &&
+	    h_log_has(&e, "; 5 workers failed to start or died within 10s of "
+	    "starting in the last 30s; giving up")));
 	ck_assert_int_eq(pid, -1);	/* the daemon is gone, its PID file too */
 }
 END_TEST
@@ -860,10 +869,8 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_worker_killed_is_replaced);
 	tcase_add_test(tc, test_master_killed_leaves_no_worker);
 	tcase_add_test(tc, test_stop_ends_with_the_last_connection);
-	tcase_add_test(tc, test_sigquit_immediate);
 	tcase_add_test(tc, test_stop_delay_keeps_accepting);
 	tcase_add_test(tc, test_stop_delay_then_drains);
-	tcase_add_test(tc, test_shutdown_timeout_bounds_the_stop);
 	tcase_add_test(tc, test_bind_failure);
 	tcase_add_test(tc, test_pidfile_locked_and_second_refused);
 	tcase_add_test(tc, test_no_worker_can_start);
@@ -882,12 +889,18 @@ lifecycle_suite(void)
 	 * each death under memcheck (a fork, a start, a leak check) takes
 	 * seconds on a loaded machine: more than the 20 s that stand for "for
 	 * ever" (test_no_worker_can_start* keep the give-up under memcheck).
+	 * SIGQUIT must end within 3 s, and shutdown_timeout bound a stop:
+	 * memcheck's leak check at a worker's exit (its UDP batch slots, pump
+	 * and stats page are scanned) now takes longer than the master's
+	 * grace, so the worker is killed and the stop runs late.
 	 */
 	TCase *timed = tcase_create("timed");
 	tcase_set_timeout(timed, 60);
 	tcase_set_tags(timed, "no-valgrind");
 	tcase_add_checked_fixture(timed, setup, teardown);
 	tcase_add_test(timed, test_sigterm_graceful);
+	tcase_add_test(timed, test_sigquit_immediate);
+	tcase_add_test(timed, test_shutdown_timeout_bounds_the_stop);
 	tcase_add_test(timed, test_sigint_to_group_graceful);
 	tcase_add_test(timed, test_second_sigint_quits);
 	tcase_add_test(timed, test_hung_worker_aborted);
