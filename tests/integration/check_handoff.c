@@ -198,19 +198,15 @@ static struct fake {
 } fk;
 
 static void
-fake_open(const char *dir)
+fake_open(const struct echod *ed)
 {
-	struct sockaddr_un un = { .sun_family = AF_UNIX };
 	int big = 8 << 20;
 
 	memset(&fk, 0, sizeof(fk));
-	snprintf(fk.path, sizeof(fk.path), "%s/notify", dir);
-	strcpy(un.sun_path, fk.path);
-	fk.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(fk.path, sizeof(fk.path), "%s/notify", ed->dir);
+	fk.fd = h_notify_socket(ed, SOCK_CLOEXEC, fk.env, sizeof(fk.env));
 	ck_assert_int_ne(fk.fd, -1);
-	ck_assert_int_eq(bind(fk.fd, (struct sockaddr *)&un, sizeof(un)), 0);
 	setsockopt(fk.fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
-	snprintf(fk.env, sizeof(fk.env), "NOTIFY_SOCKET=%s", fk.path);
 }
 
 static void
@@ -420,7 +416,7 @@ start_parking(const char *conf, const char *fdstore)
 	static char env_store[64];
 	static char *env[8];
 
-	fake_open(e.dir);
+	fake_open(&e);
 	snprintf(env_store, sizeof(env_store), "FDSTORE=%s", fdstore);
 	env[0] = fk.env;
 	env[1] = env_store;
@@ -681,7 +677,7 @@ START_TEST(test_stop_drains)
 	static char *env[4];
 	struct cl c;
 
-	fake_open(e.dir);
+	fake_open(&e);
 	env[0] = fk.env;
 	env[1] = "FDSTORE=100";
 	env[2] = "ECHOD_TEST_RESTART_PENDING=0";
@@ -752,7 +748,7 @@ START_TEST(test_bad_stored_state)
 	socklen_t len = sizeof(sa);
 	char buf[8];
 
-	fake_open(e.dir);
+	fake_open(&e);
 	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	ck_assert_int_eq(listen(ls, 4), 0);

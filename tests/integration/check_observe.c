@@ -32,22 +32,18 @@
 static struct echod e;
 static char ctl[100];
 static int nfd = -1;
-static char notify_path[128], env_notify[160];
+static char env_notify[160];
 static char *envp[] = { env_notify, "WATCHDOG_USEC=1000000",
 	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 
 static void
 setup(void)
 {
-	struct sockaddr_un un = { .sun_family = AF_UNIX };
-
 	h_init(&e);
 	snprintf(ctl, sizeof(ctl), "%s/control", e.dir);
-	snprintf(notify_path, sizeof(notify_path), "%s/notify", e.dir);
-	strcpy(un.sun_path, notify_path);
-	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	ck_assert_int_eq(bind(nfd, (struct sockaddr *)&un, sizeof(un)), 0);
-	snprintf(env_notify, sizeof(env_notify), "NOTIFY_SOCKET=%s", notify_path);
+	nfd = h_notify_socket(&e, SOCK_CLOEXEC | SOCK_NONBLOCK, env_notify,
+	    sizeof(env_notify));
+	ck_assert_int_ne(nfd, -1);
 	e.envp = envp;
 }
 

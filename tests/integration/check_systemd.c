@@ -21,20 +21,15 @@
 
 static struct echod e;
 static int nfd = -1;			/* our end of NOTIFY_SOCKET */
-static char notify_path[128], env_notify[160], env_wd[64];
+static char env_notify[160], env_wd[64];
 static char *envp[8];
 
 static void
 setup(void)
 {
-	struct sockaddr_un un = { .sun_family = AF_UNIX };
-
 	h_init(&e);
-	snprintf(notify_path, sizeof(notify_path), "%s/notify", e.dir);
-	strcpy(un.sun_path, notify_path);
-	nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(nfd, (struct sockaddr *)&un, sizeof(un)), 0);
-	snprintf(env_notify, sizeof(env_notify), "NOTIFY_SOCKET=%s", notify_path);
+	nfd = h_notify_socket(&e, SOCK_CLOEXEC, env_notify, sizeof(env_notify));
+	ck_assert_int_ne(nfd, -1);
 	envp[0] = env_notify;
 	envp[1] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	envp[2] = NULL;

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -514,6 +515,29 @@ h_random(void *buf, size_t len)
 	}
 	if (fd != -1)
 		close(fd);
+}
+
+int
+h_notify_socket(const struct echod *e, int type, char *env, size_t envlen)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int fd;
+
+	if ((size_t)snprintf(un.sun_path, sizeof(un.sun_path), "%s/notify",
+	    e->dir) >= sizeof(un.sun_path) || (size_t)snprintf(env, envlen,
+	    "NOTIFY_SOCKET=%s", un.sun_path) >= envlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | type, 0)) == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&un, sizeof(un)) == -1) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
 }
 
 int

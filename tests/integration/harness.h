@@ -85,6 +85,13 @@ void	h_random(void *buf, size_t len);
 uint64_t h_now_ms(void);
 /* The interval at which a wait re-checks its condition (10 ms). */
 void	h_tick(void);
+/*
+ * A notify socket as systemd listens on one: a datagram socket bound at
+ * e's scratch directory's "notify" (type: SOCK_CLOEXEC and any of
+ * SOCK_NONBLOCK), and env set to its "NOTIFY_SOCKET=" variable.  The
+ * descriptor, or -1 with errno.
+ */
+int	h_notify_socket(const struct echod *, int type, char *env, size_t envlen);
 
 #endif
 
