@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,12 +229,12 @@ child_main(const struct metrics *mt, const struct metrics_args *a, int pipe_r)
 	srv.complete = metrics_http_complete;
 	srv.reply = serve;
 	reqsrv_set_listeners(&srv, fds, n);
-	if (a->creds != NULL && privdrop_apply(a->creds, err, sizeof(err)) == -1)
+	switch (privdrop_child(a->creds, a->master, err, sizeof(err))) {
+	case -1:
 		fatalx("%s", err);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-		fatal("prctl(PR_SET_PDEATHSIG)");
-	if (getppid() != a->master)
+	case 1:
 		_exit(0);
+	}
 	for (;;) {
 		pfd[0] = (struct pollfd){ .fd = pipe_r, .events = POLLIN };
 		size_t np = 1 + reqsrv_pollfds(&srv, pfd + 1, nitems(pfd) - 1);

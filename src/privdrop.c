@@ -7,7 +7,9 @@
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -93,4 +95,17 @@ privdrop_apply(const struct creds *c, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int
+privdrop_child(const struct creds *c, pid_t master, char *err, size_t errlen)
+{
+	if (c != NULL && privdrop_apply(c, err, errlen) == -1)
+		return -1;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1) {
+		snprintf(err, errlen, "prctl(PR_SET_PDEATHSIG): %s",
+		    strerror(errno));
+		return -1;
+	}
+	return getppid() != master;	/* it died before: nobody to serve */
 }

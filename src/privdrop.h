@@ -22,5 +22,13 @@ int	privdrop_resolve(const char *user, const char *group, struct creds *,
 	    const char **which, char *err, size_t errlen);
 /* initgroups, setgid, setuid, then proves root cannot come back. */
 int	privdrop_apply(const struct creds *, char *err, size_t errlen);
+/*
+ * A child of the master (a worker, the metrics process) drops to creds
+ * (NULL: stays as it is) and dies with the master: PR_SET_PDEATHSIG, set
+ * after the uid change, which clears it.  0; 1 if the master died before
+ * that (the child exits); -1 with the reason in err.
+ */
+int	privdrop_child(const struct creds *, pid_t master, char *err,
+	    size_t errlen);
 
 #endif

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -787,14 +786,12 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	gate_init(&w->gate, w->ep, w->ls, WATCH, a->shared, w->me);
 	gate_arm(&w->gate, true);
 
-	if (a->creds != NULL && privdrop_apply(a->creds, err, sizeof(err)) == -1)
+	switch (privdrop_child(a->creds, a->master, err, sizeof(err))) {
+	case -1:
 		fatalx("%s", err);
-	/* Set after the uid change, which clears it; then make sure the
-	 * master did not die before it was set. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-		fatal("prctl(PR_SET_PDEATHSIG)");
-	if (getppid() != a->master)
+	case 1:
 		_exit(0);
+	}
 	publish(w);
 	atomic_store(&w->me->serving, 1);
 	atomic_store(&w->me->ready, 1);

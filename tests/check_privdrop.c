@@ -13,7 +13,10 @@
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -63,6 +66,28 @@ become_nobody(void)
 	ck_assert_int_eq(setgid(pw->pw_gid), 0);
 	ck_assert_int_eq(setuid(pw->pw_uid), 0);
 }
+
+/* A child of the master dies with it, and sees whether it is still there. */
+START_TEST(test_child_tied_to_master)
+{
+	char why[256];
+	int st, sig = 0;
+	pid_t child = fork();
+
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		/* its parent is the master: tied, and told so */
+		if (privdrop_child(NULL, getppid(), why, sizeof(why)) != 0 ||
+		    prctl(PR_GET_PDEATHSIG, &sig) == -1 || sig != SIGKILL)
+			_exit(2);
+		/* another master: already gone, as far as it knows */
+		_exit(privdrop_child(NULL, getppid() + 1, why, sizeof(why)) == 1 ?
+		    0 : 3);
+	}
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "0x%x", st);
+}
+END_TEST
 
 START_TEST(test_unknown_user)
 {
@@ -203,6 +228,7 @@ privdrop_suite(void)
 	TCase *tc = tcase_create("privdrop");
 
 	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_child_tied_to_master);
 	tcase_add_test(tc, test_unknown_user);
 	tcase_add_test(tc, test_unknown_group);
 	tcase_add_test(tc, test_self_is_noop);
