@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "expo.h"
 #include "stats.h"
@@ -70,15 +69,6 @@ done(struct expo_buf *b)
 }
 
 /* ---- renderings -------------------------------------------------------- */
-
-int64_t
-expo_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static unsigned long long
 age(int64_t now_ms, int64_t then_ms)

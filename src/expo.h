@@ -25,11 +25,9 @@ void	expo_buf_printf(struct expo_buf *, const char *fmt, ...)
 void	expo_buf_free(struct expo_buf *);
 
 /* Each appends to b; 0, or -1 with errno ENOMEM.  now_ms (CLOCK_REALTIME)
- * turns start times into ages. */
+ * turns start times into ages (now_wall_ms(), util.h). */
 int	expo_text(const struct stats_snapshot *, int64_t now_ms, struct expo_buf *b);
 int	expo_json(const struct stats_snapshot *, int64_t now_ms, struct expo_buf *b);
-/* CLOCK_REALTIME in milliseconds: the now_ms above. */
-int64_t	expo_wall_ms(void);
 int	expo_prom(const struct stats_snapshot *, struct expo_buf *b);
 
 #endif

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "observe.h"
 #include "stats.h"
+#include "util.h"
 
 static void
 note_metrics(bool added, const struct listener *l)
@@ -31,9 +32,9 @@ status(void *arg, bool json, struct expo_buf *out)
 	if (stats_read(o->page, o->snap) == -1)
 		expo_buf_printf(out, "error: the counters are busy; try again\n");
 	else if (json)
-		(void)expo_json(o->snap, expo_wall_ms(), out);
+		(void)expo_json(o->snap, now_wall_ms(), out);
 	else
-		(void)expo_text(o->snap, expo_wall_ms(), out);
+		(void)expo_text(o->snap, now_wall_ms(), out);
 }
 
 /* Where its directory cannot be made or another echod answers there, echod

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -90,15 +89,6 @@ const char *stats_wstate_name(enum stats_wstate v) { return NAME(wstate_names, v
 
 #define LOAD(x)		atomic_load_explicit(&(x), memory_order_relaxed)
 #define STORE(x, v)	atomic_store_explicit(&(x), (v), memory_order_relaxed)
-
-static int64_t
-realtime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- counters <-> counts ----------------------------------------------- */
 
@@ -192,7 +182,7 @@ stats_start(struct stats_book *b, struct chan_page *pg, unsigned generation)
 	memset(b, 0, sizeof(*b));
 	b->pid = getpid();
 	b->generation = generation;
-	b->start_ms = realtime_ms();
+	b->start_ms = now_wall_ms();
 	memset(pg->master.version, 0, sizeof(pg->master.version));
 	strncpy(pg->master.version, PACKAGE_VERSION,
 	    sizeof(pg->master.version) - 1);
@@ -212,7 +202,7 @@ stats_worker_started(struct stats_book *b, struct chan_page *pg, int slot,
 	write_begin(pg);
 	STORE(si->pid, (int32_t)pid);
 	STORE(si->generation, generation);
-	STORE(si->start_ms, realtime_ms());
+	STORE(si->start_ms, now_wall_ms());
 	STORE(si->state, CHAN_SLOT_RUNNING);
 	book_store(b, pg);
 	write_end(pg);

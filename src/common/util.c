@@ -24,6 +24,15 @@ now_usec(void)
 	return now_nsec() / 1000;
 }
 
+int64_t
+now_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 uint64_t
 now_coarse_ms(void)
 {
