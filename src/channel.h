@@ -85,8 +85,7 @@ struct chan_master {
  */
 struct chan_page {
 	_Atomic uint32_t	hw;		/* slots used so far: [0, hw) */
-	_Atomic uint64_t	udp_lease;	/* workers only: udpshare.h */
-	char			pad[48];
+	char			pad[60];
 	struct chan_stats	stats[CHAN_MAX_SLOTS];
 	struct chan_master	master;
 	struct chan_counters	counters[CHAN_MAX_SLOTS];	/* one per slot */

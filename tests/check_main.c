@@ -180,7 +180,6 @@ main(void)
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, title_suite());
 	srunner_add_suite(sr, udp_suite());
-	srunner_add_suite(sr, udpshare_suite());
 	srunner_add_suite(sr, logq_suite());
 	srunner_add_suite(sr, dgram_suite());
 #endif

@@ -50,7 +50,6 @@ Suite	*resolve_suite(void);
 Suite	*source_suite(void);
 Suite	*title_suite(void);
 Suite	*udp_suite(void);
-Suite	*udpshare_suite(void);
 
 /* in both: tests/check_listen.c (reconcile, unit) and
  * tests/integration/check_listen.c (the real echod) */
