@@ -52,6 +52,7 @@
 static enum log_target	 target = LOG_TO_STDERR;
 static int		 level = LOG_INFO;
 static char		 prefix[32];
+static size_t		 prefix_len;
 static const char	*ident_name = "echod";
 static int		 out_fd = STDERR_FILENO;
 static bool		 out_is_socket;
@@ -76,6 +77,10 @@ static atomic_size_t	 batched;	/* batch_len: a hint, unlocked */
 /* Our pid, for every line: getpid() is a system call (glibc 2.25 on no
  * longer caches it), two per connection with log_connections. */
 static _Atomic pid_t	 self;
+/* "echod[1234]: ", which every stderr line starts with; set by log_init()
+ * and in a new child, before any second thread can log. */
+static char		 head[64];
+static size_t		 head_len;
 
 static long
 my_pid(void)
@@ -89,12 +94,21 @@ my_pid(void)
 	return (long)p;
 }
 
+static void
+set_head(void)
+{
+	int n = snprintf(head, sizeof(head), "%s[%ld]: ", ident_name, my_pid());
+
+	head_len = n < 0 ? 0 : n >= (int)sizeof(head) ? sizeof(head) - 1 : (size_t)n;
+}
+
 /* A child starts with no lines of its parent's to write or to count, and
  * a pid of its own. */
 static void
 forked(void)
 {
 	atomic_store_explicit(&self, 0, memory_order_relaxed);
+	set_head();
 	pthread_mutex_init(&qlock, NULL);
 	batch_len = 0;
 	batch_on = false;
@@ -154,6 +168,7 @@ log_init(enum log_target t, const char *ident)
 	if (!once && pthread_atfork(NULL, NULL, forked) == 0)
 		once = true;
 	ident_name = ident;
+	set_head();
 	target = stderr_is_journal() ? LOG_TO_JOURNAL : t;
 	switch (target) {
 	case LOG_TO_JOURNAL:
@@ -182,7 +197,9 @@ enum log_target log_gettarget(void) { return target; }
 void
 log_setprefix(const char *p)
 {
-	snprintf(prefix, sizeof(prefix), "%s", p ? p : "");
+	int n = snprintf(prefix, sizeof(prefix), "%s", p ? p : "");
+
+	prefix_len = n < 0 ? 0 : n >= (int)sizeof(prefix) ? sizeof(prefix) - 1 : (size_t)n;
 }
 
 /* One write, never waiting.  A line is short of PIPE_BUF, so a pipe takes
@@ -427,16 +444,17 @@ output(int pri, const char *msg, struct jfields *extra)
 		deliver(line, n > (int)sizeof(line) - 1 ? sizeof(line) - 1 : (size_t)n,
 		    pri >= LOG_INFO);
 		break;
-	default:
-		/* One write per line, so lines from workers never interleave. */
-		n = snprintf(line, sizeof(line), "%s[%ld]: %s\n", ident_name,
-		    my_pid(), msg);
-		if (n > (int)sizeof(line) - 1) {
-			n = sizeof(line) - 1;
-			line[n - 1] = '\n';
-		}
-		deliver(line, (size_t)n, pri >= LOG_INFO);
+	default: {
+		/* One write per line, so lines from workers never interleave.
+		 * Copied, not printed: two lines per connection come here. */
+		size_t len = strnlen(msg, LINE_MAX_LEN - 1);
+
+		memcpy(line, head, head_len);
+		memcpy(line + head_len, msg, len);
+		line[head_len + len] = '\n';
+		deliver(line, head_len + len + 1, pri >= LOG_INFO);
 		break;
+	}
 	}
 }
 
@@ -446,8 +464,11 @@ compose(char *msg, size_t len, const char *fmt, va_list ap)
 {
 	size_t n = 0;
 
-	if (prefix[0] != '\0')
-		n = (size_t)snprintf(msg, len, "%s: ", prefix);
+	if (prefix_len != 0) {	/* len is far longer than a prefix */
+		memcpy(msg, prefix, prefix_len);
+		memcpy(msg + prefix_len, ": ", 2);
+		n = prefix_len + 2;
+	}
 	vsnprintf(msg + n, len - n, fmt, ap);
 }
 

@@ -2,10 +2,14 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "addr.h"
 #include "suites.h"
+#include "util.h"
 
 static int
 split(const char *spec, char *host, char *port, const char **err)
@@ -89,6 +93,54 @@ START_TEST(test_format)
 }
 END_TEST
 
+/* addr_host_port() writes what getnameinfo(NI_NUMERICHOST |
+ * NI_NUMERICSERV) writes, for every kind of address a client can have. */
+static void
+same_as_getnameinfo(const struct sockaddr *sa, socklen_t len)
+{
+	char host[NI_MAXHOST], want[NI_MAXHOST], serv[NI_MAXSERV];
+	unsigned port;
+
+	ck_assert_int_eq(getnameinfo(sa, len, want, sizeof(want), serv,
+	    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV), 0);
+	addr_host_port(sa, len, host, sizeof(host), &port);
+	ck_assert_str_eq(host, want);
+	ck_assert_uint_eq(port, strtoul(serv, NULL, 10));
+}
+
+START_TEST(test_host_port)
+{
+	static const char *v4[] = { "127.0.0.1", "0.0.0.0", "255.255.255.255",
+	    "192.0.2.7" };
+	static const char *v6[] = { "::1", "::", "2001:db8::7",
+	    "::ffff:192.0.2.7", "fe80::1", "2001:db8:1:2:3:4:5:6" };
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(65535) };
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(7) };
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	char host[8];
+	unsigned port = 1;
+
+	for (size_t i = 0; i < nitems(v4); i++) {
+		ck_assert_int_eq(inet_pton(AF_INET, v4[i], &in.sin_addr), 1);
+		same_as_getnameinfo((struct sockaddr *)&in, sizeof(in));
+	}
+	for (size_t i = 0; i < nitems(v6); i++) {
+		ck_assert_int_eq(inet_pton(AF_INET6, v6[i], &in6.sin6_addr), 1);
+		same_as_getnameinfo((struct sockaddr *)&in6, sizeof(in6));
+	}
+	/* scoped: "fe80::1%1" (or the interface's name), the long way */
+	in6.sin6_scope_id = 1;
+	same_as_getnameinfo((struct sockaddr *)&in6, sizeof(in6));
+	/* a host that does not fit, and a family it cannot print: "?" */
+	in.sin_addr.s_addr = htonl(0xc0000207);
+	addr_host_port((struct sockaddr *)&in, sizeof(in), host, sizeof(host), &port);
+	ck_assert_str_eq(host, "?");
+	ck_assert_uint_eq(port, 0);
+	addr_host_port((struct sockaddr *)&un, sizeof(un), host, sizeof(host), &port);
+	ck_assert_str_eq(host, "?");
+}
+END_TEST
+
 Suite *
 addr_suite(void)
 {
@@ -99,6 +151,7 @@ addr_suite(void)
 	tcase_add_test(tc, test_split_bad);
 	tcase_add_test(tc, test_split_long_host);
 	tcase_add_test(tc, test_format);
+	tcase_add_test(tc, test_host_port);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,6 +1,7 @@
 /* addr.c - parsing "host:port" specs; formatting socket addresses. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -95,12 +96,31 @@ addr_split(const char *spec, char *host, size_t hostlen,
 	return 0;
 }
 
+/*
+ * inet_ntop(3) for the two families, as getnameinfo(NI_NUMERICHOST |
+ * NI_NUMERICSERV) would write them: it is called twice per connection with
+ * log_connections, and getnameinfo() prints the port only to have it read
+ * back.  A scoped IPv6 address ("fe80::1%eth0") still goes the long way.
+ */
 void
 addr_host_port(const struct sockaddr *sa, socklen_t len,
     char *host, size_t hostlen, unsigned *port)
 {
+	const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
 	char serv[NI_MAXSERV];
 
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(*in) &&
+	    inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)hostlen) != NULL) {
+		*port = ntohs(in->sin_port);
+		return;
+	}
+	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(*in6) &&
+	    in6->sin6_scope_id == 0 &&
+	    inet_ntop(AF_INET6, &in6->sin6_addr, host, (socklen_t)hostlen) != NULL) {
+		*port = ntohs(in6->sin6_port);
+		return;
+	}
 	if (getnameinfo(sa, len, host, (socklen_t)hostlen, serv, sizeof(serv),
 	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(host, hostlen, "?");
