@@ -20,7 +20,9 @@
  * starts.
  *
  * The leaf formats nothing of its callers': a connection's line is worded
- * by the caller, and log_conn() adds the journal fields.
+ * by the caller, and log_conn() adds the journal fields.  What is written
+ * per connection is copied, not printed (strbuf.h): printf was most of a
+ * worker's user time with log_connections.
  */
 #include "config.h"
 
@@ -41,8 +43,10 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "log.h"
 #include "logq.h"
+#include "strbuf.h"
 #include "util.h"
 
 #define JOURNAL_SOCKET	"/run/systemd/journal/socket"
@@ -313,39 +317,6 @@ log_dropped_total(void)
 	return atomic_load(&dropped_total);
 }
 
-/* The journal's native protocol: NAME=value lines; values never hold a
- * newline here (messages are one line). */
-struct jfields {
-	char	buf[4096];
-	size_t	len;
-};
-
-static void
-jadd(struct jfields *j, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (j->len >= sizeof(j->buf))
-		return;
-	n = snprintf(j->buf + j->len, sizeof(j->buf) - j->len, "%s=", name);
-	if (n < 0 || (size_t)n >= sizeof(j->buf) - j->len)
-		return;
-	char *v = j->buf + j->len + n;
-	va_start(ap, fmt);
-	int m = vsnprintf(v, sizeof(j->buf) - j->len - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (m < 0)
-		return;
-	size_t vlen = strnlen(v, sizeof(j->buf) - j->len - (size_t)n);
-	for (size_t i = 0; i < vlen; i++)
-		if (v[i] == '\n')
-			v[i] = ' ';
-	j->len += (size_t)n + vlen;
-	if (j->len < sizeof(j->buf))
-		j->buf[j->len++] = '\n';
-}
-
 /* The queue, then the report of what was dropped (not the batch). */
 static void
 flush_queue(void)
@@ -369,11 +340,12 @@ flush_queue(void)
 	if ((lost = atomic_exchange(&dropped, 0)) == 0)
 		return;
 	if (target == LOG_TO_JOURNAL) {
-		struct jfields j = { .len = 0 };
-		jadd(&j, "MESSAGE", "%lu log messages dropped: the log was not "
-		    "keeping up", lost);
-		jadd(&j, "PRIORITY", "%d", LOG_WARNING);
-		jadd(&j, "SYSLOG_IDENTIFIER", "%s", ident_name);
+		struct journal_entry j = { .len = 0 };
+		snprintf(line, sizeof(line), "%lu log messages dropped: the log "
+		    "was not keeping up", lost);
+		journal_add_str(&j, "MESSAGE", line);
+		journal_add_u64(&j, "PRIORITY", LOG_WARNING);
+		journal_add_str(&j, "SYSLOG_IDENTIFIER", ident_name);
 		ok = emit(j.buf, j.len) == LOGQ_SENT;
 	} else {
 		if (target == LOG_TO_SYSLOG)
@@ -418,19 +390,21 @@ log_drain(int timeout_ms)
 }
 
 static void
-output(int pri, const char *msg, struct jfields *extra)
+output(int pri, const char *msg, struct journal_entry *extra)
 {
 	char line[LINE_MAX_LEN + 100];
-	int n;
+	struct strbuf sb;
 
 	flush_queue();
 	switch (target) {
 	case LOG_TO_JOURNAL: {
-		struct jfields j = { .len = 0 };
-		jadd(&j, "MESSAGE", "%s", msg);
-		jadd(&j, "PRIORITY", "%d", pri);
-		jadd(&j, "SYSLOG_IDENTIFIER", "%s", ident_name);
-		jadd(&j, "SYSLOG_PID", "%ld", my_pid());
+		struct journal_entry j;
+
+		j.len = 0;
+		journal_add_str(&j, "MESSAGE", msg);
+		journal_add_u64(&j, "PRIORITY", (uint64_t)pri);
+		journal_add_str(&j, "SYSLOG_IDENTIFIER", ident_name);
+		journal_add_u64(&j, "SYSLOG_PID", (uint64_t)my_pid());
 		if (extra && j.len + extra->len <= sizeof(j.buf)) {
 			memcpy(j.buf + j.len, extra->buf, extra->len);
 			j.len += extra->len;
@@ -438,11 +412,17 @@ output(int pri, const char *msg, struct jfields *extra)
 		deliver(j.buf, j.len, pri >= LOG_INFO);
 		break;
 	}
-	case LOG_TO_SYSLOG:
-		n = snprintf(line, sizeof(line), "<%d>%s[%ld]: %s", LOG_DAEMON | pri,
-		    ident_name, my_pid(), msg);
-		deliver(line, n > (int)sizeof(line) - 1 ? sizeof(line) - 1 : (size_t)n,
-		    pri >= LOG_INFO);
+	case LOG_TO_SYSLOG:	/* "<%d>%s[%ld]: %s" */
+		strbuf_init(&sb, line, sizeof(line));
+		strbuf_put_char(&sb, '<');
+		strbuf_put_u64(&sb, (uint64_t)(LOG_DAEMON | pri));
+		strbuf_put_char(&sb, '>');
+		strbuf_put_str(&sb, ident_name);
+		strbuf_put_char(&sb, '[');
+		strbuf_put_u64(&sb, (uint64_t)my_pid());
+		strbuf_put_mem(&sb, "]: ", 3);
+		strbuf_put_str(&sb, msg);
+		deliver(line, sb.len, pri >= LOG_INFO);
 		break;
 	default: {
 		/* One write per line, so lines from workers never interleave.
@@ -527,13 +507,40 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
+/* A connection's line (prefixed) with its journal fields. */
+static void
+conn_output(enum log_conn_event ev, const struct log_conn_fields *f,
+    const char *msg)
+{
+	struct journal_entry j;	/* not zeroed: 4 KiB per line */
+	bool named = f->host != NULL && f->host[0] != '\0';
+
+	j.len = 0;
+	if (target == LOG_TO_JOURNAL) {
+		journal_add_str(&j, "ECHOD_EVENT",
+		    ev == LOG_CONN_OPEN ? "open" : "close");
+		journal_add_str(&j, "CLIENT_PROTOCOL", f->proto);
+		journal_add_str(&j, "CLIENT_ADDRESS", f->addr);
+		journal_add_u64(&j, "CLIENT_PORT", f->port);
+		if (named)
+			journal_add_str(&j, "CLIENT_HOST", f->host);
+		if (f->via != NULL) {
+			journal_add_str(&j, "BALANCER_ADDRESS", f->via);
+			journal_add_u64(&j, "BALANCER_PORT", f->via_port);
+		}
+		if (ev == LOG_CONN_CLOSE) {
+			journal_add_u64(&j, "BYTES", f->bytes);
+			journal_add_u64(&j, "DURATION_USEC", f->usec);
+		}
+	}
+	output(LOG_INFO, msg, target == LOG_TO_JOURNAL ? &j : NULL);
+}
+
 void
 log_conn(enum log_conn_event ev, const struct log_conn_fields *f,
     const char *fmt, ...)
 {
-	struct jfields j = { .len = 0 };
 	char msg[LINE_MAX_LEN];
-	bool named = f->host != NULL && f->host[0] != '\0';
 	int saved = errno;
 	va_list ap;
 
@@ -542,23 +549,26 @@ log_conn(enum log_conn_event ev, const struct log_conn_fields *f,
 	va_start(ap, fmt);
 	compose(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (target == LOG_TO_JOURNAL) {
-		jadd(&j, "ECHOD_EVENT", "%s", ev == LOG_CONN_OPEN ? "open" : "close");
-		jadd(&j, "CLIENT_PROTOCOL", "%s", f->proto);
-		jadd(&j, "CLIENT_ADDRESS", "%s", f->addr);
-		jadd(&j, "CLIENT_PORT", "%u", f->port);
-		if (named)
-			jadd(&j, "CLIENT_HOST", "%s", f->host);
-		if (f->via != NULL) {
-			jadd(&j, "BALANCER_ADDRESS", "%s", f->via);
-			jadd(&j, "BALANCER_PORT", "%u", f->via_port);
-		}
-		if (ev == LOG_CONN_CLOSE) {
-			jadd(&j, "BYTES", "%llu", (unsigned long long)f->bytes);
-			jadd(&j, "DURATION_USEC", "%llu",
-			    (unsigned long long)f->usec);
-		}
+	conn_output(ev, f, msg);
+	errno = saved;
+}
+
+void
+log_conn_text(enum log_conn_event ev, const struct log_conn_fields *f,
+    const char *text)
+{
+	char msg[LINE_MAX_LEN];
+	struct strbuf sb;
+	int saved = errno;
+
+	if (LOG_INFO > level)
+		return;
+	strbuf_init(&sb, msg, sizeof(msg));
+	if (prefix_len != 0) {		/* as compose() */
+		strbuf_put_mem(&sb, prefix, prefix_len);
+		strbuf_put_mem(&sb, ": ", 2);
 	}
-	output(LOG_INFO, msg, target == LOG_TO_JOURNAL ? &j : NULL);
+	strbuf_put_str(&sb, text);
+	conn_output(ev, f, msg);
 	errno = saved;
 }

@@ -70,5 +70,9 @@ struct log_conn_fields {
  */
 void	log_conn(enum log_conn_event, const struct log_conn_fields *,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same with the caller's finished words (connlog.h), not a format:
+ * the line is text, prefix and all, as log_conn(..., "%s", text) writes. */
+void	log_conn_text(enum log_conn_event, const struct log_conn_fields *,
+	    const char *text);
 
 #endif

@@ -21,6 +21,7 @@
 #include "carry.h"
 #include "channel.h"
 #include "conn.h"
+#include "connlog.h"
 #include "dgram.h"
 #include "fault.h"
 #include "gate.h"
@@ -149,19 +150,14 @@ log_open(const struct sockaddr *sa, socklen_t len, const char *name)
 	struct log_conn_fields f = { .proto = "tcp", .addr = addr, .host = name };
 
 	addr_host_port(sa, len, addr, sizeof(addr), &f.port);
-	if (name != NULL && name[0] != '\0')
-		log_conn(LOG_CONN_OPEN, &f, "tcp connected to %s (%s) port %u",
-		    name, addr, f.port);
-	else
-		log_conn(LOG_CONN_OPEN, &f, "tcp connected to %s port %u", addr,
-		    f.port);
+	connlog_open(&f);
 }
 
 static void
 log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
     const char *why)
 {
-	char addr[64], bal[64], via[96];
+	char addr[64], bal[64];
 	struct log_conn_fields f = { .proto = "tcp", .addr = addr };
 
 	if (!w->conf->log_connections || c->balancer)
@@ -171,22 +167,15 @@ log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
 		addr_host_port(&c->via.sa, c->vialen, bal, sizeof(bal), &f.via_port);
 		f.via = bal;
 	}
-	proxyin_via(c, via, sizeof(via));
 	if (ev == LOG_CONN_OPEN) {
-		if (c->vialen != 0)
-			log_conn(LOG_CONN_OPEN, &f, "tcp connected to %s port %u%s",
-			    addr, f.port, via);
-		else if (!w->resolving || !resolve_post(&c->peer, c->peerlen))
-			log_open(&c->peer.sa, c->peerlen, NULL);
+		if (c->vialen != 0 || !w->resolving ||
+		    !resolve_post(&c->peer, c->peerlen))
+			connlog_open(&f);
 		return;		/* else the resolver thread logs it, named */
 	}
 	f.bytes = c->bytes;
 	f.usec = now_usec() - c->start_us;
-	log_conn(LOG_CONN_CLOSE, &f, "tcp closed %s port %u%s: %llu bytes echoed "
-	    "in %llu.%03llus%s%s", addr, f.port, via, (unsigned long long)f.bytes,
-	    (unsigned long long)(f.usec / 1000000),
-	    (unsigned long long)(f.usec / 1000 % 1000),
-	    why ? ", " : "", why ? why : "");
+	connlog_close(&f, why);
 }
 
 /* Slots in use, from the master's stats page: bounded, since any worker

@@ -160,12 +160,14 @@ main(void)
 	srunner_add_suite(sr, confparse_suite());
 	srunner_add_suite(sr, conftext_suite());
 	srunner_add_suite(sr, conn_suite());
+	srunner_add_suite(sr, connlog_suite());
 	srunner_add_suite(sr, control_suite());
 	srunner_add_suite(sr, detach_suite());
 	srunner_add_suite(sr, expo_suite());
 	srunner_add_suite(sr, fault_suite());
 	srunner_add_suite(sr, handoff_suite());
 	srunner_add_suite(sr, health_suite());
+	srunner_add_suite(sr, journal_suite());
 	srunner_add_suite(sr, proxy_suite());
 	srunner_add_suite(sr, proxyin_suite());
 	srunner_add_suite(sr, log_suite());
@@ -178,6 +180,7 @@ main(void)
 	srunner_add_suite(sr, resolve_suite());
 	srunner_add_suite(sr, source_suite());
 	srunner_add_suite(sr, stats_suite());
+	srunner_add_suite(sr, strbuf_suite());
 	srunner_add_suite(sr, title_suite());
 	srunner_add_suite(sr, udp_suite());
 	srunner_add_suite(sr, logq_suite());

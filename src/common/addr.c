@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "strbuf.h"
 
 static int
 copy(char *dst, size_t dstlen, const char *src, size_t n)
@@ -96,11 +97,32 @@ addr_split(const char *spec, char *host, size_t hostlen,
 	return 0;
 }
 
+/* inet_ntop(AF_INET), which glibc writes with sprintf(); -1 when host
+ * cannot hold it, as inet_ntop fails then. */
+static int
+ipv4_text(const struct in_addr *a, char *host, size_t hostlen)
+{
+	const unsigned char *b = (const unsigned char *)&a->s_addr;
+	char text[INET_ADDRSTRLEN];
+	struct strbuf sb;
+
+	strbuf_init(&sb, text, sizeof(text));
+	for (int i = 0; i < 4; i++) {
+		if (i > 0)
+			strbuf_put_char(&sb, '.');
+		strbuf_put_u64(&sb, b[i]);
+	}
+	if (sb.len >= hostlen)
+		return -1;
+	memcpy(host, text, sb.len + 1);
+	return 0;
+}
+
 /*
- * inet_ntop(3) for the two families, as getnameinfo(NI_NUMERICHOST |
- * NI_NUMERICSERV) would write them: it is called twice per connection with
- * log_connections, and getnameinfo() prints the port only to have it read
- * back.  A scoped IPv6 address ("fe80::1%eth0") still goes the long way.
+ * As getnameinfo(NI_NUMERICHOST | NI_NUMERICSERV) would write them, the
+ * short way: it is called per connection with log_connections, and
+ * getnameinfo() prints the port only to have it read back.  A scoped IPv6
+ * address ("fe80::1%eth0") still goes the long way.
  */
 void
 addr_host_port(const struct sockaddr *sa, socklen_t len,
@@ -111,7 +133,7 @@ addr_host_port(const struct sockaddr *sa, socklen_t len,
 	char serv[NI_MAXSERV];
 
 	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(*in) &&
-	    inet_ntop(AF_INET, &in->sin_addr, host, (socklen_t)hostlen) != NULL) {
+	    ipv4_text(&in->sin_addr, host, hostlen) == 0) {
 		*port = ntohs(in->sin_port);
 		return;
 	}
