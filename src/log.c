@@ -340,7 +340,9 @@ flush_queue(void)
 	if ((lost = atomic_exchange(&dropped, 0)) == 0)
 		return;
 	if (target == LOG_TO_JOURNAL) {
-		struct journal_entry j = { .len = 0 };
+		struct journal_entry j;
+
+		j.len = 0;
 		snprintf(line, sizeof(line), "%lu log messages dropped: the log "
 		    "was not keeping up", lost);
 		journal_add_str(&j, "MESSAGE", line);
