@@ -263,7 +263,7 @@ main(int argc, char **argv)
 		}
 	}
 	/* Without -c, a missing default file means the built-in defaults
-	 * (checked again on each reload: see master.c). */
+	 * (checked again on each reload: see master_reload.c). */
 	path = conf_choose(opts.conf_path, CONF_DEFAULT_PATH);
 	if (want_status)
 		return ask_status(path, want_json);

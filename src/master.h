@@ -1,4 +1,5 @@
-/* master.h - the supervisor: listeners, the worker pool, signals, reload. */
+/* master.h - the supervisor: listeners, the worker pool, signals, reload.
+ * Its way in from main.c; the master's own files share master_state.h. */
 #ifndef ECHOD_MASTER_H
 #define ECHOD_MASTER_H
 

@@ -1,0 +1,154 @@
+/*
+ * master_start.c - everything before the master's loop: the descriptor
+ * limit, the PID file, the listeners (from systemd or bound), the
+ * connections parked in systemd's store by the process before, the tables
+ * the workers share, and the first generation.  What it opens,
+ * master_finish() (master_stop.c) closes.  It fills the struct master of
+ * master_state.h, which master_run() passes in.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "detach.h"
+#include "fdstore.h"
+#include "listen.h"
+#include "log.h"
+#include "master_state.h"
+#include "notify.h"
+#include "observe.h"
+#include "pidfile.h"
+#include "pool.h"
+#include "relay.h"
+#include "source.h"
+#include "util.h"
+
+static void
+raise_nofile(void)
+{
+	uint64_t was;
+
+	if (fd_limit_raise(&was) == -1)
+		log_warn("raising the descriptor limit from %llu",
+		    (unsigned long long)was);
+	else
+		log_info("descriptor limit %llu", (unsigned long long)fd_limit());
+}
+
+static int
+startup_fail(const char *msg)
+{
+	log_warnx("%s", msg);
+	detach_fail(msg);
+	return -1;
+}
+
+static int
+open_pidfile(struct master *m, char *err, size_t errlen)
+{
+	const char *path = m->conf->pidfile;
+	pid_t holder;
+
+	if (path == NULL || (m->pidfd = pidfile_create(path, &holder)) != -1)
+		return 0;
+	if (errno == EEXIST)
+		snprintf(err, errlen, "pid file %s: already locked by pid %ld: "
+		    "is echod running?", path, (long)holder);
+	else
+		snprintf(err, errlen, "pid file %s: %s", path,
+		    errno == EINVAL ? "not a regular file" : strerror(errno));
+	return -1;
+}
+
+static void
+warn_stored(const char *name, const char *why)
+{
+	log_warnx("stored connection %s: %s; ended", name, why);
+}
+
+static int
+open_listeners(struct master *m, char *err, size_t errlen)
+{
+	int n;
+
+	/* Connections parked by the process before us come first: after
+	 * listen_from_systemd() the names are gone from the environment. */
+	if (fdstore_collect(&m->relay.stored, warn_stored) == -1) {
+		snprintf(err, errlen, "stored connections: out of memory");
+		return -1;
+	}
+	if (m->relay.stored.n > 0)
+		log_info("%zu connections taken back from systemd's store",
+		    m->relay.stored.n);
+	n = listen_from_systemd(&m->ls, err, errlen);
+
+	if (n == -1)
+		return -1;
+	if (n > 0) {
+		m->activated = true;
+		log_info("using %d sockets passed by systemd; listen_tcp and "
+		    "listen_udp are ignored", n);
+		for (size_t i = 0; i < m->ls.n; i++)
+			master_note_listener(true, &m->ls.v[i]);
+	} else if (listen_reconcile(&m->ls, m->conf, master_note_listener, err,
+	    errlen) == -1)
+		return -1;
+	if (m->ls.n == 0) {
+		snprintf(err, errlen, "nothing to listen on");
+		return -1;
+	}
+	return 0;
+}
+
+/* The tables the workers share, sized for the largest pool. */
+static int
+open_tables(struct master *m, char *err, size_t errlen)
+{
+	if (pool_init(&m->pool) == -1) {
+		snprintf(err, errlen, "worker table: %s", strerror(errno));
+		return -1;
+	}
+	/* A worker holds no more connections than it has descriptors. */
+	m->sources = source_init(POOL_MAX_SLOTS, source_tcp_capacity(fd_limit()));
+	if (m->sources == NULL) {
+		snprintf(err, errlen, "per-source table: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything before the loop, up to forking the first generation.  On
+ * failure, says why (to the waiting parent too) and returns -1. */
+int
+master_start(struct master *m, struct conf *conf,
+    const struct master_opts *opts)
+{
+	char err[CONF_ERRLEN];
+
+	memset(m, 0, sizeof(*m));
+	m->conf = conf;
+	m->opts = opts;
+	m->pidfd = -1;
+	m->now_ms = now_coarse_ms();
+	relay_init(&m->relay, &m->pool);
+	notify_init();
+	raise_nofile();
+	if ((m->sigfd = master_signals_open()) == -1)
+		return startup_fail("signalfd failed");
+	if (open_pidfile(m, err, sizeof(err)) == -1)
+		return startup_fail(err);
+	if (open_listeners(m, err, sizeof(err)) == -1 ||
+	    open_tables(m, err, sizeof(err)) == -1 ||
+	    observe_open(&m->obs, conf, m->pool.shared, err, sizeof(err)) == -1) {
+		relay_abandon(&m->relay);
+		listen_close_all(&m->ls);
+		pidfile_remove(conf->pidfile, m->pidfd);
+		return startup_fail(err);
+	}
+	m->generation = 1;
+	m->target = conf_workers(conf);
+	master_respawn(m);
+	return 0;
+}

@@ -1,0 +1,74 @@
+/*
+ * master_state.h - what the master's own files share, and nobody else:
+ * only master.c, master_start.c, master_stop.c and master_reload.c include
+ * it (main.c and the rest see master.h).  As in OpenBSD's ntpd.h, one
+ * struct holds the master's state; unlike there it is no global: the one
+ * instance is master_run()'s, and every function below takes it by
+ * pointer, so what a function touches is in its signature.  Beside it, the
+ * few calls the files make into each other, each under the file that
+ * defines it.
+ */
+#ifndef ECHOD_MASTER_STATE_H
+#define ECHOD_MASTER_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "health.h"
+#include "listen.h"
+#include "master.h"
+#include "observe.h"
+#include "pool.h"
+#include "relay.h"
+#include "source.h"
+
+#define DRAIN_GRACE_MS		2000	/* past shutdown_timeout, SIGKILL */
+
+struct master {
+	struct conf			*conf;		/* the running one */
+	const struct master_opts	*opts;
+	struct listeners		 ls;
+	bool				 activated;	/* sockets from systemd */
+	struct pool			 pool;
+	struct relay			 relay;		/* connections handed over */
+	struct source_shared		*sources;
+	int				 sigfd;
+	int				 pidfd;
+	int				*close_fds;	/* -1 ended */
+	struct observe			 obs;		/* --status, metrics */
+	unsigned			 generation;
+	int				 target;	/* workers wanted now */
+	struct health			 health;	/* what was said about it */
+	char				 gave_up[512];	/* why, when the give-up rule fired */
+	bool				 stopping;
+	int				 exit_code;
+	uint64_t			 stop_deadline_ms;
+	uint64_t			 stop_at_ms;	/* stop_delay running: drain then */
+	uint64_t			 now_ms;
+	struct pool_crashwin		 crashes;
+	/* what the signals asked for since the last turn */
+	bool				 sig_stop, sig_quit, sig_reload;
+	int				 sig_resize;
+};
+
+/* master.c: the loop, the signals, the slot table's decisions */
+int	master_signals_open(void);	/* blocks them; a signalfd, or -1 */
+void	master_kill_slot(struct master *, int i);
+void	master_drain_slot(struct master *, int i, uint64_t timeout_ms);
+void	master_respawn(struct master *);
+
+/* master_start.c: before the loop; -1 once it has said why */
+int	master_start(struct master *, struct conf *,
+	    const struct master_opts *);
+
+/* master_stop.c: SIGTERM, SIGINT, SIGQUIT, the deadline, the exit */
+void	master_stop_if_asked(struct master *);
+void	master_kill_overdue(struct master *);
+int	master_finish(struct master *);
+
+/* master_reload.c: SIGHUP, SIGTTIN, SIGTTOU */
+void	master_reload_if_asked(struct master *);
+void	master_note_listener(bool added, const struct listener *);
+
+#endif
