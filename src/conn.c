@@ -20,6 +20,8 @@
 uint32_t
 conn_events(const struct conn *c)
 {
+	if (c->shut)
+		return EPOLLIN;
 	if (c->pend_len > 0)
 		return EPOLLOUT;
 	return c->rd_eof ? 0 : EPOLLIN;
@@ -81,6 +83,37 @@ conn_writable(struct conn *c)
 		conn_release(c);
 		if (c->rd_eof)
 			return CONN_DONE;
+	}
+	return CONN_KEEP;
+}
+
+int
+conn_shut(struct conn *c)
+{
+	ssize_t w;
+
+	if (c->pend_len > 0 && (w = send(c->fd, c->pend + c->pend_off,
+	    c->pend_len, MSG_NOSIGNAL | MSG_DONTWAIT)) > 0)
+		c->bytes += (uint64_t)w;
+	conn_release(c);	/* what the socket did not take: never sent */
+	c->shut = true;
+	return shutdown(c->fd, SHUT_WR);
+}
+
+/* Rounds of reading per readiness event: a client that floods a shut
+ * connection is dropped at the end of the worker's grace, not served. */
+#define DISCARD_ROUNDS	4
+
+enum conn_step
+conn_discard(struct conn *c, char *scratch, size_t len)
+{
+	for (int round = 0; round < DISCARD_ROUNDS; round++) {
+		ssize_t n = recv(c->fd, scratch, len, MSG_DONTWAIT);
+
+		if (n == 0)
+			return CONN_DONE;
+		if (n == -1)
+			return transient(errno) ? CONN_KEEP : CONN_FAIL;
 	}
 	return CONN_KEEP;
 }

@@ -31,6 +31,7 @@ struct conn {
 	bool		 balancer;	/* a balancer's own (PROXY LOCAL): not logged */
 	bool		 streaming;	/* reads come full: splice them */
 	bool		 adopted;	/* handed over: not only ours for a while */
+	bool		 shut;		/* past the drain's deadline: conn_shut() */
 	char		*pend;		/* unsent echo, or NULL when idle */
 	uint32_t	 pend_off, pend_len;
 	uint64_t	 bytes;		/* echoed so far */
@@ -59,6 +60,17 @@ enum conn_step {
 enum conn_step	conn_readable(struct conn *, struct pump *);
 /* The socket takes data again: send the remainder. */
 enum conn_step	conn_writable(struct conn *);
+/*
+ * The drain's deadline: the last of the echo is sent if the socket takes
+ * it, then the connection is shut down for writing.  The client reads what
+ * was echoed and then end of file, where a close() with its next request
+ * unread would have reset the connection and thrown away what was still on
+ * its way.  -1 with errno if the socket is gone (close it).
+ */
+int		conn_shut(struct conn *);
+/* A shut connection is readable: what the client still sends is read and
+ * dropped (into scratch, len bytes) until its end of file, CONN_DONE. */
+enum conn_step	conn_discard(struct conn *, char *scratch, size_t len);
 /* EPOLLIN or EPOLLOUT, from the state. */
 uint32_t	conn_events(const struct conn *);
 void		conn_release(struct conn *);	/* frees the remainder */

@@ -63,7 +63,8 @@ struct worker {
 	struct dgram_batch	 dgram;		/* UDP: one batch's slots */
 	bool			 draining;
 	bool			 unhealthy;	/* stop_delay: fail health checks */
-	uint64_t		 deadline_ms;	/* draining: close what is left */
+	uint64_t		 deadline_ms;	/* draining: shut, then close what is left */
+	bool			 shut;		/* past the first deadline: conn_shut() */
 	uint64_t		 now_ms;
 	uint64_t		 nconns, accepted, bytes;
 	uint64_t		 adopted;	/* handed to us, since start */
@@ -435,6 +436,11 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	uint64_t before = c->bytes;
 	uint32_t want;
 
+	if (c->shut) {
+		if (conn_discard(c, w->pump.scratch, w->pump.size) != CONN_KEEP)
+			conn_close(w, c, STATS_CLOSE_DRAINED, "shutdown timeout");
+		return;
+	}
 	if (c->px != NULL) {
 		if (!on_header(w, c))
 			return;
@@ -565,6 +571,8 @@ hand_over(struct worker *w)
 	uint64_t handed = 0;
 
 	begin_drain(w);
+	if (w->shut)
+		return;		/* half-closed already: they end here */
 	w->handing = true;
 	while (w->head != NULL) {
 		size_t n = 0;
@@ -649,6 +657,38 @@ on_order(struct worker *w)
 	on_message(w, type, fds, nfds);
 }
 
+/*
+ * shutdown_timeout is over: every connection left is shut down for writing
+ * (conn.h), and closed when its client closes too, or SHUT_GRACE_MS later
+ * whatever it does - well inside the master's own grace (master.c's
+ * DRAIN_GRACE_MS), past which it kills the worker.
+ */
+#define SHUT_GRACE_MS	1000
+
+static void
+shut_all(struct worker *w)
+{
+	struct conn *c, *next;
+
+	w->shut = true;
+	w->deadline_ms = w->now_ms + SHUT_GRACE_MS;
+	if (w->nconns > 0)
+		log_info("shutdown_timeout: %llu connections shut down for "
+		    "writing, closed when their clients close or in %d ms",
+		    (unsigned long long)w->nconns, SHUT_GRACE_MS);
+	for (c = w->head; c != NULL; c = next) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+		next = c->next;
+		if (conn_shut(c) == -1 ||
+		    epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) == -1) {
+			conn_close(w, c, STATS_CLOSE_DRAINED, "shutdown timeout");
+			continue;
+		}
+		c->events = EPOLLIN;
+	}
+}
+
 static void
 expire(struct worker *w)
 {
@@ -664,6 +704,10 @@ expire(struct worker *w)
 		while (w->waiting.head)
 			drop_waiting(w, w->waiting.head, &w->px.timeouts,
 			    "shutdown timeout");
+		if (!w->shut) {
+			shut_all(w);
+			return;
+		}
 		while (w->head)
 			conn_close(w, w->head, STATS_CLOSE_DRAINED,
 			    "shutdown timeout");

@@ -136,6 +136,40 @@ START_TEST(test_peer_gone)
 }
 END_TEST
 
+/*
+ * The drain's deadline: conn_shut() sends what the socket takes of the
+ * unsent echo, then end of file; what the client still sends is read and
+ * dropped until its own end of file.
+ */
+START_TEST(test_shut_then_discard)
+{
+	char buf[BUFSZ], scratch[512];
+	size_t got = 0;
+	ssize_t n;
+
+	/* a client that does not read: an echo is left unsent */
+	memset(buf, 'e', sizeof(buf));
+	while (c.pend == NULL && write(sv[0], buf, sizeof(buf)) > 0)
+		ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
+	ck_assert_ptr_nonnull(c.pend);
+	ck_assert_int_eq(conn_shut(&c), 0);
+	ck_assert(c.shut);
+	ck_assert_ptr_null(c.pend);		/* what did not fit is dropped */
+	ck_assert_uint_eq(conn_events(&c), EPOLLIN);
+	/* the client reads every byte echoed, then end of file */
+	while ((n = read(sv[0], buf, sizeof(buf))) > 0)
+		got += (size_t)n;
+	ck_assert_int_eq(n, 0);
+	ck_assert_uint_eq(got, c.bytes);
+	/* its next bytes are dropped, not echoed; its close ends it */
+	ck_assert_int_eq(write(sv[0], "more", 4), 4);
+	ck_assert_int_eq(conn_discard(&c, scratch, sizeof(scratch)), CONN_KEEP);
+	ck_assert_uint_eq(c.bytes, got);
+	shutdown(sv[0], SHUT_WR);
+	ck_assert_int_eq(conn_discard(&c, scratch, sizeof(scratch)), CONN_DONE);
+}
+END_TEST
+
 Suite *
 conn_suite(void)
 {
@@ -148,6 +182,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_half_close);
 	tcase_add_test(tc, test_backpressure_in_order);
 	tcase_add_test(tc, test_peer_gone);
+	tcase_add_test(tc, test_shut_then_discard);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -288,6 +289,76 @@ START_TEST(test_shutdown_timeout_bounds_the_stop)
 	ck_assert_uint_ge(h_now_ms() - t0, 900);
 	ck_assert(h_log_has(&e, "shutdown timeout"));
 	close(fd);
+}
+END_TEST
+
+/*
+ * At shutdown_timeout a client that sends without reading (so echod holds
+ * its next bytes unread) gets its echo and then end of file: the connection
+ * is shut down for writing, not closed with data unread, which resets it
+ * and throws away what was on its way.  Once the client closes, echod is
+ * done at once, not at the end of its grace.
+ */
+START_TEST(test_stop_deadline_shuts_down_not_resets)
+{
+	static char out[1 << 16], in[1 << 16];
+	size_t sent = 0, got = 0;
+	int fd, st, flags;
+	ssize_t n;
+	uint64_t t0, end;
+
+	h_write_conf(&e, "shutdown_timeout = 1s\nworkers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	fd = h_connect(AF_INET, e.tcp4, 5000);
+	ck_assert_int_ne(fd, -1);
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (char)(i * 7 + i / 251);
+	/* send until both directions are full: echod stops reading */
+	flags = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	end = h_now_ms() + 5000;
+	for (int full = 0; full < 20 && h_now_ms() < end; ) {
+		n = send(fd, out + sent % sizeof(out), sizeof(out) - sent % sizeof(out),
+		    MSG_NOSIGNAL);
+		if (n > 0) {
+			sent += (size_t)n;
+			full = 0;
+			continue;
+		}
+		ck_assert_int_eq(errno, EAGAIN);
+		full++;
+		h_tick();
+	}
+	ck_assert_uint_gt(sent, 0);
+	fcntl(fd, F_SETFL, flags);
+	t0 = h_now_ms();
+	kill(e.pid, SIGTERM);
+	ck_assert(h_wait_log(&e, "shut down for writing", 5000));
+	/* everything that comes back is the stream's prefix, then EOF */
+	for (;;) {
+		struct timeval tv = { .tv_sec = 5 };
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		n = recv(fd, in, sizeof(in), 0);
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++, got++)
+			if (in[i] != out[got % sizeof(out)])
+				ck_abort_msg("byte %zu differs", got);
+	}
+	ck_assert_msg(n == 0, "not end of file after %zu of %zu bytes: %s", got,
+	    sent, n == -1 ? strerror(errno) : "?");
+	ck_assert_uint_gt(got, 0);
+	ck_assert_uint_le(got, sent);
+	close(fd);
+	st = h_wait_exit(e.pid, 5000);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "0x%x", st);
+	e.pid = -1;
+	/* 1 s of shutdown_timeout, then the client's close, not 1 s more */
+	ck_assert_uint_lt(h_now_ms() - t0, 1900);
+	ck_assert(h_log_has(&e, "echoed in"));	/* its line, at its close */
 }
 END_TEST
 
@@ -901,6 +972,7 @@ lifecycle_suite(void)
 	tcase_add_test(timed, test_sigterm_graceful);
 	tcase_add_test(timed, test_sigquit_immediate);
 	tcase_add_test(timed, test_shutdown_timeout_bounds_the_stop);
+	tcase_add_test(timed, test_stop_deadline_shuts_down_not_resets);
 	tcase_add_test(timed, test_sigint_to_group_graceful);
 	tcase_add_test(timed, test_second_sigint_quits);
 	tcase_add_test(timed, test_hung_worker_aborted);
