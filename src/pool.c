@@ -41,7 +41,6 @@ pool_init(struct pool *p)
 	for (int i = 0; i < POOL_MAX_SLOTS; i++)
 		set_free(&p->slot[i]);
 	p->hw = 0;
-	p->bytes_gone = 0;
 	p->shared = mmap(NULL, sizeof(*p->shared), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p->shared == MAP_FAILED) {
@@ -134,19 +133,6 @@ pool_next_respawn(const struct pool *p)
 		if (p->slot[i].state == SLOT_WAITING && p->slot[i].respawn_at_ms < t)
 			t = p->slot[i].respawn_at_ms;
 	return t;
-}
-
-void
-pool_totals(const struct pool *p, uint64_t *connections, uint64_t *bytes)
-{
-	*connections = 0;
-	*bytes = p->bytes_gone;
-	for (int i = 0; i < p->hw; i++) {
-		if (!pool_alive(&p->slot[i]))
-			continue;
-		*connections += atomic_load(&p->stats[i].connections);
-		*bytes += atomic_load(&p->stats[i].bytes);
-	}
 }
 
 bool
@@ -360,7 +346,6 @@ exited(struct pool *p, int i, int status)
 
 	stats_worker_gone(&p->book, p->shared, i,
 	    exit_cause(status, pool_killed(s)));
-	p->bytes_gone += atomic_load(&p->stats[i].bytes);
 	atomic_store(&p->stats[i].connections, 0);
 	atomic_store(&p->stats[i].bytes, 0);
 	atomic_store(&p->stats[i].serving, 0);

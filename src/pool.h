@@ -84,7 +84,6 @@ struct pool {
 	/* Slots used so far: every one not free is below.  The master's own
 	 * copy: the page's can be written by any worker. */
 	int			 hw;
-	uint64_t		 bytes_gone;	/* echoed by workers now dead */
 	struct chan_page	*shared;
 	struct chan_stats	*stats;		/* shared->stats, one per slot */
 	struct stats_book	 book;		/* the counters the master keeps */
@@ -104,8 +103,6 @@ int	pool_free_slot(const struct pool *);
 int	pool_find_pid(const struct pool *, pid_t);
 /* The earliest respawn_at_ms of a waiting slot; UINT64_MAX if none. */
 uint64_t pool_next_respawn(const struct pool *);
-/* Connections open now, and bytes echoed by every worker since the start. */
-void	pool_totals(const struct pool *, uint64_t *connections, uint64_t *bytes);
 /* More than POOL_MAX_DRAINING generations draining?  Then *oldest is the
  * one to stop.  Slots already killed, or handing over, do not count. */
 bool	pool_excess_generation(const struct pool *, unsigned *oldest);
@@ -142,9 +139,9 @@ int	pool_abort(struct pool *, int i, uint64_t now_ms);
 /* SIGKILL.  Both return -1 with errno; a process already gone is no error. */
 int	pool_kill(struct pool *, int i);
 /* Slot i's worker was reaped.  Either way its channel closes and what it
- * published is cleared, its bytes counted in bytes_gone, its counters
- * folded into the book (stats.h) with status's cause.  Finished: the slot
- * is free.  Died: it waits pool_respawn_delay(), which is returned. */
+ * published is cleared, its counters folded into the book (stats.h) with
+ * status's cause.  Finished: the slot is free.  Died: it waits
+ * pool_respawn_delay(), which is returned. */
 void	pool_finished(struct pool *, int i, int status);
 uint64_t pool_died(struct pool *, int i, int status, uint64_t now_ms);
 
