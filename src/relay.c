@@ -184,25 +184,47 @@ on_batch(struct relay *r, int i, unsigned generation, int *fds, size_t nfds)
 		log_warn("answering worker %d", i);
 }
 
+/*
+ * A worker that says what it was not asked (any message but a batch after
+ * a handoff order) is broken or no longer ours: one line, then SIGKILL,
+ * and what else it sent is dropped unheard.  Otherwise one unprivileged
+ * process could fill the log with a line per message and, sending faster
+ * than the master reads, keep it in this loop for ever.
+ */
+static void
+misbehaved(struct relay *r, int i, char type)
+{
+	const struct slot *s = &r->pool->slot[i];
+
+	log_warnx("worker %d (pid %ld): %s (0x%02x) on its channel; killing it",
+	    i, (long)s->pid, type == HANDOFF_MSG_BATCH ?
+	    "connections it was not asked to hand over" : "an unknown message",
+	    (unsigned char)type);
+	if (pool_kill(r->pool, i) == -1)
+		log_warn("killing worker %d", i);
+}
+
 void
 relay_on_channel(struct relay *r, int i, unsigned generation)
 {
-	for (;;) {
+	for (int k = 0; k < RELAY_MSGS_PER_TURN; k++) {
+		const struct slot *s = &r->pool->slot[i];
 		int fds[HANDOFF_MAX_FDS];
 		size_t nfds;
 		char type;
-		int fd = r->pool->slot[i].cmd_fd;
 
-		if (fd == -1 || handoff_recv(fd, &type, fds, nitems(fds), &nfds) != 1)
+		if (s->cmd_fd == -1 ||
+		    handoff_recv(s->cmd_fd, &type, fds, nitems(fds), &nfds) != 1)
 			return;	/* EOF and errors: the reaper sees it die */
-		if (type == HANDOFF_MSG_BATCH) {
+		if (!pool_killed(s) && type == HANDOFF_MSG_BATCH &&
+		    s->handoff == SLOT_HANDOFF_ORDERED) {
 			on_batch(r, i, generation, fds, nfds);
 			continue;
 		}
-		log_warnx("worker %d: unexpected message 0x%02x", i,
-		    (unsigned char)type);
-		for (size_t k = 0; k < nfds; k++)
-			close(fds[k]);
+		for (size_t j = 0; j < nfds; j++)
+			close(fds[j]);
+		if (!pool_killed(s))
+			misbehaved(r, i, type);
 	}
 }
 

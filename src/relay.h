@@ -24,8 +24,13 @@ struct relay {
 };
 
 void	relay_init(struct relay *, struct pool *);
-/* A message on slot i's channel; reads all there are.  generation: the
- * current one, whose ready workers take what comes. */
+/* Messages read from one worker's channel per call: the master's loop
+ * comes back for the rest, after its other work. */
+#define RELAY_MSGS_PER_TURN	16
+
+/* Messages on slot i's channel, up to RELAY_MSGS_PER_TURN.  generation: the
+ * current one, whose ready workers take what comes.  A worker that sends
+ * what it was not asked is killed (relay.c). */
 void	relay_on_channel(struct relay *, int i, unsigned generation);
 /*
  * Each turn: slots waiting to hand over are ordered to once a worker of

@@ -13,11 +13,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "util.h"
 #include "suites.h"
 
 #define CONF_BASE "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n" \
@@ -781,6 +783,111 @@ START_TEST(test_bad_stored_state)
 }
 END_TEST
 
+/* ---- a worker that talks out of turn ---------------------------------- */
+
+/* The worker's end of its channel to the master: the one unix SEQPACKET
+ * socket among its descriptors, taken with pidfd_getfd(2) (the tests run
+ * as root).  -1 if there is none or the kernel cannot. */
+static int
+worker_channel(pid_t w)
+{
+	char path[64], link[64], line[256];
+	unsigned long seq[16], ino;
+	size_t nseq = 0;
+	int num = -1, pidfd, fd;
+	FILE *f = fopen("/proc/net/unix", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL && nseq < nitems(seq)) {
+		unsigned type;
+
+		if (sscanf(line, "%*s %*s %*s %*s %x %*s %lu", &type, &ino) == 2 &&
+		    type == SOCK_SEQPACKET)
+			seq[nseq++] = ino;
+	}
+	fclose(f);
+	for (int k = 0; k < 1024 && num == -1; k++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)w, k);
+		if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		for (size_t j = 0; j < nseq; j++)
+			if (seq[j] == ino)
+				num = k;
+	}
+	if (num == -1 || (pidfd = (int)syscall(SYS_pidfd_open, w, 0)) == -1)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, num, 0);
+	close(pidfd);
+	return fd;
+}
+
+/* Count of needle in the log. */
+static int
+log_count(const char *needle)
+{
+	char buf[1 << 16];
+	int fd = open(e.logpath, O_RDONLY), n = 0;
+	ssize_t len;
+
+	ck_assert_int_ne(fd, -1);
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	for (char *p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/*
+ * A worker (its unprivileged user could have taken it over) floods its
+ * channel with messages the master never asked for: the master says so once,
+ * kills it, starts another, and goes on answering - it neither logs a line
+ * per message nor stays in the loop reading them.
+ */
+START_TEST(test_channel_flood_kills_the_worker)
+{
+	pid_t w[2], w2[2];
+	int fd, sent = 0;
+	uint64_t end;
+
+	h_write_conf(&e, CONF_BASE "workers = 1\ncontrol_socket = \"\"\n");
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert_int_eq(h_workers(e.pid, w, 2), 1);
+	fd = worker_channel(w[0]);
+	ck_assert_msg(fd != -1, "no channel in worker %ld: %s", (long)w[0],
+	    strerror(errno));
+	end = h_now_ms() + 3000;
+	while (sent < 100000 && h_now_ms() < end) {
+		if (send(fd, "Z", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+			sent++;
+		else if (errno == EAGAIN)
+			h_tick();
+		else
+			break;		/* the master closed its end: reaped */
+	}
+	ck_assert_int_gt(sent, 1);
+	ck_assert(h_wait_log(&e, "an unknown message (0x5a) on its channel; "
+	    "killing it", 5000));
+	/* another worker, which echoes */
+	end = h_now_ms() + 10000;
+	while (!(h_workers(e.pid, w2, 2) == 1 && w2[0] != w[0]) && h_now_ms() < end)
+		h_tick();
+	ck_assert_int_ne(w2[0], w[0]);
+	int c = h_connect(AF_INET, e.tcp4, 5000);
+	ck_assert_int_eq(h_echo(c, "still here", 10, 5000), 0);
+	close(c);
+	close(fd);
+	ck_assert_int_eq(log_count("on its channel"), 1);
+}
+END_TEST
+
 Suite *
 handoff_suite(void)
 {
@@ -791,6 +898,7 @@ handoff_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_reloads_keep_connections);
 	tcase_add_test(tc, test_reload_new_generation_fails);
+	tcase_add_test(tc, test_channel_flood_kills_the_worker);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("store");
 	tcase_set_timeout(tc, 90);
