@@ -5,6 +5,16 @@
  * gate.c's), echoes, and publishes a heartbeat and its counters for the
  * master.  It takes orders from the master only: signals from outside are
  * ignored, and EOF on the channel means the master is gone.
+ *
+ * The worker is three files around one struct worker (worker_state.h, which
+ * only they include): this one owns the loop - setup, the turn, its
+ * timeouts, the master's orders, what it publishes - and the list of
+ * connections the other two add to and take from; worker_accept.c a new
+ * connection, from accept() and admission to its PROXY header and the
+ * "connected" line; worker_drain.c a worker's end: draining, handing its
+ * connections over on a reload or restart (and adopting them on the other
+ * side), shutting them down at shutdown_timeout.  The one struct worker is
+ * worker_main()'s, passed to each by pointer.
  */
 #include "config.h"
 
@@ -18,7 +28,6 @@
 #include <unistd.h>
 
 #include "admit.h"
-#include "carry.h"
 #include "channel.h"
 #include "conn.h"
 #include "connlog.h"
@@ -36,49 +45,12 @@
 #include "udp.h"
 #include "util.h"
 #include "worker.h"
+#include "worker_state.h"
 
 #define MAX_EVENTS	256
 #define TICK_MS		1000	/* the heartbeat's longest silence */
 #define LOG_RETRY_MS	10	/* lines wait for the log: look again */
 #define LOG_EXIT_MS	1000	/* on the way out, wait this long for it */
-/* epoll tags: a connection's pointer, or a watch with the top bit set
- * (user-space pointers never have it). */
-#define WATCH		(1ULL << 63)
-#define WATCH_CMD	(WATCH | 0xffffffffULL)
-
-struct worker {
-	const struct conf	*conf;
-	const struct listeners	*ls;
-	struct chan_page	*shared;
-	struct source_shared	*sources;
-	int			 slot;
-	unsigned		 generation;
-	struct chan_stats	*me;
-	struct chan_counters	*mine;		/* its counters on the page */
-	bool			 resolving;	/* resolve_clients: a thread names clients */
-	int			 ep;
-	int			 cmd_fd;
-	struct gate		 gate;		/* the TCP listeners, open or closed */
-	struct pump		 pump;		/* one round's pipe and buffer, shared by all */
-	struct dgram_batch	 dgram;		/* UDP: one batch's slots */
-	bool			 draining;
-	bool			 unhealthy;	/* stop_delay: fail health checks */
-	uint64_t		 deadline_ms;	/* draining: shut, then close what is left */
-	bool			 shut;		/* past the first deadline: conn_shut() */
-	uint64_t		 now_ms;
-	uint64_t		 nconns, accepted, bytes;
-	uint64_t		 adopted;	/* handed to us, since start */
-	bool			 handoff;	/* ordered: hand over after the batch */
-	bool			 handing;	/* hand_over() runs */
-	struct fault_limits	 limits;	/* as the master gave them */
-	uint64_t		 limits_ms;	/* when they were last compared */
-	struct conn		*head, *tail;	/* by last progress, oldest first */
-	struct proxyin_queue	 waiting;	/* for their PROXY header */
-	struct proxyin_counters	 px;
-	struct udp_counters	 udp;
-	struct stats_counts	 count;	/* closes, refusals, fills; the rest
-					 * is copied in by publish() */
-};
 
 static void
 ignore_if_default(int sig)
@@ -126,16 +98,16 @@ restore_signals(pid_t master)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void
-list_unlink(struct worker *w, struct conn *c)
+void
+worker_list_unlink(struct worker *w, struct conn *c)
 {
 	if (c->prev) c->prev->next = c->next; else w->head = c->next;
 	if (c->next) c->next->prev = c->prev; else w->tail = c->prev;
 	c->prev = c->next = NULL;
 }
 
-static void
-list_append(struct worker *w, struct conn *c)
+void
+worker_list_append(struct worker *w, struct conn *c)
 {
 	c->prev = w->tail;
 	c->next = NULL;
@@ -154,8 +126,8 @@ log_open(const struct sockaddr *sa, socklen_t len, const char *name)
 	connlog_open(&f);
 }
 
-static void
-log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
+void
+worker_log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
     const char *why)
 {
 	char addr[64], bal[64];
@@ -190,8 +162,8 @@ pool_slots(const struct worker *w)
 }
 
 /* The worker's load, as its accept gate judges it. */
-static struct gate_load
-load(const struct worker *w)
+struct gate_load
+worker_load(const struct worker *w)
 {
 	return (struct gate_load){ .nconns = w->nconns,
 	    .max = (uint64_t)w->conf->max_connections, .now_ms = w->now_ms,
@@ -199,31 +171,31 @@ load(const struct worker *w)
 }
 
 /* Admission as this worker sees it now. */
-static struct admit_policy
-policy(const struct worker *w)
+struct admit_policy
+worker_policy(const struct worker *w)
 {
 	return (struct admit_policy){ .conf = w->conf, .sources = w->sources,
 	    .slot = w->slot, .nslots = pool_slots(w), .now_ms = w->now_ms };
 }
 
-static void
-uncount(struct worker *w, struct conn *c)
+void
+worker_uncount(struct worker *w, struct conn *c)
 {
-	struct admit_policy p = policy(w);
+	struct admit_policy p = worker_policy(w);
 
 	if (c->counted)
 		admit_release(&p, &c->peer.sa);
 	c->counted = false;
 }
 
-static void
-conn_close(struct worker *w, struct conn *c, enum stats_close cause,
+void
+worker_conn_close(struct worker *w, struct conn *c, enum stats_close cause,
     const char *why)
 {
 	w->count.closed[cause]++;
-	log_event(w, c, LOG_CONN_CLOSE, why);
-	uncount(w, c);
-	list_unlink(w, c);
+	worker_log_event(w, c, LOG_CONN_CLOSE, why);
+	worker_uncount(w, c);
+	worker_list_unlink(w, c);
 	/* The worker that handed it over may not have closed its copy yet:
 	 * close() alone would leave it in our epoll set, pointing at c. */
 	if (c->adopted)
@@ -234,195 +206,10 @@ conn_close(struct worker *w, struct conn *c, enum stats_close cause,
 	w->nconns--;
 }
 
-/* An admission verdict as a refusal's counter.  No default: a new verdict
- * must say which counter it goes to (-Wswitch). */
-static enum stats_refuse
-refusal(enum admit_verdict v)
-{
-	switch (v) {
-	case ADMIT_SOURCE_LIMIT:	return STATS_REFUSE_SOURCE_LIMIT;
-	case ADMIT_UNTRACKED:		return STATS_REFUSE_SOURCE_TABLE;
-	case ADMIT_DENIED:		return STATS_REFUSE_DENY;
-	case ADMIT_OK: case ADMIT_RATE_LIMITED:	/* not a TCP refusal */
-		break;
-	}
-	return STATS_REFUSE_DENY;
-}
-
-/* A client refused at the door: closed before any byte is echoed. */
-static void
-refuse(struct worker *w, struct conn *c, enum stats_refuse reason,
-    const char *why)
-{
-	char host[64], via[96];
-	unsigned port;
-
-	w->count.refused[reason]++;
-	close(c->fd);
-	if (w->conf->log_connections) {
-		addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
-		log_info("tcp refused %s port %u%s: %s", host, port,
-		    proxyin_via(c, via, sizeof(via)), why);
-	}
-	conn_release(c);	/* a header's trailing data: never echoed */
-	free(c);
-}
-
-/* A balancer's connection closed before its header was read: counted in
- * *count; a health check (closed before a byte) is no error. */
-static void
-drop_waiting(struct worker *w, struct conn *c, uint64_t *count,
-    const char *why)
-{
-	char host[64];
-	unsigned port;
-
-	addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
-	(*count)++;
-	if (count != &w->px.health_checks)
-		w->count.refused[STATS_REFUSE_PROXY]++;
-	if (count == &w->px.health_checks)
-		log_debug("tcp health check from %s port %u: closed before "
-		    "sending a byte (%llu so far)", host, port,
-		    (unsigned long long)*count);
-	else
-		log_warnx("tcp %s port %u: closed, PROXY header refused: %s "
-		    "(%llu so far)", host, port, why, (unsigned long long)*count);
-	proxyin_queue_remove(&w->waiting, c);
-	proxyin_end(c);
-	close(c->fd);
-	free(c);
-	w->nconns--;
-}
-
-/*
- * A balancer's connection, until its header is read: false while it waits
- * or once it is closed.  The header's client is admitted as if it had
- * connected itself; the balancer's own connections (LOCAL...) need no
- * admission.
- */
-static bool
-on_header(struct worker *w, struct conn *c)
-{
-	struct proxy_header h;
-	const char *why = "";
-
-	switch (proxyin_read(c, &h, &why)) {
-	case PROXYIN_MORE:
-		return false;
-	case PROXYIN_SILENT:
-		drop_waiting(w, c, &w->px.health_checks, NULL);
-		return false;
-	case PROXYIN_BAD:
-		drop_waiting(w, c, &w->px.bad_headers, why);
-		return false;
-	case PROXYIN_FAIL:
-		drop_waiting(w, c, &w->px.bad_headers, strerror(errno));
-		return false;
-	case PROXYIN_DONE:
-		break;
-	}
-	proxyin_queue_remove(&w->waiting, c);
-	if (h.cmd == PROXY_CMD_LOCAL && w->unhealthy) {
-		/* stop_delay: the balancer's check fails, clients are served */
-		log_debug("tcp health check refused: stopping");
-		w->px.health_checks++;
-		close(c->fd);
-		conn_release(c);
-		free(c);
-		w->nconns--;
-		return false;
-	}
-	if (proxy_has_address(&h)) {
-		struct admit_policy p = policy(w);
-		enum admit_verdict v = admit_client(&p, ADMIT_TCP, &c->peer.sa,
-		    &c->counted);
-		w->px.relayed++;
-		if (v != ADMIT_OK) {
-			w->nconns--;
-			refuse(w, c, refusal(v), admit_reason(v));
-			return false;
-		}
-	} else {
-		w->px.local++;
-		c->balancer = true;
-	}
-	c->last_ms = w->now_ms;
-	w->accepted++;
-	list_append(w, c);
-	log_event(w, c, LOG_CONN_OPEN, NULL);
-	return true;
-}
-
-static void
-on_accept(struct worker *w, const struct listener *l)
-{
-	for (int i = 0; i < WORKER_ACCEPT_BATCH && !w->draining &&
-	    w->nconns < (uint64_t)w->conf->max_connections; i++) {
-		struct gate_load ld = load(w);
-		union sockaddr_any peer;
-		socklen_t len = sizeof(peer);
-		struct epoll_event ev;
-		struct conn *c;
-		int fd;
-
-		if ((fd = gate_accept(&w->gate, l, &peer, &len, &ld)) == -1) {
-			if (errno == EAGAIN)
-				return;
-			continue;	/* lost before it was taken: the next one */
-		}
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		c->peer = peer;
-		c->peerlen = len;
-		/* a balancer's: admitted on its header's address, later */
-		bool header = proxyin_expected(w->conf, &c->peer.sa);
-		if (header && proxyin_start(c, w->now_ms +
-		    w->conf->proxy_timeout_ms) == -1) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		struct admit_policy p = policy(w);
-		enum admit_verdict v = header ? ADMIT_OK : admit_client(&p,
-		    ADMIT_TCP, &c->peer.sa, &c->counted);
-		if (v != ADMIT_OK) {
-			refuse(w, c, refusal(v), admit_reason(v));
-			continue;
-		}
-		c->start_us = now_usec();
-		c->last_ms = w->now_ms;
-		c->events = EPOLLIN;
-		ev.events = c->events;
-		ev.data.ptr = c;
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
-			uncount(w, c);
-			proxyin_end(c);
-			close(fd);
-			free(c);
-			continue;
-		}
-		w->nconns++;
-		if (!header)	/* else once its header is read and admitted */
-			w->accepted++;
-		if (w->nconns == (uint64_t)w->conf->max_connections)
-			w->count.full++;
-		if (header) {
-			proxyin_queue_add(&w->waiting, c);
-			continue;
-		}
-		list_append(w, c);
-		log_event(w, c, LOG_CONN_OPEN, NULL);
-	}
-}
-
 static void
 on_datagrams(struct worker *w, const struct listener *l)
 {
-	struct admit_policy p = policy(w);
+	struct admit_policy p = worker_policy(w);
 
 	/* Datagrams left after a few batches (1): epoll says so again. */
 	if (udp_echo(l->fd, &w->dgram, &p, &w->udp) == -1)
@@ -438,11 +225,11 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 
 	if (c->shut) {
 		if (conn_discard(c, w->pump.scratch, w->pump.size) != CONN_KEEP)
-			conn_close(w, c, STATS_CLOSE_DRAINED, "shutdown timeout");
+			worker_conn_close(w, c, STATS_CLOSE_DRAINED, "shutdown timeout");
 		return;
 	}
 	if (c->px != NULL) {
-		if (!on_header(w, c))
+		if (!worker_on_header(w, c))
 			return;
 		/* the data read with the header goes back now, without a
 		 * round trip through epoll (and none at all if there is none) */
@@ -459,10 +246,10 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	}
 	switch (step) {
 	case CONN_DONE:
-		conn_close(w, c, STATS_CLOSE_EOF, NULL);
+		worker_conn_close(w, c, STATS_CLOSE_EOF, NULL);
 		return;
 	case CONN_FAIL:
-		conn_close(w, c, STATS_CLOSE_ERROR, strerror(errno));
+		worker_conn_close(w, c, STATS_CLOSE_ERROR, strerror(errno));
 		return;
 	case CONN_KEEP:
 		break;
@@ -470,14 +257,14 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	w->bytes += c->bytes - before;
 	if (c->bytes != before || c->rd_eof) {
 		c->last_ms = w->now_ms;
-		list_unlink(w, c);
-		list_append(w, c);
+		worker_list_unlink(w, c);
+		worker_list_append(w, c);
 	}
 	if ((want = conn_events(c)) != c->events) {
 		struct epoll_event ev = { .events = want, .data.ptr = c };
 		c->events = want;
 		if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) == -1)
-			conn_close(w, c, STATS_CLOSE_ERROR, strerror(errno));
+			worker_conn_close(w, c, STATS_CLOSE_ERROR, strerror(errno));
 	}
 }
 
@@ -493,139 +280,28 @@ farewell(const struct worker *w)
 	log_drain(LOG_EXIT_MS);
 }
 
-static void
-close_listeners(struct worker *w)
-{
-	gate_arm(&w->gate, false);
-	for (size_t i = 0; i < w->ls->n; i++) {
-		/* The master still holds the socket, so close() alone would
-		 * leave it in our epoll set: delete it first. */
-		if (w->ls->v[i].proto == PROTO_UDP)
-			epoll_ctl(w->ep, EPOLL_CTL_DEL, w->ls->v[i].fd, NULL);
-		close(w->ls->v[i].fd);
-	}
-}
-
 static void publish(struct worker *);
 
-static void
-begin_drain(struct worker *w)
-{
-	if (w->draining)
-		return;
-	w->draining = true;
-	atomic_store(&w->me->serving, 0);
-	title_worker(w->slot, w->generation, true);
-	w->deadline_ms = w->now_ms + w->conf->shutdown_timeout_ms;
-	close_listeners(w);
-	log_debug("draining %llu connections", (unsigned long long)w->nconns);
-}
-
-/*
- * Adopted connections (a reload's old worker's, or a restart's from
- * systemd's store), with their unsent echo first.  They are this worker's
- * own from here on: counted, listed, timed as if accepted here.
- */
-static void
-adopt(struct worker *w, int *fds, size_t nfds)
-{
-	struct conn *v[HANDOFF_MAX_CONNS];
-	const char *why;
-	int n = carry_in(fds, nfds, w->now_ms, v, &why);
-
-	if (n == -1) {
-		log_warnx("adopting %zu connections: %s", nfds ? nfds - 1 : 0, why);
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		struct conn *c = v[i];
-		struct admit_policy p = policy(w);
-		struct epoll_event ev = { .events = conn_events(c), .data.ptr = c };
-
-		/* Counted for its source, never refused: it was admitted once. */
-		if (admit_client(&p, ADMIT_TCP, &c->peer.sa, &c->counted) != ADMIT_OK)
-			c->counted = false;
-		c->events = ev.events;
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
-			uncount(w, c);
-			close(c->fd);
-			conn_release(c);
-			free(c);
-			continue;
-		}
-		list_append(w, c);
-		w->nconns++;
-		w->adopted++;	/* counters: an adopted connection is ours */
-	}
-	log_debug("adopted %d connections", n);
-}
-
-static void on_message(void *, char, int *, size_t);
-
-/* Every connection to the master, oldest first, in batches; the first
- * batch refused (or unanswered) leaves the rest draining here. */
-static void
-hand_over(struct worker *w)
-{
-	struct conn *v[HANDOFF_MAX_CONNS];
-	uint64_t handed = 0;
-
-	begin_drain(w);
-	if (w->shut)
-		return;		/* half-closed already: they end here */
-	w->handing = true;
-	while (w->head != NULL) {
-		size_t n = 0;
-		int rc;
-
-		for (struct conn *c = w->head; c && n < nitems(v); c = c->next)
-			v[n++] = c;
-		rc = carry_out(w->cmd_fd, v, n, w->now_ms, on_message, w);
-		if (rc != 1) {
-			if (rc == -1)
-				log_warn("handing %zu connections over", n);
-			else
-				log_info("handoff refused; draining %llu connections",
-				    (unsigned long long)w->nconns);
-			break;
-		}
-		for (size_t i = 0; i < n; i++) {
-			/* The master holds it now: out of our epoll set first,
-			 * since close() alone would not remove it. */
-			epoll_ctl(w->ep, EPOLL_CTL_DEL, v[i]->fd, NULL);
-			uncount(w, v[i]);
-			list_unlink(w, v[i]);
-			close(v[i]->fd);
-			conn_release(v[i]);
-			free(v[i]);
-			w->nconns--;
-		}
-		handed += n;
-	}
-	w->handing = false;
-	log_debug("handed %llu connections over", (unsigned long long)handed);
-}
-
 /* One message from the master: an order, or connections to adopt. */
-static void
-on_message(void *arg, char type, int *fds, size_t nfds)
+void
+worker_on_message(void *arg, char type, int *fds, size_t nfds)
 {
 	struct worker *w = arg;
 
 	if (type == HANDOFF_MSG_ADOPT) {
-		adopt(w, fds, nfds);
+		worker_adopt(w, fds, nfds);
 		return;
 	}
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
 	switch (type) {
 	case CHAN_CMD_DRAIN:
-		begin_drain(w);
+		worker_begin_drain(w);
 		break;
 	case CHAN_CMD_HANDOFF:
 		/* After this batch of events: it frees connections that
 		 * events still to come in the batch point to. */
-		begin_drain(w);
+		worker_begin_drain(w);
 		w->handoff = true;
 		break;
 	case CHAN_CMD_QUIT:
@@ -654,39 +330,7 @@ on_order(struct worker *w)
 		log_flush();
 		_exit(0);
 	}
-	on_message(w, type, fds, nfds);
-}
-
-/*
- * shutdown_timeout is over: every connection left is shut down for writing
- * (conn.h), and closed when its client closes too, or SHUT_GRACE_MS later
- * whatever it does - well inside the master's own grace (master.c's
- * DRAIN_GRACE_MS), past which it kills the worker.
- */
-#define SHUT_GRACE_MS	1000
-
-static void
-shut_all(struct worker *w)
-{
-	struct conn *c, *next;
-
-	w->shut = true;
-	w->deadline_ms = w->now_ms + SHUT_GRACE_MS;
-	if (w->nconns > 0)
-		log_info("shutdown_timeout: %llu connections shut down for "
-		    "writing, closed when their clients close or in %d ms",
-		    (unsigned long long)w->nconns, SHUT_GRACE_MS);
-	for (c = w->head; c != NULL; c = next) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-
-		next = c->next;
-		if (conn_shut(c) == -1 ||
-		    epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) == -1) {
-			conn_close(w, c, STATS_CLOSE_DRAINED, "shutdown timeout");
-			continue;
-		}
-		c->events = EPOLLIN;
-	}
+	worker_on_message(w, type, fds, nfds);
 }
 
 static void
@@ -696,20 +340,20 @@ expire(struct worker *w)
 	struct conn *c;
 
 	while ((c = proxyin_queue_expired(&w->waiting, w->now_ms)) != NULL)
-		drop_waiting(w, c, &w->px.timeouts, "not complete within "
+		worker_drop_waiting(w, c, &w->px.timeouts, "not complete within "
 		    "proxy_timeout");
 	while (w->head && w->head->last_ms + idle <= w->now_ms)
-		conn_close(w, w->head, STATS_CLOSE_IDLE, "idle timeout");
+		worker_conn_close(w, w->head, STATS_CLOSE_IDLE, "idle timeout");
 	if (w->draining && w->now_ms >= w->deadline_ms) {
 		while (w->waiting.head)
-			drop_waiting(w, w->waiting.head, &w->px.timeouts,
+			worker_drop_waiting(w, w->waiting.head, &w->px.timeouts,
 			    "shutdown timeout");
 		if (!w->shut) {
-			shut_all(w);
+			worker_shut_all(w);
 			return;
 		}
 		while (w->head)
-			conn_close(w, w->head, STATS_CLOSE_DRAINED,
+			worker_conn_close(w, w->head, STATS_CLOSE_DRAINED,
 			    "shutdown timeout");
 	}
 }
@@ -717,7 +361,7 @@ expire(struct worker *w)
 static int
 next_timeout(struct worker *w)
 {
-	struct gate_load ld = load(w);
+	struct gate_load ld = worker_load(w);
 	uint64_t t = w->now_ms + TICK_MS;
 
 	if (w->head && w->head->last_ms + w->conf->idle_timeout_ms < t)
@@ -895,13 +539,13 @@ worker_main(int slot, int cmd_fd, void *arg)
 				continue;	/* listeners closed in this batch */
 			l = &w.ls->v[tag & ~WATCH];
 			if (l->proto == PROTO_TCP)
-				on_accept(&w, l);
+				worker_on_accept(&w, l);
 			else
 				on_datagrams(&w, l);
 		}
 		if (w.handoff && !w.handing) {
 			w.handoff = false;
-			hand_over(&w);
+			worker_hand_over(&w);
 		}
 		expire(&w);
 		if (w.draining && w.nconns == 0)
@@ -909,7 +553,7 @@ worker_main(int slot, int cmd_fd, void *arg)
 		watch_limits(&w);
 		if (log_pending())
 			log_flush();
-		ld = load(&w);
+		ld = worker_load(&w);
 		gate_update(&w.gate, &ld);
 		publish(&w);
 	}

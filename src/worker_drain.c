@@ -1,0 +1,167 @@
+/*
+ * worker_drain.c - a worker's end, as the master orders it (worker.c reads
+ * the orders): draining closes the listeners and lets the connections run
+ * until shutdown_timeout, when what is left is shut down for writing; a
+ * reload or restart hands the connections to the master instead, and the
+ * worker that gets them adopts them here.  It acts on the struct worker of
+ * worker_state.h, which worker_main() passes in.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "admit.h"
+#include "carry.h"
+#include "conn.h"
+#include "gate.h"
+#include "handoff.h"
+#include "listen.h"
+#include "log.h"
+#include "stats.h"
+#include "title.h"
+#include "util.h"
+#include "worker_state.h"
+
+static void
+close_listeners(struct worker *w)
+{
+	gate_arm(&w->gate, false);
+	for (size_t i = 0; i < w->ls->n; i++) {
+		/* The master still holds the socket, so close() alone would
+		 * leave it in our epoll set: delete it first. */
+		if (w->ls->v[i].proto == PROTO_UDP)
+			epoll_ctl(w->ep, EPOLL_CTL_DEL, w->ls->v[i].fd, NULL);
+		close(w->ls->v[i].fd);
+	}
+}
+
+void
+worker_begin_drain(struct worker *w)
+{
+	if (w->draining)
+		return;
+	w->draining = true;
+	atomic_store(&w->me->serving, 0);
+	title_worker(w->slot, w->generation, true);
+	w->deadline_ms = w->now_ms + w->conf->shutdown_timeout_ms;
+	close_listeners(w);
+	log_debug("draining %llu connections", (unsigned long long)w->nconns);
+}
+
+/*
+ * Adopted connections (a reload's old worker's, or a restart's from
+ * systemd's store), with their unsent echo first.  They are this worker's
+ * own from here on: counted, listed, timed as if accepted here.
+ */
+void
+worker_adopt(struct worker *w, int *fds, size_t nfds)
+{
+	struct conn *v[HANDOFF_MAX_CONNS];
+	const char *why;
+	int n = carry_in(fds, nfds, w->now_ms, v, &why);
+
+	if (n == -1) {
+		log_warnx("adopting %zu connections: %s", nfds ? nfds - 1 : 0, why);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct conn *c = v[i];
+		struct admit_policy p = worker_policy(w);
+		struct epoll_event ev = { .events = conn_events(c), .data.ptr = c };
+
+		/* Counted for its source, never refused: it was admitted once. */
+		if (admit_client(&p, ADMIT_TCP, &c->peer.sa, &c->counted) != ADMIT_OK)
+			c->counted = false;
+		c->events = ev.events;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+			worker_uncount(w, c);
+			close(c->fd);
+			conn_release(c);
+			free(c);
+			continue;
+		}
+		worker_list_append(w, c);
+		w->nconns++;
+		w->adopted++;	/* counters: an adopted connection is ours */
+	}
+	log_debug("adopted %d connections", n);
+}
+
+/* Every connection to the master, oldest first, in batches; the first
+ * batch refused (or unanswered) leaves the rest draining here. */
+void
+worker_hand_over(struct worker *w)
+{
+	struct conn *v[HANDOFF_MAX_CONNS];
+	uint64_t handed = 0;
+
+	worker_begin_drain(w);
+	if (w->shut)
+		return;		/* half-closed already: they end here */
+	w->handing = true;
+	while (w->head != NULL) {
+		size_t n = 0;
+		int rc;
+
+		for (struct conn *c = w->head; c && n < nitems(v); c = c->next)
+			v[n++] = c;
+		rc = carry_out(w->cmd_fd, v, n, w->now_ms, worker_on_message, w);
+		if (rc != 1) {
+			if (rc == -1)
+				log_warn("handing %zu connections over", n);
+			else
+				log_info("handoff refused; draining %llu connections",
+				    (unsigned long long)w->nconns);
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			/* The master holds it now: out of our epoll set first,
+			 * since close() alone would not remove it. */
+			epoll_ctl(w->ep, EPOLL_CTL_DEL, v[i]->fd, NULL);
+			worker_uncount(w, v[i]);
+			worker_list_unlink(w, v[i]);
+			close(v[i]->fd);
+			conn_release(v[i]);
+			free(v[i]);
+			w->nconns--;
+		}
+		handed += n;
+	}
+	w->handing = false;
+	log_debug("handed %llu connections over", (unsigned long long)handed);
+}
+
+/*
+ * shutdown_timeout is over: every connection left is shut down for writing
+ * (conn.h), and closed when its client closes too, or SHUT_GRACE_MS later
+ * whatever it does - well inside the master's own grace (master_state.h's
+ * DRAIN_GRACE_MS), past which it kills the worker.
+ */
+#define SHUT_GRACE_MS	1000
+
+void
+worker_shut_all(struct worker *w)
+{
+	struct conn *c, *next;
+
+	w->shut = true;
+	w->deadline_ms = w->now_ms + SHUT_GRACE_MS;
+	if (w->nconns > 0)
+		log_info("shutdown_timeout: %llu connections shut down for "
+		    "writing, closed when their clients close or in %d ms",
+		    (unsigned long long)w->nconns, SHUT_GRACE_MS);
+	for (c = w->head; c != NULL; c = next) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+		next = c->next;
+		if (conn_shut(c) == -1 ||
+		    epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) == -1) {
+			worker_conn_close(w, c, STATS_CLOSE_DRAINED, "shutdown timeout");
+			continue;
+		}
+		c->events = EPOLLIN;
+	}
+}

@@ -1,0 +1,96 @@
+/*
+ * worker_state.h - what a worker's own files share, and nobody else: only
+ * worker.c, worker_accept.c and worker_drain.c include it (pool.c and the
+ * rest see worker.h).  As master_state.h does for the master, one struct
+ * holds the worker's state; it is no global: the one instance is
+ * worker_main()'s, and every function below takes it by pointer, so what a
+ * function touches is in its signature.  Beside it, the epoll tags and the
+ * calls the files make into each other, each under the file that defines it.
+ */
+#ifndef ECHOD_WORKER_STATE_H
+#define ECHOD_WORKER_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "admit.h"
+#include "channel.h"
+#include "conf.h"
+#include "conn.h"
+#include "dgram.h"
+#include "fault.h"
+#include "gate.h"
+#include "listen.h"
+#include "log.h"
+#include "proxyin.h"
+#include "pump.h"
+#include "source.h"
+#include "stats.h"
+#include "udp.h"
+#include "worker.h"
+
+/* epoll tags: a connection's pointer, or a watch with the top bit set
+ * (user-space pointers never have it). */
+#define WATCH		(1ULL << 63)
+#define WATCH_CMD	(WATCH | 0xffffffffULL)
+
+struct worker {
+	const struct conf	*conf;
+	const struct listeners	*ls;
+	struct chan_page	*shared;
+	struct source_shared	*sources;
+	int			 slot;
+	unsigned		 generation;
+	struct chan_stats	*me;
+	struct chan_counters	*mine;		/* its counters on the page */
+	bool			 resolving;	/* resolve_clients: a thread names clients */
+	int			 ep;
+	int			 cmd_fd;
+	struct gate		 gate;		/* the TCP listeners, open or closed */
+	struct pump		 pump;		/* one round's pipe and buffer, shared by all */
+	struct dgram_batch	 dgram;		/* UDP: one batch's slots */
+	bool			 draining;
+	bool			 unhealthy;	/* stop_delay: fail health checks */
+	uint64_t		 deadline_ms;	/* draining: shut, then close what is left */
+	bool			 shut;		/* past the first deadline: conn_shut() */
+	uint64_t		 now_ms;
+	uint64_t		 nconns, accepted, bytes;
+	uint64_t		 adopted;	/* handed to us, since start */
+	bool			 handoff;	/* ordered: hand over after the batch */
+	bool			 handing;	/* worker_hand_over() runs */
+	struct fault_limits	 limits;	/* as the master gave them */
+	uint64_t		 limits_ms;	/* when they were last compared */
+	struct conn		*head, *tail;	/* by last progress, oldest first */
+	struct proxyin_queue	 waiting;	/* for their PROXY header */
+	struct proxyin_counters	 px;
+	struct udp_counters	 udp;
+	struct stats_counts	 count;	/* closes, refusals, fills; the rest
+					 * is copied in by publish() */
+};
+
+/* worker.c: the loop, orders from the master, the list of connections */
+void	worker_list_unlink(struct worker *, struct conn *);
+void	worker_list_append(struct worker *, struct conn *);
+void	worker_log_event(struct worker *, struct conn *, enum log_conn_event,
+	    const char *why);
+struct gate_load	worker_load(const struct worker *);
+struct admit_policy	worker_policy(const struct worker *);
+void	worker_uncount(struct worker *, struct conn *);
+void	worker_conn_close(struct worker *, struct conn *, enum stats_close,
+	    const char *why);
+void	worker_on_message(void *worker, char type, int *fds, size_t nfds);
+
+/* worker_accept.c: accepting, admission, refusals, PROXY headers */
+void	worker_on_accept(struct worker *, const struct listener *);
+bool	worker_on_header(struct worker *, struct conn *);
+void	worker_drop_waiting(struct worker *, struct conn *, uint64_t *count,
+	    const char *why);
+
+/* worker_drain.c: drain, hand over, adopt, shut at shutdown_timeout */
+void	worker_begin_drain(struct worker *);
+void	worker_adopt(struct worker *, int *fds, size_t nfds);
+void	worker_hand_over(struct worker *);
+void	worker_shut_all(struct worker *);
+
+#endif
