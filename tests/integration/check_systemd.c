@@ -30,6 +30,8 @@ setup(void)
 	h_init(&e);
 	nfd = h_notify_socket(&e, SOCK_CLOEXEC, env_notify, sizeof(env_notify));
 	ck_assert_int_ne(nfd, -1);
+	ck_assert_int_eq(setsockopt(nfd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 },
+	    sizeof(int)), 0);
 	envp[0] = env_notify;
 	envp[1] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	envp[2] = NULL;
@@ -51,17 +53,48 @@ with_watchdog(unsigned long usec)
 	envp[3] = NULL;
 }
 
+/*
+ * When the kernel took the last notification, on h_now_ms()'s clock: its
+ * SO_TIMESTAMPNS stamp, not when this process got round to reading it - on
+ * a loaded machine the test can be descheduled and then read a pause's
+ * worth of WATCHDOG=1 at once, which would make the pause look shorter.
+ */
+static uint64_t msg_at_ms;
+
 /* The next notification, or "" after timeout_ms. */
 static const char *
 next_msg(int timeout_ms)
 {
 	static char buf[4096];
+	union {
+		struct cmsghdr	hdr;
+		char		space[CMSG_SPACE(sizeof(struct timespec))];
+	} u;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = u.space, .msg_controllen = sizeof(u.space) };
 	struct pollfd p = { .fd = nfd, .events = POLLIN };
+	struct timespec rt;
 	ssize_t n;
 
 	buf[0] = '\0';
-	if (poll(&p, 1, timeout_ms) == 1 && (n = recv(nfd, buf, sizeof(buf) - 1, 0)) > 0)
-		buf[n] = '\0';
+	if (poll(&p, 1, timeout_ms) != 1 || (n = recvmsg(nfd, &msg, 0)) <= 0)
+		return buf;
+	buf[n] = '\0';
+	msg_at_ms = h_now_ms();
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		struct timespec ts;
+		uint64_t stamp, now;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		clock_gettime(CLOCK_REALTIME, &rt);
+		stamp = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		now = (uint64_t)rt.tv_sec * 1000 + (uint64_t)rt.tv_nsec / 1000000;
+		if (now >= stamp && now - stamp < msg_at_ms)
+			msg_at_ms -= now - stamp;
+	}
 	return buf;
 }
 
@@ -197,7 +230,7 @@ watchdogs(uint64_t *at, int max, int for_ms)
 	while (h_now_ms() < end && n < max) {
 		const char *m = next_msg((int)(end - h_now_ms()));
 		if (strstr(m, "WATCHDOG=1"))
-			at[n++] = h_now_ms();
+			at[n++] = msg_at_ms;
 	}
 	return n;
 }
