@@ -105,8 +105,16 @@ carry_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
 		c->bytes = r->bytes;
 		c->start_us = r->start_us;
 		c->last_ms = now_ms > r->idle_ms ? now_ms - r->idle_ms : 0;
-		c->peer = r->peer;
-		c->peerlen = r->peerlen;
+		c->balancer = r->balancer;
+		if (r->proxylen != 0) {	/* the client, and the balancer between */
+			c->peer = r->proxy;
+			c->peerlen = r->proxylen;
+			c->via = r->peer;
+			c->vialen = r->peerlen;
+		} else {
+			c->peer = r->peer;
+			c->peerlen = r->peerlen;
+		}
 		out[made] = c;
 	}
 	handoff_batch_free(&b);

@@ -9,6 +9,9 @@
  *           u8 peerlen, proxylen; 28 bytes peer; 28 bytes proxy;
  *           then pend_len bytes of unsent echo
  *
+ * flags: 1 the client shut its side, 2 a balancer's own connection.  peer is
+ * the socket's; proxy the client its PROXY header named, if it had one.
+ *
  * Host byte order: it never leaves the machine.  The sender seals the memfd
  * (no write, grow or shrink), so the reader can map it and parse in place
  * without a copy and without the writer changing it underneath.
@@ -33,6 +36,7 @@
 #define HDR_LEN		16
 #define REC_LEN		96
 #define F_RDEOF		0x0001
+#define F_BALANCER	0x0002	/* the balancer's own (PROXY LOCAL) */
 
 _Static_assert(sizeof(struct sockaddr_in6) == ADDR_ROOM, "address room");
 
@@ -62,8 +66,16 @@ handoff_rec_from_conn(struct handoff_rec *r, const struct conn *c,
 	r->start_us = c->start_us;
 	r->idle_ms = now_ms > c->last_ms ? now_ms - c->last_ms : 0;
 	r->rd_eof = c->rd_eof;
-	r->peer = c->peer;
-	r->peerlen = c->peerlen;
+	r->balancer = c->balancer;
+	if (c->vialen != 0) {	/* through a balancer: peer is its address */
+		r->peer = c->via;
+		r->peerlen = c->vialen;
+		r->proxy = c->peer;
+		r->proxylen = c->peerlen;
+	} else {
+		r->peer = c->peer;
+		r->peerlen = c->peerlen;
+	}
 	r->pend = c->pend ? c->pend + c->pend_off : NULL;
 	r->pend_len = c->pend_len;
 }
@@ -91,7 +103,8 @@ handoff_encode_buf(const struct handoff_rec *v, size_t n, void *buf)
 		struct wire_rec w = { .id = v[i].id, .bytes = v[i].bytes,
 		    .start_us = v[i].start_us, .idle_ms = v[i].idle_ms,
 		    .pend_len = v[i].pend_len,
-		    .flags = v[i].rd_eof ? F_RDEOF : 0,
+		    .flags = (uint16_t)((v[i].rd_eof ? F_RDEOF : 0) |
+		    (v[i].balancer ? F_BALANCER : 0)),
 		    .peerlen = (uint8_t)v[i].peerlen,
 		    .proxylen = (uint8_t)v[i].proxylen };
 		memcpy(w.peer, &v[i].peer, v[i].peerlen);
@@ -188,7 +201,7 @@ handoff_decode_buf(const void *buf, size_t len, size_t expect,
 		}
 		memcpy(&w, p, sizeof(w));
 		p += REC_LEN;
-		if (w.flags & ~F_RDEOF) {
+		if (w.flags & ~(F_RDEOF | F_BALANCER)) {
 			*why = "state with unknown flags";
 			goto bad;
 		}
@@ -211,6 +224,7 @@ handoff_decode_buf(const void *buf, size_t len, size_t expect,
 		r->start_us = w.start_us;
 		r->idle_ms = w.idle_ms;
 		r->rd_eof = (w.flags & F_RDEOF) != 0;
+		r->balancer = (w.flags & F_BALANCER) != 0;
 		memcpy(&r->peer, w.peer, w.peerlen);
 		r->peerlen = w.peerlen;
 		memcpy(&r->proxy, w.proxy, w.proxylen);

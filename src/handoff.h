@@ -38,6 +38,7 @@ struct handoff_rec {
 	uint64_t		 start_us;	/* now_usec() when accepted */
 	uint64_t		 idle_ms;	/* since its last progress */
 	bool			 rd_eof;	/* the client shut its write side */
+	bool			 balancer;	/* a balancer's own: not logged */
 	union sockaddr_any	 peer;
 	socklen_t		 peerlen;
 	/* The client a PROXY-protocol header named, when one did (room for

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "carry.h"
+#include "conn.h"
 #include "handoff.h"
 #include "restartjob.h"
 #include "suites.h"
@@ -304,6 +306,82 @@ START_TEST(test_carry_in_refuses)
 }
 END_TEST
 
+/* A connected TCP socket on loopback (the other end and the listener are
+ * closed: carry_in() asks only that it is one). */
+static int
+tcp_socket(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+	int s;
+
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+	s = accept(l, NULL, NULL);
+	ck_assert_int_ne(s, -1);
+	close(l);
+	close(c);
+	return s;
+}
+
+static void
+set_in(union sockaddr_any *u, socklen_t *len, uint32_t addr, uint16_t port)
+{
+	memset(u, 0, sizeof(*u));
+	u->in.sin_family = AF_INET;
+	u->in.sin_addr.s_addr = htonl(addr);
+	u->in.sin_port = htons(port);
+	*len = sizeof(u->in);
+}
+
+/*
+ * A connection that came through a balancer keeps both addresses over a
+ * handoff: the client its PROXY header named, and the balancer (the
+ * socket's peer, "via" in its log lines); a balancer's own connection stays
+ * one (not logged).
+ */
+START_TEST(test_carry_keeps_the_balancer)
+{
+	struct conn a = { .bytes = 3 }, b = { .balancer = true }, *out[2];
+	struct handoff_rec v[2];
+	const char *why = NULL;
+	int fds[3];
+
+	set_in(&a.peer, &a.peerlen, 0x0a010203, 4000);		/* 10.1.2.3 */
+	set_in(&a.via, &a.vialen, 0x7f000001, 5555);
+	set_in(&b.peer, &b.peerlen, 0x7f000001, 5556);
+	handoff_rec_from_conn(&v[0], &a, 0);
+	handoff_rec_from_conn(&v[1], &b, 0);
+	/* on the wire, peer is the socket's */
+	ck_assert_int_eq(ntohs(v[0].peer.in.sin_port), 5555);
+	ck_assert_int_eq(ntohs(v[0].proxy.in.sin_port), 4000);
+	fds[0] = handoff_encode(v, 2);
+	ck_assert_int_ne(fds[0], -1);
+	fds[1] = tcp_socket();
+	fds[2] = tcp_socket();
+	ck_assert_int_eq(carry_in(fds, 3, 0, out, &why), 2);
+	ck_assert_uint_eq(out[0]->peerlen, sizeof(struct sockaddr_in));
+	ck_assert_uint_eq(ntohl(out[0]->peer.in.sin_addr.s_addr), 0x0a010203);
+	ck_assert_int_eq(ntohs(out[0]->peer.in.sin_port), 4000);
+	ck_assert_uint_eq(out[0]->vialen, sizeof(struct sockaddr_in));
+	ck_assert_int_eq(ntohs(out[0]->via.in.sin_port), 5555);
+	ck_assert(!out[0]->balancer);
+	ck_assert_uint_eq(out[0]->bytes, 3);
+	ck_assert(out[1]->balancer);
+	ck_assert_uint_eq(out[1]->vialen, 0);
+	ck_assert_int_eq(ntohs(out[1]->peer.in.sin_port), 5556);
+	for (int i = 0; i < 2; i++) {
+		close(out[i]->fd);
+		conn_release(out[i]);
+		free(out[i]);
+	}
+}
+END_TEST
+
 START_TEST(test_restartjob_seam)
 {
 	char why[128];
@@ -329,6 +407,7 @@ handoff_suite(void)
 	tcase_add_test(tc, test_check_socket);
 	tcase_add_test(tc, test_channel_messages);
 	tcase_add_test(tc, test_carry_in_refuses);
+	tcase_add_test(tc, test_carry_keeps_the_balancer);
 	tcase_add_test(tc, test_restartjob_seam);
 	suite_add_tcase(s, tc);
 	return s;

@@ -320,6 +320,39 @@ START_TEST(test_lists_judge_the_client)
 END_TEST
 
 /* v2 LOCAL and v1 UNKNOWN: the balancer's own connection, served as it. */
+/*
+ * A reload hands connections to the new generation (issue 16): one that came
+ * through the balancer is still logged as its client, via the balancer, and
+ * the balancer's own is still not logged.
+ */
+START_TEST(test_reload_keeps_the_balancer)
+{
+	uint8_t v2[64];
+	int fd, local;
+
+	start("");
+	fd = balancer();
+	send_all(fd, "PROXY TCP4 10.1.2.3 127.0.0.1 4000 7\r\n", 38);
+	ck_assert_int_eq(h_echo(fd, "before", 6, 2000), 0);
+	local = balancer();
+	memcpy(v2, v2sig, 12);
+	memcpy(v2 + 12, "\x20\x00\x00\x00" "ping", 8);
+	send_all(local, v2, 20);
+	ck_assert_uint_eq(recv_upto(local, (char *)v2, 4), 4);
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "2 connections (0 bytes unsent) handed to "
+	    "generation 2", 5000));
+	ck_assert_int_eq(h_echo(fd, "after", 5, 2000), 0);
+	ck_assert_int_eq(h_echo(local, "pong", 4, 2000), 0);
+	close(local);
+	close(fd);
+	ck_assert(h_wait_log(&e, "tcp closed 10.1.2.3 port 4000 via 127.0.0.1 "
+	    "port ", 5000));
+	ck_assert(h_wait_log(&e, ": 11 bytes echoed", 100));
+	ck_assert(!h_log_has(&e, "tcp closed 127.0.0.1 port "));
+}
+END_TEST
+
 START_TEST(test_local_is_the_balancer)
 {
 	uint8_t v2[64];
@@ -430,6 +463,7 @@ balancer_suite(void)
 	tcase_add_test(tc, test_garbage_closed);
 	tcase_add_test(tc, test_lists_judge_the_client);
 	tcase_add_test(tc, test_local_is_the_balancer);
+	tcase_add_test(tc, test_reload_keeps_the_balancer);
 	tcase_add_test(tc, test_header_from_others_echoed);
 	tcase_add_test(tc, test_health_check);
 	tcase_add_test(tc, test_stop_delay_fails_health_checks);
