@@ -173,6 +173,10 @@ log_init(enum log_target t, const char *ident)
 		once = true;
 	ident_name = ident;
 	set_head();
+	/* Again (tests, which move stderr): what the last call opened goes. */
+	if (out_fd != STDERR_FILENO && out_fd != -1)
+		close(out_fd);
+	out_fd = STDERR_FILENO;
 	target = stderr_is_journal() ? LOG_TO_JOURNAL : t;
 	switch (target) {
 	case LOG_TO_JOURNAL:
