@@ -75,4 +75,31 @@ enum conn_step	conn_discard(struct conn *, char *scratch, size_t len);
 uint32_t	conn_events(const struct conn *);
 void		conn_release(struct conn *);	/* frees the remainder */
 
+/*
+ * Connections linked through their prev and next, oldest first: a worker's
+ * open ones by last progress, and those waiting for their PROXY header
+ * (proxyin.h) by deadline.  A connection is on one list at a time.  Inline:
+ * a worker moves a connection to the tail on every event.
+ */
+struct conn_list {
+	struct conn	*head, *tail;
+};
+
+static inline void
+conn_list_append(struct conn_list *l, struct conn *c)
+{
+	c->prev = l->tail;
+	c->next = NULL;
+	if (l->tail) l->tail->next = c; else l->head = c;
+	l->tail = c;
+}
+
+static inline void
+conn_list_unlink(struct conn_list *l, struct conn *c)
+{
+	if (c->prev) c->prev->next = c->next; else l->head = c->next;
+	if (c->next) c->next->prev = c->prev; else l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
 #endif

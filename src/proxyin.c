@@ -139,25 +139,8 @@ proxyin_via(const struct conn *c, char *buf, size_t len)
 	return buf;
 }
 
-void
-proxyin_queue_add(struct proxyin_queue *q, struct conn *c)
-{
-	c->prev = q->tail;
-	c->next = NULL;
-	if (q->tail) q->tail->next = c; else q->head = c;
-	q->tail = c;
-}
-
-void
-proxyin_queue_remove(struct proxyin_queue *q, struct conn *c)
-{
-	if (c->prev) c->prev->next = c->next; else q->head = c->next;
-	if (c->next) c->next->prev = c->prev; else q->tail = c->prev;
-	c->prev = c->next = NULL;
-}
-
 struct conn *
-proxyin_queue_expired(const struct proxyin_queue *q, uint64_t now_ms)
+proxyin_queue_expired(const struct conn_list *q, uint64_t now_ms)
 {
 	/* one proxy_timeout for all: the queue is in deadline order */
 	if (q->head != NULL && q->head->px->deadline_ms <= now_ms)
@@ -166,7 +149,7 @@ proxyin_queue_expired(const struct proxyin_queue *q, uint64_t now_ms)
 }
 
 uint64_t
-proxyin_queue_next_ms(const struct proxyin_queue *q, uint64_t t)
+proxyin_queue_next_ms(const struct conn_list *q, uint64_t t)
 {
 	if (q->head != NULL && q->head->px->deadline_ms < t)
 		return q->head->px->deadline_ms;

@@ -35,11 +35,6 @@ struct proxyin_counters {
 	uint64_t	 timeouts;	/* not complete within proxy_timeout */
 };
 
-/* Connections waiting for their header, oldest first (c->prev, c->next). */
-struct proxyin_queue {
-	struct conn	*head, *tail;
-};
-
 enum proxyin_step {
 	PROXYIN_MORE,	/* a prefix so far: wait for more */
 	PROXYIN_DONE,	/* the header is consumed; c->px is gone */
@@ -67,11 +62,11 @@ void	proxyin_end(struct conn *c);
  * else "". */
 const char *proxyin_via(const struct conn *c, char *buf, size_t len);
 
-void	proxyin_queue_add(struct proxyin_queue *, struct conn *);
-void	proxyin_queue_remove(struct proxyin_queue *, struct conn *);
-/* The first connection whose deadline has come by now_ms, or NULL. */
-struct conn *proxyin_queue_expired(const struct proxyin_queue *, uint64_t now_ms);
+/* Connections waiting for their header are a conn_list (conn.h) in the
+ * order they came, so by deadline: the first whose deadline has come by
+ * now_ms, or NULL. */
+struct conn *proxyin_queue_expired(const struct conn_list *, uint64_t now_ms);
 /* The earliest deadline, if sooner than t; else t. */
-uint64_t proxyin_queue_next_ms(const struct proxyin_queue *, uint64_t t);
+uint64_t proxyin_queue_next_ms(const struct conn_list *, uint64_t t);
 
 #endif

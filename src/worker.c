@@ -98,23 +98,6 @@ restore_signals(pid_t master)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-void
-worker_list_unlink(struct worker *w, struct conn *c)
-{
-	if (c->prev) c->prev->next = c->next; else w->head = c->next;
-	if (c->next) c->next->prev = c->prev; else w->tail = c->prev;
-	c->prev = c->next = NULL;
-}
-
-void
-worker_list_append(struct worker *w, struct conn *c)
-{
-	c->prev = w->tail;
-	c->next = NULL;
-	if (w->tail) w->tail->next = c; else w->head = c;
-	w->tail = c;
-}
-
 /* A client's "connected" line, named or not; the resolver thread's too. */
 static void
 log_open(const struct sockaddr *sa, socklen_t len, const char *name)
@@ -195,7 +178,7 @@ worker_conn_close(struct worker *w, struct conn *c, enum stats_close cause,
 	w->count.closed[cause]++;
 	worker_log_event(w, c, LOG_CONN_CLOSE, why);
 	worker_uncount(w, c);
-	worker_list_unlink(w, c);
+	conn_list_unlink(&w->conns, c);
 	/* The worker that handed it over may not have closed its copy yet:
 	 * close() alone would leave it in our epoll set, pointing at c. */
 	if (c->adopted)
@@ -257,8 +240,8 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	w->bytes += c->bytes - before;
 	if (c->bytes != before || c->rd_eof) {
 		c->last_ms = w->now_ms;
-		worker_list_unlink(w, c);
-		worker_list_append(w, c);
+		conn_list_unlink(&w->conns, c);
+		conn_list_append(&w->conns, c);
 	}
 	if ((want = conn_events(c)) != c->events) {
 		struct epoll_event ev = { .events = want, .data.ptr = c };
@@ -342,8 +325,8 @@ expire(struct worker *w)
 	while ((c = proxyin_queue_expired(&w->waiting, w->now_ms)) != NULL)
 		worker_drop_waiting(w, c, &w->px.timeouts, "not complete within "
 		    "proxy_timeout");
-	while (w->head && w->head->last_ms + idle <= w->now_ms)
-		worker_conn_close(w, w->head, STATS_CLOSE_IDLE, "idle timeout");
+	while (w->conns.head && w->conns.head->last_ms + idle <= w->now_ms)
+		worker_conn_close(w, w->conns.head, STATS_CLOSE_IDLE, "idle timeout");
 	if (w->draining && w->now_ms >= w->deadline_ms) {
 		while (w->waiting.head)
 			worker_drop_waiting(w, w->waiting.head, &w->px.timeouts,
@@ -352,8 +335,8 @@ expire(struct worker *w)
 			worker_shut_all(w);
 			return;
 		}
-		while (w->head)
-			worker_conn_close(w, w->head, STATS_CLOSE_DRAINED,
+		while (w->conns.head)
+			worker_conn_close(w, w->conns.head, STATS_CLOSE_DRAINED,
 			    "shutdown timeout");
 	}
 }
@@ -364,8 +347,8 @@ next_timeout(struct worker *w)
 	struct gate_load ld = worker_load(w);
 	uint64_t t = w->now_ms + TICK_MS;
 
-	if (w->head && w->head->last_ms + w->conf->idle_timeout_ms < t)
-		t = w->head->last_ms + w->conf->idle_timeout_ms;
+	if (w->conns.head && w->conns.head->last_ms + w->conf->idle_timeout_ms < t)
+		t = w->conns.head->last_ms + w->conf->idle_timeout_ms;
 	if (w->draining && w->deadline_ms < t)
 		t = w->deadline_ms;
 	t = proxyin_queue_next_ms(&w->waiting, t);

@@ -81,7 +81,7 @@ worker_drop_waiting(struct worker *w, struct conn *c, uint64_t *count,
 	else
 		log_warnx("tcp %s port %u: closed, PROXY header refused: %s "
 		    "(%llu so far)", host, port, why, (unsigned long long)*count);
-	proxyin_queue_remove(&w->waiting, c);
+	conn_list_unlink(&w->waiting, c);
 	proxyin_end(c);
 	close(c->fd);
 	free(c);
@@ -115,7 +115,7 @@ worker_on_header(struct worker *w, struct conn *c)
 	case PROXYIN_DONE:
 		break;
 	}
-	proxyin_queue_remove(&w->waiting, c);
+	conn_list_unlink(&w->waiting, c);
 	if (h.cmd == PROXY_CMD_LOCAL && w->unhealthy) {
 		/* stop_delay: the balancer's check fails, clients are served */
 		log_debug("tcp health check refused: stopping");
@@ -142,7 +142,7 @@ worker_on_header(struct worker *w, struct conn *c)
 	}
 	c->last_ms = w->now_ms;
 	w->accepted++;
-	worker_list_append(w, c);
+	conn_list_append(&w->conns, c);
 	worker_log_event(w, c, LOG_CONN_OPEN, NULL);
 	return true;
 }
@@ -204,10 +204,10 @@ worker_on_accept(struct worker *w, const struct listener *l)
 		if (w->nconns == (uint64_t)w->conf->max_connections)
 			w->count.full++;
 		if (header) {
-			proxyin_queue_add(&w->waiting, c);
+			conn_list_append(&w->waiting, c);
 			continue;
 		}
-		worker_list_append(w, c);
+		conn_list_append(&w->conns, c);
 		worker_log_event(w, c, LOG_CONN_OPEN, NULL);
 	}
 }

@@ -83,7 +83,7 @@ worker_adopt(struct worker *w, int *fds, size_t nfds)
 			free(c);
 			continue;
 		}
-		worker_list_append(w, c);
+		conn_list_append(&w->conns, c);
 		w->nconns++;
 		w->adopted++;	/* counters: an adopted connection is ours */
 	}
@@ -102,11 +102,11 @@ worker_hand_over(struct worker *w)
 	if (w->shut)
 		return;		/* half-closed already: they end here */
 	w->handing = true;
-	while (w->head != NULL) {
+	while (w->conns.head != NULL) {
 		size_t n = 0;
 		int rc;
 
-		for (struct conn *c = w->head; c && n < nitems(v); c = c->next)
+		for (struct conn *c = w->conns.head; c && n < nitems(v); c = c->next)
 			v[n++] = c;
 		rc = carry_out(w->cmd_fd, v, n, w->now_ms, worker_on_message, w);
 		if (rc != 1) {
@@ -122,7 +122,7 @@ worker_hand_over(struct worker *w)
 			 * since close() alone would not remove it. */
 			epoll_ctl(w->ep, EPOLL_CTL_DEL, v[i]->fd, NULL);
 			worker_uncount(w, v[i]);
-			worker_list_unlink(w, v[i]);
+			conn_list_unlink(&w->conns, v[i]);
 			close(v[i]->fd);
 			conn_release(v[i]);
 			free(v[i]);
@@ -153,7 +153,7 @@ worker_shut_all(struct worker *w)
 		log_info("shutdown_timeout: %llu connections shut down for "
 		    "writing, closed when their clients close or in %d ms",
 		    (unsigned long long)w->nconns, SHUT_GRACE_MS);
-	for (c = w->head; c != NULL; c = next) {
+	for (c = w->conns.head; c != NULL; c = next) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 
 		next = c->next;

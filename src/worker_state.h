@@ -61,8 +61,8 @@ struct worker {
 	bool			 handing;	/* worker_hand_over() runs */
 	struct fault_limits	 limits;	/* as the master gave them */
 	uint64_t		 limits_ms;	/* when they were last compared */
-	struct conn		*head, *tail;	/* by last progress, oldest first */
-	struct proxyin_queue	 waiting;	/* for their PROXY header */
+	struct conn_list	 conns;		/* by last progress, oldest first */
+	struct conn_list	 waiting;	/* for their PROXY header, by deadline */
 	struct proxyin_counters	 px;
 	struct udp_counters	 udp;
 	struct stats_counts	 count;	/* closes, refusals, fills; the rest
@@ -70,8 +70,6 @@ struct worker {
 };
 
 /* worker.c: the loop, orders from the master, the list of connections */
-void	worker_list_unlink(struct worker *, struct conn *);
-void	worker_list_append(struct worker *, struct conn *);
 void	worker_log_event(struct worker *, struct conn *, enum log_conn_event,
 	    const char *why);
 struct gate_load	worker_load(const struct worker *);

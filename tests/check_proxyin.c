@@ -204,7 +204,7 @@ END_TEST
 
 START_TEST(test_queue)
 {
-	struct proxyin_queue q = { NULL, NULL };
+	struct conn_list q = { NULL, NULL };
 	struct conn a = { 0 }, b = { 0 }, d = { 0 };
 
 	ck_assert_int_eq(proxyin_start(&a, 100), 0);
@@ -212,18 +212,18 @@ START_TEST(test_queue)
 	ck_assert_int_eq(proxyin_start(&d, 300), 0);
 	ck_assert_uint_eq(proxyin_queue_next_ms(&q, 50), 50);
 	ck_assert_ptr_null(proxyin_queue_expired(&q, 1000));
-	proxyin_queue_add(&q, &a);
-	proxyin_queue_add(&q, &b);
-	proxyin_queue_add(&q, &d);
+	conn_list_append(&q, &a);
+	conn_list_append(&q, &b);
+	conn_list_append(&q, &d);
 	ck_assert_uint_eq(proxyin_queue_next_ms(&q, 1000), 100);
 	ck_assert_uint_eq(proxyin_queue_next_ms(&q, 50), 50);
 	ck_assert_ptr_null(proxyin_queue_expired(&q, 99));
 	ck_assert_ptr_eq(proxyin_queue_expired(&q, 100), &a);
-	proxyin_queue_remove(&q, &b);	/* from the middle */
-	proxyin_queue_remove(&q, &a);
+	conn_list_unlink(&q, &b);	/* from the middle */
+	conn_list_unlink(&q, &a);
 	ck_assert_ptr_null(proxyin_queue_expired(&q, 250));
 	ck_assert_ptr_eq(proxyin_queue_expired(&q, 300), &d);
-	proxyin_queue_remove(&q, &d);
+	conn_list_unlink(&q, &d);
 	ck_assert_ptr_null(q.head);
 	ck_assert_ptr_null(q.tail);
 	proxyin_end(&a);
