@@ -98,23 +98,10 @@ carry_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
 		}
 		c->fd = fds[made + 1];
 		c->adopted = true;
-		c->rd_eof = r->rd_eof;
 		if (r->pend_len > 0)
 			memcpy(c->pend, r->pend, r->pend_len);
 		c->pend_len = r->pend_len;
-		c->bytes = r->bytes;
-		c->start_us = r->start_us;
-		c->last_ms = now_ms > r->idle_ms ? now_ms - r->idle_ms : 0;
-		c->balancer = r->balancer;
-		if (r->proxylen != 0) {	/* the client, and the balancer between */
-			c->peer = r->proxy;
-			c->peerlen = r->proxylen;
-			c->via = r->peer;
-			c->vialen = r->peerlen;
-		} else {
-			c->peer = r->peer;
-			c->peerlen = r->peerlen;
-		}
+		handoff_rec_to_conn(c, r, now_ms);
 		out[made] = c;
 	}
 	handoff_batch_free(&b);

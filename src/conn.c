@@ -90,11 +90,7 @@ conn_writable(struct conn *c)
 int
 conn_shut(struct conn *c)
 {
-	ssize_t w;
-
-	if (c->pend_len > 0 && (w = send(c->fd, c->pend + c->pend_off,
-	    c->pend_len, MSG_NOSIGNAL | MSG_DONTWAIT)) > 0)
-		c->bytes += (uint64_t)w;
+	(void)conn_writable(c);	/* one last send of the unsent echo */
 	conn_release(c);	/* what the socket did not take: never sent */
 	c->shut = true;
 	return shutdown(c->fd, SHUT_WR);

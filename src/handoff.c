@@ -80,6 +80,26 @@ handoff_rec_from_conn(struct handoff_rec *r, const struct conn *c,
 	r->pend_len = c->pend_len;
 }
 
+void
+handoff_rec_to_conn(struct conn *c, const struct handoff_rec *r,
+    uint64_t now_ms)
+{
+	c->rd_eof = r->rd_eof;
+	c->balancer = r->balancer;
+	c->bytes = r->bytes;
+	c->start_us = r->start_us;
+	c->last_ms = now_ms > r->idle_ms ? now_ms - r->idle_ms : 0;
+	if (r->proxylen != 0) {	/* the client, and the balancer between */
+		c->peer = r->proxy;
+		c->peerlen = r->proxylen;
+		c->via = r->peer;
+		c->vialen = r->peerlen;
+	} else {
+		c->peer = r->peer;
+		c->peerlen = r->peerlen;
+	}
+}
+
 size_t
 handoff_encoded_len(const struct handoff_rec *v, size_t n)
 {

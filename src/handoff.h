@@ -60,6 +60,10 @@ struct handoff_batch {
 /* A record for c, idle since last_ms. */
 void	handoff_rec_from_conn(struct handoff_rec *, const struct conn *c,
 	    uint64_t now_ms);
+/* The other way: what r says of its connection, into c (but its unsent
+ * echo, which the caller copies: r's points into a mapping). */
+void	handoff_rec_to_conn(struct conn *c, const struct handoff_rec *r,
+	    uint64_t now_ms);
 /* The records as a sealed memfd (read-only from then on), or -1 with errno. */
 int	handoff_encode(const struct handoff_rec *, size_t n);
 /* The exact size handoff_encode() writes. */
