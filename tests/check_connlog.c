@@ -319,21 +319,11 @@ END_TEST
 /* --- the lines as the log writes them ------------------------------- */
 
 static int rd = -1;		/* the read end of the pipe that is stderr */
-static int saved_stderr = -1;
 
 static void
 setup(void)
 {
-	int p[2];
-
-	unsetenv("JOURNAL_STREAM");
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	saved_stderr = dup(STDERR_FILENO);
-	ck_assert_int_ne(dup2(p[1], STDERR_FILENO), -1);
-	close(p[1]);
-	rd = p[0];
-	ck_assert_int_eq(fcntl(rd, F_SETFL, O_NONBLOCK), 0);
-	log_init(LOG_TO_STDERR, "echod");
+	rd = log_to_pipe();
 	log_setlevel(LOG_INFO);
 	log_setprefix("worker 0");
 	make_peers();
@@ -344,12 +334,7 @@ static void
 teardown(void)
 {
 	log_setprefix(NULL);
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	close(rd);
-	/* the log's own file on the pipe goes too: with CK_FORK=no the next
-	 * suite would log into a pipe nobody reads (SIGPIPE) */
-	log_init(LOG_TO_STDERR, "echod");
+	log_unpipe(rd);
 }
 
 /* One record: a line from the pipe, or a datagram from a socket. */

@@ -28,26 +28,14 @@
 #define BURST_USEC	(10 * 1000000ULL)	/* and for at most this long */
 
 static int rd = -1;		/* the read end of the pipe that is stderr */
-static int saved_stderr = -1;
 
-/* stderr becomes a pipe, blocking as a shell's pipe is, and the log
- * writes to it. */
 static void discard(void);
 
 static void
 setup(void)
 {
-	int p[2];
-
-	unsetenv("JOURNAL_STREAM");
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	saved_stderr = dup(STDERR_FILENO);
-	ck_assert_int_ne(dup2(p[1], STDERR_FILENO), -1);
-	close(p[1]);
-	rd = p[0];
-	ck_assert_int_eq(fcntl(rd, F_SETFL, O_NONBLOCK), 0);
+	rd = log_to_pipe();
 	fcntl(rd, F_SETPIPE_SZ, 4096);	/* quicker to fill; the size is moot */
-	log_init(LOG_TO_STDERR, "echod");
 	log_setlevel(LOG_INFO);
 	log_setprefix(NULL);
 	/* lines and a count left by an earlier test (CK_FORK=no) */
@@ -62,12 +50,7 @@ setup(void)
 static void
 teardown(void)
 {
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	close(rd);
-	/* the log's own file on the pipe goes too: with CK_FORK=no the next
-	 * suite would log into a pipe nobody reads (SIGPIPE) */
-	log_init(LOG_TO_STDERR, "echod");
+	log_unpipe(rd);
 }
 
 /* Fills the pipe through a non-blocking file of its own, leaving stderr's

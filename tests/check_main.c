@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "suites.h"
 
 static int skip_fd = -1;
@@ -48,6 +49,33 @@ skip_record(const char *file, const char *func, const char *fmt, ...)
 	    write(skip_fd, line, (size_t)n) != n)
 		ck_abort_msg("cannot record the skip of %.*s (%s)", (int)flen,
 		    func, why);
+}
+
+static int saved_stderr = -1;
+
+int
+log_to_pipe(void)
+{
+	int p[2];
+
+	unsetenv("JOURNAL_STREAM");
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	saved_stderr = dup(STDERR_FILENO);
+	ck_assert_int_ne(dup2(p[1], STDERR_FILENO), -1);
+	close(p[1]);
+	ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	log_init(LOG_TO_STDERR, "echod");
+	return p[0];
+}
+
+void
+log_unpipe(int rd)
+{
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	close(rd);
+	/* the log's own file on the pipe goes too (log_init opened it) */
+	log_init(LOG_TO_STDERR, "echod");
 }
 
 bool

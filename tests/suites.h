@@ -21,6 +21,13 @@ void	skip_record(const char *file, const char *func, const char *fmt, ...)
  * valgrind): a test that changes process state (credentials, threads,
  * stderr) skips without it. */
 bool	test_forked(void);
+/*
+ * stderr becomes a pipe, blocking as a shell's pipe is, and the log (log.h)
+ * writes to it: returns the pipe's non-blocking read end.  log_unpipe()
+ * gives stderr and the log back, which with CK_FORK=no the next suite needs.
+ */
+int	log_to_pipe(void);
+void	log_unpipe(int rd);
 
 /* check_unit: one suite per module */
 Suite	*acl_suite(void);
