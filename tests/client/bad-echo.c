@@ -11,6 +11,8 @@
  *           client's end of input
  *   deaf    accepts, then never reads and never closes
  *   flood   accepts, then sends without end (and reads nothing)
+ *   drop    (UDP) answers all but every offset-th datagram (default 2)
+ * With -u, flip inverts the byte at offset of each datagram.
  * Prints "bad-echo[PID]: listening on tcp|udp 127.0.0.1:PORT" to stderr;
  * SIGTERM ends it.
  */
@@ -72,6 +74,29 @@ serve(int fd, const char *mode, unsigned long long at)
 	}
 }
 
+/* One datagram: ignored, dropped, altered or echoed as mode says. */
+static int
+serve_dgram(int fd, const char *mode, unsigned long long at)
+{
+	static unsigned long long count;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char buf[65536];
+	ssize_t n;
+
+	if ((n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss,
+	    &sl)) == -1)
+		return -1;
+	count++;
+	if (strcmp(mode, "silent") == 0 ||
+	    (strcmp(mode, "drop") == 0 && count % (at ? at : 2) == 0))
+		return 0;
+	if (strcmp(mode, "flip") == 0 && (unsigned long long)n > at)
+		buf[at] = (char)~buf[at];
+	sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&ss, sl);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -111,9 +136,9 @@ main(int argc, char *argv[])
 	    (int)getpid(), udp ? "udp" : "tcp", ntohs(sin.sin_port));
 	for (;;) {
 		if (udp) {
-			if (recv(lfd, buf, sizeof(buf), 0) == -1)
+			if (serve_dgram(lfd, mode, at) == -1)
 				return 1;
-			continue;	/* silent is the only UDP mode */
+			continue;
 		}
 		if ((fd = accept(lfd, NULL, NULL)) == -1)
 			return 1;

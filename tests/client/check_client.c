@@ -25,6 +25,7 @@
 #include "client/cl_bench.h"
 #include "client/cl_hist.h"
 #include "client/cl_net.h"
+#include "client/cl_probe.h"
 #include "util.h"
 
 /* Every numeric argument: in range, out of range, negative, garbage, empty. */
@@ -551,6 +552,67 @@ START_TEST(bulk_window_holds)
 }
 END_TEST
 
+/* check_echo's thresholds: "RTT,LOSS%", strictly. */
+START_TEST(probe_limits)
+{
+	static const struct { const char *s; int ok; double rtt, loss; } c[] = {
+		{ "100,20%", 1, 100, 20 },
+		{ "0.5,0", 1, 0.5, 0 },
+		{ "0,100%", 1, 0, 100 },
+		{ "100", 0, 0, 0 },
+		{ "100,", 0, 0, 0 },
+		{ ",20%", 0, 0, 0 },
+		{ "100,101%", 0, 0, 0 },
+		{ "-1,20%", 0, 0, 0 },
+		{ "100,20%x", 0, 0, 0 },
+		{ "100,20%%", 0, 0, 0 },
+		{ "1e9,20%", 0, 0, 0 },
+		{ "", 0, 0, 0 },
+	};
+	struct cl_probe_limit l;
+	char why[128];
+
+	for (size_t i = 0; i < nitems(c); i++) {
+		int rc = cl_probe_limit_parse(c[i].s, &l, why, sizeof(why));
+		ck_assert_msg(rc == (c[i].ok ? 0 : -1), "\"%s\"", c[i].s);
+		if (c[i].ok)
+			ck_assert(l.rtt_ms == c[i].rtt && l.loss_pct == c[i].loss);
+	}
+}
+END_TEST
+
+/* The verdict: critical over warning, nothing echoed or a wrong echo is
+ * critical whatever the thresholds; equal to a threshold is not over it. */
+START_TEST(probe_judge)
+{
+	struct cl_probe_limit w = { 100, 20 }, c = { 500, 60 };
+	struct cl_probe_result r = { .sent = 5, .echoed = 5, .rtt_sum_ms = 5 };
+
+	ck_assert_int_eq(cl_probe_judge(&r, 5, &w, &c), PROBE_OK);
+	r.rtt_sum_ms = 5 * 100.0;
+	ck_assert_int_eq(cl_probe_judge(&r, 5, &w, &c), PROBE_OK);
+	r.rtt_sum_ms = 5 * 100.5;
+	ck_assert_int_eq(cl_probe_judge(&r, 5, &w, &c), PROBE_WARNING);
+	r.rtt_sum_ms = 5 * 501.0;
+	ck_assert_int_eq(cl_probe_judge(&r, 5, &w, &c), PROBE_CRITICAL);
+	r.rtt_sum_ms = 4;
+	r.echoed = 4;		/* 20% lost: not over 20 */
+	ck_assert_int_eq(cl_probe_judge(&r, 5, &w, &c), PROBE_OK);
+	r.echoed = 3;		/* 40% */
+	ck_assert_int_eq(cl_probe_judge(&r, 5, &w, &c), PROBE_WARNING);
+	r.echoed = 1;		/* 80% */
+	ck_assert_int_eq(cl_probe_judge(&r, 5, &w, &c), PROBE_CRITICAL);
+	r.echoed = 0;
+	r.rtt_sum_ms = 0;
+	ck_assert_int_eq(cl_probe_judge(&r, 5, &(struct cl_probe_limit){ 1e6, 100 },
+	    &(struct cl_probe_limit){ 1e6, 100 }), PROBE_CRITICAL);
+	r.echoed = 5;
+	r.wrong = true;
+	ck_assert_int_eq(cl_probe_judge(&r, 5, &w, &c), PROBE_CRITICAL);
+	ck_assert(cl_probe_loss(&r, 0) == 100.0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -574,6 +636,8 @@ main(void)
 	tcase_add_test(tc, bdgram_altered_echo);
 	tcase_add_test(tc, bdgram_dropped_and_repeated);
 	tcase_add_test(tc, bulk_window_holds);
+	tcase_add_test(tc, probe_limits);
+	tcase_add_test(tc, probe_judge);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
