@@ -24,125 +24,38 @@
 #include "addr.h"
 #include "conf.h"
 #include "confschema.h"
+#include "confsrc.h"
 #include "conftext.h"
 #include "privdrop.h"
 #include "util.h"
 
 #define NKEYS	CONFSCHEMA_NKEYS
 
-static const char *
-file_kind(mode_t mode)
-{
-	if (S_ISDIR(mode))
-		return "a directory";
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISCHR(mode))
-		return "a character device";
-	if (S_ISBLK(mode))
-		return "a block device";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	return "not a file";
-}
-
-/* Not a regular file?  Then says so in err, with what it is instead. */
-static bool
-not_regular(const char *path, mode_t mode, char *err, size_t errlen)
-{
-	if (S_ISREG(mode))
-		return false;
-	snprintf(err, errlen, "%s: not a regular file (%s)", path, file_kind(mode));
-	return true;
-}
-
 /*
- * The whole of a regular file, NUL-terminated, its length in *len.  What is
- * not a regular file is refused before it is opened: opening a device can
- * act (a watchdog starts counting, a tape rewinds) and a FIFO would hang a
- * reload in open().  Then opened without blocking, judged again through the
- * descriptor (the name may have changed meanwhile) and read through it,
- * never by name again.  NULL with "FILE: reason" in err, and errno ENOMEM
- * (out of memory) or EINVAL (the file).
- */
-static char *
-read_regular(const char *path, size_t *len, char *err, size_t errlen)
-{
-	enum { MAX = CONF_MAX_SIZE };
-	struct stat st;
-	char *buf = NULL;
-	size_t n;
-	ssize_t r;
-	int fd = -1, fail = EINVAL;
-
-	if (stat(path, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (not_regular(path, st.st_mode, err, errlen))
-		goto fail;
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (not_regular(path, st.st_mode, err, errlen))
-		goto fail;
-	if (st.st_size > MAX) {
-		snprintf(err, errlen, "%s: larger than 1 MiB", path);
-		goto fail;
-	}
-	if ((buf = malloc(MAX + 1)) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		fail = ENOMEM;
-		goto fail;
-	}
-	/* one byte more than the limit tells a file that grew past it */
-	if ((r = read_full(fd, buf, MAX + 1)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if ((n = (size_t)r) > MAX) {
-		snprintf(err, errlen, "%s: larger than 1 MiB", path);
-		goto fail;
-	}
-	close(fd);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-fail:
-	free(buf);
-	if (fd != -1)
-		close(fd);
-	errno = fail;
-	return NULL;
-}
-
-/*
- * The file's text, ready for libconfuse: read, without comments, checked;
+ * One file's text, ready for libconfuse: a copy, without comments, checked;
  * where each key is set goes in keys[].  NULL with "FILE:LINE: reason" in
  * err, and errno ENOMEM or EINVAL.
  */
 static char *
-load_text(const char *path, struct conftext_key *keys, char *err,
-    size_t errlen)
+prepare_text(const struct confsrc_file *f, struct conftext_key *keys,
+    char *err, size_t errlen)
 {
 	struct conftext_error e = { 0 };
-	size_t len;
 	char *text;
 
-	if ((text = read_regular(path, &len, err, errlen)) == NULL)
+	if ((text = malloc(f->len + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
+	memcpy(text, f->text, f->len);
+	text[f->len] = '\0';
 	/* A UTF-8 byte-order mark (Windows editors write one) is not text. */
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+	if (f->len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
 		memset(text, ' ', 3);
-	if (conftext_check_nul(text, len, &e) == -1 ||
+	if (conftext_check_nul(text, f->len, &e) == -1 ||
 	    conftext_strip(text, &e) == -1 ||
 	    conftext_scan(text, keys, NKEYS, &e) == -1) {
-		snprintf(err, errlen, "%s:%d: %s%s%s", path, e.line, e.key,
+		snprintf(err, errlen, "%s:%d: %s%s%s", f->name, e.line, e.key,
 		    e.key[0] != '\0' ? ": " : "", e.why);
 		free(text);
 		errno = EINVAL;
@@ -151,27 +64,27 @@ load_text(const char *path, struct conftext_key *keys, char *err,
 	return text;
 }
 
-/* Says which keys the file sets more than once: the last one wins. */
+/* Says which keys one file sets more than once: the last one wins. */
 static int
-note_repeats(struct conf *c, const struct conftext_key *keys)
+note_repeats(struct conf *c, const char *file, const struct conftext_key *keys)
 {
 	char msg[CONF_ERRLEN];
 
-	if ((c->warnings = calloc(NKEYS, sizeof(char *))) == NULL)
-		return -1;
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (keys[i].count < 2)
 			continue;
 		if (keys[i].count == 2)
 			snprintf(msg, sizeof(msg), "%s:%d: warning: %s: set twice "
-			    "(lines %d and %d); line %d wins", c->path,
+			    "(lines %d and %d); line %d wins", file,
 			    keys[i].last, keys[i].name, keys[i].first,
 			    keys[i].last, keys[i].last);
 		else
 			snprintf(msg, sizeof(msg), "%s:%d: warning: %s: set %d "
-			    "times (first on line %d); line %d wins", c->path,
+			    "times (first on line %d); line %d wins", file,
 			    keys[i].last, keys[i].name, keys[i].count,
 			    keys[i].first, keys[i].last);
+		if (c->n_warnings >= CONF_MAX_WARNINGS)
+			break;
 		if ((c->warnings[c->n_warnings] = strdup(msg)) == NULL)
 			return -1;
 		c->n_warnings++;
@@ -179,13 +92,23 @@ note_repeats(struct conf *c, const struct conftext_key *keys)
 	return 0;
 }
 
-static int
-key_line(const struct conftext_key *keys, const char *name)
+/* Where each key was set last, over the files read so far. */
+static void
+note_origins(struct conf_at *at, const char *file,
+    const struct conftext_key *keys)
 {
 	for (size_t i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].name, name) == 0)
-			return keys[i].last;
-	return 0;
+		if (keys[i].count > 0)
+			at[i] = (struct conf_at){ file, keys[i].last };
+}
+
+static struct conf_at
+key_at(const struct conf_at *at, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(confschema_key(i), name) == 0)
+			return at[i];
+	return (struct conf_at){ NULL, 0 };
 }
 
 static void
@@ -244,17 +167,22 @@ copy_cidrs(cfg_t *cfg, const char *name, size_t *n)
 /* Copies what libconfuse parsed into c.  -1: out of memory (conf_free()
  * takes what was copied). */
 static int
-copy_out(struct conf *c, cfg_t *cfg, const struct conftext_key *keys,
-    const char *path)
+copy_out(struct conf *c, cfg_t *cfg, const struct conf_at *at)
 {
 	const char *why;
 
-	c->line_listen_tcp = key_line(keys, "listen_tcp");
-	c->line_listen_udp = key_line(keys, "listen_udp");
-	c->line_listen = c->line_listen_tcp > c->line_listen_udp ?
-	    c->line_listen_tcp : c->line_listen_udp;
-	c->line_user = key_line(keys, "user");
-	c->line_group = key_line(keys, "group");
+	c->at_listen_tcp = key_at(at, "listen_tcp");
+	c->at_listen_udp = key_at(at, "listen_udp");
+	/* the one read last: a later file, or a later line of the same */
+	c->at_listen = c->at_listen_udp.file == NULL ? c->at_listen_tcp :
+	    c->at_listen_tcp.file == NULL ? c->at_listen_udp :
+	    c->at_listen_tcp.file != c->at_listen_udp.file ?
+	    (strcmp(c->at_listen_tcp.file, c->at_listen_udp.file) > 0 ?
+	    c->at_listen_tcp : c->at_listen_udp) :
+	    c->at_listen_tcp.line > c->at_listen_udp.line ?
+	    c->at_listen_tcp : c->at_listen_udp;
+	c->at_user = key_at(at, "user");
+	c->at_group = key_at(at, "group");
 	c->workers = (int)cfg_getint(cfg, "workers");
 	c->backlog = (int)cfg_getint(cfg, "backlog");
 	c->buffer_size = (size_t)cfg_getint(cfg, "buffer_size");
@@ -273,8 +201,7 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conftext_key *keys,
 	c->max_connections_per_source =
 	    (uint32_t)cfg_getint(cfg, "max_connections_per_source");
 	c->proxy_timeout_ms = (uint64_t)cfg_getint(cfg, "proxy_timeout");
-	if (copy_str(&c->path, path) == -1 ||
-	    copy_str(&c->user, cfg_getstr(cfg, "user")) == -1 ||
+	if (copy_str(&c->user, cfg_getstr(cfg, "user")) == -1 ||
 	    copy_str(&c->group, cfg_getstr(cfg, "group")) == -1 ||
 	    copy_str(&c->pidfile, cfg_getstr(cfg, "pidfile")) == -1 ||
 	    (c->listen_tcp = copy_list(cfg, "listen_tcp", &c->n_listen_tcp)) == NULL ||
@@ -290,64 +217,119 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conftext_key *keys,
 	if (cfg_getstr(cfg, "control_socket")[0] != '\0' &&
 	    copy_str(&c->control_socket, cfg_getstr(cfg, "control_socket")) == -1)
 		return -1;
-	return note_repeats(c, keys);
+	return 0;
+}
+
+/* Each file over the last: a key a later file sets replaces its value
+ * (a list, all of it).  0, or -1 with err and errno. */
+static int
+parse_files(struct conf *c, cfg_t *cfg, const struct confsrc *src,
+    struct conf_at *at, char *err, size_t errlen)
+{
+	for (size_t f = 0; f < src->n; f++) {
+		struct conftext_key keys[NKEYS];
+		const char *name = src->v[f].name;
+		char *text;
+		int rc;
+
+		for (size_t i = 0; i < NKEYS; i++)
+			keys[i] = (struct conftext_key){ .name = confschema_key(i) };
+		/* libconfuse 3.3 counts a comment's line twice; without
+		 * comments its line numbers are right. */
+		if ((text = prepare_text(&src->v[f], keys, err, errlen)) == NULL)
+			return -1;
+		confschema_set_path(name);
+		rc = cfg_parse_buf(cfg, text);
+		free(text);
+		if (rc != CFG_SUCCESS) {
+			if (err[0] == '\0')
+				snprintf(err, errlen, "%s: parse error", name);
+			errno = EINVAL;
+			return -1;
+		}
+		note_origins(at, name, keys);
+		if (note_repeats(c, name, keys) == -1) {
+			snprintf(err, errlen, "out of memory");
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct conf *
-conf_load(const char *path, char *err, size_t errlen)
+conf_parse(struct confsrc *src, const char *path, char *err, size_t errlen)
 {
-	struct conftext_key keys[NKEYS];
+	struct conf_at at[NKEYS] = { { NULL, 0 } };
 	struct conf *c = NULL;
-	char *text = NULL;
 	cfg_t *cfg;
 	int fail = ENOMEM;	/* errno, if it fails */
 
 	err[0] = '\0';
-	for (size_t i = 0; i < NKEYS; i++)
-		keys[i] = (struct conftext_key){ .name = confschema_key(i) };
-	if ((cfg = confschema_new(path, err, errlen)) == NULL) {
+	if ((cfg = confschema_new(NULL, err, errlen)) == NULL ||
+	    (c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->warnings = calloc(CONF_MAX_WARNINGS + 1, sizeof(char *))) == NULL ||
+	    copy_str(&c->path, path) == -1) {
 		snprintf(err, errlen, "out of memory");
-		goto done;
+		goto fail;
 	}
-	/* libconfuse 3.3 counts a comment's line twice; without comments
-	 * its line numbers are right. */
-	if (path != NULL &&
-	    (text = load_text(path, keys, err, errlen)) == NULL) {
+	/* the names at[] points to live as long as c */
+	c->src = *src;
+	memset(src, 0, sizeof(*src));
+	if (parse_files(c, cfg, &c->src, at, err, errlen) == -1) {
 		fail = errno;
-		goto done;
+		goto fail;
 	}
-	if (text != NULL && cfg_parse_buf(cfg, text) != CFG_SUCCESS) {
-		if (err[0] == '\0')
-			snprintf(err, errlen, "%s: parse error", path);
-		fail = EINVAL;
-		goto done;
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    copy_out(c, cfg, keys, path) == -1) {
+	if (copy_out(c, cfg, at) == -1) {
 		snprintf(err, errlen, "out of memory");
-		conf_free(c);
-		c = NULL;
-	} else if (c->group != NULL && c->user == NULL) {
+		goto fail;
+	}
+	if (c->group != NULL && c->user == NULL) {
 		/* group applies only with user: alone it would be ignored */
 		snprintf(err, errlen, "%s:%d: group: set without user: the "
-		    "workers would keep the master's user and group", path,
-		    c->line_group);
-		conf_free(c);
-		c = NULL;
+		    "workers would keep the master's user and group",
+		    conf_at_file(c, c->at_group), c->at_group.line);
 		fail = EINVAL;
+		goto fail;
 	}
-done:
 	confschema_free(cfg);
-	free(text);
-	if (c == NULL) {
+	return c;
+fail:
+	confschema_free(cfg);
+	conf_free(c);
+	confsrc_free(src);
+	{
 		/* the file's bytes, quoted in err, must not reach a terminal
 		 * or the log as they are */
 		char raw[CONF_ERRLEN];
 		snprintf(raw, sizeof(raw), "%s", err);
 		conftext_escape(raw, err, errlen);
-		errno = fail;
 	}
-	return c;
+	errno = fail;
+	return NULL;
+}
+
+struct conf *
+conf_load(const char *path, char *err, size_t errlen)
+{
+	struct confsrc src = { NULL, 0 };
+
+	if (path != NULL && confsrc_read(path, &src, err, errlen) == -1) {
+		int saved = errno;
+		char raw[CONF_ERRLEN];
+		snprintf(raw, sizeof(raw), "%s", err);
+		conftext_escape(raw, err, errlen);
+		errno = saved;
+		return NULL;
+	}
+	return conf_parse(&src, path, err, errlen);
+}
+
+const char *
+conf_at_file(const struct conf *c, struct conf_at at)
+{
+	return at.file != NULL ? at.file : c->path != NULL ? c->path :
+	    "(built-in)";
 }
 
 void
@@ -356,6 +338,8 @@ conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	free(c->path);
+	free(c->fallback);
+	confsrc_free(&c->src);
 	free_list(c->listen_tcp, c->n_listen_tcp);
 	free_list(c->listen_udp, c->n_listen_udp);
 	free(c->user);
@@ -399,7 +383,7 @@ conf_override(struct conf *c, const struct conf_overrides *o,
 	if (o->n_listen == 0 && c->n_listen_tcp == 0 && c->n_listen_udp == 0) {
 		snprintf(err, errlen, "%s:%d: listen_tcp and listen_udp are both "
 		    "empty: echod would listen on nothing",
-		    c->path ? c->path : "(built-in)", c->line_listen);
+		    conf_at_file(c, c->at_listen), c->at_listen.line);
 		errno = EINVAL;
 		return -1;
 	}
@@ -456,22 +440,23 @@ conf_resolve_user(const struct conf *c, struct creds *out, char *err,
 		    "its name: a numeric id is not looked up)");
 	conftext_escape(v, name, sizeof(name));
 	snprintf(err, errlen, "%s:%d: %s: \"%s\": %s",
-	    c->path ? c->path : "(built-in)",
-	    strcmp(which, "group") == 0 ? c->line_group : c->line_user, which,
+	    conf_at_file(c, strcmp(which, "group") == 0 ? c->at_group :
+	    c->at_user),
+	    strcmp(which, "group") == 0 ? c->at_group.line : c->at_user.line, which,
 	    name, why);
 	return -1;
 }
 
 /* Where a listen spec came from, for a message: "FILE:LINE: key" or "-l". */
 static void
-listen_origin(const struct conf *c, const char *key, int line, char *out,
-    size_t outlen)
+listen_origin(const struct conf *c, const char *key, struct conf_at at,
+    char *out, size_t outlen)
 {
 	if (c->listen_cmdline)
 		snprintf(out, outlen, "-l");
 	else
-		snprintf(out, outlen, "%s:%d: %s", c->path ? c->path : "(built-in)",
-		    line, key);
+		snprintf(out, outlen, "%s:%d: %s", conf_at_file(c, at), at.line,
+		    key);
 }
 
 int
@@ -481,12 +466,13 @@ conf_resolve_listen(const struct conf *c, char *err, size_t errlen)
 		const char	*key;
 		char	*const	*v;
 		size_t		 n;
-		int		 socktype, line;
+		int		 socktype;
+		struct conf_at	 at;
 	} lists[] = {
 		{ "listen_tcp", c->listen_tcp, c->n_listen_tcp, SOCK_STREAM,
-		    c->line_listen_tcp },
+		    c->at_listen_tcp },
 		{ "listen_udp", c->listen_udp, c->n_listen_udp, SOCK_DGRAM,
-		    c->line_listen_udp },
+		    c->at_listen_udp },
 	};
 
 	for (size_t l = 0; l < nitems(lists); l++) {
@@ -513,7 +499,7 @@ conf_resolve_listen(const struct conf *c, char *err, size_t errlen)
 				why = strerror(errno);
 			else if (rc != 0)
 				why = gai_strerror(rc);
-			listen_origin(c, lists[l].key, lists[l].line, where,
+			listen_origin(c, lists[l].key, lists[l].at, where,
 			    sizeof(where));
 			conftext_escape(lists[l].v[i], spec, sizeof(spec));
 			snprintf(err, errlen, "%s: \"%s\": %s", where, spec, why);
@@ -523,15 +509,12 @@ conf_resolve_listen(const struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
-enum conf_status
-conf_read(const char *path, const struct conf_overrides *o, bool activated,
+/* conf_read()'s steps after the files: warnings, the command line, the
+ * names looked up. */
+static enum conf_status
+finish(struct conf *c, const struct conf_overrides *o, bool activated,
     void (*warn)(const char *), struct conf **out, char *err, size_t errlen)
 {
-	struct conf *c;
-
-	*out = NULL;
-	if ((c = conf_load(path, err, errlen)) == NULL)
-		return errno == ENOMEM ? CONF_FAILED : CONF_INVALID;
 	for (size_t i = 0; warn != NULL && i < c->n_warnings; i++)
 		warn(c->warnings[i]);
 	if (conf_override(c, o, err, errlen) == -1) {
@@ -547,6 +530,31 @@ conf_read(const char *path, const struct conf_overrides *o, bool activated,
 	}
 	*out = c;
 	return CONF_OK;
+}
+
+enum conf_status
+conf_read(const char *path, const struct conf_overrides *o, bool activated,
+    void (*warn)(const char *), struct conf **out, char *err, size_t errlen)
+{
+	struct conf *c;
+
+	*out = NULL;
+	if ((c = conf_load(path, err, errlen)) == NULL)
+		return errno == ENOMEM ? CONF_FAILED : CONF_INVALID;
+	return finish(c, o, activated, warn, out, err, errlen);
+}
+
+enum conf_status
+conf_read_src(struct confsrc *src, const char *path,
+    const struct conf_overrides *o, bool activated, void (*warn)(const char *),
+    struct conf **out, char *err, size_t errlen)
+{
+	struct conf *c;
+
+	*out = NULL;
+	if ((c = conf_parse(src, path, err, errlen)) == NULL)
+		return errno == ENOMEM ? CONF_FAILED : CONF_INVALID;
+	return finish(c, o, activated, warn, out, err, errlen);
 }
 
 const char *

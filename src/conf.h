@@ -13,6 +13,7 @@
 
 #include "acl.h"
 #include "confparse.h"
+#include "confsrc.h"
 #include "privdrop.h"
 
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
@@ -24,8 +25,20 @@
 #define CONF_ERRLEN		512
 #define CONF_MAX_SIZE		(1024 * 1024)	/* bytes of the file, at most */
 
+/* Where a key was set: a file of the configuration and a line; file NULL
+ * and line 0: not set in any file. */
+struct conf_at {
+	const char	*file;		/* points into the conf's src */
+	int		 line;
+};
+
+#define CONF_MAX_WARNINGS	64
+
 struct conf {
-	char	 *path;			/* the file read; NULL: built-in defaults */
+	char	 *path;			/* the main file; NULL: built-in defaults */
+	struct confsrc src;		/* the text of every file read */
+	char	 *fallback;		/* set: path was refused for this reason,
+					 * and src is the last good one, stored */
 	char	**listen_tcp;		/* "host:port" specs */
 	size_t	  n_listen_tcp;
 	char	**listen_udp;
@@ -58,13 +71,13 @@ struct conf {
 	char	 *control_socket;	/* NULL: none */
 	char	**metrics_listen;	/* "host:port" specs; may be empty */
 	size_t	  n_metrics_listen;
-	/* Where the file sets these (the last time); 0: not in the file. */
-	int	  line_listen;		/* listen_tcp or listen_udp */
-	int	  line_listen_tcp;
-	int	  line_listen_udp;
+	/* Where the files set these (the last time). */
+	struct conf_at at_listen;	/* listen_tcp or listen_udp */
+	struct conf_at at_listen_tcp;
+	struct conf_at at_listen_udp;
 	bool	  listen_cmdline;	/* the lists are -l's, not the file's */
-	int	  line_user;
-	int	  line_group;
+	struct conf_at at_user;
+	struct conf_at at_group;
 	/* "FILE:LINE: warning: ..." for what is accepted but suspect (a key
 	 * set twice); the caller prints or logs them. */
 	char	**warnings;
@@ -91,7 +104,8 @@ enum conf_status {
 
 /*
  * The one way in, for start and reload alike: reads path (NULL: the
- * built-in defaults), puts the command line o over it, looks the listen
+ * built-in defaults) and its drop-ins (path.d/NAME.conf, confsrc.h),
+ * puts the command line o over it, looks the listen
  * specs up (unless activated: the sockets come from systemd), and looks the
  * user up into creds.  warn (may be NULL) is told each of the file's
  * warnings as soon as it is read, even if a later step fails.  *out is the
@@ -100,7 +114,18 @@ enum conf_status {
 enum conf_status conf_read(const char *path, const struct conf_overrides *o,
 		    bool activated, void (*warn)(const char *), struct conf **out,
 		    char *err, size_t errlen);
+/*
+ * The same from text read before: the last good configuration, which the
+ * master stores with systemd (confsrc.h), for a start whose file is
+ * refused.  Takes src (emptied either way); path is the main file's name.
+ */
+enum conf_status conf_read_src(struct confsrc *src, const char *path,
+		    const struct conf_overrides *o, bool activated,
+		    void (*warn)(const char *), struct conf **out, char *err,
+		    size_t errlen);
 void		 conf_free(struct conf *);
+/* Where at was set, for a message: its file, or the main file's name. */
+const char	*conf_at_file(const struct conf *, struct conf_at at);
 /*
  * The file to read: given (-c) if set, else dflt unless nothing at all is
  * there; NULL: the built-in defaults.  A dangling symlink or a path that
@@ -118,6 +143,9 @@ int		 conf_workers(const struct conf *);
  * memory ran out.
  */
 struct conf	*conf_load(const char *path, char *err, size_t errlen);
+/* conf_load() of text read already; takes src (emptied either way). */
+struct conf	*conf_parse(struct confsrc *src, const char *path, char *err,
+		    size_t errlen);
 /*
  * Applies the command line, after checking what will run as a whole (it
  * must listen somewhere); -1 with a reason in err and errno EINVAL or

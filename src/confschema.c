@@ -311,6 +311,12 @@ confschema_key(size_t i)
 }
 
 void
+confschema_set_path(const char *path)
+{
+	errpath = path;
+}
+
+void
 confschema_free(cfg_t *cfg)
 {
 	if (cfg != NULL)

@@ -21,6 +21,8 @@ const char	*confschema_key(size_t i);
  * One at a time: free it before making the next.
  */
 cfg_t		*confschema_new(const char *path, char *err, size_t errlen);
+/* The file the next cfg_parse_buf() reads, for its messages. */
+void		 confschema_set_path(const char *path);
 void		 confschema_free(cfg_t *);
 
 #endif

@@ -23,6 +23,7 @@
 
 static size_t	 used;
 static uint32_t	 seq;
+static bool	 conf_counted;	/* the stored configuration is in used */
 
 size_t
 fdstore_max(void)
@@ -45,8 +46,8 @@ size_t	fdstore_used(void) { return used; }
 bool
 fdstore_is_ours(const char *name)
 {
-	return name != NULL &&
-	    (strncmp(name, FDSTORE_CONN_PREFIX, strlen(FDSTORE_CONN_PREFIX)) == 0 ||
+	return name != NULL && (strcmp(name, FDSTORE_CONF_NAME) == 0 ||
+	    strncmp(name, FDSTORE_CONN_PREFIX, strlen(FDSTORE_CONN_PREFIX)) == 0 ||
 	    strncmp(name, FDSTORE_STATE_PREFIX, strlen(FDSTORE_STATE_PREFIX)) == 0);
 }
 
@@ -102,6 +103,23 @@ fdstore_remove(const char *name)
 
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
 	(void)sd_notify(0, msg);
+}
+
+int
+fdstore_keep_conf(int memfd)
+{
+	char msg[80];
+
+	if (fdstore_max() < 1 || (!conf_counted && used >= fdstore_max()))
+		return -1;
+	fdstore_remove(FDSTORE_CONF_NAME);
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", FDSTORE_CONF_NAME);
+	if (sd_pid_notify_with_fds(0, 0, msg, &memfd, 1) <= 0)
+		return -1;
+	if (!conf_counted)
+		used++;
+	conf_counted = true;
+	return 0;
 }
 
 /* The record of id among the states, or NULL. */
@@ -194,6 +212,33 @@ collect(struct fdstore_set *s, char **names, int n,
 		c->rec = *r;
 	}
 	return 0;
+}
+
+int
+fdstore_take_conf(void)
+{
+	char **names = NULL;
+	int n, fd = -1;
+
+	/* Not unset: listen_from_systemd() reads the same after us. */
+	if ((n = sd_listen_fds_with_names(0, &names)) <= 0)
+		n = 0;
+	for (int i = 0; i < n; i++) {
+		if (fd == -1 && names[i] != NULL &&
+		    strcmp(names[i], FDSTORE_CONF_NAME) == 0) {
+			fd = fcntl(SD_LISTEN_FDS_START + i, F_DUPFD_CLOEXEC, 3);
+			release(SD_LISTEN_FDS_START + i);
+			if (fd != -1 && !conf_counted) {
+				used++;	/* it stays in the store */
+				conf_counted = true;
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (fd == -1)
+		errno = ENOENT;
+	return fd;
 }
 
 int

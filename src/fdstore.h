@@ -22,13 +22,16 @@
 
 #define FDSTORE_CONN_PREFIX	"echod-c-"
 #define FDSTORE_STATE_PREFIX	"echod-s-"
+/* The last good configuration (confsrc.h), kept there while echod runs:
+ * a restart whose file is refused serves with it instead of exiting. */
+#define FDSTORE_CONF_NAME	"echod-conf"
 
 /* $FDSTORE, or 0 when unset, invalid, or without NOTIFY_SOCKET. */
 size_t	fdstore_max(void);
 /* Descriptors stored by this process so far. */
 size_t	fdstore_used(void);
-/* Is a name passed by systemd one of ours (a connection or its state),
- * not a listener? */
+/* Is a name passed by systemd one of ours (a connection, its state or the
+ * configuration), not a listener? */
 bool	fdstore_is_ours(const char *name);
 
 /*
@@ -42,6 +45,17 @@ size_t	fdstore_put(struct handoff_rec *v, const int *fds, size_t n);
 int	fdstore_sync(void);
 /* FDSTOREREMOVE=1 for a name. */
 void	fdstore_remove(const char *name);
+/*
+ * Keeps memfd as the stored configuration, in place of the one before.
+ * 0, or -1 (no store, or systemd did not take it).  The caller keeps fd.
+ */
+int	fdstore_keep_conf(int memfd);
+/*
+ * The stored configuration systemd passed (LISTEN_FDS), as a descriptor
+ * of our own; its passed number is released.  -1 with errno ENOENT when
+ * there is none.
+ */
+int	fdstore_take_conf(void);
 
 /* What a start found in the store. */
 struct fdstore_conn {

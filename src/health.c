@@ -106,7 +106,11 @@ health_report(struct health *h, const struct pool *p,
 
 		if (stats_read(p->shared, &snap) == 0) {
 			health_status_text(&snap, g->stopping, text, sizeof(text));
-			notify_status("%s", text);
+			if (g->refused != NULL)
+				notify_status("FALLBACK: %s refused, the last good "
+				    "configuration serves; %s", g->refused, text);
+			else
+				notify_status("%s", text);
 		}
 		if (g->stopping && g->stop_deadline_ms > now_ms)
 			notify_extend_timeout((g->stop_deadline_ms - now_ms +

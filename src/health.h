@@ -26,6 +26,8 @@ struct health_goal {
 	uint64_t	 worker_timeout_ms;
 	bool		 stopping;
 	uint64_t	 stop_deadline_ms;	/* stopping: SIGKILL at */
+	const char	*refused;	/* set: this file was refused at start,
+					 * the stored configuration serves */
 };
 
 #define HEALTH_STATUS_EVERY_MS	5000

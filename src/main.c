@@ -209,6 +209,10 @@ start(struct conf *conf, const struct master_opts *opts, const char *path)
 	}
 	if (path == NULL)
 		log_info("no %s: using the built-in configuration", CONF_DEFAULT_PATH);
+	if (conf->fallback != NULL)
+		log_warnx("%s; serving the last good configuration, stored by the "
+		    "echod before this one, until %s is fixed and reloaded",
+		    conf->fallback, path ? path : "the file");
 	for (size_t i = 0; i < conf->n_warnings; i++)
 		log_warnx("%s", conf->warnings[i]);
 	return master_run(conf, opts);
@@ -239,6 +243,47 @@ end_stored(void)
 		fdstore_done(&s);
 }
 
+/*
+ * The file is refused at a start: the last good configuration, if the
+ * echod before us left one with systemd (a restart, not a stop and start),
+ * serves instead, and says why.  NULL when there is none or it is refused
+ * too.  Takes stored (closes it).
+ */
+static struct conf *
+fallback(int stored, const char *path, const struct conf_overrides *ov,
+    const char *refused)
+{
+	char err[CONF_ERRLEN];
+	struct confsrc src;
+	struct conf *c;
+	const char *why;
+	int rc;
+
+	if (stored == -1)
+		return NULL;
+	rc = confsrc_from_memfd(stored, &src, &why);
+	close(stored);
+	if (rc == -1) {
+		fprintf(stderr, "echod: the stored configuration: %s; not used\n",
+		    why);
+		return NULL;
+	}
+	if (conf_read_src(&src, path, ov, sd_listen_fds(0) > 0, NULL, &c, err,
+	    sizeof(err)) != CONF_OK) {
+		fprintf(stderr, "echod: the stored configuration is refused too: "
+		    "%s\n", err);
+		return NULL;
+	}
+	if ((c->fallback = strdup(refused)) == NULL) {
+		conf_free(c);
+		return NULL;
+	}
+	fprintf(stderr, "echod: serving the last good configuration, which the "
+	    "echod before this one stored; fix %s, then reload\n",
+	    path ? path : "the file");
+	return c;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -249,7 +294,7 @@ main(int argc, char **argv)
 	bool test = false;
 	struct conf *conf;
 	enum conf_status st;
-	int rc;
+	int rc, stored;
 
 	title_init(argc, argv);	/* first: it moves argv's strings */
 	if ((rc = read_cmdline(argc, argv, &ov, &opts, &test)) != -1)
@@ -269,13 +314,19 @@ main(int argc, char **argv)
 		return ask_status(path, want_json);
 	/* -t judges what a start would: the user too, as this process, and
 	 * the addresses (ignored under socket activation) */
+	stored = test ? -1 : fdstore_take_conf();
 	if ((st = conf_read(path, &ov, sd_listen_fds(0) > 0, test ? say : NULL,
 	    &conf, err, sizeof(err))) != CONF_OK) {
 		say(err);
+		if (st == CONF_INVALID &&
+		    (conf = fallback(stored, path, &ov, err)) != NULL)
+			return start(conf, &opts, path);
 		if (!test)
 			end_stored();
 		return st == CONF_INVALID ? EX_CONFIG : 1;
 	}
+	if (stored != -1)
+		close(stored);
 	if (test) {
 		fprintf(stderr, "echod: configuration file %s test is successful\n",
 		    path ? path : "(built-in defaults)");

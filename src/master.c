@@ -302,6 +302,8 @@ report(struct master *m)
 		.generation = m->generation, .target = m->target,
 		.worker_timeout_ms = m->conf->worker_timeout_ms,
 		.stopping = m->stopping, .stop_deadline_ms = m->stop_deadline_ms,
+		.refused = m->conf->fallback == NULL ? NULL :
+		    m->conf->path ? m->conf->path : "the file",
 	};
 
 	int dfd = detach_fd();

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "fdstore.h"
 #include "health.h"
 #include "listen.h"
 #include "log.h"
@@ -86,8 +87,13 @@ reload(struct master *m)
 		reload_failed(m, c, err);
 		return;
 	}
+	if (m->conf->fallback != NULL)
+		log_info("%s accepted: the stored configuration is replaced",
+		    path ? path : "the built-in configuration");
 	conf_free(m->conf);
 	m->conf = c;	/* workers forked from now on start from it */
+	if (confsrc_keep(&c->src) == -1 && fdstore_max() > 0)
+		log_warnx("the configuration could not be kept with systemd");
 	log_setlevel(c->log_level);
 
 	/* The new generation first; the old one drains behind it.  Unchanged

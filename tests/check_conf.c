@@ -232,8 +232,8 @@ START_TEST(test_file_hostile_text_variants)
 	ck_assert_str_eq(c->user, "nobody");
 	ck_assert_uint_eq(c->n_listen_tcp, 2);
 	ck_assert_str_eq(c->listen_tcp[1], "[::1]:7");
-	ck_assert_int_eq(c->line_user, 2);
-	ck_assert_int_eq(c->line_listen_tcp, 3);
+	ck_assert_int_eq(c->at_user.line, 2);
+	ck_assert_int_eq(c->at_listen_tcp.line, 3);
 	conf_free(c);
 	unlink(path);
 	/* a byte-order mark is skipped, not read as part of the first key */

@@ -185,6 +185,7 @@ main(void)
 	srunner_add_suite(sr, admit_suite());
 	srunner_add_suite(sr, balance_suite());
 	srunner_add_suite(sr, conf_suite());
+	srunner_add_suite(sr, confsrc_suite());
 	srunner_add_suite(sr, confparse_suite());
 	srunner_add_suite(sr, conftext_suite());
 	srunner_add_suite(sr, conn_suite());

@@ -37,6 +37,7 @@ Suite	*balance_suite(void);
 Suite	*conf_suite(void);
 Suite	*confparse_suite(void);
 Suite	*conftext_suite(void);
+Suite	*confsrc_suite(void);
 Suite	*conn_suite(void);
 Suite	*connlog_suite(void);
 Suite	*control_suite(void);

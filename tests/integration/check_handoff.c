@@ -26,6 +26,7 @@
 	"idle_timeout = 5m\nlog_connections = false\n"
 
 static struct echod e, e2;
+static char *e2_env;	/* set: one more variable for the second echod */
 
 /* ---- clients that check every byte ------------------------------------ */
 
@@ -197,6 +198,7 @@ static struct fake {
 	size_t		 nremoved, capremoved;
 	size_t		 most_fds;	/* in one message */
 	size_t		 messages_with_fds;
+	char		 status[512];	/* the last STATUS= */
 } fk;
 
 static void
@@ -271,6 +273,7 @@ fake_one(int timeout_ms)
 			memcpy(fds + nfds, CMSG_DATA(c), k * sizeof(int));
 			nfds += k;
 		}
+	field(msg, "STATUS=", fk.status, sizeof(fk.status));
 	if (nfds > 0) {
 		fk.messages_with_fds++;
 		if (nfds > fk.most_fds)
@@ -314,6 +317,28 @@ fake_count(const char *prefix)
 
 	for (size_t i = 0; i < fk.n; i++)
 		n += strncmp(fk.v[i].name, prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+/* Forgets what the store holds under name, as if never stored. */
+static void
+fake_forget(const char *name)
+{
+	for (size_t i = 0; i < fk.n; i++)
+		if (strcmp(fk.v[i].name, name) == 0 && fk.v[i].fd != -1) {
+			close(fk.v[i].fd);
+			fk.v[i].fd = -1;
+		}
+}
+
+/* How many descriptors the store holds under name now. */
+static size_t
+fake_holds(const char *name)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < fk.n; i++)
+		n += strcmp(fk.v[i].name, name) == 0 && fk.v[i].fd != -1;
 	return n;
 }
 
@@ -401,7 +426,7 @@ spawn_with_store(struct echod *x, const char *const argv[])
 		snprintf(nfds, sizeof(nfds), "LISTEN_FDS=%zu", n);
 		snprintf(lpid, sizeof(lpid), "LISTEN_PID=%ld", (long)getpid());
 		char *env[] = { fk.env, nfds, lpid, names,
-		    "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+		    "PATH=/usr/sbin:/usr/bin:/sbin:/bin", e2_env, NULL };
 		execve(args[0], (char *const *)args, env);
 		_exit(127);
 	}
@@ -452,6 +477,7 @@ setup(void)
 	h_init(&e);
 	memset(&e2, 0, sizeof(e2));
 	e2.pid = -1;
+	e2_env = NULL;
 	fk.fd = -1;
 	srandom((unsigned)h_now_ms());
 }
@@ -657,7 +683,9 @@ START_TEST(test_store_cap)
 	kill(e.pid, SIGTERM);
 	ck_assert(fake_until_exit(e.pid, 10000) != -1);
 	e.pid = -1;
-	ck_assert_uint_eq(fake_count("echod-c-") + fake_count("echod-s-"), 11);
+	/* the configuration kept beside them counts too */
+	ck_assert_uint_eq(fake_count("echod-c-") + fake_count("echod-s-") +
+	    fake_holds("echod-conf"), 11);
 	ck_assert(h_log_has(&e, "descriptor store full (FDSTORE=11)"));
 	/* the 10 not stored were shut down, each after all its echo */
 	for (int i = 0; i < 20; i++) {
@@ -669,11 +697,11 @@ START_TEST(test_store_cap)
 			ck_assert_uint_eq(c[i].nrecv, c[i].nsent);
 		cl_close(&c[i]);
 	}
-	ck_assert_uint_eq(ended, 10);
+	ck_assert_uint_eq(ended, 11);	/* 9 stored, with 1 state and the conf */
 }
 END_TEST
 
-/* No restart pending: SIGTERM drains as always, nothing is stored. */
+/* No restart pending: SIGTERM drains as always, no connection is stored. */
 START_TEST(test_stop_drains)
 {
 	static char *env[4];
@@ -698,7 +726,9 @@ START_TEST(test_stop_drains)
 	cl_finish(&c, "draining client", 5000);
 	ck_assert(fake_until_exit(e.pid, 10000) != -1);
 	e.pid = -1;
-	ck_assert_uint_eq(fk.n, 0);
+	/* no connection: only the configuration, which systemd drops itself
+	 * when the unit stops with no job */
+	ck_assert_uint_eq(fake_count("echod-c-") + fake_count("echod-s-"), 0);
 	cl_close(&c);
 }
 END_TEST
@@ -718,6 +748,8 @@ START_TEST(test_failed_start_ends_stored)
 	ck_assert(fake_until_exit(e.pid, 10000) != -1);
 	e.pid = -1;
 	ck_assert_uint_eq(fake_count("echod-c-"), 3);
+	/* nothing good stored to fall back to (see test_restart_refused_file) */
+	fake_forget("echod-conf");
 	start_from_store("workers = lots\n", false);
 	int status = fake_until_exit(e2.pid, 10000);
 	e2.pid = -1;
@@ -737,6 +769,63 @@ START_TEST(test_failed_start_ends_stored)
 		cl_close(&c[i]);
 	}
 	ck_assert(h_log_has(&e2, "ending 3 connections"));
+}
+END_TEST
+
+/*
+ * A restart onto a file with a typo: the new echod says why the file is
+ * refused, exactly as -t would, then serves with the configuration the
+ * echod before it stored, connections included, and says so in STATUS.
+ * The fixed file and a reload put it back on the file.
+ */
+START_TEST(test_restart_refused_file)
+{
+	struct cl c[3];
+
+	start_parking("workers = 1\n" CONF_BASE, "100");
+	ck_assert_uint_eq(fake_holds("echod-conf"), 1);
+	for (int i = 0; i < 3; i++) {
+		cl_open(&c[i], e.tcp4, 0);
+		ck_assert(cl_pingpong(&c[i], 100, 3000));
+	}
+	kill(e.pid, SIGTERM);
+	ck_assert(fake_until_exit(e.pid, 10000) != -1);
+	e.pid = -1;
+	ck_assert_uint_eq(fake_holds("echod-conf"), 1);	/* left for the next */
+	e2_env = "FDSTORE=100";
+	start_from_store("workers = lots\n", true);
+	ck_assert(h_log_has(&e2, "echod.conf:1: workers: must be 1..1024 or "
+	    "auto, got \"lots\""));
+	ck_assert(h_log_has(&e2, "serving the last good configuration"));
+	ck_assert(h_log_has(&e2, "3 connections taken back"));
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(cl_pingpong(&c[i], 100, 5000), "client %d", i);
+	ck_assert_msg(fake_until_log(&e2, "ready: 1 workers", 1000) ||
+	    strncmp(fk.status, "FALLBACK: ", 10) == 0, "STATUS: %s", fk.status);
+	for (uint64_t end = h_now_ms() + 5000; h_now_ms() < end &&
+	    strncmp(fk.status, "FALLBACK: ", 10) != 0;)
+		fake_one(50);
+	ck_assert_msg(strstr(fk.status, e2.confpath) != NULL &&
+	    strncmp(fk.status, "FALLBACK: ", 10) == 0, "STATUS: %s", fk.status);
+	/* fixed: a reload reads the file, and keeps it as the good one */
+	size_t stored = fk.n;
+	h_write_conf(&e2, "workers = 2\n" CONF_BASE);
+	kill(e2.pid, SIGHUP);
+	ck_assert(fake_until_log(&e2, "the stored configuration is replaced", 5000));
+	ck_assert(fake_until_log(&e2, "ready: 2 workers", 10000));
+	while (fake_one(50))
+		;
+	ck_assert_uint_eq(fake_holds("echod-conf"), 1);
+	ck_assert_uint_gt(fk.n, stored);
+	for (uint64_t end = h_now_ms() + 7000; h_now_ms() < end &&
+	    strncmp(fk.status, "FALLBACK: ", 10) == 0;)
+		fake_one(50);
+	ck_assert_msg(strncmp(fk.status, "FALLBACK: ", 10) != 0, "STATUS: %s",
+	    fk.status);
+	for (int i = 0; i < 3; i++) {
+		ck_assert(cl_pingpong(&c[i], 100, 5000));
+		cl_close(&c[i]);
+	}
 }
 END_TEST
 
@@ -907,6 +996,7 @@ handoff_suite(void)
 	tcase_add_test(tc, test_store_cap);
 	tcase_add_test(tc, test_stop_drains);
 	tcase_add_test(tc, test_failed_start_ends_stored);
+	tcase_add_test(tc, test_restart_refused_file);
 	tcase_add_test(tc, test_bad_stored_state);
 	suite_add_tcase(s, tc);
 	return s;
