@@ -1,11 +1,13 @@
 /*
  * ctlclient.c - the client side of the control socket: one request, the
- * whole reply up to EOF, everything within CTLCLIENT_TIMEOUT_MS.
+ * whole reply up to EOF, everything within CTLCLIENT_TIMEOUT_MS, shown
+ * with any byte that could drive a terminal escaped.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +35,25 @@ wait_fd(int fd, short events, uint64_t deadline_ms)
 			return 0;
 		if (rc == -1 && errno != EINTR)
 			return -1;
+	}
+}
+
+/*
+ * Writes what the socket said: printable ASCII, tabs and newlines as they
+ * are, any other byte as \xNN.  echod sends nothing else (expo.c), but
+ * whatever answers on the path is another process, and this goes to a
+ * terminal.  A failure of out stays in ferror(), which the caller checks.
+ */
+static void
+put_visible(FILE *out, const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if ((c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t')
+			putc(c, out);
+		else
+			fprintf(out, "\\x%02x", c);
 	}
 }
 
@@ -76,7 +97,7 @@ ctlclient_status(const char *path, bool json, FILE *out, FILE *err)
 		if (n > 0) {
 			got += (size_t)n;
 			if (got == sizeof(buf)) {
-				fwrite(buf, 1, got, out);
+				put_visible(out, buf, got);
 				got = 0;
 			}
 			continue;
@@ -92,11 +113,12 @@ ctlclient_status(const char *path, bool json, FILE *out, FILE *err)
 		}
 	}
 	if (got >= 7 && memcmp(buf, "error: ", 7) == 0) {
-		fprintf(err, "echod: %.*s", (int)got, buf);
+		fprintf(err, "echod: ");
+		put_visible(err, buf, got);
 		rc = 1;
 	} else
-		fwrite(buf, 1, got, out);
-	if (fflush(out) == EOF)
+		put_visible(out, buf, got);
+	if (fflush(out) == EOF || ferror(out))
 		rc = 1;
 out:
 	close(fd);

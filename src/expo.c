@@ -2,8 +2,9 @@
  * expo.c - echod's figures as people and tools read them: the status
  * lines, JSON, and the Prometheus text format (version 0.0.4).  Every
  * label set is stats.h's enum and name table, looped over to its *_COUNT:
- * a reason added there shows up here.  Label values are fixed names, so
- * nothing needs escaping but the version string.
+ * a reason added there shows up here.  Label values are fixed names; a
+ * string from the page (the version: any worker can write it) goes out in
+ * its visible form, quoted for each format (untrusted()).
  */
 #include "config.h"
 
@@ -68,6 +69,48 @@ done(struct expo_buf *b)
 	return 0;
 }
 
+/* ---- untrusted strings ------------------------------------------------- */
+
+enum syntax { SYN_TEXT, SYN_JSON, SYN_PROM };
+
+/*
+ * A string from the page, at most max bytes (it may lack its NUL), in its
+ * visible form: printable ASCII as it is, a backslash doubled, any other
+ * byte as \xNN.  So no terminal escape reaches a screen, the output is
+ * ASCII (valid UTF-8) and nothing is lost.  JSON and Prometheus then quote
+ * that form: a backslash or double quote gets a backslash before it.
+ * Escaping a control character as JSON's \u001b instead would give it back
+ * raw to the tool that decodes it (jq -r), and Prometheus has no such escape.
+ */
+static void
+untrusted(struct expo_buf *b, const char *s, size_t max, enum syntax syn)
+{
+	const char *bs = syn == SYN_TEXT ? "\\" : "\\\\";
+	size_t len = strnlen(s, max);
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\\')
+			expo_buf_printf(b, "%s%s", bs, bs);
+		else if (c == '"' && syn != SYN_TEXT)
+			expo_buf_printf(b, "\\\"");
+		else if (c >= 0x20 && c < 0x7f)
+			expo_buf_printf(b, "%c", c);
+		else
+			expo_buf_printf(b, "%sx%02x", bs, c);
+	}
+}
+
+/* Workers to show: the snapshot's count, within its table. */
+static int
+nworkers(const struct stats_snapshot *s)
+{
+	if (s->nworkers < 0)
+		return 0;
+	return s->nworkers < STATS_MAX_WORKERS ? s->nworkers : STATS_MAX_WORKERS;
+}
+
 /* ---- renderings -------------------------------------------------------- */
 
 static unsigned long long
@@ -81,11 +124,13 @@ int
 expo_text(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
 {
 	const struct stats_counts *t = &s->totals;
+	int n = nworkers(s);
 
-	expo_buf_printf(b, "echod %s, pid %ld, up %llus, generation %u, %d workers\n",
-	    s->version, (long)s->master_pid, age(now_ms, s->start_ms),
-	    s->generation, s->nworkers);
-	for (int i = 0; i < s->nworkers; i++) {
+	expo_buf_printf(b, "echod ");
+	untrusted(b, s->version, sizeof(s->version), SYN_TEXT);
+	expo_buf_printf(b, ", pid %ld, up %llus, generation %u, %d workers\n",
+	    (long)s->master_pid, age(now_ms, s->start_ms), s->generation, n);
+	for (int i = 0; i < n; i++) {
 		const struct stats_worker *w = &s->worker[i];
 		expo_buf_printf(b, "worker %d: pid %ld, generation %u, %s, up %llus, "
 		    "%llu open, %llu accepted, %llu bytes, heartbeat %llums ago\n",
@@ -135,21 +180,14 @@ expo_json(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
 {
 	const struct stats_counts *t = &s->totals;
 	uint64_t states[STATS_WSTATE_COUNT];
+	int n = nworkers(s);
 
-	/* the version comes from the page, which any worker can write */
 	expo_buf_printf(b, "{\n  \"version\": \"");
-	for (const char *p = s->version; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			expo_buf_printf(b, "\\%c", *p);
-		else if ((unsigned char)*p < 0x20)
-			expo_buf_printf(b, "\\u%04x", (unsigned)*p);
-		else
-			expo_buf_printf(b, "%c", *p);
-	}
+	untrusted(b, s->version, sizeof(s->version), SYN_JSON);
 	expo_buf_printf(b, "\",\n  \"pid\": %ld,\n"
 	    "  \"uptime_s\": %llu,\n  \"generation\": %u,\n  \"workers\": [",
 	    (long)s->master_pid, age(now_ms, s->start_ms), s->generation);
-	for (int i = 0; i < s->nworkers; i++) {
+	for (int i = 0; i < n; i++) {
 		const struct stats_worker *w = &s->worker[i];
 		expo_buf_printf(b, "%s\n    {\"slot\": %d, \"pid\": %ld, "
 		    "\"generation\": %u, \"state\": \"%s\", \"uptime_s\": %llu, "
@@ -161,7 +199,7 @@ expo_json(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
 		    (unsigned long long)w->bytes,
 		    (unsigned long long)w->heartbeat_age_ms);
 	}
-	expo_buf_printf(b, "%s],\n", s->nworkers ? "\n  " : "");
+	expo_buf_printf(b, "%s],\n", n ? "\n  " : "");
 	expo_buf_printf(b, "  \"accepted\": %llu,\n  \"open\": %llu,\n"
 	    "  \"datagrams\": %llu,\n  \"respawns\": %llu,\n",
 	    (unsigned long long)t->accepted, (unsigned long long)t->open,
@@ -204,20 +242,6 @@ prom_one(struct expo_buf *b, const char *name, const char *type,
 	expo_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
-/* A label value: backslash, double quote and newline escaped. */
-static void
-prom_escaped(struct expo_buf *b, const char *v)
-{
-	for (const char *p = v; *p; p++) {
-		if (*p == '\\' || *p == '"')
-			expo_buf_printf(b, "\\%c", *p);
-		else if (*p == '\n')
-			expo_buf_printf(b, "\\n");
-		else
-			expo_buf_printf(b, "%c", *p);
-	}
-}
-
 int
 expo_prom(const struct stats_snapshot *s, struct expo_buf *b)
 {
@@ -255,7 +279,7 @@ expo_prom(const struct stats_snapshot *s, struct expo_buf *b)
 	prom_head(b, "echod_build_info", "gauge",
 	    "Always 1; the version is in the label.");
 	expo_buf_printf(b, "echod_build_info{version=\"");
-	prom_escaped(b, s->version);
+	untrusted(b, s->version, sizeof(s->version), SYN_PROM);
 	expo_buf_printf(b, "\"} 1\n");
 	return done(b);
 }

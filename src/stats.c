@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stddef.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
 #include "util.h"
 
 _Static_assert(STATS_MAX_WORKERS == CHAN_MAX_SLOTS, "one worker per slot");
+/* Else stats_start() would cut it, and read_version() could not tell. */
+_Static_assert(sizeof(PACKAGE_VERSION) <= STATS_VERSION_LEN, "version fits");
 
 /* A reader gives up after this many tries while the master writes: each
  * write is a few hundred stores, so this is never reached in practice. */
@@ -282,6 +285,23 @@ read_worker(const struct chan_page *pg, int slot, uint32_t state,
 	counters_add(&out->totals, c);
 }
 
+/*
+ * The version as stats_start() wrote it, or "invalid": any worker can write
+ * the page.  Checked on the copy, which no worker can change under us.
+ */
+static void
+read_version(const char *page, char *out, size_t len)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+-~_";
+	size_t n;
+
+	memcpy(out, page, len);
+	n = strnlen(out, len);
+	if (n == 0 || n == len || strspn(out, ok) != n)
+		snprintf(out, len, "invalid");
+}
+
 /* One pass over the page, torn or not: the caller checks the sequence. */
 static void
 read_once(const struct chan_page *pg, struct stats_snapshot *out)
@@ -291,8 +311,7 @@ read_once(const struct chan_page *pg, struct stats_snapshot *out)
 	uint64_t now_ms = now_coarse_ms();
 
 	memset(out, 0, offsetof(struct stats_snapshot, worker));
-	memcpy(out->version, m->version, sizeof(out->version));
-	out->version[sizeof(out->version) - 1] = '\0';
+	read_version(m->version, out->version, sizeof(out->version));
 	out->master_pid = LOAD(m->pid);
 	out->generation = LOAD(m->generation);
 	out->start_ms = LOAD(m->start_ms);

@@ -122,7 +122,7 @@ struct stats_worker {
 
 /* About 230 KB: allocate it (static or malloc), not on the stack. */
 struct stats_snapshot {
-	char			version[STATS_VERSION_LEN];
+	char			version[STATS_VERSION_LEN];	/* or "invalid" */
 	pid_t			master_pid;
 	unsigned		generation;	/* the current one */
 	int64_t			start_ms;	/* CLOCK_REALTIME, ms */
@@ -143,6 +143,8 @@ struct stats_snapshot {
  * process that maps the page read-only can call it.  Returns 0, or -1 with
  * errno EAGAIN when the master kept writing through every retry.  What
  * workers wrote is believed: it is for reporting, never for decisions.
+ * But no bound is taken from the page, and a version other than letters,
+ * digits and ".+-~_" ended within its field reads as "invalid".
  */
 int	stats_read(const struct chan_page *, struct stats_snapshot *);
 /* The total of a labelled counter: v[0] + ... + v[n - 1]. */

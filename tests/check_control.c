@@ -3,13 +3,15 @@
  * stale one replaced, a file that is no socket refused, a directory that
  * cannot be made said), its requests through reqsrv.c (a line in, the
  * answer and EOF out; at most max_clients, the rest closed at once;
- * oversized and slow clients dropped), the client's exit 69, and the
- * configuration keys.
+ * oversized and slow clients dropped), the client's exit 69, its guard
+ * against an answer with terminal escapes, and the configuration keys.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +221,73 @@ START_TEST(test_client_unavailable)
 }
 END_TEST
 
+/* Answers no echod of ours sends: terminal escapes, bytes past ASCII. */
+static const struct {
+	bool		 json;
+	const char	*answer, *out, *err;
+} hostile[] = {
+	{ false, "echod 1.0\x1b[2J\xc2\x9b\tok\r\n",
+	    "echod 1.0\\x1b[2J\\xc2\\x9b\tok\\x0d\n", "" },
+	{ true, "{\"v\": \"\x1b]0;x\x07\xff\"}\n",
+	    "{\"v\": \"\\x1b]0;x\\x07\\xff\"}\n", "" },
+	{ false, "error: \x1b[31mbusy\n", "", "echod: error: \\x1b[31mbusy\n" },
+};
+static atomic_int answer;
+
+static void
+hostile_status(void *arg, bool json, struct expo_buf *out)
+{
+	(void)arg;
+	(void)json;
+	expo_buf_printf(out, "%s", hostile[atomic_load(&answer)].answer);
+}
+
+static atomic_bool serving;
+
+/* The control socket's server, as the master's loop runs it. */
+static void *
+serve(void *arg)
+{
+	struct pollfd pfd[1 + CONTROL_MAX_CLIENTS];
+
+	(void)arg;
+	while (atomic_load(&serving)) {
+		size_t n = control_pollfds(&c, pfd, nitems(pfd));
+		(void)poll(pfd, n, 20);
+		control_run(&c, now_coarse_ms());
+	}
+	return NULL;
+}
+
+/* What the client prints is printable ASCII, newlines and tabs: any other
+ * byte shows as \xNN, in the status as in an error. */
+START_TEST(test_client_escapes)
+{
+	char out[256], err[256];
+	pthread_t t;
+
+	control_init(&c, hostile_status, NULL);
+	ck_assert_int_eq(control_open(&c, path, NULL, err, sizeof(err)), 0);
+	atomic_store(&serving, true);
+	ck_assert_int_eq(pthread_create(&t, NULL, serve, NULL), 0);
+	for (int i = 0; i < (int)nitems(hostile); i++) {
+		memset(out, 0, sizeof(out));
+		memset(err, 0, sizeof(err));
+		atomic_store(&answer, i);
+		FILE *fo = fmemopen(out, sizeof(out), "w");
+		FILE *fe = fmemopen(err, sizeof(err), "w");
+		int rc = ctlclient_status(path, hostile[i].json, fo, fe);
+		fclose(fo);
+		fclose(fe);
+		ck_assert_int_eq(rc, hostile[i].err[0] ? 1 : 0);
+		ck_assert_str_eq(out, hostile[i].out);
+		ck_assert_str_eq(err, hostile[i].err);
+	}
+	atomic_store(&serving, false);
+	pthread_join(t, NULL);
+}
+END_TEST
+
 static const char *
 load(const char *text, char *err, size_t errlen, struct conf **out)
 {
@@ -276,6 +345,7 @@ control_suite(void)
 	tcase_add_test(tc, test_not_a_socket);
 	tcase_add_test(tc, test_no_directory);
 	tcase_add_test(tc, test_client_unavailable);
+	tcase_add_test(tc, test_client_escapes);
 	tcase_add_test(tc, test_conf_keys);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,8 +1,10 @@
 /* check_expo.c - the three renderings of a snapshot: the status text,
- * JSON, and the Prometheus text format. */
+ * JSON, and the Prometheus text format; and what a hostile worker can put
+ * in them through the page (a version of any bytes, any worker count). */
 #include "config.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "expo.h"
 #include "stats.h"
 #include "suites.h"
+#include "util.h"
 
 static struct stats_snapshot snap;
 static struct expo_buf b;
@@ -135,8 +138,194 @@ START_TEST(test_prom)
 		    stats_refuse_name((enum stats_refuse)i));
 		ck_assert_msg(strstr(b.p, want), "no %s", want);
 	}
-	ck_assert(strstr(b.p, "\nechod_build_info{version=\"1.0\\\"x\\\\\"} 1\n"));
+	/* the visible form 1.0"x\\, quoted */
+	ck_assert(strstr(b.p, "\nechod_build_info{version=\"1.0\\\"x\\\\\\\\\"} 1\n"));
 	ck_assert(b.p[b.len - 1] == '\n');
+}
+END_TEST
+
+/* ---- untrusted strings ------------------------------------------------- */
+
+/* Bytes a worker can write where the master put the version, and their
+ * visible form (echod(8), "Status and metrics"). */
+static const struct {
+	const char	*v, *vis;
+} hostile[] = {
+	{ "1.0\x1b[2J\x1b]0;owned\x07", "1.0\\x1b[2J\\x1b]0;owned\\x07" },
+	{ "\xff\xfe\xc3(", "\\xff\\xfe\\xc3(" },		/* invalid UTF-8 */
+	{ "\xc2\x9b" "31m", "\\xc2\\x9b31m" },		/* C1 CSI, valid UTF-8 */
+	{ "\xe2\x80\xae" "ab", "\\xe2\\x80\\xaeab" },	/* right-to-left override */
+	{ "a\"b\\c\nd\re\x7f", "a\"b\\\\c\\x0ad\\x0de\\x7f" },
+	{ "1.0\"} 9\nechod_up 1", "1.0\"} 9\\x0aechod_up 1" },
+};
+
+/* Printable ASCII and newlines only: no terminal escape, valid UTF-8. */
+static bool
+plain(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != '\n' && (p[i] < 0x20 || p[i] > 0x7e))
+			return false;
+	return true;
+}
+
+static size_t
+lines(const char *p, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += p[i] == '\n';
+	return n;
+}
+
+/* s with backslash and double quote escaped, as JSON and Prometheus
+ * quote a string of printable ASCII. */
+static const char *
+quoted(const char *s)
+{
+	static char out[256];
+	size_t n = 0;
+
+	for (; *s && n + 2 < sizeof(out); s++) {
+		if (*s == '\\' || *s == '"')
+			out[n++] = '\\';
+		out[n++] = *s;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/*
+ * A strict reader of a Prometheus label value (text format 0.0.4): from
+ * after the opening quote to the closing one, with only \\, \" and \n as
+ * escapes and no raw newline.  The value it stands for, or NULL.
+ */
+static const char *
+prom_value(const char *p)
+{
+	static char out[256];
+	size_t n = 0;
+
+	for (; *p != '"'; p++) {
+		if (*p == '\0' || *p == '\n' || n + 1 >= sizeof(out))
+			return NULL;
+		if (*p == '\\') {
+			p++;
+			if (*p != '\\' && *p != '"' && *p != 'n')
+				return NULL;
+			out[n++] = *p == 'n' ? '\n' : *p;
+		} else
+			out[n++] = *p;
+	}
+	if (strcmp(p, "\"} 1\n") != 0)
+		return NULL;
+	out[n] = '\0';
+	return out;
+}
+
+/* Runs sh -c cmd on the text in a scratch file named by the %s in cmd. */
+static int
+judge(const char *cmd, const char *text, size_t len)
+{
+	char path[] = "/tmp/echod-expo-XXXXXX", line[512];
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write_all(fd, text, len), 0);
+	close(fd);
+	snprintf(line, sizeof(line), cmd, path);
+	int rc = system(line);
+	unlink(path);
+	return rc;
+}
+
+/* Each format shows the version in its visible form, in nothing but
+ * printable ASCII, and stays valid: python3 reads the JSON strictly as
+ * UTF-8, a strict parser reads the label, promtool the exposition. */
+START_TEST(test_hostile_version)
+{
+	const char *vis = hostile[_i].vis;
+	char want[512];
+
+	memset(snap.version, 0, sizeof(snap.version));
+	memcpy(snap.version, hostile[_i].v, strlen(hostile[_i].v));
+
+	ck_assert_int_eq(expo_text(&snap, 1010000, &b), 0);
+	ck_assert_msg(plain(b.p, b.len), "text: %s", b.p);
+	ck_assert_uint_eq(lines(b.p, b.len), 2 + (size_t)snap.nworkers);
+	snprintf(want, sizeof(want), "echod %s, pid 100, up 10s,", vis);
+	ck_assert_msg(strncmp(b.p, want, strlen(want)) == 0, "text: %s", b.p);
+
+	expo_buf_free(&b);
+	ck_assert_int_eq(expo_json(&snap, 1010000, &b), 0);
+	ck_assert_msg(plain(b.p, b.len), "json: %s", b.p);
+	snprintf(want, sizeof(want), "\n  \"version\": \"%s\",\n", quoted(vis));
+	ck_assert_msg(strstr(b.p, want), "json: %s", b.p);
+	ck_assert_msg(judge("python3 -c 'import json; json.load(open(\"%s\", "
+	    "encoding=\"utf-8\", errors=\"strict\"))'", b.p, b.len) == 0,
+	    "json: %s", b.p);
+
+	expo_buf_free(&b);
+	ck_assert_int_eq(expo_prom(&snap, &b), 0);
+	ck_assert_msg(plain(b.p, b.len), "prom: %s", b.p);
+	const char *info = strstr(b.p, "\nechod_build_info{version=\"");
+	ck_assert_msg(info, "prom: %s", b.p);
+	const char *v = prom_value(info + strlen("\nechod_build_info{version=\""));
+	ck_assert_msg(v != NULL && strcmp(v, vis) == 0, "prom: %s", info);
+	ck_assert_uint_eq(lines(info + 1, strlen(info + 1)), 1);
+	if (system("command -v promtool >/dev/null") != 0) {
+		if (getenv("ECHOD_CI"))
+			ck_abort_msg("promtool is not installed (Debian: prometheus)");
+		skip_test("promtool is not installed (Debian: prometheus)");
+	}
+	ck_assert_msg(judge("promtool check metrics < %s", b.p, b.len) == 0,
+	    "promtool rejects: %s", b.p);
+}
+END_TEST
+
+/* A version that fills its field with no NUL ends there. */
+START_TEST(test_version_without_nul)
+{
+	char want[128];
+
+	memset(snap.version, 'A', sizeof(snap.version));
+	snprintf(want, sizeof(want), "echod %.*s, pid 100, up 10s,",
+	    (int)sizeof(snap.version), snap.version);
+	ck_assert_int_eq(expo_text(&snap, 1010000, &b), 0);
+	ck_assert_msg(strncmp(b.p, want, strlen(want)) == 0, "text: %s", b.p);
+	expo_buf_free(&b);
+	snprintf(want, sizeof(want), "\"version\": \"%.*s\",",
+	    (int)sizeof(snap.version), snap.version);
+	ck_assert_int_eq(expo_json(&snap, 1010000, &b), 0);
+	ck_assert_msg(strstr(b.p, want), "json: %s", b.p);
+	expo_buf_free(&b);
+	snprintf(want, sizeof(want), "{version=\"%.*s\"} 1\n",
+	    (int)sizeof(snap.version), snap.version);
+	ck_assert_int_eq(expo_prom(&snap, &b), 0);
+	ck_assert_msg(strstr(b.p, want), "prom: %s", b.p);
+}
+END_TEST
+
+/* A worker count outside [0, STATS_MAX_WORKERS] is no loop bound. */
+START_TEST(test_worker_count_bounded)
+{
+	static const int counts[] = { STATS_MAX_WORKERS + 1000, -5 };
+	char cmd[256];
+
+	for (size_t i = 0; i < nitems(counts); i++) {
+		size_t n = counts[i] < 0 ? 0 : STATS_MAX_WORKERS;
+
+		snap.nworkers = counts[i];
+		expo_buf_free(&b);
+		ck_assert_int_eq(expo_text(&snap, 1010000, &b), 0);
+		ck_assert_uint_eq(lines(b.p, b.len), 2 + n);
+		expo_buf_free(&b);
+		ck_assert_int_eq(expo_json(&snap, 1010000, &b), 0);
+		snprintf(cmd, sizeof(cmd), "python3 -c 'import json; assert "
+		    "len(json.load(open(\"%%s\"))[\"workers\"]) == %zu'", n);
+		ck_assert_msg(judge(cmd, b.p, b.len) == 0, "json: %.300s", b.p);
+	}
 }
 END_TEST
 
@@ -150,6 +339,12 @@ expo_suite(void)
 	tcase_add_test(tc, test_text);
 	tcase_add_test(tc, test_json_valid);
 	tcase_add_test(tc, test_prom);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("untrusted");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_hostile_version, 0, (int)nitems(hostile));
+	tcase_add_test(tc, test_version_without_nul);
+	tcase_add_test(tc, test_worker_count_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,6 +1,7 @@
 /* check_stats.c - the counters' page: label names, the master folding a
  * dead worker in, a reader that never sees a total go down while it does,
- * and a reader that maps the page read-only. */
+ * a reader that maps the page read-only, and one that takes no string or
+ * bound from a page a worker scribbled on. */
 #include "config.h"
 
 #include <errno.h>
@@ -271,6 +272,44 @@ START_TEST(test_read_only_mapping)
 }
 END_TEST
 
+/* What a worker can write over the master's part of the page: a version
+ * of any bytes, or with no NUL, shows as "invalid"; a high-water mark and
+ * slot states past the table are no bounds. */
+START_TEST(test_hostile_page)
+{
+	static const char *const bad[] = {
+		"0.1\x1b[2J", "0.1\xff", "0.1\"} 1\n", "0.1 x", "0.1\\", "",
+		"\xc2\x9b" "0",
+	};
+	struct chan_page *pg = page_new();
+	struct stats_book b;
+
+	stats_start(&b, pg, 1);
+	for (size_t i = 0; i < nitems(bad); i++) {
+		memset(pg->master.version, 0, sizeof(pg->master.version));
+		memcpy(pg->master.version, bad[i], strlen(bad[i]));
+		ck_assert_int_eq(stats_read(pg, &snap), 0);
+		ck_assert_msg(strcmp(snap.version, "invalid") == 0, "%zu: %s", i,
+		    snap.version);
+	}
+	memset(pg->master.version, '1', sizeof(pg->master.version));
+	ck_assert_int_eq(stats_read(pg, &snap), 0);
+	ck_assert_str_eq(snap.version, "invalid");
+	strcpy(pg->master.version, "1.2.3~rc1+dfsg-2_x");
+	ck_assert_int_eq(stats_read(pg, &snap), 0);
+	ck_assert_str_eq(snap.version, "1.2.3~rc1+dfsg-2_x");
+
+	atomic_store(&pg->hw, UINT32_MAX);
+	for (int i = 0; i < CHAN_MAX_SLOTS; i++)
+		atomic_store(&pg->master.slot[i].state, i == 7 ? 0xdeadbeef :
+		    CHAN_SLOT_RUNNING);
+	ck_assert_int_eq(stats_read(pg, &snap), 0);
+	ck_assert_int_eq(snap.nworkers, CHAN_MAX_SLOTS - 1);
+	ck_assert_uint_eq(snap.workers[STATS_WSTATE_STARTING], CHAN_MAX_SLOTS - 1);
+	munmap(pg, sizeof(*pg));
+}
+END_TEST
+
 Suite *
 stats_suite(void)
 {
@@ -283,6 +322,7 @@ stats_suite(void)
 	tcase_add_test(tc, test_stuck_sequence);
 	tcase_add_test(tc, test_never_down_while_folding);
 	tcase_add_test(tc, test_read_only_mapping);
+	tcase_add_test(tc, test_hostile_page);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -85,5 +85,6 @@ Suite	*balancer_suite(void);
 Suite	*observe_suite(void);
 Suite	*udpcount_suite(void);
 Suite	*logflood_suite(void);
+Suite	*untrusted_suite(void);
 
 #endif

@@ -1,0 +1,206 @@
+/*
+ * check_untrusted.c - what the real echod shows after a worker scribbled
+ * on the shared stats page: `echod --status`, its --json and GET /metrics
+ * stay printable ASCII and valid (python3, promtool), the version reading
+ * "invalid".  The test writes the page as a worker could: through the
+ * worker's own mapping (/proc/PID/map_files, which needs CAP_SYS_ADMIN or
+ * CAP_CHECKPOINT_RESTORE: the test skips without it).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "harness.h"
+#include "suites.h"
+
+static struct echod e;
+static int metrics_port;
+
+static void setup(void) { h_init(&e); }
+static void teardown(void) { h_cleanup(&e); }
+
+static void
+start(void)
+{
+	char conf[512], line[512];
+	const char *p;
+
+	snprintf(conf, sizeof(conf), "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {\"127.0.0.1:0\"}\n"
+	    "control_socket = \"%s/control\"\nmetrics_listen = {\"127.0.0.1:0\"}\n",
+	    e.dir);
+	h_write_conf(&e, conf);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	FILE *f = fopen(e.logpath, "re");
+	metrics_port = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if ((p = strstr(line, "metrics on 127.0.0.1:")) != NULL)
+			metrics_port = atoi(p + strlen("metrics on 127.0.0.1:"));
+	if (f)
+		fclose(f);
+	ck_assert_int_gt(metrics_port, 0);
+}
+
+/*
+ * The stats page as pid maps it, read-write: the shared mapping of the
+ * page's size.  NULL with errno (EPERM: map_files is not ours to open).
+ */
+static struct chan_page *
+map_page(pid_t pid)
+{
+	size_t want = (sizeof(struct chan_page) + (size_t)getpagesize() - 1) &
+	    ~((size_t)getpagesize() - 1);
+	char path[64], line[512], perms[8];
+	unsigned long lo, hi;
+	void *pg = NULL;
+	int err = ENOENT, fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/maps", (long)pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return NULL;
+	while (pg == NULL && fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 ||
+		    hi - lo != want || perms[3] != 's')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/map_files/%lx-%lx",
+		    (long)pid, lo, hi);
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1) {
+			err = errno;
+			continue;
+		}
+		pg = mmap(NULL, sizeof(struct chan_page), PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, 0);
+		err = errno;
+		close(fd);
+		if (pg == MAP_FAILED)
+			pg = NULL;
+	}
+	fclose(f);
+	errno = err;
+	return pg;
+}
+
+/* Runs sh -c cmd; its output (at most len - 1 bytes) in out; the status. */
+static int
+shell(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "re");
+	size_t n = 0, r;
+
+	ck_assert_ptr_nonnull(p);
+	while (n + 1 < len && (r = fread(out + n, 1, len - 1 - n, p)) > 0)
+		n += r;
+	out[n] = '\0';
+	return pclose(p);
+}
+
+/* GET /metrics, the whole answer to EOF or 5 s. */
+static void
+scrape(char *out, size_t len)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	int fd = h_connect(AF_INET, metrics_port, 2000);
+	uint64_t end = h_now_ms() + 5000;
+	size_t n = 0;
+	ssize_t r = 1;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	while (r > 0 && n + 1 < len && h_now_ms() < end &&
+	    poll(&p, 1, (int)(end - h_now_ms())) == 1)
+		if ((r = read(fd, out + n, len - 1 - n)) > 0)
+			n += (size_t)r;
+	out[n] = '\0';
+	close(fd);
+}
+
+static bool
+plain(const char *p)
+{
+	for (; *p; p++)
+		if (*p != '\n' && *p != '\r' && (*p < 0x20 || *p > 0x7e))
+			return false;
+	return true;
+}
+
+/* Checks each output with the version field as v (len bytes, NUL or not). */
+static void
+scribble_and_check(struct chan_page *pg, const char *v, size_t len)
+{
+	char out[65536], cmd[512];
+
+	memset(pg->master.version, 0, sizeof(pg->master.version));
+	memcpy(pg->master.version, v, len);
+	snprintf(cmd, sizeof(cmd), "%s --status -c %s", h_echod_path(), e.confpath);
+	ck_assert_int_eq(shell(cmd, out, sizeof(out)), 0);
+	ck_assert_msg(plain(out) && strncmp(out, "echod invalid, pid ", 19) == 0,
+	    "--status: %s", out);
+	snprintf(cmd, sizeof(cmd), "%s --status --json -c %s | python3 -c "
+	    "'import json, sys; d = json.load(sys.stdin); "
+	    "assert d[\"version\"] == \"invalid\", d'; echo $?",
+	    h_echod_path(), e.confpath);
+	ck_assert_int_eq(shell(cmd, out, sizeof(out)), 0);
+	ck_assert_msg(strcmp(out, "0\n") == 0, "--json: %s", out);
+	scrape(out, sizeof(out));
+	ck_assert_msg(plain(out) && strstr(out,
+	    "\nechod_build_info{version=\"invalid\"} 1\n"), "metrics: %s", out);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/metrics.txt", e.dir);
+	FILE *f = fopen(path, "we");
+	ck_assert_ptr_nonnull(f);
+	fputs(strstr(out, "\r\n\r\n") + 4, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	ck_assert_msg(shell(cmd, out, sizeof(out)) == 0, "promtool: %s", out);
+}
+
+START_TEST(test_scribbled_version)
+{
+	static const char full[STATS_VERSION_LEN] = "0.1\x1b[2J\x1b]0;x\x07\xff"
+	    "\xc2\x9b\"} 1\necho 1\\AAAA";
+	static const char *const bad[] = {
+		"0.1\x1b[2J", "0.1\xff\xfe", "0.1\"} 1\nechod_up 1",
+	};
+	pid_t w[4];
+
+	if (system("command -v promtool >/dev/null") != 0) {
+		if (getenv("ECHOD_CI"))
+			ck_abort_msg("promtool is not installed (Debian: prometheus)");
+		skip_test("promtool is not installed (Debian: prometheus)");
+	}
+	start();
+	ck_assert_int_gt(h_workers(e.pid, w, 4), 0);
+	struct chan_page *pg = map_page(w[0]);
+	if (pg == NULL && errno == EPERM)
+		skip_test("cannot map a worker's page: no CAP_SYS_ADMIN");
+	ck_assert_msg(pg != NULL, "no stats page in worker %ld", (long)w[0]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		scribble_and_check(pg, bad[i], strlen(bad[i]));
+	scribble_and_check(pg, full, sizeof(full));
+	munmap(pg, sizeof(*pg));
+}
+END_TEST
+
+Suite *
+untrusted_suite(void)
+{
+	Suite *s = suite_create("untrusted");
+	TCase *tc = tcase_create("page");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_scribbled_version);
+	suite_add_tcase(s, tc);
+	return s;
+}
