@@ -88,6 +88,7 @@ reload(struct master *m)
 	}
 	conf_free(m->conf);
 	m->conf = c;	/* workers forked from now on start from it */
+	m->relay.hold_ms = c->shutdown_timeout_ms;
 	log_setlevel(c->log_level);
 
 	/* The new generation first; the old one drains behind it.  Unchanged
