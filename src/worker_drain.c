@@ -52,14 +52,41 @@ worker_begin_drain(struct worker *w)
 }
 
 /*
+ * One adopted connection into the epoll set, counted for its source (never
+ * refused: it was admitted once).  False if it could not be watched: then
+ * it is closed and freed.
+ */
+static bool
+adopt_one(struct worker *w, struct conn *c)
+{
+	struct admit_policy p = worker_policy(w);
+	struct epoll_event ev = { .events = conn_events(c), .data.ptr = c };
+
+	if (admit_client(&p, ADMIT_TCP, &c->peer.sa, &c->counted) != ADMIT_OK)
+		c->counted = false;
+	c->events = ev.events;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+		worker_uncount(w, c);
+		close(c->fd);
+		conn_release(c);
+		free(c);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Adopted connections (a reload's old worker's, or a restart's from
  * systemd's store), with their unsent echo first.  They are this worker's
- * own from here on: counted, listed, timed as if accepted here.
+ * own from here on: counted, listed, timed as if accepted here.  Each
+ * keeps its client's idle clock, so it goes into the list where that
+ * clock puts it, not behind what this worker accepted since.
  */
 void
 worker_adopt(struct worker *w, int *fds, size_t nfds)
 {
-	struct conn *v[HANDOFF_MAX_CONNS];
+	struct conn *v[HANDOFF_MAX_CONNS], *open[HANDOFF_MAX_CONNS];
+	size_t nopen = 0;
 	const char *why;
 	int n = carry_in(fds, nfds, w->now_ms, v, &why);
 
@@ -68,25 +95,13 @@ worker_adopt(struct worker *w, int *fds, size_t nfds)
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		struct conn *c = v[i];
-		struct admit_policy p = worker_policy(w);
-		struct epoll_event ev = { .events = conn_events(c), .data.ptr = c };
-
-		/* Counted for its source, never refused: it was admitted once. */
-		if (admit_client(&p, ADMIT_TCP, &c->peer.sa, &c->counted) != ADMIT_OK)
-			c->counted = false;
-		c->events = ev.events;
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
-			worker_uncount(w, c);
-			close(c->fd);
-			conn_release(c);
-			free(c);
+		if (!adopt_one(w, v[i]))
 			continue;
-		}
-		conn_list_append(&w->conns, c);
+		open[nopen++] = v[i];
 		w->nconns++;
 		w->adopted++;	/* counters: an adopted connection is ours */
 	}
+	conn_list_merge(&w->conns, open, nopen);
 	log_debug("adopted %d connections", n);
 }
 

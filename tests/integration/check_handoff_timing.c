@@ -47,6 +47,16 @@ workers_become(int want, int timeout_ms)
 	return false;
 }
 
+/* Until the clock reads at_ms: a point in the test's own timeline. */
+static void
+until(uint64_t at_ms)
+{
+	uint64_t now;
+
+	while ((now = h_now_ms()) < at_ms)
+		poll(NULL, 0, (int)(at_ms - now));
+}
+
 #define NIDLE	200
 #define NHUP	40
 
@@ -87,6 +97,58 @@ START_TEST(test_reload_burst_cuts_nothing)
 }
 END_TEST
 
+#define NIDLECL		20
+#define IDLE_MS		3000
+#define RELOAD_AT_MS	1800
+#define MARGIN_MS	700	/* a loop turn, coarse clocks, a loaded CI */
+
+/*
+ * The idle clock is the client's: connections idle since t=0 and handed
+ * over at t=1.8 s close at t=3 s, although the new worker holds one it
+ * accepted itself after them (idle since the reload, due at t=4.8 s).
+ */
+START_TEST(test_adopted_keep_their_idle_clock)
+{
+	int fd[NIDLECL], fresh;
+	uint64_t t0, closed[NIDLECL];
+
+	start("workers = 1\nidle_timeout = 3s\nshutdown_timeout = 20s\n"
+	    CONF_BASE);
+	for (int i = 0; i < NIDLECL; i++) {
+		fd[i] = h_connect(AF_INET, e.tcp4, 2000);
+		ck_assert(fd[i] != -1);
+	}
+	for (int i = 0; i < NIDLECL; i++)
+		ck_assert_int_eq(h_echo(fd[i], "x", 1, 2000), 0);
+	t0 = h_now_ms();	/* the last byte any of them saw */
+	until(t0 + RELOAD_AT_MS);
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "configuration reloaded", 5000));
+	/* The new worker's own, before the old one's arrive (the master
+	 * sees it ready on its next turn). */
+	fresh = h_connect(AF_INET, e.tcp4, 2000);
+	ck_assert(fresh != -1);
+	ck_assert_int_eq(h_echo(fresh, "y", 1, 2000), 0);
+	ck_assert(h_wait_log(&e, "handed to generation 2", 5000));
+	for (int i = 0; i < NIDLECL; i++) {
+		struct pollfd p = { .fd = fd[i], .events = POLLIN };
+		uint64_t now = h_now_ms(), end = t0 + IDLE_MS + MARGIN_MS;
+		char c;
+
+		ck_assert_msg(poll(&p, 1, now < end ? (int)(end - now) : 0) == 1,
+		    "client %d still open %llu ms after its last byte "
+		    "(idle_timeout 3 s)", i, (unsigned long long)(h_now_ms() - t0));
+		ck_assert_int_eq(recv(fd[i], &c, 1, 0), 0);
+		closed[i] = h_now_ms() - t0;
+		close(fd[i]);
+	}
+	for (int i = 0; i < NIDLECL; i++)
+		ck_assert_msg(closed[i] + 50 >= IDLE_MS, "client %d closed after "
+		    "%llu ms", i, (unsigned long long)closed[i]);
+	close(fresh);
+}
+END_TEST
+
 Suite *
 handoff_timing_suite(void)
 {
@@ -96,6 +158,7 @@ handoff_timing_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_reload_burst_cuts_nothing);
+	tcase_add_test(tc, test_adopted_keep_their_idle_clock);
 	suite_add_tcase(s, tc);
 	return s;
 }
