@@ -105,7 +105,7 @@ distribute(struct relay *r, unsigned generation, const struct handoff_rec *v,
 	uint64_t deadline = now_coarse_ms() + END_MS;
 	for (size_t k = 0; k < n; k++) {
 		if (done == NULL || !done[k]) {
-			handoff_finish(fds[k], v[k].pend, v[k].pend_len,
+			handoff_finish(fds[k], v[k].pend, handoff_owed(&v[k]),
 			    deadline);
 			r->ended++;
 		} else
@@ -130,14 +130,14 @@ park(struct relay *r, int i, struct handoff_rec *v, const int *fds, size_t n)
 		if (j < k)
 			close(fds[j]);
 		else
-			handoff_finish(fds[j], v[j].pend, v[j].pend_len,
+			handoff_finish(fds[j], v[j].pend, handoff_owed(&v[j]),
 			    deadline);
 	}
 	r->parked += k;
 	r->ended += n - k;
 	uint64_t unsent = 0;
 	for (size_t j = 0; j < k; j++)
-		unsent += v[j].pend_len;
+		unsent += handoff_owed(&v[j]);
 	log_info("worker %d: %zu connections (%llu bytes unsent) parked with "
 	    "systemd", i, k, (unsigned long long)unsent);
 }
@@ -150,7 +150,7 @@ pass_on(struct relay *r, int from, unsigned generation,
 	uint64_t unsent = 0;
 
 	for (size_t k = 0; k < b->n; k++)
-		unsent += b->v[k].pend_len;
+		unsent += handoff_owed(&b->v[k]);
 	size_t given = distribute(r, generation, b->v, fds, b->n);
 	log_info("worker %d: %zu connections (%llu bytes unsent) handed to "
 	    "generation %u", from, given, (unsigned long long)unsent, generation);
@@ -245,7 +245,7 @@ end_held(struct relay *r, size_t k, const char *why)
 	    "generation: %s", h->from, h->b.n, why);
 	for (size_t j = 0; j < h->b.n; j++)
 		handoff_finish(h->fds[j], h->b.v[j].pend,
-		    h->b.v[j].pend_len, deadline);
+		    handoff_owed(&h->b.v[j]), deadline);
 	r->ended += h->b.n;
 	unhold(r, k);
 }

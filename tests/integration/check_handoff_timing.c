@@ -4,7 +4,9 @@
  * check_handoff.c, which is long enough. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +47,40 @@ workers_become(int want, int timeout_ms)
 		h_tick();
 	}
 	return false;
+}
+
+/* The local port of a connected socket. */
+static int
+local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	ck_assert(getsockname(fd, (struct sockaddr *)&ss, &len) == 0);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/*
+ * Bytes the server's end of a loopback connection has not read yet, from
+ * /proc/net/tcp (port: the server's, peer_port: the client's); -1 if the
+ * socket is not listed.
+ */
+static long
+server_rx_queue(int port, int peer_port)
+{
+	char line[512];
+	long rx = -1;
+	FILE *f = fopen("/proc/net/tcp", "re");
+
+	ck_assert_ptr_nonnull(f);
+	while (rx == -1 && fgets(line, sizeof(line), f) != NULL) {
+		unsigned lp, rp, tx, q;
+		if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %x:%x", &lp, &rp, &tx,
+		    &q) == 4 && (int)lp == port && (int)rp == peer_port)
+			rx = (long)q;
+	}
+	fclose(f);
+	return rx;
 }
 
 /* Until the clock reads at_ms: a point in the test's own timeline. */
@@ -94,6 +130,53 @@ START_TEST(test_reload_burst_cuts_nothing)
 	ck_assert_msg(cut == 0, "%d of %d connections cut by %d reloads (first: "
 	    "%d); see %s", cut, NIDLE, NHUP, first, e.logpath);
 	ck_assert(!h_log_has(&e, "handoff refused"));
+}
+END_TEST
+
+/*
+ * A balancer's connection whose PROXY header is half read at the reload
+ * goes over with the half read: the old worker exits at once (not after
+ * shutdown_timeout), the header completes on the new worker, and the
+ * client's data is echoed.  A plain client beside it goes over as well.
+ */
+START_TEST(test_partial_header_goes_over)
+{
+	static const char head[] = "PROXY TCP4 192.0.2.7 ";
+	static const char tail[] = "198.51.100.1 40000 7\r\nhello";
+	char got[5];
+	pid_t old[8];
+	int bal, plain;
+
+	start("workers = 1\nshutdown_timeout = 20s\nproxy_timeout = 30s\n"
+	    "idle_timeout = 5m\nproxy_from = {\"127.0.0.1/32\"}\n" CONF_BASE);
+	ck_assert_int_eq(h_workers(e.pid, old, 8), 1);
+	bal = h_connect_from(AF_INET, 0x7f000001, e.tcp4, 2000);
+	plain = h_connect_from(AF_INET, 0x7f000002, e.tcp4, 2000);
+	ck_assert(bal != -1 && plain != -1);
+	ck_assert_int_eq(send(bal, head, strlen(head), 0), (ssize_t)strlen(head));
+	ck_assert_int_eq(h_echo(plain, "plain", 5, 2000), 0);
+	/* The old worker has read the half header: it is in echod's hands,
+	 * not in the socket. */
+	uint64_t end = h_now_ms() + 3000;
+	while (server_rx_queue(e.tcp4, local_port(bal)) != 0 && h_now_ms() < end)
+		h_tick();
+	ck_assert_int_eq(server_rx_queue(e.tcp4, local_port(bal)), 0);
+
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "configuration reloaded", 10000));
+	end = h_now_ms() + 5000;
+	while (h_pid_alive(old[0]) && h_now_ms() < end)
+		h_tick();
+	ck_assert_msg(!h_pid_alive(old[0]), "the old worker still holds the "
+	    "balancer's connection; see %s", e.logpath);
+	ck_assert_int_eq(send(bal, tail, strlen(tail), 0), (ssize_t)strlen(tail));
+	ck_assert_int_eq(recv(bal, got, sizeof(got), MSG_WAITALL), 5);
+	ck_assert(memcmp(got, "hello", 5) == 0);
+	ck_assert_int_eq(h_echo(bal, "more", 4, 2000), 0);
+	ck_assert_int_eq(h_echo(plain, "again", 5, 2000), 0);
+	ck_assert(!h_log_has(&e, "PROXY header refused"));
+	close(bal);
+	close(plain);
 }
 END_TEST
 
@@ -158,6 +241,7 @@ handoff_timing_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_reload_burst_cuts_nothing);
+	tcase_add_test(tc, test_partial_header_goes_over);
 	tcase_add_test(tc, test_adopted_keep_their_idle_clock);
 	suite_add_tcase(s, tc);
 	return s;
