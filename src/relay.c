@@ -176,7 +176,8 @@ hold(struct relay *r, int from, unsigned generation, struct handoff_batch *b,
 	h->b = *b;
 	memcpy(h->fds, fds, b->n * sizeof(int));
 	h->from = from;
-	h->until_ms = now_coarse_ms() + r->hold_ms;
+	h->since_ms = now_coarse_ms();
+	h->until_ms = h->since_ms + r->hold_ms;
 	memset(b, 0, sizeof(*b));	/* the held copy owns the mapping */
 	log_info("worker %d: %zu connections held until a worker of generation "
 	    "%u is ready", from, h->b.n, generation);
@@ -222,6 +223,16 @@ on_batch(struct relay *r, int i, unsigned generation, int *fds, size_t nfds)
 		log_warn("answering worker %d", i);
 }
 
+/* The clients' idle clocks ran while the master held them: the new
+ * worker times each from its client's last traffic, not from the give. */
+static void
+age_held(struct relay_held *h, uint64_t now)
+{
+	for (size_t j = 0; j < h->b.n; j++)
+		h->b.v[j].idle_ms += now - h->since_ms;
+	h->since_ms = now;
+}
+
 /* Held batch k leaves the list (its descriptors are the caller's now). */
 static void
 unhold(struct relay *r, size_t k)
@@ -261,6 +272,7 @@ tick_held(struct relay *r, unsigned generation)
 	for (size_t k = r->nheld; k-- > 0;) {
 		struct relay_held *h = &r->held[k];
 		if (ready) {
+			age_held(h, now);
 			pass_on(r, h->from, generation, &h->b, h->fds);
 			unhold(r, k);
 		} else if (now >= h->until_ms)
@@ -277,6 +289,7 @@ relay_release_held(struct relay *r)
 			end_held(r, r->nheld - 1, "stopping");
 			continue;
 		}
+		age_held(h, now_coarse_ms());
 		park(r, h->from, h->b.v, h->fds, h->b.n);
 		unhold(r, r->nheld - 1);
 	}

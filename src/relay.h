@@ -22,6 +22,7 @@ struct relay_held {
 	struct handoff_batch	 b;
 	int			 fds[HANDOFF_MAX_CONNS];
 	int			 from;		/* the slot that sent it */
+	uint64_t		 since_ms;	/* its records' idle_ms were as of then */
 	uint64_t		 until_ms;
 };
 

@@ -107,7 +107,8 @@ START_TEST(test_reload_burst_cuts_nothing)
 	static int fd[NIDLE];
 	int cut = 0, first = -1;
 
-	start("workers = 2\nshutdown_timeout = 1s\nidle_timeout = 5m\n"
+	/* 3 s: a loaded CI starts the last generation in time */
+	start("workers = 2\nshutdown_timeout = 3s\nidle_timeout = 5m\n"
 	    CONF_BASE);
 	for (int i = 0; i < NIDLE; i++) {
 		fd[i] = h_connect(AF_INET, e.tcp4, 3000);
