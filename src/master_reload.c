@@ -92,6 +92,7 @@ reload(struct master *m)
 		    path ? path : "the built-in configuration");
 	conf_free(m->conf);
 	m->conf = c;	/* workers forked from now on start from it */
+	m->relay.hold_ms = c->shutdown_timeout_ms;
 	if (confsrc_keep(&c->src) == -1 && fdstore_max() > 0)
 		log_warnx("the configuration could not be kept with systemd");
 	log_setlevel(c->log_level);
