@@ -84,5 +84,6 @@ Suite	*balancer_suite(void);
 Suite	*observe_suite(void);
 Suite	*udpcount_suite(void);
 Suite	*logflood_suite(void);
+Suite	*reload_suite(void);
 
 #endif
