@@ -253,6 +253,7 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conftext_key *keys,
 	c->line_listen_udp = key_line(keys, "listen_udp");
 	c->line_listen = c->line_listen_tcp > c->line_listen_udp ?
 	    c->line_listen_tcp : c->line_listen_udp;
+	c->line_metrics_listen = key_line(keys, "metrics_listen");
 	c->line_user = key_line(keys, "user");
 	c->line_group = key_line(keys, "group");
 	c->workers = (int)cfg_getint(cfg, "workers");
@@ -462,12 +463,13 @@ conf_resolve_user(const struct conf *c, struct creds *out, char *err,
 	return -1;
 }
 
-/* Where a listen spec came from, for a message: "FILE:LINE: key" or "-l". */
+/* Where a listen spec came from, for a message: "FILE:LINE: key" or "-l"
+ * (-l sets the echo lists, never metrics_listen). */
 static void
 listen_origin(const struct conf *c, const char *key, int line, char *out,
     size_t outlen)
 {
-	if (c->listen_cmdline)
+	if (c->listen_cmdline && strcmp(key, "metrics_listen") != 0)
 		snprintf(out, outlen, "-l");
 	else
 		snprintf(out, outlen, "%s:%d: %s", c->path ? c->path : "(built-in)",
@@ -475,7 +477,8 @@ listen_origin(const struct conf *c, const char *key, int line, char *out,
 }
 
 int
-conf_resolve_listen(const struct conf *c, char *err, size_t errlen)
+conf_resolve_listen(const struct conf *c, bool activated, char *err,
+    size_t errlen)
 {
 	const struct {
 		const char	*key;
@@ -483,13 +486,18 @@ conf_resolve_listen(const struct conf *c, char *err, size_t errlen)
 		size_t		 n;
 		int		 socktype, line;
 	} lists[] = {
+		/* bound by echod under socket activation too (metrics.h) */
+		{ "metrics_listen", c->metrics_listen, c->n_metrics_listen,
+		    SOCK_STREAM, c->line_metrics_listen },
 		{ "listen_tcp", c->listen_tcp, c->n_listen_tcp, SOCK_STREAM,
 		    c->line_listen_tcp },
 		{ "listen_udp", c->listen_udp, c->n_listen_udp, SOCK_DGRAM,
 		    c->line_listen_udp },
 	};
+	/* systemd's sockets are bound already: the echo lists are ignored */
+	size_t nlists = activated ? 1 : nitems(lists);
 
-	for (size_t l = 0; l < nitems(lists); l++) {
+	for (size_t l = 0; l < nlists; l++) {
 		for (size_t i = 0; i < lists[l].n; i++) {
 			/* the same question listen.c asks before it binds */
 			struct addrinfo hints = { .ai_family = AF_UNSPEC,
@@ -539,8 +547,8 @@ conf_read(const char *path, const struct conf_overrides *o, bool activated,
 		conf_free(c);
 		return st;
 	}
-	/* the addresses only if echod binds them: systemd's are bound */
-	if ((!activated && conf_resolve_listen(c, err, errlen) == -1) ||
+	/* the addresses echod binds: not the echo ones systemd passes */
+	if (conf_resolve_listen(c, activated, err, errlen) == -1 ||
 	    conf_resolve_user(c, &c->creds, err, errlen) == -1) {
 		conf_free(c);
 		return CONF_INVALID;

@@ -63,6 +63,7 @@ struct conf {
 	int	  line_listen_tcp;
 	int	  line_listen_udp;
 	bool	  listen_cmdline;	/* the lists are -l's, not the file's */
+	int	  line_metrics_listen;
 	int	  line_user;
 	int	  line_group;
 	/* "FILE:LINE: warning: ..." for what is accepted but suspect (a key
@@ -92,7 +93,8 @@ enum conf_status {
 /*
  * The one way in, for start and reload alike: reads path (NULL: the
  * built-in defaults), puts the command line o over it, looks the listen
- * specs up (unless activated: the sockets come from systemd), and looks the
+ * specs up (not listen_tcp and listen_udp if activated: those sockets come
+ * from systemd), and looks the
  * user up into creds.  warn (may be NULL) is told each of the file's
  * warnings as soon as it is read, even if a later step fails.  *out is the
  * configuration on CONF_OK, NULL otherwise, with the reason in err.
@@ -126,12 +128,14 @@ struct conf	*conf_load(const char *path, char *err, size_t errlen);
 int		 conf_override(struct conf *, const struct conf_overrides *,
 		    char *err, size_t errlen);
 /*
- * Looks every listen spec up as binding it will (getaddrinfo: host names,
- * service names, scope ids), without binding.  0, or -1 with "FILE:LINE:
- * listen_tcp: "spec": reason" (or "-l: ...") in err.  Not for socket
- * activation, where the lists are ignored.
+ * Looks every address echod will bind up as binding it will (getaddrinfo:
+ * host names, service names, scope ids), without binding: metrics_listen
+ * always, listen_tcp and listen_udp unless activated (systemd passes those
+ * sockets and the lists are ignored).  0, or -1 with "FILE:LINE:
+ * listen_tcp: "spec": reason" (or "-l: ...") in err.
  */
-int		 conf_resolve_listen(const struct conf *, char *err, size_t errlen);
+int		 conf_resolve_listen(const struct conf *, bool activated,
+		    char *err, size_t errlen);
 /*
  * If user is set: looks user and group up and checks that this process can
  * switch to them, filling *out (may be NULL).  0, or -1 with "FILE:LINE:

@@ -146,6 +146,25 @@ listen_from_systemd(struct listeners *ls, char *err, size_t errlen)
 	return count;
 }
 
+int
+listen_passed(void)
+{
+	char **names = NULL;
+	int n, count = 0;
+
+	if ((n = sd_listen_fds_with_names(0, &names)) <= 0)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		/* a parked connection is not a listener (fdstore.c's) */
+		if (names == NULL || names[i] == NULL || !fdstore_is_ours(names[i]))
+			count++;
+		if (names)
+			free(names[i]);
+	}
+	free(names);
+	return count;
+}
+
 void
 listen_remove(struct listeners *ls, size_t i)
 {

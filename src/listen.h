@@ -36,6 +36,10 @@ const char	*proto_name(enum proto);
  * none were passed), or -1 with err set for a socket echod cannot serve.
  */
 int	listen_from_systemd(struct listeners *ls, char *err, size_t errlen);
+/* How many listeners systemd passes (LISTEN_FDS, parked connections not
+ * counted), leaving them for listen_from_systemd(): a start with any uses
+ * them instead of listen_tcp and listen_udp. */
+int	listen_passed(void);
 /* Moves the listener at index i out of ls, closing its socket. */
 void	listen_remove(struct listeners *ls, size_t i);
 void	listen_close_all(struct listeners *ls);

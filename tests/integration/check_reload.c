@@ -1,8 +1,10 @@
 /*
- * check_reload.c - a reload is all or nothing, with the real binary.  A
- * reload that fails on one part (a metrics address taken, a control socket
- * that cannot be made) leaves every listener as it was and says nothing
- * of listening.
+ * check_reload.c - a reload is all or nothing, and -t checks every address
+ * echod binds, with the real binary.  A reload that fails on one part
+ * (a metrics address taken or unknown, a control socket that cannot be
+ * made) leaves every listener as it was and says nothing of listening;
+ * -t and a start refuse an unknown metrics_listen address with exit 78;
+ * -t --socket-activated does not judge the echo lists the unit ignores.
  */
 #include "config.h"
 
@@ -24,6 +26,8 @@ static struct echod e;
 
 static void setup(void) { h_init(&e); }
 static void teardown(void) { h_cleanup(&e); }
+
+#define BAD_SERVICE	"127.0.0.1:nosuchservice-echod"
 
 /* A TCP port on 127.0.0.1 that another socket listens on: *fd holds it. */
 static int
@@ -66,6 +70,16 @@ log_since(size_t off, const char *needle)
 	found = strstr(buf, needle) != NULL;
 	free(buf);
 	return found;
+}
+
+static int
+run_status(const char *const argv[])
+{
+	h_spawn(&e, argv);
+	int st = h_wait_exit(e.pid, 5000);
+	if (st != -1)	/* one that hangs is killed by teardown() */
+		e.pid = -1;
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static void
@@ -179,6 +193,28 @@ START_TEST(test_metrics_taken_moves_nothing)
 }
 END_TEST
 
+/* The same when M2 is a name that does not resolve: the file's error,
+ * with its line. */
+START_TEST(test_metrics_unknown_moves_nothing)
+{
+	char ctl[128], conf[512], want[512];
+	int a = h_free_port(), b = h_free_port(), m1 = h_free_port();
+
+	snprintf(ctl, sizeof(ctl), "%s/control", e.dir);
+	start_on(a, m1, ctl);
+	snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
+	    "\nlisten_udp = {}\ncontrol_socket = \"%s\"\nmetrics_listen = "
+	    "{\"127.0.0.1:%d\", \"" BAD_SERVICE "\"}\n", b, ctl, m1);
+	h_write_conf(&e, conf);
+	snprintf(want, sizeof(want), "reload failed: %s:5: metrics_listen: \""
+	    BAD_SERVICE "\": no such service (see /etc/services); the running "
+	    "configuration stays", e.confpath);
+	reload_fails(want);
+	ck_assert_int_eq(h_connect(AF_INET, b, 1000), -1);
+	worker_replaced_serves(a);
+}
+END_TEST
+
 /*
  * A new control socket that cannot be made (its directory would be under
  * a regular file) fails the reload too: before, echod went on without one,
@@ -211,6 +247,60 @@ START_TEST(test_control_unmade_moves_nothing)
 }
 END_TEST
 
+/*
+ * metrics_listen that does not resolve: -t says FILE:LINE and exits 78
+ * (it passed), a start exits 78 binding nothing (it exited 1, which the
+ * unit's RestartPreventExitStatus=78 restarted in a loop), and
+ * --socket-activated does not spare it: echod binds it under the unit too.
+ */
+START_TEST(test_t_metrics_unknown)
+{
+	const char *const t[] = { "-t", "-c", e.confpath, NULL };
+	const char *const ta[] = { "-t", "--socket-activated", "-c", e.confpath,
+	    NULL };
+	const char *const start[] = { "-f", "-c", e.confpath, NULL };
+	char conf[256], want[256];
+	int port = h_free_port();
+
+	snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
+	    "\nlisten_udp = {}\n\nmetrics_listen = {\"" BAD_SERVICE "\"}\n", port);
+	h_write_conf(&e, conf);
+	snprintf(want, sizeof(want), "%s:5: metrics_listen: \"" BAD_SERVICE
+	    "\": no such service (see /etc/services)", e.confpath);
+	ck_assert_int_eq(run_status(t), 78);
+	ck_assert_msg(h_wait_log(&e, want, 1000), "no \"%s\"", want);
+	ck_assert_int_eq(run_status(ta), 78);
+	ck_assert_msg(h_wait_log(&e, want, 1000), "no \"%s\"", want);
+	ck_assert_int_eq(run_status(start), 78);
+	ck_assert_msg(h_wait_log(&e, want, 1000), "no \"%s\"", want);
+	ck_assert(!h_log_has(&e, "listening on"));
+	ck_assert_int_eq(h_connect(AF_INET, port, 1000), -1);
+}
+END_TEST
+
+/*
+ * The unit's ExecReload= runs -t without the sockets: --socket-activated
+ * judges the file as the running echod does, ignoring the echo lists, and
+ * goes only with -t.
+ */
+START_TEST(test_t_socket_activated)
+{
+	const char *const t[] = { "-t", "-c", e.confpath, NULL };
+	const char *const ta[] = { "-t", "--socket-activated", "-c", e.confpath,
+	    NULL };
+	const char *const alone[] = { "-f", "--socket-activated", "-c",
+	    e.confpath, NULL };
+
+	h_write_conf(&e, "workers = 1\nlisten_tcp = {\"" BAD_SERVICE "\"}\n");
+	ck_assert_int_eq(run_status(t), 78);
+	ck_assert(h_wait_log(&e, ":2: listen_tcp: \"" BAD_SERVICE "\"", 1000));
+	ck_assert_int_eq(run_status(ta), 0);
+	ck_assert(h_wait_log(&e, "test is successful", 1000));
+	ck_assert_int_eq(run_status(alone), 64);
+	ck_assert(h_wait_log(&e, "--socket-activated goes with -t", 1000));
+}
+END_TEST
+
 Suite *
 reload_suite(void)
 {
@@ -220,7 +310,10 @@ reload_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_metrics_taken_moves_nothing);
+	tcase_add_test(tc, test_metrics_unknown_moves_nothing);
 	tcase_add_test(tc, test_control_unmade_moves_nothing);
+	tcase_add_test(tc, test_t_metrics_unknown);
+	tcase_add_test(tc, test_t_socket_activated);
 	suite_add_tcase(s, tc);
 	return s;
 }
