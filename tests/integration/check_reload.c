@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -107,17 +108,37 @@ start_on(int a, int m, const char *ctl)
 	echoes(a);
 }
 
-/* Sends SIGHUP and waits for want; then nothing of the listeners moved. */
+/* How many descriptors the master holds. */
+static int
+master_fds(void)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)e.pid);
+	ck_assert_ptr_nonnull(dir = opendir(path));
+	while ((d = readdir(dir)) != NULL)
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/* Sends SIGHUP and waits for want; then nothing of the listeners moved,
+ * and what the reload bound before it failed is closed again. */
 static void
 reload_fails(const char *want)
 {
 	size_t off = log_size();
+	int fds = master_fds();
 
 	kill(e.pid, SIGHUP);
 	ck_assert_msg(h_wait_log(&e, want, 5000), "no \"%s\" in the log", want);
 	ck_assert(!log_since(off, "listening on"));	/* "no longer" too */
 	ck_assert(!log_since(off, "metrics on"));
 	ck_assert(!log_since(off, "configuration reloaded"));
+	ck_assert_int_eq(master_fds(), fds);
 }
 
 /* The master's workers, not its metrics process; returns how many. */
