@@ -172,6 +172,17 @@ control_close(struct control *c)
 	c->path[0] = '\0';
 }
 
+void
+control_move(struct control *c, struct control *from)
+{
+	control_close(c);
+	*c = *from;
+	c->srv.arg = c;		/* answer() finds the struct through it */
+	from->fd = -1;
+	from->path[0] = '\0';
+	memset(&from->srv, 0, sizeof(from->srv));
+}
+
 size_t
 control_fds(const struct control *c, int *out)
 {

@@ -9,12 +9,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "conf.h"
 #include "ctlclient.h"
 #include "fdstore.h"
 #include "detach.h"
+#include "listen.h"
 #include "log.h"
 #include "master.h"
 #include "title.h"
@@ -47,6 +46,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: echod [-dfhtV] [-c file] [-l address]... [-p pidfile] [-w workers]\n"
+	    "       echod -t --socket-activated [-c file]\n"
 	    "       echod --status [--json] [-c file]\n"
 	    "  -c, --config FILE      configuration file (default %s)\n"
 	    "  -d, --debug            log debug messages\n"
@@ -55,6 +55,7 @@ usage(FILE *f)
 	    "      --json             with --status: print JSON\n"
 	    "  -l, --listen ADDRESS   listen on TCP and UDP at ADDRESS (repeatable)\n"
 	    "  -p, --pidfile FILE     write the PID to FILE\n"
+	    "      --socket-activated with -t: check as a start with sockets from systemd\n"
 	    "      --status           ask the running echod for its workers and totals\n"
 	    "  -t, --test-config      check the configuration and exit\n"
 	    "  -V, --version          show the version\n"
@@ -62,8 +63,11 @@ usage(FILE *f)
 	    CONF_DEFAULT_PATH);
 }
 
-enum { OPT_STATUS = 256, OPT_JSON };
+enum { OPT_STATUS = 256, OPT_JSON, OPT_ACTIVATED };
 static bool	want_status, want_json;	/* --status, --json */
+/* --socket-activated: the unit's ExecReload= runs -t without the sockets
+ * its echod was given, yet must judge the file as that echod does. */
+static bool	want_activated;
 
 /*
  * --status: the control socket's path comes from the configuration file
@@ -139,6 +143,7 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		{ "pidfile",	 required_argument, NULL, 'p' },
 		{ "status",	 no_argument,	    NULL, OPT_STATUS },
 		{ "json",	 no_argument,	    NULL, OPT_JSON },
+		{ "socket-activated", no_argument,  NULL, OPT_ACTIVATED },
 		{ "test-config", no_argument,	    NULL, 't' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "workers",	 required_argument, NULL, 'w' },
@@ -175,6 +180,9 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		case OPT_JSON:
 			want_json = true;
 			break;
+		case OPT_ACTIVATED:
+			want_activated = true;
+			break;
 		case 'V':
 			printf("echod %s\n", PACKAGE_VERSION);
 			return 0;
@@ -185,6 +193,10 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 	}
 	if (want_json && !want_status) {
 		fprintf(stderr, "echod: --json goes with --status\n");
+		return EX_USAGE;
+	}
+	if (want_activated && !*test) {
+		fprintf(stderr, "echod: --socket-activated goes with -t\n");
 		return EX_USAGE;
 	}
 	if (optind < argc) {
@@ -251,7 +263,7 @@ end_stored(void)
  */
 static struct conf *
 fallback(int stored, const char *path, const struct conf_overrides *ov,
-    const char *refused)
+    bool activated, const char *refused)
 {
 	char err[CONF_ERRLEN];
 	struct confsrc src;
@@ -268,7 +280,7 @@ fallback(int stored, const char *path, const struct conf_overrides *ov,
 		    why);
 		return NULL;
 	}
-	if (conf_read_src(&src, path, ov, sd_listen_fds(0) > 0, NULL, &c, err,
+	if (conf_read_src(&src, path, ov, activated, NULL, &c, err,
 	    sizeof(err)) != CONF_OK) {
 		fprintf(stderr, "echod: the stored configuration is refused too: "
 		    "%s\n", err);
@@ -291,7 +303,7 @@ main(int argc, char **argv)
 	struct master_opts opts = { .overrides = &ov };
 	char err[CONF_ERRLEN];
 	const char *path;
-	bool test = false;
+	bool test = false, activated;
 	struct conf *conf;
 	enum conf_status st;
 	int rc, stored;
@@ -313,13 +325,15 @@ main(int argc, char **argv)
 	if (want_status)
 		return ask_status(path, want_json);
 	/* -t judges what a start would: the user too, as this process, and
-	 * the addresses (ignored under socket activation) */
+	 * the addresses echod binds (not the echo lists under socket
+	 * activation: systemd's sockets are used instead) */
+	activated = want_activated || listen_passed() > 0;
 	stored = test ? -1 : fdstore_take_conf();
-	if ((st = conf_read(path, &ov, sd_listen_fds(0) > 0, test ? say : NULL,
-	    &conf, err, sizeof(err))) != CONF_OK) {
+	if ((st = conf_read(path, &ov, activated, test ? say : NULL, &conf, err,
+	    sizeof(err))) != CONF_OK) {
 		say(err);
 		if (st == CONF_INVALID &&
-		    (conf = fallback(stored, path, &ov, err)) != NULL)
+		    (conf = fallback(stored, path, &ov, activated, err)) != NULL)
 			return start(conf, &opts, path);
 		if (!test)
 			end_stored();

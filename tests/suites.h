@@ -88,5 +88,6 @@ Suite	*observe_suite(void);
 Suite	*udpcount_suite(void);
 Suite	*logflood_suite(void);
 Suite	*untrusted_suite(void);
+Suite	*reload_suite(void);
 
 #endif
