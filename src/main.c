@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +36,27 @@ absolute(const char *path)
 	return abs;
 }
 
+/*
+ * Before the log is set up: a line on stderr, named, unless stderr is
+ * journald's, which names us already ("echod[1]: echod: ..." otherwise).
+ */
+static void __attribute__((format(printf, 1, 2)))
+sayf(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_stderr_is_journal())
+		fputs("echod: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 static void
 say(const char *msg)
 {
-	fprintf(stderr, "echod: %s\n", msg);
+	sayf("%s", msg);
 }
 
 static void
@@ -99,11 +117,11 @@ read_override(int ch, const char *arg, struct conf_overrides *ov)
 	switch (ch) {
 	case 'l':
 		if (conf_check_listen(arg, &why) == -1) {
-			fprintf(stderr, "echod: -l %s: %s\n", arg, why);
+			sayf("-l %s: %s", arg, why);
 			return EX_USAGE;
 		}
 		if (ov->n_listen == CONF_MAX_LISTEN) {
-			fprintf(stderr, "echod: at most %d -l addresses\n",
+			sayf("at most %d -l addresses",
 			    CONF_MAX_LISTEN);
 			return EX_USAGE;
 		}
@@ -111,14 +129,14 @@ read_override(int ch, const char *arg, struct conf_overrides *ov)
 		break;
 	case 'p':
 		if (conf_check_pidfile(arg, &why) == -1) {
-			fprintf(stderr, "echod: -p %s: %s\n", arg, why);
+			sayf("-p %s: %s", arg, why);
 			return EX_USAGE;
 		}
 		ov->pidfile = arg;
 		break;
 	case 'w':
 		if (conf_parse_workers(arg, &ov->workers, &why) == -1) {
-			fprintf(stderr, "echod: -w %s: %s\n", arg, why);
+			sayf("-w %s: %s", arg, why);
 			return EX_USAGE;
 		}
 		break;
@@ -192,15 +210,15 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		}
 	}
 	if (want_json && !want_status) {
-		fprintf(stderr, "echod: --json goes with --status\n");
+		sayf("--json goes with --status");
 		return EX_USAGE;
 	}
 	if (want_activated && !*test) {
-		fprintf(stderr, "echod: --socket-activated goes with -t\n");
+		sayf("--socket-activated goes with -t");
 		return EX_USAGE;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "echod: unexpected argument: %s\n", argv[optind]);
+		sayf("unexpected argument: %s", argv[optind]);
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -215,7 +233,7 @@ start(struct conf *conf, const struct master_opts *opts, const char *path)
 	log_init(opts->foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, "echod");
 	log_setlevel(conf->log_level);
 	if (!opts->foreground && detach_start("echod") == -1) {
-		fprintf(stderr, "echod: detaching: %s\n", strerror(errno));
+		sayf("detaching: %s", strerror(errno));
 		conf_free(conf);
 		return 1;
 	}
@@ -233,7 +251,7 @@ start(struct conf *conf, const struct master_opts *opts, const char *path)
 static void
 say_stored(const char *name, const char *why)
 {
-	fprintf(stderr, "echod: stored connection %s: %s\n", name, why);
+	sayf("stored connection %s: %s", name, why);
 }
 
 /*
@@ -248,8 +266,8 @@ end_stored(void)
 	struct fdstore_set s;
 
 	if (fdstore_collect(&s, say_stored) == 0 && s.n > 0) {
-		fprintf(stderr, "echod: ending %zu connections taken from "
-		    "systemd's store\n", s.n);
+		sayf("ending %zu connections taken from "
+		    "systemd's store", s.n);
 		fdstore_abandon(&s);
 	} else
 		fdstore_done(&s);
@@ -276,22 +294,22 @@ fallback(int stored, const char *path, const struct conf_overrides *ov,
 	rc = confsrc_from_memfd(stored, &src, &why);
 	close(stored);
 	if (rc == -1) {
-		fprintf(stderr, "echod: the stored configuration: %s; not used\n",
+		sayf("the stored configuration: %s; not used",
 		    why);
 		return NULL;
 	}
 	if (conf_read_src(&src, path, ov, activated, NULL, &c, err,
 	    sizeof(err)) != CONF_OK) {
-		fprintf(stderr, "echod: the stored configuration is refused too: "
-		    "%s\n", err);
+		sayf("the stored configuration is refused too: "
+		    "%s", err);
 		return NULL;
 	}
 	if ((c->fallback = strdup(refused)) == NULL) {
 		conf_free(c);
 		return NULL;
 	}
-	fprintf(stderr, "echod: serving the last good configuration, which the "
-	    "echod before this one stored; fix %s, then reload\n",
+	sayf("serving the last good configuration, which the "
+	    "echod before this one stored; fix %s, then reload",
 	    path ? path : "the file");
 	return c;
 }
@@ -315,7 +333,7 @@ main(int argc, char **argv)
 	if (opts.conf_path != NULL && opts.conf_path[0] != '/') {
 		const char *given = opts.conf_path;
 		if ((opts.conf_path = absolute(given)) == NULL) {
-			fprintf(stderr, "echod: -c %s: %s\n", given, strerror(errno));
+			sayf("-c %s: %s", given, strerror(errno));
 			return EX_CONFIG;
 		}
 	}
@@ -342,7 +360,7 @@ main(int argc, char **argv)
 	if (stored != -1)
 		close(stored);
 	if (test) {
-		fprintf(stderr, "echod: configuration file %s test is successful\n",
+		sayf("configuration file %s test is successful",
 		    path ? path : "(built-in defaults)");
 		conf_free(conf);
 		return 0;
