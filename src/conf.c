@@ -183,6 +183,7 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conf_at *at)
 	    c->at_listen_tcp : c->at_listen_udp;
 	c->at_user = key_at(at, "user");
 	c->at_group = key_at(at, "group");
+	c->at_metrics_listen = key_at(at, "metrics_listen");
 	c->workers = (int)cfg_getint(cfg, "workers");
 	c->backlog = (int)cfg_getint(cfg, "backlog");
 	c->buffer_size = (size_t)cfg_getint(cfg, "buffer_size");
@@ -447,6 +448,28 @@ conf_resolve_user(const struct conf *c, struct creds *out, char *err,
 	return -1;
 }
 
+int
+conf_check_metrics_user(const struct conf *c, uid_t euid, char *err,
+    size_t errlen)
+{
+	char who[160], name[128];
+
+	/* not nobody either: any daemon that runs as nobody could signal it */
+	if (c->n_metrics_listen == 0 || euid != 0 ||
+	    (c->user != NULL && c->creds.uid != 0))
+		return 0;
+	if (c->user != NULL)
+		conftext_escape(c->user, name, sizeof(name));
+	snprintf(who, sizeof(who), c->user == NULL ? "user is unset" :
+	    "user \"%s\" is root", c->user == NULL ? "" : name);
+	snprintf(err, errlen, "%s:%d: metrics_listen: echod runs as root and "
+	    "%s, so the metrics process would parse HTTP as root; set user to "
+	    "one of echod's own (such as \"echod\")",
+	    conf_at_file(c, c->at_metrics_listen), c->at_metrics_listen.line,
+	    who);
+	return -1;
+}
+
 /* Where a listen spec came from, for a message: "FILE:LINE: key" or "-l". */
 static void
 listen_origin(const struct conf *c, const char *key, struct conf_at at,
@@ -524,7 +547,8 @@ finish(struct conf *c, const struct conf_overrides *o, bool activated,
 	}
 	/* the addresses only if echod binds them: systemd's are bound */
 	if ((!activated && conf_resolve_listen(c, err, errlen) == -1) ||
-	    conf_resolve_user(c, &c->creds, err, errlen) == -1) {
+	    conf_resolve_user(c, &c->creds, err, errlen) == -1 ||
+	    conf_check_metrics_user(c, geteuid(), err, errlen) == -1) {
 		conf_free(c);
 		return CONF_INVALID;
 	}

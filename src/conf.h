@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "acl.h"
 #include "confparse.h"
@@ -78,6 +79,7 @@ struct conf {
 	bool	  listen_cmdline;	/* the lists are -l's, not the file's */
 	struct conf_at at_user;
 	struct conf_at at_group;
+	struct conf_at at_metrics_listen;
 	/* "FILE:LINE: warning: ..." for what is accepted but suspect (a key
 	 * set twice); the caller prints or logs them. */
 	char	**warnings;
@@ -166,6 +168,13 @@ int		 conf_resolve_listen(const struct conf *, char *err, size_t errlen);
  * user: "name": reason" in err.
  */
 int		 conf_resolve_user(const struct conf *, struct creds *out,
+		    char *err, size_t errlen);
+/*
+ * The metrics process parses HTTP, which no process holding root does: run
+ * by euid 0, metrics_listen needs a user that is not root (c's creds
+ * resolved).  0, or -1 with "FILE:LINE: metrics_listen: reason" in err.
+ */
+int		 conf_check_metrics_user(const struct conf *, uid_t euid,
 		    char *err, size_t errlen);
 
 #endif
