@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <bsd/unistd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,6 +27,7 @@
 #include "privdrop.h"
 #include "reqsrv.h"
 #include "stats.h"
+#include "title.h"
 #include "util.h"
 
 void
@@ -212,8 +212,7 @@ child_main(const struct metrics *mt, const struct metrics_args *a, int pipe_r)
 	child_signals();
 	child_close(mt, a);
 	log_setprefix("metrics");
-	/* not the master's title it was forked with (title.c's convention) */
-	setproctitle("-%s", "echod: metrics");
+	title_metrics();	/* not the master's title it was forked with */
 	for (size_t i = 0; i < mt->ls.n && n < METRICS_MAX_SOCKETS; i++)
 		fds[n++] = mt->ls.v[i].fd;
 	/* Read-only from here: nothing sent over the network can make this

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -835,6 +836,50 @@ START_TEST(test_metrics_crowd)
 }
 END_TEST
 
+/* /proc/PID/cmdline, its NULs as spaces and trailing spaces cut. */
+static bool
+args_of(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	return true;
+}
+
+/* Started by a path longer than its title (as /usr/sbin/echod is), the
+ * metrics process shows "echod: metrics" and nothing after it. */
+START_TEST(test_metrics_title)
+{
+	char bin[PATH_MAX], got[512] = "";
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(realpath(h_echod_path(), bin));
+	ck_assert_uint_gt(strlen(bin), strlen("echod: metrics"));
+	e.wrapper = bin;
+	start_metrics("");
+	ck_assert_int_gt(pid = metrics_pid(), 0);
+	for (uint64_t end = h_now_ms() + 5000; h_now_ms() < end; h_tick())
+		if (args_of(pid, got, sizeof(got)) &&
+		    strcmp(got, "echod: metrics") == 0)
+			break;
+	ck_assert_str_eq(got, "echod: metrics");
+}
+END_TEST
+
 /* As root without user, metrics_listen is refused where the file is
  * judged: echod -t, the start (exit 78), and a reload (the running
  * configuration stays, and serves). */
@@ -892,6 +937,7 @@ observe_suite(void)
 	tcase_add_test(tc, test_reload_moves_them);
 	tcase_add_test(tc, test_metrics_ends_with_master);
 	tcase_add_test(tc, test_metrics_crowd);
+	tcase_add_test(tc, test_metrics_title);
 	tcase_add_test(tc, test_metrics_refused_as_root);
 	suite_add_tcase(s, tc);
 	return s;
