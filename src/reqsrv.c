@@ -1,9 +1,10 @@
 /*
  * reqsrv.c - one request per connection, never blocking.  A client goes
- * READING -> WRITING -> LINGER (its side shut for writing, the rest of
- * what it sends read and dropped until its EOF, so a close never turns
- * into a reset that loses the reply) -> closed; the deadline set at
- * accept ends any of them.
+ * READING -> WRITING -> closed; the deadline set at accept ends either.
+ * Nothing is read after the request: a client that kept sending after
+ * its reply was read from until its deadline, and cost the server far
+ * more than it cost the client (all of a core, the root master's too).
+ * A reset when it closes with unread bytes is the price of sending them.
  */
 #include "config.h"
 
@@ -15,7 +16,7 @@
 
 #include "reqsrv.h"
 
-enum cstate { C_FREE, C_READING, C_WRITING, C_LINGER };
+enum cstate { C_FREE, C_READING, C_WRITING };
 
 struct reqsrv_client {
 	enum cstate	 state;
@@ -23,6 +24,7 @@ struct reqsrv_client {
 	uint64_t	 deadline_ms;
 	char		*in;		/* max_request + 1 */
 	size_t		 inlen;
+	size_t		 seen;		/* of in, shown to complete() already */
 	struct expo_buf	 out;
 	size_t		 sent;
 };
@@ -171,7 +173,14 @@ read_request(struct reqsrv *o, struct reqsrv_client *c)
 			return;
 		}
 		c->inlen += (size_t)n;
-		size_t len = o->complete(c->in, c->inlen);
+		/* each byte is looked at once (and a few again), however
+		 * thinly the request is sliced */
+		size_t from = c->seen > REQSRV_LOOKBACK ?
+		    c->seen - REQSRV_LOOKBACK : 0;
+		size_t len = o->complete(c->in + from, c->inlen - from);
+		c->seen = c->inlen;
+		if (len > 0)
+			len += from;
 		if (len > 0 && len <= o->max_request) {
 			respond(o, c, len);
 			return;
@@ -184,6 +193,8 @@ read_request(struct reqsrv *o, struct reqsrv_client *c)
 	}
 }
 
+/* The reply is in the kernel's hands: the connection ends now.  What the
+ * client sends from here on is never read. */
 static void
 write_reply(struct reqsrv_client *c)
 {
@@ -200,28 +211,10 @@ write_reply(struct reqsrv_client *c)
 		}
 		c->sent += (size_t)n;
 	}
-	shutdown(c->fd, SHUT_WR);
-	expo_buf_free(&c->out);
-	c->state = C_LINGER;
-}
-
-static void
-linger(struct reqsrv_client *c)
-{
-	char junk[512];
-	ssize_t n;
-
-	/* bounded: the deadline ends a client that keeps sending */
-	for (int i = 0; i < 16; i++) {
-		n = read(c->fd, junk, sizeof(junk));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		break;
-	}
-	if (n <= 0)
-		drop(c);
+	/* a copy of the descriptor in a child being forked must not keep
+	 * the connection open */
+	shutdown(c->fd, SHUT_RDWR);
+	drop(c);
 }
 
 void
@@ -237,8 +230,6 @@ reqsrv_run(struct reqsrv *o, uint64_t now_ms)
 			read_request(o, c);
 		if (c->state == C_WRITING)
 			write_reply(c);
-		if (c->state == C_LINGER)
-			linger(c);
 	}
 	accept_some(o, now_ms);
 }

@@ -3,8 +3,10 @@
  * caller's loop: the control socket (master) and the metrics listener (the
  * metrics process) are both one.  Bounded everywhere: at most max_clients
  * at once (the rest are closed as soon as they are accepted), a request of
- * at most max_request bytes, timeout_ms from accept to the last byte of
- * the reply, and at most a fixed number of accepts per turn.
+ * at most max_request bytes, each byte looked at once, timeout_ms from
+ * accept to the last byte of the reply, at most a fixed number of accepts
+ * per turn, and nothing read after the request: once the reply is written
+ * the connection is closed.
  */
 #ifndef ECHOD_REQSRV_H
 #define ECHOD_REQSRV_H
@@ -17,6 +19,9 @@
 
 #define REQSRV_MAX_LISTENERS	16
 #define REQSRV_ACCEPTS_PER_TURN	256
+/* complete() is shown the new bytes and this many before them: enough for
+ * a terminator of up to REQSRV_LOOKBACK + 1 bytes ("\r\n\r\n"). */
+#define REQSRV_LOOKBACK		3
 
 struct reqsrv_client;
 
@@ -26,7 +31,9 @@ struct reqsrv {
 	int		 max_clients;
 	size_t		 max_request;
 	uint64_t	 timeout_ms;
-	/* How much of buf is a whole request: > 0 its length, 0 not yet. */
+	/* How much of buf is a whole request: > 0 its length, 0 not yet.
+	 * buf starts REQSRV_LOOKBACK bytes before the bytes not shown yet,
+	 * or at the request's start; the length counts from buf. */
 	size_t		(*complete)(const char *buf, size_t len);
 	/* Appends the reply to req (len bytes, NUL-terminated) to out. */
 	void		(*reply)(void *arg, const char *req, size_t len,

@@ -53,6 +53,7 @@ Suite	*metrics_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pool_suite(void);
 Suite	*pump_suite(void);
+Suite	*reqsrv_suite(void);
 Suite	*privdrop_suite(void);
 Suite	*proxy_suite(void);
 Suite	*proxyin_suite(void);
