@@ -161,6 +161,20 @@ serve(void *arg, const char *req, size_t len, struct expo_buf *out)
 	metrics_http_reply(child_page, child_snap, req, out);
 }
 
+/* Out of descriptors (a lowered RLIMIT_NOFILE), the listeners rest
+ * (reqsrv.c): said once per spell, and again when they answer. */
+static void
+starved(void *arg, int err, uint64_t rests)
+{
+	(void)arg;
+	if (err != 0)
+		log_warnx("accept: %s; GET /metrics unanswered, trying again "
+		    "every %d ms", strerror(err), REQSRV_REST_MS);
+	else
+		log_notice("accepting again, after %llu tries",
+		    (unsigned long long)rests);
+}
+
 static void
 child_signals(void)
 {
@@ -227,6 +241,7 @@ child_main(const struct metrics *mt, const struct metrics_args *a, int pipe_r)
 	srv.timeout_ms = METRICS_TIMEOUT_MS;
 	srv.complete = metrics_http_complete;
 	srv.reply = serve;
+	srv.starved = starved;
 	reqsrv_set_listeners(&srv, fds, n);
 	switch (privdrop_child(a->creds, a->master, err, sizeof(err))) {
 	case -1:

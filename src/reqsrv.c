@@ -75,7 +75,7 @@ reqsrv_pollfds(const struct reqsrv *o, struct pollfd *pfd, size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < o->nl && n < max; i++)
+	for (size_t i = 0; o->rest_until_ms == 0 && i < o->nl && n < max; i++)
 		pfd[n++] = (struct pollfd){ .fd = o->lfd[i], .events = POLLIN };
 	for (int i = 0; i < o->max_clients && n < max; i++) {
 		const struct reqsrv_client *c = &o->c[i];
@@ -89,7 +89,7 @@ reqsrv_pollfds(const struct reqsrv *o, struct pollfd *pfd, size_t max)
 int
 reqsrv_next_timeout(const struct reqsrv *o, uint64_t now_ms)
 {
-	uint64_t first = UINT64_MAX;
+	uint64_t first = o->rest_until_ms != 0 ? o->rest_until_ms : UINT64_MAX;
 
 	for (int i = 0; i < o->max_clients; i++)
 		if (o->c[i].state != C_FREE && o->c[i].deadline_ms < first)
@@ -119,17 +119,48 @@ free_client(struct reqsrv *o)
 	return NULL;
 }
 
+/* Out of descriptors or memory the listener stays readable: polled, it
+ * would wake the loop at once, for ever.  It rests instead. */
+static bool
+rest_if_starved(struct reqsrv *o, int err, uint64_t now_ms)
+{
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return false;
+	o->rest_until_ms = now_ms + REQSRV_REST_MS;
+	o->rests++;
+	o->spell++;
+	if (!o->starving && o->starved != NULL)
+		o->starved(o->arg, err, o->spell);
+	o->starving = true;
+	return true;
+}
+
+static void
+fed_again(struct reqsrv *o)
+{
+	if (o->starving && o->starved != NULL)
+		o->starved(o->arg, 0, o->spell);
+	o->starving = false;
+	o->spell = 0;
+}
+
 static void
 accept_some(struct reqsrv *o, uint64_t now_ms)
 {
 	int budget = REQSRV_ACCEPTS_PER_TURN;
 
+	if (o->rest_until_ms > now_ms)
+		return;
+	o->rest_until_ms = 0;
 	for (size_t l = 0; l < o->nl; l++) {
 		while (budget-- > 0) {
 			int fd = accept4(o->lfd[l], NULL, NULL,
 			    SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd == -1 && rest_if_starved(o, errno, now_ms))
+				return;
 			if (fd == -1)
 				break;	/* EAGAIN, or an aborted connection */
+			fed_again(o);
 			struct reqsrv_client *c = free_client(o);
 			char *in = c ? malloc(o->max_request + 1) : NULL;
 			if (in == NULL) {

@@ -1,8 +1,9 @@
 /*
  * check_reqsrv.c - the request server's bounds that its users (the control
  * socket, the metrics process) cannot show on their own: nothing is read
- * after the reply, and each byte of a request is looked at once however it
- * is sliced.  The replies themselves are check_control.c's.
+ * after the reply, each byte of a request is looked at once however it is
+ * sliced, and a listener that fails for want of descriptors rests instead
+ * of spinning.  The replies themselves are check_control.c's.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +24,8 @@
 static struct reqsrv srv;
 static int lfd = -1, port;
 static size_t shown;		/* bytes complete() was shown */
+static int starved_calls, starved_err;
+static uint64_t starved_rests;
 
 static size_t
 line(const char *buf, size_t len)
@@ -39,6 +43,15 @@ reply(void *arg, const char *req, size_t len, struct expo_buf *out)
 	(void)arg;
 	(void)req;
 	expo_buf_printf(out, "%zu\n", len);
+}
+
+static void
+starved(void *arg, int err, uint64_t rests)
+{
+	(void)arg;
+	starved_calls++;
+	starved_err = err;
+	starved_rests = rests;
 }
 
 static void
@@ -60,8 +73,10 @@ setup(void)
 	srv.timeout_ms = 5000;
 	srv.complete = line;
 	srv.reply = reply;
+	srv.starved = starved;
 	reqsrv_set_listeners(&srv, &lfd, 1);
 	shown = 0;
+	starved_calls = 0;
 }
 
 static void
@@ -163,6 +178,61 @@ START_TEST(test_sliced_request_seen_once)
 }
 END_TEST
 
+/* The lowest descriptor number free now. */
+static int
+lowest_free(void)
+{
+	int fd = dup(0);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	return fd;
+}
+
+/* Out of descriptors the listener stays readable: it leaves the poll set
+ * for REQSRV_REST_MS, is tried again then, and is back once accept()
+ * works.  The caller hears once when it starts and once when it ends. */
+START_TEST(test_emfile_rests)
+{
+	struct rlimit old, low;
+	struct pollfd pfd[8];
+	int fd;
+
+	if (!test_forked())
+		skip_test("lowers RLIMIT_NOFILE: needs CK_FORK=yes");
+	fd = client();
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = (struct rlimit){ .rlim_cur = (rlim_t)lowest_free(),
+	    .rlim_max = old.rlim_max };
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+	reqsrv_run(&srv, 1000);
+	ck_assert_uint_eq(srv.rests, 1);
+	ck_assert_int_eq(starved_calls, 1);
+	ck_assert_int_eq(starved_err, EMFILE);
+	/* resting: not polled, and poll() wakes when the rest ends */
+	ck_assert_uint_eq(reqsrv_pollfds(&srv, pfd, 8), 0);
+	ck_assert_int_eq(reqsrv_next_timeout(&srv, 1000), REQSRV_REST_MS);
+	reqsrv_run(&srv, 1000 + REQSRV_REST_MS - 1);
+	ck_assert_uint_eq(srv.rests, 1);
+	/* still out of descriptors: another rest, said no more */
+	reqsrv_run(&srv, 1000 + REQSRV_REST_MS);
+	ck_assert_uint_eq(srv.rests, 2);
+	ck_assert_int_eq(starved_calls, 1);
+
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	reqsrv_run(&srv, 1000 + 2 * REQSRV_REST_MS);
+	ck_assert_int_eq(reqsrv_busy(&srv), 1);
+	ck_assert_int_eq(starved_calls, 2);
+	ck_assert_int_eq(starved_err, 0);
+	ck_assert_uint_eq(starved_rests, 2);
+	ck_assert_uint_eq(reqsrv_pollfds(&srv, pfd, 8), 2);
+	ck_assert_int_eq(write(fd, "x\n", 2), 2);
+	ck_assert_str_eq(answer(fd, 1000 + 2 * REQSRV_REST_MS), "2\n");
+	close(fd);
+}
+END_TEST
+
 Suite *
 reqsrv_suite(void)
 {
@@ -172,6 +242,7 @@ reqsrv_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_nothing_read_after_reply);
 	tcase_add_test(tc, test_sliced_request_seen_once);
+	tcase_add_test(tc, test_emfile_rests);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -925,6 +925,61 @@ START_TEST(test_keeps_sending)
 }
 END_TEST
 
+/* Sets pid's soft RLIMIT_NOFILE to soft (0: up to its hard limit) as its
+ * own user does it, with prlimit(2) from a process of that user: root here
+ * may lack CAP_SYS_RESOURCE. */
+static void
+set_nofile_as_owner(pid_t pid, rlim_t soft)
+{
+	long uid = uid_of(pid, "Uid:"), gid = uid_of(pid, "Gid:");
+	pid_t child;
+
+	ck_assert_int_ge(uid, 0);
+	ck_assert_int_ge(gid, 0);
+	if ((child = fork()) == 0) {
+		struct rlimit r;
+		if (geteuid() == 0 && uid != 0 &&
+		    (setgid((gid_t)gid) == -1 || setuid((uid_t)uid) == -1))
+			_exit(2);
+		if (prlimit(pid, RLIMIT_NOFILE, NULL, &r) == -1)
+			_exit(3);
+		r.rlim_cur = soft != 0 ? soft : r.rlim_max;
+		_exit(prlimit(pid, RLIMIT_NOFILE, &r, NULL) == -1 ? 4 : 0);
+	}
+	ck_assert_int_gt(child, 0);
+	int st = h_wait_exit(child, 5000);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "prlimit on %ld as uid %ld: status %d", (long)pid, uid, st);
+}
+
+/* Out of descriptors (RLIMIT_NOFILE lowered by its user, as prlimit(1)
+ * does), the metrics process neither spins nor stays silent, and answers
+ * again once it has descriptors. */
+START_TEST(test_metrics_emfile)
+{
+	long cost, own;
+	pid_t pid;
+	int fd;
+
+	start_metrics("");
+	ck_assert_int_gt(pid = metrics_pid(), 0);
+	set_nofile_as_owner(pid, 3);
+	ck_assert_int_ge(fd = h_connect(AF_INET, metrics_port, 2000), 0);
+	cost = cpu_over_interval(pid, -1, &own);
+	fprintf(stderr, "# out of descriptors: metrics process %ld ms of CPU in "
+	    "%d ms\n", cost, COST_MS);
+	ck_assert_msg(cost < COST_MS / 5, "the metrics process spent %ld ms of "
+	    "CPU in %d ms", cost, COST_MS);
+	ck_assert(h_log_has(&e, "accept: Too many open files; GET /metrics "
+	    "unanswered"));
+	set_nofile_as_owner(pid, 0);
+	request_then_eof(fd, "GET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK");
+	close(fd);
+	ck_assert(h_wait_log(&e, "accepting again, after ", 5000));
+	ck_assert(h_pid_alive(pid));
+}
+END_TEST
+
 /* /proc/PID/cmdline, its NULs as spaces and trailing spaces cut. */
 static bool
 args_of(pid_t pid, char *buf, size_t len)
@@ -1027,6 +1082,7 @@ observe_suite(void)
 	tcase_add_test(tc, test_metrics_ends_with_master);
 	tcase_add_test(tc, test_metrics_crowd);
 	tcase_add_test(tc, test_keeps_sending);
+	tcase_add_test(tc, test_metrics_emfile);
 	tcase_add_test(tc, test_metrics_title);
 	tcase_add_test(tc, test_metrics_refused_as_root);
 	suite_add_tcase(s, tc);
