@@ -839,7 +839,10 @@ END_TEST
 
 /* ---- what one client can cost --------------------------------------- */
 
-#define COST_MS		1000	/* the interval a victim's CPU is measured over */
+/* The interval a victim's CPU is measured over, and at most a twentieth
+ * of it may go: the fixed code spends none, the unfixed anything from 170
+ * to 960 ms, as much as two shared cores let it. */
+#define COST_MS		1000
 
 /* pid's CPU time over COST_MS from now, in ms; and the caller's in *own. */
 static long
@@ -909,7 +912,7 @@ START_TEST(test_keeps_sending)
 	close(fd);
 	fprintf(stderr, "# keeps sending: metrics process %ld ms of CPU in %d ms, "
 	    "the client %ld ms\n", cost, COST_MS, own);
-	ck_assert_msg(cost < COST_MS / 5, "the metrics process spent %ld ms "
+	ck_assert_msg(cost < COST_MS / 20, "the metrics process spent %ld ms "
 	    "of CPU in %d ms on a client done with", cost, COST_MS);
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -920,7 +923,7 @@ START_TEST(test_keeps_sending)
 	close(fd);
 	fprintf(stderr, "# keeps sending: master %ld ms of CPU in %d ms, the "
 	    "client %ld ms\n", cost, COST_MS, own);
-	ck_assert_msg(cost < COST_MS / 5, "the master spent %ld ms of CPU in "
+	ck_assert_msg(cost < COST_MS / 20, "the master spent %ld ms of CPU in "
 	    "%d ms on a client done with", cost, COST_MS);
 }
 END_TEST
@@ -968,7 +971,7 @@ START_TEST(test_metrics_emfile)
 	cost = cpu_over_interval(pid, -1, &own);
 	fprintf(stderr, "# out of descriptors: metrics process %ld ms of CPU in "
 	    "%d ms\n", cost, COST_MS);
-	ck_assert_msg(cost < COST_MS / 5, "the metrics process spent %ld ms of "
+	ck_assert_msg(cost < COST_MS / 20, "the metrics process spent %ld ms of "
 	    "CPU in %d ms", cost, COST_MS);
 	ck_assert(h_log_has(&e, "accept: Too many open files; GET /metrics "
 	    "unanswered"));
