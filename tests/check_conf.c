@@ -842,6 +842,7 @@ START_TEST(test_metrics_user)
 	c->n_metrics_listen = 0;
 	c->creds.uid = 0;
 	ck_assert_int_eq(conf_check_metrics_user(c, 0, err, sizeof(err)), 0);
+	c->n_metrics_listen = 1;	/* for conf_free() */
 	conf_free(c);
 	if (geteuid() == 0) {
 		ck_assert_int_eq(conf_read(path, &none, false, NULL, &c, err,
