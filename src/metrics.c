@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <bsd/unistd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,6 +27,7 @@
 #include "privdrop.h"
 #include "reqsrv.h"
 #include "stats.h"
+#include "title.h"
 #include "util.h"
 
 void
@@ -164,6 +164,20 @@ serve(void *arg, const char *req, size_t len, struct expo_buf *out)
 	metrics_http_reply(child_page, child_snap, req, out);
 }
 
+/* Out of descriptors (a lowered RLIMIT_NOFILE), the listeners rest
+ * (reqsrv.c): said once per spell, and again when they answer. */
+static void
+starved(void *arg, int err, uint64_t rests)
+{
+	(void)arg;
+	if (err != 0)
+		log_warnx("accept: %s; GET /metrics unanswered, trying again "
+		    "every %d ms", strerror(err), REQSRV_REST_MS);
+	else
+		log_notice("accepting again, after %llu tries",
+		    (unsigned long long)rests);
+}
+
 static void
 child_signals(void)
 {
@@ -215,8 +229,7 @@ child_main(const struct metrics *mt, const struct metrics_args *a, int pipe_r)
 	child_signals();
 	child_close(mt, a);
 	log_setprefix("metrics");
-	/* not the master's title it was forked with (title.c's convention) */
-	setproctitle("-%s", "echod: metrics");
+	title_metrics();	/* not the master's title it was forked with */
 	for (size_t i = 0; i < mt->ls.n && n < METRICS_MAX_SOCKETS; i++)
 		fds[n++] = mt->ls.v[i].fd;
 	/* Read-only from here: nothing sent over the network can make this
@@ -231,6 +244,7 @@ child_main(const struct metrics *mt, const struct metrics_args *a, int pipe_r)
 	srv.timeout_ms = METRICS_TIMEOUT_MS;
 	srv.complete = metrics_http_complete;
 	srv.reply = serve;
+	srv.starved = starved;
 	reqsrv_set_listeners(&srv, fds, n);
 	switch (privdrop_child(a->creds, a->master, err, sizeof(err))) {
 	case -1:

@@ -37,6 +37,21 @@ status(void *arg, bool json, struct expo_buf *out)
 		(void)expo_text(o->snap, now_wall_ms(), out);
 }
 
+/* Out of descriptors, the control socket rests (reqsrv.c): said once per
+ * spell, and again when it answers. */
+static void
+control_starved(void *arg, int err, uint64_t rests)
+{
+	const struct control *c = arg;
+
+	if (err != 0)
+		log_warnx("control socket %s: accept: %s; trying again every "
+		    "%d ms", c->path, strerror(err), REQSRV_REST_MS);
+	else
+		log_notice("control socket %s: accepting again, after %llu "
+		    "tries", c->path, (unsigned long long)rests);
+}
+
 /* Where its directory cannot be made or another echod answers there, echod
  * runs without one: said once, never fatal. */
 static void
@@ -58,6 +73,7 @@ observe_open(struct observe *o, const struct conf *c,
 	memset(o, 0, sizeof(*o));
 	o->page = page;
 	control_init(&o->ctl, status, o);
+	o->ctl.srv.starved = control_starved;
 	metrics_init(&o->metrics);
 	if ((o->snap = malloc(sizeof(*o->snap))) == NULL) {
 		snprintf(err, errlen, "status snapshot: %s", strerror(errno));

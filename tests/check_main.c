@@ -205,6 +205,7 @@ main(void)
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());
 	srunner_add_suite(sr, pump_suite());
+	srunner_add_suite(sr, reqsrv_suite());
 	srunner_add_suite(sr, privdrop_suite());
 	srunner_add_suite(sr, resolve_suite());
 	srunner_add_suite(sr, source_suite());
@@ -227,6 +228,7 @@ main(void)
 	srunner_add_suite(sr, hermetic_suite());
 	srunner_add_suite(sr, observe_suite());
 	srunner_add_suite(sr, untrusted_suite());
+	srunner_add_suite(sr, reqcost_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, balancer_suite());
 	srunner_add_suite(sr, udpcount_suite());

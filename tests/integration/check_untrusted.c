@@ -35,8 +35,10 @@ start(void)
 	const char *p;
 
 	snprintf(conf, sizeof(conf), "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {\"127.0.0.1:0\"}\n"
-	    "control_socket = \"%s/control\"\nmetrics_listen = {\"127.0.0.1:0\"}\n",
-	    e.dir);
+	    "control_socket = \"%s/control\"\nmetrics_listen = {\"127.0.0.1:0\"}\n"
+	    "%s", e.dir,
+	    /* as root, metrics_listen needs a user (echod.conf(5)) */
+	    geteuid() == 0 ? "user = \"nobody\"\n" : "");
 	h_write_conf(&e, conf);
 	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
 	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
