@@ -378,6 +378,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		if (!m->stopping && m->stop_at_ms == 0)
 			master_reload_if_asked(m);
 		health_check(&m->pool, m->conf->worker_timeout_ms, m->now_ms);
+		observe_check(&m->obs, m->conf->worker_timeout_ms, m->now_ms);
 		if (m->stopping)
 			master_kill_overdue(m);
 		else {
