@@ -2,9 +2,9 @@
  * metrics.c - the metrics process and its supervision.  The master keeps
  * the sockets (bound as root, ports below 1024 included) and forks the
  * process that serves them; the process takes a worker's defences against
- * its user (fault.h), shuts every other descriptor, makes its view of the
- * statistics page read-only, drops to the configured user, and serves
- * GET /metrics through reqsrv.c, with a heartbeat to the master.
+ * its user (fault.h), maps the statistics page read-only and nothing else
+ * shared, shuts every other descriptor, drops to the configured user, and
+ * serves GET /metrics through reqsrv.c, with a heartbeat to the master.
  */
 #include "config.h"
 
@@ -30,6 +30,7 @@
 #include "pool.h"
 #include "privdrop.h"
 #include "reqsrv.h"
+#include "source.h"
 #include "stats.h"
 #include "util.h"
 
@@ -186,6 +187,23 @@ child_close(const struct metrics *mt, const struct metrics_args *a)
 }
 
 /*
+ * Only what it reads, and read-only for good: the page mapped afresh from
+ * its sealed memfd (pool.c) in place of the writable mapping fork gave it,
+ * and not the per-source table, which it never reads.  Then neither a
+ * request nor code run in this process can write what the master and the
+ * workers rely on.  The memfd closes with the master's descriptors.
+ */
+static void
+child_maps(const struct metrics_args *a)
+{
+	if ((child_page = pool_page_readonly(a->page_fd)) == NULL)
+		fatal("metrics process: statistics page");
+	if (munmap((void *)a->page, sizeof(*a->page)) == -1 ||
+	    (a->sources != NULL && source_unmap(a->sources) == -1))
+		fatal("metrics process: munmap");
+}
+
+/*
  * Limits lower than those it dropped root with were set from outside (its
  * user can): at RLIMIT_NOFILE 0 it would never accept again, so it makes
  * way for a fresh one.
@@ -254,6 +272,7 @@ child_main(const struct metrics *mt, const struct metrics_args *a, int chan)
 	char err[256];
 	size_t n = 0;
 
+	child_maps(a);
 	child_close(mt, a);
 	log_setprefix("metrics");
 	if (shield == -1)
@@ -262,11 +281,6 @@ child_main(const struct metrics *mt, const struct metrics_args *a, int chan)
 	setproctitle("-%s", "echod: metrics");
 	for (size_t i = 0; i < mt->ls.n && n < METRICS_MAX_SOCKETS; i++)
 		fds[n++] = mt->ls.v[i].fd;
-	/* Read-only from here: nothing sent over the network can make this
-	 * process write the page the master and the workers rely on. */
-	if (mprotect((void *)a->page, sizeof(*a->page), PROT_READ) == -1)
-		fatal("mprotect");
-	child_page = a->page;
 	if (reqsrv_init(&srv, METRICS_MAX_CLIENTS) == -1 ||
 	    (child_snap = malloc(sizeof(*child_snap))) == NULL)
 		fatal("metrics process: memory");

@@ -35,6 +35,7 @@
 struct conf;
 struct chan_page;
 struct creds;
+struct source_shared;
 
 struct metrics {
 	struct listeners ls;
@@ -48,7 +49,9 @@ struct metrics {
 
 /* What the metrics process starts from, and what it must not keep. */
 struct metrics_args {
-	const struct chan_page	*page;
+	const struct chan_page	*page;		/* unmapped in the child ... */
+	int			 page_fd;	/* ... and mapped read-only */
+	struct source_shared	*sources;	/* unmapped in the child */
 	const struct creds	*creds;		/* NULL: keep the master's */
 	const int		*close_fds;	/* -1 ended */
 	const struct listeners	*echo;		/* closed in the child */

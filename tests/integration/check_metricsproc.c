@@ -1,6 +1,7 @@
 /* check_metricsproc.c - the metrics process against its own user: it runs
  * as the workers' user, who can signal it, stop it and lower its limits,
- * so it is supervised as a worker is. */
+ * so it is supervised as a worker is; and it maps nothing shared that it
+ * could write. */
 #include "config.h"
 
 #include <grp.h>
@@ -207,6 +208,47 @@ START_TEST(test_metrics_limits_lowered)
 }
 END_TEST
 
+/*
+ * What the metrics process maps shared: the statistics page alone, and
+ * neither writable nor able to become so (smaps' VmFlags: no "wr", no
+ * "mw", which mprotect() would need).  The per-source table is not there.
+ */
+START_TEST(test_metrics_maps_readonly)
+{
+	char path[64], line[1024], range[64] = "", name[512] = "";
+	bool shared = false;
+	int pages = 0;
+	FILE *f;
+
+	if (nobody() == NULL)
+		skip_test("needs root and a user nobody");
+	start();
+	ck_assert(scraped(5000));
+	snprintf(path, sizeof(path), "/proc/%ld/smaps", (long)metrics_pid());
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f)) {
+		char perms[8];
+		if (sscanf(line, "%63[0-9a-f-] %7s %*s %*s %*s %511[^\n]", range,
+		    perms, name) >= 2 && strchr(range, '-') != NULL &&
+		    strlen(perms) == 4) {
+			shared = perms[3] == 's';
+			if (sscanf(line, "%*s %*s %*s %*s %*s %511[^\n]", name) != 1)
+				name[0] = '\0';
+			continue;
+		}
+		if (!shared || strncmp(line, "VmFlags:", 8) != 0)
+			continue;
+		ck_assert_msg(strstr(line, " wr") == NULL && strstr(line, " mw")
+		    == NULL, "%s %s is writable: %s", range, name, line);
+		ck_assert_msg(strstr(name, "memfd:echod-stats") != NULL,
+		    "%s %s is shared", range, name);
+		pages++;
+	}
+	fclose(f);
+	ck_assert_int_eq(pages, 1);
+}
+END_TEST
+
 Suite *
 metricsproc_suite(void)
 {
@@ -218,6 +260,7 @@ metricsproc_suite(void)
 	tcase_add_test(tc, test_metrics_stopped_replaced);
 	tcase_add_test(tc, test_metrics_users_signals);
 	tcase_add_test(tc, test_metrics_limits_lowered);
+	tcase_add_test(tc, test_metrics_maps_readonly);
 	suite_add_tcase(s, tc);
 	return s;
 }
