@@ -258,8 +258,21 @@ metricsproc_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_metrics_stopped_replaced);
+	suite_add_tcase(s, tc);
+	/* As check_lifecycle.c's "sent signals": valgrind mishandles fault
+	 * signals sent by kill(), and answers getrlimit() from its own copy. */
+	tc = tcase_create("from its user");
+	tcase_set_tags(tc, "sent-fault-signals");
+	tcase_set_timeout(tc, 90);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_metrics_users_signals);
 	tcase_add_test(tc, test_metrics_limits_lowered);
+	suite_add_tcase(s, tc);
+	/* valgrind maps a shared, writable page of its own into each process */
+	tc = tcase_create("mappings");
+	tcase_set_tags(tc, "no-valgrind");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_metrics_maps_readonly);
 	suite_add_tcase(s, tc);
 	return s;
