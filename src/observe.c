@@ -179,6 +179,12 @@ observe_respawn(struct observe *o, const struct metrics_args *a, uint64_t now_ms
 	metrics_respawn(&o->metrics, a, now_ms);
 }
 
+void
+observe_check(struct observe *o, uint64_t timeout_ms, uint64_t now_ms)
+{
+	metrics_check(&o->metrics, timeout_ms, now_ms);
+}
+
 bool
 observe_reaped(struct observe *o, pid_t pid, int status, uint64_t now_ms)
 {

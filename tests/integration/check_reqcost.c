@@ -212,29 +212,27 @@ set_nofile_as_owner(pid_t pid, rlim_t soft)
 }
 
 /* Out of descriptors (RLIMIT_NOFILE lowered by its user, as prlimit(1)
- * does), the metrics process neither spins nor stays silent, and answers
- * again once it has descriptors. */
+ * does): the metrics process does not spin on EMFILE for ever; it notices
+ * the lowered limit, says so and is replaced, and the connection that
+ * waited is answered by the new one.  (The rest after EMFILE itself is
+ * reqsrv's unit test: here the limit check comes first.) */
 START_TEST(test_metrics_emfile)
 {
-	long cost, own;
-	pid_t pid;
+	pid_t pid, now = 0;
 	int fd;
 
 	pid = start_metrics();
 	set_nofile_as_owner(pid, 3);
 	ck_assert_int_ge(fd = h_connect(AF_INET, metrics_port, 2000), 0);
-	cost = cpu_over_interval(pid, -1, &own);
-	fprintf(stderr, "# out of descriptors: metrics process %ld ms of CPU in "
-	    "%d ms\n", cost, COST_MS);
-	ck_assert_msg(cost < COST_MS / 20, "the metrics process spent %ld ms of "
-	    "CPU in %d ms", cost, COST_MS);
-	ck_assert(h_log_has(&e, "accept: Too many open files; GET /metrics "
-	    "unanswered"));
-	set_nofile_as_owner(pid, 0);
+	ck_assert_msg(h_wait_log(&e, "lowered from outside; exiting to be "
+	    "replaced", 5000), "the metrics process did not notice");
+	for (uint64_t end = h_now_ms() + 10000; h_now_ms() < end &&
+	    ((now = (pid_t)logged("metrics process started (pid ")) == pid ||
+	    now == 0); h_tick())
+		;
+	ck_assert_msg(now != pid && now > 0, "not replaced");
 	request_then_eof(fd, "GET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK");
 	close(fd);
-	ck_assert(h_wait_log(&e, "accepting again, after ", 5000));
-	ck_assert(h_pid_alive(pid));
 }
 END_TEST
 
