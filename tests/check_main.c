@@ -225,6 +225,7 @@ main(void)
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, hermetic_suite());
 	srunner_add_suite(sr, observe_suite());
+	srunner_add_suite(sr, rootpath_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, balancer_suite());
 	srunner_add_suite(sr, udpcount_suite());

@@ -82,6 +82,7 @@ Suite	*guard_suite(void);
 Suite	*hermetic_suite(void);
 Suite	*balancer_suite(void);
 Suite	*observe_suite(void);
+Suite	*rootpath_suite(void);
 Suite	*udpcount_suite(void);
 Suite	*logflood_suite(void);
 
