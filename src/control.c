@@ -78,6 +78,25 @@ control_open(struct control *c, const char *path, const struct creds *owner,
 	return 0;
 }
 
+int
+control_reown(struct control *c, const struct creds *owner, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (c->fd == -1 || geteuid() != 0)
+		return 0;
+	if ((fd = control_file_make(c->path, owner, true, &st, err, errlen)) == -1)
+		return -1;
+	close(c->fd);
+	c->fd = fd;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	reqsrv_set_listeners(&c->srv, &c->fd, 1);
+	return 0;
+}
+
 void
 control_close(struct control *c)
 {

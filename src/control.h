@@ -46,6 +46,14 @@ void	control_init(struct control *c,
  */
 int	control_open(struct control *c, const char *path, const struct creds *owner,
 	    char *err, size_t errlen);
+/*
+ * Gives the socket to a new owner (a reload changed user): a new one is
+ * made beside it as control_open() makes it, and renamed over it.  As
+ * not root, nothing to do.  0, or -1 with what failed in err: the old
+ * socket stays.
+ */
+int	control_reown(struct control *c, const struct creds *owner, char *err,
+	    size_t errlen);
 /* Closes it, unlinking the file if it is still the one made. */
 void	control_close(struct control *c);
 /* Its descriptors (the socket and its clients'), for children to close:

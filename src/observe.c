@@ -78,6 +78,26 @@ differ(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
+/* The control socket is the user's: a new user's --status must reach it. */
+static bool
+owner_changed(const struct conf *old, const struct conf *c)
+{
+	if ((old->user == NULL) != (c->user == NULL))
+		return true;
+	return c->user != NULL && (old->creds.uid != c->creds.uid ||
+	    old->creds.gid != c->creds.gid);
+}
+
+static void
+reown_control(struct observe *o, const struct conf *c)
+{
+	char err[CONF_ERRLEN];
+
+	if (control_reown(&o->ctl, c->user != NULL ? &c->creds : NULL, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s; the old one stays", err);
+}
+
 int
 observe_reload(struct observe *o, const struct conf *old, const struct conf *c,
     char *err, size_t errlen)
@@ -91,7 +111,8 @@ observe_reload(struct observe *o, const struct conf *old, const struct conf *c,
 	if (differ(old->control_socket, c->control_socket)) {
 		control_close(&o->ctl);
 		open_control(o, c);
-	}
+	} else if (owner_changed(old, c))
+		reown_control(o, c);
 	return 0;
 }
 

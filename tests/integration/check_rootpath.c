@@ -2,7 +2,8 @@
  * check_rootpath.c - root never follows a name another user can change:
  * the control socket made in a directory the workers' user owns, while
  * that user keeps renaming a symbolic link to a root file over its name,
- * leaves the root file root's.
+ * leaves the root file root's; and a reload that changes user gives the
+ * control socket to the new user, whose --status then works.
  */
 #include "config.h"
 
@@ -198,6 +199,42 @@ START_TEST(test_symlink_race_never_chowns)
 }
 END_TEST
 
+/*
+ * A reload from user = daemon to user = nobody: the control socket
+ * (same path) becomes nobody's, and nobody's --status answers; daemon's
+ * no longer does.
+ */
+START_TEST(test_reload_gives_socket_to_new_user)
+{
+	struct passwd d, nobody, *pw = &nobody;
+	char ctl[128];
+	struct stat st;
+
+	if (geteuid() != 0)
+		skip_test("needs root, to run echod with two users");
+	if (!user("daemon", &d) || !user("nobody", pw))
+		skip_test("needs the users daemon and nobody");
+
+	snprintf(ctl, sizeof(ctl), "%s/control", e.dir);
+	write_conf("daemon", ctl);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	ck_assert_int_eq(stat(ctl, &st), 0);
+	ck_assert_int_eq(st.st_uid, d.pw_uid);
+	ck_assert_int_eq(status_as(&d), 0);
+
+	write_conf("nobody", ctl);
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "configuration reloaded", 10000));
+	ck_assert_int_eq(stat(ctl, &st), 0);
+	ck_assert_int_eq(st.st_uid, pw->pw_uid);
+	ck_assert_int_eq(st.st_gid, pw->pw_gid);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(status_as(pw), 0);
+	ck_assert_int_ne(status_as(&d), 0);
+}
+END_TEST
+
 Suite *
 rootpath_suite(void)
 {
@@ -207,6 +244,7 @@ rootpath_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_symlink_race_never_chowns);
+	tcase_add_test(tc, test_reload_gives_socket_to_new_user);
 	suite_add_tcase(s, tc);
 	return s;
 }
