@@ -17,6 +17,7 @@
 #define CONTROL_MAX_REQUEST	64
 #define CONTROL_TIMEOUT_MS	2000
 #define CONTROL_MAX_PATH	108	/* sun_path */
+#define CONTROL_HELPER_MS	2000	/* the child that makes it as user */
 
 struct creds;
 struct stat;

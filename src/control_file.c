@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +23,7 @@
 #include "control.h"
 #include "privdrop.h"
 #include "safepath.h"
+#include "util.h"
 
 static int
 fail(char *err, size_t errlen, const char *path, const char *fmt, const char *what)
@@ -275,6 +278,22 @@ take_answer(int sock, const char *path, struct stat *st, char *err,
 	return fd;
 }
 
+/* Whether the helper answered (or ended) within CONTROL_HELPER_MS. */
+static bool
+answered(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	uint64_t end = now_coarse_ms() + CONTROL_HELPER_MS;
+	int rc;
+
+	do {
+		uint64_t now = now_coarse_ms();
+		int left = now >= end ? 0 : (int)(end - now);
+		rc = poll(&p, 1, left);
+	} while (rc == -1 && errno == EINTR);
+	return rc > 0;
+}
+
 /* As the owner, in a child process that switched to it for good, so that
  * root does nothing by a name another user can change. */
 static int
@@ -297,9 +316,18 @@ make_as_owner(const struct making *mk, struct stat *st, char *err,
 		helper(mk, sp[1]);
 	}
 	close(sp[1]);
-	fd = take_answer(sp[0], path, st, err, errlen);
+	if (answered(sp[0]))
+		fd = take_answer(sp[0], path, st, err, errlen);
+	else {
+		errno = ETIMEDOUT;
+		fd = fail(err, errlen, path, "the helper process did not "
+		    "answer within 2 s%s%s", "");
+	}
 	int saved = errno;
 	close(sp[0]);
+	/* The user can stop his own process, before its answer or after:
+	 * the master never waits on him.  Not reaped yet, pid is still it. */
+	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	errno = saved;

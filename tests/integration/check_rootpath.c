@@ -235,6 +235,105 @@ START_TEST(test_reload_gives_socket_to_new_user)
 }
 END_TEST
 
+/* Whether pid is a child echod forked from the master to make the socket
+ * as the user: it still has the master's title. */
+static bool
+is_helper(pid_t pid)
+{
+	char path[64], cmd[32] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	return n > 0 && strncmp(cmd, "echod: master", 13) == 0;
+}
+
+/*
+ * The user stops every helper the master forks, as he may: they are his
+ * processes.  Its exit status is how many it stopped.
+ */
+static volatile sig_atomic_t stopped;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	_exit(stopped > 255 ? 255 : (int)stopped);
+}
+
+static void
+stop_helpers(pid_t master, uid_t uid, gid_t gid)
+{
+	char path[64], buf[4096];
+	uint64_t end = h_now_ms() + RACE_MS;
+
+	signal(SIGTERM, on_term);
+	if (setgroups(0, NULL) == -1 || setgid(gid) == -1 || setuid(uid) == -1)
+		_exit(0);
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
+	    (long)master, (long)master);
+	while (h_now_ms() < end) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd == -1 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (fd != -1)
+			close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (char *p = buf, *q; *p; p = q) {
+			long pid = strtol(p, &q, 10);
+			if (q == p)
+				break;
+			if (is_helper((pid_t)pid) && kill((pid_t)pid, SIGSTOP) == 0)
+				stopped++;
+		}
+	}
+	_exit(stopped > 255 ? 255 : (int)stopped);
+}
+
+/*
+ * The user stops the child that makes the socket as him, as he may: the
+ * master waits on it at most 2 s for its answer, then kills it, and every
+ * reload ends.
+ */
+START_TEST(test_stopped_helper_bounded)
+{
+	char dir[128], ctl[2][160];
+	struct passwd nobody, *pw = &nobody;
+	int n;
+
+	if (geteuid() != 0)
+		skip_test("needs root, to run echod with user = nobody");
+	if (!user("nobody", pw))
+		skip_test("needs the user nobody");
+	snprintf(dir, sizeof(dir), "%s/run", e.dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(chown(dir, pw->pw_uid, pw->pw_gid), 0);
+	for (int i = 0; i < 2; i++)
+		snprintf(ctl[i], sizeof(ctl[i]), "%s/control%d", dir, i);
+	write_conf("nobody", ctl[0]);
+	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	if ((racer = fork()) == 0)
+		stop_helpers(e.pid, pw->pw_uid, pw->pw_gid);
+	ck_assert_int_gt(racer, 0);
+	for (n = 1; n <= 4; n++) {
+		write_conf("nobody", ctl[n % 2]);
+		kill(e.pid, SIGHUP);
+		ck_assert_msg(h_wait_log(&e, "configuration reloaded", 10000),
+		    "reload %d did not end", n);
+	}
+	kill(racer, SIGTERM);
+	int st = h_wait_exit(racer, 5000);
+	racer = -1;
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) > 0,
+	    "no helper was stopped (status %d)", st);
+}
+END_TEST
+
 Suite *
 rootpath_suite(void)
 {
@@ -245,6 +344,7 @@ rootpath_suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_symlink_race_never_chowns);
 	tcase_add_test(tc, test_reload_gives_socket_to_new_user);
+	tcase_add_test(tc, test_stopped_helper_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
