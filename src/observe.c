@@ -94,6 +94,26 @@ differ(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
+/* The control socket is the user's: a new user's --status must reach it. */
+static bool
+owner_changed(const struct conf *old, const struct conf *c)
+{
+	if ((old->user == NULL) != (c->user == NULL))
+		return true;
+	return c->user != NULL && (old->creds.uid != c->creds.uid ||
+	    old->creds.gid != c->creds.gid);
+}
+
+static void
+reown_control(struct observe *o, const struct conf *c)
+{
+	char err[CONF_ERRLEN];
+
+	if (control_reown(&o->ctl, c->user != NULL ? &c->creds : NULL, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s; the old one stays", err);
+}
+
 int
 observe_prepare(struct observe *o, const struct conf *old, const struct conf *c,
     struct observe_plan *p, char *err, size_t errlen)
@@ -123,6 +143,8 @@ observe_commit(struct observe *o, const struct conf *old, const struct conf *c,
 		metrics_restart(&o->metrics);
 	if (p->move_ctl)
 		control_move(&o->ctl, &p->ctl);
+	else if (owner_changed(old, c))
+		reown_control(o, c);
 }
 
 void

@@ -230,6 +230,7 @@ main(void)
 	srunner_add_suite(sr, untrusted_suite());
 	srunner_add_suite(sr, reqcost_suite());
 	srunner_add_suite(sr, metricsproc_suite());
+	srunner_add_suite(sr, rootpath_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, balancer_suite());
 	srunner_add_suite(sr, udpcount_suite());

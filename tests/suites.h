@@ -88,6 +88,7 @@ Suite	*balancer_suite(void);
 Suite	*observe_suite(void);
 Suite	*reqcost_suite(void);
 Suite	*metricsproc_suite(void);
+Suite	*rootpath_suite(void);
 Suite	*udpcount_suite(void);
 Suite	*logflood_suite(void);
 Suite	*untrusted_suite(void);
