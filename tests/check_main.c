@@ -228,6 +228,7 @@ main(void)
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, balancer_suite());
 	srunner_add_suite(sr, udpcount_suite());
+	srunner_add_suite(sr, udpsrc_suite());
 	srunner_add_suite(sr, logflood_suite());
 	srunner_add_suite(sr, handoff_suite());
 #endif

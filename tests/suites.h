@@ -83,6 +83,7 @@ Suite	*hermetic_suite(void);
 Suite	*balancer_suite(void);
 Suite	*observe_suite(void);
 Suite	*udpcount_suite(void);
+Suite	*udpsrc_suite(void);
 Suite	*logflood_suite(void);
 
 #endif
