@@ -73,6 +73,16 @@ get6(const struct in6_pktinfo *in6, struct pktinfo *pi)
 		pi->ifindex = (unsigned)in6->ipi6_ifindex;
 }
 
+/* Whether cm holds size bytes of data, all inside m's control buffer. */
+static bool
+holds(const struct msghdr *m, const struct cmsghdr *cm, size_t size)
+{
+	const char *end = (const char *)m->msg_control + m->msg_controllen;
+
+	return cm->cmsg_len >= CMSG_LEN(size) &&
+	    (size_t)(end - (const char *)CMSG_DATA(cm)) >= size;
+}
+
 void
 pktinfo_get(const struct msghdr *m, struct pktinfo *pi)
 {
@@ -84,7 +94,7 @@ pktinfo_get(const struct msghdr *m, struct pktinfo *pi)
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR((struct msghdr *)m); cm != NULL;
 	    cm = CMSG_NXTHDR((struct msghdr *)m, cm)) {
 		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO &&
-		    cm->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+		    holds(m, cm, sizeof(struct in_pktinfo))) {
 			struct in_pktinfo in;
 
 			/*
@@ -105,7 +115,7 @@ pktinfo_get(const struct msghdr *m, struct pktinfo *pi)
 			have4 = true;
 		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
 		    cm->cmsg_type == IPV6_PKTINFO && !have4 &&
-		    cm->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+		    holds(m, cm, sizeof(struct in6_pktinfo))) {
 			struct in6_pktinfo in6;
 
 			memcpy(&in6, CMSG_DATA(cm), sizeof(in6));

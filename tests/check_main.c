@@ -213,6 +213,7 @@ main(void)
 	srunner_add_suite(sr, udp_suite());
 	srunner_add_suite(sr, logq_suite());
 	srunner_add_suite(sr, dgram_suite());
+	srunner_add_suite(sr, pktinfo_suite());
 #endif
 #ifdef SUITES_INTEGRATION
 	srunner_add_suite(sr, echo_suite());

@@ -50,6 +50,7 @@ Suite	*log_suite(void);
 Suite	*logq_suite(void);
 Suite	*metrics_suite(void);
 Suite	*pidfile_suite(void);
+Suite	*pktinfo_suite(void);
 Suite	*pool_suite(void);
 Suite	*pump_suite(void);
 Suite	*privdrop_suite(void);
