@@ -40,8 +40,16 @@ pktinfo_enable(int fd)
 	if (ss.ss_family == AF_INET)
 		return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on,
 		    sizeof(on)) == -1 ? -1 : 1;
+	/*
+	 * IP_FREEBIND: an IPv6 source must otherwise be an interface's
+	 * address, and one the host answers for by a local route (AnyIP:
+	 * "ip -6 route add local PREFIX dev lo") is refused.  The socket is
+	 * bound already, and its sources are only ever addresses that a
+	 * datagram was delivered to.  IPv4 takes those without it.
+	 */
 	if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on,
 	    sizeof(on)) == -1 ||
+	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on, sizeof(on)) == -1 ||
 	    getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &olen) == -1)
 		return -1;
 	/*

@@ -218,6 +218,7 @@ START_TEST(test_enable)
 	ck_assert_int_eq(pktinfo_enable(fd), 1);
 	ck_assert_int_eq(opt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO), 1);
 	ck_assert_int_eq(opt(fd, IPPROTO_IP, IP_PKTINFO), 0);
+	ck_assert_int_eq(opt(fd, IPPROTO_IP, IP_FREEBIND), 1);	/* AnyIP */
 	close(fd);
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,

@@ -5,7 +5,8 @@
  *
  * Two network namespaces of the test's own (root only; nothing outside
  * sees them, and they go with the test's process): the server's, with the
- * service addresses 192.0.2.7 and 2001:db8::7 on lo, and the client's,
+ * service addresses 192.0.2.7 and 2001:db8::7 on lo (and the prefixes
+ * 192.0.2.128/25 and 2001:db8:a::/64 by local routes), and the client's,
  * with 198.51.100.9 and 2001:db8:c::9 on lo.  Two veth pairs join them,
  * and the routes are asymmetric: the client reaches the service over a,
  * the server routes the client over b.  The client's socket is connected
@@ -112,6 +113,9 @@ server_net(void)
 		RUN("ip -6 addr add fd99:%d::1/64 dev s%c nodad", c - 'a' + 1, c);
 		RUN("ip link set s%c up", c);
 	}
+	/* AnyIP: prefixes served by a local route, on no interface */
+	RUN("ip route add local 192.0.2.128/25 dev lo");
+	RUN("ip -6 route add local 2001:db8:a::/64 dev lo");
 	RUN("ip route add 198.51.100.9/32 via 10.99.2.2 dev sb");
 	RUN("ip -6 route add 2001:db8:c::9/128 via fd99:2::2 dev sb");
 }
@@ -128,8 +132,8 @@ client_net(void)
 		RUN("ip -6 addr add fd99:%d::2/64 dev c%c nodad", c - 'a' + 1, c);
 		RUN("ip link set c%c up", c);
 	}
-	RUN("ip route add 192.0.2.7/32 via 10.99.1.1 dev ca");
-	RUN("ip -6 route add 2001:db8::7/128 via fd99:1::1 dev ca");
+	RUN("ip route add 192.0.2.0/24 via 10.99.1.1 dev ca");
+	RUN("ip -6 route add 2001:db8::/32 via fd99:1::1 dev ca");
 }
 
 /* Makes both namespaces and leaves the test in the server's; false with
@@ -237,7 +241,7 @@ exchange(const char *from, const char *to, int port, int timeout_ms)
 
 	ck_assert_int_eq(send(pfd.fd, out, (size_t)len, 0), len);
 	ck_assert_msg(poll(&pfd, 1, timeout_ms) == 1, "no echo from %s:%d to %s "
-	    "within %d ms: its source was another address", to, port,
+	    "within %d ms (none, or from another address)", to, port,
 	    from ? from : "a local address", timeout_ms);
 	n = recvmsg(pfd.fd, &m, 0);
 	ck_assert_msg(n == len && memcmp(in, out, (size_t)len) == 0,
@@ -272,7 +276,7 @@ start_wildcard(void)
 }
 
 /* IPv4 on 0.0.0.0: 127.0.0.2 from the server's own namespace, and the
- * service address over the veths. */
+ * service address and an AnyIP one over the veths. */
 START_TEST(test_source_v4)
 {
 	char why[128];
@@ -283,11 +287,13 @@ START_TEST(test_source_v4)
 	exchange(NULL, "127.0.0.2", PORT, WAIT_MS);
 	exchange(NULL, "192.0.2.7", PORT, WAIT_MS);
 	from_client("198.51.100.9", "192.0.2.7", WAIT_MS);
+	from_client("198.51.100.9", "192.0.2.200", WAIT_MS);
 	ck_assert(h_log_has(&e, "listening on udp [::]:7007"));
 }
 END_TEST
 
-/* IPv6 on [::]: the service address from both namespaces. */
+/* IPv6 on [::]: the service address from both namespaces, and an
+ * address of a prefix served by a local route (AnyIP). */
 START_TEST(test_source_v6)
 {
 	char why[128];
@@ -297,6 +303,7 @@ START_TEST(test_source_v6)
 	start_wildcard();
 	exchange(NULL, "2001:db8::7", PORT, WAIT_MS);
 	from_client("2001:db8:c::9", "2001:db8::7", WAIT_MS);
+	from_client("2001:db8:c::9", "2001:db8:a::9", WAIT_MS);
 }
 END_TEST
 
@@ -325,6 +332,7 @@ START_TEST(test_source_dual_stack)
 	exchange(NULL, "2001:db8::7", PORT, WAIT_MS);
 	from_client("198.51.100.9", "192.0.2.7", WAIT_MS);
 	from_client("2001:db8:c::9", "2001:db8::7", WAIT_MS);
+	from_client("2001:db8:c::9", "2001:db8:a::9", WAIT_MS);
 }
 END_TEST
 
