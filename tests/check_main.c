@@ -215,6 +215,7 @@ main(void)
 	srunner_add_suite(sr, udp_suite());
 	srunner_add_suite(sr, logq_suite());
 	srunner_add_suite(sr, dgram_suite());
+	srunner_add_suite(sr, pktinfo_suite());
 #endif
 #ifdef SUITES_INTEGRATION
 	srunner_add_suite(sr, echo_suite());
@@ -234,6 +235,7 @@ main(void)
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, balancer_suite());
 	srunner_add_suite(sr, udpcount_suite());
+	srunner_add_suite(sr, udpsrc_suite());
 	srunner_add_suite(sr, logflood_suite());
 	srunner_add_suite(sr, handoff_suite());
 	srunner_add_suite(sr, handoff_timing_suite());
