@@ -303,7 +303,7 @@ check "echod --status (as root) answers over /run/echod/control" \
 	in_ct sh -c 'echod --status | grep -q "^total: "'
 check "echod --status --json is valid JSON" \
 	in_ct sh -c 'echod --status --json | python3 -m json.tool >/dev/null'
-check "the control socket is echod's, mode 0600, in RuntimeDirectory=" \
+check "the control socket is _echod's, mode 0600, in RuntimeDirectory=" \
 	in_ct sh -c 'test "$(stat -c "%U %a %F" /run/echod/control)" = "_echod 600 socket"'
 # metrics_listen under socket activation: echod binds it itself (echod(8))
 in_ct sh -c "echo 'metrics_listen = {\"127.0.0.1:9107\"}' >> /etc/echod.conf"
