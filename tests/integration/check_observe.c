@@ -403,7 +403,7 @@ START_TEST(test_control_abuse)
 		ck_assert_msg(closed_within(crowd[i], 1000), "crowd %d kept", i);
 		close(crowd[i]);
 	}
-	ck_assert_msg(h_now_ms() - t0 < 1500, "the crowd took %llu ms",
+	timing_assert(h_now_ms() - t0 < 1500, "the crowd took %llu ms",
 	    (unsigned long long)(h_now_ms() - t0));
 	for (int i = 0; i < 8; i++) {
 		ck_assert_msg(closed_within(slow[i], 4000), "slow %d kept", i);
@@ -412,7 +412,8 @@ START_TEST(test_control_abuse)
 	ck_assert_msg(h_now_ms() - t0 >= 1500, "closed before the timeout");
 	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 0);
 	int n = wd_stop(&longest);
-	ck_assert_msg(n >= 4 && longest <= 800, "%d WATCHDOG=1, longest gap %llu ms",
+	ck_assert_msg(n >= 1, "no WATCHDOG=1");
+	timing_assert(n >= 4 && longest <= 800, "%d WATCHDOG=1, longest gap %llu ms",
 	    n, (unsigned long long)longest);
 }
 END_TEST
@@ -822,7 +823,8 @@ START_TEST(test_metrics_crowd)
 	    left, n, (unsigned long long)took);
 	ck_assert_msg(answered > 0, "no scraper answered");
 	int ticks = wd_stop(&longest);
-	ck_assert_msg(ticks > 0 && longest <= 800, "WATCHDOG=1 gap of %llu ms",
+	ck_assert_msg(ticks > 0, "no WATCHDOG=1");
+	timing_assert(longest <= 800, "WATCHDOG=1 gap of %llu ms",
 	    (unsigned long long)longest);
 	uint64_t after = echo_median_us(efd, 31);
 	close(efd);
