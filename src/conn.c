@@ -34,16 +34,19 @@ transient(int e)
 }
 
 enum conn_step
-conn_readable(struct conn *c, struct pump *p)
+conn_readable(struct conn *c, struct pump *p, size_t budget)
 {
-	for (int round = 0; round < CONN_ROUNDS; round++) {
-		size_t sent, restlen;
+	if (budget == 0)
+		budget = CONN_ROUNDS * p->size;
+	while (budget > 0) {
+		size_t sent, restlen, want = budget < p->size ? budget : p->size;
 		char *rest;
 		ssize_t n;
 
 		if (c->pend_len > 0 || c->rd_eof)
 			return CONN_KEEP;
-		n = pump_echo(p, c->fd, c->streaming, &sent, &rest, &restlen);
+		n = pump_echo_upto(p, c->fd, c->streaming, want, &sent, &rest,
+		    &restlen);
 		if (n == -1)
 			return transient(errno) ? CONN_KEEP : CONN_FAIL;
 		if (n == 0) {
@@ -51,9 +54,12 @@ conn_readable(struct conn *c, struct pump *p)
 			return CONN_DONE; /* nothing is pending: we never read ahead */
 		}
 		c->bytes += (uint64_t)sent;
-		/* A read that fills half a round says the client streams;
-		 * small messages are cheaper copied than spliced. */
-		c->streaming = (size_t)n >= p->size / 2;
+		budget -= (size_t)n;
+		/* A read that fills half of what was asked says the client
+		 * streams; small messages are cheaper copied than spliced.
+		 * Half of what was asked, not of a round: a share cut short
+		 * by the turn says nothing against streaming. */
+		c->streaming = (size_t)n >= want / 2;
 		if (rest != NULL) {
 			c->pend = rest;
 			c->pend_off = 0;
