@@ -34,6 +34,7 @@
 #define MAX_TIMEOUT_MS	(1000000ULL * 1000)	/* 11 days; 0 is "none" */
 #define MAX_DURATION_MS	(86400ULL * 365 * 1000)
 #define MAX_WINDOW	(1024ULL * 1024 * 1024)
+#define MAX_UDP_WINDOW	64	/* -u: sockets per source address */
 #define DEFAULT_BULK	65536
 
 static const char usage_text[] =
@@ -59,7 +60,8 @@ static const char help_text[] =
 "  -p, --pattern=NAME     pingpong, connect, bulk or idle (default pingpong)\n"
 "  -s, --size=BYTES       message size (default 64; with -u, datagram size;\n"
 "                         with -p bulk, bytes per write, default 64k)\n"
-"  -W, --window=BYTES     -p bulk: most bytes sent and not yet echoed\n"
+"  -W, --window=BYTES     -p bulk: most bytes sent and not yet echoed;\n"
+"                         -u: datagrams in flight per source address\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -234,8 +236,10 @@ check_options(const struct args *a, int noperands)
 	if (a->bench && a->udp && a->size && a->size < CL_BDGRAM_HDR)
 		bad_arg("-s", a->size_arg, "out of range (8..65507 with -b -u: "
 		    "each datagram carries its source and number)");
-	if (a->window && (!a->bench || bo->pattern != CL_BULK))
-		usage("-W goes with -b -p bulk only%s", "");
+	if (a->window && (!a->bench || (bo->pattern != CL_BULK && !a->udp)))
+		usage("-W goes with -b -p bulk or -b -u only%s", "");
+	if (a->window > MAX_UDP_WINDOW && a->udp)
+		usage("-W with -u: 1..64 datagrams in flight per source%s", "");
 	if (a->bench && a->check)
 		usage("-b verifies every byte already; -k cannot go with it%s", "");
 	if (!a->bench && (bo->count || a->duration_ms || bo->conns != 1 ||

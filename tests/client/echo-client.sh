@@ -123,6 +123,13 @@ if [ $rc -eq 0 ] && grep -q '^sources  *8$' "$T/bench" &&
     grep -q '^mismatches  *0$' "$T/bench"; then
 	ok "--bench -u: 8 sources, datagrams echoed and checked"
 else notok "--bench -u (exit $rc)"; sed 's/^/# /' "$T/bench" "$T/err"; fi
+# A window of 4 datagrams per source: 4 sockets (ports) per source address.
+C -b -u -c 2 -W 4 -d 0.5 -t 0.25 127.0.0.1 "$U4" > "$T/bench" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^sources  *2$' "$T/bench" &&
+    grep -q '^opened  *8$' "$T/bench" && grep -q '^mismatches  *0$' "$T/bench"; then
+	ok "--bench -u -W 4: 2 sources, 8 datagrams in flight"
+else notok "--bench -u -W 4 (exit $rc)"; sed 's/^/# /' "$T/bench" "$T/err"; fi
 
 # A deliberately wrong server: --check and --bench must say so.
 "$BAD" -m flip -o 100000 2>"$T/flip.log" &
@@ -283,7 +290,8 @@ done
 status 64 "-s without -b or -u: exit 64" C -s 100 127.0.0.1 "$T4" < "$T/line" 2>/dev/null
 status 64 "-c without -b: exit 64" C -c 5 localhost 2>/dev/null
 status 64 "-b -u with -p: exit 64" C -b -u -p bulk localhost 2>/dev/null
-status 64 "-W without -b -p bulk: exit 64" C -b -W 1m localhost 2>/dev/null
+status 64 "-W without -b -p bulk or -b -u: exit 64" C -b -W 1m localhost 2>/dev/null
+status 64 "-b -u -W 65: exit 64" C -b -u -W 65 localhost 2>/dev/null
 status 0 "--help: exit 0" C --help >/dev/null
 
 echo "1..$n"
