@@ -33,6 +33,22 @@ transient(int e)
 	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
 }
 
+/*
+ * A read that fills half of what was asked (of a round, or of a share cut
+ * short by the turn) says the client streams; one under CONN_STREAM_LOW
+ * says it sends small messages, cheaper copied than spliced.  Between the
+ * two, a stream stays one: its read came short because it had sent no
+ * more yet, and copying its next round would cost two copies of it.
+ */
+static void
+stream_judge(struct conn *c, size_t n, size_t want)
+{
+	if (n >= want / 2)
+		c->streaming = true;
+	else if (n < CONN_STREAM_LOW)
+		c->streaming = false;
+}
+
 enum conn_step
 conn_readable(struct conn *c, struct pump *p, size_t budget)
 {
@@ -55,18 +71,14 @@ conn_readable(struct conn *c, struct pump *p, size_t budget)
 		}
 		c->bytes += (uint64_t)sent;
 		budget -= (size_t)n;
-		/* A read that fills half of what was asked says the client
-		 * streams; small messages are cheaper copied than spliced.
-		 * Half of what was asked, not of a round: a share cut short
-		 * by the turn says nothing against streaming. */
-		c->streaming = (size_t)n >= want / 2;
+		stream_judge(c, (size_t)n, want);
 		if (rest != NULL) {
 			c->pend = rest;
 			c->pend_off = 0;
 			c->pend_len = (uint32_t)restlen;
 		}
-		if (!c->streaming)
-			break;
+		if ((size_t)n < want / 2)
+			break;	/* the queue is drained: epoll says when more comes */
 	}
 	return CONN_KEEP;
 }

@@ -16,6 +16,8 @@ struct pump;
 /* Rounds of pump_echo() per readiness event while the client keeps the
  * reads full and no other client waits (turn.h): fewer epoll_wait calls. */
 #define CONN_ROUNDS	4
+/* A read shorter than this ends a stream: the client sends messages. */
+#define CONN_STREAM_LOW	4096
 
 union sockaddr_any {
 	struct sockaddr		sa;
@@ -29,7 +31,8 @@ struct conn {
 	bool		 rd_eof;	/* the client shut its write side */
 	bool		 counted;	/* in the per-source table */
 	bool		 balancer;	/* a balancer's own (PROXY LOCAL): not logged */
-	bool		 streaming;	/* reads come full: splice them */
+	bool		 streaming;	/* reads come full: splice them, and
+					 * take turns (turn.h) */
 	bool		 adopted;	/* handed over: not only ours for a while */
 	bool		 shut;		/* past the drain's deadline: conn_shut() */
 	char		*pend;		/* unsent echo, or NULL when idle */

@@ -499,7 +499,8 @@ watch_limits(struct worker *w)
 	_exit(0);
 }
 
-/* A read of a connection that streams: it waits for the rest (turn.h). */
+/* An event of a connection that streams, its read or the send of its
+ * remainder: it waits for the rest, and is no other client (turn.h). */
 static bool
 stream_read(const struct epoll_event *ev)
 {
@@ -508,7 +509,7 @@ stream_read(const struct epoll_event *ev)
 	if (ev->data.u64 & WATCH)
 		return false;
 	return c->streaming && !c->shut && c->px == NULL &&
-	    ev->events == EPOLLIN;
+	    (ev->events == EPOLLIN || ev->events == EPOLLOUT);
 }
 
 /* One batch of events: the short ones first, then each stream; every

@@ -204,6 +204,36 @@ START_TEST(test_stream_share)
 }
 END_TEST
 
+/*
+ * A stream whose read comes short, but not small, stays a stream (spliced,
+ * and taking turns); a small read ends it.  By the flag, not by timing.
+ */
+START_TEST(test_stream_hysteresis)
+{
+	static char buf[3 * CONN_STREAM_LOW];
+	struct pump big;
+
+	ck_assert_int_eq(pump_init(&big, 4 * sizeof(buf)), 0);
+	memset(buf, 'h', sizeof(buf));
+	c.streaming = true;
+	/* a third of a round: short, not small */
+	ck_assert_int_eq(write(sv[0], buf, sizeof(buf)), sizeof(buf));
+	ck_assert_int_eq(conn_readable(&c, &big, 0), CONN_KEEP);
+	ck_assert_uint_eq(c.bytes + c.pend_len, sizeof(buf));
+	ck_assert(c.streaming);
+	while (c.pend_len > 0) {
+		while (read(sv[0], buf, sizeof(buf)) > 0)
+			;
+		ck_assert_int_eq(conn_writable(&c), CONN_KEEP);
+	}
+	/* a message */
+	ck_assert_int_eq(write(sv[0], "ping", 4), 4);
+	ck_assert_int_eq(conn_readable(&c, &big, 0), CONN_KEEP);
+	ck_assert(!c.streaming);
+	pump_free(&big);
+}
+END_TEST
+
 /* The list's last_ms in order, head to tail, and its links both ways. */
 static void
 expect_order(const struct conn_list *l, const uint64_t *want, size_t n)
@@ -268,6 +298,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_peer_gone);
 	tcase_add_test(tc, test_shut_then_discard);
 	tcase_add_test(tc, test_stream_share);
+	tcase_add_test(tc, test_stream_hysteresis);
 	tcase_add_test(tc, test_list_merge_by_idle_clock);
 	suite_add_tcase(s, tc);
 	return s;
