@@ -42,6 +42,7 @@
 #include "source.h"
 #include "stats.h"
 #include "title.h"
+#include "turn.h"
 #include "udp.h"
 #include "util.h"
 #include "worker.h"
@@ -159,8 +160,9 @@ on_datagrams(struct worker *w, const struct listener *l)
 		log_warn("udp %s", l->name);
 }
 
+/* budget: conn_readable()'s, this turn's share (turn.h). */
 static void
-on_conn(struct worker *w, struct conn *c, uint32_t events)
+on_conn(struct worker *w, struct conn *c, uint32_t events, size_t budget)
 {
 	enum conn_step step;
 	uint64_t before = c->bytes;
@@ -181,7 +183,7 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	if (events & EPOLLOUT)
 		step = conn_writable(c);
 	else
-		step = conn_readable(c, &w->pump);
+		step = conn_readable(c, &w->pump, budget);
 	if (step == CONN_KEEP && (events & (EPOLLERR | EPOLLHUP)) &&
 	    !(events & (EPOLLIN | EPOLLOUT))) {
 		errno = ECONNRESET;
@@ -454,6 +456,51 @@ watch_limits(struct worker *w)
 	_exit(0);
 }
 
+/* An event of a connection that streams, its read or the send of its
+ * remainder: it waits for the rest, and is no other client (turn.h). */
+static bool
+stream_read(const struct epoll_event *ev)
+{
+	const struct conn *c = ev->data.ptr;
+
+	if (ev->data.u64 & WATCH)
+		return false;
+	return c->streaming && !c->shut && c->px == NULL &&
+	    (ev->events == EPOLLIN || ev->events == EPOLLOUT);
+}
+
+/* One batch of events: the short ones first, then each stream; every
+ * read gets the turn's share, so one that starts to stream takes no more. */
+static void
+dispatch(struct worker *w, struct epoll_event *evs, int n)
+{
+	struct epoll_event later[MAX_EVENTS];
+	int nfirst = turn_order(evs, n, later, stream_read);
+	size_t share = turn_share(nfirst, w->nfirst, w->pump.size);
+
+	w->nfirst = nfirst;
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = evs[i].data.u64;
+		const struct listener *l;
+
+		if (!(tag & WATCH)) {
+			on_conn(w, evs[i].data.ptr, evs[i].events, share);
+			continue;
+		}
+		if (tag == WATCH_CMD) {
+			on_order(w);
+			continue;
+		}
+		if (w->draining)
+			continue;	/* listeners closed in this batch */
+		l = &w->ls->v[tag & ~WATCH];
+		if (l->proto == PROTO_TCP)
+			worker_on_accept(w, l);
+		else
+			on_datagrams(w, l);
+	}
+}
+
 void
 worker_main(int slot, int cmd_fd, void *arg)
 {
@@ -469,26 +516,7 @@ worker_main(int slot, int cmd_fd, void *arg)
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
 		w.now_ms = now_coarse_ms();
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = evs[i].data.u64;
-			const struct listener *l;
-
-			if (!(tag & WATCH)) {
-				on_conn(&w, evs[i].data.ptr, evs[i].events);
-				continue;
-			}
-			if (tag == WATCH_CMD) {
-				on_order(&w);
-				continue;
-			}
-			if (w.draining)
-				continue;	/* listeners closed in this batch */
-			l = &w.ls->v[tag & ~WATCH];
-			if (l->proto == PROTO_TCP)
-				worker_on_accept(&w, l);
-			else
-				on_datagrams(&w, l);
-		}
+		dispatch(&w, evs, n < 0 ? 0 : n);
 		if (w.handoff && !w.handing) {
 			w.handoff = false;
 			worker_hand_over(&w);

@@ -49,6 +49,8 @@ struct worker {
 	int			 cmd_fd;
 	struct gate		 gate;		/* the TCP listeners, open or closed */
 	struct pump		 pump;		/* one round's pipe and buffer, shared by all */
+	int			 nfirst;	/* last turn's events before the
+						 * streams (turn.h) */
 	struct dgram_batch	 dgram;		/* UDP: one batch's slots */
 	bool			 draining;
 	bool			 unhealthy;	/* stop_delay: fail health checks */
