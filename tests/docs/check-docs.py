@@ -256,7 +256,6 @@ def check_synopsis():
 def main():
     checks = [check_conf, check_exit, check_metrics, check_synopsis]
     print("1..%d" % len(checks))
-
     for i, check in enumerate(checks, 1):
         try:
             name, bad = check()
@@ -265,7 +264,6 @@ def main():
         print("%s %d - %s" % ("not ok" if bad else "ok", i, name))
         for b in bad:
             print("# " + b)
-
     return 0	# failures are in the TAP lines, as man/test-man.sh does
 
 
