@@ -61,7 +61,7 @@ START_TEST(test_text)
 	    "echod 1.2.3, pid 100, up 10s, generation 4, 2 workers\n"
 	    "worker 0: pid 123, generation 4, serving, up 9s, 2 open, 7 accepted, 700 bytes, heartbeat 500ms ago\n"
 	    "worker 2: pid 124, generation 3, draining, up 10s, 0 open, 3 accepted, 30 bytes, heartbeat 300ms ago\n"
-	    "total: 2 open, 10 accepted, 8 closed, 735 bytes, 1 datagrams, 4 refused, 0 dropped, 3 reloads, 1 worker exits\n");
+	    "total: 2 open, 10 accepted, 8 closed, 735 bytes, 1 datagrams, 4 refused, 0 dropped, 3 reloads, 1 worker exits, 0 log lines held back\n");
 }
 END_TEST
 

@@ -79,6 +79,7 @@ Suite	*proxy_suite(void);
 Suite	*proxyin_suite(void);
 Suite	*resolve_suite(void);
 Suite	*source_suite(void);
+Suite	*logbudget_suite(void);
 Suite	*strbuf_suite(void);
 Suite	*title_suite(void);
 Suite	*udp_suite(void);

@@ -47,8 +47,9 @@ port() {
 # C: the client, never left to hang.
 C() { timeout 60 "$ECHO_CLIENT" "$@"; }
 
-# These tests push thousands of datagrams from one address: no rate limit.
-echo "udp_rate_limit = 0" > "$T/echod.conf"
+# These tests push thousands of datagrams and connections from one
+# address: no per-source rate limit.
+printf 'udp_rate_limit = 0\ntcp_rate_limit = 0\n' > "$T/echod.conf"
 "$ECHOD" -f -c "$T/echod.conf" -w 1 -l 127.0.0.1:0 -l '[::1]:0' 2>"$T/echod.log" &
 pids="$pids $!"
 if ! wait_for "$T/echod.log" 'ready: 1 workers'; then
