@@ -47,11 +47,12 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: echod [-dfhtV] [-c file] [-l address]... [-p pidfile] [-w workers]\n"
-	    "       echod --status [--json] [-c file]\n"
+	    "       echod --status [--json | --health] [-c file]\n"
 	    "  -c, --config FILE      configuration file (default %s)\n"
 	    "  -d, --debug            log debug messages\n"
 	    "  -f, --foreground       stay in the foreground, log to stderr\n"
 	    "  -h, --help             show this help\n"
+	    "      --health           with --status: exit 0 serving, 1 stopping\n"
 	    "      --json             with --status: print JSON\n"
 	    "  -l, --listen ADDRESS   listen on TCP and UDP at ADDRESS (repeatable)\n"
 	    "  -p, --pidfile FILE     write the PID to FILE\n"
@@ -62,8 +63,8 @@ usage(FILE *f)
 	    CONF_DEFAULT_PATH);
 }
 
-enum { OPT_STATUS = 256, OPT_JSON };
-static bool	want_status, want_json;	/* --status, --json */
+enum { OPT_STATUS = 256, OPT_JSON, OPT_HEALTH };
+static bool	want_status, want_json, want_health; /* --status, --json, --health */
 
 /*
  * --status: the control socket's path comes from the configuration file
@@ -71,7 +72,7 @@ static bool	want_status, want_json;	/* --status, --json */
  * socket's mode lets them).
  */
 static int
-ask_status(const char *path, bool json)
+ask_status(const char *path, bool json, bool health)
 {
 	char err[CONF_ERRLEN];
 	struct conf *c;
@@ -81,7 +82,10 @@ ask_status(const char *path, bool json)
 		say(err);
 		return errno == EINVAL ? EX_CONFIG : 1;
 	}
-	rc = ctlclient_status(c->control_socket, json, stdout, stderr);
+	if (health)
+		rc = ctlclient_health(c->control_socket, stdout, stderr);
+	else
+		rc = ctlclient_status(c->control_socket, json, stdout, stderr);
 	conf_free(c);
 	return rc;
 }
@@ -139,6 +143,7 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		{ "pidfile",	 required_argument, NULL, 'p' },
 		{ "status",	 no_argument,	    NULL, OPT_STATUS },
 		{ "json",	 no_argument,	    NULL, OPT_JSON },
+		{ "health",	 no_argument,	    NULL, OPT_HEALTH },
 		{ "test-config", no_argument,	    NULL, 't' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "workers",	 required_argument, NULL, 'w' },
@@ -175,6 +180,9 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		case OPT_JSON:
 			want_json = true;
 			break;
+		case OPT_HEALTH:
+			want_health = true;
+			break;
 		case 'V':
 			printf("echod %s\n", PACKAGE_VERSION);
 			return 0;
@@ -183,8 +191,13 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 			return EX_USAGE;
 		}
 	}
-	if (want_json && !want_status) {
-		fprintf(stderr, "echod: --json goes with --status\n");
+	if ((want_json || want_health) && !want_status) {
+		fprintf(stderr, "echod: --%s goes with --status\n",
+		    want_json ? "json" : "health");
+		return EX_USAGE;
+	}
+	if (want_json && want_health) {
+		fprintf(stderr, "echod: --json and --health: one or the other\n");
 		return EX_USAGE;
 	}
 	if (optind < argc) {
@@ -311,7 +324,7 @@ main(int argc, char **argv)
 	 * (checked again on each reload: see master_reload.c). */
 	path = conf_choose(opts.conf_path, CONF_DEFAULT_PATH);
 	if (want_status)
-		return ask_status(path, want_json);
+		return ask_status(path, want_json, want_health);
 	/* -t judges what a start would: the user too, as this process, and
 	 * the addresses (ignored under socket activation) */
 	stored = test ? -1 : fdstore_take_conf();

@@ -96,8 +96,15 @@ observe_reload(struct observe *o, const struct conf *old, const struct conf *c,
 }
 
 void
+observe_stopping(struct observe *o)
+{
+	control_stopping(&o->ctl);
+}
+
+void
 observe_stop(struct observe *o)
 {
+	observe_stopping(o);
 	metrics_close(&o->metrics);
 }
 

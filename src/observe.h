@@ -43,7 +43,9 @@ int	observe_open(struct observe *, const struct conf *c,
  * the control socket moved if its path did. */
 int	observe_reload(struct observe *, const struct conf *old,
 	    const struct conf *c, char *err, size_t errlen);
-/* Stop: the metrics sockets close and its process ends. */
+/* A stop is coming (stop_delay) or began: health checks fail from now on. */
+void	observe_stopping(struct observe *);
+/* Stop: the metrics sockets close and its process ends; health checks fail. */
 void	observe_stop(struct observe *);
 void	observe_close(struct observe *);
 
