@@ -15,6 +15,7 @@
 
 #include "carry.h"
 #include "handoff.h"
+#include "proxyin.h"
 #include "util.h"
 
 int
@@ -70,6 +71,36 @@ carry_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
 	}
 }
 
+/* One adopted connection, with a copy of its unsent echo, or of its PROXY
+ * header so far (its deadline is the worker's to set); NULL: ENOMEM. */
+static struct conn *
+made_conn(const struct handoff_rec *r, int fd, uint64_t now_ms)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	if (r->proxyin) {
+		if (proxyin_start(c, 0) == -1) {
+			free(c);
+			return NULL;
+		}
+		memcpy(c->px->buf, r->pend, r->pend_len);
+		c->px->len = r->pend_len;
+	} else if (r->pend_len > 0) {
+		if ((c->pend = malloc(r->pend_len)) == NULL) {
+			free(c);
+			return NULL;
+		}
+		memcpy(c->pend, r->pend, r->pend_len);
+		c->pend_len = r->pend_len;
+	}
+	c->fd = fd;
+	c->adopted = true;
+	handoff_rec_to_conn(c, r, now_ms);
+	return c;
+}
+
 int
 carry_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
     const char **why)
@@ -87,26 +118,18 @@ carry_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
 	if (handoff_decode(fds[0], n, &b, why) == -1)
 		goto fail;
 	for (; made < n; made++) {
-		const struct handoff_rec *r = &b.v[made];
-		struct conn *c = calloc(1, sizeof(*c));
+		struct conn *c = made_conn(&b.v[made], fds[made + 1], now_ms);
 
-		if (c == NULL || (r->pend_len > 0 &&
-		    (c->pend = malloc(r->pend_len)) == NULL)) {
-			free(c);
+		if (c == NULL) {
 			*why = "out of memory";
 			break;
 		}
-		c->fd = fds[made + 1];
-		c->adopted = true;
-		if (r->pend_len > 0)
-			memcpy(c->pend, r->pend, r->pend_len);
-		c->pend_len = r->pend_len;
-		handoff_rec_to_conn(c, r, now_ms);
 		out[made] = c;
 	}
 	handoff_batch_free(&b);
 	if (made < n) {
 		for (size_t i = 0; i < made; i++) {
+			proxyin_end(out[i]);
 			conn_release(out[i]);
 			free(out[i]);
 		}

@@ -25,7 +25,9 @@ int	carry_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
 	    carry_other_fn *other, void *arg);
 /*
  * Connections from a HANDOFF_MSG_ADOPT message (fds[0] the state, the rest
- * the sockets), made with their unsent echo, bytes, start and idle clock.
+ * the sockets), made with their unsent echo, bytes, start and idle clock;
+ * one inside its PROXY header has c->px, with what came of the header and
+ * deadline_ms 0, for the caller to set.
  * Returns how many (each calloc'd, in out), or -1 with *why; then every
  * descriptor was closed.  Takes the descriptors either way.
  */

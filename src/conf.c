@@ -181,6 +181,7 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conf_at *at)
 	    c->at_listen_tcp : c->at_listen_udp) :
 	    c->at_listen_tcp.line > c->at_listen_udp.line ?
 	    c->at_listen_tcp : c->at_listen_udp;
+	c->at_metrics_listen = key_at(at, "metrics_listen");
 	c->at_user = key_at(at, "user");
 	c->at_group = key_at(at, "group");
 	c->workers = (int)cfg_getint(cfg, "workers");
@@ -447,12 +448,13 @@ conf_resolve_user(const struct conf *c, struct creds *out, char *err,
 	return -1;
 }
 
-/* Where a listen spec came from, for a message: "FILE:LINE: key" or "-l". */
+/* Where a listen spec came from, for a message: "FILE:LINE: key" or "-l"
+ * (-l sets the echo lists, never metrics_listen). */
 static void
 listen_origin(const struct conf *c, const char *key, struct conf_at at,
     char *out, size_t outlen)
 {
-	if (c->listen_cmdline)
+	if (c->listen_cmdline && strcmp(key, "metrics_listen") != 0)
 		snprintf(out, outlen, "-l");
 	else
 		snprintf(out, outlen, "%s:%d: %s", conf_at_file(c, at), at.line,
@@ -460,7 +462,8 @@ listen_origin(const struct conf *c, const char *key, struct conf_at at,
 }
 
 int
-conf_resolve_listen(const struct conf *c, char *err, size_t errlen)
+conf_resolve_listen(const struct conf *c, bool activated, char *err,
+    size_t errlen)
 {
 	const struct {
 		const char	*key;
@@ -469,13 +472,18 @@ conf_resolve_listen(const struct conf *c, char *err, size_t errlen)
 		int		 socktype;
 		struct conf_at	 at;
 	} lists[] = {
+		/* bound by echod under socket activation too (metrics.h) */
+		{ "metrics_listen", c->metrics_listen, c->n_metrics_listen,
+		    SOCK_STREAM, c->at_metrics_listen },
 		{ "listen_tcp", c->listen_tcp, c->n_listen_tcp, SOCK_STREAM,
 		    c->at_listen_tcp },
 		{ "listen_udp", c->listen_udp, c->n_listen_udp, SOCK_DGRAM,
 		    c->at_listen_udp },
 	};
+	/* systemd's sockets are bound already: the echo lists are ignored */
+	size_t nlists = activated ? 1 : nitems(lists);
 
-	for (size_t l = 0; l < nitems(lists); l++) {
+	for (size_t l = 0; l < nlists; l++) {
 		for (size_t i = 0; i < lists[l].n; i++) {
 			/* the same question listen.c asks before it binds */
 			struct addrinfo hints = { .ai_family = AF_UNSPEC,
@@ -522,8 +530,8 @@ finish(struct conf *c, const struct conf_overrides *o, bool activated,
 		conf_free(c);
 		return st;
 	}
-	/* the addresses only if echod binds them: systemd's are bound */
-	if ((!activated && conf_resolve_listen(c, err, errlen) == -1) ||
+	/* the addresses echod binds: not the echo ones systemd passes */
+	if (conf_resolve_listen(c, activated, err, errlen) == -1 ||
 	    conf_resolve_user(c, &c->creds, err, errlen) == -1) {
 		conf_free(c);
 		return CONF_INVALID;

@@ -76,6 +76,7 @@ struct conf {
 	struct conf_at at_listen_tcp;
 	struct conf_at at_listen_udp;
 	bool	  listen_cmdline;	/* the lists are -l's, not the file's */
+	struct conf_at at_metrics_listen;
 	struct conf_at at_user;
 	struct conf_at at_group;
 	/* "FILE:LINE: warning: ..." for what is accepted but suspect (a key
@@ -105,8 +106,9 @@ enum conf_status {
 /*
  * The one way in, for start and reload alike: reads path (NULL: the
  * built-in defaults) and its drop-ins (path.d/NAME.conf, confsrc.h),
- * puts the command line o over it, looks the listen
- * specs up (unless activated: the sockets come from systemd), and looks the
+ * puts the command line o over it, looks the listen specs up (not
+ * listen_tcp and listen_udp if activated: those sockets come from
+ * systemd), and looks the
  * user up into creds.  warn (may be NULL) is told each of the file's
  * warnings as soon as it is read, even if a later step fails.  *out is the
  * configuration on CONF_OK, NULL otherwise, with the reason in err.
@@ -154,12 +156,14 @@ struct conf	*conf_parse(struct confsrc *src, const char *path, char *err,
 int		 conf_override(struct conf *, const struct conf_overrides *,
 		    char *err, size_t errlen);
 /*
- * Looks every listen spec up as binding it will (getaddrinfo: host names,
- * service names, scope ids), without binding.  0, or -1 with "FILE:LINE:
- * listen_tcp: "spec": reason" (or "-l: ...") in err.  Not for socket
- * activation, where the lists are ignored.
+ * Looks every address echod will bind up as binding it will (getaddrinfo:
+ * host names, service names, scope ids), without binding: metrics_listen
+ * always, listen_tcp and listen_udp unless activated (systemd passes those
+ * sockets and the lists are ignored).  0, or -1 with "FILE:LINE:
+ * listen_tcp: "spec": reason" (or "-l: ...") in err.
  */
-int		 conf_resolve_listen(const struct conf *, char *err, size_t errlen);
+int		 conf_resolve_listen(const struct conf *, bool activated,
+		    char *err, size_t errlen);
 /*
  * If user is set: looks user and group up and checks that this process can
  * switch to them, filling *out (may be NULL).  0, or -1 with "FILE:LINE:

@@ -121,3 +121,34 @@ conn_release(struct conn *c)
 	c->pend = NULL;
 	c->pend_off = c->pend_len = 0;
 }
+
+void
+conn_list_merge(struct conn_list *l, struct conn **v, size_t n)
+{
+	struct conn *at = l->tail;
+
+	/* Insertion sort: a batch comes in its sender's order, sorted. */
+	for (size_t i = 1; i < n; i++) {
+		struct conn *c = v[i];
+		size_t k = i;
+		for (; k > 0 && v[k - 1]->last_ms > c->last_ms; k--)
+			v[k] = v[k - 1];
+		v[k] = c;
+	}
+	/* Newest first, each right after the last one no newer than it. */
+	for (size_t i = n; i-- > 0;) {
+		struct conn *c = v[i];
+		while (at != NULL && at->last_ms > c->last_ms)
+			at = at->prev;
+		c->prev = at;
+		c->next = at != NULL ? at->next : l->head;
+		if (c->next != NULL)
+			c->next->prev = c;
+		else
+			l->tail = c;
+		if (at != NULL)
+			at->next = c;
+		else
+			l->head = c;
+	}
+}

@@ -76,10 +76,11 @@ uint32_t	conn_events(const struct conn *);
 void		conn_release(struct conn *);	/* frees the remainder */
 
 /*
- * Connections linked through their prev and next, oldest first: a worker's
- * open ones by last progress, and those waiting for their PROXY header
- * (proxyin.h) by deadline.  A connection is on one list at a time.  Inline:
- * a worker moves a connection to the tail on every event.
+ * Connections linked through their prev and next, oldest first by last_ms:
+ * a worker's open ones by last progress, and those waiting for their PROXY
+ * header (proxyin.h) by when they came, so by deadline.  A connection is
+ * on one list at a time.  Inline: a worker moves a connection to the tail
+ * on every event.
  */
 struct conn_list {
 	struct conn	*head, *tail;
@@ -101,5 +102,13 @@ conn_list_unlink(struct conn_list *l, struct conn *c)
 	if (c->next) c->next->prev = c->prev; else l->tail = c->prev;
 	c->prev = c->next = NULL;
 }
+
+/*
+ * Adds v[0..n) (sorting v on the way) where their last_ms puts them: an
+ * adopted connection keeps its client's idle clock, older than what the
+ * worker accepted itself, and expiry looks only at the head.  One walk
+ * back from the tail per batch, not per turn.
+ */
+void	conn_list_merge(struct conn_list *, struct conn **v, size_t n);
 
 #endif

@@ -180,6 +180,20 @@ control_close(struct control *c)
 	c->path[0] = '\0';
 }
 
+void
+control_move(struct control *c, struct control *from)
+{
+	bool stopping = c->stopping;
+
+	control_close(c);
+	*c = *from;
+	c->srv.arg = c;		/* answer() finds the struct through it */
+	c->stopping = stopping;	/* a reload during stop_delay still fails checks */
+	from->fd = -1;
+	from->path[0] = '\0';
+	memset(&from->srv, 0, sizeof(from->srv));
+}
+
 size_t
 control_fds(const struct control *c, int *out)
 {

@@ -47,6 +47,9 @@ int	control_open(struct control *c, const char *path, const struct creds *owner,
 	    char *err, size_t errlen);
 /* Closes it, unlinking the file if it is still the one made. */
 void	control_close(struct control *c);
+/* Closes c, then moves from's socket and clients into it; from is left
+ * closed.  A reload opens the new socket aside, then moves it in. */
+void	control_move(struct control *c, struct control *from);
 /* Its descriptors (the socket and its clients'), for children to close:
  * appends to out (room for 1 + CONTROL_MAX_CLIENTS), returns how many. */
 size_t	control_fds(const struct control *c, int *out);

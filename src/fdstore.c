@@ -283,7 +283,7 @@ fdstore_abandon(struct fdstore_set *s)
 	uint64_t deadline = now_coarse_ms() + ABANDON_MS;
 
 	for (size_t i = 0; i < s->n; i++)
-		handoff_finish(s->v[i].fd, s->v[i].rec.pend, s->v[i].rec.pend_len,
-		    deadline);
+		handoff_finish(s->v[i].fd, s->v[i].rec.pend,
+		    handoff_owed(&s->v[i].rec), deadline);
 	fdstore_done(s);
 }

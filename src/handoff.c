@@ -9,8 +9,10 @@
  *           u8 peerlen, proxylen; 28 bytes peer; 28 bytes proxy;
  *           then pend_len bytes of unsent echo
  *
- * flags: 1 the client shut its side, 2 a balancer's own connection.  peer is
- * the socket's; proxy the client its PROXY header named, if it had one.
+ * flags: 1 the client shut its side, 2 a balancer's own connection, 4 its
+ * PROXY header is not complete (the bytes after the record are the part
+ * read so far, not echo).  peer is the socket's; proxy the client its
+ * PROXY header named, if it had one.
  *
  * Host byte order: it never leaves the machine.  The sender seals the memfd
  * (no write, grow or shrink), so the reader can map it and parse in place
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #include "handoff.h"
+#include "proxyin.h"
 #include "util.h"
 
 #define MAGIC		0x014f4845u	/* "EHO\1" */
@@ -37,6 +40,7 @@
 #define REC_LEN		96
 #define F_RDEOF		0x0001
 #define F_BALANCER	0x0002	/* the balancer's own (PROXY LOCAL) */
+#define F_PROXYIN	0x0004	/* inside its PROXY header */
 
 _Static_assert(sizeof(struct sockaddr_in6) == ADDR_ROOM, "address room");
 
@@ -75,6 +79,12 @@ handoff_rec_from_conn(struct handoff_rec *r, const struct conn *c,
 	} else {
 		r->peer = c->peer;
 		r->peerlen = c->peerlen;
+	}
+	if (c->px != NULL) {	/* nothing echoed yet: the header so far */
+		r->proxyin = true;
+		r->pend = (const char *)c->px->buf;
+		r->pend_len = (uint32_t)c->px->len;
+		return;
 	}
 	r->pend = c->pend ? c->pend + c->pend_off : NULL;
 	r->pend_len = c->pend_len;
@@ -124,7 +134,8 @@ handoff_encode_buf(const struct handoff_rec *v, size_t n, void *buf)
 		    .start_us = v[i].start_us, .idle_ms = v[i].idle_ms,
 		    .pend_len = v[i].pend_len,
 		    .flags = (uint16_t)((v[i].rd_eof ? F_RDEOF : 0) |
-		    (v[i].balancer ? F_BALANCER : 0)),
+		    (v[i].balancer ? F_BALANCER : 0) |
+		    (v[i].proxyin ? F_PROXYIN : 0)),
 		    .peerlen = (uint8_t)v[i].peerlen,
 		    .proxylen = (uint8_t)v[i].proxylen };
 		memcpy(w.peer, &v[i].peer, v[i].peerlen);
@@ -221,7 +232,7 @@ handoff_decode_buf(const void *buf, size_t len, size_t expect,
 		}
 		memcpy(&w, p, sizeof(w));
 		p += REC_LEN;
-		if (w.flags & ~(F_RDEOF | F_BALANCER)) {
+		if (w.flags & ~(F_RDEOF | F_BALANCER | F_PROXYIN)) {
 			*why = "state with unknown flags";
 			goto bad;
 		}
@@ -239,12 +250,19 @@ handoff_decode_buf(const void *buf, size_t len, size_t expect,
 			*why = "state of a finished connection";
 			goto bad;
 		}
+		/* Inside its header: nothing of it judged, nothing echoed. */
+		if ((w.flags & F_PROXYIN) && ((w.flags & ~F_PROXYIN) ||
+		    w.proxylen != 0 || w.pend_len >= PROXY_MAX_HEADER)) {
+			*why = "state of an impossible PROXY header";
+			goto bad;
+		}
 		r->id = w.id;
 		r->bytes = w.bytes;
 		r->start_us = w.start_us;
 		r->idle_ms = w.idle_ms;
 		r->rd_eof = (w.flags & F_RDEOF) != 0;
 		r->balancer = (w.flags & F_BALANCER) != 0;
+		r->proxyin = (w.flags & F_PROXYIN) != 0;
 		memcpy(&r->peer, w.peer, w.peerlen);
 		r->peerlen = w.peerlen;
 		memcpy(&r->proxy, w.proxy, w.proxylen);

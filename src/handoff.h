@@ -45,9 +45,19 @@ struct handoff_rec {
 	 * it: peer stays the socket's). proxylen 0: none. */
 	union sockaddr_any	 proxy;
 	socklen_t		 proxylen;
+	/* The client's PROXY header is not complete: pend holds what came
+	 * of it (less than PROXY_MAX_HEADER), to be read on from there. */
+	bool			 proxyin;
 	const char		*pend;		/* unsent echo, sent first */
 	uint32_t		 pend_len;
 };
+
+/* The echo r's client is owed: a PROXY header's first bytes are none. */
+static inline uint32_t
+handoff_owed(const struct handoff_rec *r)
+{
+	return r->proxyin ? 0 : r->pend_len;
+}
 
 /* What handoff_decode() made: records whose pend points into a mapping. */
 struct handoff_batch {
@@ -61,7 +71,7 @@ struct handoff_batch {
 void	handoff_rec_from_conn(struct handoff_rec *, const struct conn *c,
 	    uint64_t now_ms);
 /* The other way: what r says of its connection, into c (but its unsent
- * echo, which the caller copies: r's points into a mapping). */
+ * echo or header, which the caller copies: r's points into a mapping). */
 void	handoff_rec_to_conn(struct conn *c, const struct handoff_rec *r,
 	    uint64_t now_ms);
 /* The records as a sealed memfd (read-only from then on), or -1 with errno. */

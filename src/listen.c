@@ -146,6 +146,25 @@ listen_from_systemd(struct listeners *ls, char *err, size_t errlen)
 	return count;
 }
 
+int
+listen_passed(void)
+{
+	char **names = NULL;
+	int n, count = 0;
+
+	if ((n = sd_listen_fds_with_names(0, &names)) <= 0)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		/* a parked connection is not a listener (fdstore.c's) */
+		if (names == NULL || names[i] == NULL || !fdstore_is_ours(names[i]))
+			count++;
+		if (names)
+			free(names[i]);
+	}
+	free(names);
+	return count;
+}
+
 void
 listen_remove(struct listeners *ls, size_t i)
 {
@@ -275,83 +294,129 @@ serving(const struct listeners *ls, const struct want *w)
 	return -1;
 }
 
-int
-listen_reconcile(struct listeners *ls, const struct conf *c,
-    void (*note)(bool added, const struct listener *), char *err, size_t errlen)
+/* Each wanted address's socket: kept from ls, or bound into p->added. */
+static int
+bind_wanted(struct listeners *ls, const struct wants *want, int backlog,
+    struct listen_plan *p, char *err, size_t errlen)
 {
-	struct listeners added = { 0 };
-	struct wants want = { 0 };
-	bool *keep = NULL;
-	int *have = NULL, rc = -1;
+	for (size_t i = 0; i < want->n; i++) {
+		const struct want *w = &want->v[i];
+		char name[ADDR_STRLEN];
+		int fd, at;
 
+		if ((at = serving(ls, w)) != -1) {
+			p->keep[at] = true;
+			continue;
+		}
+		if ((fd = open_one((const struct sockaddr *)&w->ss, w->len, w->proto,
+		    backlog)) == -1) {
+			addr_format((const struct sockaddr *)&w->ss, w->len, name,
+			    sizeof(name));
+			snprintf(err, errlen, "listen %s (%s %s): %s", w->spec,
+			    proto_name(w->proto), name, strerror(errno));
+			return -1;
+		}
+		if (push(&p->added, fd, w->proto, false, w->spec,
+		    (const struct sockaddr *)&w->ss, w->len) == -1) {
+			close(fd);
+			snprintf(err, errlen, "listen %s: out of memory", w->spec);
+			return -1;
+		}
+	}
+	/* A kept socket takes the new spelling (the first spec naming it). */
+	for (size_t i = want->n; i-- > 0;) {
+		int at = serving(ls, &want->v[i]);
+		if (at != -1)
+			snprintf(p->spell[at], sizeof(p->spell[0]), "%s",
+			    want->v[i].spec);
+	}
+	return 0;
+}
+
+int
+listen_prepare(struct listeners *ls, const struct conf *c,
+    struct listen_plan *p, char *err, size_t errlen)
+{
+	struct wants want = { 0 };
+	int rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	p->n_old = ls->n;
 	for (size_t i = 0; i < c->n_listen_tcp; i++)
 		if (resolve(&want, c->listen_tcp[i], PROTO_TCP, err, errlen) == -1)
 			goto out;
 	for (size_t i = 0; i < c->n_listen_udp; i++)
 		if (resolve(&want, c->listen_udp[i], PROTO_UDP, err, errlen) == -1)
 			goto out;
-	if ((keep = calloc(ls->n + 1, sizeof(*keep))) == NULL ||
-	    (have = calloc(want.n + 1, sizeof(*have))) == NULL) {
+	if ((p->keep = calloc(ls->n + 1, sizeof(*p->keep))) == NULL ||
+	    (p->spell = calloc(ls->n + 1, sizeof(*p->spell))) == NULL) {
 		snprintf(err, errlen, "listen: out of memory");
 		goto out;
 	}
-	/* Bind first: a failure must leave everything as it was. */
-	for (size_t i = 0; i < want.n; i++) {
-		const struct want *w = &want.v[i];
-		char name[ADDR_STRLEN];
-		int fd;
-
-		if ((have[i] = serving(ls, w)) != -1) {
-			keep[have[i]] = true;
-			continue;
-		}
-		if ((fd = open_one((const struct sockaddr *)&w->ss, w->len, w->proto,
-		    c->backlog)) == -1) {
-			addr_format((const struct sockaddr *)&w->ss, w->len, name,
-			    sizeof(name));
-			snprintf(err, errlen, "listen %s (%s %s): %s", w->spec,
-			    proto_name(w->proto), name, strerror(errno));
-			goto out;
-		}
-		if (push(&added, fd, w->proto, false, w->spec,
-		    (const struct sockaddr *)&w->ss, w->len) == -1) {
-			close(fd);
-			snprintf(err, errlen, "listen %s: out of memory", w->spec);
-			goto out;
-		}
-	}
-	/* Room for the added ones, before anything changes: past here
-	 * nothing can fail. */
-	if (added.n > 0) {
+	if (bind_wanted(ls, &want, c->backlog, p, err, errlen) == -1)
+		goto out;
+	/* Room for the added ones now: listen_commit() cannot fail. */
+	if (p->added.n > 0) {
 		struct listener *v = realloc(ls->v,
-		    (ls->n + added.n) * sizeof(*v));
+		    (ls->n + p->added.n) * sizeof(*v));
 		if (v == NULL) {
 			snprintf(err, errlen, "listen: out of memory");
 			goto out;
 		}
 		ls->v = v;
 	}
-	/* A kept socket takes the new spelling (the first spec naming it). */
-	for (size_t i = want.n; i-- > 0;)
-		if (have[i] != -1)
-			snprintf(ls->v[have[i]].spec, sizeof(ls->v[0].spec), "%s",
-			    want.v[i].spec);
-	for (size_t i = ls->n; i-- > 0;) {
-		if (keep[i] || ls->v[i].passed)
+	rc = 0;
+out:
+	free(want.v);
+	if (rc == -1)
+		listen_abandon(p);
+	return rc;
+}
+
+size_t
+listen_commit(struct listeners *ls, struct listen_plan *p,
+    void (*note)(bool added, const struct listener *))
+{
+	size_t changed = p->added.n;
+
+	for (size_t i = p->n_old; i-- > 0;) {
+		if (p->keep[i]) {
+			memcpy(ls->v[i].spec, p->spell[i], sizeof(ls->v[i].spec));
+			continue;
+		}
+		if (ls->v[i].passed)
 			continue;
 		note(false, &ls->v[i]);
 		listen_remove(ls, i);
+		changed++;
 	}
-	for (size_t i = 0; i < added.n; i++) {
-		ls->v[ls->n++] = added.v[i];
-		note(true, &added.v[i]);
+	for (size_t i = 0; i < p->added.n; i++) {
+		ls->v[ls->n++] = p->added.v[i];
+		note(true, &p->added.v[i]);
 	}
-	added.n = 0;
-	rc = 0;
-out:
-	listen_close_all(&added);
-	free(want.v);
-	free(keep);
-	free(have);
-	return rc;
+	p->added.n = 0;
+	listen_abandon(p);
+	return changed;
+}
+
+void
+listen_abandon(struct listen_plan *p)
+{
+	listen_close_all(&p->added);
+	free(p->keep);
+	free(p->spell);
+	p->keep = NULL;
+	p->spell = NULL;
+}
+
+int
+listen_reconcile(struct listeners *ls, const struct conf *c,
+    void (*note)(bool added, const struct listener *), char *err, size_t errlen)
+{
+	struct listen_plan p;
+
+	if (listen_prepare(ls, c, &p, err, errlen) == -1)
+		return -1;
+	listen_commit(ls, &p, note);
+	return 0;
 }

@@ -36,6 +36,10 @@ const char	*proto_name(enum proto);
  * none were passed), or -1 with err set for a socket echod cannot serve.
  */
 int	listen_from_systemd(struct listeners *ls, char *err, size_t errlen);
+/* How many listeners systemd passes (LISTEN_FDS, parked connections not
+ * counted), leaving them for listen_from_systemd(): a start with any uses
+ * them instead of listen_tcp and listen_udp. */
+int	listen_passed(void);
 /* Moves the listener at index i out of ls, closing its socket. */
 void	listen_remove(struct listeners *ls, size_t i);
 void	listen_close_all(struct listeners *ls);
@@ -48,10 +52,33 @@ void	listen_close_all(struct listeners *ls);
  * address listed twice is bound once.  If a spec does not resolve, an added
  * address cannot be bound or memory runs out, changes nothing and says why
  * in err.  note(true, l) and note(false, l) are told of each listener added
- * and closed.
+ * and closed.  listen_prepare() and listen_commit() in one.
  */
 int	listen_reconcile(struct listeners *ls, const struct conf *c,
 	    void (*note)(bool added, const struct listener *),
 	    char *err, size_t errlen);
+
+/*
+ * The same in two steps, so that a reload can bind everything it needs
+ * (echo, metrics, control) before any of it takes effect.  A plan holds
+ * the sockets bound for ls but not yet in it.
+ */
+struct listen_plan {
+	struct listeners added;		/* bound, not yet serving */
+	size_t		 n_old;		/* ls->n when prepared */
+	bool		*keep;		/* per listener of ls: still wanted */
+	char		(*spell)[ADDR_STRLEN];	/* its new spec, if kept */
+};
+
+/* Resolves and binds what c adds to ls, changing nothing ls serves; -1
+ * with err (nothing left bound), as listen_reconcile() says. */
+int	listen_prepare(struct listeners *ls, const struct conf *c,
+	    struct listen_plan *p, char *err, size_t errlen);
+/* Applies p to ls, which must not have changed since: cannot fail.
+ * Returns how many listeners were added and closed. */
+size_t	listen_commit(struct listeners *ls, struct listen_plan *p,
+	    void (*note)(bool added, const struct listener *));
+/* Closes what p bound, leaving ls as it was. */
+void	listen_abandon(struct listen_plan *p);
 
 #endif

@@ -131,8 +131,8 @@ lost(unsigned long n)
 }
 
 /* True when fd 2 is the stream JOURNAL_STREAM names (dev:inode). */
-static int
-stderr_is_journal(void)
+bool
+log_stderr_is_journal(void)
 {
 	const char *e = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
@@ -177,7 +177,7 @@ log_init(enum log_target t, const char *ident)
 	if (out_fd != STDERR_FILENO && out_fd != -1)
 		close(out_fd);
 	out_fd = STDERR_FILENO;
-	target = stderr_is_journal() ? LOG_TO_JOURNAL : t;
+	target = log_stderr_is_journal() ? LOG_TO_JOURNAL : t;
 	switch (target) {
 	case LOG_TO_JOURNAL:
 		if ((fd = dgram_to(JOURNAL_SOCKET)) != -1) {

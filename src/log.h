@@ -14,6 +14,8 @@ enum log_target {
 
 /* Picks the journal when stderr is journald's stream, else `target`. */
 void	log_init(enum log_target target, const char *ident);
+/* Whether stderr is journald's stream (JOURNAL_STREAM): it names us itself. */
+bool	log_stderr_is_journal(void);
 void	log_setlevel(int level);	/* a syslog priority: LOG_ERR..LOG_DEBUG */
 int	log_getlevel(void);
 void	log_setprefix(const char *prefix);	/* "worker 3" in worker processes */

@@ -3,18 +3,18 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "conf.h"
 #include "ctlclient.h"
 #include "fdstore.h"
 #include "detach.h"
+#include "listen.h"
 #include "log.h"
 #include "master.h"
 #include "title.h"
@@ -36,10 +36,27 @@ absolute(const char *path)
 	return abs;
 }
 
+/*
+ * Before the log is set up: a line on stderr, named, unless stderr is
+ * journald's, which names us already ("echod[1]: echod: ..." otherwise).
+ */
+static void __attribute__((format(printf, 1, 2)))
+sayf(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_stderr_is_journal())
+		fputs("echod: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 static void
 say(const char *msg)
 {
-	fprintf(stderr, "echod: %s\n", msg);
+	sayf("%s", msg);
 }
 
 static void
@@ -47,6 +64,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: echod [-dfhtV] [-c file] [-l address]... [-p pidfile] [-w workers]\n"
+	    "       echod -t --socket-activated [-c file]\n"
 	    "       echod --status [--json | --health] [-c file]\n"
 	    "  -c, --config FILE      configuration file (default %s)\n"
 	    "  -d, --debug            log debug messages\n"
@@ -56,6 +74,7 @@ usage(FILE *f)
 	    "      --json             with --status: print JSON\n"
 	    "  -l, --listen ADDRESS   listen on TCP and UDP at ADDRESS (repeatable)\n"
 	    "  -p, --pidfile FILE     write the PID to FILE\n"
+	    "      --socket-activated with -t: check as a start with sockets from systemd\n"
 	    "      --status           ask the running echod for its workers and totals\n"
 	    "  -t, --test-config      check the configuration and exit\n"
 	    "  -V, --version          show the version\n"
@@ -63,8 +82,11 @@ usage(FILE *f)
 	    CONF_DEFAULT_PATH);
 }
 
-enum { OPT_STATUS = 256, OPT_JSON, OPT_HEALTH };
+enum { OPT_STATUS = 256, OPT_JSON, OPT_ACTIVATED, OPT_HEALTH };
 static bool	want_status, want_json, want_health; /* --status, --json, --health */
+/* --socket-activated: the unit's ExecReload= runs -t without the sockets
+ * its echod was given, yet must judge the file as that echod does. */
+static bool	want_activated;
 
 /*
  * --status: the control socket's path comes from the configuration file
@@ -99,11 +121,11 @@ read_override(int ch, const char *arg, struct conf_overrides *ov)
 	switch (ch) {
 	case 'l':
 		if (conf_check_listen(arg, &why) == -1) {
-			fprintf(stderr, "echod: -l %s: %s\n", arg, why);
+			sayf("-l %s: %s", arg, why);
 			return EX_USAGE;
 		}
 		if (ov->n_listen == CONF_MAX_LISTEN) {
-			fprintf(stderr, "echod: at most %d -l addresses\n",
+			sayf("at most %d -l addresses",
 			    CONF_MAX_LISTEN);
 			return EX_USAGE;
 		}
@@ -111,14 +133,14 @@ read_override(int ch, const char *arg, struct conf_overrides *ov)
 		break;
 	case 'p':
 		if (conf_check_pidfile(arg, &why) == -1) {
-			fprintf(stderr, "echod: -p %s: %s\n", arg, why);
+			sayf("-p %s: %s", arg, why);
 			return EX_USAGE;
 		}
 		ov->pidfile = arg;
 		break;
 	case 'w':
 		if (conf_parse_workers(arg, &ov->workers, &why) == -1) {
-			fprintf(stderr, "echod: -w %s: %s\n", arg, why);
+			sayf("-w %s: %s", arg, why);
 			return EX_USAGE;
 		}
 		break;
@@ -144,6 +166,7 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		{ "status",	 no_argument,	    NULL, OPT_STATUS },
 		{ "json",	 no_argument,	    NULL, OPT_JSON },
 		{ "health",	 no_argument,	    NULL, OPT_HEALTH },
+		{ "socket-activated", no_argument,  NULL, OPT_ACTIVATED },
 		{ "test-config", no_argument,	    NULL, 't' },
 		{ "version",	 no_argument,	    NULL, 'V' },
 		{ "workers",	 required_argument, NULL, 'w' },
@@ -183,6 +206,9 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		case OPT_HEALTH:
 			want_health = true;
 			break;
+		case OPT_ACTIVATED:
+			want_activated = true;
+			break;
 		case 'V':
 			printf("echod %s\n", PACKAGE_VERSION);
 			return 0;
@@ -192,16 +218,19 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		}
 	}
 	if ((want_json || want_health) && !want_status) {
-		fprintf(stderr, "echod: --%s goes with --status\n",
-		    want_json ? "json" : "health");
+		sayf("--%s goes with --status", want_json ? "json" : "health");
 		return EX_USAGE;
 	}
 	if (want_json && want_health) {
-		fprintf(stderr, "echod: --json and --health: one or the other\n");
+		sayf("--json and --health: one or the other");
+		return EX_USAGE;
+	}
+	if (want_activated && !*test) {
+		sayf("--socket-activated goes with -t");
 		return EX_USAGE;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "echod: unexpected argument: %s\n", argv[optind]);
+		sayf("unexpected argument: %s", argv[optind]);
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -216,7 +245,7 @@ start(struct conf *conf, const struct master_opts *opts, const char *path)
 	log_init(opts->foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, "echod");
 	log_setlevel(conf->log_level);
 	if (!opts->foreground && detach_start("echod") == -1) {
-		fprintf(stderr, "echod: detaching: %s\n", strerror(errno));
+		sayf("detaching: %s", strerror(errno));
 		conf_free(conf);
 		return 1;
 	}
@@ -234,7 +263,7 @@ start(struct conf *conf, const struct master_opts *opts, const char *path)
 static void
 say_stored(const char *name, const char *why)
 {
-	fprintf(stderr, "echod: stored connection %s: %s\n", name, why);
+	sayf("stored connection %s: %s", name, why);
 }
 
 /*
@@ -249,8 +278,8 @@ end_stored(void)
 	struct fdstore_set s;
 
 	if (fdstore_collect(&s, say_stored) == 0 && s.n > 0) {
-		fprintf(stderr, "echod: ending %zu connections taken from "
-		    "systemd's store\n", s.n);
+		sayf("ending %zu connections taken from "
+		    "systemd's store", s.n);
 		fdstore_abandon(&s);
 	} else
 		fdstore_done(&s);
@@ -264,7 +293,7 @@ end_stored(void)
  */
 static struct conf *
 fallback(int stored, const char *path, const struct conf_overrides *ov,
-    const char *refused)
+    bool activated, const char *refused)
 {
 	char err[CONF_ERRLEN];
 	struct confsrc src;
@@ -277,22 +306,22 @@ fallback(int stored, const char *path, const struct conf_overrides *ov,
 	rc = confsrc_from_memfd(stored, &src, &why);
 	close(stored);
 	if (rc == -1) {
-		fprintf(stderr, "echod: the stored configuration: %s; not used\n",
+		sayf("the stored configuration: %s; not used",
 		    why);
 		return NULL;
 	}
-	if (conf_read_src(&src, path, ov, sd_listen_fds(0) > 0, NULL, &c, err,
+	if (conf_read_src(&src, path, ov, activated, NULL, &c, err,
 	    sizeof(err)) != CONF_OK) {
-		fprintf(stderr, "echod: the stored configuration is refused too: "
-		    "%s\n", err);
+		sayf("the stored configuration is refused too: "
+		    "%s", err);
 		return NULL;
 	}
 	if ((c->fallback = strdup(refused)) == NULL) {
 		conf_free(c);
 		return NULL;
 	}
-	fprintf(stderr, "echod: serving the last good configuration, which the "
-	    "echod before this one stored; fix %s, then reload\n",
+	sayf("serving the last good configuration, which the "
+	    "echod before this one stored; fix %s, then reload",
 	    path ? path : "the file");
 	return c;
 }
@@ -304,7 +333,7 @@ main(int argc, char **argv)
 	struct master_opts opts = { .overrides = &ov };
 	char err[CONF_ERRLEN];
 	const char *path;
-	bool test = false;
+	bool test = false, activated;
 	struct conf *conf;
 	enum conf_status st;
 	int rc, stored;
@@ -316,7 +345,7 @@ main(int argc, char **argv)
 	if (opts.conf_path != NULL && opts.conf_path[0] != '/') {
 		const char *given = opts.conf_path;
 		if ((opts.conf_path = absolute(given)) == NULL) {
-			fprintf(stderr, "echod: -c %s: %s\n", given, strerror(errno));
+			sayf("-c %s: %s", given, strerror(errno));
 			return EX_CONFIG;
 		}
 	}
@@ -326,13 +355,15 @@ main(int argc, char **argv)
 	if (want_status)
 		return ask_status(path, want_json, want_health);
 	/* -t judges what a start would: the user too, as this process, and
-	 * the addresses (ignored under socket activation) */
+	 * the addresses echod binds (not the echo lists under socket
+	 * activation: systemd's sockets are used instead) */
+	activated = want_activated || listen_passed() > 0;
 	stored = test ? -1 : fdstore_take_conf();
-	if ((st = conf_read(path, &ov, sd_listen_fds(0) > 0, test ? say : NULL,
-	    &conf, err, sizeof(err))) != CONF_OK) {
+	if ((st = conf_read(path, &ov, activated, test ? say : NULL, &conf, err,
+	    sizeof(err))) != CONF_OK) {
 		say(err);
 		if (st == CONF_INVALID &&
-		    (conf = fallback(stored, path, &ov, err)) != NULL)
+		    (conf = fallback(stored, path, &ov, activated, err)) != NULL)
 			return start(conf, &opts, path);
 		if (!test)
 			end_stored();
@@ -341,7 +372,7 @@ main(int argc, char **argv)
 	if (stored != -1)
 		close(stored);
 	if (test) {
-		fprintf(stderr, "echod: configuration file %s test is successful\n",
+		sayf("configuration file %s test is successful",
 		    path ? path : "(built-in defaults)");
 		conf_free(conf);
 		return 0;

@@ -2,9 +2,10 @@
  * master_reload.c - a reload (SIGHUP) and a resize (SIGTTIN/SIGTTOU).  A
  * reload reads the configuration the way start-up does (conf_read()),
  * reconciles the listeners, and starts a new generation that the old one
- * drains behind, or hands its connections to; a bad file leaves the
- * running one in place.  It acts on the struct master of master_state.h,
- * which master_run() passes in.
+ * drains behind, or hands its connections to; a bad file, or an address
+ * that cannot be bound, leaves the running one in place, every listener
+ * included.  It acts on the struct master of master_state.h, which
+ * master_run() passes in.
  */
 #include "config.h"
 
@@ -60,6 +61,8 @@ static void
 reload(struct master *m)
 {
 	char err[CONF_ERRLEN];
+	struct listen_plan echo = { 0 };
+	struct observe_plan obs;
 	struct conf *c;
 	/* The file running now, or, if that is the built-in configuration,
 	 * the default file if it has appeared since (its path is not used
@@ -77,21 +80,27 @@ reload(struct master *m)
 	}
 	for (size_t i = 0; i < c->n_warnings; i++)
 		log_warnx("%s", c->warnings[i]);
+	/* All or nothing: everything new is bound before anything switches,
+	 * so a failure leaves every old listener serving. */
 	if (!m->activated &&
-	    listen_reconcile(&m->ls, c, master_note_listener, err,
-	    sizeof(err)) == -1) {
+	    listen_prepare(&m->ls, c, &echo, err, sizeof(err)) == -1) {
 		reload_failed(m, c, err);
 		return;
 	}
-	if (observe_reload(&m->obs, m->conf, c, err, sizeof(err)) == -1) {
+	if (observe_prepare(&m->obs, m->conf, c, &obs, err, sizeof(err)) == -1) {
+		listen_abandon(&echo);
 		reload_failed(m, c, err);
 		return;
 	}
+	if (!m->activated)
+		listen_commit(&m->ls, &echo, master_note_listener);
+	observe_commit(&m->obs, m->conf, c, &obs);
 	if (m->conf->fallback != NULL)
 		log_info("%s accepted: the stored configuration is replaced",
 		    path ? path : "the built-in configuration");
 	conf_free(m->conf);
 	m->conf = c;	/* workers forked from now on start from it */
+	m->relay.hold_ms = c->shutdown_timeout_ms;
 	if (confsrc_keep(&c->src) == -1 && fdstore_max() > 0)
 		log_warnx("the configuration could not be kept with systemd");
 	log_setlevel(c->log_level);

@@ -133,6 +133,7 @@ master_start(struct master *m, struct conf *conf,
 	m->pidfd = -1;
 	m->now_ms = now_coarse_ms();
 	relay_init(&m->relay, &m->pool);
+	m->relay.hold_ms = conf->shutdown_timeout_ms;
 	notify_init();
 	raise_nofile();
 	if ((m->sigfd = master_signals_open()) == -1)

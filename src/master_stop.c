@@ -44,6 +44,7 @@ begin_stop(struct master *m, bool now)
 	m->stop_deadline_ms = m->now_ms + timeout + DRAIN_GRACE_MS;
 	health_status_now(&m->health);	/* with EXTEND_TIMEOUT_USEC */
 	m->relay.parking = park;
+	relay_release_held(&m->relay);	/* no new generation will come */
 	for (int i = 0; i < m->pool.hw; i++) {
 		if (now)
 			pool_quit(&m->pool, i, m->stop_deadline_ms);

@@ -37,20 +37,9 @@ metrics_init(struct metrics *mt)
 	mt->pipe_w = -1;
 }
 
-static int		 changes;
-static void		(*note_fn)(bool, const struct listener *);
-
-static void
-count_change(bool added, const struct listener *l)
-{
-	changes++;
-	if (note_fn != NULL)
-		note_fn(added, l);
-}
-
 int
-metrics_reconcile(struct metrics *mt, const struct conf *c,
-    void (*note)(bool, const struct listener *), char *err, size_t errlen)
+metrics_prepare(struct metrics *mt, const struct conf *c,
+    struct listen_plan *p, char *err, size_t errlen)
 {
 	/* The echo listeners' reconciliation, on a configuration that lists
 	 * only the metrics addresses, as TCP. */
@@ -58,19 +47,33 @@ metrics_reconcile(struct metrics *mt, const struct conf *c,
 		.listen_tcp = c->metrics_listen, .n_listen_tcp = c->n_metrics_listen,
 		.backlog = 128,
 	};
+	char why[CONF_ERRLEN];
 
-	changes = 0;
-	note_fn = note;
-	int rc = listen_reconcile(&mt->ls, &only, count_change, err, errlen);
-	note_fn = NULL;
-	if (rc == -1) {
-		char why[CONF_ERRLEN];
-		snprintf(why, sizeof(why), "%s", err);
+	if (listen_prepare(&mt->ls, &only, p, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "metrics_listen: %s", why);
+		return -1;
 	}
+	return 0;
+}
+
+size_t
+metrics_commit(struct metrics *mt, struct listen_plan *p,
+    void (*note)(bool, const struct listener *))
+{
 	/* Past METRICS_MAX_SOCKETS (host names of many addresses), the rest
 	 * are bound but not served: the caller says so. */
-	return rc == -1 ? -1 : changes;
+	return listen_commit(&mt->ls, p, note);
+}
+
+int
+metrics_reconcile(struct metrics *mt, const struct conf *c,
+    void (*note)(bool, const struct listener *), char *err, size_t errlen)
+{
+	struct listen_plan p;
+
+	if (metrics_prepare(mt, c, &p, err, errlen) == -1)
+		return -1;
+	return (int)metrics_commit(mt, &p, note);
 }
 
 size_t

@@ -55,6 +55,12 @@ void	metrics_init(struct metrics *);
 int	metrics_reconcile(struct metrics *, const struct conf *c,
 	    void (*note)(bool added, const struct listener *), char *err,
 	    size_t errlen);
+/* The same in two steps (listen.h): binds what c adds, then applies it.
+ * metrics_commit() returns how many sockets changed. */
+int	metrics_prepare(struct metrics *, const struct conf *c,
+	    struct listen_plan *p, char *err, size_t errlen);
+size_t	metrics_commit(struct metrics *, struct listen_plan *p,
+	    void (*note)(bool added, const struct listener *));
 /* Its descriptors, for the workers to close: appends to out (room for
  * METRICS_MAX_SOCKETS + 1), returns how many. */
 size_t	metrics_fds(const struct metrics *, int *out);

@@ -79,20 +79,41 @@ differ(const char *a, const char *b)
 }
 
 int
-observe_reload(struct observe *o, const struct conf *old, const struct conf *c,
-    char *err, size_t errlen)
+observe_prepare(struct observe *o, const struct conf *old, const struct conf *c,
+    struct observe_plan *p, char *err, size_t errlen)
 {
-	int changed = metrics_reconcile(&o->metrics, c, note_metrics, err, errlen);
-
-	if (changed == -1)
+	control_init(&p->ctl, status, o);
+	p->move_ctl = differ(old->control_socket, c->control_socket);
+	if (metrics_prepare(&o->metrics, c, &p->metrics, err, errlen) == -1)
 		return -1;
-	if (changed > 0 || differ(old->user, c->user) || differ(old->group, c->group))
-		metrics_restart(&o->metrics);
-	if (differ(old->control_socket, c->control_socket)) {
-		control_close(&o->ctl);
-		open_control(o, c);
+	/* Unlike at start, a control socket that cannot be made fails the
+	 * reload: the running one is kept rather than lost. */
+	if (p->move_ctl && c->control_socket != NULL &&
+	    control_open(&p->ctl, c->control_socket,
+	    c->user != NULL ? &c->creds : NULL, err, errlen) == -1) {
+		listen_abandon(&p->metrics);
+		return -1;
 	}
 	return 0;
+}
+
+void
+observe_commit(struct observe *o, const struct conf *old, const struct conf *c,
+    struct observe_plan *p)
+{
+	size_t changed = metrics_commit(&o->metrics, &p->metrics, note_metrics);
+
+	if (changed > 0 || differ(old->user, c->user) || differ(old->group, c->group))
+		metrics_restart(&o->metrics);
+	if (p->move_ctl)
+		control_move(&o->ctl, &p->ctl);
+}
+
+void
+observe_abandon(struct observe_plan *p)
+{
+	listen_abandon(&p->metrics);
+	control_close(&p->ctl);
 }
 
 void

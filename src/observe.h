@@ -38,11 +38,25 @@ struct observe {
  */
 int	observe_open(struct observe *, const struct conf *c,
 	    const struct chan_page *page, char *err, size_t errlen);
-/* A reload from old to c: metrics_listen bound (a failure changes nothing:
- * -1, err), the metrics process restarted if its sockets or user changed,
- * the control socket moved if its path did. */
-int	observe_reload(struct observe *, const struct conf *old,
-	    const struct conf *c, char *err, size_t errlen);
+/*
+ * A reload from old to c, in two steps, so that nothing changes unless
+ * everything can: observe_prepare() binds c's new metrics_listen and opens
+ * c's control socket if its path changed (-1 with err, nothing changed);
+ * then observe_commit() switches over (the metrics process restarted if
+ * its sockets or user changed, the old control socket closed), or
+ * observe_abandon() closes what was prepared.
+ */
+struct observe_plan {
+	struct listen_plan	 metrics;
+	struct control		 ctl;		/* the new control socket */
+	bool			 move_ctl;	/* its path changed */
+};
+int	observe_prepare(struct observe *, const struct conf *old,
+	    const struct conf *c, struct observe_plan *, char *err,
+	    size_t errlen);
+void	observe_commit(struct observe *, const struct conf *old,
+	    const struct conf *c, struct observe_plan *);
+void	observe_abandon(struct observe_plan *);
 /* A stop is coming (stop_delay) or began: health checks fail from now on. */
 void	observe_stopping(struct observe *);
 /* Stop: the metrics sockets close and its process ends; health checks fail. */

@@ -105,7 +105,8 @@ distribute(struct relay *r, unsigned generation, const struct handoff_rec *v,
 	uint64_t deadline = now_coarse_ms() + END_MS;
 	for (size_t k = 0; k < n; k++) {
 		if (done == NULL || !done[k]) {
-			handoff_finish(fds[k], v[k].pend, v[k].pend_len, deadline);
+			handoff_finish(fds[k], v[k].pend, handoff_owed(&v[k]),
+			    deadline);
 			r->ended++;
 		} else
 			close(fds[k]);
@@ -129,18 +130,61 @@ park(struct relay *r, int i, struct handoff_rec *v, const int *fds, size_t n)
 		if (j < k)
 			close(fds[j]);
 		else
-			handoff_finish(fds[j], v[j].pend, v[j].pend_len, deadline);
+			handoff_finish(fds[j], v[j].pend, handoff_owed(&v[j]),
+			    deadline);
 	}
 	r->parked += k;
 	r->ended += n - k;
 	uint64_t unsent = 0;
 	for (size_t j = 0; j < k; j++)
-		unsent += v[j].pend_len;
+		unsent += handoff_owed(&v[j]);
 	log_info("worker %d: %zu connections (%llu bytes unsent) parked with "
 	    "systemd", i, k, (unsigned long long)unsent);
 }
 
-/* A batch from slot i's worker: checked, then passed on or refused. */
+/* To the ready workers of generation, said in one line. */
+static void
+pass_on(struct relay *r, int from, unsigned generation,
+    const struct handoff_batch *b, const int *fds)
+{
+	uint64_t unsent = 0;
+
+	for (size_t k = 0; k < b->n; k++)
+		unsent += handoff_owed(&b->v[k]);
+	size_t given = distribute(r, generation, b->v, fds, b->n);
+	log_info("worker %d: %zu connections (%llu bytes unsent) handed to "
+	    "generation %u", from, given, (unsigned long long)unsent, generation);
+}
+
+/*
+ * No worker of generation is ready yet (reloads faster than workers start):
+ * the master keeps the batch, and its descriptors, until one is, at most
+ * hold_ms.  An old worker is never refused for being early.  0, or -1
+ * (ENOMEM): nothing was taken.
+ */
+static int
+hold(struct relay *r, int from, unsigned generation, struct handoff_batch *b,
+    const int *fds)
+{
+	struct relay_held *h;
+
+	h = reallocarray(r->held, r->nheld + 1, sizeof(*r->held));
+	if (h == NULL)
+		return -1;
+	r->held = h;
+	h = &r->held[r->nheld++];
+	h->b = *b;
+	memcpy(h->fds, fds, b->n * sizeof(int));
+	h->from = from;
+	h->since_ms = now_coarse_ms();
+	h->until_ms = h->since_ms + r->hold_ms;
+	memset(b, 0, sizeof(*b));	/* the held copy owns the mapping */
+	log_info("worker %d: %zu connections held until a worker of generation "
+	    "%u is ready", from, h->b.n, generation);
+	return 0;
+}
+
+/* A batch from slot i's worker: checked, then passed on, held or refused. */
 static void
 on_batch(struct relay *r, int i, unsigned generation, int *fds, size_t nfds)
 {
@@ -155,20 +199,15 @@ on_batch(struct relay *r, int i, unsigned generation, int *fds, size_t nfds)
 	for (size_t k = 1; k < nfds && why == NULL; k++)
 		(void)handoff_check_socket(fds[k], &why);
 	if (why == NULL && handoff_decode(fds[0], n, &b, &why) == 0) {
-		if (r->parking) {
+		answer = HANDOFF_MSG_ACCEPTED;
+		if (r->parking)
 			park(r, i, b.v, fds + 1, n);
-			answer = HANDOFF_MSG_ACCEPTED;
-		} else if (relay_can_take(r, generation)) {
-			uint64_t unsent = 0;
-			for (size_t k = 0; k < n; k++)
-				unsent += b.v[k].pend_len;
-			size_t given = distribute(r, generation, b.v, fds + 1, n);
-			log_info("worker %d: %zu connections (%llu bytes unsent) "
-			    "handed to generation %u", i, given,
-			    (unsigned long long)unsent, generation);
-			answer = HANDOFF_MSG_ACCEPTED;
-		} else
-			why = "no worker of the new generation is ready";
+		else if (relay_can_take(r, generation))
+			pass_on(r, i, generation, &b, fds + 1);
+		else if (hold(r, i, generation, &b, fds + 1) == -1) {
+			why = "out of memory";
+			answer = HANDOFF_MSG_REFUSED;
+		}
 		handoff_batch_free(&b);
 	}
 	if (answer == HANDOFF_MSG_REFUSED) {
@@ -182,6 +221,78 @@ on_batch(struct relay *r, int i, unsigned generation, int *fds, size_t nfds)
 		close(fds[0]);
 	if (handoff_send(s->cmd_fd, answer, NULL, 0) == -1)
 		log_warn("answering worker %d", i);
+}
+
+/* The clients' idle clocks ran while the master held them: the new
+ * worker times each from its client's last traffic, not from the give. */
+static void
+age_held(struct relay_held *h, uint64_t now)
+{
+	for (size_t j = 0; j < h->b.n; j++)
+		h->b.v[j].idle_ms += now - h->since_ms;
+	h->since_ms = now;
+}
+
+/* Held batch k leaves the list (its descriptors are the caller's now). */
+static void
+unhold(struct relay *r, size_t k)
+{
+	handoff_batch_free(&r->held[k].b);
+	r->held[k] = r->held[--r->nheld];
+	if (r->nheld == 0) {
+		free(r->held);
+		r->held = NULL;
+	}
+}
+
+/* Held batch k, given to nobody: its echo sent (bounded), then shut. */
+static void
+end_held(struct relay *r, size_t k, const char *why)
+{
+	struct relay_held *h = &r->held[k];
+	uint64_t deadline = now_coarse_ms() + END_MS;
+
+	log_warnx("worker %d: ending %zu connections held for a new "
+	    "generation: %s", h->from, h->b.n, why);
+	for (size_t j = 0; j < h->b.n; j++)
+		handoff_finish(h->fds[j], h->b.v[j].pend,
+		    handoff_owed(&h->b.v[j]), deadline);
+	r->ended += h->b.n;
+	unhold(r, k);
+}
+
+/* The held batches to generation, once a worker of it is ready; those
+ * held too long are ended. */
+static void
+tick_held(struct relay *r, unsigned generation)
+{
+	bool ready = relay_can_take(r, generation);
+	uint64_t now = now_coarse_ms();
+
+	for (size_t k = r->nheld; k-- > 0;) {
+		struct relay_held *h = &r->held[k];
+		if (ready) {
+			age_held(h, now);
+			pass_on(r, h->from, generation, &h->b, h->fds);
+			unhold(r, k);
+		} else if (now >= h->until_ms)
+			end_held(r, k, "no worker ready within shutdown_timeout");
+	}
+}
+
+void
+relay_release_held(struct relay *r)
+{
+	while (r->nheld > 0) {
+		struct relay_held *h = &r->held[r->nheld - 1];
+		if (!r->parking) {
+			end_held(r, r->nheld - 1, "stopping");
+			continue;
+		}
+		age_held(h, now_coarse_ms());
+		park(r, h->from, h->b.v, h->fds, h->b.n);
+		unhold(r, r->nheld - 1);
+	}
 }
 
 /*
@@ -231,6 +342,7 @@ relay_on_channel(struct relay *r, int i, unsigned generation)
 void
 relay_tick(struct relay *r, unsigned generation, uint64_t deadline_ms)
 {
+	tick_held(r, generation);
 	if (!relay_can_take(r, generation))
 		return;
 	for (int i = 0; i < r->pool->hw; i++)
@@ -279,6 +391,7 @@ relay_should_park(void)
 void
 relay_abandon(struct relay *r)
 {
+	relay_release_held(r);
 	if (r->stored.n == 0 && r->stored.nstates == 0)
 		return;
 	if (r->stored.n > 0)

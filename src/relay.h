@@ -13,10 +13,24 @@
 #include <stdint.h>
 
 #include "fdstore.h"
+#include "handoff.h"
 #include "pool.h"
+
+/* A batch taken before any worker of the newest generation was ready:
+ * it waits in the master, until_ms at most (shutdown_timeout). */
+struct relay_held {
+	struct handoff_batch	 b;
+	int			 fds[HANDOFF_MAX_CONNS];
+	int			 from;		/* the slot that sent it */
+	uint64_t		 since_ms;	/* its records' idle_ms were as of then */
+	uint64_t		 until_ms;
+};
 
 struct relay {
 	struct pool		*pool;
+	struct relay_held	*held;
+	size_t			 nheld;
+	uint64_t		 hold_ms;	/* the running shutdown_timeout */
 	unsigned		 cursor;	/* round robin over the targets */
 	bool			 parking;	/* stopping for a restart */
 	struct fdstore_set	 stored;	/* from the store, not yet given */
@@ -34,8 +48,9 @@ void	relay_init(struct relay *, struct pool *);
 void	relay_on_channel(struct relay *, int i, unsigned generation);
 /*
  * Each turn: slots waiting to hand over are ordered to once a worker of
- * generation is ready; connections taken from the store are given to the
- * ready workers (and removed from the store).
+ * generation is ready; batches held for it, and connections taken from the
+ * store, are given to the ready workers (and removed from the store).
+ * Batches held past their hold_ms are ended gracefully.
  */
 void	relay_tick(struct relay *, unsigned generation, uint64_t deadline_ms);
 /* A worker of generation is ready to take connections. */
@@ -43,8 +58,12 @@ bool	relay_can_take(const struct relay *, unsigned generation);
 /* Stopping for a restart: true when the store can take connections
  * ($FDSTORE) and systemd's job on the unit is a restart. */
 bool	relay_should_park(void);
+/* Stopping: the held batches are parked if parking, else ended
+ * gracefully (no new worker will come for them). */
+void	relay_release_held(struct relay *);
 /* Start failed or stopped before the store's connections were given:
- * each one is flushed, shut down and removed from the store. */
+ * each one is flushed, shut down and removed from the store; so are the
+ * held batches (relay_release_held()). */
 void	relay_abandon(struct relay *);
 
 #endif

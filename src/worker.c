@@ -172,6 +172,16 @@ worker_uncount(struct worker *w, struct conn *c)
 }
 
 void
+worker_close_fd(struct worker *w, struct conn *c)
+{
+	/* The worker that handed it over may not have closed its copy yet:
+	 * close() alone would leave it in our epoll set, pointing at c. */
+	if (c->adopted)
+		epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+}
+
+void
 worker_conn_close(struct worker *w, struct conn *c, enum stats_close cause,
     const char *why)
 {
@@ -179,11 +189,7 @@ worker_conn_close(struct worker *w, struct conn *c, enum stats_close cause,
 	worker_log_event(w, c, LOG_CONN_CLOSE, why);
 	worker_uncount(w, c);
 	conn_list_unlink(&w->conns, c);
-	/* The worker that handed it over may not have closed its copy yet:
-	 * close() alone would leave it in our epoll set, pointing at c. */
-	if (c->adopted)
-		epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	worker_close_fd(w, c);
 	conn_release(c);
 	free(c);
 	w->nconns--;

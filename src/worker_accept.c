@@ -51,7 +51,7 @@ refuse(struct worker *w, struct conn *c, enum stats_refuse reason,
 	unsigned port;
 
 	w->count.refused[reason]++;
-	close(c->fd);
+	worker_close_fd(w, c);
 	if (w->conf->log_connections) {
 		addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
 		log_info("tcp refused %s port %u%s: %s", host, port,
@@ -83,7 +83,7 @@ worker_drop_waiting(struct worker *w, struct conn *c, uint64_t *count,
 		    "(%llu so far)", host, port, why, (unsigned long long)*count);
 	conn_list_unlink(&w->waiting, c);
 	proxyin_end(c);
-	close(c->fd);
+	worker_close_fd(w, c);
 	free(c);
 	w->nconns--;
 }
@@ -120,7 +120,7 @@ worker_on_header(struct worker *w, struct conn *c)
 		/* stop_delay: the balancer's check fails, clients are served */
 		log_debug("tcp health check refused: stopping");
 		w->px.health_checks++;
-		close(c->fd);
+		worker_close_fd(w, c);
 		conn_release(c);
 		free(c);
 		w->nconns--;

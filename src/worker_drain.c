@@ -20,6 +20,7 @@
 #include "handoff.h"
 #include "listen.h"
 #include "log.h"
+#include "proxyin.h"
 #include "stats.h"
 #include "title.h"
 #include "util.h"
@@ -52,14 +53,46 @@ worker_begin_drain(struct worker *w)
 }
 
 /*
+ * One adopted connection into the epoll set, counted for its source (never
+ * refused: it was admitted once); one inside its PROXY header is admitted
+ * when the header is read, by proxy_timeout from when it came.  False if
+ * it could not be watched: then it is closed and freed.
+ */
+static bool
+adopt_one(struct worker *w, struct conn *c)
+{
+	struct admit_policy p = worker_policy(w);
+	struct epoll_event ev = { .events = conn_events(c), .data.ptr = c };
+
+	if (c->px != NULL)
+		c->px->deadline_ms = c->last_ms + w->conf->proxy_timeout_ms;
+	else if (admit_client(&p, ADMIT_TCP, &c->peer.sa, &c->counted) != ADMIT_OK)
+		c->counted = false;
+	c->events = ev.events;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+		worker_uncount(w, c);
+		close(c->fd);
+		proxyin_end(c);
+		conn_release(c);
+		free(c);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Adopted connections (a reload's old worker's, or a restart's from
  * systemd's store), with their unsent echo first.  They are this worker's
- * own from here on: counted, listed, timed as if accepted here.
+ * own from here on: counted, listed, timed as if accepted here.  Each
+ * keeps its client's idle clock, so it goes into the lists where that
+ * clock puts it, not behind what this worker accepted since.
  */
 void
 worker_adopt(struct worker *w, int *fds, size_t nfds)
 {
-	struct conn *v[HANDOFF_MAX_CONNS];
+	struct conn *v[HANDOFF_MAX_CONNS], *open[HANDOFF_MAX_CONNS],
+	    *waiting[HANDOFF_MAX_CONNS];
+	size_t nopen = 0, nwaiting = 0;
 	const char *why;
 	int n = carry_in(fds, nfds, w->now_ms, v, &why);
 
@@ -68,45 +101,55 @@ worker_adopt(struct worker *w, int *fds, size_t nfds)
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		struct conn *c = v[i];
-		struct admit_policy p = worker_policy(w);
-		struct epoll_event ev = { .events = conn_events(c), .data.ptr = c };
-
-		/* Counted for its source, never refused: it was admitted once. */
-		if (admit_client(&p, ADMIT_TCP, &c->peer.sa, &c->counted) != ADMIT_OK)
-			c->counted = false;
-		c->events = ev.events;
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
-			worker_uncount(w, c);
-			close(c->fd);
-			conn_release(c);
-			free(c);
+		if (!adopt_one(w, v[i]))
 			continue;
-		}
-		conn_list_append(&w->conns, c);
+		if (v[i]->px != NULL)
+			waiting[nwaiting++] = v[i];
+		else
+			open[nopen++] = v[i];
 		w->nconns++;
 		w->adopted++;	/* counters: an adopted connection is ours */
 	}
+	conn_list_merge(&w->conns, open, nopen);
+	conn_list_merge(&w->waiting, waiting, nwaiting);
 	log_debug("adopted %d connections", n);
 }
 
-/* Every connection to the master, oldest first, in batches; the first
- * batch refused (or unanswered) leaves the rest draining here. */
+/* c is the master's now: out of our epoll set first, since close() alone
+ * would not remove it, and out of its list. */
+static void
+forget(struct worker *w, struct conn *c)
+{
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	worker_uncount(w, c);
+	conn_list_unlink(c->px != NULL ? &w->waiting : &w->conns, c);
+	close(c->fd);
+	proxyin_end(c);
+	conn_release(c);
+	free(c);
+	w->nconns--;
+}
+
+/* Every connection to the master, oldest first, in batches, and those
+ * still inside their PROXY header with what came of it; the first batch
+ * refused (or unanswered) leaves the rest draining here. */
 void
 worker_hand_over(struct worker *w)
 {
-	struct conn *v[HANDOFF_MAX_CONNS];
+	struct conn *v[HANDOFF_MAX_CONNS], *c;
 	uint64_t handed = 0;
 
 	worker_begin_drain(w);
 	if (w->shut)
 		return;		/* half-closed already: they end here */
 	w->handing = true;
-	while (w->conns.head != NULL) {
+	while (w->conns.head != NULL || w->waiting.head != NULL) {
 		size_t n = 0;
 		int rc;
 
-		for (struct conn *c = w->conns.head; c && n < nitems(v); c = c->next)
+		for (c = w->conns.head; c && n < nitems(v); c = c->next)
+			v[n++] = c;
+		for (c = w->waiting.head; c && n < nitems(v); c = c->next)
 			v[n++] = c;
 		rc = carry_out(w->cmd_fd, v, n, w->now_ms, worker_on_message, w);
 		if (rc != 1) {
@@ -117,17 +160,8 @@ worker_hand_over(struct worker *w)
 				    (unsigned long long)w->nconns);
 			break;
 		}
-		for (size_t i = 0; i < n; i++) {
-			/* The master holds it now: out of our epoll set first,
-			 * since close() alone would not remove it. */
-			epoll_ctl(w->ep, EPOLL_CTL_DEL, v[i]->fd, NULL);
-			worker_uncount(w, v[i]);
-			conn_list_unlink(&w->conns, v[i]);
-			close(v[i]->fd);
-			conn_release(v[i]);
-			free(v[i]);
-			w->nconns--;
-		}
+		for (size_t i = 0; i < n; i++)
+			forget(w, v[i]);
 		handed += n;
 	}
 	w->handing = false;

@@ -75,6 +75,9 @@ void	worker_log_event(struct worker *, struct conn *, enum log_conn_event,
 struct gate_load	worker_load(const struct worker *);
 struct admit_policy	worker_policy(const struct worker *);
 void	worker_uncount(struct worker *, struct conn *);
+/* Every close of a connection's socket: an adopted one leaves the epoll
+ * set first. */
+void	worker_close_fd(struct worker *, struct conn *);
 void	worker_conn_close(struct worker *, struct conn *, enum stats_close,
 	    const char *why);
 void	worker_on_message(void *worker, char type, int *fds, size_t nfds);

@@ -484,7 +484,7 @@ START_TEST(test_resolve_listen)
 	    "listen_udp = {\"127.0.0.1:0\",\n\"127.0.0.1:nosuchservice-echod\"}\n",
 	    path, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_int_eq(conf_resolve_listen(c, err, sizeof(err)), -1);
+	ck_assert_int_eq(conf_resolve_listen(c, false, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s:3: listen_udp: \"127.0.0.1:"
 	    "nosuchservice-echod\": no such service (see /etc/services)", path);
 	ck_assert_str_eq(err, want);
@@ -494,7 +494,7 @@ START_TEST(test_resolve_listen)
 	c = load_text("listen_tcp = {\"[fe80::1%nosuchif-echod]:7\"}\n", path,
 	    err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
-	ck_assert_int_eq(conf_resolve_listen(c, err, sizeof(err)), -1);
+	ck_assert_int_eq(conf_resolve_listen(c, false, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s:1: listen_tcp: \"[fe80::1%%nosuchif-"
 	    "echod]:7\": ", path);
 	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
@@ -503,11 +503,41 @@ START_TEST(test_resolve_listen)
 
 	/* -l's specs are named as such */
 	c = load_text("workers = 1\n", path, err, sizeof(err));
-	ck_assert_int_eq(conf_resolve_listen(c, err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_resolve_listen(c, false, err, sizeof(err)), 0);
 	ck_assert_int_eq(conf_override(c, &l, err, sizeof(err)), 0);
-	ck_assert_int_eq(conf_resolve_listen(c, err, sizeof(err)), -1);
+	ck_assert_int_eq(conf_resolve_listen(c, false, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "-l: \"127.0.0.1:nosuchservice-echod\": no such "
 	    "service (see /etc/services)");
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
+/* metrics_listen is looked up as listen_tcp is, under socket activation
+ * too (echod binds it itself), where the echo lists are not. */
+START_TEST(test_resolve_metrics_listen)
+{
+	char path[64], err[CONF_ERRLEN], want[CONF_ERRLEN];
+	struct conf *c;
+
+	c = load_text("listen_tcp = {\"127.0.0.1:nosuchservice-echod\"}\n"
+	    "metrics_listen = {\"127.0.0.1:0\",\n\"127.0.0.1:nosuchservice-"
+	    "echod\"}\n", path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	snprintf(want, sizeof(want), "%s:2: metrics_listen: \"127.0.0.1:"
+	    "nosuchservice-echod\": no such service (see /etc/services)", path);
+	ck_assert_int_eq(conf_resolve_listen(c, true, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(conf_resolve_listen(c, false, err, sizeof(err)), -1);
+	conf_free(c);
+	unlink(path);
+
+	/* activated: a bad listen_tcp is not judged */
+	c = load_text("listen_tcp = {\"127.0.0.1:nosuchservice-echod\"}\n",
+	    path, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(conf_resolve_listen(c, true, err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_resolve_listen(c, false, err, sizeof(err)), -1);
 	conf_free(c);
 	unlink(path);
 }
@@ -859,6 +889,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_file_not_regular);
 	tcase_add_test(tc, test_file_not_regular_not_opened);
 	tcase_add_test(tc, test_resolve_listen);
+	tcase_add_test(tc, test_resolve_metrics_listen);
 	tcase_add_test(tc, test_choose_path);
 	tcase_add_test(tc, test_listen_nowhere);
 	tcase_add_test(tc, test_repeats);

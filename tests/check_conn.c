@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "pump.h"
 #include "suites.h"
+#include "util.h"
 
 #define BUFSZ	4096
 
@@ -170,6 +171,56 @@ START_TEST(test_shut_then_discard)
 }
 END_TEST
 
+/* The list's last_ms in order, head to tail, and its links both ways. */
+static void
+expect_order(const struct conn_list *l, const uint64_t *want, size_t n)
+{
+	const struct conn *at = l->head, *prev = NULL;
+	size_t i = 0;
+
+	for (; at != NULL; prev = at, at = at->next, i++) {
+		ck_assert_uint_lt(i, n);
+		ck_assert_uint_eq(at->last_ms, want[i]);
+		ck_assert_ptr_eq(at->prev, prev);
+	}
+	ck_assert_uint_eq(i, n);
+	ck_assert_ptr_eq(l->tail, prev);
+}
+
+/*
+ * Adopted connections go where their idle clock puts them, not behind
+ * those the worker accepted since: expiry looks only at the head.  Out of
+ * order in the batch, older than all, between, equal, newer than all.
+ */
+START_TEST(test_list_merge_by_idle_clock)
+{
+	static const uint64_t mine[] = { 100, 200, 300 };
+	static const uint64_t adopted[] = { 250, 5, 300, 400, 150, 0 };
+	static const uint64_t want[] = { 0, 5, 100, 150, 200, 250, 300, 300, 400 };
+	struct conn k[nitems(mine) + nitems(adopted)], *v[nitems(adopted)];
+	struct conn_list l = { NULL, NULL }, e = { NULL, NULL };
+
+	memset(k, 0, sizeof(k));
+	for (size_t i = 0; i < nitems(mine); i++) {
+		k[i].last_ms = mine[i];
+		conn_list_append(&l, &k[i]);
+	}
+	for (size_t i = 0; i < nitems(adopted); i++) {
+		v[i] = &k[nitems(mine) + i];
+		v[i]->last_ms = adopted[i];
+	}
+	conn_list_merge(&l, v, nitems(adopted));
+	expect_order(&l, want, nitems(want));
+	/* nothing into an empty list, then two into it */
+	conn_list_merge(&e, v, 0);
+	ck_assert_ptr_null(e.head);
+	v[0]->last_ms = 9;
+	v[1]->last_ms = 3;
+	conn_list_merge(&e, v, 2);
+	expect_order(&e, (const uint64_t[]){ 3, 9 }, 2);
+}
+END_TEST
+
 Suite *
 conn_suite(void)
 {
@@ -183,6 +234,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_backpressure_in_order);
 	tcase_add_test(tc, test_peer_gone);
 	tcase_add_test(tc, test_shut_then_discard);
+	tcase_add_test(tc, test_list_merge_by_idle_clock);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,6 +15,7 @@
 #include "carry.h"
 #include "conn.h"
 #include "handoff.h"
+#include "proxyin.h"
 #include "restartjob.h"
 #include "suites.h"
 #include "util.h"
@@ -382,6 +383,63 @@ START_TEST(test_carry_keeps_the_balancer)
 }
 END_TEST
 
+/*
+ * A balancer's connection inside its PROXY header goes over with the part
+ * read so far, as the header's bytes (not as echo owed to anyone); the
+ * receiver refuses such a state when it says more than a partial header
+ * can: a judged header, a flag of its own, a length no header reaches.
+ */
+START_TEST(test_carry_partial_header)
+{
+	static const char part[] = "PROXY TCP4 192.0.2.7 ";
+	struct conn a = { 0 }, *out[1];
+	struct handoff_rec v[1];
+	const char *why = NULL;
+	size_t len;
+	char *buf;
+	int fds[2];
+
+	set_in(&a.peer, &a.peerlen, 0x7f000001, 5555);
+	ck_assert_int_eq(proxyin_start(&a, 1000), 0);
+	memcpy(a.px->buf, part, strlen(part));
+	a.px->len = strlen(part);
+	a.last_ms = 400;
+	handoff_rec_from_conn(&v[0], &a, 1000);
+	ck_assert(v[0].proxyin);
+	ck_assert_uint_eq(handoff_owed(&v[0]), 0);
+	fds[0] = handoff_encode(v, 1);
+	fds[1] = tcp_socket();
+	ck_assert_int_eq(carry_in(fds, 2, 5000, out, &why), 1);
+	ck_assert_ptr_nonnull(out[0]->px);
+	ck_assert_uint_eq(out[0]->px->len, strlen(part));
+	ck_assert(memcmp(out[0]->px->buf, part, strlen(part)) == 0);
+	ck_assert_ptr_null(out[0]->pend);
+	ck_assert_uint_eq(out[0]->last_ms, 4400);	/* came 600 ms ago */
+	close(out[0]->fd);
+	proxyin_end(out[0]);
+	free(out[0]);
+
+	buf = encode(v, 1, &len);
+	buf[R_FLAGS] |= 0x02;				/* and a balancer's own */
+	expect_bad(buf, len, 1, "impossible PROXY header");
+	free(buf);
+	v[0].proxy = v[0].peer;				/* and a header's client */
+	v[0].proxylen = v[0].peerlen;
+	buf = encode(v, 1, &len);
+	expect_bad(buf, len, 1, "impossible PROXY header");
+	free(buf);
+	v[0].proxylen = 0;
+	char *big = calloc(1, PROXY_MAX_HEADER);
+	v[0].pend = big;				/* longer than a header */
+	v[0].pend_len = PROXY_MAX_HEADER;
+	buf = encode(v, 1, &len);
+	expect_bad(buf, len, 1, "impossible PROXY header");
+	free(buf);
+	free(big);
+	proxyin_end(&a);
+}
+END_TEST
+
 START_TEST(test_restartjob_seam)
 {
 	char why[128];
@@ -408,6 +466,7 @@ handoff_suite(void)
 	tcase_add_test(tc, test_channel_messages);
 	tcase_add_test(tc, test_carry_in_refuses);
 	tcase_add_test(tc, test_carry_keeps_the_balancer);
+	tcase_add_test(tc, test_carry_partial_header);
 	tcase_add_test(tc, test_restartjob_seam);
 	suite_add_tcase(s, tc);
 	return s;

@@ -71,6 +71,8 @@ Suite	*stats_suite(void);
 /* tests/check_handoff.c (the wire format) and
  * tests/integration/check_handoff.c (reloads and restarts) */
 Suite	*handoff_suite(void);
+/* tests/integration/check_handoff_timing.c: reload bursts, PROXY, idle */
+Suite	*handoff_timing_suite(void);
 
 /* check_integration: the real echod */
 Suite	*echo_suite(void);
@@ -86,5 +88,6 @@ Suite	*observe_suite(void);
 Suite	*udpcount_suite(void);
 Suite	*logflood_suite(void);
 Suite	*untrusted_suite(void);
+Suite	*reload_suite(void);
 
 #endif
