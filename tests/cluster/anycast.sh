@@ -199,9 +199,11 @@ host_quiet() {
 }
 
 # ---- load and its figures -----------------------------------------------
-# 20 client addresses with 15 ports each at 10 datagrams a second: no host
-# gets more than 150 a second from one of them, under LIMIT, even when one
-# host takes all of an address's flows.
+# 20 client addresses with 15 ports each, at most 10 datagrams a second a
+# port: no host gets more than 150 a second from one of them, under LIMIT,
+# even when one host takes all of an address's flows.  The events run at 5
+# a second a port (1500 in all): a host's worker would have to be starved
+# for half a second before its socket's buffer overflowed.
 SRC4=$(seq -f '198.18.100.%g' -s, 10 29)
 # load NAME ARGS...: udp-load from the clients, in the background.
 load() {
@@ -319,7 +321,7 @@ check "udp_rate_limit holds per host: $o answered, more than one host's $one, at
 # 3. A graceful stop of host 2 under load: the route is withdrawn during
 #    stop_delay, before the drain; nothing is lost from a second after the
 #    stop; the other hosts' flows are answered throughout.
-load stop -n 300 -i 100 -d 30 -b "$SRC4" "$SVC4" 7
+load stop -n 300 -i 200 -d 30 -b "$SRC4" "$SVC4" 7
 after 1500	# a baseline of each flow's host before the stop
 t_stop=$(ms)
 kill -TERM "${epid[2]}"
@@ -346,7 +348,7 @@ wait_for 20 all_paths || bail "host 2 did not come back"
 #    until the route goes, then none.
 kill_case() { # kill_case NAME H WHAT: load, kill at 1.5 s, figures
 	local name=$1 h=$2 what=$3 t_kill t_gone p
-	load "$name" -n 300 -i 100 -d 30 -b "$SRC4" "$SVC4" 7
+	load "$name" -n 300 -i 200 -d 30 -b "$SRC4" "$SVC4" 7
 	after 1500
 	t_kill=$(ms)
 	case $what in
@@ -385,7 +387,7 @@ wait_for 30 all_paths || bail "host 3 did not come back"
 
 # 5. A rolling reload, then a rolling restart, of the three under load:
 #    nothing lost.
-load rolling -n 300 -i 100 -d 60 -b "$SRC4" "$SVC4" 7
+load rolling -n 300 -i 200 -d 60 -b "$SRC4" "$SVC4" 7
 for h in "${HOSTS[@]}"; do
 	c=$(grep -c 'configuration reloaded' "$work/echod-h$h.log")
 	kill -HUP "${epid[$h]}"
