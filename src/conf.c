@@ -448,6 +448,28 @@ conf_resolve_user(const struct conf *c, struct creds *out, char *err,
 	return -1;
 }
 
+int
+conf_check_metrics_user(const struct conf *c, uid_t euid, char *err,
+    size_t errlen)
+{
+	char who[160], name[128];
+
+	/* not nobody either: any daemon that runs as nobody could signal it */
+	if (c->n_metrics_listen == 0 || euid != 0 ||
+	    (c->user != NULL && c->creds.uid != 0))
+		return 0;
+	if (c->user != NULL)
+		conftext_escape(c->user, name, sizeof(name));
+	snprintf(who, sizeof(who), c->user == NULL ? "user is unset" :
+	    "user \"%s\" is root", c->user == NULL ? "" : name);
+	snprintf(err, errlen, "%s:%d: metrics_listen: echod runs as root and "
+	    "%s, so the metrics process would parse HTTP as root; set user to "
+	    "one of echod's own (such as \"echod\")",
+	    conf_at_file(c, c->at_metrics_listen), c->at_metrics_listen.line,
+	    who);
+	return -1;
+}
+
 /* Where a listen spec came from, for a message: "FILE:LINE: key" or "-l"
  * (-l sets the echo lists, never metrics_listen). */
 static void
@@ -532,7 +554,8 @@ finish(struct conf *c, const struct conf_overrides *o, bool activated,
 	}
 	/* the addresses echod binds: not the echo ones systemd passes */
 	if (conf_resolve_listen(c, activated, err, errlen) == -1 ||
-	    conf_resolve_user(c, &c->creds, err, errlen) == -1) {
+	    conf_resolve_user(c, &c->creds, err, errlen) == -1 ||
+	    conf_check_metrics_user(c, geteuid(), err, errlen) == -1) {
 		conf_free(c);
 		return CONF_INVALID;
 	}

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "acl.h"
 #include "confparse.h"
@@ -170,6 +171,13 @@ int		 conf_resolve_listen(const struct conf *, bool activated,
  * user: "name": reason" in err.
  */
 int		 conf_resolve_user(const struct conf *, struct creds *out,
+		    char *err, size_t errlen);
+/*
+ * The metrics process parses HTTP, which no process holding root does: run
+ * by euid 0, metrics_listen needs a user that is not root (c's creds
+ * resolved).  0, or -1 with "FILE:LINE: metrics_listen: reason" in err.
+ */
+int		 conf_check_metrics_user(const struct conf *, uid_t euid,
 		    char *err, size_t errlen);
 
 #endif

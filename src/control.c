@@ -1,22 +1,17 @@
 /*
- * control.c - the control socket's file and its requests.  The file is
- * made with umask 0177, so it is 0600 from the moment it exists; the
- * requests are served by reqsrv.c inside the master's loop.
+ * control.c - the control socket and its requests.  Its file is made by
+ * control_file.c, with umask 0177, so it is 0600 from the moment it
+ * exists; the requests are served by reqsrv.c inside the master's loop.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "control.h"
-#include "privdrop.h"
 #include "util.h"
 
 static size_t
@@ -65,97 +60,23 @@ control_stopping(struct control *c)
 	c->stopping = true;
 }
 
-static int
-fail(char *err, size_t errlen, const char *path, const char *fmt, const char *what)
-{
-	int saved = errno;
-	char why[256];
-
-	snprintf(why, sizeof(why), fmt, what, strerror(saved));
-	snprintf(err, errlen, "control socket %s: %s", path, why);
-	errno = saved;
-	return -1;
-}
-
-/* The directory, made if missing (one level: /run/echod, not /run). */
-static int
-make_dir(const char *path, char *err, size_t errlen)
-{
-	char dir[CONTROL_MAX_PATH];
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	dirname(dir);
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-		return fail(err, errlen, path, "cannot make directory %s: %s", dir);
-	return 0;
-}
-
-/* What is at path now: 0 nothing (or a stale socket, removed), -1 with
- * errno EADDRINUSE (a live one) or another reason. */
-static int
-clear_path(const struct sockaddr_un *sun, char *err, size_t errlen)
-{
-	const char *path = sun->sun_path;
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) == -1)
-		return errno == ENOENT ? 0 : fail(err, errlen, path, "%s%s", "");
-	if (!S_ISSOCK(st.st_mode)) {
-		errno = EEXIST;
-		snprintf(err, errlen, "control socket %s: exists and is not a "
-		    "socket; not replaced", path);
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
-		return fail(err, errlen, path, "%s%s", "");
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	int saved = errno;
-	close(fd);
-	/* Refused: nobody listens, the file is left over.  Anything else
-	 * (a full backlog included) may be a live echod. */
-	if (rc == -1 && saved == ECONNREFUSED) {
-		if (unlink(path) == -1 && errno != ENOENT)
-			return fail(err, errlen, path, "removing a stale one: %s%s", "");
-		return 0;
-	}
-	errno = EADDRINUSE;
-	snprintf(err, errlen, "control socket %s: another process answers "
-	    "there (another echod?); not replaced", path);
-	return -1;
-}
-
 int
 control_open(struct control *c, const char *path, const struct creds *owner,
     char *err, size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
-	mode_t old;
-	int fd, rc;
+	int fd;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return fail(err, errlen, path, "%s%s", "");
-	}
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if (make_dir(path, err, errlen) == -1 || clear_path(&sun, err, errlen) == -1)
+	if ((fd = control_file_make(path, owner, false, &st, err, errlen)) == -1)
 		return -1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
-		return fail(err, errlen, path, "%s%s", "");
-	old = umask(0177);
-	rc = bind(fd, (const struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rc == -1 || listen(fd, 64) == -1 ||
-	    (owner != NULL && geteuid() == 0 &&
-	    chown(path, owner->uid, owner->gid) == -1) ||
-	    stat(path, &st) == -1 || reqsrv_init(&c->srv, CONTROL_MAX_CLIENTS) == -1) {
+	if (reqsrv_init(&c->srv, CONTROL_MAX_CLIENTS) == -1) {
 		int saved = errno;
-		if (rc == 0)
-			unlink(path);
 		close(fd);
+		control_file_unlink(path, st.st_dev, st.st_ino);
+		snprintf(err, errlen, "control socket %s: %s", path,
+		    strerror(saved));
 		errno = saved;
-		return fail(err, errlen, path, "%s%s", "");
+		return -1;
 	}
 	c->fd = fd;
 	c->dev = st.st_dev;
@@ -165,16 +86,32 @@ control_open(struct control *c, const char *path, const struct creds *owner,
 	return 0;
 }
 
+int
+control_reown(struct control *c, const struct creds *owner, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (c->fd == -1 || geteuid() != 0)
+		return 0;
+	if ((fd = control_file_make(c->path, owner, true, &st, err, errlen)) == -1)
+		return -1;
+	close(c->fd);
+	c->fd = fd;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	reqsrv_set_listeners(&c->srv, &c->fd, 1);
+	return 0;
+}
+
 void
 control_close(struct control *c)
 {
-	struct stat st;
-
 	if (c->fd == -1)
 		return;
 	reqsrv_free(&c->srv);
-	if (stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
-		unlink(c->path);
+	control_file_unlink(c->path, c->dev, c->ino);
 	close(c->fd);
 	c->fd = -1;
 	c->path[0] = '\0';

@@ -17,8 +17,10 @@
 #define CONTROL_MAX_REQUEST	64
 #define CONTROL_TIMEOUT_MS	2000
 #define CONTROL_MAX_PATH	108	/* sun_path */
+#define CONTROL_HELPER_MS	2000	/* the child that makes it as user */
 
 struct creds;
+struct stat;
 
 struct control {
 	int		 fd;		/* -1: none */
@@ -41,10 +43,22 @@ void	control_stopping(struct control *c);
  * Makes the socket at path (mode 0600, owned by owner if given), making
  * its directory (0755) if that is missing.  A socket some process answers
  * on is never replaced: -1 with errno EADDRINUSE; one nobody answers on is.
+ * As root, no name another user can change is followed: where only root
+ * can change each name on the way, root makes it and gives it to owner;
+ * elsewhere a child process that switched to owner for good makes it, and
+ * without an owner it is not made (EPERM).
  * -1 with errno and what failed in err ("control socket PATH: ...").
  */
 int	control_open(struct control *c, const char *path, const struct creds *owner,
 	    char *err, size_t errlen);
+/*
+ * Gives the socket to a new owner (a reload changed user): a new one is
+ * made beside it as control_open() makes it, and renamed over it.  As
+ * not root, nothing to do.  0, or -1 with what failed in err: the old
+ * socket stays.
+ */
+int	control_reown(struct control *c, const struct creds *owner, char *err,
+	    size_t errlen);
 /* Closes it, unlinking the file if it is still the one made. */
 void	control_close(struct control *c);
 /* Closes c, then moves from's socket and clients into it; from is left
@@ -57,5 +71,14 @@ size_t	control_fds(const struct control *c, int *out);
 size_t	control_pollfds(const struct control *c, struct pollfd *pfd, size_t max);
 int	control_next_timeout(const struct control *c, uint64_t now_ms);
 void	control_run(struct control *c, uint64_t now_ms);
+
+/* control_file.c: the file.  Makes the socket at path as control_open()
+ * says (replace: bound beside it, then renamed over it); the listening
+ * socket, and the file's st_dev and st_ino in st. */
+int	control_file_make(const char *path, const struct creds *owner,
+	    bool replace, struct stat *st, char *err, size_t errlen);
+/* Unlinks path if it is still the file dev/ino. */
+void	control_file_unlink(const char *path, dev_t dev, ino_t ino);
+
 
 #endif

@@ -9,9 +9,11 @@
 #include <sys/mman.h>
 
 #include "dgram.h"
+#include "pktinfo.h"
 
 #define EINTR_RETRIES	8	/* then the call's datagrams count as dropped */
 #define GSO_CMSG_SPACE	CMSG_SPACE(sizeof(uint16_t))
+#define GMSG_SPACE	(GSO_CMSG_SPACE + PKTINFO_TX_SPACE)
 
 static int
 sys_recv(int fd, struct mmsghdr *v, unsigned n, int flags)
@@ -50,7 +52,9 @@ dgram_init(struct dgram_batch *b, unsigned cap, size_t slotlen)
 	    (b->tx = calloc(cap, sizeof(*b->tx))) == NULL ||
 	    (b->gtx = calloc(cap, sizeof(*b->gtx))) == NULL ||
 	    (b->gcount = calloc(cap, sizeof(*b->gcount))) == NULL ||
-	    (b->gcmsg = calloc(cap, GSO_CMSG_SPACE)) == NULL) {
+	    (b->rctl = calloc(cap, PKTINFO_RX_SPACE)) == NULL ||
+	    (b->tctl = calloc(cap, PKTINFO_TX_SPACE)) == NULL ||
+	    (b->gcmsg = calloc(cap, GMSG_SPACE)) == NULL) {
 		int saved = errno;
 		dgram_free(b);
 		errno = saved;
@@ -62,6 +66,8 @@ dgram_init(struct dgram_batch *b, unsigned cap, size_t slotlen)
 		b->rx[i].msg_hdr.msg_name = &b->from[i];
 		b->rx[i].msg_hdr.msg_iov = &b->iov[i];
 		b->rx[i].msg_hdr.msg_iovlen = 1;
+		b->rx[i].msg_hdr.msg_control = b->rctl +
+		    (size_t)i * PKTINFO_RX_SPACE;
 		b->tx[i].msg_hdr.msg_iov = &b->iov[cap + i];
 		b->tx[i].msg_hdr.msg_iovlen = 1;
 	}
@@ -79,6 +85,8 @@ dgram_free(struct dgram_batch *b)
 	free(b->tx);
 	free(b->gtx);
 	free(b->gcount);
+	free(b->rctl);
+	free(b->tctl);
 	free(b->gcmsg);
 	memset(b, 0, sizeof(*b));
 }
@@ -91,6 +99,7 @@ dgram_recv(int fd, struct dgram_batch *b)
 	b->n = b->ntx = 0;
 	for (unsigned i = 0; i < b->cap; i++) {
 		b->rx[i].msg_hdr.msg_namelen = sizeof(b->from[i]);
+		b->rx[i].msg_hdr.msg_controllen = PKTINFO_RX_SPACE;
 		b->rx[i].msg_hdr.msg_flags = 0;
 		b->rx[i].msg_len = 0;
 	}
@@ -133,7 +142,15 @@ void
 dgram_queue(struct dgram_batch *b, unsigned i)
 {
 	struct mmsghdr *m = &b->tx[b->ntx];
+	char *c = b->tctl + (size_t)b->ntx * PKTINFO_TX_SPACE;
+	struct pktinfo pi;
+	size_t clen;
 
+	/* Parsed here, for the echoes only: no cost for what is refused. */
+	pktinfo_get(&b->rx[i].msg_hdr, &pi);
+	clen = pktinfo_put(c, b->from[i].sa.sa_family, &pi);
+	m->msg_hdr.msg_control = clen > 0 ? c : NULL;
+	m->msg_hdr.msg_controllen = clen;
 	m->msg_hdr.msg_name = &b->from[i];
 	m->msg_hdr.msg_namelen = b->rx[i].msg_hdr.msg_namelen;
 	m->msg_hdr.msg_iov->iov_base = dgram_data(b, i);
@@ -182,13 +199,18 @@ send_plain(int fd, struct dgram_batch *b, unsigned k, struct dgram_sent *r)
 	}
 }
 
+/* One destination, one length, and one source: a GSO message has one. */
 static bool
 same_run(const struct mmsghdr *a, const struct mmsghdr *m)
 {
 	return a->msg_hdr.msg_namelen == m->msg_hdr.msg_namelen &&
 	    a->msg_hdr.msg_iov->iov_len == m->msg_hdr.msg_iov->iov_len &&
+	    a->msg_hdr.msg_controllen == m->msg_hdr.msg_controllen &&
 	    memcmp(a->msg_hdr.msg_name, m->msg_hdr.msg_name,
-	    m->msg_hdr.msg_namelen) == 0;
+	    m->msg_hdr.msg_namelen) == 0 &&
+	    (m->msg_hdr.msg_controllen == 0 ||
+	    memcmp(a->msg_hdr.msg_control, m->msg_hdr.msg_control,
+	    m->msg_hdr.msg_controllen) == 0);
 }
 
 /* Groups tx into gtx: a run of one is tx's own message, a longer one a
@@ -208,18 +230,24 @@ group(struct dgram_batch *b)
 		*m = b->tx[i];
 		b->gcount[n] = j - i;
 		if (j - i > 1) {
-			char *c = b->gcmsg + (size_t)n * GSO_CMSG_SPACE;
+			char *c = b->gcmsg + (size_t)n * GMSG_SPACE;
 			struct cmsghdr *cm = (struct cmsghdr *)(void *)c;
 			uint16_t gso = (uint16_t)seg;
 
 			/* tx's iovecs are one array: the run's are adjacent */
 			m->msg_hdr.msg_iovlen = j - i;
 			m->msg_hdr.msg_control = c;
-			m->msg_hdr.msg_controllen = GSO_CMSG_SPACE;
+			m->msg_hdr.msg_controllen = GSO_CMSG_SPACE +
+			    b->tx[i].msg_hdr.msg_controllen;
 			cm->cmsg_level = SOL_UDP;
 			cm->cmsg_type = UDP_SEGMENT;
 			cm->cmsg_len = CMSG_LEN(sizeof(gso));
 			memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+			/* the run's source, the same for all (same_run) */
+			if (b->tx[i].msg_hdr.msg_controllen > 0)
+				memcpy(c + GSO_CMSG_SPACE,
+				    b->tx[i].msg_hdr.msg_control,
+				    b->tx[i].msg_hdr.msg_controllen);
 		}
 	}
 	return n;

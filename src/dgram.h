@@ -33,11 +33,14 @@ struct dgram_batch {
 	union sockaddr_any	*from;
 	struct iovec		*iov;		/* the slots, then the echoes */
 	struct mmsghdr		*rx, *tx;
+	/* each datagram's destination (pktinfo.h), and each echo's source */
+	char			*rctl;		/* PKTINFO_RX_SPACE per slot */
+	char			*tctl;		/* PKTINFO_TX_SPACE per echo */
 	/* GSO: runs of echoes to one destination as one message */
 	bool			 gso;		/* try it (off after a refusal) */
 	struct mmsghdr		*gtx;		/* the messages... */
 	unsigned		*gcount;	/* ...and the echoes in each */
-	char			*gcmsg;		/* a UDP_SEGMENT cmsg per message */
+	char			*gcmsg;		/* UDP_SEGMENT, source, per message */
 };
 
 /* Echoes of one length to one destination, next to each other in a batch,
@@ -65,7 +68,8 @@ size_t	 dgram_len(const struct dgram_batch *, unsigned i);
 bool	 dgram_whole(const struct dgram_batch *, unsigned i);
 const struct sockaddr *dgram_from(const struct dgram_batch *, unsigned i);
 
-/* Queues datagram i (which must be whole) to go back to its source. */
+/* Queues datagram i (which must be whole) to go back to its source, from
+ * the address it was sent to when the socket tells it (pktinfo.h). */
 void	dgram_queue(struct dgram_batch *, unsigned i);
 
 struct dgram_sent {
@@ -80,9 +84,10 @@ struct dgram_sent {
  * dropped alone if the error is that datagram's (its destination), and
  * with all that follow if the socket itself is full (EAGAIN, ENOBUFS,
  * ENOMEM); the rest go on in order.  sent + dropped is always what was
- * queued; a signal interrupting a call retries it.  With b->gso, runs go
- * out as GSO messages, all of a run or none; a kernel or device that
- * refuses GSO turns it off for the batch, and the run goes out one by one.
+ * queued; a signal interrupting a call retries it.  With b->gso, runs (one
+ * destination, source address and length) go out as GSO messages, all of
+ * a run or none; a kernel or device that refuses GSO turns it off for the
+ * batch, and the run goes out one by one.
  */
 struct dgram_sent dgram_send(int fd, struct dgram_batch *);
 

@@ -5,7 +5,8 @@
  * sent a signal: the kernel (a fault), the worker itself (abort()), the
  * master (SIGABRT to a hung worker), or someone else, who is ignored.
  * The same user may lower a worker's resource limits: the worker notices
- * and makes way for a fresh one (see fault_limits_lowered()).
+ * and makes way for a fresh one (see fault_limits_lowered()).  The metrics
+ * process runs as that user too, and takes the same defences.
  */
 #include "config.h"
 
@@ -127,6 +128,46 @@ fault_install(pid_t master)
 			return -1;
 	}
 	return 0;
+}
+
+static void
+ignore_if_default(int sig)
+{
+	struct sigaction cur, ign = { .sa_handler = SIG_IGN };
+
+	if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
+	    !(cur.sa_flags & SA_SIGINFO))
+		sigaction(sig, &ign, NULL);
+}
+
+int
+fault_shield(pid_t master)
+{
+	/* SIGTSTP too: a stopped child is one the master must kill as hung
+	 * (Ctrl-Z stops the master, and only the master). */
+	static const int ignored[] = {
+		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTIN, SIGTTOU, SIGTSTP,
+		SIGUSR1, SIGUSR2, SIGPIPE,
+	};
+	static const int unused[] = {
+		SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT,
+	};
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	sigset_t none;
+	int rc;
+
+	for (size_t i = 0; i < nitems(ignored); i++)
+		sigaction(ignored[i], &sa, NULL);
+	for (size_t i = 0; i < nitems(unused); i++)
+		ignore_if_default(unused[i]);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		ignore_if_default(sig);
+	rc = fault_install(master);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	return rc;
 }
 
 int

@@ -1,7 +1,7 @@
-/* fault.h - a worker's defences against its own user: the fatal-signal
- * filter (its own faults and the master's SIGABRT still kill it with a core,
- * the same signals sent by anyone else are ignored) and the watch on its
- * resource limits. */
+/* fault.h - a child's defences against its own user (a worker's and the
+ * metrics process's): the fatal-signal filter (its own faults and the
+ * master's SIGABRT still kill it with a core, the same signals sent by
+ * anyone else are ignored) and the watch on its resource limits. */
 #ifndef ECHOD_FAULT_H
 #define ECHOD_FAULT_H
 
@@ -28,6 +28,15 @@ bool	fault_fatal(int sig, int code, pid_t sender, pid_t self, pid_t master);
  * before stays ignored.  Returns 0, or -1 with errno (sigaction failed).
  */
 int	fault_install(pid_t master);
+/*
+ * A child's signals, set once after fork and before the privilege drop: it
+ * takes orders from the master only.  The master's own signals are
+ * ignored; so are those that would end it by default and that nothing of
+ * ours uses, unless someone (a profiler) has a handler on them; the fatal
+ * ones go through fault_install(); SIGCHLD is the default and nothing is
+ * blocked.  Returns 0, or -1 with errno (the filter could not be set).
+ */
+int	fault_shield(pid_t master);
 
 /*
  * Resource limits, which the workers' user may lower too (prlimit(2) needs

@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "fdstore.h"
 #include "listen.h"
+#include "pktinfo.h"
 #include "util.h"
 
 const char *
@@ -83,6 +84,9 @@ open_one(const struct sockaddr *sa, socklen_t salen, enum proto proto,
 		goto fail;
 	if (proto == PROTO_TCP && listen(fd, backlog) == -1)
 		goto fail;
+	/* A wildcard's echoes leave from the address each datagram came to. */
+	if (proto == PROTO_UDP && pktinfo_enable(fd) == -1)
+		goto fail;
 	return fd;
 fail:
 	{
@@ -128,6 +132,14 @@ listen_from_systemd(struct listeners *ls, char *err, size_t errlen)
 		    getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
 			snprintf(err, errlen, "socket %d (%s) from systemd: %s", fd, nm,
 			    strerror(errno));
+			count = -1;
+			break;
+		}
+		/* Set here, once: the workers share this socket. */
+		if (proto == PROTO_UDP && pktinfo_enable(fd) == -1) {
+			snprintf(err, errlen, "socket %d (%s) from systemd: asking "
+			    "for each datagram's destination (IP_PKTINFO): %s", fd,
+			    nm, strerror(errno));
 			count = -1;
 			break;
 		}

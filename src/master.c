@@ -168,7 +168,7 @@ spawn(struct master *m, int i)
 static void
 prepare_workers(struct master *m)
 {
-	int n = 0, own[] = { m->sigfd, m->pidfd, detach_fd() };
+	int n = 0, own[] = { m->sigfd, m->pidfd, detach_fd(), m->pool.page_fd };
 	int *v = realloc(m->close_fds, (nitems(own) + OBSERVE_MAX_FDS +
 	    m->relay.stored.n + 1) * sizeof(*v));
 
@@ -196,7 +196,8 @@ respawn_metrics(struct master *m)
 		if (m->pool.slot[i].cmd_fd != -1)
 			pipes[n++] = m->pool.slot[i].cmd_fd;
 	const struct metrics_args a = {
-		.page = m->pool.shared,
+		.page = m->pool.shared, .page_fd = m->pool.page_fd,
+		.sources = m->sources,
 		.creds = m->conf->user != NULL ? &m->conf->creds : NULL,
 		.close_fds = m->close_fds, .echo = &m->ls,
 		.pipes = pipes, .n_pipes = n, .master = getpid(),
@@ -378,6 +379,7 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		if (!m->stopping && m->stop_at_ms == 0)
 			master_reload_if_asked(m);
 		health_check(&m->pool, m->conf->worker_timeout_ms, m->now_ms);
+		observe_check(&m->obs, m->conf->worker_timeout_ms, m->now_ms);
 		if (m->stopping)
 			master_kill_overdue(m);
 		else {

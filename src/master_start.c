@@ -56,6 +56,9 @@ open_pidfile(struct master *m, char *err, size_t errlen)
 	if (errno == EEXIST)
 		snprintf(err, errlen, "pid file %s: already locked by pid %ld: "
 		    "is echod running?", path, (long)holder);
+	else if (errno == EPERM)
+		snprintf(err, errlen, "pid file %s: a directory on its way can be "
+		    "changed by a user other than root; not used", path);
 	else
 		snprintf(err, errlen, "pid file %s: %s", path,
 		    errno == EINVAL ? "not a regular file" : strerror(errno));

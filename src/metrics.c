@@ -1,40 +1,44 @@
 /*
  * metrics.c - the metrics process and its supervision.  The master keeps
  * the sockets (bound as root, ports below 1024 included) and forks the
- * process that serves them; the process shuts every other descriptor,
- * makes its view of the statistics page read-only, drops to the
- * configured user, and serves GET /metrics through reqsrv.c.
+ * process that serves them; the process takes a worker's defences against
+ * its user (fault.h), maps the statistics page read-only and nothing else
+ * shared, shuts every other descriptor, drops to the configured user, and
+ * serves GET /metrics through reqsrv.c, with a heartbeat to the master.
  */
 #include "config.h"
 
-#include <bsd/unistd.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "conf.h"
 #include "expo.h"
+#include "fault.h"
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
 #include "privdrop.h"
 #include "reqsrv.h"
+#include "source.h"
 #include "stats.h"
+#include "title.h"
 #include "util.h"
 
 void
 metrics_init(struct metrics *mt)
 {
 	memset(mt, 0, sizeof(*mt));
-	mt->pipe_w = -1;
+	mt->chan = -1;
 }
 
 int
@@ -83,8 +87,8 @@ metrics_fds(const struct metrics *mt, int *out)
 
 	for (size_t i = 0; i < mt->ls.n && n < METRICS_MAX_SOCKETS; i++)
 		out[n++] = mt->ls.v[i].fd;
-	if (mt->pipe_w != -1)
-		out[n++] = mt->pipe_w;
+	if (mt->chan != -1)
+		out[n++] = mt->chan;
 	return n;
 }
 
@@ -164,22 +168,18 @@ serve(void *arg, const char *req, size_t len, struct expo_buf *out)
 	metrics_http_reply(child_page, child_snap, req, out);
 }
 
+/* Out of descriptors (a lowered RLIMIT_NOFILE), the listeners rest
+ * (reqsrv.c): said once per spell, and again when they answer. */
 static void
-child_signals(void)
+starved(void *arg, int err, uint64_t rests)
 {
-	static const int ignored[] = {
-		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTIN, SIGTTOU, SIGTSTP,
-		SIGUSR1, SIGUSR2, SIGPIPE,
-	};
-	struct sigaction sa = { .sa_handler = SIG_IGN };
-	sigset_t none;
-
-	for (size_t i = 0; i < nitems(ignored); i++)
-		sigaction(ignored[i], &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)arg;
+	if (err != 0)
+		log_warnx("accept: %s; GET /metrics unanswered, trying again "
+		    "every %d ms", strerror(err), REQSRV_REST_MS);
+	else
+		log_notice("accepting again, after %llu tries",
+		    (unsigned long long)rests);
 }
 
 static bool
@@ -203,27 +203,100 @@ child_close(const struct metrics *mt, const struct metrics_args *a)
 		close(a->pipes[i]);
 }
 
+/*
+ * Only what it reads, and read-only for good: the page mapped afresh from
+ * its sealed memfd (pool.c) in place of the writable mapping fork gave it,
+ * and not the per-source table, which it never reads.  Then neither a
+ * request nor code run in this process can write what the master and the
+ * workers rely on.  The memfd closes with the master's descriptors.
+ */
+static void
+child_maps(const struct metrics_args *a)
+{
+	if ((child_page = pool_page_readonly(a->page_fd)) == NULL)
+		fatal("metrics process: statistics page");
+	if (munmap((void *)a->page, sizeof(*a->page)) == -1 ||
+	    (a->sources != NULL && source_unmap(a->sources) == -1))
+		fatal("metrics process: munmap");
+}
+
+/*
+ * Limits lower than those it dropped root with were set from outside (its
+ * user can): at RLIMIT_NOFILE 0 it would never accept again, so it makes
+ * way for a fresh one.
+ */
+static void
+watch_limits(const struct fault_limits *limits)
+{
+	char what[128];
+
+	if (!fault_limits_lowered(limits, what, sizeof(what)))
+		return;
+	log_warnx("%s lowered from outside; exiting to be replaced", what);
+	log_flush();
+	_exit(0);
+}
+
+/* The master kills a metrics process that stops sending these (SIGSTOP, a
+ * loop stuck).  A full channel: the master is behind, and has heard enough. */
+static void
+heartbeat(int chan, const struct fault_limits *limits)
+{
+	watch_limits(limits);
+	(void)send(chan, "h", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static void __attribute__((noreturn))
-child_main(const struct metrics *mt, const struct metrics_args *a, int pipe_r)
+child_loop(struct reqsrv *srv, int chan, const struct fault_limits *limits)
 {
 	struct pollfd pfd[1 + METRICS_MAX_SOCKETS + METRICS_MAX_CLIENTS];
-	int fds[METRICS_MAX_SOCKETS];
+	uint64_t now = now_coarse_ms(), beat = now;
+
+	heartbeat(chan, limits);
+	for (;;) {
+		int left = (int)(beat + METRICS_BEAT_MS - now);
+		int t = reqsrv_next_timeout(srv, now);
+
+		if (t == -1 || t > left)
+			t = left < 0 ? 0 : left;
+		pfd[0] = (struct pollfd){ .fd = chan, .events = POLLIN };
+		size_t np = 1 + reqsrv_pollfds(srv, pfd + 1, nitems(pfd) - 1);
+		if (poll(pfd, np, t) == -1 && errno != EINTR) {
+			/* EINVAL: more descriptors than RLIMIT_NOFILE */
+			watch_limits(limits);
+			fatal("poll");
+		}
+		if (pfd[0].revents != 0) {
+			char c;
+			if (read(chan, &c, 1) <= 0)
+				_exit(0);	/* the master is gone, or asks */
+		}
+		now = now_coarse_ms();
+		reqsrv_run(srv, now);
+		if (now - beat >= METRICS_BEAT_MS) {
+			beat = now;
+			heartbeat(chan, limits);
+		}
+	}
+}
+
+static void __attribute__((noreturn))
+child_main(const struct metrics *mt, const struct metrics_args *a, int chan)
+{
+	int fds[METRICS_MAX_SOCKETS], shield = fault_shield(a->master);
+	struct fault_limits limits;
 	struct reqsrv srv = { 0 };
 	char err[256];
 	size_t n = 0;
 
-	child_signals();
+	child_maps(a);
 	child_close(mt, a);
 	log_setprefix("metrics");
-	/* not the master's title it was forked with (title.c's convention) */
-	setproctitle("-%s", "echod: metrics");
+	if (shield == -1)
+		log_warn("fatal-signal filter");
+	title_metrics();	/* not the master's title it was forked with */
 	for (size_t i = 0; i < mt->ls.n && n < METRICS_MAX_SOCKETS; i++)
 		fds[n++] = mt->ls.v[i].fd;
-	/* Read-only from here: nothing sent over the network can make this
-	 * process write the page the master and the workers rely on. */
-	if (mprotect((void *)a->page, sizeof(*a->page), PROT_READ) == -1)
-		fatal("mprotect");
-	child_page = a->page;
 	if (reqsrv_init(&srv, METRICS_MAX_CLIENTS) == -1 ||
 	    (child_snap = malloc(sizeof(*child_snap))) == NULL)
 		fatal("metrics process: memory");
@@ -231,26 +304,18 @@ child_main(const struct metrics *mt, const struct metrics_args *a, int pipe_r)
 	srv.timeout_ms = METRICS_TIMEOUT_MS;
 	srv.complete = metrics_http_complete;
 	srv.reply = serve;
+	srv.starved = starved;
 	reqsrv_set_listeners(&srv, fds, n);
+	/* Before the drop: from then on its user can lower them. */
+	if (fault_limits_save(&limits) == -1)
+		fatal("getrlimit");
 	switch (privdrop_child(a->creds, a->master, err, sizeof(err))) {
 	case -1:
 		fatalx("%s", err);
 	case 1:
 		_exit(0);
 	}
-	for (;;) {
-		pfd[0] = (struct pollfd){ .fd = pipe_r, .events = POLLIN };
-		size_t np = 1 + reqsrv_pollfds(&srv, pfd + 1, nitems(pfd) - 1);
-		int rc = poll(pfd, np, reqsrv_next_timeout(&srv, now_coarse_ms()));
-		if (rc == -1 && errno != EINTR)
-			fatal("poll");
-		if (pfd[0].revents != 0) {
-			char c;
-			if (read(pipe_r, &c, 1) <= 0)
-				_exit(0);	/* the master is gone, or asks */
-		}
-		reqsrv_run(&srv, now_coarse_ms());
-	}
+	child_loop(&srv, chan, &limits);
 }
 
 void
@@ -261,8 +326,9 @@ metrics_respawn(struct metrics *mt, const struct metrics_args *a, uint64_t now_m
 
 	if (mt->pid != 0 || mt->ls.n == 0 || now_ms < mt->respawn_at_ms)
 		return;
-	if (pipe2(fds, O_CLOEXEC) == -1) {
-		log_warn("metrics process: pipe");
+	/* SEQPACKET: EOF both ways, and a heartbeat is one message */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == -1) {
+		log_warn("metrics process: socketpair");
 		mt->respawn_at_ms = now_ms + METRICS_BACKOFF_MAX_MS;
 		return;
 	}
@@ -279,27 +345,65 @@ metrics_respawn(struct metrics *mt, const struct metrics_args *a, uint64_t now_m
 	}
 	close(fds[0]);
 	mt->pid = pid;
-	mt->pipe_w = fds[1];
-	mt->started_ms = now_ms;
+	mt->chan = fds[1];
+	mt->kill = SLOT_KILL_NONE;
+	mt->started_ms = mt->heard_ms = now_ms;
 	log_info("metrics process started (pid %ld)", (long)pid);
+}
+
+static void
+send_kill(struct metrics *mt, int sig, enum slot_kill k)
+{
+	if (kill(mt->pid, sig) == -1 && errno != ESRCH)
+		log_warn("kill metrics process (pid %ld)", (long)mt->pid);
+	mt->kill = k;
+}
+
+void
+metrics_check(struct metrics *mt, uint64_t timeout_ms, uint64_t now_ms)
+{
+	char buf[16];
+	uint64_t age;
+
+	if (mt->pid == 0 || mt->kill == SLOT_KILL_FINAL)
+		return;
+	/* That it spoke is all that counts; what it said is not read. */
+	for (int i = 0; i < METRICS_BEATS_READ && mt->chan != -1 &&
+	    recv(mt->chan, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		mt->heard_ms = now_ms;
+	if (mt->kill == SLOT_KILL_ABORT) {
+		if (now_ms - mt->abort_at_ms >= HEALTH_ABORT_GRACE_MS)
+			send_kill(mt, SIGKILL, SLOT_KILL_FINAL);
+		return;
+	}
+	if ((age = now_ms - mt->heard_ms) <= timeout_ms)
+		return;
+	log_warnx("metrics process (pid %ld) hung: no heartbeat for "
+	    "%llu.%03llus; killing it", (long)mt->pid,
+	    (unsigned long long)(age / 1000), (unsigned long long)(age % 1000));
+	mt->abort_at_ms = now_ms;
+	send_kill(mt, SIGABRT, SLOT_KILL_ABORT);	/* a core, as a worker's */
+	(void)kill(mt->pid, SIGCONT);	/* a stopped one must see it */
 }
 
 bool
 metrics_reaped(struct metrics *mt, pid_t pid, int status, uint64_t now_ms)
 {
 	char how[128];
-	bool asked = mt->pipe_w == -1;
+	bool asked = mt->chan == -1, killed = mt->kill != SLOT_KILL_NONE;
 
 	if (pid != mt->pid || pid == 0)
 		return false;
 	pool_describe_status(status, how, sizeof(how));
 	mt->pid = 0;
-	if (mt->pipe_w != -1) {
-		close(mt->pipe_w);
-		mt->pipe_w = -1;
-	}
-	if (asked) {
-		log_debug("metrics process (pid %ld) finished: %s", (long)pid, how);
+	metrics_restart(mt);
+	if (asked || killed) {
+		if (killed)
+			log_warnx("metrics process (pid %ld) %s (killed by the "
+			    "master)", (long)pid, how);
+		else
+			log_debug("metrics process (pid %ld) finished: %s",
+			    (long)pid, how);
 		mt->respawn_at_ms = now_ms;
 		mt->backoff_ms = 0;
 		return true;
@@ -318,9 +422,9 @@ metrics_reaped(struct metrics *mt, pid_t pid, int status, uint64_t now_ms)
 void
 metrics_restart(struct metrics *mt)
 {
-	if (mt->pipe_w != -1) {
-		close(mt->pipe_w);
-		mt->pipe_w = -1;
+	if (mt->chan != -1) {
+		close(mt->chan);
+		mt->chan = -1;
 	}
 }
 

@@ -4,7 +4,9 @@
  * listeners) and supervises one small child, the metrics process, that
  * serves them: it maps the statistics page read-only and runs as the
  * configured user, so no network input is ever parsed by a root process.
- * It ends when its pipe from the master reaches EOF, as workers do.
+ * It is supervised as a worker is: it heartbeats on its channel to the
+ * master, which kills it when the heartbeats stop; signals from its user
+ * do not crash it; and it ends when the channel reaches EOF.
  */
 #ifndef ECHOD_METRICS_H
 #define ECHOD_METRICS_H
@@ -15,6 +17,7 @@
 #include <sys/types.h>
 
 #include "listen.h"
+#include "pool.h"
 
 #define METRICS_MAX_CLIENTS	16
 #define METRICS_MAX_REQUEST	4096
@@ -22,21 +25,33 @@
 #define METRICS_MAX_SOCKETS	16
 #define METRICS_BACKOFF_MIN_MS	100
 #define METRICS_BACKOFF_MAX_MS	5000
+/* The metrics process heartbeats this often: worker_timeout is 1s at least,
+ * and the master reads the channel once a turn (250 ms at most). */
+#define METRICS_BEAT_MS		500
+/* Heartbeats the master reads in one turn, at most: a flood of them costs
+ * it nothing. */
+#define METRICS_BEATS_READ	16
 
 struct conf;
 struct chan_page;
 struct creds;
+struct source_shared;
 
 struct metrics {
 	struct listeners ls;
 	pid_t		 pid;		/* the metrics process; 0: none */
-	int		 pipe_w;	/* the master's end of its pipe; -1 */
+	int		 chan;		/* the master's end of its channel; -1 */
+	enum slot_kill	 kill;		/* what the master sent it */
 	uint64_t	 started_ms, respawn_at_ms, backoff_ms;
+	uint64_t	 heard_ms;	/* its last heartbeat read */
+	uint64_t	 abort_at_ms;	/* SLOT_KILL_ABORT: when */
 };
 
 /* What the metrics process starts from, and what it must not keep. */
 struct metrics_args {
-	const struct chan_page	*page;
+	const struct chan_page	*page;		/* unmapped in the child ... */
+	int			 page_fd;	/* ... and mapped read-only */
+	struct source_shared	*sources;	/* unmapped in the child */
 	const struct creds	*creds;		/* NULL: keep the master's */
 	const int		*close_fds;	/* -1 ended */
 	const struct listeners	*echo;		/* closed in the child */
@@ -66,10 +81,16 @@ size_t	metrics_commit(struct metrics *, struct listen_plan *p,
 size_t	metrics_fds(const struct metrics *, int *out);
 /* Starts the metrics process if sockets want one and it is due. */
 void	metrics_respawn(struct metrics *, const struct metrics_args *, uint64_t now_ms);
+/*
+ * Once a turn: reads its heartbeats, and kills a metrics process that has
+ * sent none for timeout_ms (worker_timeout) as a hung worker is killed:
+ * SIGABRT (and SIGCONT), then SIGKILL HEALTH_ABORT_GRACE_MS later.
+ */
+void	metrics_check(struct metrics *, uint64_t timeout_ms, uint64_t now_ms);
 /* Was pid the metrics process?  Then it is forgotten, the death logged,
- * and the next one due after a backoff. */
+ * and the next one due after a backoff (at once if the master killed it). */
 bool	metrics_reaped(struct metrics *, pid_t pid, int status, uint64_t now_ms);
-/* Tells the metrics process to end (its pipe closes); a new one starts
+/* Tells the metrics process to end (its channel closes); a new one starts
  * from metrics_respawn() once it is reaped.  For a reload, and the stop. */
 void	metrics_restart(struct metrics *);
 void	metrics_close(struct metrics *);

@@ -37,6 +37,21 @@ status(void *arg, bool json, struct expo_buf *out)
 		(void)expo_text(o->snap, now_wall_ms(), out);
 }
 
+/* Out of descriptors, the control socket rests (reqsrv.c): said once per
+ * spell, and again when it answers. */
+static void
+control_starved(void *arg, int err, uint64_t rests)
+{
+	const struct control *c = arg;
+
+	if (err != 0)
+		log_warnx("control socket %s: accept: %s; trying again every "
+		    "%d ms", c->path, strerror(err), REQSRV_REST_MS);
+	else
+		log_notice("control socket %s: accepting again, after %llu "
+		    "tries", c->path, (unsigned long long)rests);
+}
+
 /* Where its directory cannot be made or another echod answers there, echod
  * runs without one: said once, never fatal. */
 static void
@@ -58,6 +73,7 @@ observe_open(struct observe *o, const struct conf *c,
 	memset(o, 0, sizeof(*o));
 	o->page = page;
 	control_init(&o->ctl, status, o);
+	o->ctl.srv.starved = control_starved;
 	metrics_init(&o->metrics);
 	if ((o->snap = malloc(sizeof(*o->snap))) == NULL) {
 		snprintf(err, errlen, "status snapshot: %s", strerror(errno));
@@ -76,6 +92,26 @@ static bool
 differ(const char *a, const char *b)
 {
 	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* The control socket is the user's: a new user's --status must reach it. */
+static bool
+owner_changed(const struct conf *old, const struct conf *c)
+{
+	if ((old->user == NULL) != (c->user == NULL))
+		return true;
+	return c->user != NULL && (old->creds.uid != c->creds.uid ||
+	    old->creds.gid != c->creds.gid);
+}
+
+static void
+reown_control(struct observe *o, const struct conf *c)
+{
+	char err[CONF_ERRLEN];
+
+	if (control_reown(&o->ctl, c->user != NULL ? &c->creds : NULL, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s; the old one stays", err);
 }
 
 int
@@ -107,6 +143,8 @@ observe_commit(struct observe *o, const struct conf *old, const struct conf *c,
 		metrics_restart(&o->metrics);
 	if (p->move_ctl)
 		control_move(&o->ctl, &p->ctl);
+	else if (owner_changed(old, c))
+		reown_control(o, c);
 }
 
 void
@@ -168,6 +206,12 @@ void
 observe_respawn(struct observe *o, const struct metrics_args *a, uint64_t now_ms)
 {
 	metrics_respawn(&o->metrics, a, now_ms);
+}
+
+void
+observe_check(struct observe *o, uint64_t timeout_ms, uint64_t now_ms)
+{
+	metrics_check(&o->metrics, timeout_ms, now_ms);
 }
 
 bool

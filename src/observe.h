@@ -72,6 +72,7 @@ void	observe_run(struct observe *, uint64_t now_ms);
 /* The metrics process: see metrics.h. */
 void	observe_respawn(struct observe *, const struct metrics_args *,
 	    uint64_t now_ms);
+void	observe_check(struct observe *, uint64_t timeout_ms, uint64_t now_ms);
 bool	observe_reaped(struct observe *, pid_t, int status, uint64_t now_ms);
 uint64_t observe_next_respawn(const struct observe *);
 

@@ -35,16 +35,46 @@ set_free(struct slot *s)
 	*s = (struct slot){ .state = SLOT_FREE, .cmd_fd = -1 };
 }
 
+/*
+ * The page lives in a sealed memfd: the master and the workers (through
+ * fork) keep the writable mapping made here, and the seal makes every later
+ * one read-only for good (no mprotect() makes it writable again), which is
+ * what the metrics process maps (pool_page_readonly()).
+ */
+static struct chan_page *
+map_page(int *fdp)
+{
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE |
+	    F_SEAL_SEAL;
+	void *page = MAP_FAILED;
+	int fd, saved;
+
+	if ((fd = memfd_create("echod-stats", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1)
+		return NULL;
+	if (ftruncate(fd, sizeof(struct chan_page)) == -1 ||
+	    (page = mmap(NULL, sizeof(struct chan_page), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0)) == MAP_FAILED ||
+	    fcntl(fd, F_ADD_SEALS, seals) == -1) {
+		saved = errno;
+		if (page != MAP_FAILED)
+			munmap(page, sizeof(struct chan_page));
+		close(fd);
+		errno = saved;
+		return NULL;
+	}
+	*fdp = fd;
+	return page;
+}
+
 int
 pool_init(struct pool *p)
 {
 	for (int i = 0; i < POOL_MAX_SLOTS; i++)
 		set_free(&p->slot[i]);
 	p->hw = 0;
-	p->shared = mmap(NULL, sizeof(*p->shared), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p->shared == MAP_FAILED) {
-		p->shared = NULL;
+	if ((p->shared = map_page(&p->page_fd)) == NULL) {
+		p->page_fd = -1;
 		p->stats = NULL;
 		return -1;
 	}
@@ -63,8 +93,20 @@ pool_free(struct pool *p)
 		}
 	if (p->shared)
 		munmap(p->shared, sizeof(*p->shared));
+	if (p->page_fd != -1)
+		close(p->page_fd);
+	p->page_fd = -1;
 	p->shared = NULL;
 	p->stats = NULL;
+}
+
+const struct chan_page *
+pool_page_readonly(int page_fd)
+{
+	void *ro = mmap(NULL, sizeof(struct chan_page), PROT_READ, MAP_SHARED,
+	    page_fd, 0);
+
+	return ro == MAP_FAILED ? NULL : ro;
 }
 
 bool

@@ -85,12 +85,16 @@ struct pool {
 	 * copy: the page's can be written by any worker. */
 	int			 hw;
 	struct chan_page	*shared;
+	int			 page_fd;	/* shared's sealed memfd */
 	struct chan_stats	*stats;		/* shared->stats, one per slot */
 	struct stats_book	 book;		/* the counters the master keeps */
 };
 
 int	pool_init(struct pool *);
 void	pool_free(struct pool *);
+/* Maps the page of page_fd (a pool's) again, read-only: no mprotect() can
+ * make this mapping writable.  NULL with errno. */
+const struct chan_page *pool_page_readonly(int page_fd);
 
 /* Reading the table.  A slot's fields are the pool's to write. */
 bool	pool_alive(const struct slot *);	/* a process: running or draining */

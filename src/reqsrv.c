@@ -1,9 +1,10 @@
 /*
  * reqsrv.c - one request per connection, never blocking.  A client goes
- * READING -> WRITING -> LINGER (its side shut for writing, the rest of
- * what it sends read and dropped until its EOF, so a close never turns
- * into a reset that loses the reply) -> closed; the deadline set at
- * accept ends any of them.
+ * READING -> WRITING -> closed; the deadline set at accept ends either.
+ * Nothing is read after the request: a client that kept sending after
+ * its reply was read from until its deadline, and cost the server far
+ * more than it cost the client (all of a core, the root master's too).
+ * A reset when it closes with unread bytes is the price of sending them.
  */
 #include "config.h"
 
@@ -15,7 +16,7 @@
 
 #include "reqsrv.h"
 
-enum cstate { C_FREE, C_READING, C_WRITING, C_LINGER };
+enum cstate { C_FREE, C_READING, C_WRITING };
 
 struct reqsrv_client {
 	enum cstate	 state;
@@ -23,6 +24,7 @@ struct reqsrv_client {
 	uint64_t	 deadline_ms;
 	char		*in;		/* max_request + 1 */
 	size_t		 inlen;
+	size_t		 seen;		/* of in, shown to complete() already */
 	struct expo_buf	 out;
 	size_t		 sent;
 };
@@ -73,7 +75,7 @@ reqsrv_pollfds(const struct reqsrv *o, struct pollfd *pfd, size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < o->nl && n < max; i++)
+	for (size_t i = 0; o->rest_until_ms == 0 && i < o->nl && n < max; i++)
 		pfd[n++] = (struct pollfd){ .fd = o->lfd[i], .events = POLLIN };
 	for (int i = 0; i < o->max_clients && n < max; i++) {
 		const struct reqsrv_client *c = &o->c[i];
@@ -87,7 +89,7 @@ reqsrv_pollfds(const struct reqsrv *o, struct pollfd *pfd, size_t max)
 int
 reqsrv_next_timeout(const struct reqsrv *o, uint64_t now_ms)
 {
-	uint64_t first = UINT64_MAX;
+	uint64_t first = o->rest_until_ms != 0 ? o->rest_until_ms : UINT64_MAX;
 
 	for (int i = 0; i < o->max_clients; i++)
 		if (o->c[i].state != C_FREE && o->c[i].deadline_ms < first)
@@ -117,17 +119,48 @@ free_client(struct reqsrv *o)
 	return NULL;
 }
 
+/* Out of descriptors or memory the listener stays readable: polled, it
+ * would wake the loop at once, for ever.  It rests instead. */
+static bool
+rest_if_starved(struct reqsrv *o, int err, uint64_t now_ms)
+{
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return false;
+	o->rest_until_ms = now_ms + REQSRV_REST_MS;
+	o->rests++;
+	o->spell++;
+	if (!o->starving && o->starved != NULL)
+		o->starved(o->arg, err, o->spell);
+	o->starving = true;
+	return true;
+}
+
+static void
+fed_again(struct reqsrv *o)
+{
+	if (o->starving && o->starved != NULL)
+		o->starved(o->arg, 0, o->spell);
+	o->starving = false;
+	o->spell = 0;
+}
+
 static void
 accept_some(struct reqsrv *o, uint64_t now_ms)
 {
 	int budget = REQSRV_ACCEPTS_PER_TURN;
 
+	if (o->rest_until_ms > now_ms)
+		return;
+	o->rest_until_ms = 0;
 	for (size_t l = 0; l < o->nl; l++) {
 		while (budget-- > 0) {
 			int fd = accept4(o->lfd[l], NULL, NULL,
 			    SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd == -1 && rest_if_starved(o, errno, now_ms))
+				return;
 			if (fd == -1)
 				break;	/* EAGAIN, or an aborted connection */
+			fed_again(o);
 			struct reqsrv_client *c = free_client(o);
 			char *in = c ? malloc(o->max_request + 1) : NULL;
 			if (in == NULL) {
@@ -171,7 +204,14 @@ read_request(struct reqsrv *o, struct reqsrv_client *c)
 			return;
 		}
 		c->inlen += (size_t)n;
-		size_t len = o->complete(c->in, c->inlen);
+		/* each byte is looked at once (and a few again), however
+		 * thinly the request is sliced */
+		size_t from = c->seen > REQSRV_LOOKBACK ?
+		    c->seen - REQSRV_LOOKBACK : 0;
+		size_t len = o->complete(c->in + from, c->inlen - from);
+		c->seen = c->inlen;
+		if (len > 0)
+			len += from;
 		if (len > 0 && len <= o->max_request) {
 			respond(o, c, len);
 			return;
@@ -184,6 +224,8 @@ read_request(struct reqsrv *o, struct reqsrv_client *c)
 	}
 }
 
+/* The reply is in the kernel's hands: the connection ends now.  What the
+ * client sends from here on is never read. */
 static void
 write_reply(struct reqsrv_client *c)
 {
@@ -200,28 +242,10 @@ write_reply(struct reqsrv_client *c)
 		}
 		c->sent += (size_t)n;
 	}
-	shutdown(c->fd, SHUT_WR);
-	expo_buf_free(&c->out);
-	c->state = C_LINGER;
-}
-
-static void
-linger(struct reqsrv_client *c)
-{
-	char junk[512];
-	ssize_t n;
-
-	/* bounded: the deadline ends a client that keeps sending */
-	for (int i = 0; i < 16; i++) {
-		n = read(c->fd, junk, sizeof(junk));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		break;
-	}
-	if (n <= 0)
-		drop(c);
+	/* a copy of the descriptor in a child being forked must not keep
+	 * the connection open */
+	shutdown(c->fd, SHUT_RDWR);
+	drop(c);
 }
 
 void
@@ -237,8 +261,6 @@ reqsrv_run(struct reqsrv *o, uint64_t now_ms)
 			read_request(o, c);
 		if (c->state == C_WRITING)
 			write_reply(c);
-		if (c->state == C_LINGER)
-			linger(c);
 	}
 	accept_some(o, now_ms);
 }

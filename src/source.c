@@ -119,6 +119,12 @@ source_init(unsigned slots, unsigned sources)
 	return s;
 }
 
+int
+source_unmap(struct source_shared *s)
+{
+	return munmap(s, s->size);
+}
+
 static struct tcp_entry *
 table(struct source_shared *s, int slot)
 {

@@ -32,6 +32,9 @@ unsigned source_tcp_capacity(uint64_t nofile);
 /* Maps the shared tables for `slots` workers that each track up to
  * `sources` distinct sources (before forking); NULL with errno. */
 struct source_shared *source_init(unsigned slots, unsigned sources);
+/* Unmaps the tables from this process (one that never reads them, such
+ * as the metrics process).  Returns 0, or -1 with errno. */
+int	source_unmap(struct source_shared *);
 /* Forgets a dead worker's connections (the master, at reap). */
 void	source_forget_slot(struct source_shared *, int slot);
 

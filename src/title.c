@@ -18,8 +18,8 @@ static char current[TITLE_MAX];
 /*
  * libbsd marks a title shorter than argv[0] was with a '.' where argv[0]
  * ended, and ps shows it ("echod: worker 0 (generation 1)     ."): titles
- * are padded with spaces to that length.  Only a long path to the binary
- * (a build tree) needs it; /usr/sbin/echod is shorter than any title.
+ * are padded with spaces to that length.  Every title goes through set():
+ * "echod: metrics" is shorter than /usr/sbin/echod.
  */
 static int min_len;
 
@@ -74,4 +74,10 @@ title_worker(int slot, unsigned generation, bool draining)
 
 	title_format_worker(buf, slot, generation, draining);
 	set(buf);
+}
+
+void
+title_metrics(void)
+{
+	set("echod: metrics");
 }

@@ -14,6 +14,7 @@ void	title_init(int argc, char **argv);
 /* The master's title; set again only when it changes. */
 void	title_master(unsigned generation, int workers, bool stopping);
 void	title_worker(int slot, unsigned generation, bool draining);
+void	title_metrics(void);
 
 /* The titles' text, unit-tested. */
 void	title_format_master(char *, unsigned generation, int workers,

@@ -52,52 +52,6 @@
 #define LOG_RETRY_MS	10	/* lines wait for the log: look again */
 #define LOG_EXIT_MS	1000	/* on the way out, wait this long for it */
 
-static void
-ignore_if_default(int sig)
-{
-	struct sigaction cur, ign = { .sa_handler = SIG_IGN };
-
-	if (sigaction(sig, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
-	    !(cur.sa_flags & SA_SIGINFO))
-		sigaction(sig, &ign, NULL);
-}
-
-/*
- * A worker takes orders from the master only.  The master's own signals
- * are ignored; so are those that would end a worker by default and that
- * nothing of ours uses, unless someone (a profiler) has a handler on them;
- * the fatal ones go through the fault filter.  Before the privilege drop:
- * until then, the workers' user cannot signal us.
- */
-static void
-restore_signals(pid_t master)
-{
-	/* SIGTSTP too: a stopped worker is one the master must kill as
-	 * hung (Ctrl-Z stops the master, and only the master). */
-	static const int ignored[] = {
-		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTIN, SIGTTOU, SIGTSTP,
-		SIGUSR1, SIGUSR2, SIGPIPE,
-	};
-	static const int unused[] = {
-		SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGSTKFLT,
-	};
-	struct sigaction sa = { .sa_handler = SIG_IGN };
-	sigset_t none;
-
-	for (size_t i = 0; i < nitems(ignored); i++)
-		sigaction(ignored[i], &sa, NULL);
-	for (size_t i = 0; i < nitems(unused); i++)
-		ignore_if_default(unused[i]);
-	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
-		ignore_if_default(sig);
-	if (fault_install(master) == -1)
-		log_warn("fatal-signal filter");
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 /* A client's "connected" line, named or not; the resolver thread's too. */
 static void
 log_open(const struct sockaddr *sa, socklen_t len, const char *name)
@@ -413,7 +367,10 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	struct epoll_event ev;
 	char err[256], prefix[32];
 
-	restore_signals(a->master);
+	/* Before the privilege drop: until then, the workers' user cannot
+	 * signal us. */
+	if (fault_shield(a->master) == -1)
+		log_warn("fatal-signal filter");
 	for (const int *fd = a->close_fds; fd && *fd != -1; fd++)
 		close(*fd);
 	snprintf(prefix, sizeof(prefix), "worker %d", slot);

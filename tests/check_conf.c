@@ -843,6 +843,49 @@ START_TEST(test_read)
 }
 END_TEST
 
+/* No process holding root parses what the network sends: run by root,
+ * metrics_listen needs a user that is not root; run by anyone else, or
+ * without metrics, it needs none.  conf_read() (start, -t, reload) asks. */
+START_TEST(test_metrics_user)
+{
+	struct conf_overrides none = { .workers = -1 };
+	char path[64], err[CONF_ERRLEN], want[CONF_ERRLEN];
+	struct conf *c;
+
+	c = load_text("listen_udp = {}\n\nmetrics_listen = {\"127.0.0.1:9107\"}\n",
+	    path, err, sizeof(err));
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(conf_check_metrics_user(c, 0, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:3: metrics_listen: echod runs as root "
+	    "and user is unset, so the metrics process would parse HTTP as "
+	    "root; set user to one of echod's own (such as \"echod\")", path);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(conf_check_metrics_user(c, 110, err, sizeof(err)), 0);
+	/* a user of uid 0 by any name is root */
+	c->user = strdup("toor");
+	c->creds.uid = 0;
+	ck_assert_int_eq(conf_check_metrics_user(c, 0, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, ": metrics_listen: echod runs as root and user "
+	    "\"toor\" is root, so"), "%s", err);
+	c->creds.uid = 65534;
+	ck_assert_int_eq(conf_check_metrics_user(c, 0, err, sizeof(err)), 0);
+	c->n_metrics_listen = 0;
+	c->creds.uid = 0;
+	ck_assert_int_eq(conf_check_metrics_user(c, 0, err, sizeof(err)), 0);
+	c->n_metrics_listen = 1;	/* for conf_free() */
+	conf_free(c);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(conf_read(path, &none, false, NULL, &c, err,
+		    sizeof(err)), CONF_INVALID);
+		ck_assert_str_eq(err, want);
+	} else
+		ck_assert_msg(conf_read(path, &none, false, NULL, &c, err,
+		    sizeof(err)) == CONF_OK, "%s", err);
+	conf_free(c);
+	unlink(path);
+}
+END_TEST
+
 /* Out of memory is CONF_FAILED, told apart from a bad file (at start:
  * exit 1, not 78), and leaks nothing. */
 START_TEST(test_read_out_of_memory)
@@ -901,6 +944,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_load_out_of_memory);
 	tcase_add_test(tc, test_override_out_of_memory);
 	tcase_add_test(tc, test_read);
+	tcase_add_test(tc, test_metrics_user);
 	tcase_add_test(tc, test_read_out_of_memory);
 	suite_add_tcase(s, tc);
 	return s;

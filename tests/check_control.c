@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "conf.h"
 #include "control.h"
 #include "ctlclient.h"
+#include "privdrop.h"
 #include "suites.h"
 #include "util.h"
 
@@ -209,6 +211,53 @@ START_TEST(test_no_directory)
 }
 END_TEST
 
+/*
+ * As root, a name on the way that another user can change: without an
+ * owner to make it as, refused, naming the directory, and nothing made.
+ * With one, the owner makes it in its own directory: its file, 0600.
+ */
+START_TEST(test_others_names)
+{
+	struct creds nobody = { .user = "nobody" };
+	const struct passwd *pw;
+	char u[96], sub[128], p1[160], p2[160], err[256];
+	struct stat st;
+	int fd;
+
+	if (geteuid() != 0)
+		skip_test("needs root, to make a directory another user owns");
+	if ((pw = getpwnam("nobody")) == NULL)
+		skip_test("needs the user nobody");
+	nobody.uid = pw->pw_uid;
+	nobody.gid = pw->pw_gid;
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	snprintf(u, sizeof(u), "%s/u", dir);
+	snprintf(sub, sizeof(sub), "%s/sub", u);
+	ck_assert_int_eq(mkdir(u, 0755), 0);
+	ck_assert_int_eq(chown(u, nobody.uid, nobody.gid), 0);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	snprintf(p1, sizeof(p1), "%s/control", sub);
+	ck_assert_int_eq(control_open(&c, p1, NULL, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_msg(strstr(err, u) && strstr(err, "can be changed by a user "
+	    "other than root"), "%s", err);
+	ck_assert_int_eq(access(p1, F_OK), -1);
+
+	snprintf(p2, sizeof(p2), "%s/control", u);
+	ck_assert_msg(control_open(&c, p2, &nobody, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_int_eq(lstat(p2, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(st.st_uid, nobody.uid);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_ne(fd = connect_to(p2), -1);
+	ck_assert_str_eq(exchange(fd, "status\n"), "fine\n");
+	close(fd);
+	control_close(&c);
+	ck_assert_int_eq(access(p2, F_OK), -1);
+}
+END_TEST
+
 START_TEST(test_client_unavailable)
 {
 	char out[64] = "", err[256] = "";
@@ -380,6 +429,7 @@ control_suite(void)
 	tcase_add_test(tc, test_live_kept_stale_replaced);
 	tcase_add_test(tc, test_not_a_socket);
 	tcase_add_test(tc, test_no_directory);
+	tcase_add_test(tc, test_others_names);
 	tcase_add_test(tc, test_client_unavailable);
 	tcase_add_test(tc, test_client_escapes);
 	tcase_add_test(tc, test_health);

@@ -1,6 +1,7 @@
 /* check_dgram.c - batches: slots, sources, MSG_TRUNC on real sockets;
  * GSO runs (one message per run of echoes to one destination), on real
- * sockets and through scripted sendmmsg: order, refusal, partial sends. */
+ * sockets and through scripted sendmmsg: order, refusal, partial sends,
+ * one source per run. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -124,9 +125,18 @@ gso_send(int fd, struct mmsghdr *v, unsigned n, int flags)
 			memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
 			ck_assert_uint_eq(seg, h->msg_iov[0].iov_len);
 		} else
-			ck_assert_ptr_null(cm);
+			ck_assert(cm == NULL || cm->cmsg_level != SOL_UDP);
 		for (size_t i = 0; i < h->msg_iovlen; i++)
 			sent[strlen(sent)] = ((char *)h->msg_iov[i].iov_base)[0];
+		/* the message's source, if set: 192.0.2.n as a capital */
+		for (; cm != NULL; cm = CMSG_NXTHDR(h, cm))
+			if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+				ck_assert_int_eq(pi.ipi_ifindex, 0);
+				sent[strlen(sent)] = (char)('A' - 1 +
+				    (ntohl(pi.ipi_spec_dst.s_addr) & 0xff));
+			}
 		sent[strlen(sent)] = '|';
 	}
 	return (int)take;
@@ -173,6 +183,54 @@ START_TEST(test_gso_runs)
 	ck_assert_uint_eq(r.bytes, 50 + 20 + 2000);
 	ck_assert_uint_eq(r.dropped, 0);
 	ck_assert_uint_eq(gso_calls, 1);
+	dgram_free(&b);
+}
+END_TEST
+
+/* What the kernel says of datagram k's destination: 192.0.2.n. */
+static void
+fake_dst(struct dgram_batch *b, unsigned k, unsigned n)
+{
+	struct msghdr *h = &b->rx[k].msg_hdr;
+	struct in_pktinfo pi = { .ipi_ifindex = 2 };
+	struct cmsghdr *cm;
+
+	pi.ipi_addr.s_addr = htonl(0xc0000200 | n);
+	pi.ipi_spec_dst = pi.ipi_addr;
+	h->msg_controllen = CMSG_SPACE(sizeof(pi));
+	cm = CMSG_FIRSTHDR(h);
+	cm->cmsg_level = IPPROTO_IP;
+	cm->cmsg_type = IP_PKTINFO;
+	cm->cmsg_len = CMSG_LEN(sizeof(pi));
+	memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+}
+
+/* Echoes to one client sent to two of our addresses go back from each,
+ * with interface 0: a GSO run has one source, so the source splits it. */
+START_TEST(test_gso_runs_by_source)
+{
+	static const uint16_t ports[] = { 5000, 5000, 5000, 5000, 5000 };
+	static const size_t lens[] = { 10, 10, 10, 10, 10 };
+	static const unsigned dst[] = { 1, 1, 2, 2, 1 };
+	struct dgram_batch b;
+	struct dgram_sent r;
+
+	ck_assert_int_eq(dgram_init(&b, 8, 2048), 0);
+	b.ops = &gso_ops;
+	b.gso = true;
+	for (unsigned k = 0; k < 5; k++)
+		fake_dst(&b, k, dst[k]);
+	fake_batch(&b, ports, lens, "abcde", 5);
+	gso_reset(NULL, 0);
+	r = dgram_send(-1, &b);
+	ck_assert_str_eq(sent, "abA|cdB|eA|");
+	ck_assert_uint_eq(r.sent, 5);
+	/* one by one (GSO refused), each keeps its own source */
+	b.gso = false;
+	fake_batch(&b, ports, lens, "abcde", 5);
+	gso_reset(NULL, 0);
+	r = dgram_send(-1, &b);
+	ck_assert_str_eq(sent, "aA|bA|cB|dB|eA|");
 	dgram_free(&b);
 }
 END_TEST
@@ -275,6 +333,7 @@ dgram_suite(void)
 
 	tcase_add_test(tc, test_recv_slots);
 	tcase_add_test(tc, test_gso_runs);
+	tcase_add_test(tc, test_gso_runs_by_source);
 	tcase_add_test(tc, test_gso_refused_and_partial);
 	tcase_add_test(tc, test_gso_real);
 	suite_add_tcase(s, tc);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +111,9 @@ START_TEST(test_bad_directory)
 }
 END_TEST
 
-/* A FIFO, a device or a link to one at the path is refused and left alone:
- * renamed over, pidfile = "/dev/null" replaced /dev/null with a file. */
+/* A FIFO or a device at the path is refused and left alone: renamed
+ * over, pidfile = "/dev/null" replaced /dev/null with a file.  A link is
+ * replaced, never followed. */
 START_TEST(test_not_a_regular_file)
 {
 	char link[160];
@@ -125,12 +127,14 @@ START_TEST(test_not_a_regular_file)
 	ck_assert(S_ISFIFO(st.st_mode));
 	unlink(path);
 
+	/* a link is never followed: replaced itself, /dev/null left alone */
 	ck_assert_int_eq(symlink("/dev/null", path), 0);
-	ck_assert_int_eq(pidfile_create(path, &holder), -1);
-	ck_assert_int_eq(errno, EINVAL);
+	int lfd = pidfile_create(path, &holder);
+	ck_assert_int_ne(lfd, -1);
+	ck_assert_int_eq(read_pid(), (long)getpid());
 	ck_assert_int_eq(stat("/dev/null", &st), 0);
 	ck_assert(S_ISCHR(st.st_mode));
-	unlink(path);
+	pidfile_remove(path, lfd);
 
 	ck_assert_int_eq(pidfile_create(dir, &holder), -1);
 	ck_assert_int_eq(errno, EISDIR);
@@ -149,6 +153,35 @@ START_TEST(test_not_a_regular_file)
 }
 END_TEST
 
+/* As root, a name on the way that another user can change is refused
+ * (EPERM), and nothing is written: nobody could rename sub away and put a
+ * link to any directory in its place. */
+START_TEST(test_others_directory_refused)
+{
+	const struct passwd *pw;
+	char u[96], sub[128], p[160];
+	pid_t holder;
+
+	if (geteuid() != 0)
+		skip_test("needs root, to make a directory another user owns");
+	if ((pw = getpwnam("nobody")) == NULL)
+		skip_test("needs the user nobody");
+	snprintf(u, sizeof(u), "%s/u", dir);
+	snprintf(sub, sizeof(sub), "%s/sub", u);
+	snprintf(p, sizeof(p), "%s/echod.pid", sub);
+	ck_assert_int_eq(mkdir(u, 0755), 0);
+	ck_assert_int_eq(chown(u, pw->pw_uid, pw->pw_gid), 0);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	int fd = pidfile_create(p, &holder);
+	int saved = errno;
+	pidfile_remove(p, fd);
+	rmdir(sub);
+	rmdir(u);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(saved, EPERM);
+}
+END_TEST
+
 Suite *
 pidfile_suite(void)
 {
@@ -162,6 +195,7 @@ pidfile_suite(void)
 	tcase_add_test(tc, test_not_ours_not_removed);
 	tcase_add_test(tc, test_bad_directory);
 	tcase_add_test(tc, test_not_a_regular_file);
+	tcase_add_test(tc, test_others_directory_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

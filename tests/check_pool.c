@@ -2,10 +2,12 @@
  * helper with its order pipe, and the slot state machine. */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -146,6 +148,30 @@ child(int slot, int cmd_fd, void *arg)
 		_exit(101);
 	_exit(cmd);
 }
+
+/* The page's read-only mapping (the metrics process's) sees what the
+ * master writes, and can never be made writable: not by mprotect(), not by
+ * a new writable mapping of the memfd. */
+START_TEST(test_page_readonly_for_good)
+{
+	static struct pool p;
+	const struct chan_page *ro;
+
+	ck_assert_int_eq(pool_init(&p), 0);
+	ck_assert_ptr_nonnull(ro = pool_page_readonly(p.page_fd));
+	atomic_store(&p.shared->stats[7].heartbeat_ms, 42);
+	ck_assert_uint_eq(atomic_load(&ro->stats[7].heartbeat_ms), 42);
+	ck_assert_int_eq(mprotect((void *)ro, sizeof(*ro), PROT_READ |
+	    PROT_WRITE), -1);
+	ck_assert_int_eq(errno, EACCES);
+	ck_assert_ptr_eq(mmap(NULL, sizeof(*ro), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, p.page_fd, 0), MAP_FAILED);
+	ck_assert_int_ne(fcntl(p.page_fd, F_GETFD) & FD_CLOEXEC, 0);
+	munmap((void *)ro, sizeof(*ro));
+	pool_free(&p);
+	ck_assert_int_eq(p.page_fd, -1);
+}
+END_TEST
 
 START_TEST(test_spawn_and_order)
 {
@@ -376,6 +402,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_backoff_cap_fits_window);
 	tcase_add_test(tc, test_crashwin);
 	tcase_add_test(tc, test_spawn_and_order);
+	tcase_add_test(tc, test_page_readonly_for_good);
 	tcase_add_test(tc, test_generations);
 	tcase_add_test(tc, test_alive);
 	tcase_add_test(tc, test_spawn_failed);

@@ -103,7 +103,7 @@ ho_event() { # ho_event NAME: the window's TAP line with its figures
 # window.  The tool measures all the while; this only waits for time.
 ho_watch() { local end=$((SECONDS + ho_watch)); while [ "$SECONDS" -lt "$end" ]; do sleep 0.5; done; }
 
-ho_pids() { in_ct ps -o pid= -u echod | tr -d ' ' | sort; }
+ho_pids() { in_ct ps -o pid= -u _echod | tr -d ' ' | sort; }
 ho_socket_id() { in_ct systemctl show -p InvocationID -p ActiveEnterTimestampMonotonic --value echod.socket | tr '\n' ' '; }
 ho_status() { in_ct systemctl show -p StatusText --value echod | diag; }
 ho_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }

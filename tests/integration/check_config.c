@@ -403,7 +403,7 @@ t_unprivileged(void)
  * -t looks user and group up (an unknown user failed only at start, with
  * exit 1), and says when the user cannot work at all: not root, or root
  * without CAP_SETUID.  Switching to the user echod already is stays valid,
- * as under the shipped unit (User=echod, user = "echod").
+ * as under the shipped unit (User=_echod, user = "_echod").
  */
 START_TEST(test_t_user)
 {

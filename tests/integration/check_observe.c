@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -426,7 +427,7 @@ START_TEST(test_control_abuse)
 		ck_assert_msg(closed_within(crowd[i], 1000), "crowd %d kept", i);
 		close(crowd[i]);
 	}
-	ck_assert_msg(h_now_ms() - t0 < 1500, "the crowd took %llu ms",
+	timing_assert(h_now_ms() - t0 < 1500, "the crowd took %llu ms",
 	    (unsigned long long)(h_now_ms() - t0));
 	for (int i = 0; i < 8; i++) {
 		ck_assert_msg(closed_within(slow[i], 4000), "slow %d kept", i);
@@ -435,7 +436,8 @@ START_TEST(test_control_abuse)
 	ck_assert_msg(h_now_ms() - t0 >= 1500, "closed before the timeout");
 	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 0);
 	int n = wd_stop(&longest);
-	ck_assert_msg(n >= 4 && longest <= 800, "%d WATCHDOG=1, longest gap %llu ms",
+	ck_assert_msg(n >= 1, "no WATCHDOG=1");
+	timing_assert(n >= 4 && longest <= 800, "%d WATCHDOG=1, longest gap %llu ms",
 	    n, (unsigned long long)longest);
 }
 END_TEST
@@ -474,13 +476,21 @@ END_TEST
 
 static int metrics_port;
 
+/* As root, metrics_listen needs a user (echod.conf(5)). */
+static const char *
+metrics_user(void)
+{
+	return geteuid() == 0 ? "user = \"nobody\"\n" : "";
+}
+
 static void
 start_metrics(const char *extra)
 {
 	char conf[512];
 	const char *p;
 
-	snprintf(conf, sizeof(conf), "metrics_listen = {\"127.0.0.1:0\"}\n%s", extra);
+	snprintf(conf, sizeof(conf), "metrics_listen = {\"127.0.0.1:0\"}\n%s%s",
+	    strstr(extra, "user =") ? "" : metrics_user(), extra);
 	start(conf);
 	FILE *f = fopen(e.logpath, "r");
 	char line[512];
@@ -707,7 +717,8 @@ START_TEST(test_reload_moves_them)
 	snprintf(ctl2, sizeof(ctl2), "%s/control2", e.dir);
 	snprintf(conf, sizeof(conf), "workers = 2\nlisten_tcp = {\"127.0.0.1:%d\"}\n"
 	    "listen_udp = {}\ncontrol_socket = \"%s\"\n"
-	    "metrics_listen = {\"127.0.0.1:%d\"}\n", e.tcp4, ctl2, metrics_port);
+	    "metrics_listen = {\"127.0.0.1:%d\"}\n%s", e.tcp4, ctl2, metrics_port,
+	    metrics_user());
 	h_write_conf(&e, conf);
 	e.mark = 0;
 	kill(e.pid, SIGHUP);
@@ -836,7 +847,8 @@ START_TEST(test_metrics_crowd)
 	    left, n, (unsigned long long)took);
 	ck_assert_msg(answered > 0, "no scraper answered");
 	int ticks = wd_stop(&longest);
-	ck_assert_msg(ticks > 0 && longest <= 800, "WATCHDOG=1 gap of %llu ms",
+	ck_assert_msg(ticks > 0, "no WATCHDOG=1");
+	timing_assert(longest <= 800, "WATCHDOG=1 gap of %llu ms",
 	    (unsigned long long)longest);
 	uint64_t after = echo_median_us(efd, 31);
 	close(efd);
@@ -847,6 +859,84 @@ START_TEST(test_metrics_crowd)
 	/* generous: two cores shared with other test runs */
 	ck_assert_msg(during <= 10 * before + 20000, "echo median %llu us during, "
 	    "%llu before", (unsigned long long)during, (unsigned long long)before);
+}
+END_TEST
+
+/* /proc/PID/cmdline, its NULs as spaces and trailing spaces cut. */
+static bool
+args_of(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	return true;
+}
+
+/* Started by a path longer than its title (as /usr/sbin/echod is), the
+ * metrics process shows "echod: metrics" and nothing after it. */
+START_TEST(test_metrics_title)
+{
+	char bin[PATH_MAX], got[512] = "";
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(realpath(h_echod_path(), bin));
+	ck_assert_uint_gt(strlen(bin), strlen("echod: metrics"));
+	e.wrapper = bin;
+	start_metrics("");
+	ck_assert_int_gt(pid = metrics_pid(), 0);
+	for (uint64_t end = h_now_ms() + 5000; h_now_ms() < end; h_tick())
+		if (args_of(pid, got, sizeof(got)) &&
+		    strcmp(got, "echod: metrics") == 0)
+			break;
+	ck_assert_str_eq(got, "echod: metrics");
+}
+END_TEST
+
+/* As root without user, metrics_listen is refused where the file is
+ * judged: echod -t, the start (exit 78), and a reload (the running
+ * configuration stays, and serves). */
+START_TEST(test_metrics_refused_as_root)
+{
+	static const char why[] = "metrics_listen: echod runs as root and user "
+	    "is unset, so the metrics process would parse HTTP as root";
+	const char *const t[] = { "-t", "-c", e.confpath, NULL };
+	const char *const f[] = { "-f", "-c", e.confpath, NULL };
+	char conf[512], out[4096], err[4096];
+
+	if (geteuid() != 0)
+		skip_test("needs root: the refusal is root's");
+	snprintf(conf, sizeof(conf), "listen_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {}\ncontrol_socket = \"%s\"\n"
+	    "metrics_listen = {\"127.0.0.1:0\"}\n", ctl);
+	h_write_conf(&e, conf);
+	ck_assert_int_eq(run(t, out, sizeof(out), err, sizeof(err)), 78);
+	ck_assert_msg(strstr(err, ":4: metrics_listen: ") && strstr(err, why),
+	    "%s", err);
+	ck_assert_int_eq(run(f, out, sizeof(out), err, sizeof(err)), 78);
+	ck_assert_msg(strstr(err, why), "%s", err);
+
+	start_metrics("");
+	h_write_conf(&e, conf);
+	e.mark = 0;
+	kill(e.pid, SIGHUP);
+	ck_assert(h_wait_log(&e, "reload failed: ", 10000));
+	ck_assert(h_log_has(&e, why));
+	ck_assert_int_gt(http("GET /metrics HTTP/1.1\r\n\r\n", out, sizeof(out)), 0);
+	ck_assert_msg(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0, "%.100s", out);
 }
 END_TEST
 
@@ -874,6 +964,8 @@ observe_suite(void)
 	tcase_add_test(tc, test_reload_moves_them);
 	tcase_add_test(tc, test_metrics_ends_with_master);
 	tcase_add_test(tc, test_metrics_crowd);
+	tcase_add_test(tc, test_metrics_title);
+	tcase_add_test(tc, test_metrics_refused_as_root);
 	suite_add_tcase(s, tc);
 	return s;
 }

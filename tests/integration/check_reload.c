@@ -93,6 +93,13 @@ echoes(int port)
 	close(fd);
 }
 
+/* As root the metrics process needs a user of its own (echod.conf(5)). */
+static const char *
+metrics_user(void)
+{
+	return geteuid() == 0 ? "user = \"nobody\"\n" : "";
+}
+
 /* One worker, echo on a, metrics on m, the control socket ctl. */
 static void
 start_on(int a, int m, const char *ctl)
@@ -102,7 +109,7 @@ start_on(int a, int m, const char *ctl)
 
 	snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
 	    "\nlisten_udp = {}\ncontrol_socket = \"%s\"\nmetrics_listen = "
-	    "{\"127.0.0.1:%d\"}\n", a, ctl, m);
+	    "{\"127.0.0.1:%d\"}\n%s", a, ctl, m, metrics_user());
 	h_write_conf(&e, conf);
 	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
 	echoes(a);
@@ -208,7 +215,8 @@ START_TEST(test_metrics_taken_moves_nothing)
 	start_on(a, m1, ctl);
 	snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
 	    "\nlisten_udp = {}\ncontrol_socket = \"%s\"\nmetrics_listen = "
-	    "{\"127.0.0.1:%d\", \"127.0.0.1:%d\"}\n", b, ctl, m1, m2);
+	    "{\"127.0.0.1:%d\", \"127.0.0.1:%d\"}\n%s", b, ctl, m1, m2,
+	    metrics_user());
 	h_write_conf(&e, conf);
 	snprintf(want, sizeof(want), "reload failed: metrics_listen: listen "
 	    "127.0.0.1:%d (tcp 127.0.0.1:%d): Address already in use; the "
@@ -235,7 +243,8 @@ START_TEST(test_metrics_unknown_moves_nothing)
 	start_on(a, m1, ctl);
 	snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
 	    "\nlisten_udp = {}\ncontrol_socket = \"%s\"\nmetrics_listen = "
-	    "{\"127.0.0.1:%d\", \"" BAD_SERVICE "\"}\n", b, ctl, m1);
+	    "{\"127.0.0.1:%d\", \"" BAD_SERVICE "\"}\n%s", b, ctl, m1,
+	    metrics_user());
 	h_write_conf(&e, conf);
 	snprintf(want, sizeof(want), "reload failed: %s:5: metrics_listen: \""
 	    BAD_SERVICE "\": no such service (see /etc/services); the running "
@@ -262,7 +271,7 @@ START_TEST(test_control_unmade_moves_nothing)
 	start_on(a, m, ctl);
 	snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
 	    "\nlisten_udp = {}\ncontrol_socket = \"%s\"\nmetrics_listen = "
-	    "{\"127.0.0.1:%d\"}\n", b, bad, m);
+	    "{\"127.0.0.1:%d\"}\n%s", b, bad, m, metrics_user());
 	h_write_conf(&e, conf);
 	snprintf(want, sizeof(want), "reload failed: control socket %s: cannot "
 	    "make directory ", bad);

@@ -239,6 +239,7 @@ START_TEST(test_watchdog_cadence)
 {
 	uint64_t at[32];
 
+	skip_unless_timing();
 	with_watchdog(1000000);
 	start("workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
 	ck_assert(wait_msg("READY=1", 10000, NULL, 0));

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -555,3 +557,58 @@ h_free_port(void)
 	return port;
 }
 
+
+int
+h_signal_as(uid_t uid, gid_t gid, pid_t claimed, const pid_t *pids, int n,
+    int sig)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int refused = 0;
+
+		if (setgroups(0, NULL) == -1 || setgid(gid) == -1 ||
+		    setuid(uid) == -1)
+			_exit(100);
+		for (int i = 0; i < n; i++) {
+			siginfo_t si = { .si_signo = sig, .si_code = SI_QUEUE };
+			int p[2];
+
+			si.si_pid = claimed;
+			si.si_uid = 0;
+			refused += kill(pids[i], sig) == -1;
+			refused += syscall(SYS_rt_sigqueueinfo, pids[i], sig, &si) == -1;
+			if (pipe(p) == -1)
+				_exit(101);
+			refused += fcntl(p[0], F_SETOWN, pids[i]) == -1 ||
+			    fcntl(p[0], F_SETSIG, sig) == -1 ||
+			    fcntl(p[0], F_SETFL, O_ASYNC) == -1 ||
+			    write(p[1], "x", 1) != 1;
+			close(p[0]);
+			close(p[1]);
+		}
+		_exit(refused > 99 ? 99 : refused);
+	}
+	if (pid == -1 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) >= 100)
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+bool
+h_settled(pid_t pid)
+{
+	char path[64], line[256];
+	bool pending = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return true;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "SigPnd:", 7) == 0 || strncmp(line, "ShdPnd:", 7) == 0)
+			pending |= strtoull(line + 7, NULL, 16) != 0;
+	fclose(f);
+	return !pending;
+}

@@ -72,6 +72,17 @@ long	h_rss_kb(pid_t pid);
 /* User plus system CPU time of a process, in milliseconds; -1 if gone. */
 long	h_cpu_ms(pid_t pid);
 
+/*
+ * As uid and gid (a child that drops to them), sends sig to each of pids
+ * three ways: kill(), a sigqueue() that claims to come from claimed (the
+ * master), and F_SETSIG on a pipe (which can choose the si_code).  Returns
+ * how many sends were refused, or -1 if the child could not run.
+ */
+int	h_signal_as(uid_t uid, gid_t gid, pid_t claimed, const pid_t *pids,
+	    int n, int sig);
+/* No signal pending for pid any more (handled or ignored), or it is gone. */
+bool	h_settled(pid_t pid);
+
 /* 127.0.0.1:port or [::1]:port; returns the address's length. */
 socklen_t h_loopback(int family, int port, struct sockaddr_storage *);
 int	h_connect(int family, int port, int timeout_ms);	/* blocking fd */
