@@ -127,10 +127,11 @@ contained() {
 # The BIRDs run at real-time priority where the kernel lets root have it:
 # on a test machine shared with other builds, a starved BIRD misses its BFD
 # packets (and even its 3 s BGP hold time) and every path flaps, which a
-# router with its own CPU would not see.  The load runs at a higher
-# priority than the rest too, so a late reply is the rig's, not the client's.
-RTPRIO=
-chrt -f 10 true 2>/dev/null && RTPRIO="chrt -f 10"
+# router with its own CPU would not see.  The load (it sleeps in poll) runs
+# at real-time priority too, below BIRD, so that a datagram counted late or
+# unsent is the rig's doing, not a starved client's.
+RTPRIO= LOADPRIO=
+chrt -f 10 true 2>/dev/null && RTPRIO="chrt -f 10" LOADPRIO="chrt -f 5"
 start_echod() { # start_echod H
 	local h=$1
 	cat >"$work/echod-h$h.conf" <<-EOF
@@ -208,7 +209,7 @@ SRC4=$(seq -f '198.18.100.%g' -s, 10 29)
 # load NAME ARGS...: udp-load from the clients, in the background.
 load() {
 	local name=$1; shift
-	ip netns exec "$CL" nice -n -5 "$UDPLOAD" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+	ip netns exec "$CL" $LOADPRIO "$UDPLOAD" "$@" >"$work/$name.out" 2>"$work/$name.err" &
 	lpid=$!
 	others+=("$lpid")
 }
@@ -439,4 +440,11 @@ for h in "${HOSTS[@]}"; do
 done
 check "TCP through anycast: host 3's connections break when it leaves (${tbroken[3]:-0} of ${tall[3]:-0})" \
     [ "${tall[3]:-0}" -gt 0 -a "${tbroken[3]:-0}" = "${tall[3]:-0}" ]
+
+# What explains a loss no scenario caused: BGP sessions a host or the
+# router closed.  The SIGSTOP case's two are expected (host 2's BIRD, let go
+# again, closes its IPv4 and IPv6 sessions); a killed BIRD's are reset by
+# the kernel and not counted here.
+flaps=$(grep -c 'Cease\|Hold timer' "$work/bird-rt.log")
+echo "# router: $flaps BGP sessions closed during the run (2 expected, from the SIGSTOP case)"
 [ "$failed" = 0 ]
