@@ -142,13 +142,14 @@ expo_text(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
 	}
 	expo_buf_printf(b, "total: %llu open, %llu accepted, %llu closed, "
 	    "%llu bytes, %llu datagrams, %llu refused, %llu dropped, "
-	    "%llu reloads, %llu worker exits, %llu log lines held back\n",
+	    "%llu times full, %llu reloads, %llu worker exits, %llu log lines held back\n",
 	    (unsigned long long)t->open, (unsigned long long)t->accepted,
 	    (unsigned long long)stats_sum(t->closed, STATS_CLOSE_COUNT),
 	    (unsigned long long)stats_sum(t->bytes, STATS_PROTO_COUNT),
 	    (unsigned long long)t->datagrams,
 	    (unsigned long long)stats_sum(t->refused, STATS_REFUSE_COUNT),
 	    (unsigned long long)stats_sum(t->dropped, STATS_DROP_COUNT),
+	    (unsigned long long)t->full,
 	    (unsigned long long)stats_sum(s->reloads, STATS_RELOAD_COUNT),
 	    (unsigned long long)stats_sum(s->exits, STATS_EXIT_COUNT),
 	    (unsigned long long)t->log_suppressed);
@@ -203,10 +204,10 @@ expo_json(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
 	expo_buf_printf(b, "%s],\n", n ? "\n  " : "");
 	expo_buf_printf(b, "  \"accepted\": %llu,\n  \"open\": %llu,\n"
 	    "  \"datagrams\": %llu,\n  \"respawns\": %llu,\n"
-	    "  \"log_lines_held_back\": %llu,\n",
+	    "  \"log_lines_held_back\": %llu,\n  \"full\": %llu,\n",
 	    (unsigned long long)t->accepted, (unsigned long long)t->open,
 	    (unsigned long long)t->datagrams, (unsigned long long)s->respawns,
-	    (unsigned long long)t->log_suppressed);
+	    (unsigned long long)t->log_suppressed, (unsigned long long)t->full);
 	for (int i = 0; i < STATS_WSTATE_COUNT; i++)
 		states[i] = s->workers[i];
 	json_map(b, "closed", n_close, t->closed, STATS_CLOSE_COUNT, false);
@@ -274,6 +275,10 @@ expo_prom(const struct stats_snapshot *s, struct expo_buf *b)
 	prom_one(b, "echod_log_lines_held_back_total", "counter",
 	    "Log lines about a source not written: over its log budget.",
 	    t->log_suppressed);
+	/* Not a refusal: the clients wait in the listen queue (stats.h). */
+	prom_one(b, "echod_worker_full_total", "counter",
+	    "Times a worker reached max_connections and stopped accepting.",
+	    t->full);
 	prom_labeled(b, "echod_workers", "gauge", "Worker processes, by state.",
 	    "state", n_wstate, states, STATS_WSTATE_COUNT);
 	prom_labeled(b, "echod_worker_exits_total", "counter",

@@ -132,13 +132,15 @@ health_status_text(const struct stats_snapshot *s, bool stopping, char *buf,
 	const struct stats_counts *t = &s->totals;
 
 	snprintf(buf, len, "%s%d workers, %llu connections, %llu bytes echoed; "
-	    "%llu accepted, %llu datagrams, %llu refused, %llu dropped",
+	    "%llu accepted, %llu datagrams, %llu refused, %llu dropped, "
+	    "%llu times full",
 	    stopping ? "stopping: " : "", s->nworkers,
 	    (unsigned long long)t->open,
 	    (unsigned long long)stats_sum(t->bytes, STATS_PROTO_COUNT),
 	    (unsigned long long)t->accepted, (unsigned long long)t->datagrams,
 	    (unsigned long long)stats_sum(t->refused, STATS_REFUSE_COUNT),
-	    (unsigned long long)stats_sum(t->dropped, STATS_DROP_COUNT));
+	    (unsigned long long)stats_sum(t->dropped, STATS_DROP_COUNT),
+	    (unsigned long long)t->full);
 }
 
 void

@@ -44,6 +44,7 @@ setup(void)
 	snap.totals.bytes[STATS_PROTO_UDP] = 5;
 	snap.totals.datagrams = 1;
 	snap.totals.refused[STATS_REFUSE_DENY] = 4;
+	snap.totals.full = 6;
 	snap.reloads[STATS_RELOAD_OK] = 3;
 	snap.exits[STATS_EXIT_CRASH] = 1;
 }
@@ -61,7 +62,7 @@ START_TEST(test_text)
 	    "echod 1.2.3, pid 100, up 10s, generation 4, 2 workers\n"
 	    "worker 0: pid 123, generation 4, serving, up 9s, 2 open, 7 accepted, 700 bytes, heartbeat 500ms ago\n"
 	    "worker 2: pid 124, generation 3, draining, up 10s, 0 open, 3 accepted, 30 bytes, heartbeat 300ms ago\n"
-	    "total: 2 open, 10 accepted, 8 closed, 735 bytes, 1 datagrams, 4 refused, 0 dropped, 3 reloads, 1 worker exits, 0 log lines held back\n");
+	    "total: 2 open, 10 accepted, 8 closed, 735 bytes, 1 datagrams, 4 refused, 0 dropped, 6 times full, 3 reloads, 1 worker exits, 0 log lines held back\n");
 }
 END_TEST
 
@@ -75,6 +76,7 @@ START_TEST(test_json_valid)
 		if (round == 0) {
 			snap.nworkers = 0;
 			snap.totals.accepted = 0;
+			snap.totals.full = 0;
 			strcpy(snap.version, "a\"b\\c\n");
 		} else {
 			expo_buf_free(&b);	/* setup() forgets it */
@@ -89,7 +91,8 @@ START_TEST(test_json_valid)
 		fclose(f);
 		snprintf(cmd, sizeof(cmd), "python3 -c 'import json,sys; "
 		    "d=json.load(open(\"%s\")); assert len(d[\"workers\"]) == %d "
-		    "and d[\"accepted\"] == %d'", path, round ? 2 : 0, round ? 10 : 0);
+		    "and d[\"accepted\"] == %d and d[\"full\"] == %d'", path,
+		    round ? 2 : 0, round ? 10 : 0, round ? 6 : 0);
 		int rc = system(cmd);
 		unlink(path);
 		strcpy(path, "/tmp/echod-json-XXXXXX");
@@ -110,6 +113,7 @@ START_TEST(test_prom)
 		"echod_datagrams_echoed_total counter",
 		"echod_refused_total counter",
 		"echod_datagrams_dropped_total counter",
+		"echod_worker_full_total counter",
 		"echod_workers gauge",
 		"echod_worker_exits_total counter",
 		"echod_reloads_total counter",
@@ -131,6 +135,7 @@ START_TEST(test_prom)
 	}
 	ck_assert(strstr(b.p, "\necho_" ) == NULL);
 	ck_assert(strstr(b.p, "\nechod_connections_accepted_total 10\n"));
+	ck_assert(strstr(b.p, "\nechod_worker_full_total 6\n"));
 	ck_assert(strstr(b.p, "\nechod_reloads_total{result=\"failed\"} 2\n"));
 	ck_assert(strstr(b.p, "\nechod_workers{state=\"draining\"} 1\n"));
 	for (int i = 0; i < STATS_REFUSE_COUNT; i++) {

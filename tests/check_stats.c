@@ -149,9 +149,10 @@ START_TEST(test_fold)
 
 	/* the STATUS line is drawn from the same snapshot */
 	char text[HEALTH_STATUS_LEN];
+	snap.totals.full = 3;	/* what a worker at max_connections counts */
 	health_status_text(&snap, false, text, sizeof(text));
 	ck_assert_str_eq(text, "2 workers, 0 connections, 126 bytes echoed; "
-	    "12 accepted, 2 datagrams, 4 refused, 8 dropped");
+	    "12 accepted, 2 datagrams, 4 refused, 8 dropped, 3 times full");
 	munmap(pg, sizeof(*pg));
 }
 END_TEST

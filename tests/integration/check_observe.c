@@ -177,7 +177,8 @@ START_TEST(test_status_after_known_load)
 	for (int i = 0; i < 7; i++)
 		ck_assert_int_eq(h_udp_echo(AF_INET, e.udp4, "0123456789", 10, 2000), 10);
 	ck_assert_msg(wait_status("total: 0 open, 20 accepted, 20 closed, 2070 bytes, "
-	    "7 datagrams, 0 refused, 0 dropped, 0 reloads, 0 worker exits, "
+	    "7 datagrams, 0 refused, 0 dropped, 0 times full, 0 reloads, "
+	    "0 worker exits, "
 	    "0 log lines held back\n", out, sizeof(out)), "--status: %s", out);
 	ck_assert_msg(strstr(out, "generation 1, 2 workers\n") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "worker 0: pid ") && strstr(out, "worker 1: pid "),

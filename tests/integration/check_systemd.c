@@ -142,7 +142,7 @@ START_TEST(test_ready_after_port_answers)
 	 * open with 1000 more) the next lines, every 5 s, say so exactly. */
 	static char big[1000];
 	const char want[] = "STATUS=2 workers, 1 connections, 1005 bytes "
-	    "echoed; 2 accepted, 0 datagrams, 0 refused, 0 dropped";
+	    "echoed; 2 accepted, 0 datagrams, 0 refused, 0 dropped, 0 times full";
 	char last[256] = "none";
 	h_random(big, sizeof(big));
 	fd = h_connect(AF_INET, e.tcp4, 1000);
