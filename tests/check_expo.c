@@ -152,7 +152,7 @@ END_TEST
 /* ---- untrusted strings ------------------------------------------------- */
 
 /* Bytes a worker can write where the master put the version, and their
- * visible form (echod(8), "Status and metrics"). */
+ * visible form (echod(8), "MONITORING"). */
 static const struct {
 	const char	*v, *vis;
 } hostile[] = {
