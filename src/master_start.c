@@ -157,6 +157,7 @@ master_start(struct master *m, struct conf *conf,
 	    fdstore_max() > 0)
 		log_warnx("the configuration could not be kept with systemd: a "
 		    "restart onto a refused file will not fall back to it");
+	stats_fallback(&m->pool.book, m->pool.shared, conf->fallback != NULL);
 	m->generation = 1;
 	m->target = conf_workers(conf);
 	master_respawn(m);
