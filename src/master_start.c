@@ -83,16 +83,16 @@ open_listeners(struct master *m, char *err, size_t errlen)
 		return -1;
 	}
 	if (m->relay.stored.n > 0)
-		log_info("%zu connections taken back from systemd's store",
-		    m->relay.stored.n);
+		log_info("%zu connection%s taken back from systemd's store",
+		    m->relay.stored.n, plural(m->relay.stored.n));
 	n = listen_from_systemd(&m->ls, err, errlen);
 
 	if (n == -1)
 		return -1;
 	if (n > 0) {
 		m->activated = true;
-		log_info("using %d sockets passed by systemd; listen_tcp and "
-		    "listen_udp are ignored", n);
+		log_info("using %d socket%s passed by systemd; listen_tcp and "
+		    "listen_udp are ignored", n, plural(n));
 		for (size_t i = 0; i < m->ls.n; i++)
 			master_note_listener(true, &m->ls.v[i]);
 	} else if (listen_reconcile(&m->ls, m->conf, master_note_listener, err,

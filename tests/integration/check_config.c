@@ -660,8 +660,8 @@ START_TEST(test_overrides_survive_reload)
 	    "listen_udp = {}\npidfile = \"%s\"\n", p_file2, file_pid2);
 	h_write_conf(&e, text);
 	kill(e.pid, SIGHUP);
-	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 workers", 5000));
-	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 worker", 5000));
+	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 	ck_assert(wait_workers(1, 5000));
 	/* -l: still the only address; neither of the file's is bound */
 	int fd = h_connect(AF_INET, p_cli, 2000);
@@ -701,7 +701,7 @@ START_TEST(test_draining_generations_bounded)
 		fd[g] = h_connect(AF_INET, e.tcp4, 2000);
 		ck_assert_int_eq(h_echo(fd[g], "hold", 4, 2000), 0);
 		kill(e.pid, SIGHUP);
-		ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+		ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 	}
 	/* only the current worker: every older one handed over and left
 	 * (within seconds; the bound is for ASan on a loaded machine) */
@@ -756,8 +756,8 @@ START_TEST(test_ttin_ttou)
 
 	/* until the next reload: back to what -w says */
 	kill(e.pid, SIGHUP);
-	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 workers", 5000));
-	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 worker", 5000));
+	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 	ck_assert(wait_workers(1, 5000));
 }
 END_TEST

@@ -831,7 +831,7 @@ START_TEST(test_restart_refused_file)
 	ck_assert(h_log_has(&e2, "3 connections taken back"));
 	for (int i = 0; i < 3; i++)
 		ck_assert_msg(cl_pingpong(&c[i], 100, 5000), "client %d", i);
-	ck_assert_msg(fake_until_log(&e2, "ready: 1 workers", 1000) ||
+	ck_assert_msg(fake_until_log(&e2, "ready: 1 worker", 1000) ||
 	    strncmp(fk.status, "FALLBACK: ", 10) == 0, "STATUS: %s", fk.status);
 	for (uint64_t end = h_now_ms() + 5000; h_now_ms() < end &&
 	    strncmp(fk.status, "FALLBACK: ", 10) != 0;)
