@@ -219,6 +219,9 @@ START_TEST(test_t_hostile_variants)
 		    "string: it would end the value there" },
 		{ "workers = 1\ndeny = {\"10.0.0.0/8\",\n\"0.0.0.0/0\"\n",
 		    ":2: deny: unterminated list ({ without })" },
+		/* a later list's "}" would close it */
+		{ "workers = 1\nallow = {\"10.0.0.0/8\"\ndeny = {}\n",
+		    ":2: allow: unterminated list ({ without })" },
 		{ "workers = 1\n\ngroup = \"nogroup\"\n",
 		    ":3: group: set without user" },
 		{ "\xef\xbb\xbfworkers = 1\r\nbacklog = 0\r\n",
