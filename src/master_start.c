@@ -25,16 +25,32 @@
 #include "source.h"
 #include "util.h"
 
+/* A bare "descriptor limit 1024" told the admin nothing: say what it
+ * bounds, and where it came from. */
 static void
 raise_nofile(void)
 {
-	uint64_t was;
+	uint64_t was, now;
 
-	if (fd_limit_raise(&was) == -1)
-		log_warn("raising the descriptor limit from %llu",
+	if (fd_limit_raise(&was) == -1) {
+		log_warn("raising the descriptor limit (RLIMIT_NOFILE) from %llu",
 		    (unsigned long long)was);
+		now = was;
+	} else
+		now = fd_limit();
+	if (now == UINT64_MAX)
+		log_info("descriptor limit: none (RLIMIT_NOFILE is unlimited)");
+	else if (now == was)
+		log_info("descriptor limit: %llu open files per process "
+		    "(RLIMIT_NOFILE): a worker holds at most about %llu "
+		    "connections, whatever max_connections says",
+		    (unsigned long long)now, (unsigned long long)now);
 	else
-		log_info("descriptor limit %llu", (unsigned long long)fd_limit());
+		log_info("descriptor limit: %llu open files per process "
+		    "(RLIMIT_NOFILE, raised from %llu): a worker holds at most "
+		    "about %llu connections, whatever max_connections says",
+		    (unsigned long long)now, (unsigned long long)was,
+		    (unsigned long long)now);
 }
 
 static int

@@ -48,6 +48,18 @@ contains(const pid_t *v, int n, pid_t p)
 	return false;
 }
 
+/* The start's descriptor limit line says what the number bounds, and
+ * (soft = hard here) that it was not raised. */
+START_TEST(test_descriptor_limit_says_what_it_bounds)
+{
+	e.nofile = 4000;
+	start(1, false);
+	ck_assert_msg(h_log_has(&e, "descriptor limit: 4000 open files per "
+	    "process (RLIMIT_NOFILE): a worker holds at most about 4000 "
+	    "connections, whatever max_connections says"), "see %s", e.logpath);
+}
+END_TEST
+
 START_TEST(test_worker_killed_is_replaced)
 {
 	pid_t before[8], after[8];
@@ -883,6 +895,7 @@ lifecycle_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_descriptor_limit_says_what_it_bounds);
 	tcase_add_test(tc, test_worker_killed_is_replaced);
 	tcase_add_test(tc, test_master_killed_leaves_no_worker);
 	tcase_add_test(tc, test_stop_ends_with_the_last_connection);
