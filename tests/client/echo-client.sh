@@ -286,4 +286,18 @@ status 64 "-b -u with -p: exit 64" C -b -u -p bulk localhost 2>/dev/null
 status 64 "-W without -b -p bulk: exit 64" C -b -W 1m localhost 2>/dev/null
 status 0 "--help: exit 0" C --help >/dev/null
 
+# An echod with the default udp_rate_limit drops past 100 datagrams a
+# second from one address: -b -u from one source says that is why.
+: > "$T/limited.conf"
+"$ECHOD" -f -c "$T/limited.conf" -w 1 -l 127.0.0.1:0 2>"$T/limited.log" &
+pids="$pids $!"
+if wait_for "$T/limited.log" 'ready: 1 worker'; then
+	UL=$(port "$T/limited.log" udp 127.0.0.1)
+	C -b -u -c 1 -d 1 -t 0.05 127.0.0.1 "$UL" > "$T/bench" 2>"$T/err"
+	if grep -q '^echo-client: note: [0-9]* datagrams\{0,1\} lost while each source address could send about [0-9]* a second; echod answers one address 100 a second by default (udp_rate_limit' "$T/err"; then
+		ok "--bench -u against the default udp_rate_limit: a note names it"
+	else notok "--bench -u against the default udp_rate_limit"
+		sed 's/^/# /' "$T/bench" "$T/err"; fi
+else notok "the echod with the default udp_rate_limit did not start"; fi
+
 echo "1..$n"
