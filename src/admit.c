@@ -16,8 +16,14 @@ admit_tcp(const struct admit_policy *p, const struct source_key *k,
     bool *counted)
 {
 	uint32_t limit = p->conf->max_connections_per_source;
+	uint32_t rate = p->conf->tcp_rate_limit;
 	uint64_t n;
 
+	/* A refused connect costs an accept and a close, not a connection's
+	 * echo, log line and bookkeeping: a flood from one source stays cheap. */
+	if (rate != 0 && !source_rate_allow(p->sources, SOURCE_BUCKET_TCP, k,
+	    source_interval(rate), p->conf->tcp_rate_burst, p->now_ms))
+		return ADMIT_CONN_RATE;
 	/* Count first, then look: of two workers admitting the same source
 	 * at once, at least one sees both.  The table holds as many sources
 	 * as this worker has descriptors, up to SOURCE_TCP_MAX. */
@@ -58,8 +64,11 @@ admit_client(const struct admit_policy *p, enum admit_proto proto,
 	if (counted == NULL)
 		counted = &dummy;
 	*counted = false;
-	if (!acl_permits(c->allow, c->n_allow, c->deny, c->n_deny, sa))
+	/* as acl_permits(), telling which list refused */
+	if (c->n_deny > 0 && acl_match(c->deny, c->n_deny, sa))
 		return ADMIT_DENIED;
+	if (c->n_allow > 0 && !acl_match(c->allow, c->n_allow, sa))
+		return ADMIT_NOT_ALLOWED;
 	if (!source_key(sa, &k))
 		return ADMIT_OK;	/* not IP: nothing to count it by */
 	return proto == ADMIT_TCP ? admit_tcp(p, &k, counted) : admit_udp(p, &k);
@@ -81,13 +90,17 @@ admit_reason(enum admit_verdict v)
 	case ADMIT_OK:
 		return "admitted";
 	case ADMIT_DENIED:
-		return "not allowed";
+		return "denied by deny";
+	case ADMIT_NOT_ALLOWED:
+		return "not in allow";
 	case ADMIT_UNTRACKED:
 		return "too many distinct sources in this worker";
 	case ADMIT_SOURCE_LIMIT:
 		return "too many connections from this source";
 	case ADMIT_RATE_LIMITED:
 		return "over the source's rate";
+	case ADMIT_CONN_RATE:
+		return "over the source's connection rate";
 	}
 	return "refused";
 }

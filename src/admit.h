@@ -19,6 +19,7 @@
 #define ADMIT_UDP_CEILING_BURST	1000
 
 struct conf;
+struct logbudget;
 struct source_shared;
 
 enum admit_proto {
@@ -28,11 +29,13 @@ enum admit_proto {
 
 enum admit_verdict {
 	ADMIT_OK,
-	ADMIT_DENIED,		/* by the allow/deny lists */
+	ADMIT_DENIED,		/* matches the deny list */
+	ADMIT_NOT_ALLOWED,	/* an allow list is set and names it not */
 	ADMIT_UNTRACKED,	/* TCP: a limit is set, and this worker's
 				 * table has no room to count the source */
 	ADMIT_SOURCE_LIMIT,	/* TCP: max_connections_per_source reached */
 	ADMIT_RATE_LIMITED,	/* UDP: over the source's rate */
+	ADMIT_CONN_RATE,	/* TCP: over tcp_rate_limit */
 };
 
 /* What decides, as one worker sees it now. */
@@ -41,7 +44,8 @@ struct admit_policy {
 	struct source_shared	*sources;	/* the pool-wide tables */
 	int			 slot;		/* TCP: the table counted in */
 	unsigned		 nslots;	/* TCP: slots summed, [0, nslots) */
-	uint64_t		 now_ms;	/* UDP: the rate's clock */
+	uint64_t		 now_ms;	/* the rates' clock */
+	struct logbudget	*logs;		/* for the caller's lines; may be NULL */
 };
 
 /*
@@ -57,7 +61,7 @@ enum admit_verdict admit_client(const struct admit_policy *, enum admit_proto,
 	    const struct sockaddr *sa, bool *counted);
 /* A counted TCP connection from sa has closed. */
 void	admit_release(const struct admit_policy *, const struct sockaddr *sa);
-/* The reason of a refusal, for a log line: "not allowed", ... */
+/* The reason of a refusal, for a log line: "denied by deny", ... */
 const char *admit_reason(enum admit_verdict);
 
 #endif

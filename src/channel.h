@@ -47,6 +47,7 @@ struct chan_counters {
 	_Atomic uint64_t	refused[STATS_REFUSE_COUNT];
 	_Atomic uint64_t	dropped[STATS_DROP_COUNT];
 	_Atomic uint64_t	full;
+	_Atomic uint64_t	log_suppressed;
 };
 
 /* What the master says of a slot, for reports. */

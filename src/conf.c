@@ -193,7 +193,7 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conf_at *at)
 	c->stop_delay_ms = (uint64_t)cfg_getint(cfg, "stop_delay");
 	c->worker_timeout_ms = (uint64_t)cfg_getint(cfg, "worker_timeout");
 	c->resolve_clients = cfg_getbool(cfg, "resolve_clients");
-	c->log_connections = cfg_getbool(cfg, "log_connections");
+	c->log_connections = (enum conf_logconn)cfg_getint(cfg, "log_connections");
 	/* judged by the schema already */
 	(void)conf_parse_log_level(cfg_getstr(cfg, "log_level"), &c->log_level,
 	    &why);
@@ -201,6 +201,11 @@ copy_out(struct conf *c, cfg_t *cfg, const struct conf_at *at)
 	c->udp_rate_burst = (uint32_t)cfg_getint(cfg, "udp_rate_burst");
 	c->max_connections_per_source =
 	    (uint32_t)cfg_getint(cfg, "max_connections_per_source");
+	c->tcp_rate_limit = (uint32_t)cfg_getint(cfg, "tcp_rate_limit");
+	c->tcp_rate_burst = (uint32_t)cfg_getint(cfg, "tcp_rate_burst");
+	c->log_source_rate = (uint32_t)cfg_getint(cfg, "log_source_rate");
+	c->log_source_burst = (uint32_t)cfg_getint(cfg, "log_source_burst");
+	c->log_rate_limit = (uint32_t)cfg_getint(cfg, "log_rate_limit");
 	c->proxy_timeout_ms = (uint64_t)cfg_getint(cfg, "proxy_timeout");
 	if (copy_str(&c->user, cfg_getstr(cfg, "user")) == -1 ||
 	    copy_str(&c->group, cfg_getstr(cfg, "group")) == -1 ||

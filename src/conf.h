@@ -35,6 +35,13 @@ struct conf_at {
 
 #define CONF_MAX_WARNINGS	64
 
+/* log_connections: which of a connection's lines are written. */
+enum conf_logconn {
+	CONF_LOGCONN_NONE,		/* "none" (or false) */
+	CONF_LOGCONN_CLOSE,		/* "close" (or true): one line, at the end */
+	CONF_LOGCONN_BOTH,		/* "both": "connected" too */
+};
+
 struct conf {
 	char	 *path;			/* the main file; NULL: built-in defaults */
 	struct confsrc src;		/* the text of every file read */
@@ -57,11 +64,16 @@ struct conf {
 	uint64_t  stop_delay_ms;	/* graceful stop: fail health checks first */
 	uint64_t  worker_timeout_ms;
 	bool	  resolve_clients;
-	bool	  log_connections;
+	enum conf_logconn log_connections;
 	int	  log_level;		/* syslog priority */
 	uint32_t  udp_rate_limit;	/* datagrams/s per source; 0: off */
 	uint32_t  udp_rate_burst;
 	uint32_t  max_connections_per_source;	/* pool-wide; 0: off */
+	uint32_t  tcp_rate_limit;	/* new connections/s per source; 0: off */
+	uint32_t  tcp_rate_burst;
+	uint32_t  log_source_rate;	/* log lines/s per source; 0: off */
+	uint32_t  log_source_burst;
+	uint32_t  log_rate_limit;	/* log lines/s of the pool; 0: off */
 	struct cidr *allow;		/* empty: everyone not denied */
 	size_t	  n_allow;
 	struct cidr *deny;

@@ -60,6 +60,11 @@ static const struct range {
 	{ "udp_rate_limit", 0, 1000000, "0..1000000", NULL },
 	{ "udp_rate_burst", 1, 1000000, "1..1000000", NULL },
 	{ "max_connections_per_source", 0, 1000000, "0..1000000", NULL },
+	{ "tcp_rate_limit", 0, 1000000, "0..1000000", NULL },
+	{ "tcp_rate_burst", 1, 1000000, "1..1000000", NULL },
+	{ "log_source_rate", 0, 1000000, "0..1000000", NULL },
+	{ "log_source_burst", 1, 1000000, "1..1000000", NULL },
+	{ "log_rate_limit", 0, 1000000, "0..1000000", NULL },
 	{ "proxy_timeout", 100, 3600 * MS_S, "100ms..1h", conf_parse_duration },
 };
 
@@ -99,6 +104,29 @@ cb_workers(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 	}
 	*(long *)result = n;
 	return 0;
+}
+
+/* close, both or none; a boolean still reads as it did before there were
+ * three (true: the one line a connection now gets). */
+static int
+cb_log_connections(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const struct { const char *word; enum conf_logconn v; } w[] = {
+		{ "close", CONF_LOGCONN_CLOSE }, { "both", CONF_LOGCONN_BOTH },
+		{ "none", CONF_LOGCONN_NONE }, { "true", CONF_LOGCONN_CLOSE },
+		{ "yes", CONF_LOGCONN_CLOSE }, { "on", CONF_LOGCONN_CLOSE },
+		{ "false", CONF_LOGCONN_NONE }, { "no", CONF_LOGCONN_NONE },
+		{ "off", CONF_LOGCONN_NONE },
+	};
+
+	for (size_t i = 0; i < nitems(w); i++)
+		if (strcmp(value, w[i].word) == 0) {
+			*(long *)result = w[i].v;
+			return 0;
+		}
+	cfg_error(cfg, "%s: must be close, both or none, got \"%s\"",
+	    opt->name, value);
+	return -1;
 }
 
 static int
@@ -263,11 +291,17 @@ static cfg_opt_t opts[] = {
 	CFG_INT_CB("stop_delay", 0, CFGF_NONE, cb_range),
 	CFG_INT_CB("worker_timeout", 10 * 1000, CFGF_NONE, cb_range),
 	CFG_BOOL("resolve_clients", cfg_false, CFGF_NONE),
-	CFG_BOOL("log_connections", cfg_true, CFGF_NONE),
+	CFG_INT_CB("log_connections", CONF_LOGCONN_CLOSE, CFGF_NONE,
+	    cb_log_connections),
 	CFG_STR("log_level", "info", CFGF_NONE),
 	CFG_INT_CB("udp_rate_limit", 100, CFGF_NONE, cb_range),
 	CFG_INT_CB("udp_rate_burst", 200, CFGF_NONE, cb_range),
 	CFG_INT_CB("max_connections_per_source", 0, CFGF_NONE, cb_range),
+	CFG_INT_CB("tcp_rate_limit", 2000, CFGF_NONE, cb_range),
+	CFG_INT_CB("tcp_rate_burst", 4000, CFGF_NONE, cb_range),
+	CFG_INT_CB("log_source_rate", 10, CFGF_NONE, cb_range),
+	CFG_INT_CB("log_source_burst", 100, CFGF_NONE, cb_range),
+	CFG_INT_CB("log_rate_limit", 200, CFGF_NONE, cb_range),
 	CFG_STR_LIST("allow", "{}", CFGF_NONE),
 	CFG_STR_LIST("deny", "{}", CFGF_NONE),
 	CFG_STR_LIST("proxy_from", "{}", CFGF_NONE),

@@ -11,7 +11,7 @@
 
 #include <confuse.h>
 
-#define CONFSCHEMA_NKEYS	25
+#define CONFSCHEMA_NKEYS	30
 
 /* The name of key i, 0 <= i < CONFSCHEMA_NKEYS, in the schema's order. */
 const char	*confschema_key(size_t i);

@@ -33,17 +33,36 @@ transient(int e)
 	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
 }
 
-enum conn_step
-conn_readable(struct conn *c, struct pump *p)
+/*
+ * A read that fills half of what was asked (of a round, or of a share cut
+ * short by the turn) says the client streams; one under CONN_STREAM_LOW
+ * says it sends small messages, cheaper copied than spliced.  Between the
+ * two, a stream stays one: its read came short because it had sent no
+ * more yet, and copying its next round would cost two copies of it.
+ */
+static void
+stream_judge(struct conn *c, size_t n, size_t want)
 {
-	for (int round = 0; round < CONN_ROUNDS; round++) {
-		size_t sent, restlen;
+	if (n >= want / 2)
+		c->streaming = true;
+	else if (n < CONN_STREAM_LOW)
+		c->streaming = false;
+}
+
+enum conn_step
+conn_readable(struct conn *c, struct pump *p, size_t budget)
+{
+	if (budget == 0)
+		budget = CONN_ROUNDS * p->size;
+	while (budget > 0) {
+		size_t sent, restlen, want = budget < p->size ? budget : p->size;
 		char *rest;
 		ssize_t n;
 
 		if (c->pend_len > 0 || c->rd_eof)
 			return CONN_KEEP;
-		n = pump_echo(p, c->fd, c->streaming, &sent, &rest, &restlen);
+		n = pump_echo_upto(p, c->fd, c->streaming, want, &sent, &rest,
+		    &restlen);
 		if (n == -1)
 			return transient(errno) ? CONN_KEEP : CONN_FAIL;
 		if (n == 0) {
@@ -51,16 +70,15 @@ conn_readable(struct conn *c, struct pump *p)
 			return CONN_DONE; /* nothing is pending: we never read ahead */
 		}
 		c->bytes += (uint64_t)sent;
-		/* A read that fills half a round says the client streams;
-		 * small messages are cheaper copied than spliced. */
-		c->streaming = (size_t)n >= p->size / 2;
+		budget -= (size_t)n;
+		stream_judge(c, (size_t)n, want);
 		if (rest != NULL) {
 			c->pend = rest;
 			c->pend_off = 0;
 			c->pend_len = (uint32_t)restlen;
 		}
-		if (!c->streaming)
-			break;
+		if ((size_t)n < want / 2)
+			break;	/* the queue is drained: epoll says when more comes */
 	}
 	return CONN_KEEP;
 }

@@ -14,8 +14,10 @@ struct proxyin;
 struct pump;
 
 /* Rounds of pump_echo() per readiness event while the client keeps the
- * reads full: fewer epoll_wait calls, and still fair to the others. */
+ * reads full and no other client waits (turn.h): fewer epoll_wait calls. */
 #define CONN_ROUNDS	4
+/* A read shorter than this ends a stream: the client sends messages. */
+#define CONN_STREAM_LOW	4096
 
 union sockaddr_any {
 	struct sockaddr		sa;
@@ -29,7 +31,8 @@ struct conn {
 	bool		 rd_eof;	/* the client shut its write side */
 	bool		 counted;	/* in the per-source table */
 	bool		 balancer;	/* a balancer's own (PROXY LOCAL): not logged */
-	bool		 streaming;	/* reads come full: splice them */
+	bool		 streaming;	/* reads come full: splice them, and
+					 * take turns (turn.h) */
 	bool		 adopted;	/* handed over: not only ours for a while */
 	bool		 shut;		/* past the drain's deadline: conn_shut() */
 	char		*pend;		/* unsent echo, or NULL when idle */
@@ -52,12 +55,13 @@ enum conn_step {
 };
 
 /*
- * The client's data is readable: echo it through the worker's pump, up to
- * CONN_ROUNDS rounds of at most buffer_size each, by splice once the reads
- * come full.  What the socket does not take is kept aside (at most one
- * round), and reading stops until it is sent: backpressure.
+ * The client's data is readable: echo it through the worker's pump, at
+ * most budget bytes in rounds of at most buffer_size each (budget 0: no
+ * one else waits, CONN_ROUNDS rounds), by splice once the reads come full.
+ * What the socket does not take is kept aside (at most one round), and
+ * reading stops until it is sent: backpressure.
  */
-enum conn_step	conn_readable(struct conn *, struct pump *);
+enum conn_step	conn_readable(struct conn *, struct pump *, size_t budget);
 /* The socket takes data again: send the remainder. */
 enum conn_step	conn_writable(struct conn *);
 /*

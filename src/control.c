@@ -33,6 +33,8 @@ answer(void *arg, const char *req, size_t len, struct expo_buf *out)
 		c->status(c->arg, false, out);
 	else if (len == 11 && memcmp(req, "status json", 11) == 0)
 		c->status(c->arg, true, out);
+	else if (len == 6 && memcmp(req, "health", 6) == 0)
+		expo_buf_printf(out, c->stopping ? "stopping\n" : "serving\n");
 	else
 		expo_buf_printf(out, "error: unknown request (try \"status\")\n");
 }
@@ -50,6 +52,12 @@ control_init(struct control *c, void (*status)(void *, bool, struct expo_buf *),
 	c->srv.complete = line_complete;
 	c->srv.reply = answer;
 	c->srv.arg = c;
+}
+
+void
+control_stopping(struct control *c)
+{
+	c->stopping = true;
 }
 
 int
@@ -112,9 +120,12 @@ control_close(struct control *c)
 void
 control_move(struct control *c, struct control *from)
 {
+	bool stopping = c->stopping;
+
 	control_close(c);
 	*c = *from;
 	c->srv.arg = c;		/* answer() finds the struct through it */
+	c->stopping = stopping;	/* a reload during stop_delay still fails checks */
 	from->fd = -1;
 	from->path[0] = '\0';
 	memset(&from->srv, 0, sizeof(from->srv));

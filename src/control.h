@@ -1,7 +1,7 @@
 /*
  * control.h - the control socket: an AF_UNIX stream socket in the master's
  * loop that answers `echod --status`.  One request per connection, a line:
- * "status" (the text) or "status json"; the reply, then EOF.  Bounded as
+ * "status" (the text), "status json" or "health"; the reply, then EOF.  Bounded as
  * reqsrv.h says, so no client can delay the master.
  */
 #ifndef ECHOD_CONTROL_H
@@ -31,10 +31,14 @@ struct control {
 	/* the reply to "status" (json false) or "status json" */
 	void		(*status)(void *arg, bool json, struct expo_buf *out);
 	void		*arg;
+	bool		 stopping;	/* "health" answers "stopping" */
 };
 
 void	control_init(struct control *c,
 	    void (*status)(void *, bool, struct expo_buf *), void *arg);
+/* From now on "health" answers "stopping" instead of "serving": a routing
+ * daemon's check withdraws the host before the drain (echod(8)). */
+void	control_stopping(struct control *c);
 /*
  * Makes the socket at path (mode 0600, owned by owner if given), making
  * its directory (0755) if that is missing.  A socket some process answers

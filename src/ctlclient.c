@@ -64,18 +64,19 @@ unavailable(FILE *err, const char *path, const char *why)
 	return EX_UNAVAILABLE;
 }
 
-int
-ctlclient_status(const char *path, bool json, FILE *out, FILE *err)
+/* Sends req to the master at path and writes its reply to out: 0, or the
+ * exit status of ctlclient.h, said on err. */
+static int
+request(const char *path, const char *req, FILE *out, FILE *err)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	uint64_t deadline = now_coarse_ms() + CTLCLIENT_TIMEOUT_MS;
-	const char *req = json ? "status json\n" : "status\n";
 	char buf[65536];
 	size_t got = 0;
 	int fd, rc = 0;
 
 	if (path == NULL || path[0] == '\0') {
-		fprintf(err, "echod: control_socket is not set: no status to ask for\n");
+		fprintf(err, "echod: control_socket is not set: no echod to ask\n");
 		return EX_UNAVAILABLE;
 	}
 	if (strlen(path) >= sizeof(sun.sun_path))
@@ -122,5 +123,42 @@ ctlclient_status(const char *path, bool json, FILE *out, FILE *err)
 		rc = 1;
 out:
 	close(fd);
+	return rc;
+}
+
+int
+ctlclient_status(const char *path, bool json, FILE *out, FILE *err)
+{
+	return request(path, json ? "status json\n" : "status\n", out, err);
+}
+
+int
+ctlclient_health(const char *path, FILE *out, FILE *err)
+{
+	char *ans = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int rc;
+
+	if ((mem = open_memstream(&ans, &len)) == NULL) {
+		fprintf(err, "echod: %s\n", strerror(errno));
+		return 1;
+	}
+	rc = request(path, "health\n", mem, err);
+	if (fclose(mem) == EOF && rc == 0)
+		rc = 1;
+	if (rc == 0) {
+		/* Already in its visible form (request()). */
+		fputs(ans, out);
+		if (strcmp(ans, "stopping\n") == 0)
+			rc = 1;
+		else if (strcmp(ans, "serving\n") != 0) {
+			fprintf(err, "echod: %s: not a health answer\n", path);
+			rc = 1;
+		}
+		if (fflush(out) == EOF || ferror(out))
+			rc = 1;
+	}
+	free(ans);
 	return rc;
 }

@@ -18,6 +18,7 @@
 
 #include "client/cl.h"
 #include "client/cl_args.h"
+#include "client/cl_bconn.h"
 #include "client/cl_bdgram.h"
 #include "client/cl_bench.h"
 #include "client/cl_dgram.h"
@@ -34,13 +35,14 @@
 #define MAX_TIMEOUT_MS	(1000000ULL * 1000)	/* 11 days; 0 is "none" */
 #define MAX_DURATION_MS	(86400ULL * 365 * 1000)
 #define MAX_WINDOW	(1024ULL * 1024 * 1024)
+#define MAX_UDP_WINDOW	64	/* -u: sockets per source address */
 #define DEFAULT_BULK	65536
 
 static const char usage_text[] =
 "usage: echo-client [-46ku] [-s size] [-t timeout] host [port]\n"
 "       echo-client -b [-46u] [-c connections] [-d duration | -n count]\n"
-"                   [-j threads] [-p pattern] [-s size] [-t timeout]\n"
-"                   [-W window] host [port]\n"
+"                   [-j threads] [-p pattern] [-r read] [-s size]\n"
+"                   [-t timeout] [-W window] host [port]\n"
 "       echo-client -h | -V\n";
 
 static const char help_text[] =
@@ -57,9 +59,11 @@ static const char help_text[] =
 "  -n, --count=N          how many round trips or connections to make\n"
 "  -j, --threads=N        threads generating load (default 1)\n"
 "  -p, --pattern=NAME     pingpong, connect, bulk or idle (default pingpong)\n"
+"  -r, --read=BYTES       -b: the most bytes one read takes (default 256k)\n"
 "  -s, --size=BYTES       message size (default 64; with -u, datagram size;\n"
 "                         with -p bulk, bytes per write, default 64k)\n"
-"  -W, --window=BYTES     -p bulk: most bytes sent and not yet echoed\n"
+"  -W, --window=BYTES     -p bulk: most bytes sent and not yet echoed;\n"
+"                         -u: datagrams in flight per source address\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -77,6 +81,7 @@ static const struct option longopts[] = {
 	{ "check",	 no_argument,	    NULL, 'k' },
 	{ "count",	 required_argument, NULL, 'n' },
 	{ "pattern",	 required_argument, NULL, 'p' },
+	{ "read",	 required_argument, NULL, 'r' },
 	{ "size",	 required_argument, NULL, 's' },
 	{ "timeout",	 required_argument, NULL, 't' },
 	{ "udp",	 no_argument,	    NULL, 'u' },
@@ -146,7 +151,7 @@ struct args {
 	const char		*port;
 	const char		*size_arg;
 	char			 portbuf[8];
-	uint64_t		 timeout_ms, duration_ms, size, window;
+	uint64_t		 timeout_ms, duration_ms, size, window, rsize;
 	int			 family, udp, bench, check;
 };
 
@@ -156,7 +161,7 @@ read_options(int argc, char *argv[], struct args *a)
 	char why[128];
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "46bc:d:hj:kn:p:s:t:uVW:", longopts,
+	while ((ch = getopt_long(argc, argv, "46bc:d:hj:kn:p:r:s:t:uVW:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
@@ -191,6 +196,11 @@ read_options(int argc, char *argv[], struct args *a)
 			if (cl_pattern_parse(optarg, &a->bo.pattern) == -1)
 				bad_arg("-p", optarg, "must be pingpong, connect, "
 				    "bulk or idle");
+			break;
+		case 'r':
+			if (cl_arg_size(optarg, 1, CL_BCONN_IOBUF, &a->rsize, why,
+			    sizeof(why)) == -1)
+				bad_arg("-r", optarg, why);
 			break;
 		case 's':
 			if (cl_arg_size(optarg, 1, CL_BENCH_MAXSIZE, &a->size, why,
@@ -234,8 +244,12 @@ check_options(const struct args *a, int noperands)
 	if (a->bench && a->udp && a->size && a->size < CL_BDGRAM_HDR)
 		bad_arg("-s", a->size_arg, "out of range (8..65507 with -b -u: "
 		    "each datagram carries its source and number)");
-	if (a->window && (!a->bench || bo->pattern != CL_BULK))
-		usage("-W goes with -b -p bulk only%s", "");
+	if (a->window && (!a->bench || (bo->pattern != CL_BULK && !a->udp)))
+		usage("-W goes with -b -p bulk or -b -u only%s", "");
+	if (a->rsize && (!a->bench || a->udp))
+		usage("-r goes with -b over TCP only%s", "");
+	if (a->window > MAX_UDP_WINDOW && a->udp)
+		usage("-W with -u: 1..64 datagrams in flight per source%s", "");
 	if (a->bench && a->check)
 		usage("-b verifies every byte already; -k cannot go with it%s", "");
 	if (!a->bench && (bo->count || a->duration_ms || bo->conns != 1 ||
@@ -286,6 +300,7 @@ bench(struct args *a, const struct cl_target *t)
 	bo->size = a->size > 0 ? (size_t)a->size :
 	    bo->pattern == CL_BULK ? DEFAULT_BULK : 64;
 	bo->window = (size_t)a->window;
+	bo->rsize = (size_t)a->rsize;
 	bo->udp = a->udp;
 	bo->timeout_ms = (int)a->timeout_ms;
 	if (bo->count == 0)

@@ -187,7 +187,7 @@ text_total(struct expo_buf *b, const struct stats_snapshot *s)
 
 	expo_buf_printf(b, "total: %llu open, %llu accepted, %llu closed, "
 	    "%llu byte%s, %llu datagram%s, %llu refused, %llu dropped, "
-	    "%llu reload%s, %llu worker exit%s\n",
+	    "%llu reload%s, %llu worker exit%s, %llu log line%s held back\n",
 	    (unsigned long long)t->open, (unsigned long long)t->accepted,
 	    (unsigned long long)stats_sum(t->closed, STATS_CLOSE_COUNT),
 	    (unsigned long long)bytes, plural(bytes),
@@ -195,7 +195,8 @@ text_total(struct expo_buf *b, const struct stats_snapshot *s)
 	    (unsigned long long)stats_sum(t->refused, STATS_REFUSE_COUNT),
 	    (unsigned long long)stats_sum(t->dropped, STATS_DROP_COUNT),
 	    (unsigned long long)reloads, plural(reloads),
-	    (unsigned long long)exits, plural(exits));
+	    (unsigned long long)exits, plural(exits),
+	    (unsigned long long)t->log_suppressed, plural(t->log_suppressed));
 	text_why(b, "refused (connections closed at the door)", n_refuse,
 	    t->refused, STATS_REFUSE_COUNT);
 	text_why(b, "dropped (datagrams not echoed)", n_drop, t->dropped,
@@ -280,9 +281,11 @@ expo_json(const struct stats_snapshot *s, const struct expo_fallback *fb,
 	}
 	expo_buf_printf(b, "%s],\n", n ? "\n  " : "");
 	expo_buf_printf(b, "  \"accepted\": %llu,\n  \"open\": %llu,\n"
-	    "  \"datagrams\": %llu,\n  \"respawns\": %llu,\n",
+	    "  \"datagrams\": %llu,\n  \"respawns\": %llu,\n"
+	    "  \"log_lines_held_back\": %llu,\n",
 	    (unsigned long long)t->accepted, (unsigned long long)t->open,
-	    (unsigned long long)t->datagrams, (unsigned long long)s->respawns);
+	    (unsigned long long)t->datagrams, (unsigned long long)s->respawns,
+	    (unsigned long long)t->log_suppressed);
 	for (int i = 0; i < STATS_WSTATE_COUNT; i++)
 		states[i] = s->workers[i];
 	json_map(b, "closed", n_close, t->closed, STATS_CLOSE_COUNT, false);
@@ -347,6 +350,9 @@ expo_prom(const struct stats_snapshot *s, struct expo_buf *b)
 	prom_labeled(b, "echod_datagrams_dropped_total", "counter",
 	    "UDP datagrams not echoed, by reason.", "reason", n_drop, t->dropped,
 	    STATS_DROP_COUNT);
+	prom_one(b, "echod_log_lines_held_back_total", "counter",
+	    "Log lines about a source not written: over its log budget.",
+	    t->log_suppressed);
 	prom_labeled(b, "echod_workers", "gauge", "Worker processes, by state.",
 	    "state", n_wstate, states, STATS_WSTATE_COUNT);
 	prom_labeled(b, "echod_worker_exits_total", "counter",

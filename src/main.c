@@ -66,11 +66,12 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: echod [-dfhtV] [-c file] [-l address]... [-p pidfile] [-w workers]\n"
 	    "       echod -t --socket-activated [-c file]\n"
-	    "       echod --status [--json] [-c file]\n"
+	    "       echod --status [--json | --health] [-c file]\n"
 	    "  -c, --config FILE      configuration file (default %s)\n"
 	    "  -d, --debug            log debug messages\n"
 	    "  -f, --foreground       stay in the foreground, log to stderr\n"
 	    "  -h, --help             show this help\n"
+	    "      --health           with --status: exit 0 serving, 1 stopping\n"
 	    "      --json             with --status: print JSON\n"
 	    "  -l, --listen ADDRESS   listen on TCP and UDP at ADDRESS (repeatable)\n"
 	    "  -p, --pidfile FILE     write the PID to FILE\n"
@@ -82,8 +83,8 @@ usage(FILE *f)
 	    CONF_DEFAULT_PATH);
 }
 
-enum { OPT_STATUS = 256, OPT_JSON, OPT_ACTIVATED };
-static bool	want_status, want_json;	/* --status, --json */
+enum { OPT_STATUS = 256, OPT_JSON, OPT_ACTIVATED, OPT_HEALTH };
+static bool	want_status, want_json, want_health; /* --status, --json, --health */
 /* --socket-activated: the unit's ExecReload= runs -t without the sockets
  * its echod was given, yet must judge the file as that echod does. */
 static bool	want_activated;
@@ -94,7 +95,7 @@ static bool	want_activated;
  * socket's mode lets them).
  */
 static int
-ask_status(const char *path, bool json)
+ask_status(const char *path, bool json, bool health)
 {
 	char err[CONF_ERRLEN];
 	struct conf *c;
@@ -104,7 +105,10 @@ ask_status(const char *path, bool json)
 		say(err);
 		return errno == EINVAL ? EX_CONFIG : 1;
 	}
-	rc = ctlclient_status(c->control_socket, json, stdout, stderr);
+	if (health)
+		rc = ctlclient_health(c->control_socket, stdout, stderr);
+	else
+		rc = ctlclient_status(c->control_socket, json, stdout, stderr);
 	conf_free(c);
 	return rc;
 }
@@ -162,6 +166,7 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		{ "pidfile",	 required_argument, NULL, 'p' },
 		{ "status",	 no_argument,	    NULL, OPT_STATUS },
 		{ "json",	 no_argument,	    NULL, OPT_JSON },
+		{ "health",	 no_argument,	    NULL, OPT_HEALTH },
 		{ "socket-activated", no_argument,  NULL, OPT_ACTIVATED },
 		{ "test-config", no_argument,	    NULL, 't' },
 		{ "version",	 no_argument,	    NULL, 'V' },
@@ -199,6 +204,9 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 		case OPT_JSON:
 			want_json = true;
 			break;
+		case OPT_HEALTH:
+			want_health = true;
+			break;
 		case OPT_ACTIVATED:
 			want_activated = true;
 			break;
@@ -210,8 +218,12 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 			return EX_USAGE;
 		}
 	}
-	if (want_json && !want_status) {
-		sayf("--json goes with --status");
+	if ((want_json || want_health) && !want_status) {
+		sayf("--%s goes with --status", want_json ? "json" : "health");
+		return EX_USAGE;
+	}
+	if (want_json && want_health) {
+		sayf("--json and --health: one or the other");
 		return EX_USAGE;
 	}
 	if (want_activated && !*test) {
@@ -342,7 +354,7 @@ main(int argc, char **argv)
 	 * (checked again on each reload: see master_reload.c). */
 	path = conf_choose(opts.conf_path, CONF_DEFAULT_PATH);
 	if (want_status)
-		return ask_status(path, want_json);
+		return ask_status(path, want_json, want_health);
 	/* -t judges what a start would: the user too, as this process, and
 	 * the addresses echod binds (not the echo lists under socket
 	 * activation: systemd's sockets are used instead) */

@@ -69,6 +69,7 @@ announce_stop(struct master *m)
 	log_info("stopping in %llums: failing health checks, still serving",
 	    (unsigned long long)m->conf->stop_delay_ms);
 	notify_stopping();
+	observe_stopping(&m->obs);
 	m->stop_at_ms = m->now_ms + m->conf->stop_delay_ms;
 	for (int i = 0; i < m->pool.hw; i++)
 		if (pool_alive(&m->pool.slot[i]))

@@ -162,8 +162,15 @@ observe_abandon(struct observe_plan *p)
 }
 
 void
+observe_stopping(struct observe *o)
+{
+	control_stopping(&o->ctl);
+}
+
+void
 observe_stop(struct observe *o)
 {
+	observe_stopping(o);
 	metrics_close(&o->metrics);
 }
 

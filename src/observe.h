@@ -58,7 +58,9 @@ int	observe_prepare(struct observe *, const struct conf *old,
 void	observe_commit(struct observe *, const struct conf *old,
 	    const struct conf *c, struct observe_plan *);
 void	observe_abandon(struct observe_plan *);
-/* Stop: the metrics sockets close and its process ends. */
+/* A stop is coming (stop_delay) or began: health checks fail from now on. */
+void	observe_stopping(struct observe *);
+/* Stop: the metrics sockets close and its process ends; health checks fail. */
 void	observe_stop(struct observe *);
 void	observe_close(struct observe *);
 

@@ -141,11 +141,12 @@ keep_rest(struct pump *p, const char *from_scratch, size_t len, char **rest,
 }
 
 static ssize_t
-echo_copied(struct pump *p, int fd, size_t *sent, char **rest, size_t *restlen)
+echo_copied(struct pump *p, int fd, size_t max, size_t *sent, char **rest,
+    size_t *restlen)
 {
 	ssize_t n, w;
 
-	n = recv(fd, p->scratch, p->size, 0);
+	n = recv(fd, p->scratch, max, 0);
 	if (n <= 0)
 		return n;
 	w = send(fd, p->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -162,16 +163,17 @@ echo_copied(struct pump *p, int fd, size_t *sent, char **rest, size_t *restlen)
 }
 
 static ssize_t
-echo_spliced(struct pump *p, int fd, size_t *sent, char **rest, size_t *restlen)
+echo_spliced(struct pump *p, int fd, size_t max, size_t *sent, char **rest,
+    size_t *restlen)
 {
 	ssize_t n, w;
 
-	n = splice(fd, NULL, p->pipe[1], NULL, p->size,
+	n = splice(fd, NULL, p->pipe[1], NULL, max,
 	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	if (n == -1 && refused(errno)) {
 		/* nothing was read: copy this round, and later ones a while */
 		pipe_close(p);
-		return echo_copied(p, fd, sent, rest, restlen);
+		return echo_copied(p, fd, max, sent, rest, restlen);
 	}
 	if (n <= 0)
 		return n;
@@ -199,12 +201,21 @@ ssize_t
 pump_echo(struct pump *p, int fd, bool zerocopy, size_t *sent, char **rest,
     size_t *restlen)
 {
+	return pump_echo_upto(p, fd, zerocopy, p->size, sent, rest, restlen);
+}
+
+ssize_t
+pump_echo_upto(struct pump *p, int fd, bool zerocopy, size_t max, size_t *sent,
+    char **rest, size_t *restlen)
+{
+	if (max == 0 || max > p->size)
+		max = p->size;
 	*sent = 0;
 	*rest = NULL;
 	*restlen = 0;
 	if (zerocopy && p->pipe[0] == -1 && --p->retry == 0)
 		pipe_open(p);
 	if (zerocopy && p->pipe[0] != -1)
-		return echo_spliced(p, fd, sent, rest, restlen);
-	return echo_copied(p, fd, sent, rest, restlen);
+		return echo_spliced(p, fd, max, sent, rest, restlen);
+	return echo_copied(p, fd, max, sent, rest, restlen);
 }

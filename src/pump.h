@@ -41,5 +41,9 @@ bool	pump_spliced(const struct pump *);
  */
 ssize_t	pump_echo(struct pump *, int fd, bool zerocopy, size_t *sent,
 	    char **rest, size_t *restlen);
+/* The same, reading at most max bytes (0 or more than p->size: p->size):
+ * a connection's share of a turn (turn.h). */
+ssize_t	pump_echo_upto(struct pump *, int fd, bool zerocopy, size_t max,
+	    size_t *sent, char **rest, size_t *restlen);
 
 #endif

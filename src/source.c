@@ -66,6 +66,7 @@ struct source_shared {
 	struct tcp_entry	*tcp;		/* [slots * entries], page-aligned */
 	struct udp_entry	 udp[SOURCE_UDP_ENTRIES];
 	_Atomic uint64_t	 owed[SOURCE_UDP_ENTRIES];	/* see find_or_claim() */
+	struct udp_entry	 pool;		/* source_pool_allow()'s one bucket */
 };
 
 #define READ_TRIES	1000	/* a reader's attempts at a consistent table */
@@ -467,21 +468,31 @@ charge(struct udp_entry *e, uint64_t interval, uint64_t tolerance, uint64_t now)
 	}
 }
 
-bool
-source_udp_allow(struct source_shared *s, const struct source_key *k,
-    uint32_t rate, uint32_t burst, uint64_t now_ms)
+/* A bucket's id: the source's keyed hash, set apart by its kind (the UDP
+ * one as it always was), never 0 (an empty bucket). */
+static uint64_t
+bucket_id(const struct source_shared *s, enum source_bucket kind,
+    const struct source_key *k)
 {
-	uint64_t id = hash(s, k) | 1, now = now_ms * NS_PER_MS;
-	/* rounded up: never more than rate per second */
-	uint64_t interval = (NS_PER_S + rate - 1) / (rate ? rate : 1);
-	uint64_t tolerance = (uint64_t)(burst ? burst - 1 : 0) * interval;
+	uint64_t h = hash(s, k);
+
+	return (kind == SOURCE_BUCKET_UDP ? h : mix(h ^ (uint64_t)kind)) | 1;
+}
+
+bool
+source_rate_allow(struct source_shared *s, enum source_bucket kind,
+    const struct source_key *k, uint64_t interval_ns, uint32_t burst,
+    uint64_t now_ms)
+{
+	uint64_t id = bucket_id(s, kind, k), now = now_ms * NS_PER_MS;
+	uint64_t tolerance = (uint64_t)(burst ? burst - 1 : 0) * interval_ns;
 
 	if (burst == 0)
 		return false;
 	for (int i = 0; i < CLAIM_TRIES; i++) {
 		struct udp_entry *e = find_or_claim(s, id);
 
-		if (e == NULL || !charge(e, interval, tolerance, now))
+		if (e == NULL || !charge(e, interval_ns, tolerance, now))
 			return false;
 		/* Still ours after the charge?  Else the source may have
 		 * claimed another bucket before our charge showed: charge
@@ -490,4 +501,29 @@ source_udp_allow(struct source_shared *s, const struct source_key *k,
 			return true;
 	}
 	return false;
+}
+
+uint64_t
+source_interval(uint32_t rate)
+{
+	/* rounded up: never more than rate per second */
+	return (NS_PER_S + rate - 1) / (rate ? rate : 1);
+}
+
+bool
+source_udp_allow(struct source_shared *s, const struct source_key *k,
+    uint32_t rate, uint32_t burst, uint64_t now_ms)
+{
+	return source_rate_allow(s, SOURCE_BUCKET_UDP, k, source_interval(rate),
+	    burst, now_ms);
+}
+
+bool
+source_pool_allow(struct source_shared *s, uint64_t interval_ns,
+    uint32_t burst, uint64_t now_ms)
+{
+	if (burst == 0)
+		return false;
+	return charge(&s->pool, interval_ns,
+	    (uint64_t)(burst - 1) * interval_ns, now_ms * NS_PER_MS);
 }

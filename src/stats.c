@@ -48,6 +48,7 @@ static const char *const refuse_names[] = {
 	[STATS_REFUSE_SOURCE_TABLE] = "source_table",
 	[STATS_REFUSE_EMFILE] = "emfile",
 	[STATS_REFUSE_PROXY] = "proxy",
+	[STATS_REFUSE_CONN_RATE] = "conn_rate",
 };
 static const char *const drop_names[] = {
 	[STATS_DROP_LOOP_GUARD] = "loop_guard",
@@ -109,6 +110,7 @@ counters_store(struct chan_counters *to, const struct stats_counts *from)
 	for (int i = 0; i < STATS_DROP_COUNT; i++)
 		STORE(to->dropped[i], from->dropped[i]);
 	STORE(to->full, from->full);
+	STORE(to->log_suppressed, from->log_suppressed);
 }
 
 /* to += from; open is not on the page (see channel.h). */
@@ -126,6 +128,7 @@ counters_add(struct stats_counts *to, const struct chan_counters *from)
 	for (int i = 0; i < STATS_DROP_COUNT; i++)
 		to->dropped[i] += LOAD(from->dropped[i]);
 	to->full += LOAD(from->full);
+	to->log_suppressed += LOAD(from->log_suppressed);
 }
 
 void

@@ -49,6 +49,7 @@ enum stats_refuse {
 	STATS_REFUSE_EMFILE,		/* "emfile": shed, out of descriptors */
 	STATS_REFUSE_PROXY,		/* "proxy": a bad PROXY header, or none
 					 * within proxy_timeout */
+	STATS_REFUSE_CONN_RATE,		/* "conn_rate": tcp_rate_limit */
 	STATS_REFUSE_COUNT
 };
 
@@ -107,6 +108,9 @@ struct stats_counts {
 	 * a refusal: its clients wait in the listen queue for a worker with
 	 * room, and none is closed. */
 	uint64_t	full;
+	/* Log lines about a source not written: over its log budget or the
+	 * pool's (logbudget.h), said in summaries instead. */
+	uint64_t	log_suppressed;
 };
 
 struct stats_worker {

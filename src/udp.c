@@ -4,11 +4,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <syslog.h>
 
+#include "addr.h"
 #include "admit.h"
 #include "conn.h"
 #include "dgram.h"
 #include "log.h"
+#include "logbudget.h"
 #include "udp.h"
 #include "util.h"
 
@@ -52,6 +55,24 @@ udp_source_allowed(const struct sockaddr *sa)
 	return true;
 }
 
+/* A denied datagram's line, within its source's log budget: without one
+ * a sender spoofing many sources could write the log full. */
+static void
+log_denied(const struct admit_policy *p, const struct sockaddr *from,
+    enum admit_verdict v)
+{
+	socklen_t len = from->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	char host[64];
+	unsigned port;
+
+	if (log_getlevel() < LOG_INFO ||
+	    !logbudget_take(p->logs, LOGBUDGET_DATAGRAM, from, len, p->now_ms))
+		return;
+	addr_host_port(from, len, host, sizeof(host), &port);
+	log_info("udp denied %s port %u: %s", host, port, admit_reason(v));
+}
+
 /* Judges datagram i of the batch, and queues its echo if it passes. */
 static void
 judge(struct dgram_batch *b, unsigned i, const struct admit_policy *policy,
@@ -70,9 +91,10 @@ judge(struct dgram_batch *b, unsigned i, const struct admit_policy *policy,
 	}
 	if (policy != NULL &&
 	    (v = admit_client(policy, ADMIT_UDP, from, NULL)) != ADMIT_OK) {
-		if (v == ADMIT_DENIED)
+		if (v == ADMIT_DENIED || v == ADMIT_NOT_ALLOWED) {
 			cnt->denied++;
-		else
+			log_denied(policy, from, v);
+		} else
 			cnt->limited++;
 		return;
 	}

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "admit.h"
@@ -36,12 +37,14 @@
 #include "gate.h"
 #include "handoff.h"
 #include "log.h"
+#include "logbudget.h"
 #include "proxyin.h"
 #include "pump.h"
 #include "resolve.h"
 #include "source.h"
 #include "stats.h"
 #include "title.h"
+#include "turn.h"
 #include "udp.h"
 #include "util.h"
 #include "worker.h"
@@ -70,8 +73,14 @@ worker_log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
 	char addr[64], bal[64];
 	struct log_conn_fields f = { .proto = "tcp", .addr = addr };
 
-	if (!w->conf->log_connections || c->balancer)
+	if (w->conf->log_connections == CONF_LOGCONN_NONE || c->balancer)
 		return;		/* health checks every 200 ms are no news */
+	if (ev == LOG_CONN_OPEN && w->conf->log_connections != CONF_LOGCONN_BOTH)
+		return;
+	/* below info nothing is written: no budget spent, nothing held back */
+	if (log_getlevel() < LOG_INFO || !logbudget_take(&w->logs,
+	    LOGBUDGET_CONN, &c->peer.sa, c->peerlen, w->now_ms))
+		return;
 	addr_host_port(&c->peer.sa, c->peerlen, addr, sizeof(addr), &f.port);
 	if (c->vialen != 0) {	/* the balancer's own fields, not the resolver's */
 		addr_host_port(&c->via.sa, c->vialen, bal, sizeof(bal), &f.via_port);
@@ -109,10 +118,22 @@ worker_load(const struct worker *w)
 
 /* Admission as this worker sees it now. */
 struct admit_policy
-worker_policy(const struct worker *w)
+worker_policy(struct worker *w)
 {
 	return (struct admit_policy){ .conf = w->conf, .sources = w->sources,
-	    .slot = w->slot, .nslots = pool_slots(w), .now_ms = w->now_ms };
+	    .slot = w->slot, .nslots = pool_slots(w), .now_ms = w->now_ms,
+	    .logs = &w->logs };
+}
+
+/* What the log budget held back, said per source once it is due (all: as
+ * the worker ends, whatever is held). */
+static void
+summaries(struct worker *w, bool all)
+{
+	char line[LOGBUDGET_LINE_MAX];
+
+	while (logbudget_summary(&w->logs, w->now_ms, all, line))
+		log_info("%s", line);
 }
 
 void
@@ -159,8 +180,9 @@ on_datagrams(struct worker *w, const struct listener *l)
 		log_warn("udp %s", l->name);
 }
 
+/* budget: conn_readable()'s, this turn's share (turn.h). */
 static void
-on_conn(struct worker *w, struct conn *c, uint32_t events)
+on_conn(struct worker *w, struct conn *c, uint32_t events, size_t budget)
 {
 	enum conn_step step;
 	uint64_t before = c->bytes;
@@ -181,7 +203,7 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
 	if (events & EPOLLOUT)
 		step = conn_writable(c);
 	else
-		step = conn_readable(c, &w->pump);
+		step = conn_readable(c, &w->pump, budget);
 	if (step == CONN_KEEP && (events & (EPOLLERR | EPOLLHUP)) &&
 	    !(events & (EPOLLIN | EPOLLOUT))) {
 		errno = ECONNRESET;
@@ -215,8 +237,9 @@ on_conn(struct worker *w, struct conn *c, uint32_t events)
  * are exact, and the lines of all workers add up to the pool's.  So is the
  * count of its log lines lost; then what waits for the log goes out. */
 static void
-farewell(const struct worker *w)
+farewell(struct worker *w)
 {
+	summaries(w, true);
 	if (w->ls != NULL && udp_counted(&w->udp))
 		udp_log_counters(&w->udp);
 	log_info("exiting; %lu log lines dropped", log_dropped_total());
@@ -313,6 +336,8 @@ next_timeout(struct worker *w)
 		t = w->deadline_ms;
 	t = proxyin_queue_next_ms(&w->waiting, t);
 	t = gate_next_ms(&w->gate, &ld, t);
+	if (w->logs.due_ms != 0 && w->logs.due_ms < t)
+		t = w->logs.due_ms;
 	if (log_pending() && w->now_ms + LOG_RETRY_MS < t)
 		t = w->now_ms + LOG_RETRY_MS;
 	return t <= w->now_ms ? 0 : (int)(t - w->now_ms);
@@ -336,6 +361,7 @@ publish(struct worker *w)
 	w->count.dropped[STATS_DROP_TRUNCATED] = w->udp.truncated;
 	w->count.dropped[STATS_DROP_SEND_FAILED] = w->udp.dropped;
 	w->count.refused[STATS_REFUSE_EMFILE] = w->gate.shed;
+	w->count.log_suppressed = w->logs.suppressed;
 	stats_publish(w->mine, &w->count);
 }
 
@@ -405,7 +431,13 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 		log_warn("no pipe of buffer_size %zu for zero-copy echo (see "
 		    "/proc/sys/fs/pipe-max-size and pipe-user-pages-soft); "
 		    "copying instead", w->conf->buffer_size);
-	if (w->conf->resolve_clients && w->conf->log_connections) {
+	logbudget_init(&w->logs, w->sources, &(struct logbudget_limits){
+	    .source_rate = w->conf->log_source_rate,
+	    .source_burst = w->conf->log_source_burst,
+	    .pool_rate = w->conf->log_rate_limit });
+	/* names go in the "connected" line, written only with "both" */
+	if (w->conf->resolve_clients &&
+	    w->conf->log_connections == CONF_LOGCONN_BOTH) {
 		if (resolve_start(log_open) == -1)
 			log_warn("resolver thread; logging addresses only");
 		else
@@ -454,6 +486,51 @@ watch_limits(struct worker *w)
 	_exit(0);
 }
 
+/* An event of a connection that streams, its read or the send of its
+ * remainder: it waits for the rest, and is no other client (turn.h). */
+static bool
+stream_read(const struct epoll_event *ev)
+{
+	const struct conn *c = ev->data.ptr;
+
+	if (ev->data.u64 & WATCH)
+		return false;
+	return c->streaming && !c->shut && c->px == NULL &&
+	    (ev->events == EPOLLIN || ev->events == EPOLLOUT);
+}
+
+/* One batch of events: the short ones first, then each stream; every
+ * read gets the turn's share, so one that starts to stream takes no more. */
+static void
+dispatch(struct worker *w, struct epoll_event *evs, int n)
+{
+	struct epoll_event later[MAX_EVENTS];
+	int nfirst = turn_order(evs, n, later, stream_read);
+	size_t share = turn_share(nfirst, w->nfirst, w->pump.size);
+
+	w->nfirst = nfirst;
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = evs[i].data.u64;
+		const struct listener *l;
+
+		if (!(tag & WATCH)) {
+			on_conn(w, evs[i].data.ptr, evs[i].events, share);
+			continue;
+		}
+		if (tag == WATCH_CMD) {
+			on_order(w);
+			continue;
+		}
+		if (w->draining)
+			continue;	/* listeners closed in this batch */
+		l = &w->ls->v[tag & ~WATCH];
+		if (l->proto == PROTO_TCP)
+			worker_on_accept(w, l);
+		else
+			on_datagrams(w, l);
+	}
+}
+
 void
 worker_main(int slot, int cmd_fd, void *arg)
 {
@@ -469,31 +546,13 @@ worker_main(int slot, int cmd_fd, void *arg)
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
 		w.now_ms = now_coarse_ms();
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = evs[i].data.u64;
-			const struct listener *l;
-
-			if (!(tag & WATCH)) {
-				on_conn(&w, evs[i].data.ptr, evs[i].events);
-				continue;
-			}
-			if (tag == WATCH_CMD) {
-				on_order(&w);
-				continue;
-			}
-			if (w.draining)
-				continue;	/* listeners closed in this batch */
-			l = &w.ls->v[tag & ~WATCH];
-			if (l->proto == PROTO_TCP)
-				worker_on_accept(&w, l);
-			else
-				on_datagrams(&w, l);
-		}
+		dispatch(&w, evs, n < 0 ? 0 : n);
 		if (w.handoff && !w.handing) {
 			w.handoff = false;
 			worker_hand_over(&w);
 		}
 		expire(&w);
+		summaries(&w, false);
 		if (w.draining && w.nconns == 0)
 			break;
 		watch_limits(&w);

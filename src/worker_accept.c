@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "admit.h"
@@ -36,6 +37,8 @@ refusal(enum admit_verdict v)
 	case ADMIT_SOURCE_LIMIT:	return STATS_REFUSE_SOURCE_LIMIT;
 	case ADMIT_UNTRACKED:		return STATS_REFUSE_SOURCE_TABLE;
 	case ADMIT_DENIED:		return STATS_REFUSE_DENY;
+	case ADMIT_NOT_ALLOWED:		return STATS_REFUSE_DENY;
+	case ADMIT_CONN_RATE:		return STATS_REFUSE_CONN_RATE;
 	case ADMIT_OK: case ADMIT_RATE_LIMITED:	/* not a TCP refusal */
 		break;
 	}
@@ -52,7 +55,9 @@ refuse(struct worker *w, struct conn *c, enum stats_refuse reason,
 
 	w->count.refused[reason]++;
 	worker_close_fd(w, c);
-	if (w->conf->log_connections) {
+	if (w->conf->log_connections != CONF_LOGCONN_NONE &&
+	    log_getlevel() >= LOG_INFO && logbudget_take(&w->logs,
+	    LOGBUDGET_REFUSAL, &c->peer.sa, c->peerlen, w->now_ms)) {
 		addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
 		log_info("tcp refused %s port %u%s: %s", host, port,
 		    proxyin_via(c, via, sizeof(via)), why);

@@ -23,6 +23,7 @@
 #include "gate.h"
 #include "listen.h"
 #include "log.h"
+#include "logbudget.h"
 #include "proxyin.h"
 #include "pump.h"
 #include "source.h"
@@ -49,6 +50,8 @@ struct worker {
 	int			 cmd_fd;
 	struct gate		 gate;		/* the TCP listeners, open or closed */
 	struct pump		 pump;		/* one round's pipe and buffer, shared by all */
+	int			 nfirst;	/* last turn's events before the
+						 * streams (turn.h) */
 	struct dgram_batch	 dgram;		/* UDP: one batch's slots */
 	bool			 draining;
 	bool			 unhealthy;	/* stop_delay: fail health checks */
@@ -65,6 +68,7 @@ struct worker {
 	struct conn_list	 waiting;	/* for their PROXY header, by deadline */
 	struct proxyin_counters	 px;
 	struct udp_counters	 udp;
+	struct logbudget	 logs;		/* lines about sources (logbudget.h) */
 	struct stats_counts	 count;	/* closes, refusals, fills; the rest
 					 * is copied in by publish() */
 };
@@ -73,7 +77,7 @@ struct worker {
 void	worker_log_event(struct worker *, struct conn *, enum log_conn_event,
 	    const char *why);
 struct gate_load	worker_load(const struct worker *);
-struct admit_policy	worker_policy(const struct worker *);
+struct admit_policy	worker_policy(struct worker *);
 void	worker_uncount(struct worker *, struct conn *);
 /* Every close of a connection's socket: an adopted one leaves the epoll
  * set first. */

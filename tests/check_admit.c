@@ -83,11 +83,11 @@ START_TEST(test_allow_deny)
 	static const struct { const char *addr; enum admit_verdict v; } cases[] = {
 		{ "127.0.0.1", ADMIT_OK },
 		{ "127.0.0.2", ADMIT_DENIED },		/* deny wins over allow */
-		{ "203.0.113.9", ADMIT_DENIED },	/* not on the allow list */
+		{ "203.0.113.9", ADMIT_NOT_ALLOWED },	/* not on the allow list */
 		{ "::ffff:127.0.0.3", ADMIT_OK },	/* mapped IPv4 is IPv4 */
 		{ "2001:db8:1::1", ADMIT_OK },
 		{ "2001:db8:bad::1", ADMIT_DENIED },
-		{ "::1", ADMIT_DENIED },
+		{ "::1", ADMIT_NOT_ALLOWED },
 	};
 	bool counted;
 
@@ -108,7 +108,9 @@ START_TEST(test_allow_deny)
 	p.conf = &open;
 	ck_assert_int_eq(tcp(&p, "203.0.113.9", &counted), ADMIT_OK);
 	ck_assert_int_eq(udp(&p, "203.0.113.9"), ADMIT_OK);
-	ck_assert_str_eq(admit_reason(ADMIT_DENIED), "not allowed");
+	/* the log says which list refused */
+	ck_assert_str_eq(admit_reason(ADMIT_DENIED), "denied by deny");
+	ck_assert_str_eq(admit_reason(ADMIT_NOT_ALLOWED), "not in allow");
 }
 END_TEST
 
@@ -227,6 +229,44 @@ START_TEST(test_udp_rate)
 }
 END_TEST
 
+/* TCP: new connections per second per source, pool-wide, before any
+ * counting; a source's UDP bucket is not its TCP one. */
+START_TEST(test_tcp_rate)
+{
+	struct conf c = { .tcp_rate_limit = 10, .tcp_rate_burst = 3,
+	    .udp_rate_limit = 10, .udp_rate_burst = 3 };
+	struct source_shared *s = source_init(2, 64);
+	struct admit_policy w0 = { .conf = &c, .sources = s, .slot = 0,
+	    .nslots = 2, .now_ms = 5000 };
+	struct admit_policy w1 = w0;
+	bool counted;
+
+	ck_assert_ptr_nonnull(s);
+	w1.slot = 1;
+	/* the burst, spent from two workers */
+	ck_assert_int_eq(tcp(&w0, "198.51.100.7", &counted), ADMIT_OK);
+	ck_assert_int_eq(tcp(&w1, "198.51.100.7", &counted), ADMIT_OK);
+	ck_assert_int_eq(tcp(&w0, "198.51.100.7", &counted), ADMIT_OK);
+	counted = true;
+	ck_assert_int_eq(tcp(&w1, "198.51.100.7", &counted), ADMIT_CONN_RATE);
+	ck_assert(!counted);
+	ck_assert_uint_eq(open_from(s, "198.51.100.7", 2), 3);
+	ck_assert_str_eq(admit_reason(ADMIT_CONN_RATE),
+	    "over the source's connection rate");
+	/* UDP and other sources have buckets of their own */
+	ck_assert_int_eq(udp(&w0, "198.51.100.7"), ADMIT_OK);
+	ck_assert_int_eq(tcp(&w0, "198.51.100.8", &counted), ADMIT_OK);
+	/* 10/s: one more after 100 ms, not two */
+	w0.now_ms += 100;
+	ck_assert_int_eq(tcp(&w0, "198.51.100.7", &counted), ADMIT_OK);
+	ck_assert_int_eq(tcp(&w0, "198.51.100.7", &counted), ADMIT_CONN_RATE);
+	/* 0: no limit */
+	c.tcp_rate_limit = 0;
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(tcp(&w0, "198.51.100.7", &counted), ADMIT_OK);
+}
+END_TEST
+
 Suite *
 admit_suite(void)
 {
@@ -237,6 +277,7 @@ admit_suite(void)
 	tcase_add_test(tc, test_source_limit_across_slots);
 	tcase_add_test(tc, test_untracked_fails_closed);
 	tcase_add_test(tc, test_udp_rate);
+	tcase_add_test(tc, test_tcp_rate);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,7 +51,7 @@ START_TEST(test_echo_binary)
 	char got[sizeof(msg)];
 
 	ck_assert_int_eq(write(sv[0], msg, sizeof(msg)), sizeof(msg));
-	ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
+	ck_assert_int_eq(conn_readable(&c, &pump, 0), CONN_KEEP);
 	ck_assert_int_eq(read(sv[0], got, sizeof(got)), sizeof(msg));
 	ck_assert_mem_eq(got, msg, sizeof(msg));
 	ck_assert_uint_eq(c.bytes, sizeof(msg));
@@ -61,7 +62,7 @@ END_TEST
 
 START_TEST(test_nothing_to_read)
 {
-	ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
+	ck_assert_int_eq(conn_readable(&c, &pump, 0), CONN_KEEP);
 	ck_assert_uint_eq(c.bytes, 0);
 }
 END_TEST
@@ -70,8 +71,8 @@ START_TEST(test_half_close)
 {
 	ck_assert_int_eq(write(sv[0], "x", 1), 1);
 	shutdown(sv[0], SHUT_WR);
-	ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
-	ck_assert_int_eq(conn_readable(&c, &pump), CONN_DONE);
+	ck_assert_int_eq(conn_readable(&c, &pump, 0), CONN_KEEP);
+	ck_assert_int_eq(conn_readable(&c, &pump, 0), CONN_DONE);
 	ck_assert(c.rd_eof);
 }
 END_TEST
@@ -99,14 +100,14 @@ START_TEST(test_backpressure_in_order)
 		if (conn_events(&c) == EPOLLOUT)
 			ck_assert_int_eq(conn_writable(&c), CONN_KEEP);
 		else
-			ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
+			ck_assert_int_eq(conn_readable(&c, &pump, 0), CONN_KEEP);
 		ck_assert_uint_le(c.pend_len, BUFSZ);
 		if (!reading && rounds == 200) {
 			/* stuck: the echo is not being read */
 			ck_assert_uint_eq(conn_events(&c), EPOLLOUT);
 			ck_assert_ptr_nonnull(c.pend);
 			size_t before = c.pend_len;
-			ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
+			ck_assert_int_eq(conn_readable(&c, &pump, 0), CONN_KEEP);
 			ck_assert_uint_eq(c.pend_len, before);
 		}
 		if (reading && (n = read(sv[0], in + got, TOTAL - got)) > 0)
@@ -130,7 +131,7 @@ START_TEST(test_peer_gone)
 	ck_assert_int_gt(write(sv[0], junk, 2048), 0);
 	close(sv[0]);
 	sv[0] = open("/dev/null", O_RDONLY);
-	enum conn_step st = conn_readable(&c, &pump);
+	enum conn_step st = conn_readable(&c, &pump, 0);
 	ck_assert(st == CONN_FAIL);
 	ck_assert(errno == EPIPE || errno == ECONNRESET);
 	free(junk);
@@ -151,7 +152,7 @@ START_TEST(test_shut_then_discard)
 	/* a client that does not read: an echo is left unsent */
 	memset(buf, 'e', sizeof(buf));
 	while (c.pend == NULL && write(sv[0], buf, sizeof(buf)) > 0)
-		ck_assert_int_eq(conn_readable(&c, &pump), CONN_KEEP);
+		ck_assert_int_eq(conn_readable(&c, &pump, 0), CONN_KEEP);
 	ck_assert_ptr_nonnull(c.pend);
 	ck_assert_int_eq(conn_shut(&c), 0);
 	ck_assert(c.shut);
@@ -168,6 +169,68 @@ START_TEST(test_shut_then_discard)
 	ck_assert_uint_eq(c.bytes, got);
 	shutdown(sv[0], SHUT_WR);
 	ck_assert_int_eq(conn_discard(&c, scratch, sizeof(scratch)), CONN_DONE);
+}
+END_TEST
+
+/*
+ * A stream's share of a turn (turn.h): a connection that streams reads no
+ * more than its budget, by counting the bytes left in its receive queue,
+ * and stays a stream though that read was short of a round; alone
+ * (budget 0) it takes more than one round.
+ */
+START_TEST(test_stream_share)
+{
+	char buf[3 * BUFSZ];
+	int queued;
+
+	memset(buf, 's', sizeof(buf));
+	ck_assert_int_eq(write(sv[0], buf, sizeof(buf)), sizeof(buf));
+	c.streaming = true;
+	ck_assert_int_eq(conn_readable(&c, &pump, 1000), CONN_KEEP);
+	ck_assert_uint_eq(c.bytes + c.pend_len, 1000);
+	ck_assert_int_eq(ioctl(c.fd, FIONREAD, &queued), 0);
+	ck_assert_int_eq(queued, sizeof(buf) - 1000);
+	ck_assert(c.streaming);
+	/* the client reads its echo; alone, the stream takes rounds */
+	while (c.pend_len > 0) {
+		while (read(sv[0], buf, sizeof(buf)) > 0)
+			;
+		ck_assert_int_eq(conn_writable(&c), CONN_KEEP);
+	}
+	ck_assert_int_eq(conn_readable(&c, &pump, 0), CONN_KEEP);
+	ck_assert_int_eq(ioctl(c.fd, FIONREAD, &queued), 0);
+	ck_assert_uint_eq(c.bytes + c.pend_len, sizeof(buf) - queued);
+	ck_assert_uint_gt(c.bytes + c.pend_len, 1000 + BUFSZ / 2);
+}
+END_TEST
+
+/*
+ * A stream whose read comes short, but not small, stays a stream (spliced,
+ * and taking turns); a small read ends it.  By the flag, not by timing.
+ */
+START_TEST(test_stream_hysteresis)
+{
+	static char buf[3 * CONN_STREAM_LOW];
+	struct pump big;
+
+	ck_assert_int_eq(pump_init(&big, 4 * sizeof(buf)), 0);
+	memset(buf, 'h', sizeof(buf));
+	c.streaming = true;
+	/* a third of a round: short, not small */
+	ck_assert_int_eq(write(sv[0], buf, sizeof(buf)), sizeof(buf));
+	ck_assert_int_eq(conn_readable(&c, &big, 0), CONN_KEEP);
+	ck_assert_uint_eq(c.bytes + c.pend_len, sizeof(buf));
+	ck_assert(c.streaming);
+	while (c.pend_len > 0) {
+		while (read(sv[0], buf, sizeof(buf)) > 0)
+			;
+		ck_assert_int_eq(conn_writable(&c), CONN_KEEP);
+	}
+	/* a message */
+	ck_assert_int_eq(write(sv[0], "ping", 4), 4);
+	ck_assert_int_eq(conn_readable(&c, &big, 0), CONN_KEEP);
+	ck_assert(!c.streaming);
+	pump_free(&big);
 }
 END_TEST
 
@@ -234,6 +297,8 @@ conn_suite(void)
 	tcase_add_test(tc, test_backpressure_in_order);
 	tcase_add_test(tc, test_peer_gone);
 	tcase_add_test(tc, test_shut_then_discard);
+	tcase_add_test(tc, test_stream_share);
+	tcase_add_test(tc, test_stream_hysteresis);
 	tcase_add_test(tc, test_list_merge_by_idle_clock);
 	suite_add_tcase(s, tc);
 	return s;

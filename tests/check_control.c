@@ -337,6 +337,42 @@ START_TEST(test_client_escapes)
 }
 END_TEST
 
+static int
+health(char *out, size_t outlen)
+{
+	char err[256];
+	pthread_t t;
+	int rc;
+
+	memset(out, 0, outlen);
+	FILE *fo = fmemopen(out, outlen, "w"), *fe = fmemopen(err, sizeof(err), "w");
+	atomic_store(&serving, true);
+	ck_assert_int_eq(pthread_create(&t, NULL, serve, NULL), 0);
+	rc = ctlclient_health(path, fo, fe);
+	atomic_store(&serving, false);
+	pthread_join(t, NULL);
+	fclose(fo);
+	fclose(fe);
+	return rc;
+}
+
+/* "health": serving (0) until control_stopping(), stopping (1) after it;
+ * 69 once the socket is gone. */
+START_TEST(test_health)
+{
+	char out[64], err[256];
+
+	ck_assert_int_eq(control_open(&c, path, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(health(out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "serving\n");
+	control_stopping(&c);
+	ck_assert_int_eq(health(out, sizeof(out)), 1);
+	ck_assert_str_eq(out, "stopping\n");
+	control_close(&c);
+	ck_assert_int_eq(health(out, sizeof(out)), EX_UNAVAILABLE);
+}
+END_TEST
+
 static const char *
 load(const char *text, char *err, size_t errlen, struct conf **out)
 {
@@ -396,6 +432,7 @@ control_suite(void)
 	tcase_add_test(tc, test_others_names);
 	tcase_add_test(tc, test_client_unavailable);
 	tcase_add_test(tc, test_client_escapes);
+	tcase_add_test(tc, test_health);
 	tcase_add_test(tc, test_conf_keys);
 	suite_add_tcase(s, tc);
 	return s;

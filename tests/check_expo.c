@@ -61,7 +61,7 @@ START_TEST(test_text)
 	    "echod 1.2.3, pid 100, up 10s, generation 4, 2 workers\n"
 	    "worker 0: pid 123, generation 4, serving, up 9s, 2 open, 7 accepted, 700 bytes, heartbeat 500ms ago\n"
 	    "worker 2: pid 124, generation 3, draining, up 10s, 0 open, 3 accepted, 30 bytes, heartbeat 300ms ago\n"
-	    "total: 2 open, 10 accepted, 8 closed, 735 bytes, 1 datagram, 4 refused, 0 dropped, 3 reloads, 1 worker exit\n"
+	    "total: 2 open, 10 accepted, 8 closed, 735 bytes, 1 datagram, 4 refused, 0 dropped, 3 reloads, 1 worker exit, 0 log lines held back\n"
 	    "refused (connections closed at the door): 4 deny\n");
 }
 END_TEST
@@ -77,7 +77,7 @@ START_TEST(test_text_why)
 	snap.nworkers = 1;
 	ck_assert_int_eq(expo_text(&snap, NULL, 1010000, &b), 0);
 	ck_assert_msg(strstr(b.p, ", 1 worker\n") && strstr(b.p,
-	    ", 1 refused, 4 dropped, 3 reloads, 1 worker exit\n"
+	    ", 1 refused, 4 dropped, 3 reloads, 1 worker exit, 0 log lines held back\n"
 	    "refused (connections closed at the door): 1 source_limit\n"
 	    "dropped (datagrams not echoed): 3 rate_limit, 1 deny\n"), "%s", b.p);
 }

@@ -199,6 +199,7 @@ main(void)
 	srunner_add_suite(sr, confparse_suite());
 	srunner_add_suite(sr, conftext_suite());
 	srunner_add_suite(sr, conn_suite());
+	srunner_add_suite(sr, turn_suite());
 	srunner_add_suite(sr, connlog_suite());
 	srunner_add_suite(sr, control_suite());
 	srunner_add_suite(sr, detach_suite());
@@ -219,6 +220,7 @@ main(void)
 	srunner_add_suite(sr, privdrop_suite());
 	srunner_add_suite(sr, resolve_suite());
 	srunner_add_suite(sr, source_suite());
+	srunner_add_suite(sr, logbudget_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, strbuf_suite());
 	srunner_add_suite(sr, title_suite());

@@ -380,7 +380,8 @@ on_readable(struct cl_bworker *w, struct cl_bconn *c)
 {
 	ssize_t n;
 
-	n = recv(c->fd, w->buf, IOBUF, MSG_DONTWAIT);
+	n = recv(c->fd, w->buf, w->o->rsize > 0 ? w->o->rsize : IOBUF,
+	    MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n == -1 || (n == 0 && c->state != C_DRAIN))

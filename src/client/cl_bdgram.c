@@ -2,7 +2,8 @@
  * cl_bdgram.c - echo-client -b -u: datagram load from many sources.  Each
  * thread owns its share of the sources, each a connected, non-blocking UDP
  * socket on the thread's epoll, each with one datagram in flight: sent,
- * its echo checked, the next one sent.  UDP may drop: a datagram without
+ * its echo checked, the next one sent.  With a window of N, each source
+ * address has N sockets (N ports), so N datagrams in flight.  UDP may drop: a datagram without
  * an echo within the timeout is counted lost and the source goes on, and
  * an echo that comes after that is counted late, not wrong.
  */
@@ -321,6 +322,13 @@ cl_bdgram_socket(const struct cl_target *t, unsigned id)
 	return fd;
 }
 
+/* Sockets per source address: the window, in datagrams. */
+static unsigned
+per_source(const struct cl_bench_opts *o)
+{
+	return o->window > 0 ? (unsigned)o->window : 1;
+}
+
 static void
 open_all(struct dworker *w)
 {
@@ -329,7 +337,7 @@ open_all(struct dworker *w)
 	for (int i = 0; i < w->n; i++) {
 		struct src *s = &w->s[i];
 
-		s->fd = cl_bdgram_socket(w->o->target, s->id);
+		s->fd = cl_bdgram_socket(w->o->target, s->id / per_source(w->o));
 		ev.data.ptr = s;
 		if (s->fd == -1 || epoll_ctl(w->ep, EPOLL_CTL_ADD, s->fd, &ev) == -1) {
 			src_failed(w, s, "socket");
@@ -414,6 +422,7 @@ workers_new(const struct cl_bench_opts *o, const char *block, int nt, char *err,
     size_t errlen)
 {
 	struct dworker *w = calloc((size_t)nt, sizeof(*w));
+	int nsock = o->conns * (int)per_source(o);
 	unsigned id = 0;
 
 	if (w == NULL) {
@@ -425,7 +434,7 @@ workers_new(const struct cl_bench_opts *o, const char *block, int nt, char *err,
 	for (int i = 0; i < nt; i++) {
 		w[i].o = o;
 		w[i].block = block;
-		w[i].n = o->conns / nt + (i < o->conns % nt);
+		w[i].n = nsock / nt + (i < nsock % nt);
 		w[i].ep = epoll_create1(EPOLL_CLOEXEC);
 		w[i].s = calloc((size_t)w[i].n, sizeof(*w[i].s));
 		if (w[i].ep == -1 || w[i].s == NULL) {

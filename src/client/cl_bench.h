@@ -27,6 +27,8 @@ struct cl_bench_opts {
 	enum cl_pattern		 pattern;
 	int			 conns;		/* concurrent connections */
 	size_t			 size;		/* bytes per message, or per write (bulk) */
+	size_t			 rsize;		/* the most one recv takes; 0: all
+						   of CL_BCONN_IOBUF */
 	size_t			 window;	/* bulk: most bytes sent and not yet
 						   echoed; 0: what the socket takes */
 	int			 udp;		/* datagrams: conns are sources, each

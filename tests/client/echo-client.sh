@@ -47,8 +47,9 @@ port() {
 # C: the client, never left to hang.
 C() { timeout 60 "$ECHO_CLIENT" "$@"; }
 
-# These tests push thousands of datagrams from one address: no rate limit.
-echo "udp_rate_limit = 0" > "$T/echod.conf"
+# These tests push thousands of datagrams and connections from one
+# address: no per-source rate limit.
+printf 'udp_rate_limit = 0\ntcp_rate_limit = 0\n' > "$T/echod.conf"
 "$ECHOD" -f -c "$T/echod.conf" -w 1 -l 127.0.0.1:0 -l '[::1]:0' 2>"$T/echod.log" &
 pids="$pids $!"
 if ! wait_for "$T/echod.log" 'ready: 1 worker'; then
@@ -116,6 +117,8 @@ status 0 "--bench connect" C -b -p connect -c 4 -d 0.5 127.0.0.1 "$T4" > "$T/ben
 status 0 "--bench bulk" C -b -p bulk -d 0.5 ::1 "$T6" > "$T/bench"
 status 0 "--bench bulk, 1m writes, 4m window" \
     C -b -p bulk -s 1m -W 4m -d 0.5 127.0.0.1 "$T4" > "$T/bench"
+status 0 "--bench bulk, 1 KiB reads" \
+    C -b -p bulk -r 1k -d 0.5 127.0.0.1 "$T4" > "$T/bench"
 C -b -u -c 8 -j 2 -d 0.5 -t 0.25 127.0.0.1 "$U4" > "$T/bench" 2>"$T/err"
 rc=$?
 if [ $rc -eq 0 ] && grep -q '^sources  *8$' "$T/bench" &&
@@ -123,6 +126,13 @@ if [ $rc -eq 0 ] && grep -q '^sources  *8$' "$T/bench" &&
     grep -q '^mismatches  *0$' "$T/bench"; then
 	ok "--bench -u: 8 sources, datagrams echoed and checked"
 else notok "--bench -u (exit $rc)"; sed 's/^/# /' "$T/bench" "$T/err"; fi
+# A window of 4 datagrams per source: 4 sockets (ports) per source address.
+C -b -u -c 2 -W 4 -d 0.5 -t 0.25 127.0.0.1 "$U4" > "$T/bench" 2>"$T/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^sources  *2$' "$T/bench" &&
+    grep -q '^opened  *8$' "$T/bench" && grep -q '^mismatches  *0$' "$T/bench"; then
+	ok "--bench -u -W 4: 2 sources, 8 datagrams in flight"
+else notok "--bench -u -W 4 (exit $rc)"; sed 's/^/# /' "$T/bench" "$T/err"; fi
 
 # A deliberately wrong server: --check and --bench must say so.
 "$BAD" -m flip -o 100000 2>"$T/flip.log" &
@@ -283,7 +293,11 @@ done
 status 64 "-s without -b or -u: exit 64" C -s 100 127.0.0.1 "$T4" < "$T/line" 2>/dev/null
 status 64 "-c without -b: exit 64" C -c 5 localhost 2>/dev/null
 status 64 "-b -u with -p: exit 64" C -b -u -p bulk localhost 2>/dev/null
-status 64 "-W without -b -p bulk: exit 64" C -b -W 1m localhost 2>/dev/null
+status 64 "-W without -b -p bulk or -b -u: exit 64" C -b -W 1m localhost 2>/dev/null
+status 64 "-r without -b: exit 64" C -r 1k localhost 2>/dev/null
+status 64 "-b -u -r: exit 64" C -b -u -r 1k localhost 2>/dev/null
+usage -r 0 "out of range (1..256k)" -b -r 0 127.0.0.1 "$T4"
+status 64 "-b -u -W 65: exit 64" C -b -u -W 65 localhost 2>/dev/null
 status 0 "--help: exit 0" C --help >/dev/null
 
 # An echod with the default udp_rate_limit drops past 100 datagrams a

@@ -109,7 +109,11 @@ start_host() { # start_host H
 	proxy_from = { "198.18.$h.1/32" }
 	shutdown_timeout = ${SHUTDOWN_TIMEOUT}s
 	stop_delay = ${STOP_DELAY}s
-	log_connections = true
+	# every connection's lines: the test counts them per host
+	log_connections = both
+	log_source_rate = 0
+	log_rate_limit = 0
+	tcp_rate_limit = 0
 	EOF
 	# Not through in_ns: a function in the background is a subshell, and
 	# the test signals echod's master itself (ip netns exec execs it).

@@ -87,7 +87,7 @@ def md_paragraphs(path):
     if cur:
         paras.append(" ".join(cur))
     # inline markup is not words
-    return [re.sub(r"[`*_]|\[([^]]*)\]\([^)]*\)", r"\1", p) for p in paras]
+    return [re.sub(r"[`*]|\[([^]]*)\]\([^)]*\)", r"\1", p) for p in paras]
 
 
 END = re.compile(r"[.!?:;]?[.!?]['\")\]\u201d]*$")

@@ -39,6 +39,7 @@ start(const char *extra)
 
 	snprintf(text, sizeof(text), "listen_tcp = {\"127.0.0.1:0\", "
 	    "\"[::1]:0\"}\nlisten_udp = {}\nlog_level = debug\n"
+	    "log_connections = both\n"
 	    "proxy_from = {\"127.0.0.1/32\"}\n%s%s", extra,
 	    strstr(extra, "workers") ? "" : "workers = 1\n");
 	h_write_conf(&e, text);
@@ -293,7 +294,7 @@ START_TEST(test_lists_judge_the_client)
 	close(fd);
 	ck_assert(h_wait_log(&e, "tcp refused 192.0.2.7 port 4004 via 127.0.0.1 "
 	    "port ", 5000));
-	ck_assert(h_wait_log(&e, ": not allowed", 100));
+	ck_assert(h_wait_log(&e, ": denied by deny", 100));
 	/* a dual-stack balancer's IPv4 client: judged and logged as IPv4 */
 	fd = balancer();
 	send_all(fd, "PROXY TCP6 ::ffff:192.0.2.8 ::1 4007 7\r\nx", 41);

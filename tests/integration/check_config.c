@@ -612,7 +612,8 @@ START_TEST(test_reloads_under_load)
 	int sent = 0;
 
 	h_write_conf(&e, "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\n"
-	    "listen_udp = {}\nshutdown_timeout = 60s\nlog_connections = false\n");
+	    "listen_udp = {}\nshutdown_timeout = 60s\nlog_connections = false\n"
+	    "tcp_rate_limit = 0\n");	/* thousands of connects a second */
 	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
 	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
 	sl_load_init(&l, AF_INET, e.tcp4, 100, 5, 1024);

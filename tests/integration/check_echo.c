@@ -214,9 +214,11 @@ START_TEST(test_connection_log)
 
 	ck_assert_int_eq(h_echo(fd, "12345", 5, 2000), 0);
 	close(fd);
-	ck_assert(h_wait_log(&e, "tcp connected to 127.0.0.1 port ", 2000));
+	/* by default one line, as the connection ends */
+	ck_assert(h_wait_log(&e, "tcp closed 127.0.0.1 port ", 2000));
 	snprintf(want, sizeof(want), "5 bytes echoed in ");
 	ck_assert(h_wait_log(&e, want, 2000));
+	ck_assert(!h_log_has(&e, "tcp connected to"));
 }
 END_TEST
 
@@ -228,6 +230,7 @@ START_TEST(test_resolve_clients)
 
 	h_init(&e);
 	h_write_conf(&e, "resolve_clients = true\nworkers = 1\n"
+	    "log_connections = both\n"
 	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
 	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
 	ck_assert_int_eq(h_start(&e, argv, 10000), 0);

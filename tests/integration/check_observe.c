@@ -177,8 +177,8 @@ START_TEST(test_status_after_known_load)
 	for (int i = 0; i < 7; i++)
 		ck_assert_int_eq(h_udp_echo(AF_INET, e.udp4, "0123456789", 10, 2000), 10);
 	ck_assert_msg(wait_status("total: 0 open, 20 accepted, 20 closed, 2070 bytes, "
-	    "7 datagrams, 0 refused, 0 dropped, 0 reloads, 0 worker exits\n", out,
-	    sizeof(out)), "--status: %s", out);
+	    "7 datagrams, 0 refused, 0 dropped, 0 reloads, 0 worker exits, "
+	    "0 log lines held back\n", out, sizeof(out)), "--status: %s", out);
 	ck_assert_msg(strstr(out, "generation 1, 2 workers\n") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "worker 0: pid ") && strstr(out, "worker 1: pid "),
 	    "%s", out);
@@ -197,6 +197,30 @@ START_TEST(test_status_after_known_load)
 	    "d[\"closed\"][\"eof\"] == 20 and d[\"open\"] == 0 and "
 	    "len(d[\"workers\"]) == 2 and d[\"pid\"] == %ld, d'", path, (long)e.pid);
 	ck_assert_msg(system(cmd) == 0, "not the JSON expected: %s", out);
+}
+END_TEST
+
+/*
+ * --status --health, the anycast route's check: 0 "serving" while echod
+ * serves; 1 "stopping" from SIGTERM on, through stop_delay, while UDP is
+ * still echoed (an echo probe could not tell); 69 once nothing answers.
+ */
+START_TEST(test_health_stopping)
+{
+	const char *const argv[] = { "--status", "--health", "-c", e.confpath, NULL };
+	char out[64], err[256];
+
+	start("stop_delay = 10m\n");
+	ck_assert_int_eq(run(argv, out, sizeof(out), err, sizeof(err)), 0);
+	ck_assert_str_eq(out, "serving\n");
+	kill(e.pid, SIGTERM);
+	ck_assert(h_wait_log(&e, "failing health checks", 10000));
+	ck_assert_int_eq(run(argv, out, sizeof(out), err, sizeof(err)), 1);
+	ck_assert_str_eq(out, "stopping\n");
+	ck_assert_int_eq(h_udp_echo(AF_INET, e.udp4, "still", 5, 2000), 5);
+	ck_assert_int_ne(h_stop(&e, SIGQUIT, 10000), -1);
+	ck_assert_int_eq(run(argv, out, sizeof(out), err, sizeof(err)), 69);
+	ck_assert_msg(strstr(err, "no echod answers at "), "%s", err);
 }
 END_TEST
 
@@ -926,6 +950,7 @@ observe_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_status_after_known_load);
 	tcase_add_test(tc, test_status_nothing_answers);
+	tcase_add_test(tc, test_health_stopping);
 	tcase_add_test(tc, test_live_socket_kept);
 	tcase_add_test(tc, test_control_abuse);
 	tcase_add_test(tc, test_no_directory);

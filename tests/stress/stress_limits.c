@@ -75,7 +75,8 @@ sc_idle_flood(struct result *r)
 	h_init(&e);
 	snprintf(conf, sizeof(conf), "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\n"
 	    "listen_udp = {}\nmax_connections = %d\nidle_timeout = %ds\n"
-	    "log_connections = false\nbacklog = 4096\n", IDLE_CLIENTS, IDLE_TIMEOUT_S);
+	    "log_connections = false\nbacklog = 4096\ntcp_rate_limit = 0\n",
+	    IDLE_CLIENTS, IDLE_TIMEOUT_S);
 	h_write_conf(&e, conf);
 	if (!sl_start(r, &e, argv))
 		goto out;

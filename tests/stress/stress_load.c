@@ -26,7 +26,7 @@
 
 static const char storm_conf[] =
     "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n"
-    "shutdown_timeout = 60s\nlog_connections = %s\n";
+    "shutdown_timeout = 60s\ntcp_rate_limit = 0\nlog_connections = %s\n";
 
 /* 50 SIGHUPs 100 ms apart under 200 clients; returns exchanges a second. */
 static double
