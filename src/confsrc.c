@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "confsrc.h"
-#include "fdstore.h"
 #include "util.h"
 
 #define MAGIC		"echod-conf 1\n"
@@ -279,20 +278,6 @@ fail:
 		errno = saved;
 	}
 	return -1;
-}
-
-int
-confsrc_keep(const struct confsrc *s)
-{
-	int fd, rc;
-
-	if (fdstore_max() == 0)
-		return -1;
-	if ((fd = confsrc_to_memfd(s)) == -1)
-		return -1;
-	rc = fdstore_keep_conf(fd);
-	close(fd);
-	return rc;
 }
 
 /* A name a message may show: absolute, printable, bounded. */

@@ -2,7 +2,8 @@
  * confsrc.h - the configuration's sources as text: the main file, then
  * its drop-ins (FILE.d/NAME.conf, in byte order of their names), each read
  * whole from one descriptor; and the same set in a sealed memfd, which the
- * master keeps in systemd's descriptor store as the last good configuration.
+ * master keeps in systemd's descriptor store (fdstore.h) as the last good
+ * configuration.
  * No parsing (conf.c), no logging.
  */
 #ifndef ECHOD_CONFSRC_H
@@ -38,11 +39,6 @@ void	confsrc_free(struct confsrc *);
 /* A copy; 0, or -1 (ENOMEM). */
 int	confsrc_copy(const struct confsrc *from, struct confsrc *to);
 
-/*
- * Keeps s with systemd (fdstore.h) as the last good configuration, in
- * place of the one kept before.  0, or -1 (no store, or it failed).
- */
-int	confsrc_keep(const struct confsrc *s);
 /* s in a new sealed memfd (close-on-exec); its descriptor, or -1 with errno. */
 int	confsrc_to_memfd(const struct confsrc *s);
 /*

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "detach.h"
+#include "fdstore.h"
 #include "health.h"
 #include "log.h"
 #include "master.h"
@@ -206,6 +207,20 @@ respawn_metrics(struct master *m)
 }
 
 /* Bring the current generation to m->target workers. */
+void
+master_keep_conf(const struct conf *c)
+{
+	int fd;
+
+	if (fdstore_max() == 0)
+		return;		/* not under systemd, or no store */
+	if ((fd = confsrc_to_memfd(&c->src)) == -1 || fdstore_keep_conf(fd) == -1)
+		log_warnx("the configuration could not be kept with systemd: a "
+		    "restart onto a refused file will not fall back to it");
+	if (fd != -1)
+		close(fd);
+}
+
 void
 master_respawn(struct master *m)
 {

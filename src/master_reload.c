@@ -102,8 +102,7 @@ reload(struct master *m)
 	conf_free(m->conf);
 	m->conf = c;	/* workers forked from now on start from it */
 	m->relay.hold_ms = c->shutdown_timeout_ms;
-	if (confsrc_keep(&c->src) == -1 && fdstore_max() > 0)
-		log_warnx("the configuration could not be kept with systemd");
+	master_keep_conf(c);
 	log_setlevel(c->log_level);
 
 	/* The new generation first; the old one drains behind it.  Unchanged

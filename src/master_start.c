@@ -169,10 +169,8 @@ master_start(struct master *m, struct conf *conf,
 	}
 	/* Serving with it: the next start whose file is refused falls back
 	 * to it, if systemd still holds it then (a restart). */
-	if (conf->fallback == NULL && confsrc_keep(&conf->src) == -1 &&
-	    fdstore_max() > 0)
-		log_warnx("the configuration could not be kept with systemd: a "
-		    "restart onto a refused file will not fall back to it");
+	if (conf->fallback == NULL)
+		master_keep_conf(conf);
 	stats_fallback(&m->pool.book, m->pool.shared, conf->fallback != NULL);
 	m->generation = 1;
 	m->target = conf_workers(conf);

@@ -57,6 +57,9 @@ int	master_signals_open(void);	/* blocks them; a signalfd, or -1 */
 void	master_kill_slot(struct master *, int i);
 void	master_drain_slot(struct master *, int i, uint64_t timeout_ms);
 void	master_respawn(struct master *);
+/* Keeps c's text with systemd as the last good configuration (logged if
+ * it cannot be, where there is a store). */
+void	master_keep_conf(const struct conf *c);
 
 /* master_start.c: before the loop; -1 once it has said why */
 int	master_start(struct master *, struct conf *,

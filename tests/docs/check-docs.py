@@ -77,6 +77,8 @@ def normalize(key, ty, text):
         return ", ".join(re.findall(r'"([^"]*)"', v))
     if key == "workers" and v == "auto":
         return "0"			# the schema keeps auto as 0
+    if key == "log_connections":	# the schema keeps the word's number
+        return {"none": "0", "close": "1", "both": "2"}.get(v, v)
     if ty == "duration":
         m = re.fullmatch(r"(\d+)(ms|s|m|h|d)?", v)
         return str(int(m.group(1)) * UNITS[m.group(2) or "ms"]) if m else v
