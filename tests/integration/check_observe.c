@@ -536,6 +536,7 @@ static const char *const metric_names[] = {
 	"echod_datagrams_echoed_total", "echod_refused_total",
 	"echod_datagrams_dropped_total", "echod_workers",
 	"echod_worker_exits_total", "echod_reloads_total", "echod_build_info",
+	"echod_worker_full_total",
 };
 
 START_TEST(test_metrics_promtool)
@@ -736,7 +737,7 @@ START_TEST(test_reload_moves_them)
 	/* the control socket moved: the old file is gone, the new answers */
 	ck_assert_int_eq(access(ctl, F_OK), -1);
 	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 0);
-	ck_assert_msg(strstr(out, ", 1 reloads, "), "%s", out);
+	ck_assert_msg(strstr(out, ", 1 reload, "), "%s", out);
 }
 END_TEST
 
