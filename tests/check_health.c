@@ -164,15 +164,17 @@ START_TEST(test_status_text_plural)
 	s.totals.open = 1;
 	s.totals.bytes[STATS_PROTO_TCP] = 1;
 	s.totals.datagrams = 1;
+	s.totals.full = 1;
 	health_status_text(&s, false, text, sizeof(text));
 	ck_assert_str_eq(text, "1 worker, 1 connection, 1 byte echoed; "
-	    "0 accepted, 1 datagram, 0 refused, 0 dropped");
+	    "0 accepted, 1 datagram, 0 refused, 0 dropped, 1 time full");
 	s.nworkers = 2;
 	s.totals.open = 0;
 	s.totals.datagrams = 3;
+	s.totals.full = 2;
 	health_status_text(&s, true, text, sizeof(text));
 	ck_assert_str_eq(text, "stopping: 2 workers, 0 connections, 1 byte "
-	    "echoed; 0 accepted, 3 datagrams, 0 refused, 0 dropped");
+	    "echoed; 0 accepted, 3 datagrams, 0 refused, 0 dropped, 2 times full");
 }
 END_TEST
 
