@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "ctlrecord.h"
 #include "expo.h"
 #include "log.h"
 #include "observe.h"
@@ -52,6 +53,15 @@ control_starved(void *arg, int err, uint64_t rests)
 		    "tries", c->path, (unsigned long long)rests);
 }
 
+/* --status finds the socket through the record whatever the file says
+ * later; without it, only through the file. */
+static void
+record_control(const char *path)
+{
+	if (ctlrecord_write(path) == -1)
+		log_warn("recording the control socket in %s", ctlrecord_path());
+}
+
 /* Where its directory cannot be made or another echod answers there, echod
  * runs without one: said once, never fatal. */
 static void
@@ -64,6 +74,8 @@ open_control(struct observe *o, const struct conf *c)
 	if (control_open(&o->ctl, c->control_socket,
 	    c->user != NULL ? &c->creds : NULL, err, sizeof(err)) == -1)
 		log_warnx("%s; running without a control socket", err);
+	else
+		record_control(c->control_socket);
 }
 
 int
@@ -141,8 +153,11 @@ observe_commit(struct observe *o, const struct conf *old, const struct conf *c,
 
 	if (changed > 0 || differ(old->user, c->user) || differ(old->group, c->group))
 		metrics_restart(&o->metrics);
-	if (p->move_ctl)
+	if (p->move_ctl) {
 		control_move(&o->ctl, &p->ctl);
+		if (o->ctl.fd != -1)
+			record_control(o->ctl.path);
+	}
 	else if (owner_changed(old, c))
 		reown_control(o, c);
 }
