@@ -20,6 +20,7 @@
 #include "safepath.h"
 
 #define RECORD_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path))
+#define RECORD_SIZE	(RECORD_MAX + 4096 + 2)	/* socket, file, newlines */
 
 const char *
 ctlrecord_path(void)
@@ -69,12 +70,13 @@ open_dir(char *base, size_t baselen)
 }
 
 int
-ctlrecord_write(const char *sock)
+ctlrecord_write(const char *sock, const char *conf)
 {
-	char base[RECORD_MAX], tmp[RECORD_MAX + 32], line[RECORD_MAX + 1];
+	char base[RECORD_MAX], tmp[RECORD_MAX + 32], line[RECORD_SIZE];
 	int dfd, fd, n;
 
-	if ((n = snprintf(line, sizeof(line), "%s\n", sock)) >= (int)sizeof(line)) {
+	n = snprintf(line, sizeof(line), "%s\n%s\n", sock, conf ? conf : "");
+	if (n >= (int)sizeof(line) || strlen(sock) >= RECORD_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -100,23 +102,38 @@ ctlrecord_write(const char *sock)
 	return closing(dfd, 0);
 }
 
-/* The record's text is a path --status connects to and shows. */
-static bool
-good_record(const char *p, size_t n)
+/* A line of the record: printable ASCII, ending in a newline. */
+static const char *
+good_line(const char *p, const char *end)
 {
-	if (n < 2 || p[0] != '/' || p[n - 1] != '\n' || n > RECORD_MAX)
+	for (; p < end && *p != '\n'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return NULL;
+	return p < end ? p : NULL;
+}
+
+/* The socket's path, absolute, then the file its master read (or none):
+ * --status connects to the one and compares the other. */
+static bool
+good_record(char *p, size_t n, char **conf)
+{
+	const char *nl1, *nl2;
+
+	if (n < 3 || p[0] != '/' || (nl1 = good_line(p, p + n)) == NULL ||
+	    (size_t)(nl1 - p) >= RECORD_MAX ||
+	    (nl2 = good_line(nl1 + 1, p + n)) == NULL || nl2 != p + n - 1)
 		return false;
-	for (size_t i = 0; i < n - 1; i++)
-		if (p[i] < 0x20 || p[i] > 0x7e)
-			return false;
+	p[nl1 - p] = p[n - 1] = '\0';
+	*conf = p + (nl1 - p) + 1;
 	return true;
 }
 
 static int
-read_at(int dfd, const char *base, char *out, size_t outlen)
+read_at(int dfd, const char *base, char *out, size_t outlen, const char *conf,
+    bool any)
 {
 	struct stat d, st;
-	char buf[RECORD_MAX + 1];
+	char buf[RECORD_SIZE + 1], *rconf;
 	ssize_t n;
 	int fd;
 
@@ -130,15 +147,17 @@ read_at(int dfd, const char *base, char *out, size_t outlen)
 		return closing(fd, (errno = EBADMSG, -1));
 	if ((n = read(fd, buf, sizeof(buf))) == -1)
 		return closing(fd, -1);
-	if (!good_record(buf, (size_t)n) || (size_t)n > outlen)
+	if (!good_record(buf, (size_t)n, &rconf) || strlen(buf) >= outlen)
 		return closing(fd, (errno = EBADMSG, -1));
-	memcpy(out, buf, (size_t)n - 1);
-	out[n - 1] = '\0';
+	/* Another echod's, read from another file: not the one asked about. */
+	if (!any && strcmp(rconf, conf ? conf : "") != 0)
+		return closing(fd, (errno = ENOENT, -1));
+	memcpy(out, buf, strlen(buf) + 1);
 	return closing(fd, 0);
 }
 
-int
-ctlrecord_read(char *out, size_t outlen)
+static int
+record_read(char *out, size_t outlen, const char *conf, bool any)
 {
 	char base[RECORD_MAX];
 	bool rootonly;
@@ -148,8 +167,14 @@ ctlrecord_read(char *out, size_t outlen)
 	    &rootonly, NULL, 0);
 	if (dfd == -1)
 		return -1;
-	rc = read_at(dfd, base, out, outlen);
+	rc = read_at(dfd, base, out, outlen, conf, any);
 	return closing(dfd, rc);
+}
+
+int
+ctlrecord_read(char *out, size_t outlen, const char *conf)
+{
+	return record_read(out, outlen, conf, false);
 }
 
 void
@@ -159,7 +184,7 @@ ctlrecord_clear(const char *sock)
 	bool rootonly;
 	int dfd;
 
-	if (ctlrecord_read(cur, sizeof(cur)) == -1 || strcmp(cur, sock) != 0)
+	if (record_read(cur, sizeof(cur), NULL, true) == -1 || strcmp(cur, sock) != 0)
 		return;
 	dfd = safepath_dir(ctlrecord_path(), geteuid() == 0, base, sizeof(base),
 	    &rootonly, NULL, 0);

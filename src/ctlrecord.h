@@ -16,22 +16,25 @@
 /* The record's path: CTLRECORD_ENV if set and absolute, else the fixed one. */
 const char	*ctlrecord_path(void);
 /*
- * Records sock (an absolute path) as the running master's control socket:
+ * Records sock (an absolute path) as the control socket of the running
+ * master that read the file conf (NULL: the built-in configuration):
  * written beside the record under a temporary name, mode 0644, and
  * renamed over it.  As root, only in a directory no other user can
  * change (made, mode 0755, if missing).  0, or -1 with errno (EPERM: the
  * directory is another user's).
  */
-int	 ctlrecord_write(const char *sock);
+int	 ctlrecord_write(const char *sock, const char *conf);
 /* Removes the record if it still names sock (a later master's stays). */
 void	 ctlrecord_clear(const char *sock);
 /*
  * Reads the recorded socket path into out (outlen >= 108).  Never follows
  * a link; the file must be a regular file of root or of the directory's
- * owner, and hold one line: an absolute path of printable ASCII that fits
- * an AF_UNIX address.  0, or -1 with errno: ENOENT (none), EBADMSG (not a
- * record), or the open's own.
+ * owner, and hold two lines of printable ASCII: an absolute path that
+ * fits an AF_UNIX address, then the file its master read, which must be
+ * conf (NULL: none): another echod's socket is never the answer.  0, or -1
+ * with errno: ENOENT (none, or another file's), EBADMSG (not a record), or
+ * the open's own.
  */
-int	 ctlrecord_read(char *out, size_t outlen);
+int	 ctlrecord_read(char *out, size_t outlen, const char *conf);
 
 #endif

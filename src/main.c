@@ -106,7 +106,7 @@ ask_status(const char *path, bool json)
 	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
 		bad = errno == EINVAL ? EX_CONFIG : 1;
 		say(err);
-		if (ctlrecord_read(rec, sizeof(rec)) == -1)
+		if (ctlrecord_read(rec, sizeof(rec), path) == -1)
 			return bad;
 		sayf("asking the running echod at %s, as %s records", rec,
 		    ctlrecord_path());
@@ -115,7 +115,7 @@ ask_status(const char *path, bool json)
 	/* The file's socket first (several echods may run, each with its
 	 * own file), then the recorded one: what failed is said either way. */
 	rc = ctlclient_status(c->control_socket, json, stdout, stderr);
-	if (rc == EX_UNAVAILABLE && ctlrecord_read(rec, sizeof(rec)) == 0 &&
+	if (rc == EX_UNAVAILABLE && ctlrecord_read(rec, sizeof(rec), path) == 0 &&
 	    (c->control_socket == NULL || strcmp(rec, c->control_socket) != 0)) {
 		sayf("asking the running echod at %s, as %s records", rec,
 		    ctlrecord_path());

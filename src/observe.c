@@ -56,9 +56,9 @@ control_starved(void *arg, int err, uint64_t rests)
 /* --status finds the socket through the record whatever the file says
  * later; without it, only through the file. */
 static void
-record_control(const char *path)
+record_control(const char *path, const struct conf *c)
 {
-	if (ctlrecord_write(path) == -1)
+	if (ctlrecord_write(path, c->src.n > 0 ? c->src.v[0].name : NULL) == -1)
 		log_warn("recording the control socket in %s", ctlrecord_path());
 }
 
@@ -75,7 +75,7 @@ open_control(struct observe *o, const struct conf *c)
 	    c->user != NULL ? &c->creds : NULL, err, sizeof(err)) == -1)
 		log_warnx("%s; running without a control socket", err);
 	else
-		record_control(c->control_socket);
+		record_control(c->control_socket, c);
 }
 
 int
@@ -156,7 +156,7 @@ observe_commit(struct observe *o, const struct conf *old, const struct conf *c,
 	if (p->move_ctl) {
 		control_move(&o->ctl, &p->ctl);
 		if (o->ctl.fd != -1)
-			record_control(o->ctl.path);
+			record_control(o->ctl.path, c);
 	}
 	else if (owner_changed(old, c))
 		reown_control(o, c);

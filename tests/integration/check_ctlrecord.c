@@ -23,6 +23,7 @@
 
 static struct echod e;
 static char ctl[128], rec[128], out[8192], err[8192];
+static const char *asked;	/* the file --status is given */
 
 static void
 setup(void)
@@ -30,6 +31,7 @@ setup(void)
 	h_init(&e);
 	snprintf(ctl, sizeof(ctl), "%s/control", e.dir);
 	snprintf(rec, sizeof(rec), "%s/control.where", e.dir);
+	asked = e.confpath;
 }
 
 static void
@@ -89,7 +91,7 @@ status(uid_t uid, gid_t gid)
 		    setgid(gid) == -1 || setuid(uid) == -1))
 			_exit(126);
 		setenv("ECHOD_CONTROL_RECORD", rec, 1);
-		execl(h_echod_path(), "echod", "--status", "-c", e.confpath,
+		execl(h_echod_path(), "echod", "--status", "-c", asked,
 		    (char *)NULL);
 		_exit(127);
 	}
@@ -147,6 +149,24 @@ START_TEST(test_status_not_root)
 }
 END_TEST
 
+/* Another echod's record (it read another file) is never the answer: the
+ * echod asked about is the one that read the file given. */
+START_TEST(test_status_other_file)
+{
+	char other[160];
+	FILE *f;
+
+	start();
+	snprintf(other, sizeof(other), "%s/other.conf", e.dir);
+	ck_assert((f = fopen(other, "w")) != NULL);
+	fprintf(f, "control_socket = \"%s/nothing\"\n", e.dir);
+	ck_assert(fclose(f) == 0);
+	asked = other;
+	ck_assert_int_eq(status((uid_t)-1, 0), 69);
+	ck_assert_msg(strstr(out, "total: ") == NULL, "stdout: %s", out);
+}
+END_TEST
+
 Suite *
 ctlrecord_suite(void)
 {
@@ -158,6 +178,7 @@ ctlrecord_suite(void)
 	tcase_add_test(tc, test_status_broken_file);
 	tcase_add_test(tc, test_status_moved_socket);
 	tcase_add_test(tc, test_status_not_root);
+	tcase_add_test(tc, test_status_other_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
