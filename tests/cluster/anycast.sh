@@ -139,7 +139,9 @@ start_echod() { # start_echod H
 	control_socket = "$work/echod-h$h.ctl"
 	stop_delay = ${STOP_DELAY}s
 	shutdown_timeout = 2s
-	log_connections = true
+	log_connections = both
+	log_source_rate = 0
+	log_rate_limit = 0
 	udp_rate_limit = $LIMIT
 	udp_rate_burst = $BURST
 	deny = { "198.18.100.4/32" }

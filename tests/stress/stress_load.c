@@ -192,9 +192,13 @@ sc_worker_kills(struct result *r)
 	static uint16_t owned[65536];
 	size_t n_owned = 0, n_seen = 0;
 	int kills = 0, probes = 0, probe_fail = 0, base_fds, base_wfds, min_live = 4;
-	const char *const argv[] = { "-f", "-w", "4", "-l", "127.0.0.1:0", NULL };
+	const char *const argv[] = { "-f", "-w", "4", "-l", "127.0.0.1:0",
+	    "-c", e.confpath, NULL };
 
 	h_init(&e);
+	/* 100 clients reconnecting after every 20 exchanges come from one
+	 * address faster than the default per-source connection rate */
+	h_write_conf(&e, "tcp_rate_limit = 0\n");
 	if (!sl_start(r, &e, argv))
 		goto out;
 	for (uint64_t end = h_now_ms() + 2000; h_now_ms() < end &&
