@@ -74,6 +74,8 @@ struct chan_master {
 	_Atomic uint64_t	reloads[STATS_RELOAD_COUNT];
 	_Atomic uint64_t	exits[STATS_EXIT_COUNT];
 	_Atomic uint64_t	respawns;
+	_Atomic uint32_t	fallback;	/* 1: the stored configuration
+						 * serves, the file was refused */
 	struct chan_slotinfo	slot[CHAN_MAX_SLOTS];
 };
 

@@ -259,17 +259,22 @@ conftext_scan(const char *text, struct conftext_key *keys, size_t nkeys,
 		/*
 		 * The file ends inside a statement of a known key: libconfuse
 		 * would say "premature end of file" one line past the end; say
-		 * where the statement began.  An unknown key is the parser's
-		 * to report ("no such option"), at its own line.
+		 * where the statement began.  So too where a list's "}" is
+		 * missing and the next statement ("key =" or "key = {") begins
+		 * inside it: libconfuse would name a later line, or none if a
+		 * later "}" closes it.  An unknown key is the parser's to
+		 * report ("no such option"), at its own line.
 		 */
-		if (t == T_END && state != KEY &&
+		if (t == T_END && (state == OP || state == VALUE) &&
 		    find_key(keys, nkeys, key, keylen) != NULL) {
-			if (state == LIST)
-				fail(e, listline, "unterminated list ({ without })",
-				    key, keylen);
-			else
-				fail(e, keyline, "the file ends before the value",
-				    key, keylen);
+			fail(e, keyline, "the file ends before the value", key,
+			    keylen);
+			return -1;
+		}
+		if (state == LIST && t != T_STR && t != T_OTHER && t != T_CLOSE &&
+		    find_key(keys, nkeys, key, keylen) != NULL) {
+			fail(e, listline, "unterminated list ({ without })", key,
+			    keylen);
 			return -1;
 		}
 		if (t == T_END)

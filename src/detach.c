@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "detach.h"
+#include "log.h"
 #include "util.h"
 
 static int report_fd = -1;
@@ -35,11 +36,14 @@ detach_start(const char *progname)
 		waitpid(pid, NULL, 0);	/* the intermediate child exits at once */
 		if (got > 0 && buf[0] == 'R')
 			exit(0);
+		/* journald names us itself: "echod[PID]: echod: ..." else */
+		if (!log_stderr_is_journal())
+			fprintf(stderr, "%s: ", progname);
 		if (got > 1 && buf[0] == 'E')
-			fprintf(stderr, "%s: %s\n", progname, buf + 1);
+			fprintf(stderr, "%s\n", buf + 1);
 		else
-			fprintf(stderr, "%s: the daemon exited during start-up; "
-			    "see the system log\n", progname);
+			fprintf(stderr, "the daemon exited during start-up; "
+			    "see the system log\n");
 		exit(1);
 	}
 	close(fds[0]);

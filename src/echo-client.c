@@ -293,7 +293,7 @@ bench(struct args *a, const struct cl_target *t)
 {
 	struct cl_bench_opts *bo = &a->bo;
 	struct cl_bench_result br;
-	char err[CL_ERRLEN];
+	char err[CL_ERRLEN], hint[320];
 	int rc;
 
 	bo->target = t;
@@ -313,6 +313,9 @@ bench(struct args *a, const struct cl_target *t)
 	cl_bench_print(stdout, bo, &br);
 	if (rc != CL_OK)
 		fprintf(stderr, "echo-client: %s: %s\n", t->name, err);
+	/* on stderr: the report on stdout is for tools */
+	if (bo->udp && cl_bdgram_hint(bo, &br, hint, sizeof(hint)) == 0)
+		fprintf(stderr, "echo-client: note: %s\n", hint);
 	return rc;
 }
 

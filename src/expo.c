@@ -17,6 +17,7 @@
 
 #include "expo.h"
 #include "stats.h"
+#include "util.h"
 
 void
 expo_buf_printf(struct expo_buf *b, const char *fmt, ...)
@@ -120,38 +121,107 @@ age(int64_t now_ms, int64_t then_ms)
 	    (unsigned long long)(now_ms - then_ms) / 1000 : 0;
 }
 
-int
-expo_text(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
+/* The name tables take their enum; these adapters take an int. */
+static const char *n_close(int i) { return stats_close_name((enum stats_close)i); }
+static const char *n_proto(int i) { return stats_proto_name((enum stats_proto)i); }
+static const char *n_refuse(int i) { return stats_refuse_name((enum stats_refuse)i); }
+static const char *n_drop(int i) { return stats_drop_name((enum stats_drop)i); }
+static const char *n_exit(int i) { return stats_exit_name((enum stats_exit)i); }
+static const char *n_reload(int i) { return stats_reload_name((enum stats_reload)i); }
+static const char *n_wstate(int i) { return stats_wstate_name((enum stats_wstate)i); }
+
+/* The first line: who, since when, how many workers. */
+static void
+text_head(struct expo_buf *b, const struct stats_snapshot *s, int64_t now_ms)
 {
-	const struct stats_counts *t = &s->totals;
 	int n = nworkers(s);
 
 	expo_buf_printf(b, "echod ");
 	untrusted(b, s->version, sizeof(s->version), SYN_TEXT);
-	expo_buf_printf(b, ", pid %ld, up %llus, generation %u, %d workers\n",
-	    (long)s->master_pid, age(now_ms, s->start_ms), s->generation, n);
+	expo_buf_printf(b, ", pid %ld, up %llus, generation %u, %d worker%s\n",
+	    (long)s->master_pid, age(now_ms, s->start_ms), s->generation, n,
+	    plural(n));
+}
+
+/* The file and the reason come from the file: any byte, shown visibly. */
+static void
+text_fallback(struct expo_buf *b, const struct expo_fallback *fb)
+{
+	if (fb == NULL)
+		return;
+	expo_buf_printf(b, "config: fallback (");
+	untrusted(b, fb->file, SIZE_MAX, SYN_TEXT);
+	expo_buf_printf(b, " refused: ");
+	untrusted(b, fb->reason, SIZE_MAX, SYN_TEXT);
+	expo_buf_printf(b, "); the last good configuration serves\n");
+}
+
+/* "what (meaning): 3 reason, 1 reason" over the non-zero counts: the total
+ * line says how many, this line why.  Nothing when all are zero. */
+static void
+text_why(struct expo_buf *b, const char *what, const char *(*name)(int),
+    const uint64_t *v, int n)
+{
+	const char *sep = ": ";
+
+	if (stats_sum(v, (size_t)n) == 0)
+		return;
+	expo_buf_printf(b, "%s", what);
+	for (int i = 0; i < n; i++) {
+		if (v[i] == 0)
+			continue;
+		expo_buf_printf(b, "%s%llu %s", sep, (unsigned long long)v[i],
+		    name(i));
+		sep = ", ";
+	}
+	expo_buf_printf(b, "\n");
+}
+
+static void
+text_total(struct expo_buf *b, const struct stats_snapshot *s)
+{
+	const struct stats_counts *t = &s->totals;
+	uint64_t bytes = stats_sum(t->bytes, STATS_PROTO_COUNT);
+	uint64_t reloads = stats_sum(s->reloads, STATS_RELOAD_COUNT);
+	uint64_t exits = stats_sum(s->exits, STATS_EXIT_COUNT);
+
+	expo_buf_printf(b, "total: %llu open, %llu accepted, %llu closed, "
+	    "%llu byte%s, %llu datagram%s, %llu refused, %llu dropped, "
+	    "%llu reload%s, %llu worker exit%s, %llu log line%s held back\n",
+	    (unsigned long long)t->open, (unsigned long long)t->accepted,
+	    (unsigned long long)stats_sum(t->closed, STATS_CLOSE_COUNT),
+	    (unsigned long long)bytes, plural(bytes),
+	    (unsigned long long)t->datagrams, plural(t->datagrams),
+	    (unsigned long long)stats_sum(t->refused, STATS_REFUSE_COUNT),
+	    (unsigned long long)stats_sum(t->dropped, STATS_DROP_COUNT),
+	    (unsigned long long)reloads, plural(reloads),
+	    (unsigned long long)exits, plural(exits),
+	    (unsigned long long)t->log_suppressed, plural(t->log_suppressed));
+	text_why(b, "refused (connections closed at the door)", n_refuse,
+	    t->refused, STATS_REFUSE_COUNT);
+	text_why(b, "dropped (datagrams not echoed)", n_drop, t->dropped,
+	    STATS_DROP_COUNT);
+}
+
+int
+expo_text(const struct stats_snapshot *s, const struct expo_fallback *fb,
+    int64_t now_ms, struct expo_buf *b)
+{
+	int n = nworkers(s);
+
+	text_head(b, s, now_ms);
+	text_fallback(b, fb);
 	for (int i = 0; i < n; i++) {
 		const struct stats_worker *w = &s->worker[i];
 		expo_buf_printf(b, "worker %d: pid %ld, generation %u, %s, up %llus, "
-		    "%llu open, %llu accepted, %llu bytes, heartbeat %llums ago\n",
+		    "%llu open, %llu accepted, %llu byte%s, heartbeat %llums ago\n",
 		    w->slot, (long)w->pid, w->generation,
 		    stats_wstate_name(w->state), age(now_ms, w->start_ms),
 		    (unsigned long long)w->open, (unsigned long long)w->accepted,
-		    (unsigned long long)w->bytes,
+		    (unsigned long long)w->bytes, plural(w->bytes),
 		    (unsigned long long)w->heartbeat_age_ms);
 	}
-	expo_buf_printf(b, "total: %llu open, %llu accepted, %llu closed, "
-	    "%llu bytes, %llu datagrams, %llu refused, %llu dropped, "
-	    "%llu reloads, %llu worker exits, %llu log lines held back\n",
-	    (unsigned long long)t->open, (unsigned long long)t->accepted,
-	    (unsigned long long)stats_sum(t->closed, STATS_CLOSE_COUNT),
-	    (unsigned long long)stats_sum(t->bytes, STATS_PROTO_COUNT),
-	    (unsigned long long)t->datagrams,
-	    (unsigned long long)stats_sum(t->refused, STATS_REFUSE_COUNT),
-	    (unsigned long long)stats_sum(t->dropped, STATS_DROP_COUNT),
-	    (unsigned long long)stats_sum(s->reloads, STATS_RELOAD_COUNT),
-	    (unsigned long long)stats_sum(s->exits, STATS_EXIT_COUNT),
-	    (unsigned long long)t->log_suppressed);
+	text_total(b, s);
 	return done(b);
 }
 
@@ -167,17 +237,24 @@ json_map(struct expo_buf *b, const char *key, const char *(*name)(int),
 	expo_buf_printf(b, "}%s\n", last ? "" : ",");
 }
 
-/* The name tables take their enum; these adapters take an int. */
-static const char *n_close(int i) { return stats_close_name((enum stats_close)i); }
-static const char *n_proto(int i) { return stats_proto_name((enum stats_proto)i); }
-static const char *n_refuse(int i) { return stats_refuse_name((enum stats_refuse)i); }
-static const char *n_drop(int i) { return stats_drop_name((enum stats_drop)i); }
-static const char *n_exit(int i) { return stats_exit_name((enum stats_exit)i); }
-static const char *n_reload(int i) { return stats_reload_name((enum stats_reload)i); }
-static const char *n_wstate(int i) { return stats_wstate_name((enum stats_wstate)i); }
+/* "config": whether the stored configuration serves, and why. */
+static void
+json_fallback(struct expo_buf *b, const struct expo_fallback *fb)
+{
+	if (fb == NULL) {
+		expo_buf_printf(b, "  \"config\": {\"fallback\": false},\n");
+		return;
+	}
+	expo_buf_printf(b, "  \"config\": {\"fallback\": true, \"file\": \"");
+	untrusted(b, fb->file, SIZE_MAX, SYN_JSON);
+	expo_buf_printf(b, "\", \"reason\": \"");
+	untrusted(b, fb->reason, SIZE_MAX, SYN_JSON);
+	expo_buf_printf(b, "\"},\n");
+}
 
 int
-expo_json(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
+expo_json(const struct stats_snapshot *s, const struct expo_fallback *fb,
+    int64_t now_ms, struct expo_buf *b)
 {
 	const struct stats_counts *t = &s->totals;
 	uint64_t states[STATS_WSTATE_COUNT];
@@ -186,8 +263,10 @@ expo_json(const struct stats_snapshot *s, int64_t now_ms, struct expo_buf *b)
 	expo_buf_printf(b, "{\n  \"version\": \"");
 	untrusted(b, s->version, sizeof(s->version), SYN_JSON);
 	expo_buf_printf(b, "\",\n  \"pid\": %ld,\n"
-	    "  \"uptime_s\": %llu,\n  \"generation\": %u,\n  \"workers\": [",
+	    "  \"uptime_s\": %llu,\n  \"generation\": %u,\n",
 	    (long)s->master_pid, age(now_ms, s->start_ms), s->generation);
+	json_fallback(b, fb);
+	expo_buf_printf(b, "  \"workers\": [");
 	for (int i = 0; i < n; i++) {
 		const struct stats_worker *w = &s->worker[i];
 		expo_buf_printf(b, "%s\n    {\"slot\": %d, \"pid\": %ld, "
@@ -282,6 +361,9 @@ expo_prom(const struct stats_snapshot *s, struct expo_buf *b)
 	prom_labeled(b, "echod_reloads_total", "counter",
 	    "Configuration reloads, by result.", "result", n_reload, s->reloads,
 	    STATS_RELOAD_COUNT);
+	prom_one(b, "echod_config_fallback", "gauge",
+	    "1 while the file was refused at start and the last good "
+	    "configuration, stored by the echod before, serves.", s->fallback);
 	prom_head(b, "echod_build_info", "gauge",
 	    "Always 1; the version is in the label.");
 	expo_buf_printf(b, "echod_build_info{version=\"");

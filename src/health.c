@@ -15,6 +15,7 @@
 #include "notify.h"
 #include "pool.h"
 #include "stats.h"
+#include "util.h"
 
 static void
 kill_worker(struct pool *p, int i)
@@ -95,7 +96,7 @@ health_report(struct health *h, const struct pool *p,
 	if (!h->ready && !g->stopping &&
 	    health_up(p, g->generation, g->target, 0, now_ms)) {
 		h->ready = h->started = true;
-		log_info("ready: %d workers", g->target);
+		log_info("ready: %d worker%s", g->target, plural(g->target));
 		notify_ready();
 		detach_ready();
 		h->next_status_ms = 0;
@@ -131,12 +132,15 @@ health_status_text(const struct stats_snapshot *s, bool stopping, char *buf,
 {
 	const struct stats_counts *t = &s->totals;
 
-	snprintf(buf, len, "%s%d workers, %llu connections, %llu bytes echoed; "
-	    "%llu accepted, %llu datagrams, %llu refused, %llu dropped",
-	    stopping ? "stopping: " : "", s->nworkers,
-	    (unsigned long long)t->open,
-	    (unsigned long long)stats_sum(t->bytes, STATS_PROTO_COUNT),
+	uint64_t bytes = stats_sum(t->bytes, STATS_PROTO_COUNT);
+
+	snprintf(buf, len, "%s%d worker%s, %llu connection%s, %llu byte%s "
+	    "echoed; %llu accepted, %llu datagram%s, %llu refused, %llu dropped",
+	    stopping ? "stopping: " : "", s->nworkers, plural(s->nworkers),
+	    (unsigned long long)t->open, plural(t->open),
+	    (unsigned long long)bytes, plural(bytes),
 	    (unsigned long long)t->accepted, (unsigned long long)t->datagrams,
+	    plural(t->datagrams),
 	    (unsigned long long)stats_sum(t->refused, STATS_REFUSE_COUNT),
 	    (unsigned long long)stats_sum(t->dropped, STATS_DROP_COUNT));
 }

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "master.h"
 #include "title.h"
+#include "util.h"
 
 /* path, relative to the working directory, as an absolute path: in static
  * storage, since the master reads it on every reload until it exits. */
@@ -278,8 +279,8 @@ end_stored(void)
 	struct fdstore_set s;
 
 	if (fdstore_collect(&s, say_stored) == 0 && s.n > 0) {
-		sayf("ending %zu connections taken from "
-		    "systemd's store", s.n);
+		sayf("ending %zu connection%s taken from "
+		    "systemd's store", s.n, plural(s.n));
 		fdstore_abandon(&s);
 	} else
 		fdstore_done(&s);

@@ -22,6 +22,7 @@
 #include "observe.h"
 #include "pool.h"
 #include "stats.h"
+#include "util.h"
 
 /* Past POOL_MAX_DRAINING draining generations, stop the oldest outright. */
 static void
@@ -121,8 +122,8 @@ reload(struct master *m)
 		}
 	bound_draining(m);
 	stats_reloaded(&m->pool.book, m->pool.shared, true, m->generation);
-	log_info("configuration reloaded: generation %u, %d workers",
-	    m->generation, m->target);
+	log_info("configuration reloaded: generation %u, %d worker%s",
+	    m->generation, m->target, plural(m->target));
 }
 
 static void

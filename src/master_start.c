@@ -25,16 +25,32 @@
 #include "source.h"
 #include "util.h"
 
+/* A bare "descriptor limit 1024" told the admin nothing: say what it
+ * bounds, and where it came from. */
 static void
 raise_nofile(void)
 {
-	uint64_t was;
+	uint64_t was, now;
 
-	if (fd_limit_raise(&was) == -1)
-		log_warn("raising the descriptor limit from %llu",
+	if (fd_limit_raise(&was) == -1) {
+		log_warn("raising the descriptor limit (RLIMIT_NOFILE) from %llu",
 		    (unsigned long long)was);
+		now = was;
+	} else
+		now = fd_limit();
+	if (now == UINT64_MAX)
+		log_info("descriptor limit: none (RLIMIT_NOFILE is unlimited)");
+	else if (now == was)
+		log_info("descriptor limit: %llu open files per process "
+		    "(RLIMIT_NOFILE): a worker holds at most about %llu "
+		    "connections, whatever max_connections says",
+		    (unsigned long long)now, (unsigned long long)now);
 	else
-		log_info("descriptor limit %llu", (unsigned long long)fd_limit());
+		log_info("descriptor limit: %llu open files per process "
+		    "(RLIMIT_NOFILE, raised from %llu): a worker holds at most "
+		    "about %llu connections, whatever max_connections says",
+		    (unsigned long long)now, (unsigned long long)was,
+		    (unsigned long long)now);
 }
 
 static int
@@ -83,16 +99,16 @@ open_listeners(struct master *m, char *err, size_t errlen)
 		return -1;
 	}
 	if (m->relay.stored.n > 0)
-		log_info("%zu connections taken back from systemd's store",
-		    m->relay.stored.n);
+		log_info("%zu connection%s taken back from systemd's store",
+		    m->relay.stored.n, plural(m->relay.stored.n));
 	n = listen_from_systemd(&m->ls, err, errlen);
 
 	if (n == -1)
 		return -1;
 	if (n > 0) {
 		m->activated = true;
-		log_info("using %d sockets passed by systemd; listen_tcp and "
-		    "listen_udp are ignored", n);
+		log_info("using %d socket%s passed by systemd; listen_tcp and "
+		    "listen_udp are ignored", n, plural(n));
 		for (size_t i = 0; i < m->ls.n; i++)
 			master_note_listener(true, &m->ls.v[i]);
 	} else if (listen_reconcile(&m->ls, m->conf, master_note_listener, err,
@@ -155,6 +171,7 @@ master_start(struct master *m, struct conf *conf,
 	 * to it, if systemd still holds it then (a restart). */
 	if (conf->fallback == NULL)
 		master_keep_conf(conf);
+	stats_fallback(&m->pool.book, m->pool.shared, conf->fallback != NULL);
 	m->generation = 1;
 	m->target = conf_workers(conf);
 	master_respawn(m);

@@ -23,6 +23,7 @@
 #include "pidfile.h"
 #include "pool.h"
 #include "relay.h"
+#include "util.h"
 
 static void
 begin_stop(struct master *m, bool now)
@@ -31,9 +32,10 @@ begin_stop(struct master *m, bool now)
 	/* A restart: the connections wait in systemd's store for the next
 	 * process (fdstore.h); workers that cannot hand over drain. */
 	bool park = !now && !m->stopping && relay_should_park();
+	int alive = pool_count_alive(&m->pool);
 
-	log_info("%s: %d workers", now ? "quitting" : "stopping gracefully",
-	    pool_count_alive(&m->pool));
+	log_info("%s: %d worker%s", now ? "quitting" : "stopping gracefully",
+	    alive, plural(alive));
 	if (!m->stopping) {
 		notify_stopping();
 		/* Stop accepting: the listeners close once the workers have. */

@@ -28,13 +28,18 @@ static void
 status(void *arg, bool json, struct expo_buf *out)
 {
 	struct observe *o = arg;
+	const struct conf *c = o->conf;
+	struct expo_fallback fb = {
+		.file = c->path ? c->path : "the file", .reason = c->fallback,
+	};
+	const struct expo_fallback *fp = c->fallback != NULL ? &fb : NULL;
 
 	if (stats_read(o->page, o->snap) == -1)
 		expo_buf_printf(out, "error: the counters are busy; try again\n");
 	else if (json)
-		(void)expo_json(o->snap, now_wall_ms(), out);
+		(void)expo_json(o->snap, fp, now_wall_ms(), out);
 	else
-		(void)expo_text(o->snap, now_wall_ms(), out);
+		(void)expo_text(o->snap, fp, now_wall_ms(), out);
 }
 
 /* Out of descriptors, the control socket rests (reqsrv.c): said once per
@@ -72,6 +77,7 @@ observe_open(struct observe *o, const struct conf *c,
 {
 	memset(o, 0, sizeof(*o));
 	o->page = page;
+	o->conf = c;
 	control_init(&o->ctl, status, o);
 	o->ctl.srv.starved = control_starved;
 	metrics_init(&o->metrics);
@@ -139,6 +145,7 @@ observe_commit(struct observe *o, const struct conf *old, const struct conf *c,
 {
 	size_t changed = metrics_commit(&o->metrics, &p->metrics, note_metrics);
 
+	o->conf = c;	/* old is freed once we return */
 	if (changed > 0 || differ(old->user, c->user) || differ(old->group, c->group))
 		metrics_restart(&o->metrics);
 	if (p->move_ctl)

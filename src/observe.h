@@ -29,6 +29,7 @@ struct observe {
 	struct metrics		 metrics;
 	struct stats_snapshot	*snap;
 	const struct chan_page	*page;
+	const struct conf	*conf;		/* the running one: its fallback */
 };
 
 /*

@@ -94,7 +94,8 @@ distribute(struct relay *r, unsigned generation, const struct handoff_rec *v,
 			given += m;
 			continue;
 		}
-		log_warn("giving %zu connections to worker %d", m, slot);
+		log_warn("giving %zu connection%s to worker %d", m, plural(m),
+		    slot);
 		for (size_t k = 0, j = 0; k < n && j < m; k++)	/* back */
 			if (done[k] && fds[k] == sfds[j]) {
 				done[k] = false;
@@ -138,8 +139,9 @@ park(struct relay *r, int i, struct handoff_rec *v, const int *fds, size_t n)
 	uint64_t unsent = 0;
 	for (size_t j = 0; j < k; j++)
 		unsent += handoff_owed(&v[j]);
-	log_info("worker %d: %zu connections (%llu bytes unsent) parked with "
-	    "systemd", i, k, (unsigned long long)unsent);
+	log_info("worker %d: %zu connection%s (%llu byte%s unsent) parked "
+	    "with systemd", i, k, plural(k), (unsigned long long)unsent,
+	    plural(unsent));
 }
 
 /* To the ready workers of generation, said in one line. */
@@ -152,8 +154,9 @@ pass_on(struct relay *r, int from, unsigned generation,
 	for (size_t k = 0; k < b->n; k++)
 		unsent += handoff_owed(&b->v[k]);
 	size_t given = distribute(r, generation, b->v, fds, b->n);
-	log_info("worker %d: %zu connections (%llu bytes unsent) handed to "
-	    "generation %u", from, given, (unsigned long long)unsent, generation);
+	log_info("worker %d: %zu connection%s (%llu byte%s unsent) handed to "
+	    "generation %u", from, given, plural(given),
+	    (unsigned long long)unsent, plural(unsent), generation);
 }
 
 /*
@@ -179,8 +182,8 @@ hold(struct relay *r, int from, unsigned generation, struct handoff_batch *b,
 	h->since_ms = now_coarse_ms();
 	h->until_ms = h->since_ms + r->hold_ms;
 	memset(b, 0, sizeof(*b));	/* the held copy owns the mapping */
-	log_info("worker %d: %zu connections held until a worker of generation "
-	    "%u is ready", from, h->b.n, generation);
+	log_info("worker %d: %zu connection%s held until a worker of "
+	    "generation %u is ready", from, h->b.n, plural(h->b.n), generation);
 	return 0;
 }
 
@@ -252,8 +255,8 @@ end_held(struct relay *r, size_t k, const char *why)
 	struct relay_held *h = &r->held[k];
 	uint64_t deadline = now_coarse_ms() + END_MS;
 
-	log_warnx("worker %d: ending %zu connections held for a new "
-	    "generation: %s", h->from, h->b.n, why);
+	log_warnx("worker %d: ending %zu connection%s held for a new "
+	    "generation: %s", h->from, h->b.n, plural(h->b.n), why);
 	for (size_t j = 0; j < h->b.n; j++)
 		handoff_finish(h->fds[j], h->b.v[j].pend,
 		    handoff_owed(&h->b.v[j]), deadline);
@@ -365,8 +368,9 @@ relay_tick(struct relay *r, unsigned generation, uint64_t deadline_ms)
 		given += distribute(r, generation, v, fds, m);
 	}
 	if (s->n > 0)
-		log_info("%zu connections taken from systemd's store, %zu given "
-		    "to generation %u", s->n, given, generation);
+		log_info("%zu connection%s taken from systemd's store, %zu "
+		    "given to generation %u", s->n, plural(s->n), given,
+		    generation);
 	fdstore_done(s);
 }
 
@@ -395,8 +399,8 @@ relay_abandon(struct relay *r)
 	if (r->stored.n == 0 && r->stored.nstates == 0)
 		return;
 	if (r->stored.n > 0)
-		log_warnx("ending %zu connections taken from systemd's store",
-	    r->stored.n);
+		log_warnx("ending %zu connection%s taken from systemd's store",
+		    r->stored.n, plural(r->stored.n));
 	r->ended += r->stored.n;
 	fdstore_abandon(&r->stored);
 }

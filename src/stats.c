@@ -172,6 +172,7 @@ book_store(const struct stats_book *b, struct chan_page *pg)
 	for (int i = 0; i < STATS_EXIT_COUNT; i++)
 		STORE(m->exits[i], b->exits[i]);
 	STORE(m->respawns, b->respawns);
+	STORE(m->fallback, b->fallback ? 1 : 0);
 }
 
 static void
@@ -249,6 +250,15 @@ stats_reloaded(struct stats_book *b, struct chan_page *pg, bool ok,
 {
 	b->reloads[ok ? STATS_RELOAD_OK : STATS_RELOAD_FAILED]++;
 	b->generation = generation;
+	if (ok)
+		b->fallback = false;
+	book_publish(b, pg);
+}
+
+void
+stats_fallback(struct stats_book *b, struct chan_page *pg, bool on)
+{
+	b->fallback = on;
 	book_publish(b, pg);
 }
 
@@ -324,6 +334,7 @@ read_once(const struct chan_page *pg, struct stats_snapshot *out)
 	for (int i = 0; i < STATS_EXIT_COUNT; i++)
 		out->exits[i] = LOAD(m->exits[i]);
 	out->respawns = LOAD(m->respawns);
+	out->fallback = LOAD(m->fallback) != 0;	/* any worker can write it */
 	if (hw > CHAN_MAX_SLOTS)	/* any worker can write the page */
 		hw = CHAN_MAX_SLOTS;
 	for (uint32_t i = 0; i < hw; i++) {

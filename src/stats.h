@@ -135,6 +135,7 @@ struct stats_snapshot {
 	uint64_t		reloads[STATS_RELOAD_COUNT];
 	uint64_t		exits[STATS_EXIT_COUNT];
 	uint64_t		respawns;	/* workers started after a death */
+	bool			fallback;	/* the stored configuration serves */
 	unsigned		workers[STATS_WSTATE_COUNT];	/* by state */
 	int			nworkers;	/* worker[0, nworkers) */
 	struct stats_worker	worker[STATS_MAX_WORKERS];	/* by slot */
@@ -169,6 +170,7 @@ struct stats_book {
 	uint64_t		reloads[STATS_RELOAD_COUNT];
 	uint64_t		exits[STATS_EXIT_COUNT];
 	uint64_t		respawns;
+	bool			fallback;
 };
 
 void	stats_start(struct stats_book *, struct chan_page *, unsigned generation);
@@ -180,7 +182,10 @@ void	stats_worker_draining(struct chan_page *, int slot);
  * connections counted closed by STATS_CLOSE_WORKER_EXIT, its slot cleared. */
 void	stats_worker_gone(struct stats_book *, struct chan_page *, int slot,
 	    enum stats_exit);
+/* A reload that succeeds also ends a fallback: its file was accepted. */
 void	stats_reloaded(struct stats_book *, struct chan_page *, bool ok,
 	    unsigned generation);
+/* Serving the stored configuration because the file was refused (main.c). */
+void	stats_fallback(struct stats_book *, struct chan_page *, bool);
 
 #endif

@@ -154,10 +154,12 @@ worker_hand_over(struct worker *w)
 		rc = carry_out(w->cmd_fd, v, n, w->now_ms, worker_on_message, w);
 		if (rc != 1) {
 			if (rc == -1)
-				log_warn("handing %zu connections over", n);
+				log_warn("handing %zu connection%s over", n,
+				    plural(n));
 			else
-				log_info("handoff refused; draining %llu connections",
-				    (unsigned long long)w->nconns);
+				log_info("handoff refused; draining %llu "
+				    "connection%s", (unsigned long long)w->nconns,
+				    plural(w->nconns));
 			break;
 		}
 		for (size_t i = 0; i < n; i++)
@@ -184,9 +186,10 @@ worker_shut_all(struct worker *w)
 	w->shut = true;
 	w->deadline_ms = w->now_ms + SHUT_GRACE_MS;
 	if (w->nconns > 0)
-		log_info("shutdown_timeout: %llu connections shut down for "
+		log_info("shutdown_timeout: %llu connection%s shut down for "
 		    "writing, closed when their clients close or in %d ms",
-		    (unsigned long long)w->nconns, SHUT_GRACE_MS);
+		    (unsigned long long)w->nconns, plural(w->nconns),
+		    SHUT_GRACE_MS);
 	for (c = w->conns.head; c != NULL; c = next) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 

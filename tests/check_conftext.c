@@ -124,6 +124,18 @@ START_TEST(test_scan)
 	ck_assert_int_eq(conftext_scan("deny =\n\n{\n\"10.0.0.0/8\"", keys, 3,
 	    &e), -1);
 	ck_assert_int_eq(e.line, 3);
+	/* a "}" forgotten, and the next statement begins inside the list:
+	 * where the list began, not where the parser stumbles (or, closed by
+	 * a later "}", nowhere) */
+	ck_assert_int_eq(conftext_scan("workers = 1\nlisten_tcp = {\"a:7\"\n"
+	    "deny = {}\nworkers = 2\n", keys, 3, &e), -1);
+	ck_assert_int_eq(e.line, 2);
+	ck_assert_str_eq(e.key, "listen_tcp");
+	ck_assert_str_eq(e.why, "unterminated list ({ without })");
+	ck_assert_int_eq(conftext_scan("deny = {\"10.0.0.0/8\",\n\"::1\"\n"
+	    "\nworkers = 2\n", keys, 3, &e), -1);
+	ck_assert_int_eq(e.line, 1);
+	ck_assert_str_eq(e.key, "deny");
 	ck_assert_int_eq(conftext_scan("\nworkers =\n\n", keys, 3, &e), -1);
 	ck_assert_int_eq(e.line, 2);
 	ck_assert_str_eq(e.key, "workers");

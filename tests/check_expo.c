@@ -56,12 +56,71 @@ teardown(void)
 
 START_TEST(test_text)
 {
-	ck_assert_int_eq(expo_text(&snap, 1010000, &b), 0);
+	ck_assert_int_eq(expo_text(&snap, NULL, 1010000, &b), 0);
 	ck_assert_str_eq(b.p,
 	    "echod 1.2.3, pid 100, up 10s, generation 4, 2 workers\n"
 	    "worker 0: pid 123, generation 4, serving, up 9s, 2 open, 7 accepted, 700 bytes, heartbeat 500ms ago\n"
 	    "worker 2: pid 124, generation 3, draining, up 10s, 0 open, 3 accepted, 30 bytes, heartbeat 300ms ago\n"
-	    "total: 2 open, 10 accepted, 8 closed, 735 bytes, 1 datagrams, 4 refused, 0 dropped, 3 reloads, 1 worker exits, 0 log lines held back\n");
+	    "total: 2 open, 10 accepted, 8 closed, 735 bytes, 1 datagram, 4 refused, 0 dropped, 3 reloads, 1 worker exit, 0 log lines held back\n"
+	    "refused (connections closed at the door): 4 deny\n");
+}
+END_TEST
+
+/* The total says how many; the next lines say why, by reason, as the
+ * metrics' labels name them, and only those that happened. */
+START_TEST(test_text_why)
+{
+	snap.totals.dropped[STATS_DROP_RATE_LIMIT] = 3;
+	snap.totals.dropped[STATS_DROP_DENY] = 1;
+	snap.totals.refused[STATS_REFUSE_DENY] = 0;
+	snap.totals.refused[STATS_REFUSE_SOURCE_LIMIT] = 1;
+	snap.nworkers = 1;
+	ck_assert_int_eq(expo_text(&snap, NULL, 1010000, &b), 0);
+	ck_assert_msg(strstr(b.p, ", 1 worker\n") && strstr(b.p,
+	    ", 1 refused, 4 dropped, 3 reloads, 1 worker exit, 0 log lines held back\n"
+	    "refused (connections closed at the door): 1 source_limit\n"
+	    "dropped (datagrams not echoed): 3 rate_limit, 1 deny\n"), "%s", b.p);
+}
+END_TEST
+
+/* The stored configuration serving: the text says which file was refused
+ * and why, the JSON too, the metrics the page's flag. */
+START_TEST(test_fallback)
+{
+	const struct expo_fallback fb = { "/etc/echod.conf",
+	    "/etc/echod.conf:3: workers: must be 1..1024 or auto, got \"lots\"" };
+	char path[] = "/tmp/echod-json-XXXXXX", cmd[400];
+
+	ck_assert_int_eq(expo_text(&snap, &fb, 1010000, &b), 0);
+	ck_assert_msg(strstr(b.p, "2 workers\nconfig: fallback (/etc/echod.conf "
+	    "refused: /etc/echod.conf:3: workers: must be 1..1024 or auto, got "
+	    "\"lots\"); the last good configuration serves\nworker 0:"), "%s", b.p);
+	expo_buf_free(&b);
+	ck_assert_int_eq(expo_json(&snap, &fb, 1010000, &b), 0);
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write_all(fd, b.p, b.len), 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "python3 -c 'import json; d=json.load(open("
+	    "\"%s\"))[\"config\"]; assert d[\"fallback\"] is True and "
+	    "d[\"file\"] == \"/etc/echod.conf\" and d[\"reason\"].endswith("
+	    "\"got \\\"lots\\\"\"), d'", path);
+	int rc = system(cmd);
+	unlink(path);
+	ck_assert_msg(rc == 0, "json: %s", b.p);
+	expo_buf_free(&b);
+	ck_assert_int_eq(expo_json(&snap, NULL, 1010000, &b), 0);
+	ck_assert_msg(strstr(b.p, "\n  \"config\": {\"fallback\": false},\n"),
+	    "%s", b.p);
+	expo_buf_free(&b);
+	ck_assert_int_eq(expo_prom(&snap, &b), 0);
+	ck_assert_msg(strstr(b.p, "# TYPE echod_config_fallback gauge\n"
+	    "echod_config_fallback 0\n"), "%s", b.p);
+	expo_buf_free(&b);
+	snap.fallback = true;
+	ck_assert_int_eq(expo_prom(&snap, &b), 0);
+	ck_assert_msg(strstr(b.p, "\necho"
+	    "d_config_fallback 1\n"), "%s", b.p);
 }
 END_TEST
 
@@ -81,7 +140,7 @@ START_TEST(test_json_valid)
 			setup();
 		}
 		expo_buf_free(&b);
-		ck_assert_int_eq(expo_json(&snap, 1010000, &b), 0);
+		ck_assert_int_eq(expo_json(&snap, NULL, 1010000, &b), 0);
 		int fd = mkstemp(path);
 		ck_assert_int_ge(fd, 0);
 		FILE *f = fdopen(fd, "w");
@@ -113,6 +172,7 @@ START_TEST(test_prom)
 		"echod_workers gauge",
 		"echod_worker_exits_total counter",
 		"echod_reloads_total counter",
+		"echod_config_fallback gauge",
 		"echod_build_info gauge",
 	};
 	char want[128];
@@ -246,21 +306,29 @@ judge(const char *cmd, const char *text, size_t len)
 START_TEST(test_hostile_version)
 {
 	const char *vis = hostile[_i].vis;
+	/* the refused file's name and the reason quote the file: any bytes */
+	const struct expo_fallback fb = { hostile[_i].v, hostile[_i].v };
 	char want[512];
 
 	memset(snap.version, 0, sizeof(snap.version));
 	memcpy(snap.version, hostile[_i].v, strlen(hostile[_i].v));
 
-	ck_assert_int_eq(expo_text(&snap, 1010000, &b), 0);
+	ck_assert_int_eq(expo_text(&snap, &fb, 1010000, &b), 0);
 	ck_assert_msg(plain(b.p, b.len), "text: %s", b.p);
-	ck_assert_uint_eq(lines(b.p, b.len), 2 + (size_t)snap.nworkers);
+	/* head, config, workers, total and the refused reasons */
+	ck_assert_uint_eq(lines(b.p, b.len), 4 + (size_t)snap.nworkers);
 	snprintf(want, sizeof(want), "echod %s, pid 100, up 10s,", vis);
 	ck_assert_msg(strncmp(b.p, want, strlen(want)) == 0, "text: %s", b.p);
+	snprintf(want, sizeof(want), "\nconfig: fallback (%s refused: %s); ",
+	    vis, vis);
+	ck_assert_msg(strstr(b.p, want), "text: %s", b.p);
 
 	expo_buf_free(&b);
-	ck_assert_int_eq(expo_json(&snap, 1010000, &b), 0);
+	ck_assert_int_eq(expo_json(&snap, &fb, 1010000, &b), 0);
 	ck_assert_msg(plain(b.p, b.len), "json: %s", b.p);
 	snprintf(want, sizeof(want), "\n  \"version\": \"%s\",\n", quoted(vis));
+	ck_assert_msg(strstr(b.p, want), "json: %s", b.p);
+	snprintf(want, sizeof(want), "\"reason\": \"%s\"}", quoted(vis));
 	ck_assert_msg(strstr(b.p, want), "json: %s", b.p);
 	ck_assert_msg(judge("python3 -c 'import json; json.load(open(\"%s\", "
 	    "encoding=\"utf-8\", errors=\"strict\"))'", b.p, b.len) == 0,
@@ -292,12 +360,12 @@ START_TEST(test_version_without_nul)
 	memset(snap.version, 'A', sizeof(snap.version));
 	snprintf(want, sizeof(want), "echod %.*s, pid 100, up 10s,",
 	    (int)sizeof(snap.version), snap.version);
-	ck_assert_int_eq(expo_text(&snap, 1010000, &b), 0);
+	ck_assert_int_eq(expo_text(&snap, NULL, 1010000, &b), 0);
 	ck_assert_msg(strncmp(b.p, want, strlen(want)) == 0, "text: %s", b.p);
 	expo_buf_free(&b);
 	snprintf(want, sizeof(want), "\"version\": \"%.*s\",",
 	    (int)sizeof(snap.version), snap.version);
-	ck_assert_int_eq(expo_json(&snap, 1010000, &b), 0);
+	ck_assert_int_eq(expo_json(&snap, NULL, 1010000, &b), 0);
 	ck_assert_msg(strstr(b.p, want), "json: %s", b.p);
 	expo_buf_free(&b);
 	snprintf(want, sizeof(want), "{version=\"%.*s\"} 1\n",
@@ -318,10 +386,10 @@ START_TEST(test_worker_count_bounded)
 
 		snap.nworkers = counts[i];
 		expo_buf_free(&b);
-		ck_assert_int_eq(expo_text(&snap, 1010000, &b), 0);
-		ck_assert_uint_eq(lines(b.p, b.len), 2 + n);
+		ck_assert_int_eq(expo_text(&snap, NULL, 1010000, &b), 0);
+		ck_assert_uint_eq(lines(b.p, b.len), 3 + n);	/* + refused */
 		expo_buf_free(&b);
-		ck_assert_int_eq(expo_json(&snap, 1010000, &b), 0);
+		ck_assert_int_eq(expo_json(&snap, NULL, 1010000, &b), 0);
 		snprintf(cmd, sizeof(cmd), "python3 -c 'import json; assert "
 		    "len(json.load(open(\"%%s\"))[\"workers\"]) == %zu'", n);
 		ck_assert_msg(judge(cmd, b.p, b.len) == 0, "json: %.300s", b.p);
@@ -339,6 +407,8 @@ expo_suite(void)
 	tcase_add_test(tc, test_text);
 	tcase_add_test(tc, test_json_valid);
 	tcase_add_test(tc, test_prom);
+	tcase_add_test(tc, test_text_why);
+	tcase_add_test(tc, test_fallback);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("untrusted");
 	tcase_add_checked_fixture(tc, setup, teardown);

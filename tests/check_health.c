@@ -10,6 +10,7 @@
 
 #include "health.h"
 #include "pool.h"
+#include "stats.h"
 #include "suites.h"
 
 /* A worker that takes no orders: it reads them until the pipe's EOF. */
@@ -152,6 +153,29 @@ START_TEST(test_ready_once_per_generation)
 }
 END_TEST
 
+/* systemd's STATUS line: a count of one is singular, any other plural. */
+START_TEST(test_status_text_plural)
+{
+	static struct stats_snapshot s;	/* too big for the stack */
+	char text[HEALTH_STATUS_LEN];
+
+	memset(&s, 0, sizeof(s));
+	s.nworkers = 1;
+	s.totals.open = 1;
+	s.totals.bytes[STATS_PROTO_TCP] = 1;
+	s.totals.datagrams = 1;
+	health_status_text(&s, false, text, sizeof(text));
+	ck_assert_str_eq(text, "1 worker, 1 connection, 1 byte echoed; "
+	    "0 accepted, 1 datagram, 0 refused, 0 dropped");
+	s.nworkers = 2;
+	s.totals.open = 0;
+	s.totals.datagrams = 3;
+	health_status_text(&s, true, text, sizeof(text));
+	ck_assert_str_eq(text, "stopping: 2 workers, 0 connections, 1 byte "
+	    "echoed; 0 accepted, 3 datagrams, 0 refused, 0 dropped");
+}
+END_TEST
+
 Suite *
 health_suite(void)
 {
@@ -162,6 +186,7 @@ health_suite(void)
 	tcase_add_test(tc, test_overdue_drain);
 	tcase_add_test(tc, test_up);
 	tcase_add_test(tc, test_ready_once_per_generation);
+	tcase_add_test(tc, test_status_text_plural);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -310,6 +310,32 @@ START_TEST(test_hostile_page)
 }
 END_TEST
 
+/* The fallback flag: the master's word to the page, cleared by a reload
+ * that succeeds (its file was read), and 0 or 1 whatever a worker wrote. */
+START_TEST(test_fallback_flag)
+{
+	struct chan_page *pg = page_new();
+	struct stats_book b;
+
+	stats_start(&b, pg, 1);
+	ck_assert_int_eq(stats_read(pg, &snap), 0);
+	ck_assert(!snap.fallback);
+	stats_fallback(&b, pg, true);
+	ck_assert_int_eq(stats_read(pg, &snap), 0);
+	ck_assert(snap.fallback);
+	stats_reloaded(&b, pg, false, 2);
+	ck_assert_int_eq(stats_read(pg, &snap), 0);
+	ck_assert_msg(snap.fallback, "a failed reload kept the stored one");
+	stats_reloaded(&b, pg, true, 3);
+	ck_assert_int_eq(stats_read(pg, &snap), 0);
+	ck_assert(!snap.fallback);
+	atomic_store(&pg->master.fallback, 0xdeadbeef);
+	ck_assert_int_eq(stats_read(pg, &snap), 0);
+	ck_assert_int_eq((int)snap.fallback, 1);
+	munmap(pg, sizeof(*pg));
+}
+END_TEST
+
 Suite *
 stats_suite(void)
 {
@@ -323,6 +349,7 @@ stats_suite(void)
 	tcase_add_test(tc, test_never_down_while_folding);
 	tcase_add_test(tc, test_read_only_mapping);
 	tcase_add_test(tc, test_hostile_page);
+	tcase_add_test(tc, test_fallback_flag);
 	suite_add_tcase(s, tc);
 	return s;
 }

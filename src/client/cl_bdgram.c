@@ -14,6 +14,8 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -288,15 +290,23 @@ waiting(const struct dworker *w)
  * server's per-address limits see as many clients as there are sources,
  * not one.  -1 with errno.
  */
+/* Whether source id gets a client address of its own (127.1.0.1 + id). */
+static bool
+own_address(const struct cl_target *t, unsigned id)
+{
+	const struct sockaddr_in *to = (const struct sockaddr_in *)&t->ss;
+
+	return t->family == AF_INET && (ntohl(to->sin_addr.s_addr) >> 24) == 127 &&
+	    id < 0xfffffe;
+}
+
 int
 cl_bdgram_socket(const struct cl_target *t, unsigned id)
 {
-	const struct sockaddr_in *to = (const struct sockaddr_in *)&t->ss;
 	struct sockaddr_in from = { .sin_family = AF_INET };
 	int fd, saved;
 
-	if (t->family != AF_INET || (ntohl(to->sin_addr.s_addr) >> 24) != 127 ||
-	    id >= 0xfffffe)
+	if (!own_address(t, id))
 		return cl_connect_start(t, SOCK_DGRAM);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -462,6 +472,32 @@ add_up(struct dworker *w, int nt, uint64_t t0, struct cl_bench_result *r,
 		if (err[0] == '\0' && w[i].err[0] != '\0')
 			snprintf(err, errlen, "%s", w[i].err);
 	}
+}
+
+int
+cl_bdgram_hint(const struct cl_bench_opts *o, const struct cl_bench_result *r,
+    char *buf, size_t len)
+{
+	uint64_t rtt_ns = cl_hist_quantile(&r->lat, 0.50);
+	/* one datagram in flight per source; sources share an address
+	 * unless each has its own */
+	int per_addr = o->target != NULL && own_address(o->target, 0) ? 1 :
+	    o->conns;
+	double could;
+
+	if (r->lost == 0 || rtt_ns == 0)
+		return -1;
+	could = per_addr * 1e9 / (double)rtt_ns;
+	if (could <= CL_BDGRAM_SERVER_LIMIT)
+		return -1;
+	snprintf(buf, len, "%llu datagram%s lost while each source address "
+	    "could send about %.0f a second; echod answers one address %d a "
+	    "second by default (udp_rate_limit, after a burst) and drops the "
+	    "rest: use more sources (-c), or raise udp_rate_limit on the "
+	    "server for the test",
+	    (unsigned long long)r->lost, r->lost == 1 ? "" : "s", could,
+	    CL_BDGRAM_SERVER_LIMIT);
+	return 0;
 }
 
 static int

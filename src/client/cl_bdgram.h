@@ -44,6 +44,19 @@ enum cl_bdgram_verdict cl_bdgram_check(const char *buf, size_t n, size_t size,
  */
 int	cl_bdgram_socket(const struct cl_target *t, unsigned id);
 
+/* echod's default per-source answer rate, udp_rate_limit: echod.conf(5). */
+#define CL_BDGRAM_SERVER_LIMIT	100
+
+/*
+ * A note for the user when a run's losses look like a server's per-source
+ * limit rather than the network: datagrams were lost while each source
+ * address could send more than CL_BDGRAM_SERVER_LIMIT a second (its
+ * datagrams in flight over the median round trip).  0 with the note in
+ * buf, or -1: nothing to say.
+ */
+int	cl_bdgram_hint(const struct cl_bench_opts *o,
+	    const struct cl_bench_result *r, char *buf, size_t len);
+
 /*
  * cl_bench_run() with o->udp: o->conns sources over o->threads threads,
  * o->timeout_ms before a datagram counts as lost and the next one goes.

@@ -13,6 +13,8 @@ uint64_t	now_nsec(void);		/* CLOCK_MONOTONIC, in nanoseconds */
 uint64_t	now_usec(void);		/* CLOCK_MONOTONIC */
 uint64_t	now_coarse_ms(void);	/* CLOCK_MONOTONIC_COARSE, cheap */
 int64_t		now_wall_ms(void);	/* CLOCK_REALTIME: a date, for people */
+/* "s" unless n is 1: "%llu worker%s" reads "1 worker", "2 workers". */
+#define plural(n)	((n) == 1 ? "" : "s")
 int		fd_set_nonblock(int fd, int on);
 int		fd_set_cloexec(int fd);
 /* The soft RLIMIT_NOFILE; UINT64_MAX if unlimited or unknown. */

@@ -50,7 +50,7 @@ probe() {
 echo "udp_rate_limit = 0" > "$T/echod.conf"
 "$ECHOD" -f -c "$T/echod.conf" -w 1 -l 127.0.0.1:0 -l '[::1]:0' 2>"$T/echod.log" &
 pids="$pids $!"
-if ! wait_for "$T/echod.log" 'ready: 1 workers'; then
+if ! wait_for "$T/echod.log" 'ready: 1 worker'; then
 	echo "Bail out! echod did not start"; cat "$T/echod.log" >&2; exit 1
 fi
 T4=$(port "$T/echod.log" tcp 127.0.0.1)

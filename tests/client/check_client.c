@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -302,6 +303,53 @@ START_TEST(read_full_until_eof)
 }
 END_TEST
 
+
+/* A target at addr, port 7. */
+static void
+target_at(struct cl_target *t, const char *addr)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)&t->ss;
+
+	memset(t, 0, sizeof(*t));
+	in->sin_family = AF_INET;
+	in->sin_port = htons(7);
+	ck_assert_int_eq(inet_pton(AF_INET, addr, &in->sin_addr), 1);
+	t->len = sizeof(*in);
+	t->family = AF_INET;
+}
+
+/* -b -u notes a loss that looks like echod's per-source limit: lost
+ * datagrams while one address could send past 100 a second; not when
+ * nothing was lost, nor when the round trip alone keeps it below. */
+START_TEST(bdgram_hint_server_limit)
+{
+	static struct cl_bench_result r;
+	struct cl_bench_opts o = { .udp = 1, .conns = 8 };
+	struct cl_target lo, far;
+	char buf[320];
+
+	target_at(&lo, "127.0.0.1");
+	target_at(&far, "192.0.2.1");
+	memset(&r, 0, sizeof(r));
+	for (int i = 0; i < 100; i++)
+		cl_hist_add(&r.lat, 50000);	/* 50 us: 20000/s a source */
+	o.target = &lo;
+	ck_assert_int_eq(cl_bdgram_hint(&o, &r, buf, sizeof(buf)), -1);
+	r.lost = 3;
+	ck_assert_int_eq(cl_bdgram_hint(&o, &r, buf, sizeof(buf)), 0);
+	ck_assert_msg(strstr(buf, "3 datagrams lost while each source address "
+	    "could send about 20") && strstr(buf, "udp_rate_limit"), "%s", buf);
+
+	memset(&r.lat, 0, sizeof(r.lat));
+	for (int i = 0; i < 100; i++)
+		cl_hist_add(&r.lat, 20000000);	/* 20 ms: 50/s a source */
+	ck_assert_int_eq(cl_bdgram_hint(&o, &r, buf, sizeof(buf)), -1);
+	/* elsewhere the 8 sources share this host's address: 400/s */
+	o.target = &far;
+	ck_assert_int_eq(cl_bdgram_hint(&o, &r, buf, sizeof(buf)), 0);
+	ck_assert_msg(strstr(buf, "about 4"), "%s", buf);
+}
+END_TEST
 
 /* Each echo is judged against the datagram in flight, and only it. */
 START_TEST(bdgram_verdicts)
@@ -632,6 +680,7 @@ main(void)
 	tcase_add_test(tc, wait_ready_or_deadline);
 	tcase_add_test(tc, read_full_until_eof);
 	tcase_add_test(tc, bdgram_verdicts);
+	tcase_add_test(tc, bdgram_hint_server_limit);
 	tcase_add_test(tc, bdgram_good_server);
 	tcase_add_test(tc, bdgram_altered_echo);
 	tcase_add_test(tc, bdgram_dropped_and_repeated);

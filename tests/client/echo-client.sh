@@ -52,7 +52,7 @@ C() { timeout 60 "$ECHO_CLIENT" "$@"; }
 printf 'udp_rate_limit = 0\ntcp_rate_limit = 0\n' > "$T/echod.conf"
 "$ECHOD" -f -c "$T/echod.conf" -w 1 -l 127.0.0.1:0 -l '[::1]:0' 2>"$T/echod.log" &
 pids="$pids $!"
-if ! wait_for "$T/echod.log" 'ready: 1 workers'; then
+if ! wait_for "$T/echod.log" 'ready: 1 worker'; then
 	echo "Bail out! echod did not start" >&3; cat "$T/echod.log" >&2; exit 1
 fi
 T4=$(port "$T/echod.log" tcp 127.0.0.1)
@@ -299,5 +299,19 @@ status 64 "-b -u -r: exit 64" C -b -u -r 1k localhost 2>/dev/null
 usage -r 0 "out of range (1..256k)" -b -r 0 127.0.0.1 "$T4"
 status 64 "-b -u -W 65: exit 64" C -b -u -W 65 localhost 2>/dev/null
 status 0 "--help: exit 0" C --help >/dev/null
+
+# An echod with the default udp_rate_limit drops past 100 datagrams a
+# second from one address: -b -u from one source says that is why.
+: > "$T/limited.conf"
+"$ECHOD" -f -c "$T/limited.conf" -w 1 -l 127.0.0.1:0 2>"$T/limited.log" &
+pids="$pids $!"
+if wait_for "$T/limited.log" 'ready: 1 worker'; then
+	UL=$(port "$T/limited.log" udp 127.0.0.1)
+	C -b -u -c 1 -d 1 -t 0.05 127.0.0.1 "$UL" > "$T/bench" 2>"$T/err"
+	if grep -q '^echo-client: note: [0-9]* datagrams\{0,1\} lost while each source address could send about [0-9]* a second; echod answers one address 100 a second by default (udp_rate_limit' "$T/err"; then
+		ok "--bench -u against the default udp_rate_limit: a note names it"
+	else notok "--bench -u against the default udp_rate_limit"
+		sed 's/^/# /' "$T/bench" "$T/err"; fi
+else notok "the echod with the default udp_rate_limit did not start"; fi
 
 echo "1..$n"

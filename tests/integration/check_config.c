@@ -219,6 +219,9 @@ START_TEST(test_t_hostile_variants)
 		    "string: it would end the value there" },
 		{ "workers = 1\ndeny = {\"10.0.0.0/8\",\n\"0.0.0.0/0\"\n",
 		    ":2: deny: unterminated list ({ without })" },
+		/* a later list's "}" would close it */
+		{ "workers = 1\nallow = {\"10.0.0.0/8\"\ndeny = {}\n",
+		    ":2: allow: unterminated list ({ without })" },
 		{ "workers = 1\n\ngroup = \"nogroup\"\n",
 		    ":3: group: set without user" },
 		{ "\xef\xbb\xbfworkers = 1\r\nbacklog = 0\r\n",
@@ -661,8 +664,8 @@ START_TEST(test_overrides_survive_reload)
 	    "listen_udp = {}\npidfile = \"%s\"\n", p_file2, file_pid2);
 	h_write_conf(&e, text);
 	kill(e.pid, SIGHUP);
-	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 workers", 5000));
-	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 worker", 5000));
+	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 	ck_assert(wait_workers(1, 5000));
 	/* -l: still the only address; neither of the file's is bound */
 	int fd = h_connect(AF_INET, p_cli, 2000);
@@ -702,7 +705,7 @@ START_TEST(test_draining_generations_bounded)
 		fd[g] = h_connect(AF_INET, e.tcp4, 2000);
 		ck_assert_int_eq(h_echo(fd[g], "hold", 4, 2000), 0);
 		kill(e.pid, SIGHUP);
-		ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+		ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 	}
 	/* only the current worker: every older one handed over and left
 	 * (within seconds; the bound is for ASan on a loaded machine) */
@@ -757,8 +760,8 @@ START_TEST(test_ttin_ttou)
 
 	/* until the next reload: back to what -w says */
 	kill(e.pid, SIGHUP);
-	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 workers", 5000));
-	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+	ck_assert(h_wait_log(&e, "configuration reloaded: generation 2, 1 worker", 5000));
+	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 	ck_assert(wait_workers(1, 5000));
 }
 END_TEST

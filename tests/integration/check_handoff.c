@@ -783,17 +783,37 @@ START_TEST(test_failed_start_ends_stored)
 }
 END_TEST
 
+/* `echod --status [--json] -c file`'s output in out, or false. */
+static bool
+status_of(const char *file, bool json, char *out, size_t len)
+{
+	char cmd[600];
+	size_t n;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s --status %s -c %s", h_echod_path(),
+	    json ? "--json" : "", file);
+	if ((p = popen(cmd, "re")) == NULL)
+		return false;
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	return pclose(p) == 0;
+}
+
 /*
  * A restart onto a file with a typo: the new echod says why the file is
  * refused, exactly as -t would, then serves with the configuration the
- * echod before it stored, connections included, and says so in STATUS.
- * The fixed file and a reload put it back on the file.
+ * echod before it stored, connections included, and says so in STATUS
+ * and --status.  The fixed file and a reload put it back on the file.
  */
 START_TEST(test_restart_refused_file)
 {
+	char conf[512], out[8192], want[512];
 	struct cl c[3];
 
-	start_parking("workers = 1\n" CONF_BASE, "100");
+	snprintf(conf, sizeof(conf), "workers = 1\ncontrol_socket = \"%s/ctl\"\n"
+	    CONF_BASE, e.dir);
+	start_parking(conf, "100");
 	ck_assert_uint_eq(fake_holds("echod-conf"), 1);
 	for (int i = 0; i < 3; i++) {
 		cl_open(&c[i], e.tcp4, 0);
@@ -811,16 +831,28 @@ START_TEST(test_restart_refused_file)
 	ck_assert(h_log_has(&e2, "3 connections taken back"));
 	for (int i = 0; i < 3; i++)
 		ck_assert_msg(cl_pingpong(&c[i], 100, 5000), "client %d", i);
-	ck_assert_msg(fake_until_log(&e2, "ready: 1 workers", 1000) ||
+	ck_assert_msg(fake_until_log(&e2, "ready: 1 worker", 1000) ||
 	    strncmp(fk.status, "FALLBACK: ", 10) == 0, "STATUS: %s", fk.status);
 	for (uint64_t end = h_now_ms() + 5000; h_now_ms() < end &&
 	    strncmp(fk.status, "FALLBACK: ", 10) != 0;)
 		fake_one(50);
 	ck_assert_msg(strstr(fk.status, e2.confpath) != NULL &&
 	    strncmp(fk.status, "FALLBACK: ", 10) == 0, "STATUS: %s", fk.status);
+	/* --status, through e's file: it names the control socket that the
+	 * stored configuration, e's, made */
+	ck_assert_msg(status_of(e.confpath, false, out, sizeof(out)), "%s", out);
+	snprintf(want, sizeof(want), "\nconfig: fallback (%s refused: %s:1: "
+	    "workers: must be 1..1024 or auto, got \"lots\"); ", e2.confpath,
+	    e2.confpath);
+	ck_assert_msg(strstr(out, want) != NULL, "--status: %s", out);
+	ck_assert_msg(status_of(e.confpath, true, out, sizeof(out)), "%s", out);
+	ck_assert_msg(strstr(out, "\"config\": {\"fallback\": true, \"file\": "),
+	    "--status --json: %s", out);
 	/* fixed: a reload reads the file, and keeps it as the good one */
 	size_t stored = fk.n;
-	h_write_conf(&e2, "workers = 2\n" CONF_BASE);
+	snprintf(conf, sizeof(conf), "workers = 2\ncontrol_socket = \"%s/ctl\"\n"
+	    CONF_BASE, e.dir);
+	h_write_conf(&e2, conf);
 	kill(e2.pid, SIGHUP);
 	ck_assert(fake_until_log(&e2, "the stored configuration is replaced", 5000));
 	ck_assert(fake_until_log(&e2, "ready: 2 workers", 10000));
@@ -833,6 +865,8 @@ START_TEST(test_restart_refused_file)
 		fake_one(50);
 	ck_assert_msg(strncmp(fk.status, "FALLBACK: ", 10) != 0, "STATUS: %s",
 	    fk.status);
+	ck_assert_msg(status_of(e.confpath, false, out, sizeof(out)), "%s", out);
+	ck_assert_msg(strstr(out, "config: fallback") == NULL, "--status: %s", out);
 	for (int i = 0; i < 3; i++) {
 		ck_assert(cl_pingpong(&c[i], 100, 5000));
 		cl_close(&c[i]);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -47,6 +48,18 @@ contains(const pid_t *v, int n, pid_t p)
 			return true;
 	return false;
 }
+
+/* The start's descriptor limit line says what the number bounds, and
+ * (soft = hard here) that it was not raised. */
+START_TEST(test_descriptor_limit_says_what_it_bounds)
+{
+	e.nofile = 4000;
+	start(1, false);
+	ck_assert_msg(h_log_has(&e, "descriptor limit: 4000 open files per "
+	    "process (RLIMIT_NOFILE): a worker holds at most about 4000 "
+	    "connections, whatever max_connections says"), "see %s", e.logpath);
+}
+END_TEST
 
 START_TEST(test_worker_killed_is_replaced)
 {
@@ -362,6 +375,47 @@ START_TEST(test_stop_deadline_shuts_down_not_resets)
 	timing_assert(h_now_ms() - t0 < 1900, "stopped after %llu ms",
 	    (unsigned long long)(h_now_ms() - t0));
 	ck_assert(h_log_has(&e, "echoed in"));	/* its line, at its close */
+}
+END_TEST
+
+/*
+ * Started detached by a unit whose stderr is the journal's stream: the
+ * parent's word on a failed start is not "echod: ...", which journald
+ * would show as "echod[PID]: echod: ...".
+ */
+START_TEST(test_detached_failure_in_journal_unprefixed)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(in);
+	char spec[32], want[160], stream[64];
+	char *env[] = { stream, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd, st;
+	struct stat sb;
+
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&in, sizeof(in)), 0);
+	ck_assert_int_eq(listen(s, 1), 0);
+	getsockname(s, (struct sockaddr *)&in, &len);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", ntohs(in.sin_port));
+	/* the log file is echod's stderr: name it as journald names its own */
+	fd = open(e.logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	close(fd);
+	snprintf(stream, sizeof(stream), "JOURNAL_STREAM=%llu:%llu",
+	    (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
+	e.envp = env;
+	const char *const argv[] = { "-w", "1", "-l", spec, "-p", e.pidfile,
+	    NULL };
+	h_spawn(&e, argv);
+	st = h_wait_exit(e.pid, 10000);
+	e.pid = -1;
+	close(s);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
+	snprintf(want, sizeof(want), "listen %s (tcp %s): Address already in use",
+	    spec, spec);
+	ck_assert_msg(h_log_has(&e, want), "no \"%s\" in %s", want, e.logpath);
+	ck_assert_msg(!h_log_has(&e, "echod: "), "prefixed in %s", e.logpath);
 }
 END_TEST
 
@@ -883,12 +937,14 @@ lifecycle_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_descriptor_limit_says_what_it_bounds);
 	tcase_add_test(tc, test_worker_killed_is_replaced);
 	tcase_add_test(tc, test_master_killed_leaves_no_worker);
 	tcase_add_test(tc, test_stop_ends_with_the_last_connection);
 	tcase_add_test(tc, test_stop_delay_keeps_accepting);
 	tcase_add_test(tc, test_stop_delay_then_drains);
 	tcase_add_test(tc, test_bind_failure);
+	tcase_add_test(tc, test_detached_failure_in_journal_unprefixed);
 	tcase_add_test(tc, test_pidfile_locked_and_second_refused);
 	tcase_add_test(tc, test_no_worker_can_start);
 	tcase_add_test(tc, test_no_worker_can_start_detached);

@@ -246,7 +246,7 @@ START_TEST(test_respelled_listener_kept)
 	ck_assert_msg(!log_since(off, no), "rebound: %s", no);
 	snprintf(no, sizeof(no), "listening on udp [::1]:%d", u6);
 	ck_assert_msg(!log_since(off, no), "rebound: %s", no);
-	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 
 	na = master_sockets(after, 32);
 	for (int i = 0; i < nb; i++) {
@@ -304,7 +304,7 @@ START_TEST(test_scope_id_respelled)
 	ck_assert_msg(h_wait_log(&e, "configuration reloaded", 5000),
 	    "the reload failed");
 	ck_assert(!log_since(off, "no longer listening on"));
-	ck_assert(h_wait_log(&e, "ready: 1 workers", 5000));
+	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 	na = master_sockets(after, 8);
 	ck_assert_int_eq(na, 2);
 	for (int i = 0; i < nb; i++)

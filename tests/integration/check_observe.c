@@ -735,7 +735,7 @@ START_TEST(test_reload_moves_them)
 	/* the control socket moved: the old file is gone, the new answers */
 	ck_assert_int_eq(access(ctl, F_OK), -1);
 	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 0);
-	ck_assert_msg(strstr(out, ", 1 reloads, "), "%s", out);
+	ck_assert_msg(strstr(out, ", 1 reload, "), "%s", out);
 }
 END_TEST
 

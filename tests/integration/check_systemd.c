@@ -141,7 +141,7 @@ START_TEST(test_ready_after_port_answers)
 	 * echoed.  After known traffic (5 bytes above, closed; one held
 	 * open with 1000 more) the next lines, every 5 s, say so exactly. */
 	static char big[1000];
-	const char want[] = "STATUS=2 workers, 1 connections, 1005 bytes "
+	const char want[] = "STATUS=2 workers, 1 connection, 1005 bytes "
 	    "echoed; 2 accepted, 0 datagrams, 0 refused, 0 dropped";
 	char last[256] = "none";
 	h_random(big, sizeof(big));
@@ -343,7 +343,7 @@ START_TEST(test_socket_activation_tcp)
 	int fd = h_connect(AF_INET, port, 5000);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(h_echo(fd, "activated", 9, 10000), 0);
-	ck_assert(h_log_has(&e, "using 1 sockets passed by systemd; listen_tcp and "
+	ck_assert(h_log_has(&e, "using 1 socket passed by systemd; listen_tcp and "
 	    "listen_udp are ignored"));
 	ck_assert(!h_log_has(&e, "listening on tcp 127.0.0.2"));	/* -l not bound */
 	ck_assert(wait_msg("READY=1", 5000, NULL, 0));

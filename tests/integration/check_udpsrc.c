@@ -328,7 +328,7 @@ START_TEST(test_source_dual_stack)
 	h_spawn(&e, argv);
 	ck_assert(h_wait_log(&e, "Listening on", WAIT_MS));
 	exchange(NULL, "127.0.0.2", PORT, 10000);
-	ck_assert(h_wait_log(&e, "using 1 sockets passed by systemd", WAIT_MS));
+	ck_assert(h_wait_log(&e, "using 1 socket passed by systemd", WAIT_MS));
 	exchange(NULL, "2001:db8::7", PORT, WAIT_MS);
 	from_client("198.51.100.9", "192.0.2.7", WAIT_MS);
 	from_client("2001:db8:c::9", "2001:db8::7", WAIT_MS);
