@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ctlrecord.h"
 #include "util.h"
 
 static size_t
@@ -111,6 +112,7 @@ control_close(struct control *c)
 	if (c->fd == -1)
 		return;
 	reqsrv_free(&c->srv);
+	ctlrecord_clear(c->path);
 	control_file_unlink(c->path, c->dev, c->ino);
 	close(c->fd);
 	c->fd = -1;

@@ -7,10 +7,12 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -64,6 +66,22 @@ unavailable(FILE *err, const char *path, const char *why)
 	return EX_UNAVAILABLE;
 }
 
+/* The socket is its owner's alone (mode 0600): say who may ask. */
+static int
+denied(FILE *err, const char *path)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (pw = getpwuid(st.st_uid)) != NULL)
+		fprintf(err, "echod: %s: permission denied: --status needs root "
+		    "or the user echod runs as (%s)\n", path, pw->pw_name);
+	else
+		fprintf(err, "echod: %s: permission denied: --status needs root "
+		    "or the user echod runs as\n", path);
+	return EX_NOPERM;
+}
+
 /* Sends req to the master at path and writes its reply to out: 0, or the
  * exit status of ctlclient.h, said on err. */
 static int
@@ -86,7 +104,8 @@ request(const char *path, const char *req, FILE *out, FILE *err)
 		return unavailable(err, path, strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 &&
 	    (errno != EAGAIN || wait_fd(fd, POLLOUT, deadline) == -1)) {
-		rc = unavailable(err, path, strerror(errno));
+		rc = errno == EACCES ? denied(err, path) :
+		    unavailable(err, path, strerror(errno));
 		goto out;
 	}
 	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {

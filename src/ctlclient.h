@@ -11,8 +11,9 @@
 /*
  * Asks the master listening at path for its status (JSON if json) and
  * writes the reply to out.  Returns the exit status: 0; EX_UNAVAILABLE
- * (69) when nothing answers there in time, said on err; 1 for a reply
- * that is not one.
+ * (69) when nothing answers there in time, said on err; EX_NOPERM (77)
+ * when the socket's mode refuses this user, said with its owner; 1 for a
+ * reply that is not one.
  */
 int	ctlclient_status(const char *path, bool json, FILE *out, FILE *err);
 /*

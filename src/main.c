@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "control.h"
 #include "ctlclient.h"
+#include "ctlrecord.h"
 #include "fdstore.h"
 #include "detach.h"
 #include "listen.h"
@@ -89,26 +91,46 @@ static bool	want_status, want_json, want_health; /* --status, --json, --health *
  * its echod was given, yet must judge the file as that echod does. */
 static bool	want_activated;
 
+/* One request: status, in text or JSON, or health. */
+static int
+ask(const char *socket, bool json, bool health)
+{
+	return health ? ctlclient_health(socket, stdout, stderr) :
+	    ctlclient_status(socket, json, stdout, stderr);
+}
+
 /*
- * --status: the control socket's path comes from the configuration file
- * alone (no user or address is looked up: any user may ask, as far as the
- * socket's mode lets them).
+ * --status asks the socket the file names, or, where the file is refused
+ * or nothing answers there, the one the running master recorded
+ * (ctlrecord.h): the file may be broken or changed since it was read.  No
+ * user or address is looked up: any user may ask, as far as the socket's
+ * mode lets them.
  */
 static int
 ask_status(const char *path, bool json, bool health)
 {
-	char err[CONF_ERRLEN];
+	char err[CONF_ERRLEN], rec[CONTROL_MAX_PATH];
 	struct conf *c;
-	int rc;
+	int rc, bad;
 
 	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
+		bad = errno == EINVAL ? EX_CONFIG : 1;
 		say(err);
-		return errno == EINVAL ? EX_CONFIG : 1;
+		if (ctlrecord_read(rec, sizeof(rec), path) == -1)
+			return bad;
+		sayf("asking the running echod at %s, as %s records", rec,
+		    ctlrecord_path());
+		return ask(rec, json, health);
 	}
-	if (health)
-		rc = ctlclient_health(c->control_socket, stdout, stderr);
-	else
-		rc = ctlclient_status(c->control_socket, json, stdout, stderr);
+	/* The file's socket first (several echods may run, each with its
+	 * own file), then the recorded one: what failed is said either way. */
+	rc = ask(c->control_socket, json, health);
+	if (rc == EX_UNAVAILABLE && ctlrecord_read(rec, sizeof(rec), path) == 0 &&
+	    (c->control_socket == NULL || strcmp(rec, c->control_socket) != 0)) {
+		sayf("asking the running echod at %s, as %s records", rec,
+		    ctlrecord_path());
+		rc = ask(rec, json, health);
+	}
 	conf_free(c);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "ctlrecord.h"
 #include "expo.h"
 #include "log.h"
 #include "observe.h"
@@ -57,6 +58,15 @@ control_starved(void *arg, int err, uint64_t rests)
 		    "tries", c->path, (unsigned long long)rests);
 }
 
+/* --status finds the socket through the record whatever the file says
+ * later; without it, only through the file. */
+static void
+record_control(const char *path, const struct conf *c)
+{
+	if (ctlrecord_write(path, c->src.n > 0 ? c->src.v[0].name : NULL) == -1)
+		log_warn("recording the control socket in %s", ctlrecord_path());
+}
+
 /* Where its directory cannot be made or another echod answers there, echod
  * runs without one: said once, never fatal. */
 static void
@@ -69,6 +79,8 @@ open_control(struct observe *o, const struct conf *c)
 	if (control_open(&o->ctl, c->control_socket,
 	    c->user != NULL ? &c->creds : NULL, err, sizeof(err)) == -1)
 		log_warnx("%s; running without a control socket", err);
+	else
+		record_control(c->control_socket, c);
 }
 
 int
@@ -148,8 +160,11 @@ observe_commit(struct observe *o, const struct conf *old, const struct conf *c,
 	o->conf = c;	/* old is freed once we return */
 	if (changed > 0 || differ(old->user, c->user) || differ(old->group, c->group))
 		metrics_restart(&o->metrics);
-	if (p->move_ctl)
+	if (p->move_ctl) {
 		control_move(&o->ctl, &p->ctl);
+		if (o->ctl.fd != -1)
+			record_control(o->ctl.path, c);
+	}
 	else if (owner_changed(old, c))
 		reown_control(o, c);
 }

@@ -252,6 +252,7 @@ main(void)
 	srunner_add_suite(sr, handoff_suite());
 	srunner_add_suite(sr, handoff_timing_suite());
 	srunner_add_suite(sr, reload_suite());
+	srunner_add_suite(sr, ctlrecord_suite());
 #endif
 	/* Check opens the path itself; the descriptor keeps it reachable. */
 	snprintf(tappath, sizeof(tappath), "/proc/self/fd/%d", tapfd);

@@ -115,5 +115,6 @@ Suite	*udpsrc_suite(void);
 Suite	*logflood_suite(void);
 Suite	*untrusted_suite(void);
 Suite	*reload_suite(void);
+Suite	*ctlrecord_suite(void);
 
 #endif

@@ -128,7 +128,7 @@ check "the package lists /etc/echod.conf as a conffile" \
 
 mkdir -p "$work/upper" "$work/wd" "$work/root"
 mount -t overlay overlay \
-	-o "lowerdir=$cache/autopkgtest:$cache/bookworm,upperdir=$work/upper,workdir=$work/wd" \
+	-o "lowerdir=$cache/prometheus:$cache/autopkgtest:$cache/bookworm,upperdir=$work/upper,workdir=$work/wd" \
 	"$work/root" || bail "overlay mount"
 mkdir -p "$work/root/var/tmp/e2e"
 cp "$work"/debs/*.deb "$here/echo.pl" "$work/root/var/tmp/e2e/"
@@ -389,6 +389,9 @@ check "with the file fixed, systemctl restart brings up the new release" \
 
 # --- connections through reload, restart and upgrade (issue 16) --------------------
 . "$here/handoff.sh"
+
+# --- day one for an admin: typo and restart, drop-ins, Prometheus (issue 24) ---
+. "$here/dayone.sh"
 
 # --- remove, purge ----------------------------------------------------------------
 check "apt-get remove echod" apt_get "$work/remove.log" remove echod

@@ -4,14 +4,17 @@
 # The tree is built beside its final place and renamed into it, so an
 # interrupted run never leaves a half tree that a later run would trust.
 #
-# Two directories, stacked by e2e.sh as overlay lower layers
-# ("$cache/autopkgtest:$cache/bookworm"):
+# Three directories, stacked by e2e.sh as overlay lower layers
+# ("$cache/prometheus:$cache/autopkgtest:$cache/bookworm"):
 #   bookworm     debootstrap's minimal Debian 12 with systemd
 #   autopkgtest  only what installing $layer_pkgs adds to it (an overlay
 #                upper directory), so that a tree built before those were
 #                needed is extended, never rebuilt under e2e runs that may
 #                be booting it at this moment.  A change to either list
 #                rebuilds what depends on it.
+#   prometheus   the same for Debian's prometheus, on top: a layer of its
+#                own, so that a branch without it never rebuilds it nor
+#                the one below.  Its unit is not enabled: the test runs it.
 set -eu
 
 cache=${1:-${ECHOD_E2E_CACHE:-/var/cache/echod-e2e}}
@@ -29,7 +32,11 @@ layer_stamp="$stamp + $layer_pkgs"
 
 fresh() { [ -x "$root/lib/systemd/systemd" ] && [ "$(cat "$root/.echod-e2e-complete" 2>/dev/null)" = "$stamp" ]; }
 layer_fresh() { [ "$(cat "$layer/.echod-e2e-layer" 2>/dev/null)" = "$layer_stamp" ]; }
-fresh && layer_fresh && exit 0
+prom_pkgs="prometheus"
+prom=$cache/prometheus
+prom_stamp="$layer_stamp + $prom_pkgs"
+prom_fresh() { [ "$(cat "$prom/.echod-e2e-layer" 2>/dev/null)" = "$prom_stamp" ]; }
+fresh && layer_fresh && prom_fresh && exit 0
 
 # The mirror comes from the host's apt sources, so it works behind whatever
 # mirror or proxy this machine is set up for.
@@ -55,11 +62,12 @@ flock -w 900 9 || { echo "mkroot: $cache/.lock held for 15 minutes" >&2; exit 1;
 
 tmp=$cache/bookworm.tmp.$$
 ltmp=$cache/autopkgtest.tmp.$$
+ptmp=$cache/prometheus.tmp.$$
 cleanup() {
-	for m in "$ltmp/root/proc" "$ltmp/root"; do
+	for m in "$ltmp/root/proc" "$ltmp/root" "$ptmp/root/proc" "$ptmp/root"; do
 		mountpoint -q "$m" 2>/dev/null && umount "$m"
 	done
-	rm -rf "$tmp" "$ltmp"
+	rm -rf "$tmp" "$ltmp" "$ptmp"
 }
 trap cleanup EXIT
 
@@ -76,24 +84,43 @@ if ! fresh; then
 	mv "$tmp" "$root"
 fi
 
-if ! layer_fresh; then
-	# Install into an overlay over the base and keep its upper directory:
-	# the base itself is never written.
-	rm -rf "$layer"
-	echo "mkroot: installing $layer_pkgs into $layer (a minute, once)" >&2
-	mkdir -p "$ltmp/upper" "$ltmp/work" "$ltmp/root"
+# install_layer TMP LOWER PKGS [FIXUP]: PKGS installed into an overlay
+# over LOWER; its upper directory is left in TMP/upper.  The lower layers
+# themselves are never written.
+install_layer() {
+	t=$1 lower=$2 p=$3
+	mkdir -p "$t/upper" "$t/work" "$t/root"
 	mount -t overlay overlay \
-		-o "lowerdir=$root,upperdir=$ltmp/upper,workdir=$ltmp/work" "$ltmp/root"
-	mount -t proc proc "$ltmp/root/proc"
+		-o "lowerdir=$lower,upperdir=$t/upper,workdir=$t/work" "$t/root"
+	mount -t proc proc "$t/root/proc"
 	# Nothing the packages ship may start in the chroot.
-	printf '#!/bin/sh\nexit 101\n' > "$ltmp/root/usr/sbin/policy-rc.d"
-	chmod 0755 "$ltmp/root/usr/sbin/policy-rc.d"
-	chroot "$ltmp/root" apt-get -q update >&2
-	chroot "$ltmp/root" env DEBIAN_FRONTEND=noninteractive \
-		apt-get -y -q --no-install-recommends install $layer_pkgs >&2
-	chroot "$ltmp/root" apt-get clean
-	rm -f "$ltmp/root/usr/sbin/policy-rc.d"
-	umount "$ltmp/root/proc" "$ltmp/root"
+	printf '#!/bin/sh\nexit 101\n' > "$t/root/usr/sbin/policy-rc.d"
+	chmod 0755 "$t/root/usr/sbin/policy-rc.d"
+	chroot "$t/root" apt-get -q update >&2
+	chroot "$t/root" env DEBIAN_FRONTEND=noninteractive \
+		apt-get -y -q --no-install-recommends install $p >&2
+	chroot "$t/root" apt-get clean
+	rm -f "$t/root/usr/sbin/policy-rc.d"
+	umount "$t/root/proc" "$t/root"
+}
+
+if ! layer_fresh; then
+	rm -rf "$layer" "$prom"
+	echo "mkroot: installing $layer_pkgs into $layer (a minute, once)" >&2
+	install_layer "$ltmp" "$root" "$layer_pkgs"
 	echo "$layer_stamp" > "$ltmp/upper/.echod-e2e-layer"
 	mv "$ltmp/upper" "$layer"
+fi
+
+if ! prom_fresh; then
+	rm -rf "$prom"
+	echo "mkroot: installing $prom_pkgs into $prom (a minute, once)" >&2
+	install_layer "$ptmp" "$layer:$root" "$prom_pkgs"
+	# Not started at boot: a server writing its database all along would
+	# show up in the purge test's list of files.  The e2e test runs it,
+	# its database under /var/tmp, and stops it.
+	find "$ptmp/upper/etc/systemd/system" -name 'prometheus*.service' \
+		-type l -delete 2>/dev/null || true
+	echo "$prom_stamp" > "$ptmp/upper/.echod-e2e-layer"
+	mv "$ptmp/upper" "$prom"
 fi

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util.h"
 
 #define POLL_MS	10	/* how often a wait re-checks its condition */
 
@@ -140,6 +141,28 @@ h_argv(const struct echod *e, const char *bin, const char *const argv[],
 	return n;
 }
 
+/* echod's control record in the scratch directory, never the host's
+ * /run/echod (ctlrecord.h), whatever environment the test gives. */
+static void
+spawn_exec(const struct echod *e, const char *bin, const char **args)
+{
+	static char rec[160];
+	const char *env[64];
+	size_t n = 0;
+
+	snprintf(rec, sizeof(rec), "ECHOD_CONTROL_RECORD=%s/control.where", e->dir);
+	if (e->envp == NULL) {
+		putenv(rec);
+		execvp(bin, (char *const *)args);
+		return;
+	}
+	for (; e->envp[n] != NULL && n < nitems(env) - 2; n++)
+		env[n] = e->envp[n];
+	env[n++] = rec;
+	env[n] = NULL;
+	execvpe(bin, (char *const *)args, (char *const *)env);
+}
+
 pid_t
 h_spawn(struct echod *e, const char *const argv[])
 {
@@ -161,10 +184,7 @@ h_spawn(struct echod *e, const char *const argv[])
 			struct rlimit rl = { (rlim_t)e->nofile, (rlim_t)e->nofile };
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
-		if (e->envp)
-			execvpe(bin, (char *const *)args, e->envp);
-		else
-			execvp(bin, (char *const *)args);
+		spawn_exec(e, bin, args);
 		_exit(127);
 	}
 	e->pid = pid;
