@@ -3,7 +3,8 @@
 that drifts from the code fails "make check" (issue 26).  TAP.
 
 1. every key of echod.conf(5) and its "Default:" against the schema, as
-   tests/docs/confkeys prints it;
+   tests/docs/confkeys prints it, and each list's "at most N" against
+   what "echod -t" accepts;
 2. every exit status in echod(8) against the statuses echod's sources can
    exit with;
 3. every metric name and label value in echod(8) against a real scrape of
@@ -49,18 +50,25 @@ UNITS = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000}
 SIZES = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 
 
-def page_keys():
-    """{key: (type, default text)} from the KEYS section."""
+def page_entries():
+    """{key: [type, body text]} from the KEYS section."""
     keys, cur = {}, None
     for line in section(render(PAGE5), "KEYS").splitlines():
         m = re.match(r"^     ([a-z_]+) \((.*)\)$", line)
         if m:
             cur = m.group(1)
             keys[cur] = [m.group(2), ""]
+        elif re.match(r"^   \S", line):
+            cur = None		# a topic's heading ends the key before it
         elif cur:
             keys[cur][1] += " " + line.strip()
+    return keys
+
+
+def page_keys():
+    """{key: (type, default text)} from the KEYS section."""
     out = {}
-    for k, (ty, body) in keys.items():
+    for k, (ty, body) in page_entries().items():
         m = re.search(r"Default: (.+?)\.(?:\s|$)", body)
         out[k] = (ty, m.group(1) if m else None)
     return out
@@ -107,8 +115,61 @@ def check_conf():
                        (k, page[k][1], schema[k]))
     bad += ["%s: in KEYS, not in the schema" % k for k in page
             if k not in schema]
-    return "echod.conf(5): %d keys and their defaults match the schema" % \
-        len(schema), bad
+    bad += check_list_limits()
+    return "echod.conf(5): %d keys, their defaults and list limits match " \
+        "the program" % len(schema), bad
+
+
+# The longest list of each kind, as "echod -t" enforces it: a list of as
+# many entries as the page says passes, one more fails with "at most N".
+LISTS = {
+    "listen_tcp": lambda i: '"127.0.0.1:%d"' % (10000 + i),
+    "listen_udp": lambda i: '"127.0.0.1:%d"' % (10000 + i),
+    "metrics_listen": lambda i: '"127.0.0.1:%d"' % (10000 + i),
+    "allow": lambda i: '"10.%d.%d.0/24"' % (i // 256, i % 256),
+    "deny": lambda i: '"10.%d.%d.0/24"' % (i // 256, i % 256),
+    "proxy_from": lambda i: '"10.%d.%d.0/24"' % (i // 256, i % 256),
+}
+
+
+def try_list(d, key, n):
+    """echod -t on a file whose list KEY has N entries: its message."""
+    conf = os.path.join(d, "%s-%d.conf" % (key, n))
+    with open(conf, "w") as f:
+        f.write("%s = {%s}\n" % (key, ", ".join(LISTS[key](i)
+                                             for i in range(n))))
+        f.write('control_socket = ""\n')
+        if os.geteuid() == 0:
+            f.write('user = "nobody"\n')	# metrics_listen needs one
+    out = subprocess.run([ECHOD, "-t", "-c", conf], capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL)
+    return out.returncode, (out.stdout + out.stderr).strip()
+
+
+def check_list_limits():
+    entries = page_entries()
+    bad = []
+    d = tempfile.mkdtemp(prefix="echod-docs.")
+    try:
+        for key in LISTS:
+            m = re.search(r"at most (\d+)(?: TCP)? (?:addresses|entries)",
+                          entries.get(key, ["", ""])[1], re.I)
+            if not m:
+                bad.append("%s: echod.conf(5) gives no \"at most N\" for "
+                           "the list" % key)
+                continue
+            n = int(m.group(1))
+            rc, msg = try_list(d, key, n)
+            if rc != 0:
+                bad.append("%s: %d entries, as the page allows, fail: %s" %
+                           (key, n, msg))
+            rc, msg = try_list(d, key, n + 1)
+            if rc == 0 or "at most %d " % n not in msg:
+                bad.append("%s: %d entries do not fail with \"at most %d\""
+                           ": %s" % (key, n + 1, n, msg or rc))
+    finally:
+        shutil.rmtree(d)
+    return bad
 
 
 # -- 2. exit statuses --------------------------------------------------------

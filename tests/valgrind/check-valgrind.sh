@@ -12,7 +12,7 @@ top_builddir=$(cd "${1:-.}" && pwd)
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 # what `make check` gives the suites: etc/echod.conf, the crash shim, ...
 export top_builddir top_srcdir
-unit_secs=${VG_UNIT_SECS:-200}
+unit_secs=${VG_UNIT_SECS:-300}
 suite_secs=${VG_SUITE_SECS:-120}
 
 if ! valgrind=$(command -v valgrind); then
