@@ -82,7 +82,14 @@ status(uid_t uid, gid_t gid)
 
 	snprintf(po, sizeof(po), "%s/status.out", e.dir);
 	snprintf(pe, sizeof(pe), "%s/status.err", e.dir);
+	/* opened here, as root: the build tree may be one the user cannot
+	 * enter (mktemp -d is 0700), and only the socket's mode is tested */
+	int bin = open(h_echod_path(), O_RDONLY | O_CLOEXEC);
 	if ((pid = fork()) == 0) {
+		char *const argv[] = { "echod", "--status", "-c", (char *)asked,
+		    NULL };
+		extern char **environ;
+
 		int o = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		int r = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (o == -1 || r == -1 || dup2(o, 1) == -1 || dup2(r, 2) == -1)
@@ -91,10 +98,10 @@ status(uid_t uid, gid_t gid)
 		    setgid(gid) == -1 || setuid(uid) == -1))
 			_exit(126);
 		setenv("ECHOD_CONTROL_RECORD", rec, 1);
-		execl(h_echod_path(), "echod", "--status", "-c", asked,
-		    (char *)NULL);
+		fexecve(bin, argv, environ);
 		_exit(127);
 	}
+	close(bin);
 	st = h_wait_exit(pid, 10000);
 	slurp(po, out, sizeof(out));
 	slurp(pe, err, sizeof(err));
