@@ -156,18 +156,13 @@ read_options(int argc, char *argv[], struct args *a)
 static const char *
 port_of(const struct args *a, char *buf, size_t len)
 {
-	struct servent *se;
+	const char *proto = a->udp ? "udp" : "tcp";
 	char why[128];
-	uint16_t port;
+	uint16_t port = cl_echo_port(proto);
 
-	if (a->port_arg != NULL) {
-		if (cl_arg_port(a->port_arg, a->udp ? "udp" : "tcp", &port, why,
-		    sizeof(why)) == -1)
-			unknown("-p", a->port_arg, why);
-	} else {
-		se = getservbyname("echo", a->udp ? "udp" : "tcp");
-		port = se ? ntohs((uint16_t)se->s_port) : 7;
-	}
+	if (a->port_arg != NULL &&
+	    cl_arg_port(a->port_arg, proto, &port, why, sizeof(why)) == -1)
+		unknown("-p", a->port_arg, why);
 	snprintf(buf, len, "%u", (unsigned)port);
 	return buf;
 }

@@ -138,9 +138,8 @@ static const char *
 default_port(int udp)
 {
 	static char buf[8];
-	struct servent *se = getservbyname("echo", udp ? "udp" : "tcp");
 
-	snprintf(buf, sizeof(buf), "%d", se ? ntohs((uint16_t)se->s_port) : 7);
+	snprintf(buf, sizeof(buf), "%u", (unsigned)cl_echo_port(udp ? "udp" : "tcp"));
 	return buf;
 }
 

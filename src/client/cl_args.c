@@ -166,6 +166,14 @@ cl_arg_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *ms,
 	return 0;
 }
 
+uint16_t
+cl_echo_port(const char *proto)
+{
+	struct servent *se = getservbyname("echo", proto);
+
+	return se ? ntohs((uint16_t)se->s_port) : 7;
+}
+
 int
 cl_arg_port(const char *s, const char *proto, uint16_t *port, char *why,
     size_t whylen)

@@ -36,6 +36,9 @@ int	cl_arg_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *ms,
  * A port to connect to: a number 1..65535 or the name of a service known
  * for proto ("tcp" or "udp").  Stores the number.
  */
+/* The echo service's port for proto from the services database, or 7. */
+uint16_t cl_echo_port(const char *proto);
+
 int	cl_arg_port(const char *s, const char *proto, uint16_t *port,
 	    char *why, size_t whylen);
 
