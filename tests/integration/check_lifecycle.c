@@ -53,22 +53,16 @@ contains(const pid_t *v, int n, pid_t p)
  * (soft = hard here) that it was not raised. */
 START_TEST(test_descriptor_limit_says_what_it_bounds)
 {
-	char want[200], line[512];
-	const char *p;
-	FILE *f;
-	int n = 0;
+	char want[200];
+	long n;
 
 	e.nofile = 4000;
 	start(1, false);
 	/* 4000, or a little less under valgrind, which keeps some for itself */
-	ck_assert_ptr_nonnull(f = fopen(e.logpath, "r"));
-	while (n == 0 && fgets(line, sizeof(line), f) != NULL)
-		if ((p = strstr(line, "descriptor limit: ")) != NULL)
-			n = atoi(p + strlen("descriptor limit: "));
-	fclose(f);
-	ck_assert_msg(n > 3900 && n <= 4000, "limit %d; see %s", n, e.logpath);
-	snprintf(want, sizeof(want), "descriptor limit: %d open files per "
-	    "process (RLIMIT_NOFILE): a worker holds at most about %d "
+	n = h_log_last(&e, "descriptor limit: ");
+	ck_assert_msg(n > 3900 && n <= 4000, "limit %ld; see %s", n, e.logpath);
+	snprintf(want, sizeof(want), "descriptor limit: %ld open files per "
+	    "process (RLIMIT_NOFILE): a worker holds at most about %ld "
 	    "connections, whatever max_connections says", n, n);
 	ck_assert_msg(h_log_has(&e, want), "see %s", e.logpath);
 }

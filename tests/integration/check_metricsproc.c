@@ -24,27 +24,10 @@ static int port;
 static void setup(void) { h_init(&e); }
 static void teardown(void) { h_cleanup(&e); }
 
-/* The last number after needle in the log, or 0. */
-static long
-log_last(const char *needle)
-{
-	FILE *f = fopen(e.logpath, "r");
-	char line[1024];
-	const char *p;
-	long v = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		if ((p = strstr(line, needle)) != NULL)
-			v = atol(p + strlen(needle));
-	if (f)
-		fclose(f);
-	return v;
-}
-
 static pid_t
 metrics_pid(void)
 {
-	return (pid_t)log_last("metrics process started (pid ");
+	return (pid_t)h_log_last(&e, "metrics process started (pid ");
 }
 
 /* As root with user = nobody, so that nobody's processes may signal the
@@ -57,7 +40,7 @@ start(void)
 	    "metrics_listen = {\"127.0.0.1:0\"}\n");
 	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
 	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
-	ck_assert_int_gt(port = (int)log_last("metrics on 127.0.0.1:"), 0);
+	ck_assert_int_gt(port = (int)h_log_last(&e, "metrics on 127.0.0.1:"), 0);
 	for (uint64_t end = h_now_ms() + 5000; metrics_pid() == 0 &&
 	    h_now_ms() < end; h_tick())
 		;

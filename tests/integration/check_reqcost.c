@@ -38,23 +38,6 @@ teardown(void)
 	h_cleanup(&e);
 }
 
-/* The number after needle on the log's last line that has it; 0: none. */
-static long
-logged(const char *needle)
-{
-	FILE *f = fopen(e.logpath, "r");
-	char line[512];
-	const char *p;
-	long v = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		if ((p = strstr(line, needle)) != NULL)
-			v = atol(p + strlen(needle));
-	if (f)
-		fclose(f);
-	return v;
-}
-
 /* echod with a control socket and metrics on loopback; as root with user
  * nobody, as metrics_listen needs (echod.conf(5)). */
 static pid_t
@@ -69,12 +52,13 @@ start_metrics(void)
 	h_write_conf(&e, conf);
 	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
 	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
-	ck_assert_int_gt(metrics_port = (int)logged("metrics on 127.0.0.1:"), 0);
+	metrics_port = (int)h_log_last(&e, "metrics on 127.0.0.1:");
+	ck_assert_int_gt(metrics_port, 0);
 	/* started after the master is ready: wait for it */
 	for (uint64_t end = h_now_ms() + 5000; h_now_ms() < end &&
-	    logged("metrics process started (pid ") == 0; h_tick())
+	    h_log_last(&e, "metrics process started (pid ") == 0; h_tick())
 		;
-	pid_t pid = (pid_t)logged("metrics process started (pid ");
+	pid_t pid = (pid_t)h_log_last(&e, "metrics process started (pid ");
 	ck_assert_int_gt(pid, 0);
 	return pid;
 }
@@ -227,7 +211,7 @@ START_TEST(test_metrics_emfile)
 	ck_assert_msg(h_wait_log(&e, "lowered from outside; exiting to be "
 	    "replaced", 5000), "the metrics process did not notice");
 	for (uint64_t end = h_now_ms() + 10000; h_now_ms() < end &&
-	    ((now = (pid_t)logged("metrics process started (pid ")) == pid ||
+	    ((now = (pid_t)h_log_last(&e, "metrics process started (pid ")) == pid ||
 	    now == 0); h_tick())
 		;
 	ck_assert_msg(now != pid && now > 0, "not replaced");

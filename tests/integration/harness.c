@@ -246,6 +246,22 @@ h_wait_log(struct echod *e, const char *needle, int timeout_ms)
 	return false;
 }
 
+long
+h_log_last(const struct echod *e, const char *needle)
+{
+	FILE *f = fopen(e->logpath, "r");
+	char line[1024];
+	const char *p;
+	long v = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if ((p = strstr(line, needle)) != NULL)
+			v = atol(p + strlen(needle));
+	if (f)
+		fclose(f);
+	return v;
+}
+
 void
 h_parse_ports(struct echod *e)
 {

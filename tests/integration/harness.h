@@ -51,6 +51,8 @@ size_t	h_argv(const struct echod *, const char *bin, const char *const argv[],
 /* Waits for needle in the log past the mark; moves the mark past it. */
 bool	h_wait_log(struct echod *, const char *needle, int timeout_ms);
 bool	h_log_has(struct echod *, const char *needle);	/* anywhere */
+/* The number after needle on the log's last line that has it; 0: none. */
+long	h_log_last(const struct echod *, const char *needle);
 /* Sends sig and waits for the exit; returns the wait status, or -1. */
 int	h_stop(struct echod *, int sig, int timeout_ms);
 int	h_wait_exit(pid_t pid, int timeout_ms);	/* wait status, or -1 */
