@@ -178,8 +178,8 @@ def code_statuses():
     """What echod can exit with: exit()/_exit() literals and every sysexits
     name its sources use.  The sources are the ones Makefile.am links."""
     am = open(os.path.join(TOP, "Makefile.am")).read()
-    block = re.search(r"src_libechod_a_SOURCES = (.*?)\n\S", am, re.S)
-    files = re.findall(r"src/[\w/]+\.c", block.group(1)) + ["src/main.c"]
+    blocks = re.findall(r"src_lib\w+_a_SOURCES = (.*?)\n\S", am, re.S)
+    files = re.findall(r"src/[\w/]+\.c", "".join(blocks)) + ["src/main.c"]
     sysexits = {}
     for line in open("/usr/include/sysexits.h"):
         m = re.match(r"#define\s+(EX_\w+)\s+(\d+)", line)
