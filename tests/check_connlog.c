@@ -143,7 +143,7 @@ old_close(char *buf, size_t len, const char *addr, unsigned port,
 	    why ? ", " : "", why ? why : "");
 }
 
-/* proxyin_via() as it was. */
+/* proxy_conn_via() as it was. */
 static void
 old_via(char *buf, size_t len, const struct peer *v)
 {

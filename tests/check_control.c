@@ -33,10 +33,10 @@ static char dir[32], path[64];
 static struct control c;
 
 static void
-fake_status(void *arg, bool json, struct expo_buf *out)
+fake_status(void *arg, bool json, struct render_buf *out)
 {
 	(void)arg;
-	expo_buf_printf(out, json ? "{\"ok\": 1}\n" : "fine\n");
+	render_buf_printf(out, json ? "{\"ok\": 1}\n" : "fine\n");
 }
 
 static void
@@ -284,11 +284,11 @@ static const struct {
 static atomic_int answer;
 
 static void
-hostile_status(void *arg, bool json, struct expo_buf *out)
+hostile_status(void *arg, bool json, struct render_buf *out)
 {
 	(void)arg;
 	(void)json;
-	expo_buf_printf(out, "%s", hostile[atomic_load(&answer)].answer);
+	render_buf_printf(out, "%s", hostile[atomic_load(&answer)].answer);
 }
 
 static atomic_bool serving;

@@ -1,4 +1,4 @@
-/* check_handoff.c - the handoff's wire format (handoff.c), its checks on
+/* check_handoff.c - the handoff's wire format (handoff_wire.c), its checks on
  * what arrives, the channel messages, and restartjob.c's test seam. */
 #include "config.h"
 
@@ -12,10 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "carry.h"
+#include "handoff_worker.h"
 #include "conn.h"
-#include "handoff.h"
-#include "proxyin.h"
+#include "handoff_wire.h"
+#include "proxy_conn.h"
 #include "restartjob.h"
 #include "suites.h"
 #include "util.h"
@@ -83,7 +83,7 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
-/* Offsets in the format (handoff.c): header 16 bytes, then per record
+/* Offsets in the format (handoff_wire.c): header 16 bytes, then per record
  * u64 id, bytes, start_us, idle_ms (32), u32 pend_len (32), u16 flags (36),
  * u8 peerlen (38), u8 proxylen (39), peer (40), proxy (68), pend (96). */
 #define H		16
@@ -300,7 +300,7 @@ START_TEST(test_carry_in_refuses)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	fds[0] = handoff_encode(v, 2);		/* two records, one socket */
 	fds[1] = sv[0];
-	ck_assert_int_eq(carry_in(fds, 2, 0, out, &why), -1);
+	ck_assert_int_eq(handoff_worker_in(fds, 2, 0, out, &why), -1);
 	ck_assert_str_eq(why, "not a TCP connection");
 	ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1);	/* taken and closed */
 	close(sv[1]);
@@ -308,7 +308,7 @@ START_TEST(test_carry_in_refuses)
 END_TEST
 
 /* A connected TCP socket on loopback (the other end and the listener are
- * closed: carry_in() asks only that it is one). */
+ * closed: handoff_worker_in() asks only that it is one). */
 static int
 tcp_socket(void)
 {
@@ -364,7 +364,7 @@ START_TEST(test_carry_keeps_the_balancer)
 	ck_assert_int_ne(fds[0], -1);
 	fds[1] = tcp_socket();
 	fds[2] = tcp_socket();
-	ck_assert_int_eq(carry_in(fds, 3, 0, out, &why), 2);
+	ck_assert_int_eq(handoff_worker_in(fds, 3, 0, out, &why), 2);
 	ck_assert_uint_eq(out[0]->peerlen, sizeof(struct sockaddr_in));
 	ck_assert_uint_eq(ntohl(out[0]->peer.in.sin_addr.s_addr), 0x0a010203);
 	ck_assert_int_eq(ntohs(out[0]->peer.in.sin_port), 4000);
@@ -400,7 +400,7 @@ START_TEST(test_carry_partial_header)
 	int fds[2];
 
 	set_in(&a.peer, &a.peerlen, 0x7f000001, 5555);
-	ck_assert_int_eq(proxyin_start(&a, 1000), 0);
+	ck_assert_int_eq(proxy_conn_start(&a, 1000), 0);
 	memcpy(a.px->buf, part, strlen(part));
 	a.px->len = strlen(part);
 	a.last_ms = 400;
@@ -409,14 +409,14 @@ START_TEST(test_carry_partial_header)
 	ck_assert_uint_eq(handoff_owed(&v[0]), 0);
 	fds[0] = handoff_encode(v, 1);
 	fds[1] = tcp_socket();
-	ck_assert_int_eq(carry_in(fds, 2, 5000, out, &why), 1);
+	ck_assert_int_eq(handoff_worker_in(fds, 2, 5000, out, &why), 1);
 	ck_assert_ptr_nonnull(out[0]->px);
 	ck_assert_uint_eq(out[0]->px->len, strlen(part));
 	ck_assert(memcmp(out[0]->px->buf, part, strlen(part)) == 0);
 	ck_assert_ptr_null(out[0]->pend);
 	ck_assert_uint_eq(out[0]->last_ms, 4400);	/* came 600 ms ago */
 	close(out[0]->fd);
-	proxyin_end(out[0]);
+	proxy_conn_end(out[0]);
 	free(out[0]);
 
 	buf = encode(v, 1, &len);
@@ -436,7 +436,7 @@ START_TEST(test_carry_partial_header)
 	expect_bad(buf, len, 1, "impossible PROXY header");
 	free(buf);
 	free(big);
-	proxyin_end(&a);
+	proxy_conn_end(&a);
 }
 END_TEST
 

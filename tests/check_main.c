@@ -203,13 +203,13 @@ main(void)
 	srunner_add_suite(sr, connlog_suite());
 	srunner_add_suite(sr, control_suite());
 	srunner_add_suite(sr, detach_suite());
-	srunner_add_suite(sr, expo_suite());
+	srunner_add_suite(sr, render_suite());
 	srunner_add_suite(sr, fault_suite());
 	srunner_add_suite(sr, handoff_suite());
 	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, journal_suite());
 	srunner_add_suite(sr, proxy_suite());
-	srunner_add_suite(sr, proxyin_suite());
+	srunner_add_suite(sr, proxy_conn_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, metrics_suite());
 	srunner_add_suite(sr, listen_suite());
@@ -226,7 +226,7 @@ main(void)
 	srunner_add_suite(sr, title_suite());
 	srunner_add_suite(sr, udp_suite());
 	srunner_add_suite(sr, logq_suite());
-	srunner_add_suite(sr, dgram_suite());
+	srunner_add_suite(sr, udp_batch_suite());
 	srunner_add_suite(sr, pktinfo_suite());
 #endif
 #ifdef SUITES_INTEGRATION

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "channel.h"
-#include "expo.h"
+#include "render.h"
 #include "metrics.h"
 #include "stats.h"
 #include "suites.h"
@@ -29,9 +29,9 @@ reply(const char *req)
 {
 	static struct chan_page page;		/* all zero: no worker yet */
 	static struct stats_snapshot snap;
-	static struct expo_buf out;
+	static struct render_buf out;
 
-	expo_buf_free(&out);
+	render_buf_free(&out);
 	metrics_http_reply(&page, &snap, req, &out);
 	ck_assert(!out.oom);
 	return out.p;

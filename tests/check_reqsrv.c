@@ -38,11 +38,11 @@ line(const char *buf, size_t len)
 
 /* The reply: how long the request was. */
 static void
-reply(void *arg, const char *req, size_t len, struct expo_buf *out)
+reply(void *arg, const char *req, size_t len, struct render_buf *out)
 {
 	(void)arg;
 	(void)req;
-	expo_buf_printf(out, "%zu\n", len);
+	render_buf_printf(out, "%zu\n", len);
 }
 
 static void

@@ -1,6 +1,6 @@
 /* check_udp.c - the loop guard and datagram echo on loopback; batches
  * judged datagram by datagram and sent in order, through scripted
- * recvmmsg/sendmmsg (dgram_ops). */
+ * recvmmsg/sendmmsg (udp_batch_ops). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -14,7 +14,7 @@
 #include "admit.h"
 #include "conf.h"
 #include "conn.h"
-#include "dgram.h"
+#include "udp_batch.h"
 #include "source.h"
 #include "udp.h"
 #include "suites.h"
@@ -55,12 +55,12 @@ static int
 echo_with(int fd, size_t slotlen, const struct admit_policy *p,
     struct udp_counters *cnt)
 {
-	struct dgram_batch b;
+	struct udp_batch b;
 	int rc;
 
-	ck_assert_int_eq(dgram_init(&b, UDP_BATCH, slotlen), 0);
+	ck_assert_int_eq(udp_batch_init(&b, UDP_BATCH, slotlen), 0);
 	rc = udp_echo(fd, &b, p, cnt);
-	dgram_free(&b);
+	udp_batch_free(&b);
 	return rc;
 }
 
@@ -317,7 +317,7 @@ fake_send(int fd, struct mmsghdr *v, unsigned n, int flags)
 	return (int)take;
 }
 
-static const struct dgram_ops fake_ops = { fake_recv, fake_send };
+static const struct udp_batch_ops fake_ops = { fake_recv, fake_send };
 
 static void
 fake_reset(const struct fake_dg *in, unsigned n, const int *script,
@@ -336,13 +336,13 @@ fake_reset(const struct fake_dg *in, unsigned n, const int *script,
 static int
 fake_echo(const struct admit_policy *p, struct udp_counters *cnt)
 {
-	struct dgram_batch b;
+	struct udp_batch b;
 	int rc;
 
-	ck_assert_int_eq(dgram_init(&b, UDP_BATCH, 100), 0);
+	ck_assert_int_eq(udp_batch_init(&b, UDP_BATCH, 100), 0);
 	b.ops = &fake_ops;
 	rc = udp_echo(-1, &b, p, cnt);
-	dgram_free(&b);
+	udp_batch_free(&b);
 	return rc;
 }
 

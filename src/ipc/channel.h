@@ -17,7 +17,7 @@
 
 /* Orders, one-byte messages on the channel (a SOCK_SEQPACKET socketpair)
  * from master to worker.  EOF means the master is gone: exit now.  The
- * messages that carry connections both ways are handoff.h's. */
+ * messages that carry connections both ways are handoff_wire.h's. */
 #define CHAN_CMD_DRAIN		'D'	/* stop accepting, finish, exit */
 #define CHAN_CMD_QUIT		'Q'	/* exit now */
 #define CHAN_CMD_UNHEALTHY	'U'	/* stopping soon: fail balancer health checks */

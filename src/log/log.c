@@ -146,7 +146,7 @@ log_stderr_is_journal(void)
 }
 
 static int
-dgram_to(const char *path)
+udp_batch_to(const char *path)
 {
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -180,7 +180,7 @@ log_init(enum log_target t, const char *ident)
 	target = log_stderr_is_journal() ? LOG_TO_JOURNAL : t;
 	switch (target) {
 	case LOG_TO_JOURNAL:
-		if ((fd = dgram_to(JOURNAL_SOCKET)) != -1) {
+		if ((fd = udp_batch_to(JOURNAL_SOCKET)) != -1) {
 			out_fd = fd;
 			break;
 		}
@@ -193,7 +193,7 @@ log_init(enum log_target t, const char *ident)
 			out_fd = fd;
 		break;
 	case LOG_TO_SYSLOG:
-		out_fd = dgram_to(SYSLOG_SOCKET);	/* -1: nowhere to log */
+		out_fd = udp_batch_to(SYSLOG_SOCKET);	/* -1: nowhere to log */
 		break;
 	}
 }

@@ -33,7 +33,7 @@
 #include "notify.h"
 #include "observe.h"
 #include "pool.h"
-#include "relay.h"
+#include "handoff_master.h"
 #include "source.h"
 #include "title.h"
 #include "util.h"
@@ -171,7 +171,7 @@ prepare_workers(struct master *m)
 {
 	int n = 0, own[] = { m->sigfd, m->pidfd, detach_fd(), m->pool.page_fd };
 	int *v = realloc(m->close_fds, (nitems(own) + OBSERVE_MAX_FDS +
-	    m->relay.stored.n + 1) * sizeof(*v));
+	    m->handoff.stored.n + 1) * sizeof(*v));
 
 	if (v == NULL)
 		fatal("descriptors for workers to close");
@@ -180,8 +180,8 @@ prepare_workers(struct master *m)
 		if (own[i] != -1)
 			v[n++] = own[i];
 	n += (int)observe_fds(&m->obs, v + n);
-	for (size_t i = 0; i < m->relay.stored.n; i++)
-		v[n++] = m->relay.stored.v[i].fd;
+	for (size_t i = 0; i < m->handoff.stored.n; i++)
+		v[n++] = m->handoff.stored.v[i].fd;
 	v[n] = -1;
 }
 
@@ -266,7 +266,7 @@ reap(struct master *m)
 		bool killed = pool_killed(s);
 
 		source_forget_slot(m->sources, i);
-		relay_on_channel(&m->relay, i, m->generation);	/* its last batch */
+		handoff_master_on_channel(&m->handoff, i, m->generation);	/* its last batch */
 		pool_describe_status(status, how, sizeof(how));
 		if (s->state == SLOT_DRAINING || m->stopping) {
 			if (pool_is_crash(status) && !killed)
@@ -372,7 +372,7 @@ wait_turn(struct master *m)
 	m->now_ms = now_coarse_ms();
 	for (nfds_t k = chans; k < n; k++)
 		if (pfd[k].revents & POLLIN)
-			relay_on_channel(&m->relay, slot_of[k], m->generation);
+			handoff_master_on_channel(&m->handoff, slot_of[k], m->generation);
 	read_signals(m);
 	observe_run(&m->obs, m->now_ms);
 }
@@ -398,11 +398,11 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		if (m->stopping)
 			master_kill_overdue(m);
 		else {
-			bool stored = m->relay.stored.n > 0;
+			bool stored = m->handoff.stored.n > 0;
 			master_respawn(m);
-			relay_tick(&m->relay, m->generation, m->now_ms +
+			handoff_master_tick(&m->handoff, m->generation, m->now_ms +
 			    m->conf->shutdown_timeout_ms + DRAIN_GRACE_MS);
-			if (stored && m->relay.stored.n == 0)
+			if (stored && m->handoff.stored.n == 0)
 				prepare_workers(m);	/* given out */
 		}
 	}

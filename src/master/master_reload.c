@@ -101,7 +101,7 @@ reload(struct master *m)
 		    path ? path : "the built-in configuration");
 	conf_free(m->conf);
 	m->conf = c;	/* workers forked from now on start from it */
-	m->relay.hold_ms = c->shutdown_timeout_ms;
+	m->handoff.hold_ms = c->shutdown_timeout_ms;
 	master_keep_conf(c);
 	log_setlevel(c->log_level);
 
@@ -112,7 +112,7 @@ reload(struct master *m)
 	health_new_generation(&m->health);
 	master_respawn(m);
 	/* ... and hands its connections over once a new worker is ready
-	 * (relay_tick()); until then, or if it cannot, it drains as before. */
+	 * (handoff_master_tick()); until then, or if it cannot, it drains as before. */
 	for (int i = 0; i < m->pool.hw; i++)
 		if (m->pool.slot[i].generation != m->generation) {
 			bool was_running = m->pool.slot[i].state == SLOT_RUNNING;

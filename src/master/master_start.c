@@ -21,7 +21,7 @@
 #include "observe.h"
 #include "pidfile.h"
 #include "pool.h"
-#include "relay.h"
+#include "handoff_master.h"
 #include "source.h"
 #include "util.h"
 
@@ -94,13 +94,13 @@ open_listeners(struct master *m, char *err, size_t errlen)
 
 	/* Connections parked by the process before us come first: after
 	 * listen_from_systemd() the names are gone from the environment. */
-	if (fdstore_collect(&m->relay.stored, warn_stored) == -1) {
+	if (fdstore_collect(&m->handoff.stored, warn_stored) == -1) {
 		snprintf(err, errlen, "stored connections: out of memory");
 		return -1;
 	}
-	if (m->relay.stored.n > 0)
+	if (m->handoff.stored.n > 0)
 		log_info("%zu connection%s taken back from systemd's store",
-		    m->relay.stored.n, plural(m->relay.stored.n));
+		    m->handoff.stored.n, plural(m->handoff.stored.n));
 	n = listen_from_systemd(&m->ls, err, errlen);
 
 	if (n == -1)
@@ -151,8 +151,8 @@ master_start(struct master *m, struct conf *conf,
 	m->opts = opts;
 	m->pidfd = -1;
 	m->now_ms = now_coarse_ms();
-	relay_init(&m->relay, &m->pool);
-	m->relay.hold_ms = conf->shutdown_timeout_ms;
+	handoff_master_init(&m->handoff, &m->pool);
+	m->handoff.hold_ms = conf->shutdown_timeout_ms;
 	notify_init();
 	raise_nofile();
 	if ((m->sigfd = master_signals_open()) == -1)
@@ -162,7 +162,7 @@ master_start(struct master *m, struct conf *conf,
 	if (open_listeners(m, err, sizeof(err)) == -1 ||
 	    open_tables(m, err, sizeof(err)) == -1 ||
 	    observe_open(&m->obs, conf, m->pool.shared, err, sizeof(err)) == -1) {
-		relay_abandon(&m->relay);
+		handoff_master_abandon(&m->handoff);
 		listen_close_all(&m->ls);
 		pidfile_remove(conf->pidfile, m->pidfd);
 		return startup_fail(err);

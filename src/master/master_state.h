@@ -20,7 +20,7 @@
 #include "master.h"
 #include "observe.h"
 #include "pool.h"
-#include "relay.h"
+#include "handoff_master.h"
 #include "source.h"
 
 #define DRAIN_GRACE_MS		2000	/* past shutdown_timeout, SIGKILL */
@@ -31,7 +31,7 @@ struct master {
 	struct listeners		 ls;
 	bool				 activated;	/* sockets from systemd */
 	struct pool			 pool;
-	struct relay			 relay;		/* connections handed over */
+	struct handoff_master		 handoff;	/* connections handed over */
 	struct source_shared		*sources;
 	int				 sigfd;
 	int				 pidfd;

@@ -22,7 +22,7 @@
 #include "observe.h"
 #include "pidfile.h"
 #include "pool.h"
-#include "relay.h"
+#include "handoff_master.h"
 #include "util.h"
 
 static void
@@ -31,7 +31,7 @@ begin_stop(struct master *m, bool now)
 	uint64_t timeout = now ? 0 : m->conf->shutdown_timeout_ms;
 	/* A restart: the connections wait in systemd's store for the next
 	 * process (fdstore.h); workers that cannot hand over drain. */
-	bool park = !now && !m->stopping && relay_should_park();
+	bool park = !now && !m->stopping && handoff_master_should_park();
 	int alive = pool_count_alive(&m->pool);
 
 	log_info("%s: %d worker%s", now ? "quitting" : "stopping gracefully",
@@ -45,8 +45,8 @@ begin_stop(struct master *m, bool now)
 	m->stopping = true;
 	m->stop_deadline_ms = m->now_ms + timeout + DRAIN_GRACE_MS;
 	health_status_now(&m->health);	/* with EXTEND_TIMEOUT_USEC */
-	m->relay.parking = park;
-	relay_release_held(&m->relay);	/* no new generation will come */
+	m->handoff.parking = park;
+	handoff_master_release_held(&m->handoff);	/* no new generation will come */
 	for (int i = 0; i < m->pool.hw; i++) {
 		if (now)
 			pool_quit(&m->pool, i, m->stop_deadline_ms);
@@ -82,7 +82,7 @@ master_stop_if_asked(struct master *m)
 	if (m->sig_quit)
 		begin_stop(m, true);
 	else if (m->sig_stop && !m->stopping && m->stop_at_ms == 0 &&
-	    m->conf->stop_delay_ms > 0 && !relay_should_park())
+	    m->conf->stop_delay_ms > 0 && !handoff_master_should_park())
 		announce_stop(m);	/* a restart parks at once instead */
 	else if (m->sig_stop && !m->stopping)
 		begin_stop(m, false);	/* a second SIGTERM in the delay: now */
@@ -108,8 +108,8 @@ master_finish(struct master *m)
 {
 	int rc = m->exit_code;
 
-	relay_abandon(&m->relay);	/* never given: no worker came up */
-	if (m->relay.parking && fdstore_sync() == -1)
+	handoff_master_abandon(&m->handoff);	/* never given: no worker came up */
+	if (m->handoff.parking && fdstore_sync() == -1)
 		log_warnx("systemd did not confirm the stored connections");
 	log_info("stopped; %lu log lines dropped", log_dropped_total());
 	log_drain(1000);

@@ -53,7 +53,7 @@ enum slot_kill {
 	SLOT_KILL_FINAL,	/* SIGKILL sent */
 };
 
-/* Handing connections over instead of draining them (handoff.h). */
+/* Handing connections over instead of draining them (handoff_wire.h). */
 enum slot_handoff {
 	SLOT_HANDOFF_NONE,
 	SLOT_HANDOFF_WANTED,	/* draining; ordered once a new worker is ready */

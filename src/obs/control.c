@@ -24,7 +24,7 @@ line_complete(const char *buf, size_t len)
 }
 
 static void
-answer(void *arg, const char *req, size_t len, struct expo_buf *out)
+answer(void *arg, const char *req, size_t len, struct render_buf *out)
 {
 	struct control *c = arg;
 
@@ -35,13 +35,13 @@ answer(void *arg, const char *req, size_t len, struct expo_buf *out)
 	else if (len == 11 && memcmp(req, "status json", 11) == 0)
 		c->status(c->arg, true, out);
 	else if (len == 6 && memcmp(req, "health", 6) == 0)
-		expo_buf_printf(out, c->stopping ? "stopping\n" : "serving\n");
+		render_buf_printf(out, c->stopping ? "stopping\n" : "serving\n");
 	else
-		expo_buf_printf(out, "error: unknown request (try \"status\")\n");
+		render_buf_printf(out, "error: unknown request (try \"status\")\n");
 }
 
 void
-control_init(struct control *c, void (*status)(void *, bool, struct expo_buf *),
+control_init(struct control *c, void (*status)(void *, bool, struct render_buf *),
     void *arg)
 {
 	memset(c, 0, sizeof(*c));

@@ -29,13 +29,13 @@ struct control {
 	ino_t		 ino;		/* ours is ever unlinked */
 	struct reqsrv	 srv;
 	/* the reply to "status" (json false) or "status json" */
-	void		(*status)(void *arg, bool json, struct expo_buf *out);
+	void		(*status)(void *arg, bool json, struct render_buf *out);
 	void		*arg;
 	bool		 stopping;	/* "health" answers "stopping" */
 };
 
 void	control_init(struct control *c,
-	    void (*status)(void *, bool, struct expo_buf *), void *arg);
+	    void (*status)(void *, bool, struct render_buf *), void *arg);
 /* From now on "health" answers "stopping" instead of "serving": a routing
  * daemon's check withdraws the host before the drain (echod(8)). */
 void	control_stopping(struct control *c);

@@ -42,7 +42,7 @@ wait_fd(int fd, short events, uint64_t deadline_ms)
 
 /*
  * Writes what the socket said: printable ASCII, tabs and newlines as they
- * are, any other byte as \xNN.  echod sends nothing else (expo.c), but
+ * are, any other byte as \xNN.  echod sends nothing else (render.c), but
  * whatever answers on the path is another process, and this goes to a
  * terminal.  A failure of out stays in ferror(), which the caller checks.
  */

@@ -21,7 +21,7 @@
 
 #include "channel.h"
 #include "conf.h"
-#include "expo.h"
+#include "render.h"
 #include "fault.h"
 #include "health.h"
 #include "log.h"
@@ -113,10 +113,10 @@ metrics_http_complete(const char *buf, size_t len)
 }
 
 static void
-http_reply(struct expo_buf *out, const char *status, const char *type,
-    const struct expo_buf *body)
+http_reply(struct render_buf *out, const char *status, const char *type,
+    const struct render_buf *body)
 {
-	expo_buf_printf(out, "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
+	render_buf_printf(out, "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s", status, type,
 	    body->len, (int)body->len, body->p ? body->p : "");
 }
@@ -136,23 +136,23 @@ wants_metrics(const char *req)
 
 void
 metrics_http_reply(const struct chan_page *page, struct stats_snapshot *snap,
-    const char *req, struct expo_buf *out)
+    const char *req, struct render_buf *out)
 {
-	struct expo_buf body = { 0 };
+	struct render_buf body = { 0 };
 
 	if (!wants_metrics(req)) {
-		expo_buf_printf(&body, "404 not found: only GET /metrics is served\n");
+		render_buf_printf(&body, "404 not found: only GET /metrics is served\n");
 		http_reply(out, "404 Not Found", "text/plain; charset=utf-8", &body);
 	} else if (stats_read(page, snap) == -1) {
-		expo_buf_printf(&body, "the counters are busy; try again\n");
+		render_buf_printf(&body, "the counters are busy; try again\n");
 		http_reply(out, "503 Service Unavailable",
 		    "text/plain; charset=utf-8", &body);
-	} else if (expo_prom(snap, &body) == 0) {
+	} else if (render_prom(snap, &body) == 0) {
 		http_reply(out, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
 		    &body);
 	} else
 		out->oom = true;
-	expo_buf_free(&body);
+	render_buf_free(&body);
 }
 
 /* ---- the metrics process ----------------------------------------------- */
@@ -161,7 +161,7 @@ static const struct chan_page	*child_page;
 static struct stats_snapshot	*child_snap;
 
 static void
-serve(void *arg, const char *req, size_t len, struct expo_buf *out)
+serve(void *arg, const char *req, size_t len, struct render_buf *out)
 {
 	(void)arg;
 	(void)len;

@@ -100,9 +100,9 @@ uint64_t metrics_next_respawn(const struct metrics *);
 /* The HTTP side, on its own for the tests: the length of a whole request
  * head in buf (0: not yet), and the reply to one. */
 size_t	metrics_http_complete(const char *buf, size_t len);
-struct expo_buf;
+struct render_buf;
 struct stats_snapshot;
 void	metrics_http_reply(const struct chan_page *, struct stats_snapshot *,
-	    const char *req, struct expo_buf *out);
+	    const char *req, struct render_buf *out);
 
 #endif

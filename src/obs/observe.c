@@ -2,7 +2,7 @@
  * observe.c - the master's side of --status and the metrics: opening,
  * reloading and closing the control socket and the metrics sockets, and
  * the control socket's answer, a snapshot of the counters (stats.h)
- * rendered by expo.c.
+ * rendered by render.c.
  */
 #include "config.h"
 
@@ -13,7 +13,7 @@
 
 #include "conf.h"
 #include "ctlrecord.h"
-#include "expo.h"
+#include "render.h"
 #include "log.h"
 #include "observe.h"
 #include "stats.h"
@@ -26,21 +26,21 @@ note_metrics(bool added, const struct listener *l)
 }
 
 static void
-status(void *arg, bool json, struct expo_buf *out)
+status(void *arg, bool json, struct render_buf *out)
 {
 	struct observe *o = arg;
 	const struct conf *c = o->conf;
-	struct expo_fallback fb = {
+	struct render_fallback fb = {
 		.file = c->path ? c->path : "the file", .reason = c->fallback,
 	};
-	const struct expo_fallback *fp = c->fallback != NULL ? &fb : NULL;
+	const struct render_fallback *fp = c->fallback != NULL ? &fb : NULL;
 
 	if (stats_read(o->page, o->snap) == -1)
-		expo_buf_printf(out, "error: the counters are busy; try again\n");
+		render_buf_printf(out, "error: the counters are busy; try again\n");
 	else if (json)
-		(void)expo_json(o->snap, fp, now_wall_ms(), out);
+		(void)render_json(o->snap, fp, now_wall_ms(), out);
 	else
-		(void)expo_text(o->snap, fp, now_wall_ms(), out);
+		(void)render_text(o->snap, fp, now_wall_ms(), out);
 }
 
 /* Out of descriptors, the control socket rests (reqsrv.c): said once per

@@ -25,7 +25,7 @@ struct reqsrv_client {
 	char		*in;		/* max_request + 1 */
 	size_t		 inlen;
 	size_t		 seen;		/* of in, shown to complete() already */
-	struct expo_buf	 out;
+	struct render_buf	 out;
 	size_t		 sent;
 };
 
@@ -47,7 +47,7 @@ drop(struct reqsrv_client *c)
 	if (c->fd != -1)
 		close(c->fd);
 	free(c->in);
-	expo_buf_free(&c->out);
+	render_buf_free(&c->out);
 	*c = (struct reqsrv_client){ .state = C_FREE, .fd = -1 };
 }
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "expo.h"
+#include "render.h"
 
 #define REQSRV_MAX_LISTENERS	16
 #define REQSRV_ACCEPTS_PER_TURN	256
@@ -41,7 +41,7 @@ struct reqsrv {
 	size_t		(*complete)(const char *buf, size_t len);
 	/* Appends the reply to req (len bytes, NUL-terminated) to out. */
 	void		(*reply)(void *arg, const char *req, size_t len,
-			    struct expo_buf *out);
+			    struct render_buf *out);
 	void		*arg;
 	/* Optional: hears that accept() failed for want of resources (err,
 	 * once per spell) and that it works again (0), for the caller to log. */

@@ -1,7 +1,7 @@
 /*
  * fdstore.c - parking connections with systemd across a restart, and
  * taking them back.  Only the master speaks to systemd (NotifyAccess=main):
- * workers hand their connections to it first (handoff.h).
+ * workers hand their connections to it first (handoff_wire.h).
  */
 #include "config.h"
 

@@ -5,7 +5,7 @@
  *
  * Each connection's socket is stored under its own name, "echod-c-<id>"
  * (FDSTOREREMOVE removes by name, so one name per connection), and the
- * state of up to HANDOFF_MAX_CONNS of them (handoff.h) in a sealed memfd
+ * state of up to HANDOFF_MAX_CONNS of them (handoff_wire.h) in a sealed memfd
  * beside them, "echod-s-<id>", whose records carry the ids.  systemd does
  * not acknowledge FDSTORE=1: echod stores at most $FDSTORE descriptors
  * (the unit sets it to FileDescriptorStoreMax=, as systemd 254 does
@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "handoff.h"
+#include "handoff_wire.h"
 
 #define FDSTORE_CONN_PREFIX	"echod-c-"
 #define FDSTORE_STATE_PREFIX	"echod-s-"

@@ -137,7 +137,7 @@ pktinfo_put(void *buf, sa_family_t to, const struct pktinfo *pi)
 {
 	struct cmsghdr *cm = buf;
 
-	/* zeroed padding: dgram.c compares messages byte for byte */
+	/* zeroed padding: udp_batch.c compares messages byte for byte */
 	memset(buf, 0, PKTINFO_TX_SPACE);
 	if (pi->family == AF_INET) {
 		uint32_t a = ntohl(pi->addr.v4.s_addr);

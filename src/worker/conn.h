@@ -82,7 +82,7 @@ void		conn_release(struct conn *);	/* frees the remainder */
 /*
  * Connections linked through their prev and next, oldest first by last_ms:
  * a worker's open ones by last progress, and those waiting for their PROXY
- * header (proxyin.h) by when they came, so by deadline.  A connection is
+ * header (proxy_conn.h) by when they came, so by deadline.  A connection is
  * on one list at a time.  Inline: a worker moves a connection to the tail
  * on every event.
  */

@@ -9,7 +9,7 @@
 #include "addr.h"
 #include "admit.h"
 #include "conn.h"
-#include "dgram.h"
+#include "udp_batch.h"
 #include "log.h"
 #include "logbudget.h"
 #include "udp.h"
@@ -75,13 +75,13 @@ log_denied(const struct admit_policy *p, const struct sockaddr *from,
 
 /* Judges datagram i of the batch, and queues its echo if it passes. */
 static void
-judge(struct dgram_batch *b, unsigned i, const struct admit_policy *policy,
+judge(struct udp_batch *b, unsigned i, const struct admit_policy *policy,
     struct udp_counters *cnt)
 {
-	const struct sockaddr *from = dgram_from(b, i);
+	const struct sockaddr *from = udp_batch_from(b, i);
 	enum admit_verdict v;
 
-	if (!dgram_whole(b, i)) {
+	if (!udp_batch_whole(b, i)) {
 		cnt->truncated++;
 		return;
 	}
@@ -98,18 +98,18 @@ judge(struct dgram_batch *b, unsigned i, const struct admit_policy *policy,
 			cnt->limited++;
 		return;
 	}
-	dgram_queue(b, i);
+	udp_batch_queue(b, i);
 }
 
 int
-udp_echo(int fd, struct dgram_batch *b, const struct admit_policy *policy,
+udp_echo(int fd, struct udp_batch *b, const struct admit_policy *policy,
     struct udp_counters *cnt)
 {
 	int rounds = 0, errs = 0;
 
 	while (rounds < UDP_ROUNDS) {
-		struct dgram_sent r;
-		int n = dgram_recv(fd, b);
+		struct udp_batch_sent r;
+		int n = udp_batch_recv(fd, b);
 
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -124,7 +124,7 @@ udp_echo(int fd, struct dgram_batch *b, const struct admit_policy *policy,
 		}
 		for (unsigned i = 0; i < (unsigned)n; i++)
 			judge(b, i, policy, cnt);
-		r = dgram_send(fd, b);
+		r = udp_batch_send(fd, b);
 		cnt->echoed += r.sent;
 		cnt->bytes += r.bytes;
 		cnt->dropped += r.dropped;

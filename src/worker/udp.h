@@ -13,7 +13,7 @@
 #define UDP_ROUNDS		4	/* full batches per wake-up, for fairness */
 
 struct admit_policy;
-struct dgram_batch;
+struct udp_batch;
 
 struct udp_counters {
 	uint64_t	echoed;		/* datagrams sent back */
@@ -38,7 +38,7 @@ void	udp_log_counters(const struct udp_counters *);
  */
 bool	udp_source_allowed(const struct sockaddr *);
 /*
- * Echoes the datagrams waiting on fd, a batch (dgram.h) at a time, up to
+ * Echoes the datagrams waiting on fd, a batch (udp_batch.h) at a time, up to
  * UDP_ROUNDS batches while they come full; a datagram larger than the
  * batch's slots (UDP_MAX_DATAGRAM bytes hold any) is dropped, never echoed
  * cut short.  Each one passes the loop guard, then admission (admit.h)
@@ -47,7 +47,7 @@ bool	udp_source_allowed(const struct sockaddr *);
  * Returns 0 when the queue was emptied, 1 when datagrams may be left after
  * UDP_ROUNDS full batches, or -1 with errno on a socket error.
  */
-int	udp_echo(int fd, struct dgram_batch *, const struct admit_policy *,
+int	udp_echo(int fd, struct udp_batch *, const struct admit_policy *,
 	    struct udp_counters *);
 
 #endif

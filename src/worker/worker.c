@@ -32,13 +32,13 @@
 #include "channel.h"
 #include "conn.h"
 #include "connlog.h"
-#include "dgram.h"
+#include "udp_batch.h"
 #include "fault.h"
 #include "gate.h"
-#include "handoff.h"
+#include "handoff_wire.h"
 #include "log.h"
 #include "logbudget.h"
-#include "proxyin.h"
+#include "proxy_conn.h"
 #include "pump.h"
 #include "resolve.h"
 #include "source.h"
@@ -305,7 +305,7 @@ expire(struct worker *w)
 	uint64_t idle = w->conf->idle_timeout_ms;
 	struct conn *c;
 
-	while ((c = proxyin_queue_expired(&w->waiting, w->now_ms)) != NULL)
+	while ((c = proxy_conn_queue_expired(&w->waiting, w->now_ms)) != NULL)
 		worker_drop_waiting(w, c, &w->px.timeouts, "not complete within "
 		    "proxy_timeout");
 	while (w->conns.head && w->conns.head->last_ms + idle <= w->now_ms)
@@ -334,7 +334,7 @@ next_timeout(struct worker *w)
 		t = w->conns.head->last_ms + w->conf->idle_timeout_ms;
 	if (w->draining && w->deadline_ms < t)
 		t = w->deadline_ms;
-	t = proxyin_queue_next_ms(&w->waiting, t);
+	t = proxy_conn_queue_next_ms(&w->waiting, t);
 	t = gate_next_ms(&w->gate, &ld, t);
 	if (w->logs.due_ms != 0 && w->logs.due_ms < t)
 		t = w->logs.due_ms;
@@ -424,9 +424,9 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 		fatal("getrlimit");
 	w->limits_ms = w->now_ms;
 	if (pump_init(&w->pump, w->conf->buffer_size) == -1 ||
-	    dgram_init(&w->dgram, UDP_BATCH, UDP_MAX_DATAGRAM) == -1)
+	    udp_batch_init(&w->dgram, UDP_BATCH, UDP_MAX_DATAGRAM) == -1)
 		fatal("malloc");
-	w->dgram.gso = true;	/* dgram.h: off by itself if refused */
+	w->dgram.gso = true;	/* udp_batch.h: off by itself if refused */
 	if (!pump_spliced(&w->pump))
 		log_warn("no pipe of buffer_size %zu for zero-copy echo (see "
 		    "/proc/sys/fs/pipe-max-size and pipe-user-pages-soft); "

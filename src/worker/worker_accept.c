@@ -2,7 +2,7 @@
  * worker_accept.c - a new connection, from accept() to its first byte
  * echoed: the accept batch (through gate.c), admission (admit.c: access
  * lists, per-source limits) and its refusals, a balancer's connection
- * waiting for its PROXY header (proxyin.c) or dropped without one, and the
+ * waiting for its PROXY header (proxy_conn.c) or dropped without one, and the
  * "connected" line.  What it accepts joins the worker's list (worker.c).
  * It acts on the struct worker of worker_state.h, which worker_main()
  * passes in.
@@ -23,7 +23,7 @@
 #include "conn.h"
 #include "gate.h"
 #include "log.h"
-#include "proxyin.h"
+#include "proxy_conn.h"
 #include "stats.h"
 #include "util.h"
 #include "worker_state.h"
@@ -60,7 +60,7 @@ refuse(struct worker *w, struct conn *c, enum stats_refuse reason,
 	    LOGBUDGET_REFUSAL, &c->peer.sa, c->peerlen, w->now_ms)) {
 		addr_host_port(&c->peer.sa, c->peerlen, host, sizeof(host), &port);
 		log_info("tcp refused %s port %u%s: %s", host, port,
-		    proxyin_via(c, via, sizeof(via)), why);
+		    proxy_conn_via(c, via, sizeof(via)), why);
 	}
 	conn_release(c);	/* a header's trailing data: never echoed */
 	free(c);
@@ -87,7 +87,7 @@ worker_drop_waiting(struct worker *w, struct conn *c, uint64_t *count,
 		log_warnx("tcp %s port %u: closed, PROXY header refused: %s "
 		    "(%llu so far)", host, port, why, (unsigned long long)*count);
 	conn_list_unlink(&w->waiting, c);
-	proxyin_end(c);
+	proxy_conn_end(c);
 	worker_close_fd(w, c);
 	free(c);
 	w->nconns--;
@@ -105,19 +105,19 @@ worker_on_header(struct worker *w, struct conn *c)
 	struct proxy_header h;
 	const char *why = "";
 
-	switch (proxyin_read(c, &h, &why)) {
-	case PROXYIN_MORE:
+	switch (proxy_conn_read(c, &h, &why)) {
+	case PROXY_CONN_MORE:
 		return false;
-	case PROXYIN_SILENT:
+	case PROXY_CONN_SILENT:
 		worker_drop_waiting(w, c, &w->px.health_checks, NULL);
 		return false;
-	case PROXYIN_BAD:
+	case PROXY_CONN_BAD:
 		worker_drop_waiting(w, c, &w->px.bad_headers, why);
 		return false;
-	case PROXYIN_FAIL:
+	case PROXY_CONN_FAIL:
 		worker_drop_waiting(w, c, &w->px.bad_headers, strerror(errno));
 		return false;
-	case PROXYIN_DONE:
+	case PROXY_CONN_DONE:
 		break;
 	}
 	conn_list_unlink(&w->waiting, c);
@@ -177,8 +177,8 @@ worker_on_accept(struct worker *w, const struct listener *l)
 		c->peer = peer;
 		c->peerlen = len;
 		/* a balancer's: admitted on its header's address, later */
-		bool header = proxyin_expected(w->conf, &c->peer.sa);
-		if (header && proxyin_start(c, w->now_ms +
+		bool header = proxy_conn_expected(w->conf, &c->peer.sa);
+		if (header && proxy_conn_start(c, w->now_ms +
 		    w->conf->proxy_timeout_ms) == -1) {
 			close(fd);
 			free(c);
@@ -198,7 +198,7 @@ worker_on_accept(struct worker *w, const struct listener *l)
 		ev.data.ptr = c;
 		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
 			worker_uncount(w, c);
-			proxyin_end(c);
+			proxy_conn_end(c);
 			close(fd);
 			free(c);
 			continue;

@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "admit.h"
-#include "carry.h"
+#include "handoff_worker.h"
 #include "conn.h"
 #include "gate.h"
-#include "handoff.h"
+#include "handoff_wire.h"
 #include "listen.h"
 #include "log.h"
-#include "proxyin.h"
+#include "proxy_conn.h"
 #include "stats.h"
 #include "title.h"
 #include "util.h"
@@ -72,7 +72,7 @@ adopt_one(struct worker *w, struct conn *c)
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
 		worker_uncount(w, c);
 		close(c->fd);
-		proxyin_end(c);
+		proxy_conn_end(c);
 		conn_release(c);
 		free(c);
 		return false;
@@ -94,7 +94,7 @@ worker_adopt(struct worker *w, int *fds, size_t nfds)
 	    *waiting[HANDOFF_MAX_CONNS];
 	size_t nopen = 0, nwaiting = 0;
 	const char *why;
-	int n = carry_in(fds, nfds, w->now_ms, v, &why);
+	int n = handoff_worker_in(fds, nfds, w->now_ms, v, &why);
 
 	if (n == -1) {
 		log_warnx("adopting %zu connections: %s", nfds ? nfds - 1 : 0, why);
@@ -124,7 +124,7 @@ forget(struct worker *w, struct conn *c)
 	worker_uncount(w, c);
 	conn_list_unlink(c->px != NULL ? &w->waiting : &w->conns, c);
 	close(c->fd);
-	proxyin_end(c);
+	proxy_conn_end(c);
 	conn_release(c);
 	free(c);
 	w->nconns--;
@@ -151,7 +151,7 @@ worker_hand_over(struct worker *w)
 			v[n++] = c;
 		for (c = w->waiting.head; c && n < nitems(v); c = c->next)
 			v[n++] = c;
-		rc = carry_out(w->cmd_fd, v, n, w->now_ms, worker_on_message, w);
+		rc = handoff_worker_out(w->cmd_fd, v, n, w->now_ms, worker_on_message, w);
 		if (rc != 1) {
 			if (rc == -1)
 				log_warn("handing %zu connection%s over", n,

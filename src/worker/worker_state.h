@@ -18,13 +18,13 @@
 #include "channel.h"
 #include "conf.h"
 #include "conn.h"
-#include "dgram.h"
+#include "udp_batch.h"
 #include "fault.h"
 #include "gate.h"
 #include "listen.h"
 #include "log.h"
 #include "logbudget.h"
-#include "proxyin.h"
+#include "proxy_conn.h"
 #include "pump.h"
 #include "source.h"
 #include "stats.h"
@@ -52,7 +52,7 @@ struct worker {
 	struct pump		 pump;		/* one round's pipe and buffer, shared by all */
 	int			 nfirst;	/* last turn's events before the
 						 * streams (turn.h) */
-	struct dgram_batch	 dgram;		/* UDP: one batch's slots */
+	struct udp_batch	 dgram;		/* UDP: one batch's slots */
 	bool			 draining;
 	bool			 unhealthy;	/* stop_delay: fail health checks */
 	uint64_t		 deadline_ms;	/* draining: shut, then close what is left */
@@ -66,7 +66,7 @@ struct worker {
 	uint64_t		 limits_ms;	/* when they were last compared */
 	struct conn_list	 conns;		/* by last progress, oldest first */
 	struct conn_list	 waiting;	/* for their PROXY header, by deadline */
-	struct proxyin_counters	 px;
+	struct proxy_conn_counters	 px;
 	struct udp_counters	 udp;
 	struct logbudget	 logs;		/* lines about sources (logbudget.h) */
 	struct stats_counts	 count;	/* closes, refusals, fills; the rest

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "proxy_header.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "proxy_header.h"
 #include "suites.h"
 
 static const uint8_t sig[12] = {
@@ -373,7 +373,7 @@ END_TEST
 Suite *
 proxy_suite(void)
 {
-	Suite *s = suite_create("proxy");
+	Suite *s = suite_create("proxy_header");
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_test(tc, test_v1_examples);

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "expo.h"
+#include "render.h"
 #include "stats.h"
 #include "suites.h"
 #include "util.h"
 
 static struct stats_snapshot snap;
-static struct expo_buf b;
+static struct render_buf b;
 
 /* Two workers: one serving, one draining. */
 static void
@@ -52,12 +52,12 @@ setup(void)
 static void
 teardown(void)
 {
-	expo_buf_free(&b);
+	render_buf_free(&b);
 }
 
 START_TEST(test_text)
 {
-	ck_assert_int_eq(expo_text(&snap, NULL, 1010000, &b), 0);
+	ck_assert_int_eq(render_text(&snap, NULL, 1010000, &b), 0);
 	ck_assert_str_eq(b.p,
 	    "echod 1.2.3, pid 100, up 10s, generation 4, 2 workers\n"
 	    "worker 0: pid 123, generation 4, serving, up 9s, 2 open, 7 accepted, 700 bytes, heartbeat 500ms ago\n"
@@ -76,7 +76,7 @@ START_TEST(test_text_why)
 	snap.totals.refused[STATS_REFUSE_DENY] = 0;
 	snap.totals.refused[STATS_REFUSE_SOURCE_LIMIT] = 1;
 	snap.nworkers = 1;
-	ck_assert_int_eq(expo_text(&snap, NULL, 1010000, &b), 0);
+	ck_assert_int_eq(render_text(&snap, NULL, 1010000, &b), 0);
 	ck_assert_msg(strstr(b.p, ", 1 worker\n") && strstr(b.p,
 	    ", 1 refused, 4 dropped, 6 times full, 3 reloads, 1 worker exit, 0 log lines held back\n"
 	    "refused (connections closed at the door): 1 source_limit\n"
@@ -88,16 +88,16 @@ END_TEST
  * and why, the JSON too, the metrics the page's flag. */
 START_TEST(test_fallback)
 {
-	const struct expo_fallback fb = { "/etc/echod.conf",
+	const struct render_fallback fb = { "/etc/echod.conf",
 	    "/etc/echod.conf:3: workers: must be 1..1024 or auto, got \"lots\"" };
 	char path[] = "/tmp/echod-json-XXXXXX", cmd[400];
 
-	ck_assert_int_eq(expo_text(&snap, &fb, 1010000, &b), 0);
+	ck_assert_int_eq(render_text(&snap, &fb, 1010000, &b), 0);
 	ck_assert_msg(strstr(b.p, "2 workers\nconfig: fallback (/etc/echod.conf "
 	    "refused: /etc/echod.conf:3: workers: must be 1..1024 or auto, got "
 	    "\"lots\"); the last good configuration serves\nworker 0:"), "%s", b.p);
-	expo_buf_free(&b);
-	ck_assert_int_eq(expo_json(&snap, &fb, 1010000, &b), 0);
+	render_buf_free(&b);
+	ck_assert_int_eq(render_json(&snap, &fb, 1010000, &b), 0);
 	int fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write_all(fd, b.p, b.len), 0);
@@ -109,17 +109,17 @@ START_TEST(test_fallback)
 	int rc = system(cmd);
 	unlink(path);
 	ck_assert_msg(rc == 0, "json: %s", b.p);
-	expo_buf_free(&b);
-	ck_assert_int_eq(expo_json(&snap, NULL, 1010000, &b), 0);
+	render_buf_free(&b);
+	ck_assert_int_eq(render_json(&snap, NULL, 1010000, &b), 0);
 	ck_assert_msg(strstr(b.p, "\n  \"config\": {\"fallback\": false},\n"),
 	    "%s", b.p);
-	expo_buf_free(&b);
-	ck_assert_int_eq(expo_prom(&snap, &b), 0);
+	render_buf_free(&b);
+	ck_assert_int_eq(render_prom(&snap, &b), 0);
 	ck_assert_msg(strstr(b.p, "# TYPE echod_config_fallback gauge\n"
 	    "echod_config_fallback 0\n"), "%s", b.p);
-	expo_buf_free(&b);
+	render_buf_free(&b);
 	snap.fallback = true;
-	ck_assert_int_eq(expo_prom(&snap, &b), 0);
+	ck_assert_int_eq(render_prom(&snap, &b), 0);
 	ck_assert_msg(strstr(b.p, "\necho"
 	    "d_config_fallback 1\n"), "%s", b.p);
 }
@@ -138,11 +138,11 @@ START_TEST(test_json_valid)
 			snap.totals.full = 0;
 			strcpy(snap.version, "a\"b\\c\n");
 		} else {
-			expo_buf_free(&b);	/* setup() forgets it */
+			render_buf_free(&b);	/* setup() forgets it */
 			setup();
 		}
-		expo_buf_free(&b);
-		ck_assert_int_eq(expo_json(&snap, NULL, 1010000, &b), 0);
+		render_buf_free(&b);
+		ck_assert_int_eq(render_json(&snap, NULL, 1010000, &b), 0);
 		int fd = mkstemp(path);
 		ck_assert_int_ge(fd, 0);
 		FILE *f = fdopen(fd, "w");
@@ -183,7 +183,7 @@ START_TEST(test_prom)
 
 	snap.reloads[STATS_RELOAD_FAILED] = 2;
 	strcpy(snap.version, "1.0\"x\\");
-	ck_assert_int_eq(expo_prom(&snap, &b), 0);
+	ck_assert_int_eq(render_prom(&snap, &b), 0);
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		snprintf(want, sizeof(want), "# TYPE %s\n", families[i]);
 		char *t = strstr(b.p, want);
@@ -312,13 +312,13 @@ START_TEST(test_hostile_version)
 {
 	const char *vis = hostile[_i].vis;
 	/* the refused file's name and the reason quote the file: any bytes */
-	const struct expo_fallback fb = { hostile[_i].v, hostile[_i].v };
+	const struct render_fallback fb = { hostile[_i].v, hostile[_i].v };
 	char want[512];
 
 	memset(snap.version, 0, sizeof(snap.version));
 	memcpy(snap.version, hostile[_i].v, strlen(hostile[_i].v));
 
-	ck_assert_int_eq(expo_text(&snap, &fb, 1010000, &b), 0);
+	ck_assert_int_eq(render_text(&snap, &fb, 1010000, &b), 0);
 	ck_assert_msg(plain(b.p, b.len), "text: %s", b.p);
 	/* head, config, workers, total and the refused reasons */
 	ck_assert_uint_eq(lines(b.p, b.len), 4 + (size_t)snap.nworkers);
@@ -328,8 +328,8 @@ START_TEST(test_hostile_version)
 	    vis, vis);
 	ck_assert_msg(strstr(b.p, want), "text: %s", b.p);
 
-	expo_buf_free(&b);
-	ck_assert_int_eq(expo_json(&snap, &fb, 1010000, &b), 0);
+	render_buf_free(&b);
+	ck_assert_int_eq(render_json(&snap, &fb, 1010000, &b), 0);
 	ck_assert_msg(plain(b.p, b.len), "json: %s", b.p);
 	snprintf(want, sizeof(want), "\n  \"version\": \"%s\",\n", quoted(vis));
 	ck_assert_msg(strstr(b.p, want), "json: %s", b.p);
@@ -339,8 +339,8 @@ START_TEST(test_hostile_version)
 	    "encoding=\"utf-8\", errors=\"strict\"))'", b.p, b.len) == 0,
 	    "json: %s", b.p);
 
-	expo_buf_free(&b);
-	ck_assert_int_eq(expo_prom(&snap, &b), 0);
+	render_buf_free(&b);
+	ck_assert_int_eq(render_prom(&snap, &b), 0);
 	ck_assert_msg(plain(b.p, b.len), "prom: %s", b.p);
 	const char *info = strstr(b.p, "\nechod_build_info{version=\"");
 	ck_assert_msg(info, "prom: %s", b.p);
@@ -365,17 +365,17 @@ START_TEST(test_version_without_nul)
 	memset(snap.version, 'A', sizeof(snap.version));
 	snprintf(want, sizeof(want), "echod %.*s, pid 100, up 10s,",
 	    (int)sizeof(snap.version), snap.version);
-	ck_assert_int_eq(expo_text(&snap, NULL, 1010000, &b), 0);
+	ck_assert_int_eq(render_text(&snap, NULL, 1010000, &b), 0);
 	ck_assert_msg(strncmp(b.p, want, strlen(want)) == 0, "text: %s", b.p);
-	expo_buf_free(&b);
+	render_buf_free(&b);
 	snprintf(want, sizeof(want), "\"version\": \"%.*s\",",
 	    (int)sizeof(snap.version), snap.version);
-	ck_assert_int_eq(expo_json(&snap, NULL, 1010000, &b), 0);
+	ck_assert_int_eq(render_json(&snap, NULL, 1010000, &b), 0);
 	ck_assert_msg(strstr(b.p, want), "json: %s", b.p);
-	expo_buf_free(&b);
+	render_buf_free(&b);
 	snprintf(want, sizeof(want), "{version=\"%.*s\"} 1\n",
 	    (int)sizeof(snap.version), snap.version);
-	ck_assert_int_eq(expo_prom(&snap, &b), 0);
+	ck_assert_int_eq(render_prom(&snap, &b), 0);
 	ck_assert_msg(strstr(b.p, want), "prom: %s", b.p);
 }
 END_TEST
@@ -390,11 +390,11 @@ START_TEST(test_worker_count_bounded)
 		size_t n = counts[i] < 0 ? 0 : STATS_MAX_WORKERS;
 
 		snap.nworkers = counts[i];
-		expo_buf_free(&b);
-		ck_assert_int_eq(expo_text(&snap, NULL, 1010000, &b), 0);
+		render_buf_free(&b);
+		ck_assert_int_eq(render_text(&snap, NULL, 1010000, &b), 0);
 		ck_assert_uint_eq(lines(b.p, b.len), 3 + n);	/* + refused */
-		expo_buf_free(&b);
-		ck_assert_int_eq(expo_json(&snap, NULL, 1010000, &b), 0);
+		render_buf_free(&b);
+		ck_assert_int_eq(render_json(&snap, NULL, 1010000, &b), 0);
 		snprintf(cmd, sizeof(cmd), "python3 -c 'import json; assert "
 		    "len(json.load(open(\"%%s\"))[\"workers\"]) == %zu'", n);
 		ck_assert_msg(judge(cmd, b.p, b.len) == 0, "json: %.300s", b.p);
@@ -403,9 +403,9 @@ START_TEST(test_worker_count_bounded)
 END_TEST
 
 Suite *
-expo_suite(void)
+render_suite(void)
 {
-	Suite *s = suite_create("expo");
+	Suite *s = suite_create("render");
 	TCase *tc = tcase_create("render");
 
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -1,5 +1,5 @@
 /*
- * proxy.c - the PROXY protocol header parser (v1 text, v2 binary).  It is
+ * proxy_header.c - the PROXY protocol header parser (v1 text, v2 binary).  It is
  * called again with every read until it decides, so each step works on a
  * prefix: a field that has not ended yet is checked as far as it goes
  * (its characters, its length, leading zeros, its value so far), and the
@@ -11,7 +11,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "proxy.h"
+#include "proxy_header.h"
 
 static const uint8_t v2sig[12] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,

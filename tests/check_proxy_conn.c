@@ -12,7 +12,7 @@
 
 #include "conf.h"
 #include "failalloc.h"
-#include "proxyin.h"
+#include "proxy_conn.h"
 #include "suites.h"
 
 static int sv[2];
@@ -30,13 +30,13 @@ setup(void)
 	c.peer.in.sin_port = htons(5555);
 	inet_pton(AF_INET, "127.0.0.1", &c.peer.in.sin_addr);
 	c.peerlen = sizeof(c.peer.in);
-	ck_assert_int_eq(proxyin_start(&c, 1000), 0);
+	ck_assert_int_eq(proxy_conn_start(&c, 1000), 0);
 }
 
 static void
 teardown(void)
 {
-	proxyin_end(&c);
+	proxy_conn_end(&c);
 	conn_release(&c);
 	close(sv[0]);
 	close(sv[1]);
@@ -48,13 +48,13 @@ put(const void *buf, size_t len)
 	ck_assert_int_eq(write(sv[1], buf, len), (ssize_t)len);
 }
 
-static enum proxyin_step
+static enum proxy_conn_step
 step(const char **why)
 {
 	struct proxy_header h;
 
 	*why = "";
-	return proxyin_read(&c, &h, why);
+	return proxy_conn_read(&c, &h, why);
 }
 
 static void
@@ -79,16 +79,16 @@ START_TEST(test_expected)
 	ck_assert_int_eq(acl_parse("127.0.0.1", &v[0], &err), 0);
 	ck_assert_int_eq(acl_parse("10.0.0.0/8", &v[1], &err), 0);
 	inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
-	ck_assert(proxyin_expected(&conf, (struct sockaddr *)&in));
+	ck_assert(proxy_conn_expected(&conf, (struct sockaddr *)&in));
 	inet_pton(AF_INET, "127.0.0.2", &in.sin_addr);
-	ck_assert(!proxyin_expected(&conf, (struct sockaddr *)&in));
+	ck_assert(!proxy_conn_expected(&conf, (struct sockaddr *)&in));
 	inet_pton(AF_INET6, "::ffff:10.1.2.3", &in6.sin6_addr);
-	ck_assert(proxyin_expected(&conf, (struct sockaddr *)&in6));
+	ck_assert(proxy_conn_expected(&conf, (struct sockaddr *)&in6));
 	inet_pton(AF_INET6, "::1", &in6.sin6_addr);
-	ck_assert(!proxyin_expected(&conf, (struct sockaddr *)&in6));
+	ck_assert(!proxy_conn_expected(&conf, (struct sockaddr *)&in6));
 	conf.n_proxy_from = 0;
 	inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
-	ck_assert(!proxyin_expected(&conf, (struct sockaddr *)&in));
+	ck_assert(!proxy_conn_expected(&conf, (struct sockaddr *)&in));
 }
 END_TEST
 
@@ -100,17 +100,17 @@ START_TEST(test_split_then_data)
 
 	for (size_t i = 0; i + 1 < strlen(hdr); i++) {
 		put(hdr + i, 1);
-		ck_assert_int_eq(step(&why), PROXYIN_MORE);
-		ck_assert_int_eq(step(&why), PROXYIN_MORE);	/* nothing new */
+		ck_assert_int_eq(step(&why), PROXY_CONN_MORE);
+		ck_assert_int_eq(step(&why), PROXY_CONN_MORE);	/* nothing new */
 	}
 	put("\nhello", 6);
-	ck_assert_int_eq(step(&why), PROXYIN_DONE);
+	ck_assert_int_eq(step(&why), PROXY_CONN_DONE);
 	ck_assert_ptr_null(c.px);
 	ck_assert_uint_eq(c.pend_len, 5);
 	ck_assert_int_eq(memcmp(c.pend + c.pend_off, "hello", 5), 0);
 	assert_addr(&c.peer, "10.1.2.3", 4000);
 	assert_addr(&c.via, "127.0.0.1", 5555);
-	ck_assert_str_eq(proxyin_via(&c, via, sizeof(via)),
+	ck_assert_str_eq(proxy_conn_via(&c, via, sizeof(via)),
 	    " via 127.0.0.1 port 5555");
 }
 END_TEST
@@ -123,11 +123,11 @@ START_TEST(test_local_keeps_the_balancer)
 	char via[96];
 
 	put(v2, sizeof(v2));
-	ck_assert_int_eq(step(&why), PROXYIN_DONE);
+	ck_assert_int_eq(step(&why), PROXY_CONN_DONE);
 	ck_assert_uint_eq(c.pend_len, 0);
 	ck_assert_uint_eq(c.vialen, 0);
 	assert_addr(&c.peer, "127.0.0.1", 5555);
-	ck_assert_str_eq(proxyin_via(&c, via, sizeof(via)), "");
+	ck_assert_str_eq(proxy_conn_via(&c, via, sizeof(via)), "");
 }
 END_TEST
 
@@ -135,20 +135,20 @@ START_TEST(test_health_check_and_cut_short)
 {
 	const char *why;
 
-	ck_assert_int_eq(step(&why), PROXYIN_MORE);	/* nothing yet */
+	ck_assert_int_eq(step(&why), PROXY_CONN_MORE);	/* nothing yet */
 	shutdown(sv[1], SHUT_WR);
-	ck_assert_int_eq(step(&why), PROXYIN_SILENT);
+	ck_assert_int_eq(step(&why), PROXY_CONN_SILENT);
 	teardown();
 	setup();
 	put("PROXY TCP4", 10);
-	ck_assert_int_eq(step(&why), PROXYIN_MORE);
+	ck_assert_int_eq(step(&why), PROXY_CONN_MORE);
 	shutdown(sv[1], SHUT_WR);
-	ck_assert_int_eq(step(&why), PROXYIN_BAD);
+	ck_assert_int_eq(step(&why), PROXY_CONN_BAD);
 	ck_assert_str_eq(why, "connection closed inside the header");
 	teardown();
 	setup();
 	put("GET / HTTP/1.0\r\n", 16);
-	ck_assert_int_eq(step(&why), PROXYIN_BAD);
+	ck_assert_int_eq(step(&why), PROXY_CONN_BAD);
 	ck_assert_str_eq(why, "not a PROXY header");
 	ck_assert_uint_eq(c.pend_len, 0);
 }
@@ -170,7 +170,7 @@ START_TEST(test_bounded)
 	buf[30] = (PROXY_MAX_HEADER - 16 - 12 - 3) & 0xff;
 	memset(buf + PROXY_MAX_HEADER, 'd', sizeof(buf) - PROXY_MAX_HEADER);
 	put(buf, sizeof(buf));
-	ck_assert_int_eq(step(&why), PROXYIN_DONE);
+	ck_assert_int_eq(step(&why), PROXY_CONN_DONE);
 	ck_assert_uint_eq(c.pend_len, 0);	/* read exactly the header */
 	ck_assert_int_eq(read(sv[0], rest, sizeof(rest)),
 	    (ssize_t)(sizeof(buf) - PROXY_MAX_HEADER));
@@ -178,7 +178,7 @@ START_TEST(test_bounded)
 	setup();
 	buf[15] += 1;	/* one byte too long: refused on the length field */
 	put(buf, sizeof(buf));
-	ck_assert_int_eq(step(&why), PROXYIN_BAD);
+	ck_assert_int_eq(step(&why), PROXY_CONN_BAD);
 	ck_assert_str_eq(why, "v2: header longer than 1024 bytes");
 }
 END_TEST
@@ -190,12 +190,12 @@ START_TEST(test_out_of_memory)
 	const char *why;
 
 	failalloc_arm(1);
-	ck_assert_int_eq(proxyin_start(&d, 0), -1);
+	ck_assert_int_eq(proxy_conn_start(&d, 0), -1);
 	failalloc_disarm();
 	ck_assert_ptr_null(d.px);
 	put(hdr, strlen(hdr));
 	failalloc_arm(1);	/* the copy of "hi" */
-	ck_assert_int_eq(step(&why), PROXYIN_FAIL);
+	ck_assert_int_eq(step(&why), PROXY_CONN_FAIL);
 	failalloc_disarm();
 	ck_assert_ptr_nonnull(c.px);	/* still the caller's to end */
 	ck_assert_uint_eq(c.vialen, 0);
@@ -207,35 +207,35 @@ START_TEST(test_queue)
 	struct conn_list q = { NULL, NULL };
 	struct conn a = { 0 }, b = { 0 }, d = { 0 };
 
-	ck_assert_int_eq(proxyin_start(&a, 100), 0);
-	ck_assert_int_eq(proxyin_start(&b, 200), 0);
-	ck_assert_int_eq(proxyin_start(&d, 300), 0);
-	ck_assert_uint_eq(proxyin_queue_next_ms(&q, 50), 50);
-	ck_assert_ptr_null(proxyin_queue_expired(&q, 1000));
+	ck_assert_int_eq(proxy_conn_start(&a, 100), 0);
+	ck_assert_int_eq(proxy_conn_start(&b, 200), 0);
+	ck_assert_int_eq(proxy_conn_start(&d, 300), 0);
+	ck_assert_uint_eq(proxy_conn_queue_next_ms(&q, 50), 50);
+	ck_assert_ptr_null(proxy_conn_queue_expired(&q, 1000));
 	conn_list_append(&q, &a);
 	conn_list_append(&q, &b);
 	conn_list_append(&q, &d);
-	ck_assert_uint_eq(proxyin_queue_next_ms(&q, 1000), 100);
-	ck_assert_uint_eq(proxyin_queue_next_ms(&q, 50), 50);
-	ck_assert_ptr_null(proxyin_queue_expired(&q, 99));
-	ck_assert_ptr_eq(proxyin_queue_expired(&q, 100), &a);
+	ck_assert_uint_eq(proxy_conn_queue_next_ms(&q, 1000), 100);
+	ck_assert_uint_eq(proxy_conn_queue_next_ms(&q, 50), 50);
+	ck_assert_ptr_null(proxy_conn_queue_expired(&q, 99));
+	ck_assert_ptr_eq(proxy_conn_queue_expired(&q, 100), &a);
 	conn_list_unlink(&q, &b);	/* from the middle */
 	conn_list_unlink(&q, &a);
-	ck_assert_ptr_null(proxyin_queue_expired(&q, 250));
-	ck_assert_ptr_eq(proxyin_queue_expired(&q, 300), &d);
+	ck_assert_ptr_null(proxy_conn_queue_expired(&q, 250));
+	ck_assert_ptr_eq(proxy_conn_queue_expired(&q, 300), &d);
 	conn_list_unlink(&q, &d);
 	ck_assert_ptr_null(q.head);
 	ck_assert_ptr_null(q.tail);
-	proxyin_end(&a);
-	proxyin_end(&b);
-	proxyin_end(&d);
+	proxy_conn_end(&a);
+	proxy_conn_end(&b);
+	proxy_conn_end(&d);
 }
 END_TEST
 
 Suite *
-proxyin_suite(void)
+proxy_conn_suite(void)
 {
-	Suite *s = suite_create("proxyin");
+	Suite *s = suite_create("proxy_conn");
 	TCase *tc = tcase_create("read");
 
 	tcase_add_checked_fixture(tc, setup, teardown);

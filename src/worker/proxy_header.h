@@ -1,11 +1,11 @@
 /*
- * proxy.h - the PROXY protocol header (HAProxy's doc/proxy-protocol.txt),
+ * proxy_header.h - the PROXY protocol header (HAProxy's doc/proxy-protocol.txt),
  * versions 1 (text) and 2 (binary), as a pure parser: given the bytes a
  * connection has sent so far, it says whether they are a whole header, the
  * start of one, or something that can never become one.  No I/O, no logging.
  */
-#ifndef ECHOD_PROXY_H
-#define ECHOD_PROXY_H
+#ifndef ECHOD_PROXY_HEADER_H
+#define ECHOD_PROXY_HEADER_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /*
- * relay.c - the master moves connections: it never serves them, it checks
+ * handoff_master.c - the master moves connections: it never serves them, it checks
  * them, passes them on, or ends them gracefully when nobody can take them.
  */
 #include "config.h"
@@ -9,23 +9,23 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "handoff.h"
+#include "handoff_wire.h"
 #include "log.h"
-#include "relay.h"
+#include "handoff_master.h"
 #include "restartjob.h"
 #include "util.h"
 
 #define END_MS		500	/* flushing connections nobody could take */
 
 void
-relay_init(struct relay *r, struct pool *p)
+handoff_master_init(struct handoff_master *r, struct pool *p)
 {
 	memset(r, 0, sizeof(*r));
 	r->pool = p;
 }
 
 static bool
-is_target(const struct relay *r, int i, unsigned generation)
+is_target(const struct handoff_master *r, int i, unsigned generation)
 {
 	const struct slot *s = &r->pool->slot[i];
 
@@ -34,7 +34,7 @@ is_target(const struct relay *r, int i, unsigned generation)
 }
 
 bool
-relay_can_take(const struct relay *r, unsigned generation)
+handoff_master_can_take(const struct handoff_master *r, unsigned generation)
 {
 	for (int i = 0; i < r->pool->hw; i++)
 		if (is_target(r, i, generation))
@@ -44,7 +44,7 @@ relay_can_take(const struct relay *r, unsigned generation)
 
 /* One adopt message to slot i: its share of v/fds. */
 static int
-give(struct relay *r, int i, const struct handoff_rec *v, const int *fds,
+give(struct handoff_master *r, int i, const struct handoff_rec *v, const int *fds,
     size_t n)
 {
 	int all[HANDOFF_MAX_FDS], rc;
@@ -64,7 +64,7 @@ give(struct relay *r, int i, const struct handoff_rec *v, const int *fds,
  * Closes the master's copies.  Returns how many were given.
  */
 static size_t
-distribute(struct relay *r, unsigned generation, const struct handoff_rec *v,
+distribute(struct handoff_master *r, unsigned generation, const struct handoff_rec *v,
     const int *fds, size_t n)
 {
 	struct handoff_rec share[HANDOFF_MAX_CONNS];
@@ -119,7 +119,7 @@ distribute(struct relay *r, unsigned generation, const struct handoff_rec *v,
 
 /* Parking: into the store, as many as it has room for; the rest ended. */
 static void
-park(struct relay *r, int i, struct handoff_rec *v, const int *fds, size_t n)
+park(struct handoff_master *r, int i, struct handoff_rec *v, const int *fds, size_t n)
 {
 	size_t k = fdstore_put(v, fds, n);
 	uint64_t deadline = now_coarse_ms() + END_MS;
@@ -146,7 +146,7 @@ park(struct relay *r, int i, struct handoff_rec *v, const int *fds, size_t n)
 
 /* To the ready workers of generation, said in one line. */
 static void
-pass_on(struct relay *r, int from, unsigned generation,
+pass_on(struct handoff_master *r, int from, unsigned generation,
     const struct handoff_batch *b, const int *fds)
 {
 	uint64_t unsent = 0;
@@ -166,10 +166,10 @@ pass_on(struct relay *r, int from, unsigned generation,
  * (ENOMEM): nothing was taken.
  */
 static int
-hold(struct relay *r, int from, unsigned generation, struct handoff_batch *b,
+hold(struct handoff_master *r, int from, unsigned generation, struct handoff_batch *b,
     const int *fds)
 {
-	struct relay_held *h;
+	struct handoff_master_held *h;
 
 	h = reallocarray(r->held, r->nheld + 1, sizeof(*r->held));
 	if (h == NULL)
@@ -189,7 +189,7 @@ hold(struct relay *r, int from, unsigned generation, struct handoff_batch *b,
 
 /* A batch from slot i's worker: checked, then passed on, held or refused. */
 static void
-on_batch(struct relay *r, int i, unsigned generation, int *fds, size_t nfds)
+on_batch(struct handoff_master *r, int i, unsigned generation, int *fds, size_t nfds)
 {
 	const struct slot *s = &r->pool->slot[i];
 	struct handoff_batch b;
@@ -205,7 +205,7 @@ on_batch(struct relay *r, int i, unsigned generation, int *fds, size_t nfds)
 		answer = HANDOFF_MSG_ACCEPTED;
 		if (r->parking)
 			park(r, i, b.v, fds + 1, n);
-		else if (relay_can_take(r, generation))
+		else if (handoff_master_can_take(r, generation))
 			pass_on(r, i, generation, &b, fds + 1);
 		else if (hold(r, i, generation, &b, fds + 1) == -1) {
 			why = "out of memory";
@@ -229,7 +229,7 @@ on_batch(struct relay *r, int i, unsigned generation, int *fds, size_t nfds)
 /* The clients' idle clocks ran while the master held them: the new
  * worker times each from its client's last traffic, not from the give. */
 static void
-age_held(struct relay_held *h, uint64_t now)
+age_held(struct handoff_master_held *h, uint64_t now)
 {
 	for (size_t j = 0; j < h->b.n; j++)
 		h->b.v[j].idle_ms += now - h->since_ms;
@@ -238,7 +238,7 @@ age_held(struct relay_held *h, uint64_t now)
 
 /* Held batch k leaves the list (its descriptors are the caller's now). */
 static void
-unhold(struct relay *r, size_t k)
+unhold(struct handoff_master *r, size_t k)
 {
 	handoff_batch_free(&r->held[k].b);
 	r->held[k] = r->held[--r->nheld];
@@ -250,9 +250,9 @@ unhold(struct relay *r, size_t k)
 
 /* Held batch k, given to nobody: its echo sent (bounded), then shut. */
 static void
-end_held(struct relay *r, size_t k, const char *why)
+end_held(struct handoff_master *r, size_t k, const char *why)
 {
-	struct relay_held *h = &r->held[k];
+	struct handoff_master_held *h = &r->held[k];
 	uint64_t deadline = now_coarse_ms() + END_MS;
 
 	log_warnx("worker %d: ending %zu connection%s held for a new "
@@ -267,13 +267,13 @@ end_held(struct relay *r, size_t k, const char *why)
 /* The held batches to generation, once a worker of it is ready; those
  * held too long are ended. */
 static void
-tick_held(struct relay *r, unsigned generation)
+tick_held(struct handoff_master *r, unsigned generation)
 {
-	bool ready = relay_can_take(r, generation);
+	bool ready = handoff_master_can_take(r, generation);
 	uint64_t now = now_coarse_ms();
 
 	for (size_t k = r->nheld; k-- > 0;) {
-		struct relay_held *h = &r->held[k];
+		struct handoff_master_held *h = &r->held[k];
 		if (ready) {
 			age_held(h, now);
 			pass_on(r, h->from, generation, &h->b, h->fds);
@@ -284,10 +284,10 @@ tick_held(struct relay *r, unsigned generation)
 }
 
 void
-relay_release_held(struct relay *r)
+handoff_master_release_held(struct handoff_master *r)
 {
 	while (r->nheld > 0) {
-		struct relay_held *h = &r->held[r->nheld - 1];
+		struct handoff_master_held *h = &r->held[r->nheld - 1];
 		if (!r->parking) {
 			end_held(r, r->nheld - 1, "stopping");
 			continue;
@@ -306,7 +306,7 @@ relay_release_held(struct relay *r)
  * than the master reads, keep it in this loop for ever.
  */
 static void
-misbehaved(struct relay *r, int i, char type)
+misbehaved(struct handoff_master *r, int i, char type)
 {
 	const struct slot *s = &r->pool->slot[i];
 
@@ -319,9 +319,9 @@ misbehaved(struct relay *r, int i, char type)
 }
 
 void
-relay_on_channel(struct relay *r, int i, unsigned generation)
+handoff_master_on_channel(struct handoff_master *r, int i, unsigned generation)
 {
-	for (int k = 0; k < RELAY_MSGS_PER_TURN; k++) {
+	for (int k = 0; k < HANDOFF_MASTER_MSGS_PER_TURN; k++) {
 		const struct slot *s = &r->pool->slot[i];
 		int fds[HANDOFF_MAX_FDS];
 		size_t nfds;
@@ -343,10 +343,10 @@ relay_on_channel(struct relay *r, int i, unsigned generation)
 }
 
 void
-relay_tick(struct relay *r, unsigned generation, uint64_t deadline_ms)
+handoff_master_tick(struct handoff_master *r, unsigned generation, uint64_t deadline_ms)
 {
 	tick_held(r, generation);
-	if (!relay_can_take(r, generation))
+	if (!handoff_master_can_take(r, generation))
 		return;
 	for (int i = 0; i < r->pool->hw; i++)
 		if (r->pool->slot[i].handoff == SLOT_HANDOFF_WANTED &&
@@ -375,7 +375,7 @@ relay_tick(struct relay *r, unsigned generation, uint64_t deadline_ms)
 }
 
 bool
-relay_should_park(void)
+handoff_master_should_park(void)
 {
 	char why[256];
 	int pending;
@@ -393,9 +393,9 @@ relay_should_park(void)
 }
 
 void
-relay_abandon(struct relay *r)
+handoff_master_abandon(struct handoff_master *r)
 {
-	relay_release_held(r);
+	handoff_master_release_held(r);
 	if (r->stored.n == 0 && r->stored.nstates == 0)
 		return;
 	if (r->stored.n > 0)

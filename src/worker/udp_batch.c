@@ -1,4 +1,4 @@
-/* dgram.c - recvmmsg(2) and sendmmsg(2) over fixed slots; see dgram.h. */
+/* udp_batch.c - recvmmsg(2) and sendmmsg(2) over fixed slots; see udp_batch.h. */
 #include "config.h"
 
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <netinet/udp.h>
 #include <sys/mman.h>
 
-#include "dgram.h"
+#include "udp_batch.h"
 #include "pktinfo.h"
 
 #define EINTR_RETRIES	8	/* then the call's datagrams count as dropped */
@@ -27,16 +27,16 @@ sys_send(int fd, struct mmsghdr *v, unsigned n, int flags)
 	return sendmmsg(fd, v, n, flags);
 }
 
-const struct dgram_ops dgram_sys = { sys_recv, sys_send };
+const struct udp_batch_ops udp_batch_sys = { sys_recv, sys_send };
 
 int
-dgram_init(struct dgram_batch *b, unsigned cap, size_t slotlen)
+udp_batch_init(struct udp_batch *b, unsigned cap, size_t slotlen)
 {
 	size_t len = (size_t)cap * slotlen;
 	void *p;
 
 	memset(b, 0, sizeof(*b));
-	b->ops = &dgram_sys;
+	b->ops = &udp_batch_sys;
 	b->cap = cap;
 	b->slotlen = slotlen;
 	b->buf = NULL;
@@ -56,7 +56,7 @@ dgram_init(struct dgram_batch *b, unsigned cap, size_t slotlen)
 	    (b->tctl = calloc(cap, PKTINFO_TX_SPACE)) == NULL ||
 	    (b->gcmsg = calloc(cap, GMSG_SPACE)) == NULL) {
 		int saved = errno;
-		dgram_free(b);
+		udp_batch_free(b);
 		errno = saved;
 		return -1;
 	}
@@ -75,7 +75,7 @@ dgram_init(struct dgram_batch *b, unsigned cap, size_t slotlen)
 }
 
 void
-dgram_free(struct dgram_batch *b)
+udp_batch_free(struct udp_batch *b)
 {
 	if (b->buf != NULL)
 		munmap(b->buf, (size_t)b->cap * b->slotlen);
@@ -92,7 +92,7 @@ dgram_free(struct dgram_batch *b)
 }
 
 int
-dgram_recv(int fd, struct dgram_batch *b)
+udp_batch_recv(int fd, struct udp_batch *b)
 {
 	int n;
 
@@ -114,32 +114,32 @@ dgram_recv(int fd, struct dgram_batch *b)
 }
 
 char *
-dgram_data(const struct dgram_batch *b, unsigned i)
+udp_batch_data(const struct udp_batch *b, unsigned i)
 {
 	return b->buf + (size_t)i * b->slotlen;
 }
 
 size_t
-dgram_len(const struct dgram_batch *b, unsigned i)
+udp_batch_len(const struct udp_batch *b, unsigned i)
 {
 	return b->rx[i].msg_len;
 }
 
 bool
-dgram_whole(const struct dgram_batch *b, unsigned i)
+udp_batch_whole(const struct udp_batch *b, unsigned i)
 {
 	return !(b->rx[i].msg_hdr.msg_flags & MSG_TRUNC) &&
 	    b->rx[i].msg_len <= b->slotlen;
 }
 
 const struct sockaddr *
-dgram_from(const struct dgram_batch *b, unsigned i)
+udp_batch_from(const struct udp_batch *b, unsigned i)
 {
 	return &b->from[i].sa;
 }
 
 void
-dgram_queue(struct dgram_batch *b, unsigned i)
+udp_batch_queue(struct udp_batch *b, unsigned i)
 {
 	struct mmsghdr *m = &b->tx[b->ntx];
 	char *c = b->tctl + (size_t)b->ntx * PKTINFO_TX_SPACE;
@@ -153,7 +153,7 @@ dgram_queue(struct dgram_batch *b, unsigned i)
 	m->msg_hdr.msg_controllen = clen;
 	m->msg_hdr.msg_name = &b->from[i];
 	m->msg_hdr.msg_namelen = b->rx[i].msg_hdr.msg_namelen;
-	m->msg_hdr.msg_iov->iov_base = dgram_data(b, i);
+	m->msg_hdr.msg_iov->iov_base = udp_batch_data(b, i);
 	m->msg_hdr.msg_iov->iov_len = b->rx[i].msg_len;
 	m->msg_hdr.msg_flags = 0;
 	m->msg_len = 0;
@@ -168,9 +168,9 @@ socket_full(int err)
 	    err == ENOMEM;
 }
 
-/* Sends tx[k..ntx) one message each, from k; see dgram_send(). */
+/* Sends tx[k..ntx) one message each, from k; see udp_batch_send(). */
 static void
-send_plain(int fd, struct dgram_batch *b, unsigned k, struct dgram_sent *r)
+send_plain(int fd, struct udp_batch *b, unsigned k, struct udp_batch_sent *r)
 {
 	unsigned intr = 0;
 
@@ -216,7 +216,7 @@ same_run(const struct mmsghdr *a, const struct mmsghdr *m)
 /* Groups tx into gtx: a run of one is tx's own message, a longer one a
  * GSO message over the run's iovecs.  Returns the number of messages. */
 static unsigned
-group(struct dgram_batch *b)
+group(struct udp_batch *b)
 {
 	unsigned n = 0;
 
@@ -224,8 +224,8 @@ group(struct dgram_batch *b)
 		struct mmsghdr *m = &b->gtx[n];
 		size_t seg = b->tx[i].msg_hdr.msg_iov->iov_len;
 
-		for (j = i + 1; j < b->ntx && j - i < DGRAM_GSO_MAX_RUN &&
-		    seg <= DGRAM_GSO_MAX_SEG && same_run(&b->tx[i], &b->tx[j]); j++)
+		for (j = i + 1; j < b->ntx && j - i < UDP_BATCH_GSO_MAX_RUN &&
+		    seg <= UDP_BATCH_GSO_MAX_SEG && same_run(&b->tx[i], &b->tx[j]); j++)
 			;
 		*m = b->tx[i];
 		b->gcount[n] = j - i;
@@ -266,7 +266,7 @@ gso_refused(int err)
  * when done, less if GSO was refused (then b->gso is off).
  */
 static unsigned
-send_gso(int fd, struct dgram_batch *b, struct dgram_sent *r)
+send_gso(int fd, struct udp_batch *b, struct udp_batch_sent *r)
 {
 	unsigned nmsg = group(b), m = 0, k = 0, intr = 0;
 
@@ -304,10 +304,10 @@ send_gso(int fd, struct dgram_batch *b, struct dgram_sent *r)
 	return k;
 }
 
-struct dgram_sent
-dgram_send(int fd, struct dgram_batch *b)
+struct udp_batch_sent
+udp_batch_send(int fd, struct udp_batch *b)
 {
-	struct dgram_sent r = { 0, 0, 0, 0 };
+	struct udp_batch_sent r = { 0, 0, 0, 0 };
 	unsigned k = 0;
 
 	if (b->gso)

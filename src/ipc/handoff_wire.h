@@ -1,13 +1,13 @@
 /*
- * handoff.h - a connection moved between processes: its descriptor over
+ * handoff_wire.h - a connection moved between processes: its descriptor over
  * SCM_RIGHTS, and its state (peer, start, bytes, idle clock, unsent echo)
  * in a sealed memfd beside it.  The same format goes from an old worker to
  * the master on reload, from the master to a new worker, and into
  * systemd's descriptor store across a restart.  Whoever receives it trusts
  * nothing: lengths, counts, addresses and the seals are checked.
  */
-#ifndef ECHOD_HANDOFF_H
-#define ECHOD_HANDOFF_H
+#ifndef ECHOD_HANDOFF_WIRE_H
+#define ECHOD_HANDOFF_WIRE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dgram.h"
+#include "udp_batch.h"
 #include "suites.h"
 
 static int
@@ -36,38 +36,38 @@ START_TEST(test_recv_slots)
 {
 	static char big[300];
 	struct sockaddr_in s, c1, c2;
-	struct dgram_batch b;
+	struct udp_batch b;
 	int fs = udp_lo(&s), f1 = udp_lo(&c1), f2 = udp_lo(&c2);
 
-	ck_assert_int_eq(dgram_init(&b, 2, 200), 0);
-	ck_assert_int_eq(dgram_recv(fs, &b), -1);
+	ck_assert_int_eq(udp_batch_init(&b, 2, 200), 0);
+	ck_assert_int_eq(udp_batch_recv(fs, &b), -1);
 	ck_assert_int_eq(errno, EAGAIN);
 	ck_assert_int_eq(sendto(f1, "one", 3, 0, (struct sockaddr *)&s, sizeof(s)), 3);
 	ck_assert_int_eq(sendto(f2, big, sizeof(big), 0, (struct sockaddr *)&s,
 	    sizeof(s)), (ssize_t)sizeof(big));
 	ck_assert_int_eq(sendto(f1, "three", 5, 0, (struct sockaddr *)&s, sizeof(s)), 5);
-	ck_assert_int_eq(dgram_recv(fs, &b), 2);
-	ck_assert_uint_eq(dgram_len(&b, 0), 3);
-	ck_assert(dgram_whole(&b, 0));
-	ck_assert_mem_eq(dgram_data(&b, 0), "one", 3);
-	ck_assert_uint_eq(((const struct sockaddr_in *)dgram_from(&b, 0))->sin_port,
+	ck_assert_int_eq(udp_batch_recv(fs, &b), 2);
+	ck_assert_uint_eq(udp_batch_len(&b, 0), 3);
+	ck_assert(udp_batch_whole(&b, 0));
+	ck_assert_mem_eq(udp_batch_data(&b, 0), "one", 3);
+	ck_assert_uint_eq(((const struct sockaddr_in *)udp_batch_from(&b, 0))->sin_port,
 	    c1.sin_port);
-	ck_assert_uint_eq(dgram_len(&b, 1), sizeof(big));
-	ck_assert(!dgram_whole(&b, 1));
-	ck_assert_uint_eq(((const struct sockaddr_in *)dgram_from(&b, 1))->sin_port,
+	ck_assert_uint_eq(udp_batch_len(&b, 1), sizeof(big));
+	ck_assert(!udp_batch_whole(&b, 1));
+	ck_assert_uint_eq(((const struct sockaddr_in *)udp_batch_from(&b, 1))->sin_port,
 	    c2.sin_port);
-	ck_assert_int_eq(dgram_recv(fs, &b), 1);
-	ck_assert_mem_eq(dgram_data(&b, 0), "three", 5);
+	ck_assert_int_eq(udp_batch_recv(fs, &b), 1);
+	ck_assert_mem_eq(udp_batch_data(&b, 0), "three", 5);
 	/* queued back: sent in one call, to the right source */
-	dgram_queue(&b, 0);
-	struct dgram_sent r = dgram_send(fs, &b);
+	udp_batch_queue(&b, 0);
+	struct udp_batch_sent r = udp_batch_send(fs, &b);
 	ck_assert_uint_eq(r.sent, 1);
 	ck_assert_uint_eq(r.bytes, 5);
 	ck_assert_uint_eq(r.dropped, 0);
 	char in[16];
 	ck_assert_int_eq(recv(f1, in, sizeof(in), 0), 5);
 	ck_assert_mem_eq(in, "three", 5);
-	dgram_free(&b);
+	udp_batch_free(&b);
 	close(fs);
 	close(f1);
 	close(f2);
@@ -77,7 +77,7 @@ END_TEST
 /* Queues n fake echoes in b: to port ports[k], of length lens[k], whose
  * bytes are fills[k]. */
 static void
-fake_batch(struct dgram_batch *b, const uint16_t *ports, const size_t *lens,
+fake_batch(struct udp_batch *b, const uint16_t *ports, const size_t *lens,
     const char *fills, unsigned n)
 {
 	b->n = n;
@@ -91,8 +91,8 @@ fake_batch(struct dgram_batch *b, const uint16_t *ports, const size_t *lens,
 		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		b->rx[k].msg_hdr.msg_namelen = sizeof(*in);
 		b->rx[k].msg_len = (unsigned)lens[k];
-		memset(dgram_data(b, k), fills[k], lens[k]);
-		dgram_queue(b, k);
+		memset(udp_batch_data(b, k), fills[k], lens[k]);
+		udp_batch_queue(b, k);
 	}
 }
 
@@ -150,7 +150,7 @@ no_recv(int fd, struct mmsghdr *v, unsigned n, int flags)
 	return -1;
 }
 
-static const struct dgram_ops gso_ops = { no_recv, gso_send };
+static const struct udp_batch_ops gso_ops = { no_recv, gso_send };
 
 static void
 gso_reset(const int *script, unsigned n)
@@ -168,28 +168,28 @@ START_TEST(test_gso_runs)
 {
 	static const uint16_t ports[] = { 5000, 5000, 5000, 6000, 5000, 5000, 5000 };
 	static const size_t lens[] = { 10, 10, 10, 10, 10, 20, 2000 };
-	struct dgram_batch b;
-	struct dgram_sent r;
+	struct udp_batch b;
+	struct udp_batch_sent r;
 
-	ck_assert_int_eq(dgram_init(&b, 8, 2048), 0);
+	ck_assert_int_eq(udp_batch_init(&b, 8, 2048), 0);
 	b.ops = &gso_ops;
 	b.gso = true;
 	fake_batch(&b, ports, lens, "abcdefg", 7);
 	gso_reset(NULL, 0);
-	r = dgram_send(-1, &b);
-	/* a 2000-byte echo is past DGRAM_GSO_MAX_SEG: alone */
+	r = udp_batch_send(-1, &b);
+	/* a 2000-byte echo is past UDP_BATCH_GSO_MAX_SEG: alone */
 	ck_assert_str_eq(sent, "abc|d|e|f|g|");
 	ck_assert_uint_eq(r.sent, 7);
 	ck_assert_uint_eq(r.bytes, 50 + 20 + 2000);
 	ck_assert_uint_eq(r.dropped, 0);
 	ck_assert_uint_eq(gso_calls, 1);
-	dgram_free(&b);
+	udp_batch_free(&b);
 }
 END_TEST
 
 /* What the kernel says of datagram k's destination: 192.0.2.n. */
 static void
-fake_dst(struct dgram_batch *b, unsigned k, unsigned n)
+fake_dst(struct udp_batch *b, unsigned k, unsigned n)
 {
 	struct msghdr *h = &b->rx[k].msg_hdr;
 	struct in_pktinfo pi = { .ipi_ifindex = 2 };
@@ -212,26 +212,26 @@ START_TEST(test_gso_runs_by_source)
 	static const uint16_t ports[] = { 5000, 5000, 5000, 5000, 5000 };
 	static const size_t lens[] = { 10, 10, 10, 10, 10 };
 	static const unsigned dst[] = { 1, 1, 2, 2, 1 };
-	struct dgram_batch b;
-	struct dgram_sent r;
+	struct udp_batch b;
+	struct udp_batch_sent r;
 
-	ck_assert_int_eq(dgram_init(&b, 8, 2048), 0);
+	ck_assert_int_eq(udp_batch_init(&b, 8, 2048), 0);
 	b.ops = &gso_ops;
 	b.gso = true;
 	for (unsigned k = 0; k < 5; k++)
 		fake_dst(&b, k, dst[k]);
 	fake_batch(&b, ports, lens, "abcde", 5);
 	gso_reset(NULL, 0);
-	r = dgram_send(-1, &b);
+	r = udp_batch_send(-1, &b);
 	ck_assert_str_eq(sent, "abA|cdB|eA|");
 	ck_assert_uint_eq(r.sent, 5);
 	/* one by one (GSO refused), each keeps its own source */
 	b.gso = false;
 	fake_batch(&b, ports, lens, "abcde", 5);
 	gso_reset(NULL, 0);
-	r = dgram_send(-1, &b);
+	r = udp_batch_send(-1, &b);
 	ck_assert_str_eq(sent, "aA|bA|cB|dB|eA|");
-	dgram_free(&b);
+	udp_batch_free(&b);
 }
 END_TEST
 
@@ -241,16 +241,16 @@ START_TEST(test_gso_refused_and_partial)
 {
 	static const uint16_t ports[] = { 5000, 5000, 5000, 6000, 6000 };
 	static const size_t lens[] = { 10, 10, 10, 10, 10 };
-	struct dgram_batch b;
-	struct dgram_sent r;
+	struct udp_batch b;
+	struct udp_batch_sent r;
 
-	ck_assert_int_eq(dgram_init(&b, 8, 2048), 0);
+	ck_assert_int_eq(udp_batch_init(&b, 8, 2048), 0);
 	b.ops = &gso_ops;
 	b.gso = true;
 	fake_batch(&b, ports, lens, "abcde", 5);
 	const int s1[] = { -EINVAL };
 	gso_reset(s1, 1);
-	r = dgram_send(-1, &b);
+	r = udp_batch_send(-1, &b);
 	ck_assert_str_eq(sent, "a|b|c|d|e|");
 	ck_assert_uint_eq(r.sent, 5);
 	ck_assert_uint_eq(r.dropped, 0);
@@ -262,7 +262,7 @@ START_TEST(test_gso_refused_and_partial)
 	fake_batch(&b, ports, lens, "abcde", 5);
 	const int s2[] = { 1, -EAGAIN };
 	gso_reset(s2, 2);
-	r = dgram_send(-1, &b);
+	r = udp_batch_send(-1, &b);
 	ck_assert_str_eq(sent, "abc|");
 	ck_assert_uint_eq(r.sent, 3);
 	ck_assert_uint_eq(r.bytes, 30);
@@ -273,12 +273,12 @@ START_TEST(test_gso_refused_and_partial)
 	fake_batch(&b, ports, lens, "abcde", 5);
 	const int s3[] = { -EPERM };
 	gso_reset(s3, 1);
-	r = dgram_send(-1, &b);
+	r = udp_batch_send(-1, &b);
 	ck_assert_str_eq(sent, "de|");
 	ck_assert_uint_eq(r.sent, 2);
 	ck_assert_uint_eq(r.dropped, 3);
 	ck_assert(b.gso);
-	dgram_free(&b);
+	udp_batch_free(&b);
 }
 END_TEST
 
@@ -287,11 +287,11 @@ END_TEST
 START_TEST(test_gso_real)
 {
 	struct sockaddr_in s, c;
-	struct dgram_batch b;
+	struct udp_batch b;
 	char out[100], in[200];
 	int fs = udp_lo(&s), fc = udp_lo(&c);
 
-	ck_assert_int_eq(dgram_init(&b, 16, 2048), 0);
+	ck_assert_int_eq(udp_batch_init(&b, 16, 2048), 0);
 	b.gso = true;
 	for (int i = 0; i < 10; i++) {
 		memset(out, 'a' + i, sizeof(out));
@@ -303,10 +303,10 @@ START_TEST(test_gso_real)
 		int n;
 
 		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
-		ck_assert_int_gt(n = dgram_recv(fs, &b), 0);
+		ck_assert_int_gt(n = udp_batch_recv(fs, &b), 0);
 		for (int k = 0; k < n; k++)
-			dgram_queue(&b, (unsigned)k);
-		struct dgram_sent r = dgram_send(fs, &b);
+			udp_batch_queue(&b, (unsigned)k);
+		struct udp_batch_sent r = udp_batch_send(fs, &b);
 		ck_assert_uint_eq(r.sent, (unsigned)n);
 		got += (unsigned)n;
 	}
@@ -319,17 +319,17 @@ START_TEST(test_gso_real)
 		for (int k = 0; k < (i == 9 ? 50 : 100); k++)
 			ck_assert_int_eq(in[k], 'a' + i);
 	}
-	dgram_free(&b);
+	udp_batch_free(&b);
 	close(fs);
 	close(fc);
 }
 END_TEST
 
 Suite *
-dgram_suite(void)
+udp_batch_suite(void)
 {
-	Suite *s = suite_create("dgram");
-	TCase *tc = tcase_create("dgram");
+	Suite *s = suite_create("udp_batch");
+	TCase *tc = tcase_create("udp_batch");
 
 	tcase_add_test(tc, test_recv_slots);
 	tcase_add_test(tc, test_gso_runs);

@@ -1,5 +1,5 @@
 /*
- * handoff.c - the wire format of a connection handed between processes,
+ * handoff_wire.c - the wire format of a connection handed between processes,
  * and the channel messages that carry it.  A state memfd is a header and
  * one record per descriptor, in the descriptors' order:
  *
@@ -30,8 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "handoff.h"
-#include "proxyin.h"
+#include "handoff_wire.h"
+#include "proxy_conn.h"
 #include "util.h"
 
 #define MAGIC		0x014f4845u	/* "EHO\1" */

@@ -1,5 +1,5 @@
 /*
- * expo.c - echod's figures as people and tools read them: the status
+ * render.c - echod's figures as people and tools read them: the status
  * lines, JSON, and the Prometheus text format (version 0.0.4).  Every
  * label set is stats.h's enum and name table, looped over to its *_COUNT:
  * a reason added there shows up here.  Label values are fixed names; a
@@ -15,12 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expo.h"
+#include "render.h"
 #include "stats.h"
 #include "util.h"
 
 void
-expo_buf_printf(struct expo_buf *b, const char *fmt, ...)
+render_buf_printf(struct render_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -54,14 +54,14 @@ expo_buf_printf(struct expo_buf *b, const char *fmt, ...)
 }
 
 void
-expo_buf_free(struct expo_buf *b)
+render_buf_free(struct render_buf *b)
 {
 	free(b->p);
-	*b = (struct expo_buf){ 0 };
+	*b = (struct render_buf){ 0 };
 }
 
 static int
-done(struct expo_buf *b)
+done(struct render_buf *b)
 {
 	if (b->oom) {
 		errno = ENOMEM;
@@ -84,7 +84,7 @@ enum syntax { SYN_TEXT, SYN_JSON, SYN_PROM };
  * raw to the tool that decodes it (jq -r), and Prometheus has no such escape.
  */
 static void
-untrusted(struct expo_buf *b, const char *s, size_t max, enum syntax syn)
+untrusted(struct render_buf *b, const char *s, size_t max, enum syntax syn)
 {
 	const char *bs = syn == SYN_TEXT ? "\\" : "\\\\";
 	size_t len = strnlen(s, max);
@@ -93,13 +93,13 @@ untrusted(struct expo_buf *b, const char *s, size_t max, enum syntax syn)
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '\\')
-			expo_buf_printf(b, "%s%s", bs, bs);
+			render_buf_printf(b, "%s%s", bs, bs);
 		else if (c == '"' && syn != SYN_TEXT)
-			expo_buf_printf(b, "\\\"");
+			render_buf_printf(b, "\\\"");
 		else if (c >= 0x20 && c < 0x7f)
-			expo_buf_printf(b, "%c", c);
+			render_buf_printf(b, "%c", c);
 		else
-			expo_buf_printf(b, "%sx%02x", bs, c);
+			render_buf_printf(b, "%sx%02x", bs, c);
 	}
 }
 
@@ -132,60 +132,60 @@ static const char *n_wstate(int i) { return stats_wstate_name((enum stats_wstate
 
 /* The first line: who, since when, how many workers. */
 static void
-text_head(struct expo_buf *b, const struct stats_snapshot *s, int64_t now_ms)
+text_head(struct render_buf *b, const struct stats_snapshot *s, int64_t now_ms)
 {
 	int n = nworkers(s);
 
-	expo_buf_printf(b, "echod ");
+	render_buf_printf(b, "echod ");
 	untrusted(b, s->version, sizeof(s->version), SYN_TEXT);
-	expo_buf_printf(b, ", pid %ld, up %llus, generation %u, %d worker%s\n",
+	render_buf_printf(b, ", pid %ld, up %llus, generation %u, %d worker%s\n",
 	    (long)s->master_pid, age(now_ms, s->start_ms), s->generation, n,
 	    plural(n));
 }
 
 /* The file and the reason come from the file: any byte, shown visibly. */
 static void
-text_fallback(struct expo_buf *b, const struct expo_fallback *fb)
+text_fallback(struct render_buf *b, const struct render_fallback *fb)
 {
 	if (fb == NULL)
 		return;
-	expo_buf_printf(b, "config: fallback (");
+	render_buf_printf(b, "config: fallback (");
 	untrusted(b, fb->file, SIZE_MAX, SYN_TEXT);
-	expo_buf_printf(b, " refused: ");
+	render_buf_printf(b, " refused: ");
 	untrusted(b, fb->reason, SIZE_MAX, SYN_TEXT);
-	expo_buf_printf(b, "); the last good configuration serves\n");
+	render_buf_printf(b, "); the last good configuration serves\n");
 }
 
 /* "what (meaning): 3 reason, 1 reason" over the non-zero counts: the total
  * line says how many, this line why.  Nothing when all are zero. */
 static void
-text_why(struct expo_buf *b, const char *what, const char *(*name)(int),
+text_why(struct render_buf *b, const char *what, const char *(*name)(int),
     const uint64_t *v, int n)
 {
 	const char *sep = ": ";
 
 	if (stats_sum(v, (size_t)n) == 0)
 		return;
-	expo_buf_printf(b, "%s", what);
+	render_buf_printf(b, "%s", what);
 	for (int i = 0; i < n; i++) {
 		if (v[i] == 0)
 			continue;
-		expo_buf_printf(b, "%s%llu %s", sep, (unsigned long long)v[i],
+		render_buf_printf(b, "%s%llu %s", sep, (unsigned long long)v[i],
 		    name(i));
 		sep = ", ";
 	}
-	expo_buf_printf(b, "\n");
+	render_buf_printf(b, "\n");
 }
 
 static void
-text_total(struct expo_buf *b, const struct stats_snapshot *s)
+text_total(struct render_buf *b, const struct stats_snapshot *s)
 {
 	const struct stats_counts *t = &s->totals;
 	uint64_t bytes = stats_sum(t->bytes, STATS_PROTO_COUNT);
 	uint64_t reloads = stats_sum(s->reloads, STATS_RELOAD_COUNT);
 	uint64_t exits = stats_sum(s->exits, STATS_EXIT_COUNT);
 
-	expo_buf_printf(b, "total: %llu open, %llu accepted, %llu closed, "
+	render_buf_printf(b, "total: %llu open, %llu accepted, %llu closed, "
 	    "%llu byte%s, %llu datagram%s, %llu refused, %llu dropped, "
 	    "%llu time%s full, %llu reload%s, %llu worker exit%s, "
 	    "%llu log line%s held back\n",
@@ -206,8 +206,8 @@ text_total(struct expo_buf *b, const struct stats_snapshot *s)
 }
 
 int
-expo_text(const struct stats_snapshot *s, const struct expo_fallback *fb,
-    int64_t now_ms, struct expo_buf *b)
+render_text(const struct stats_snapshot *s, const struct render_fallback *fb,
+    int64_t now_ms, struct render_buf *b)
 {
 	int n = nworkers(s);
 
@@ -215,7 +215,7 @@ expo_text(const struct stats_snapshot *s, const struct expo_fallback *fb,
 	text_fallback(b, fb);
 	for (int i = 0; i < n; i++) {
 		const struct stats_worker *w = &s->worker[i];
-		expo_buf_printf(b, "worker %d: pid %ld, generation %u, %s, up %llus, "
+		render_buf_printf(b, "worker %d: pid %ld, generation %u, %s, up %llus, "
 		    "%llu open, %llu accepted, %llu byte%s, heartbeat %llums ago\n",
 		    w->slot, (long)w->pid, w->generation,
 		    stats_wstate_name(w->state), age(now_ms, w->start_ms),
@@ -229,49 +229,49 @@ expo_text(const struct stats_snapshot *s, const struct expo_fallback *fb,
 
 /* "key": {"name": v, ...} over a label set. */
 static void
-json_map(struct expo_buf *b, const char *key, const char *(*name)(int),
+json_map(struct render_buf *b, const char *key, const char *(*name)(int),
     const uint64_t *v, int n, bool last)
 {
-	expo_buf_printf(b, "  \"%s\": {", key);
+	render_buf_printf(b, "  \"%s\": {", key);
 	for (int i = 0; i < n; i++)
-		expo_buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", name(i),
+		render_buf_printf(b, "%s\"%s\": %llu", i ? ", " : "", name(i),
 		    (unsigned long long)v[i]);
-	expo_buf_printf(b, "}%s\n", last ? "" : ",");
+	render_buf_printf(b, "}%s\n", last ? "" : ",");
 }
 
 /* "config": whether the stored configuration serves, and why. */
 static void
-json_fallback(struct expo_buf *b, const struct expo_fallback *fb)
+json_fallback(struct render_buf *b, const struct render_fallback *fb)
 {
 	if (fb == NULL) {
-		expo_buf_printf(b, "  \"config\": {\"fallback\": false},\n");
+		render_buf_printf(b, "  \"config\": {\"fallback\": false},\n");
 		return;
 	}
-	expo_buf_printf(b, "  \"config\": {\"fallback\": true, \"file\": \"");
+	render_buf_printf(b, "  \"config\": {\"fallback\": true, \"file\": \"");
 	untrusted(b, fb->file, SIZE_MAX, SYN_JSON);
-	expo_buf_printf(b, "\", \"reason\": \"");
+	render_buf_printf(b, "\", \"reason\": \"");
 	untrusted(b, fb->reason, SIZE_MAX, SYN_JSON);
-	expo_buf_printf(b, "\"},\n");
+	render_buf_printf(b, "\"},\n");
 }
 
 int
-expo_json(const struct stats_snapshot *s, const struct expo_fallback *fb,
-    int64_t now_ms, struct expo_buf *b)
+render_json(const struct stats_snapshot *s, const struct render_fallback *fb,
+    int64_t now_ms, struct render_buf *b)
 {
 	const struct stats_counts *t = &s->totals;
 	uint64_t states[STATS_WSTATE_COUNT];
 	int n = nworkers(s);
 
-	expo_buf_printf(b, "{\n  \"version\": \"");
+	render_buf_printf(b, "{\n  \"version\": \"");
 	untrusted(b, s->version, sizeof(s->version), SYN_JSON);
-	expo_buf_printf(b, "\",\n  \"pid\": %ld,\n"
+	render_buf_printf(b, "\",\n  \"pid\": %ld,\n"
 	    "  \"uptime_s\": %llu,\n  \"generation\": %u,\n",
 	    (long)s->master_pid, age(now_ms, s->start_ms), s->generation);
 	json_fallback(b, fb);
-	expo_buf_printf(b, "  \"workers\": [");
+	render_buf_printf(b, "  \"workers\": [");
 	for (int i = 0; i < n; i++) {
 		const struct stats_worker *w = &s->worker[i];
-		expo_buf_printf(b, "%s\n    {\"slot\": %d, \"pid\": %ld, "
+		render_buf_printf(b, "%s\n    {\"slot\": %d, \"pid\": %ld, "
 		    "\"generation\": %u, \"state\": \"%s\", \"uptime_s\": %llu, "
 		    "\"open\": %llu, \"accepted\": %llu, \"bytes\": %llu, "
 		    "\"heartbeat_age_ms\": %llu}",
@@ -281,8 +281,8 @@ expo_json(const struct stats_snapshot *s, const struct expo_fallback *fb,
 		    (unsigned long long)w->bytes,
 		    (unsigned long long)w->heartbeat_age_ms);
 	}
-	expo_buf_printf(b, "%s],\n", n ? "\n  " : "");
-	expo_buf_printf(b, "  \"accepted\": %llu,\n  \"open\": %llu,\n"
+	render_buf_printf(b, "%s],\n", n ? "\n  " : "");
+	render_buf_printf(b, "  \"accepted\": %llu,\n  \"open\": %llu,\n"
 	    "  \"datagrams\": %llu,\n  \"respawns\": %llu,\n"
 	    "  \"log_lines_held_back\": %llu,\n  \"full\": %llu,\n",
 	    (unsigned long long)t->accepted, (unsigned long long)t->open,
@@ -297,37 +297,37 @@ expo_json(const struct stats_snapshot *s, const struct expo_fallback *fb,
 	json_map(b, "worker_states", n_wstate, states, STATS_WSTATE_COUNT, false);
 	json_map(b, "worker_exits", n_exit, s->exits, STATS_EXIT_COUNT, false);
 	json_map(b, "reloads", n_reload, s->reloads, STATS_RELOAD_COUNT, true);
-	expo_buf_printf(b, "}\n");
+	render_buf_printf(b, "}\n");
 	return done(b);
 }
 
 static void
-prom_head(struct expo_buf *b, const char *name, const char *type, const char *help)
+prom_head(struct render_buf *b, const char *name, const char *type, const char *help)
 {
-	expo_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	render_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void
-prom_labeled(struct expo_buf *b, const char *name, const char *type,
+prom_labeled(struct render_buf *b, const char *name, const char *type,
     const char *help, const char *label, const char *(*lname)(int),
     const uint64_t *v, int n)
 {
 	prom_head(b, name, type, help);
 	for (int i = 0; i < n; i++)
-		expo_buf_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, lname(i),
+		render_buf_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, lname(i),
 		    (unsigned long long)v[i]);
 }
 
 static void
-prom_one(struct expo_buf *b, const char *name, const char *type,
+prom_one(struct render_buf *b, const char *name, const char *type,
     const char *help, uint64_t v)
 {
 	prom_head(b, name, type, help);
-	expo_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
+	render_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
 int
-expo_prom(const struct stats_snapshot *s, struct expo_buf *b)
+render_prom(const struct stats_snapshot *s, struct render_buf *b)
 {
 	const struct stats_counts *t = &s->totals;
 	uint64_t states[STATS_WSTATE_COUNT];
@@ -372,8 +372,8 @@ expo_prom(const struct stats_snapshot *s, struct expo_buf *b)
 	    "configuration, stored by the echod before, serves.", s->fallback);
 	prom_head(b, "echod_build_info", "gauge",
 	    "Always 1; the version is in the label.");
-	expo_buf_printf(b, "echod_build_info{version=\"");
+	render_buf_printf(b, "echod_build_info{version=\"");
 	untrusted(b, s->version, sizeof(s->version), SYN_PROM);
-	expo_buf_printf(b, "\"} 1\n");
+	render_buf_printf(b, "\"} 1\n");
 	return done(b);
 }

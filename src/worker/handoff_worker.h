@@ -1,28 +1,28 @@
-/* carry.h - a worker's side of the handoff (handoff.h): its connections
+/* handoff_worker.h - a worker's side of the handoff (handoff_wire.h): its connections
  * out to the master in batches, and adopted ones in. */
-#ifndef ECHOD_CARRY_H
-#define ECHOD_CARRY_H
+#ifndef ECHOD_HANDOFF_WORKER_H
+#define ECHOD_HANDOFF_WORKER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "conn.h"
 
-#define CARRY_ACK_MS	5000	/* the longest wait for the master's answer */
+#define HANDOFF_WORKER_ACK_MS	5000	/* the longest wait for the master's answer */
 
 /* What came on the channel while waiting for an answer: handled by the
  * worker as any message (orders, adopted connections). */
-typedef void	carry_other_fn(void *arg, char type, int *fds, size_t nfds);
+typedef void	handoff_worker_other_fn(void *arg, char type, int *fds, size_t nfds);
 
 /*
  * Sends v[0..n) (n <= HANDOFF_MAX_CONNS) with their state to the master
- * and waits, at most CARRY_ACK_MS, for its answer.  1: taken (the caller
+ * and waits, at most HANDOFF_WORKER_ACK_MS, for its answer.  1: taken (the caller
  * closes its copies and forgets them); 0: refused or no answer (keep them
  * and drain); -1 with errno: nothing was sent.  EOF on the channel is
  * errno EPIPE.
  */
-int	carry_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
-	    carry_other_fn *other, void *arg);
+int	handoff_worker_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
+	    handoff_worker_other_fn *other, void *arg);
 /*
  * Connections from a HANDOFF_MSG_ADOPT message (fds[0] the state, the rest
  * the sockets), made with their unsent echo, bytes, start and idle clock;
@@ -31,7 +31,7 @@ int	carry_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
  * Returns how many (each calloc'd, in out), or -1 with *why; then every
  * descriptor was closed.  Takes the descriptors either way.
  */
-int	carry_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
+int	handoff_worker_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
 	    const char **why);
 
 #endif

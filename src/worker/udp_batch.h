@@ -1,10 +1,10 @@
 /*
- * dgram.h - datagrams in batches: one recvmmsg(2) fills a slot per datagram,
+ * udp_batch.h - datagrams in batches: one recvmmsg(2) fills a slot per datagram,
  * and one sendmmsg(2) sends back the ones chosen, in the order they came.
  * It moves datagrams; what is echoed and why is udp.c's.
  */
-#ifndef ECHOD_DGRAM_H
-#define ECHOD_DGRAM_H
+#ifndef ECHOD_UDP_BATCH_H
+#define ECHOD_UDP_BATCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,18 +17,18 @@
  * The system calls, replaceable so that a test can make a send stop
  * part-way through a batch.  Both return what recvmmsg(2)/sendmmsg(2) do.
  */
-struct dgram_ops {
+struct udp_batch_ops {
 	int	(*recv)(int fd, struct mmsghdr *, unsigned n, int flags);
 	int	(*send)(int fd, struct mmsghdr *, unsigned n, int flags);
 };
-extern const struct dgram_ops dgram_sys;
+extern const struct udp_batch_ops udp_batch_sys;
 
-struct dgram_batch {
-	const struct dgram_ops	*ops;
+struct udp_batch {
+	const struct udp_batch_ops	*ops;
 	unsigned		 cap;		/* slots */
 	size_t			 slotlen;	/* a slot holds this much */
-	unsigned		 n;		/* received by the last dgram_recv() */
-	unsigned		 ntx;		/* queued by dgram_queue() */
+	unsigned		 n;		/* received by the last udp_batch_recv() */
+	unsigned		 ntx;		/* queued by udp_batch_queue() */
 	char			*buf;		/* cap * slotlen, touched as used */
 	union sockaddr_any	*from;
 	struct iovec		*iov;		/* the slots, then the echoes */
@@ -45,34 +45,34 @@ struct dgram_batch {
 
 /* Echoes of one length to one destination, next to each other in a batch,
  * go out as one UDP_SEGMENT message (GSO) of at most this many, when each
- * is at most DGRAM_GSO_MAX_SEG bytes (below any path's MTU). */
-#define DGRAM_GSO_MAX_RUN	64
-#define DGRAM_GSO_MAX_SEG	1200
+ * is at most UDP_BATCH_GSO_MAX_SEG bytes (below any path's MTU). */
+#define UDP_BATCH_GSO_MAX_RUN	64
+#define UDP_BATCH_GSO_MAX_SEG	1200
 
 /* Slots for cap datagrams of up to slotlen bytes.  The memory is mapped,
  * not touched: a slot's pages are only paid for once a datagram fills
  * them.  -1 with errno. */
-int	dgram_init(struct dgram_batch *, unsigned cap, size_t slotlen);
-void	dgram_free(struct dgram_batch *);
+int	udp_batch_init(struct udp_batch *, unsigned cap, size_t slotlen);
+void	udp_batch_free(struct udp_batch *);
 
 /*
  * Receives up to cap waiting datagrams without waiting (MSG_TRUNC: a
  * datagram's real length, even past its slot), and forgets what was
  * queued.  Returns how many (>= 1), or -1 with errno (EAGAIN: none).
  */
-int	dgram_recv(int fd, struct dgram_batch *);
-/* Datagram i of the last dgram_recv(): its bytes, its length (which may
- * exceed the slot: dgram_whole() is then false), its source. */
-char	*dgram_data(const struct dgram_batch *, unsigned i);
-size_t	 dgram_len(const struct dgram_batch *, unsigned i);
-bool	 dgram_whole(const struct dgram_batch *, unsigned i);
-const struct sockaddr *dgram_from(const struct dgram_batch *, unsigned i);
+int	udp_batch_recv(int fd, struct udp_batch *);
+/* Datagram i of the last udp_batch_recv(): its bytes, its length (which may
+ * exceed the slot: udp_batch_whole() is then false), its source. */
+char	*udp_batch_data(const struct udp_batch *, unsigned i);
+size_t	 udp_batch_len(const struct udp_batch *, unsigned i);
+bool	 udp_batch_whole(const struct udp_batch *, unsigned i);
+const struct sockaddr *udp_batch_from(const struct udp_batch *, unsigned i);
 
 /* Queues datagram i (which must be whole) to go back to its source, from
  * the address it was sent to when the socket tells it (pktinfo.h). */
-void	dgram_queue(struct dgram_batch *, unsigned i);
+void	udp_batch_queue(struct udp_batch *, unsigned i);
 
-struct dgram_sent {
+struct udp_batch_sent {
 	unsigned	sent;		/* datagrams the kernel took */
 	uint64_t	bytes;		/* their bytes */
 	unsigned	dropped;	/* queued, not sent */
@@ -89,6 +89,6 @@ struct dgram_sent {
  * a run or none; a kernel or device that refuses GSO turns it off for the
  * batch, and the run goes out one by one.
  */
-struct dgram_sent dgram_send(int fd, struct dgram_batch *);
+struct udp_batch_sent udp_batch_send(int fd, struct udp_batch *);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * carry.c - a worker's side of the handoff: its connections leave in
+ * handoff_worker.c - a worker's side of the handoff: its connections leave in
  * batches (a state memfd and up to HANDOFF_MAX_CONNS sockets per message)
  * and the master answers each batch; adopted connections arrive the same
  * way and are checked as the master checks them: the worker trusts the
@@ -13,14 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "carry.h"
-#include "handoff.h"
-#include "proxyin.h"
+#include "handoff_worker.h"
+#include "handoff_wire.h"
+#include "proxy_conn.h"
 #include "util.h"
 
 int
-carry_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
-    carry_other_fn *other, void *arg)
+handoff_worker_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
+    handoff_worker_other_fn *other, void *arg)
 {
 	struct handoff_rec recs[HANDOFF_MAX_CONNS];
 	int fds[HANDOFF_MAX_FDS], rc;
@@ -40,7 +40,7 @@ carry_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
 	close(fds[0]);
 	if (rc == -1)
 		return -1;
-	end = now_coarse_ms() + CARRY_ACK_MS;
+	end = now_coarse_ms() + HANDOFF_WORKER_ACK_MS;
 	for (;;) {
 		struct pollfd p = { .fd = chan, .events = POLLIN };
 		int got[HANDOFF_MAX_FDS];
@@ -81,7 +81,7 @@ made_conn(const struct handoff_rec *r, int fd, uint64_t now_ms)
 	if (c == NULL)
 		return NULL;
 	if (r->proxyin) {
-		if (proxyin_start(c, 0) == -1) {
+		if (proxy_conn_start(c, 0) == -1) {
 			free(c);
 			return NULL;
 		}
@@ -102,7 +102,7 @@ made_conn(const struct handoff_rec *r, int fd, uint64_t now_ms)
 }
 
 int
-carry_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
+handoff_worker_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
     const char **why)
 {
 	struct handoff_batch b;
@@ -129,7 +129,7 @@ carry_in(int *fds, size_t nfds, uint64_t now_ms, struct conn **out,
 	handoff_batch_free(&b);
 	if (made < n) {
 		for (size_t i = 0; i < made; i++) {
-			proxyin_end(out[i]);
+			proxy_conn_end(out[i]);
 			conn_release(out[i]);
 			free(out[i]);
 		}

@@ -1,5 +1,5 @@
 /*
- * proxyin.c - reading a balancer's PROXY header off a connection.  The
+ * proxy_conn.c - reading a balancer's PROXY header off a connection.  The
  * header is read into its own buffer, bounded by the largest header
  * accepted; whatever the same read brought past it is the client's first
  * data and is kept to be echoed once the client is admitted.  Admission
@@ -17,17 +17,17 @@
 #include "acl.h"
 #include "addr.h"
 #include "conf.h"
-#include "proxyin.h"
+#include "proxy_conn.h"
 
 bool
-proxyin_expected(const struct conf *conf, const struct sockaddr *sa)
+proxy_conn_expected(const struct conf *conf, const struct sockaddr *sa)
 {
 	return conf->n_proxy_from > 0 &&
 	    acl_match(conf->proxy_from, conf->n_proxy_from, sa);
 }
 
 int
-proxyin_start(struct conn *c, uint64_t deadline_ms)
+proxy_conn_start(struct conn *c, uint64_t deadline_ms)
 {
 	if ((c->px = malloc(sizeof(*c->px))) == NULL)
 		return -1;
@@ -37,7 +37,7 @@ proxyin_start(struct conn *c, uint64_t deadline_ms)
 }
 
 void
-proxyin_end(struct conn *c)
+proxy_conn_end(struct conn *c)
 {
 	free(c->px);
 	c->px = NULL;
@@ -84,49 +84,49 @@ consume(struct conn *c, struct proxy_header *h)
 		memcpy(&c->peer, &h->src, h->addrlen);
 		c->peerlen = h->addrlen;
 	}
-	proxyin_end(c);
+	proxy_conn_end(c);
 	return 0;
 }
 
-enum proxyin_step
-proxyin_read(struct conn *c, struct proxy_header *h, const char **why)
+enum proxy_conn_step
+proxy_conn_read(struct conn *c, struct proxy_header *h, const char **why)
 {
 	struct proxyin *px = c->px;
 	ssize_t n;
 
 	if (px->len == sizeof(px->buf)) {	/* the parser decides before */
 		*why = "header too long";
-		return PROXYIN_BAD;
+		return PROXY_CONN_BAD;
 	}
 	n = recv(c->fd, px->buf + px->len, sizeof(px->buf) - px->len, 0);
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return PROXYIN_MORE;
+			return PROXY_CONN_MORE;
 		/* a checker may close with a reset as well as a FIN */
 		if (px->len == 0 && errno == ECONNRESET)
-			return PROXYIN_SILENT;
-		return PROXYIN_FAIL;
+			return PROXY_CONN_SILENT;
+		return PROXY_CONN_FAIL;
 	}
 	if (n == 0) {
 		if (px->len == 0)
-			return PROXYIN_SILENT;
+			return PROXY_CONN_SILENT;
 		*why = "connection closed inside the header";
-		return PROXYIN_BAD;
+		return PROXY_CONN_BAD;
 	}
 	px->len += (size_t)n;
 	switch (proxy_parse(px->buf, px->len, h, why)) {
 	case PROXY_MORE:
-		return PROXYIN_MORE;	/* the parser refuses before the buffer is full */
+		return PROXY_CONN_MORE;	/* the parser refuses before the buffer is full */
 	case PROXY_INVALID:
-		return PROXYIN_BAD;
+		return PROXY_CONN_BAD;
 	case PROXY_DONE:
 		break;
 	}
-	return consume(c, h) == -1 ? PROXYIN_FAIL : PROXYIN_DONE;
+	return consume(c, h) == -1 ? PROXY_CONN_FAIL : PROXY_CONN_DONE;
 }
 
 const char *
-proxyin_via(const struct conn *c, char *buf, size_t len)
+proxy_conn_via(const struct conn *c, char *buf, size_t len)
 {
 	char host[64];
 	unsigned port;
@@ -140,7 +140,7 @@ proxyin_via(const struct conn *c, char *buf, size_t len)
 }
 
 struct conn *
-proxyin_queue_expired(const struct conn_list *q, uint64_t now_ms)
+proxy_conn_queue_expired(const struct conn_list *q, uint64_t now_ms)
 {
 	/* one proxy_timeout for all: the queue is in deadline order */
 	if (q->head != NULL && q->head->px->deadline_ms <= now_ms)
@@ -149,7 +149,7 @@ proxyin_queue_expired(const struct conn_list *q, uint64_t now_ms)
 }
 
 uint64_t
-proxyin_queue_next_ms(const struct conn_list *q, uint64_t t)
+proxy_conn_queue_next_ms(const struct conn_list *q, uint64_t t)
 {
 	if (q->head != NULL && q->head->px->deadline_ms < t)
 		return q->head->px->deadline_ms;
