@@ -2,10 +2,19 @@
 #ifndef ECHOD_ADDR_H
 #define ECHOD_ADDR_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
 #define ADDR_STRLEN	(256 + 8)	/* "[host]:port" */
+
+/* A peer's address, IPv4 or IPv6, with room for either: what accept(),
+ * recvmmsg() and the handoff's records fill in. */
+union sockaddr_any {
+	struct sockaddr		sa;
+	struct sockaddr_in	in;
+	struct sockaddr_in6	in6;
+};
 
 /*
  * Splits "host:port", "[v6]:port", "*:port" or a bare port into host and

@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include "handoff_wire.h"
-#include "proxy_conn.h"
 #include "util.h"
 
 #define MAGIC		0x014f4845u	/* "EHO\1" */
@@ -60,55 +59,6 @@ struct wire_rec {
 
 _Static_assert(sizeof(struct wire_hdr) == HDR_LEN, "header layout");
 _Static_assert(sizeof(struct wire_rec) == REC_LEN, "record layout");
-
-void
-handoff_rec_from_conn(struct handoff_rec *r, const struct conn *c,
-    uint64_t now_ms)
-{
-	memset(r, 0, sizeof(*r));
-	r->bytes = c->bytes;
-	r->start_us = c->start_us;
-	r->idle_ms = now_ms > c->last_ms ? now_ms - c->last_ms : 0;
-	r->rd_eof = c->rd_eof;
-	r->balancer = c->balancer;
-	if (c->vialen != 0) {	/* through a balancer: peer is its address */
-		r->peer = c->via;
-		r->peerlen = c->vialen;
-		r->proxy = c->peer;
-		r->proxylen = c->peerlen;
-	} else {
-		r->peer = c->peer;
-		r->peerlen = c->peerlen;
-	}
-	if (c->px != NULL) {	/* nothing echoed yet: the header so far */
-		r->proxyin = true;
-		r->pend = (const char *)c->px->buf;
-		r->pend_len = (uint32_t)c->px->len;
-		return;
-	}
-	r->pend = c->pend ? c->pend + c->pend_off : NULL;
-	r->pend_len = c->pend_len;
-}
-
-void
-handoff_rec_to_conn(struct conn *c, const struct handoff_rec *r,
-    uint64_t now_ms)
-{
-	c->rd_eof = r->rd_eof;
-	c->balancer = r->balancer;
-	c->bytes = r->bytes;
-	c->start_us = r->start_us;
-	c->last_ms = now_ms > r->idle_ms ? now_ms - r->idle_ms : 0;
-	if (r->proxylen != 0) {	/* the client, and the balancer between */
-		c->peer = r->proxy;
-		c->peerlen = r->proxylen;
-		c->via = r->peer;
-		c->vialen = r->peerlen;
-	} else {
-		c->peer = r->peer;
-		c->peerlen = r->peerlen;
-	}
-}
 
 size_t
 handoff_encoded_len(const struct handoff_rec *v, size_t n)
@@ -189,19 +139,18 @@ valid_addr(const uint8_t *raw, unsigned len)
 	    (fam == AF_INET6 && len == sizeof(struct sockaddr_in6));
 }
 
-int
-handoff_decode_buf(const void *buf, size_t len, size_t expect,
-    struct handoff_batch *b, const char **why)
+/* The header: this format and version, with a count that matches expect
+ * (HANDOFF_ANY: its own, within bounds).  The count, or -1 with *why. */
+static long
+decode_header(const void *buf, size_t len, size_t expect, const char **why)
 {
-	const char *p = buf, *end = p + len;
 	struct wire_hdr h;
 
-	memset(b, 0, sizeof(*b));
 	if (len < HDR_LEN) {
 		*why = "state shorter than its header";
 		return -1;
 	}
-	memcpy(&h, p, sizeof(h));
+	memcpy(&h, buf, sizeof(h));
 	if (h.magic != MAGIC) {
 		*why = "state of unknown format";
 		return -1;
@@ -217,13 +166,67 @@ handoff_decode_buf(const void *buf, size_t len, size_t expect,
 		*why = "state and descriptors do not match in number";
 		return -1;
 	}
-	if (expect > 0 && (b->v = calloc(expect, sizeof(*b->v))) == NULL) {
+	return (long)expect;
+}
+
+/* Is w (its pend_len bytes following, room bytes left) a record a sender
+ * could have made?  Else *why says what is wrong with it. */
+static bool
+valid_rec(const struct wire_rec *w, size_t room, const char **why)
+{
+	if (w->flags & ~(F_RDEOF | F_BALANCER | F_PROXYIN))
+		*why = "state with unknown flags";
+	else if (!valid_addr(w->peer, w->peerlen) ||
+	    (w->proxylen != 0 && !valid_addr(w->proxy, w->proxylen)))
+		*why = "state with an invalid address";
+	else if (w->pend_len > HANDOFF_MAX_PEND || room < w->pend_len)
+		*why = "state with an unsent length out of bounds";
+	else if ((w->flags & F_RDEOF) && w->pend_len == 0)
+		*why = "state of a finished connection";
+	/* Inside its header: nothing of it judged, nothing echoed. */
+	else if ((w->flags & F_PROXYIN) && ((w->flags & ~F_PROXYIN) ||
+	    w->proxylen != 0 || w->pend_len >= HANDOFF_MAX_PROXYIN))
+		*why = "state of an impossible PROXY header";
+	else
+		return true;
+	return false;
+}
+
+/* The record a valid w says, its unsent bytes at pend (in place). */
+static void
+decode_rec(struct handoff_rec *r, const struct wire_rec *w, const char *pend)
+{
+	r->id = w->id;
+	r->bytes = w->bytes;
+	r->start_us = w->start_us;
+	r->idle_ms = w->idle_ms;
+	r->rd_eof = (w->flags & F_RDEOF) != 0;
+	r->balancer = (w->flags & F_BALANCER) != 0;
+	r->proxyin = (w->flags & F_PROXYIN) != 0;
+	memcpy(&r->peer, w->peer, w->peerlen);
+	r->peerlen = w->peerlen;
+	memcpy(&r->proxy, w->proxy, w->proxylen);
+	r->proxylen = w->proxylen;
+	r->pend = w->pend_len ? pend : NULL;
+	r->pend_len = w->pend_len;
+}
+
+int
+handoff_decode_buf(const void *buf, size_t len, size_t expect,
+    struct handoff_batch *b, const char **why)
+{
+	const char *p = buf, *end = p + len;
+	long n;
+
+	memset(b, 0, sizeof(*b));
+	if ((n = decode_header(buf, len, expect, why)) == -1)
+		return -1;
+	if (n > 0 && (b->v = calloc((size_t)n, sizeof(*b->v))) == NULL) {
 		*why = "out of memory";
 		return -1;
 	}
 	p += HDR_LEN;
-	for (size_t i = 0; i < expect; i++) {
-		struct handoff_rec *r = &b->v[i];
+	for (long i = 0; i < n; i++) {
 		struct wire_rec w;
 
 		if ((size_t)(end - p) < REC_LEN) {
@@ -232,50 +235,16 @@ handoff_decode_buf(const void *buf, size_t len, size_t expect,
 		}
 		memcpy(&w, p, sizeof(w));
 		p += REC_LEN;
-		if (w.flags & ~(F_RDEOF | F_BALANCER | F_PROXYIN)) {
-			*why = "state with unknown flags";
+		if (!valid_rec(&w, (size_t)(end - p), why))
 			goto bad;
-		}
-		if (!valid_addr(w.peer, w.peerlen) ||
-		    (w.proxylen != 0 && !valid_addr(w.proxy, w.proxylen))) {
-			*why = "state with an invalid address";
-			goto bad;
-		}
-		if (w.pend_len > HANDOFF_MAX_PEND ||
-		    (size_t)(end - p) < w.pend_len) {
-			*why = "state with an unsent length out of bounds";
-			goto bad;
-		}
-		if ((w.flags & F_RDEOF) && w.pend_len == 0) {
-			*why = "state of a finished connection";
-			goto bad;
-		}
-		/* Inside its header: nothing of it judged, nothing echoed. */
-		if ((w.flags & F_PROXYIN) && ((w.flags & ~F_PROXYIN) ||
-		    w.proxylen != 0 || w.pend_len >= PROXY_MAX_HEADER)) {
-			*why = "state of an impossible PROXY header";
-			goto bad;
-		}
-		r->id = w.id;
-		r->bytes = w.bytes;
-		r->start_us = w.start_us;
-		r->idle_ms = w.idle_ms;
-		r->rd_eof = (w.flags & F_RDEOF) != 0;
-		r->balancer = (w.flags & F_BALANCER) != 0;
-		r->proxyin = (w.flags & F_PROXYIN) != 0;
-		memcpy(&r->peer, w.peer, w.peerlen);
-		r->peerlen = w.peerlen;
-		memcpy(&r->proxy, w.proxy, w.proxylen);
-		r->proxylen = w.proxylen;
-		r->pend = w.pend_len ? p : NULL;
-		r->pend_len = w.pend_len;
+		decode_rec(&b->v[i], &w, p);
 		p += w.pend_len;
 	}
 	if (p != end) {
 		*why = "state with trailing bytes";
 		goto bad;
 	}
-	b->n = expect;
+	b->n = (size_t)n;
 	return 0;
 bad:
 	free(b->v);

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "conn.h"
+#include "addr.h"
 
 #define HANDOFF_VERSION		1
 /* SCM_MAX_FD: the kernel's most descriptors in one message; one of them
@@ -23,6 +23,10 @@
 #define HANDOFF_MAX_CONNS	(HANDOFF_MAX_FDS - 1)
 /* A connection's unsent echo, at most: the largest buffer_size. */
 #define HANDOFF_MAX_PEND	(16u * 1024 * 1024)
+/* A PROXY header's bytes so far, at most: less than the worker's
+ * PROXY_MAX_HEADER (handoff_worker.c asserts they agree), which this layer
+ * below the worker must not include. */
+#define HANDOFF_MAX_PROXYIN	1024
 
 /* Messages on a worker's channel (a SOCK_SEQPACKET pair), first byte.  The
  * orders of channel.h are messages of one byte there. */
@@ -46,7 +50,7 @@ struct handoff_rec {
 	union sockaddr_any	 proxy;
 	socklen_t		 proxylen;
 	/* The client's PROXY header is not complete: pend holds what came
-	 * of it (less than PROXY_MAX_HEADER), to be read on from there. */
+	 * of it (less than HANDOFF_MAX_PROXYIN), to be read on from there. */
 	bool			 proxyin;
 	const char		*pend;		/* unsent echo, sent first */
 	uint32_t		 pend_len;
@@ -67,13 +71,6 @@ struct handoff_batch {
 	size_t			 maplen;
 };
 
-/* A record for c, idle since last_ms. */
-void	handoff_rec_from_conn(struct handoff_rec *, const struct conn *c,
-	    uint64_t now_ms);
-/* The other way: what r says of its connection, into c (but its unsent
- * echo or header, which the caller copies: r's points into a mapping). */
-void	handoff_rec_to_conn(struct conn *c, const struct handoff_rec *r,
-	    uint64_t now_ms);
 /* The records as a sealed memfd (read-only from then on), or -1 with errno. */
 int	handoff_encode(const struct handoff_rec *, size_t n);
 /* The exact size handoff_encode() writes. */

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
+
 struct proxyin;
 struct pump;
 
@@ -18,12 +20,6 @@ struct pump;
 #define CONN_ROUNDS	4
 /* A read shorter than this ends a stream: the client sends messages. */
 #define CONN_STREAM_LOW	4096
-
-union sockaddr_any {
-	struct sockaddr		sa;
-	struct sockaddr_in	in;
-	struct sockaddr_in6	in6;
-};
 
 struct conn {
 	int		 fd;

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "channel.h"
-#include "conn.h"
 #include "listen.h"
 
 #define GATE_EMFILE_PAUSE_MS	100	/* listeners rest after EMFILE */

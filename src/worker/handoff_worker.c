@@ -18,6 +18,60 @@
 #include "proxy_conn.h"
 #include "util.h"
 
+/* The wire's bound on a header in flight is the parser's: handoff_wire.h
+ * cannot include proxy_header.h, a layer above it. */
+_Static_assert(HANDOFF_MAX_PROXYIN == PROXY_MAX_HEADER, "PROXY header room");
+
+
+void
+handoff_worker_rec(struct handoff_rec *r, const struct conn *c, uint64_t now_ms)
+{
+	memset(r, 0, sizeof(*r));
+	r->bytes = c->bytes;
+	r->start_us = c->start_us;
+	r->idle_ms = now_ms > c->last_ms ? now_ms - c->last_ms : 0;
+	r->rd_eof = c->rd_eof;
+	r->balancer = c->balancer;
+	if (c->vialen != 0) {	/* through a balancer: peer is its address */
+		r->peer = c->via;
+		r->peerlen = c->vialen;
+		r->proxy = c->peer;
+		r->proxylen = c->peerlen;
+	} else {
+		r->peer = c->peer;
+		r->peerlen = c->peerlen;
+	}
+	if (c->px != NULL) {	/* nothing echoed yet: the header so far */
+		r->proxyin = true;
+		r->pend = (const char *)c->px->buf;
+		r->pend_len = (uint32_t)c->px->len;
+		return;
+	}
+	r->pend = c->pend ? c->pend + c->pend_off : NULL;
+	r->pend_len = c->pend_len;
+}
+
+/* What r says of its connection, into c (but its unsent echo or header,
+ * which made_conn() copies: r's points into a mapping). */
+static void
+conn_from_rec(struct conn *c, const struct handoff_rec *r, uint64_t now_ms)
+{
+	c->rd_eof = r->rd_eof;
+	c->balancer = r->balancer;
+	c->bytes = r->bytes;
+	c->start_us = r->start_us;
+	c->last_ms = now_ms > r->idle_ms ? now_ms - r->idle_ms : 0;
+	if (r->proxylen != 0) {	/* the client, and the balancer between */
+		c->peer = r->proxy;
+		c->peerlen = r->proxylen;
+		c->via = r->peer;
+		c->vialen = r->peerlen;
+	} else {
+		c->peer = r->peer;
+		c->peerlen = r->peerlen;
+	}
+}
+
 int
 handoff_worker_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
     handoff_worker_other_fn *other, void *arg)
@@ -31,7 +85,7 @@ handoff_worker_out(int chan, struct conn *const *v, size_t n, uint64_t now_ms,
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		handoff_rec_from_conn(&recs[i], v[i], now_ms);
+		handoff_worker_rec(&recs[i], v[i], now_ms);
 		fds[i + 1] = v[i]->fd;
 	}
 	if ((fds[0] = handoff_encode(recs, n)) == -1)
@@ -97,7 +151,7 @@ made_conn(const struct handoff_rec *r, int fd, uint64_t now_ms)
 	}
 	c->fd = fd;
 	c->adopted = true;
-	handoff_rec_to_conn(c, r, now_ms);
+	conn_from_rec(c, r, now_ms);
 	return c;
 }
 

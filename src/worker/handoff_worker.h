@@ -7,8 +7,13 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "handoff_wire.h"
 
 #define HANDOFF_WORKER_ACK_MS	5000	/* the longest wait for the master's answer */
+
+/* The record handed over for c, idle since its last_ms. */
+void	handoff_worker_rec(struct handoff_rec *, const struct conn *c,
+	    uint64_t now_ms);
 
 /* What came on the channel while waiting for an answer: handled by the
  * worker as any message (orders, adopted connections). */

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "conn.h"
+#include "addr.h"
 
 #define RESOLVE_QUEUE	256	/* pending look-ups; past that, logs go without names */
 

@@ -8,7 +8,6 @@
 
 #include "addr.h"
 #include "admit.h"
-#include "conn.h"
 #include "udp_batch.h"
 #include "log.h"
 #include "logbudget.h"

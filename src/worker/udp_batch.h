@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "conn.h"	/* union sockaddr_any */
+#include "addr.h"
 
 /*
  * The system calls, replaceable so that a test can make a send stop

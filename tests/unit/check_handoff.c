@@ -355,8 +355,8 @@ START_TEST(test_carry_keeps_the_balancer)
 	set_in(&a.peer, &a.peerlen, 0x0a010203, 4000);		/* 10.1.2.3 */
 	set_in(&a.via, &a.vialen, 0x7f000001, 5555);
 	set_in(&b.peer, &b.peerlen, 0x7f000001, 5556);
-	handoff_rec_from_conn(&v[0], &a, 0);
-	handoff_rec_from_conn(&v[1], &b, 0);
+	handoff_worker_rec(&v[0], &a, 0);
+	handoff_worker_rec(&v[1], &b, 0);
 	/* on the wire, peer is the socket's */
 	ck_assert_int_eq(ntohs(v[0].peer.in.sin_port), 5555);
 	ck_assert_int_eq(ntohs(v[0].proxy.in.sin_port), 4000);
@@ -404,7 +404,7 @@ START_TEST(test_carry_partial_header)
 	memcpy(a.px->buf, part, strlen(part));
 	a.px->len = strlen(part);
 	a.last_ms = 400;
-	handoff_rec_from_conn(&v[0], &a, 1000);
+	handoff_worker_rec(&v[0], &a, 1000);
 	ck_assert(v[0].proxyin);
 	ck_assert_uint_eq(handoff_owed(&v[0]), 0);
 	fds[0] = handoff_encode(v, 1);
