@@ -156,6 +156,7 @@ conn_list_merge(struct conn_list *l, struct conn **v, size_t n)
 	/* Newest first, each right after the last one no newer than it. */
 	for (size_t i = n; i-- > 0;) {
 		struct conn *c = v[i];
+		c->list = l;
 		while (at != NULL && at->last_ms > c->last_ms)
 			at = at->prev;
 		c->prev = at;

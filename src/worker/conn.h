@@ -12,6 +12,7 @@
 
 #include "addr.h"
 
+struct conn_list;
 struct proxyin;
 struct pump;
 
@@ -23,7 +24,7 @@ struct pump;
 
 struct conn {
 	int		 fd;
-	uint32_t	 events;	/* what epoll watches now */
+	uint32_t	 events;	/* what epoll watches now; 0: not in it */
 	bool		 rd_eof;	/* the client shut its write side */
 	bool		 counted;	/* in the per-source table */
 	bool		 balancer;	/* a balancer's own (PROXY LOCAL): not logged */
@@ -37,6 +38,7 @@ struct conn {
 	uint64_t	 start_us;
 	uint64_t	 last_ms;	/* last progress, for idle_timeout */
 	struct conn	*prev, *next;	/* the worker's list, oldest first */
+	struct conn_list *list;		/* the one it is on, or NULL */
 	union sockaddr_any peer;		/* the client: a PROXY header's, if any */
 	socklen_t	 peerlen;
 	union sockaddr_any via;		/* the balancer it came through */
@@ -79,8 +81,8 @@ void		conn_release(struct conn *);	/* frees the remainder */
  * Connections linked through their prev and next, oldest first by last_ms:
  * a worker's open ones by last progress, and those waiting for their PROXY
  * header (proxy_conn.h) by when they came, so by deadline.  A connection is
- * on one list at a time.  Inline: a worker moves a connection to the tail
- * on every event.
+ * on one list at a time, which it knows (conn_end.h ends it there).
+ * Inline: a worker moves a connection to the tail on every event.
  */
 struct conn_list {
 	struct conn	*head, *tail;
@@ -91,6 +93,7 @@ conn_list_append(struct conn_list *l, struct conn *c)
 {
 	c->prev = l->tail;
 	c->next = NULL;
+	c->list = l;
 	if (l->tail) l->tail->next = c; else l->head = c;
 	l->tail = c;
 }
@@ -101,6 +104,7 @@ conn_list_unlink(struct conn_list *l, struct conn *c)
 	if (c->prev) c->prev->next = c->next; else l->head = c->next;
 	if (c->next) c->next->prev = c->prev; else l->tail = c->prev;
 	c->prev = c->next = NULL;
+	c->list = NULL;
 }
 
 /*

@@ -31,6 +31,7 @@
 #include "admit.h"
 #include "channel.h"
 #include "conn.h"
+#include "conn_end.h"
 #include "connlog.h"
 #include "udp_batch.h"
 #include "fault.h"
@@ -146,30 +147,6 @@ worker_uncount(struct worker *w, struct conn *c)
 	c->counted = false;
 }
 
-void
-worker_close_fd(struct worker *w, struct conn *c)
-{
-	/* The worker that handed it over may not have closed its copy yet:
-	 * close() alone would leave it in our epoll set, pointing at c. */
-	if (c->adopted)
-		epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-}
-
-void
-worker_conn_close(struct worker *w, struct conn *c, enum stats_close cause,
-    const char *why)
-{
-	w->count.closed[cause]++;
-	worker_log_event(w, c, LOG_CONN_CLOSE, why);
-	worker_uncount(w, c);
-	conn_list_unlink(&w->conns, c);
-	worker_close_fd(w, c);
-	conn_release(c);
-	free(c);
-	w->nconns--;
-}
-
 static void
 on_datagrams(struct worker *w, const struct listener *l)
 {
@@ -190,7 +167,7 @@ on_conn(struct worker *w, struct conn *c, uint32_t events, size_t budget)
 
 	if (c->shut) {
 		if (conn_discard(c, w->pump.scratch, w->pump.size) != CONN_KEEP)
-			worker_conn_close(w, c, STATS_CLOSE_DRAINED, "shutdown timeout");
+			conn_end(w, c, CONN_END_DRAINED, "shutdown timeout");
 		return;
 	}
 	if (c->px != NULL) {
@@ -211,10 +188,10 @@ on_conn(struct worker *w, struct conn *c, uint32_t events, size_t budget)
 	}
 	switch (step) {
 	case CONN_DONE:
-		worker_conn_close(w, c, STATS_CLOSE_EOF, NULL);
+		conn_end(w, c, CONN_END_EOF, NULL);
 		return;
 	case CONN_FAIL:
-		worker_conn_close(w, c, STATS_CLOSE_ERROR, strerror(errno));
+		conn_end(w, c, CONN_END_ERROR, strerror(errno));
 		return;
 	case CONN_KEEP:
 		break;
@@ -229,7 +206,7 @@ on_conn(struct worker *w, struct conn *c, uint32_t events, size_t budget)
 		struct epoll_event ev = { .events = want, .data.ptr = c };
 		c->events = want;
 		if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) == -1)
-			worker_conn_close(w, c, STATS_CLOSE_ERROR, strerror(errno));
+			conn_end(w, c, CONN_END_ERROR, strerror(errno));
 	}
 }
 
@@ -306,20 +283,20 @@ expire(struct worker *w)
 	struct conn *c;
 
 	while ((c = proxy_conn_queue_expired(&w->waiting, w->now_ms)) != NULL)
-		worker_drop_waiting(w, c, &w->px.timeouts, "not complete within "
+		conn_end(w, c, CONN_END_HEADER_TIMEOUT, "not complete within "
 		    "proxy_timeout");
 	while (w->conns.head && w->conns.head->last_ms + idle <= w->now_ms)
-		worker_conn_close(w, w->conns.head, STATS_CLOSE_IDLE, "idle timeout");
+		conn_end(w, w->conns.head, CONN_END_IDLE, "idle timeout");
 	if (w->draining && w->now_ms >= w->deadline_ms) {
 		while (w->waiting.head)
-			worker_drop_waiting(w, w->waiting.head, &w->px.timeouts,
+			conn_end(w, w->waiting.head, CONN_END_HEADER_TIMEOUT,
 			    "shutdown timeout");
 		if (!w->shut) {
 			worker_shut_all(w);
 			return;
 		}
 		while (w->conns.head)
-			worker_conn_close(w, w->conns.head, STATS_CLOSE_DRAINED,
+			conn_end(w, w->conns.head, CONN_END_DRAINED,
 			    "shutdown timeout");
 	}
 }

@@ -16,6 +16,7 @@
 #include "admit.h"
 #include "handoff_worker.h"
 #include "conn.h"
+#include "conn_end.h"
 #include "gate.h"
 #include "handoff_wire.h"
 #include "listen.h"
@@ -68,15 +69,11 @@ adopt_one(struct worker *w, struct conn *c)
 		c->px->deadline_ms = c->last_ms + w->conf->proxy_timeout_ms;
 	else if (admit_client(&p, ADMIT_TCP, &c->peer.sa, &c->counted) != ADMIT_OK)
 		c->counted = false;
-	c->events = ev.events;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
-		worker_uncount(w, c);
-		close(c->fd);
-		proxy_conn_end(c);
-		conn_release(c);
-		free(c);
+		conn_end(w, c, CONN_END_UNWATCHED, NULL);
 		return false;
 	}
+	c->events = ev.events;
 	return true;
 }
 
@@ -115,21 +112,6 @@ worker_adopt(struct worker *w, int *fds, size_t nfds)
 	log_debug("adopted %d connections", n);
 }
 
-/* c is the master's now: out of our epoll set first, since close() alone
- * would not remove it, and out of its list. */
-static void
-forget(struct worker *w, struct conn *c)
-{
-	epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	worker_uncount(w, c);
-	conn_list_unlink(c->px != NULL ? &w->waiting : &w->conns, c);
-	close(c->fd);
-	proxy_conn_end(c);
-	conn_release(c);
-	free(c);
-	w->nconns--;
-}
-
 /* Every connection to the master, oldest first, in batches, and those
  * still inside their PROXY header with what came of it; the first batch
  * refused (or unanswered) leaves the rest draining here. */
@@ -163,7 +145,7 @@ worker_hand_over(struct worker *w)
 			break;
 		}
 		for (size_t i = 0; i < n; i++)
-			forget(w, v[i]);
+			conn_end(w, v[i], CONN_END_HANDED, NULL);
 		handed += n;
 	}
 	w->handing = false;
@@ -196,7 +178,7 @@ worker_shut_all(struct worker *w)
 		next = c->next;
 		if (conn_shut(c) == -1 ||
 		    epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) == -1) {
-			worker_conn_close(w, c, STATS_CLOSE_DRAINED, "shutdown timeout");
+			conn_end(w, c, CONN_END_DRAINED, "shutdown timeout");
 			continue;
 		}
 		c->events = EPOLLIN;

@@ -79,18 +79,11 @@ void	worker_log_event(struct worker *, struct conn *, enum log_conn_event,
 struct gate_load	worker_load(const struct worker *);
 struct admit_policy	worker_policy(struct worker *);
 void	worker_uncount(struct worker *, struct conn *);
-/* Every close of a connection's socket: an adopted one leaves the epoll
- * set first. */
-void	worker_close_fd(struct worker *, struct conn *);
-void	worker_conn_close(struct worker *, struct conn *, enum stats_close,
-	    const char *why);
 void	worker_on_message(void *worker, char type, int *fds, size_t nfds);
 
 /* worker_accept.c: accepting, admission, refusals, PROXY headers */
 void	worker_on_accept(struct worker *, const struct listener *);
 bool	worker_on_header(struct worker *, struct conn *);
-void	worker_drop_waiting(struct worker *, struct conn *, uint64_t *count,
-	    const char *why);
 
 /* worker_drain.c: drain, hand over, adopt, shut at shutdown_timeout */
 void	worker_begin_drain(struct worker *);
