@@ -6,15 +6,16 @@
  * master.  It takes orders from the master only: signals from outside are
  * ignored, and EOF on the channel means the master is gone.
  *
- * The worker is three files around one struct worker (worker_state.h, which
- * only they include): this one owns the loop - setup, the turn, its
- * timeouts, the master's orders, what it publishes - and the list of
- * connections the other two add to and take from; worker_accept.c a new
- * connection, from accept() and admission to its PROXY header and the
- * "connected" line; worker_drain.c a worker's end: draining, handing its
- * connections over on a reload or restart (and adopting them on the other
- * side), shutting them down at shutdown_timeout.  The one struct worker is
- * worker_main()'s, passed to each by pointer.
+ * The worker's files are cut by the data each owns, around one struct
+ * worker (worker_state.h, which only they include), and call each other
+ * downward only: worker_admit.c (the policy and load admission and the
+ * gate see), worker_log.c (lines about clients, their budget, the
+ * resolver), conn_end.c (how every connection ends), worker_accept.c (a
+ * new connection, to its PROXY header and "connected" line),
+ * worker_drain.c (draining, handing over, adopting, shutting down), and
+ * this one on top: the loop - setup, the turn, its timeouts, the master's
+ * orders, what it publishes.  The one struct worker is worker_main()'s,
+ * passed to each by pointer.
  */
 #include "config.h"
 
@@ -32,16 +33,13 @@
 #include "channel.h"
 #include "conn.h"
 #include "conn_end.h"
-#include "connlog.h"
 #include "udp_batch.h"
 #include "fault.h"
 #include "gate.h"
 #include "handoff_wire.h"
 #include "log.h"
-#include "logbudget.h"
 #include "proxy_conn.h"
 #include "pump.h"
-#include "resolve.h"
 #include "source.h"
 #include "stats.h"
 #include "title.h"
@@ -55,97 +53,6 @@
 #define TICK_MS		1000	/* the heartbeat's longest silence */
 #define LOG_RETRY_MS	10	/* lines wait for the log: look again */
 #define LOG_EXIT_MS	1000	/* on the way out, wait this long for it */
-
-/* A client's "connected" line, named or not; the resolver thread's too. */
-static void
-log_open(const struct sockaddr *sa, socklen_t len, const char *name)
-{
-	char addr[64];
-	struct log_conn_fields f = { .proto = "tcp", .addr = addr, .host = name };
-
-	addr_host_port(sa, len, addr, sizeof(addr), &f.port);
-	connlog_open(&f);
-}
-
-void
-worker_log_event(struct worker *w, struct conn *c, enum log_conn_event ev,
-    const char *why)
-{
-	char addr[64], bal[64];
-	struct log_conn_fields f = { .proto = "tcp", .addr = addr };
-
-	if (w->conf->log_connections == CONF_LOGCONN_NONE || c->balancer)
-		return;		/* health checks every 200 ms are no news */
-	if (ev == LOG_CONN_OPEN && w->conf->log_connections != CONF_LOGCONN_BOTH)
-		return;
-	/* below info nothing is written: no budget spent, nothing held back */
-	if (log_getlevel() < LOG_INFO || !logbudget_take(&w->logs,
-	    LOGBUDGET_CONN, &c->peer.sa, c->peerlen, w->now_ms))
-		return;
-	addr_host_port(&c->peer.sa, c->peerlen, addr, sizeof(addr), &f.port);
-	if (c->vialen != 0) {	/* the balancer's own fields, not the resolver's */
-		addr_host_port(&c->via.sa, c->vialen, bal, sizeof(bal), &f.via_port);
-		f.via = bal;
-	}
-	if (ev == LOG_CONN_OPEN) {
-		if (c->vialen != 0 || !w->resolving ||
-		    !resolve_post(&c->peer, c->peerlen))
-			connlog_open(&f);
-		return;		/* else the resolver thread logs it, named */
-	}
-	f.bytes = c->bytes;
-	f.usec = now_usec() - c->start_us;
-	connlog_close(&f, why);
-}
-
-/* Slots in use, from the master's stats page: bounded, since any worker
- * can write the page. */
-static unsigned
-pool_slots(const struct worker *w)
-{
-	uint32_t hw = atomic_load(&w->shared->hw);
-
-	return hw < CHAN_MAX_SLOTS ? hw : CHAN_MAX_SLOTS;
-}
-
-/* The worker's load, as its accept gate judges it. */
-struct gate_load
-worker_load(const struct worker *w)
-{
-	return (struct gate_load){ .nconns = w->nconns,
-	    .max = (uint64_t)w->conf->max_connections, .now_ms = w->now_ms,
-	    .draining = w->draining };
-}
-
-/* Admission as this worker sees it now. */
-struct admit_policy
-worker_policy(struct worker *w)
-{
-	return (struct admit_policy){ .conf = w->conf, .sources = w->sources,
-	    .slot = w->slot, .nslots = pool_slots(w), .now_ms = w->now_ms,
-	    .logs = &w->logs };
-}
-
-/* What the log budget held back, said per source once it is due (all: as
- * the worker ends, whatever is held). */
-static void
-summaries(struct worker *w, bool all)
-{
-	char line[LOGBUDGET_LINE_MAX];
-
-	while (logbudget_summary(&w->logs, w->now_ms, all, line))
-		log_info("%s", line);
-}
-
-void
-worker_uncount(struct worker *w, struct conn *c)
-{
-	struct admit_policy p = worker_policy(w);
-
-	if (c->counted)
-		admit_release(&p, &c->peer.sa);
-	c->counted = false;
-}
 
 static void
 on_datagrams(struct worker *w, const struct listener *l)
@@ -216,7 +123,7 @@ on_conn(struct worker *w, struct conn *c, uint32_t events, size_t budget)
 static void
 farewell(struct worker *w)
 {
-	summaries(w, true);
+	worker_log_summaries(w, true);
 	if (w->ls != NULL && udp_counted(&w->udp))
 		udp_log_counters(&w->udp);
 	log_info("exiting; %lu log lines dropped", log_dropped_total());
@@ -225,9 +132,10 @@ farewell(struct worker *w)
 
 static void publish(struct worker *);
 
-/* One message from the master: an order, or connections to adopt. */
-void
-worker_on_message(void *arg, char type, int *fds, size_t nfds)
+/* One message from the master: an order, or connections to adopt (also
+ * while a handoff waits for the master's answer: handoff_worker.h). */
+static void
+on_message(void *arg, char type, int *fds, size_t nfds)
 {
 	struct worker *w = arg;
 
@@ -273,7 +181,7 @@ on_order(struct worker *w)
 		log_flush();
 		_exit(0);
 	}
-	worker_on_message(w, type, fds, nfds);
+	on_message(w, type, fds, nfds);
 }
 
 static void
@@ -408,18 +316,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 		log_warn("no pipe of buffer_size %zu for zero-copy echo (see "
 		    "/proc/sys/fs/pipe-max-size and pipe-user-pages-soft); "
 		    "copying instead", w->conf->buffer_size);
-	logbudget_init(&w->logs, w->sources, &(struct logbudget_limits){
-	    .source_rate = w->conf->log_source_rate,
-	    .source_burst = w->conf->log_source_burst,
-	    .pool_rate = w->conf->log_rate_limit });
-	/* names go in the "connected" line, written only with "both" */
-	if (w->conf->resolve_clients &&
-	    w->conf->log_connections == CONF_LOGCONN_BOTH) {
-		if (resolve_start(log_open) == -1)
-			log_warn("resolver thread; logging addresses only");
-		else
-			w->resolving = true;
-	}
+	worker_log_start(w);
 	if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("epoll_create1");
 	fd_set_nonblock(cmd_fd, 1);
@@ -526,10 +423,10 @@ worker_main(int slot, int cmd_fd, void *arg)
 		dispatch(&w, evs, n < 0 ? 0 : n);
 		if (w.handoff && !w.handing) {
 			w.handoff = false;
-			worker_hand_over(&w);
+			worker_hand_over(&w, on_message);
 		}
 		expire(&w);
-		summaries(&w, false);
+		worker_log_summaries(&w, false);
 		if (w.draining && w.nconns == 0)
 			break;
 		watch_limits(&w);

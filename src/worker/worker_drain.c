@@ -116,7 +116,7 @@ worker_adopt(struct worker *w, int *fds, size_t nfds)
  * still inside their PROXY header with what came of it; the first batch
  * refused (or unanswered) leaves the rest draining here. */
 void
-worker_hand_over(struct worker *w)
+worker_hand_over(struct worker *w, handoff_worker_other_fn *on_message)
 {
 	struct conn *v[HANDOFF_MAX_CONNS], *c;
 	uint64_t handed = 0;
@@ -133,7 +133,7 @@ worker_hand_over(struct worker *w)
 			v[n++] = c;
 		for (c = w->waiting.head; c && n < nitems(v); c = c->next)
 			v[n++] = c;
-		rc = handoff_worker_out(w->cmd_fd, v, n, w->now_ms, worker_on_message, w);
+		rc = handoff_worker_out(w->cmd_fd, v, n, w->now_ms, on_message, w);
 		if (rc != 1) {
 			if (rc == -1)
 				log_warn("handing %zu connection%s over", n,

@@ -1,11 +1,11 @@
 /*
  * worker_state.h - what a worker's own files share, and nobody else: only
- * worker.c, worker_accept.c and worker_drain.c include it (pool.c and the
- * rest see worker.h).  As master_state.h does for the master, one struct
+ * the worker_*.c files and conn_end.c include it (pool.c and the rest see
+ * worker.h).  As master_state.h does for the master, one struct
  * holds the worker's state; it is no global: the one instance is
  * worker_main()'s, and every function below takes it by pointer, so what a
  * function touches is in its signature.  Beside it, the epoll tags and the
- * calls the files make into each other, each under the file that defines it.
+ * calls the files make, each under the file that defines it.
  */
 #ifndef ECHOD_WORKER_STATE_H
 #define ECHOD_WORKER_STATE_H
@@ -21,6 +21,7 @@
 #include "udp_batch.h"
 #include "fault.h"
 #include "gate.h"
+#include "handoff_worker.h"
 #include "listen.h"
 #include "log.h"
 #include "logbudget.h"
@@ -73,13 +74,24 @@ struct worker {
 					 * is copied in by publish() */
 };
 
-/* worker.c: the loop, orders from the master, the list of connections */
-void	worker_log_event(struct worker *, struct conn *, enum log_conn_event,
-	    const char *why);
+/*
+ * The worker's files call each other downward only, in this order (no
+ * two need each other): worker_admit.c and worker_log.c, then conn_end.c
+ * (conn_end.h), then worker_accept.c and worker_drain.c, then worker.c.
+ */
+
+/* worker_admit.c: the worker as admission and its gate see it */
 struct gate_load	worker_load(const struct worker *);
 struct admit_policy	worker_policy(struct worker *);
+/* c's source counted out, if it was counted in */
 void	worker_uncount(struct worker *, struct conn *);
-void	worker_on_message(void *worker, char type, int *fds, size_t nfds);
+
+/* worker_log.c: lines about clients, their budget, the resolver */
+void	worker_log_start(struct worker *);
+void	worker_log_event(struct worker *, struct conn *, enum log_conn_event,
+	    const char *why);
+/* What the budget held back, once due (all: whatever is held). */
+void	worker_log_summaries(struct worker *, bool all);
 
 /* worker_accept.c: accepting, admission, refusals, PROXY headers */
 void	worker_on_accept(struct worker *, const struct listener *);
@@ -88,7 +100,8 @@ bool	worker_on_header(struct worker *, struct conn *);
 /* worker_drain.c: drain, hand over, adopt, shut at shutdown_timeout */
 void	worker_begin_drain(struct worker *);
 void	worker_adopt(struct worker *, int *fds, size_t nfds);
-void	worker_hand_over(struct worker *);
+/* on_message: what comes on the channel while a batch waits (worker.c's) */
+void	worker_hand_over(struct worker *, handoff_worker_other_fn *on_message);
 void	worker_shut_all(struct worker *);
 
 #endif
