@@ -9,9 +9,10 @@
 #include "balance.h"
 
 void
-balance_init(struct balance *b, uint64_t mine)
+balance_init(struct balance *b, uint64_t own_load)
 {
-	*b = (struct balance){ .total = mine, .workers = 1, .mine = mine };
+	*b = (struct balance){ .total = own_load, .workers = 1,
+	    .own_load = own_load };
 }
 
 void
@@ -27,10 +28,10 @@ balance_over_share(const struct balance *b, bool out)
 {
 	if (b->workers < 2 || !b->other_armed)
 		return false;
-	/* mine > pct% of the average, plus slack; in integers */
+	/* own_load > pct% of the average, plus slack; in integers */
 	unsigned pct = out ? BALANCE_LOW : BALANCE_HIGH;
 	unsigned slack = out ? BALANCE_SLACK / 2 : BALANCE_SLACK;
-	return b->mine * b->workers * 100 >
+	return b->own_load * b->workers * 100 >
 	    b->total * pct + (uint64_t)slack * b->workers * 100;
 }
 

@@ -19,12 +19,12 @@
 struct balance {
 	uint64_t	 total;		/* open connections, its own included */
 	uint64_t	 workers;	/* serving workers, itself included */
-	uint64_t	 mine;
+	uint64_t	 own_load;	/* its own open connections */
 	bool		 other_armed;	/* a peer accepts right now */
 };
 
-/* Starts the view of a worker holding `mine` connections. */
-void	balance_init(struct balance *, uint64_t mine);
+/* Starts the view of a worker holding own_load connections. */
+void	balance_init(struct balance *, uint64_t own_load);
 /* Adds a serving peer holding `connections`, accepting now if armed. */
 void	balance_add_peer(struct balance *, uint64_t connections, bool armed);
 /*

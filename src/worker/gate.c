@@ -18,14 +18,14 @@
 
 void
 gate_init(struct gate *g, int ep, const struct listeners *ls, uint64_t tag,
-    struct chan_page *shared, struct chan_stats *me)
+    struct chan_page *shared, struct chan_stats *own_stats)
 {
 	memset(g, 0, sizeof(*g));
 	g->ep = ep;
 	g->ls = ls;
 	g->tag = tag;
 	g->shared = shared;
-	g->me = me;
+	g->own_stats = own_stats;
 	g->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
@@ -47,7 +47,7 @@ gate_arm(struct gate *g, bool on)
 			log_warn("epoll %s %s", on ? "add" : "del", l->name);
 	}
 	g->armed = on;
-	atomic_store_explicit(&g->me->armed, on, memory_order_relaxed);
+	atomic_store_explicit(&g->own_stats->armed, on, memory_order_relaxed);
 }
 
 /* The peers' side of the fair share, from the master's stats page. */
@@ -62,7 +62,7 @@ balance_read(const struct gate *g, uint64_t nconns, struct balance *b)
 	for (uint32_t i = 0; i < hw; i++) {
 		struct chan_stats *st = &g->shared->stats[i];
 
-		if (st == g->me || !atomic_load_explicit(&st->serving,
+		if (st == g->own_stats || !atomic_load_explicit(&st->serving,
 		    memory_order_relaxed))
 			continue;
 		balance_add_peer(b, atomic_load_explicit(&st->connections,

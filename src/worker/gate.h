@@ -26,7 +26,8 @@ struct gate {
 	int			 ep;
 	const struct listeners	*ls;
 	struct chan_page	*shared;	/* the peers' load, for the share */
-	struct chan_stats	*me;		/* where "armed" is published */
+	struct chan_stats	*own_stats;	/* this worker's line on the page:
+						 * where "armed" is published */
 	uint64_t		 tag;		/* listener i's epoll data: tag | i */
 	int			 reserve_fd;	/* spent to shed a client on EMFILE */
 	bool			 armed;		/* TCP listeners in the epoll set */
@@ -40,7 +41,7 @@ struct gate {
 /* A closed gate over ls in epoll ep, whose events for listener i carry
  * tag | i; it holds a reserve descriptor if it can. */
 void	gate_init(struct gate *, int ep, const struct listeners *ls,
-	    uint64_t tag, struct chan_page *shared, struct chan_stats *me);
+	    uint64_t tag, struct chan_page *shared, struct chan_stats *own_stats);
 /* Adds (on) or deletes the TCP listeners; a failed epoll_ctl is logged. */
 void	gate_arm(struct gate *, bool on);
 /* Looks at the fair share again and opens or closes the gate to match. */

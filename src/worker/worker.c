@@ -231,10 +231,10 @@ next_timeout(struct worker *w)
 static void
 publish(struct worker *w)
 {
-	atomic_store_explicit(&w->me->heartbeat_ms, w->now_ms, memory_order_relaxed);
-	atomic_store_explicit(&w->me->connections, w->nconns, memory_order_relaxed);
-	atomic_store_explicit(&w->me->accepted, w->accepted, memory_order_relaxed);
-	atomic_store_explicit(&w->me->bytes, w->bytes + w->udp.bytes,
+	atomic_store_explicit(&w->stats->heartbeat_ms, w->now_ms, memory_order_relaxed);
+	atomic_store_explicit(&w->stats->connections, w->nconns, memory_order_relaxed);
+	atomic_store_explicit(&w->stats->accepted, w->accepted, memory_order_relaxed);
+	atomic_store_explicit(&w->stats->bytes, w->bytes + w->udp.bytes,
 	    memory_order_relaxed);
 	w->count.accepted = w->accepted;
 	w->count.bytes[STATS_PROTO_TCP] = w->bytes;
@@ -247,7 +247,7 @@ publish(struct worker *w)
 	w->count.dropped[STATS_DROP_SEND_FAILED] = w->udp.dropped;
 	w->count.refused[STATS_REFUSE_EMFILE] = w->gate.shed;
 	w->count.log_suppressed = w->logs.suppressed;
-	stats_publish(w->mine, &w->count);
+	stats_publish(w->counters, &w->count);
 }
 
 /*
@@ -272,10 +272,41 @@ watch_datagrams(struct worker *w)
 	}
 }
 
+/* What the worker needs and may fail to get: limits to compare, buffers,
+ * the log's budget, the epoll set with the channel and the listeners. */
+static void
+acquire(struct worker *w)
+{
+	struct epoll_event ev;
+
+	w->now_ms = now_coarse_ms();
+	if (fault_limits_save(&w->limits) == -1)
+		fatal("getrlimit");
+	w->limits_ms = w->now_ms;
+	if (pump_init(&w->pump, w->conf->buffer_size) == -1 ||
+	    udp_batch_init(&w->dgram, UDP_BATCH, UDP_MAX_DATAGRAM) == -1)
+		fatal("malloc");
+	w->dgram.gso = true;	/* udp_batch.h: off by itself if refused */
+	if (!pump_spliced(&w->pump))
+		log_warn("no pipe of buffer_size %zu for zero-copy echo (see "
+		    "/proc/sys/fs/pipe-max-size and pipe-user-pages-soft); "
+		    "copying instead", w->conf->buffer_size);
+	worker_log_start(w);
+	if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	fd_set_nonblock(w->cmd_fd, 1);
+	ev.events = EPOLLIN;
+	ev.data.u64 = WATCH_CMD;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->cmd_fd, &ev) == -1)
+		fatal("epoll_ctl channel");
+	watch_datagrams(w);
+	gate_init(&w->gate, w->ep, w->ls, WATCH, w->shared, w->stats);
+	gate_arm(&w->gate, true);
+}
+
 static void
 setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 {
-	struct epoll_event ev;
 	char err[256], prefix[32];
 
 	/* Before the privilege drop: until then, the workers' user cannot
@@ -301,32 +332,10 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	w->sources = a->sources;
 	w->slot = slot;
 	w->generation = a->generation;
-	w->me = &a->shared->stats[slot];
-	w->mine = &a->shared->counters[slot];
+	w->stats = &a->shared->stats[slot];
+	w->counters = &a->shared->counters[slot];
 	w->cmd_fd = cmd_fd;
-	w->now_ms = now_coarse_ms();
-	if (fault_limits_save(&w->limits) == -1)
-		fatal("getrlimit");
-	w->limits_ms = w->now_ms;
-	if (pump_init(&w->pump, w->conf->buffer_size) == -1 ||
-	    udp_batch_init(&w->dgram, UDP_BATCH, UDP_MAX_DATAGRAM) == -1)
-		fatal("malloc");
-	w->dgram.gso = true;	/* udp_batch.h: off by itself if refused */
-	if (!pump_spliced(&w->pump))
-		log_warn("no pipe of buffer_size %zu for zero-copy echo (see "
-		    "/proc/sys/fs/pipe-max-size and pipe-user-pages-soft); "
-		    "copying instead", w->conf->buffer_size);
-	worker_log_start(w);
-	if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		fatal("epoll_create1");
-	fd_set_nonblock(cmd_fd, 1);
-	ev.events = EPOLLIN;
-	ev.data.u64 = WATCH_CMD;
-	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, cmd_fd, &ev) == -1)
-		fatal("epoll_ctl channel");
-	watch_datagrams(w);
-	gate_init(&w->gate, w->ep, w->ls, WATCH, a->shared, w->me);
-	gate_arm(&w->gate, true);
+	acquire(w);
 
 	switch (privdrop_child(a->creds, a->master, err, sizeof(err))) {
 	case -1:
@@ -335,8 +344,8 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 		_exit(0);
 	}
 	publish(w);
-	atomic_store(&w->me->serving, 1);
-	atomic_store(&w->me->ready, 1);
+	atomic_store(&w->stats->serving, 1);
+	atomic_store(&w->stats->ready, 1);
 }
 
 /*

@@ -46,7 +46,7 @@ worker_begin_drain(struct worker *w)
 	if (w->draining)
 		return;
 	w->draining = true;
-	atomic_store(&w->me->serving, 0);
+	atomic_store(&w->stats->serving, 0);
 	title_worker(w->slot, w->generation, true);
 	w->deadline_ms = w->now_ms + w->conf->shutdown_timeout_ms;
 	close_listeners(w);

@@ -44,8 +44,9 @@ struct worker {
 	struct source_shared	*sources;
 	int			 slot;
 	unsigned		 generation;
-	struct chan_stats	*me;
-	struct chan_counters	*mine;		/* its counters on the page */
+	struct chan_stats	*stats;		/* its line on the page: heartbeat,
+						 * load, serving, ready */
+	struct chan_counters	*counters;	/* its counters on the page */
 	bool			 resolving;	/* resolve_clients: a thread names clients */
 	int			 ep;
 	int			 cmd_fd;
