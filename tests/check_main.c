@@ -205,7 +205,9 @@ main(void)
 	srunner_add_suite(sr, detach_suite());
 	srunner_add_suite(sr, render_suite());
 	srunner_add_suite(sr, fault_suite());
-	srunner_add_suite(sr, handoff_suite());
+	srunner_add_suite(sr, gate_suite());
+	srunner_add_suite(sr, handoff_wire_suite());
+	srunner_add_suite(sr, handoff_worker_suite());
 	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, journal_suite());
 	srunner_add_suite(sr, proxy_suite());

@@ -64,6 +64,9 @@ Suite	*detach_suite(void);
 Suite	*udp_batch_suite(void);
 Suite	*render_suite(void);
 Suite	*fault_suite(void);
+Suite	*gate_suite(void);
+Suite	*handoff_wire_suite(void);
+Suite	*handoff_worker_suite(void);
 Suite	*health_suite(void);
 Suite	*journal_suite(void);
 Suite	*log_suite(void);
@@ -90,8 +93,7 @@ Suite	*listen_suite(void);
 /* ... and tests/check_stats.c (the page, unit) and
  * tests/integration/check_stats.c (counters of the real echod) */
 Suite	*stats_suite(void);
-/* tests/check_handoff.c (the wire format) and
- * tests/integration/check_handoff.c (reloads and restarts) */
+/* tests/integration/check_handoff.c: reloads and restarts */
 Suite	*handoff_suite(void);
 /* tests/integration/check_handoff_timing.c: reload bursts, PROXY, idle */
 Suite	*handoff_timing_suite(void);

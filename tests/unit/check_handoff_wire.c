@@ -1,5 +1,6 @@
-/* check_handoff.c - the handoff's wire format (handoff_wire.c), its checks on
- * what arrives, the channel messages, and restartjob.c's test seam. */
+/* check_handoff_wire.c - the handoff's wire format (handoff_wire.c), its
+ * checks on what arrives, the channel messages, and restartjob.c's test
+ * seam.  The worker's side is check_handoff_worker.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,10 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "handoff_worker.h"
-#include "conn.h"
 #include "handoff_wire.h"
-#include "proxy_conn.h"
 #include "restartjob.h"
 #include "suites.h"
 #include "util.h"
@@ -289,137 +287,25 @@ START_TEST(test_channel_messages)
 }
 END_TEST
 
-/* A worker refuses an adopt message whose state does not match. */
-START_TEST(test_carry_in_refuses)
-{
-	struct conn *out[4];
-	struct handoff_rec v[2] = { rec("a"), rec("b") };
-	const char *why;
-	int sv[2], fds[2];
-
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	fds[0] = handoff_encode(v, 2);		/* two records, one socket */
-	fds[1] = sv[0];
-	ck_assert_int_eq(handoff_worker_in(fds, 2, 0, out, &why), -1);
-	ck_assert_str_eq(why, "not a TCP connection");
-	ck_assert_int_eq(fcntl(sv[0], F_GETFD), -1);	/* taken and closed */
-	close(sv[1]);
-}
-END_TEST
-
-/* A connected TCP socket on loopback (the other end and the listener are
- * closed: handoff_worker_in() asks only that it is one). */
-static int
-tcp_socket(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
-	int s;
-
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
-	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
-	s = accept(l, NULL, NULL);
-	ck_assert_int_ne(s, -1);
-	close(l);
-	close(c);
-	return s;
-}
-
-static void
-set_in(union sockaddr_any *u, socklen_t *len, uint32_t addr, uint16_t port)
-{
-	memset(u, 0, sizeof(*u));
-	u->in.sin_family = AF_INET;
-	u->in.sin_addr.s_addr = htonl(addr);
-	u->in.sin_port = htons(port);
-	*len = sizeof(u->in);
-}
-
 /*
- * A connection that came through a balancer keeps both addresses over a
- * handoff: the client its PROXY header named, and the balancer (the
- * socket's peer, "via" in its log lines); a balancer's own connection stays
- * one (not logged).
+ * A state inside a PROXY header says only that: the receiver refuses one
+ * that says more than a partial header can - a judged header, a flag of
+ * its own, a length no header reaches.
  */
-START_TEST(test_carry_keeps_the_balancer)
+START_TEST(test_partial_header_bounds)
 {
-	struct conn a = { .bytes = 3 }, b = { .balancer = true }, *out[2];
-	struct handoff_rec v[2];
-	const char *why = NULL;
-	int fds[3];
-
-	set_in(&a.peer, &a.peerlen, 0x0a010203, 4000);		/* 10.1.2.3 */
-	set_in(&a.via, &a.vialen, 0x7f000001, 5555);
-	set_in(&b.peer, &b.peerlen, 0x7f000001, 5556);
-	handoff_worker_rec(&v[0], &a, 0);
-	handoff_worker_rec(&v[1], &b, 0);
-	/* on the wire, peer is the socket's */
-	ck_assert_int_eq(ntohs(v[0].peer.in.sin_port), 5555);
-	ck_assert_int_eq(ntohs(v[0].proxy.in.sin_port), 4000);
-	fds[0] = handoff_encode(v, 2);
-	ck_assert_int_ne(fds[0], -1);
-	fds[1] = tcp_socket();
-	fds[2] = tcp_socket();
-	ck_assert_int_eq(handoff_worker_in(fds, 3, 0, out, &why), 2);
-	ck_assert_uint_eq(out[0]->peerlen, sizeof(struct sockaddr_in));
-	ck_assert_uint_eq(ntohl(out[0]->peer.in.sin_addr.s_addr), 0x0a010203);
-	ck_assert_int_eq(ntohs(out[0]->peer.in.sin_port), 4000);
-	ck_assert_uint_eq(out[0]->vialen, sizeof(struct sockaddr_in));
-	ck_assert_int_eq(ntohs(out[0]->via.in.sin_port), 5555);
-	ck_assert(!out[0]->balancer);
-	ck_assert_uint_eq(out[0]->bytes, 3);
-	ck_assert(out[1]->balancer);
-	ck_assert_uint_eq(out[1]->vialen, 0);
-	ck_assert_int_eq(ntohs(out[1]->peer.in.sin_port), 5556);
-	for (int i = 0; i < 2; i++) {
-		close(out[i]->fd);
-		conn_release(out[i]);
-		free(out[i]);
-	}
-}
-END_TEST
-
-/*
- * A balancer's connection inside its PROXY header goes over with the part
- * read so far, as the header's bytes (not as echo owed to anyone); the
- * receiver refuses such a state when it says more than a partial header
- * can: a judged header, a flag of its own, a length no header reaches.
- */
-START_TEST(test_carry_partial_header)
-{
-	static const char part[] = "PROXY TCP4 192.0.2.7 ";
-	struct conn a = { 0 }, *out[1];
-	struct handoff_rec v[1];
+	struct handoff_rec v[1] = { rec("PROXY TCP4 192.0.2.7 ") };
+	struct handoff_batch b;
 	const char *why = NULL;
 	size_t len;
 	char *buf;
-	int fds[2];
 
-	set_in(&a.peer, &a.peerlen, 0x7f000001, 5555);
-	ck_assert_int_eq(proxy_conn_start(&a, 1000), 0);
-	memcpy(a.px->buf, part, strlen(part));
-	a.px->len = strlen(part);
-	a.last_ms = 400;
-	handoff_worker_rec(&v[0], &a, 1000);
-	ck_assert(v[0].proxyin);
-	ck_assert_uint_eq(handoff_owed(&v[0]), 0);
-	fds[0] = handoff_encode(v, 1);
-	fds[1] = tcp_socket();
-	ck_assert_int_eq(handoff_worker_in(fds, 2, 5000, out, &why), 1);
-	ck_assert_ptr_nonnull(out[0]->px);
-	ck_assert_uint_eq(out[0]->px->len, strlen(part));
-	ck_assert(memcmp(out[0]->px->buf, part, strlen(part)) == 0);
-	ck_assert_ptr_null(out[0]->pend);
-	ck_assert_uint_eq(out[0]->last_ms, 4400);	/* came 600 ms ago */
-	close(out[0]->fd);
-	proxy_conn_end(out[0]);
-	free(out[0]);
-
+	v[0].proxyin = true;
+	ck_assert_uint_eq(handoff_owed(&v[0]), 0);	/* no echo owed */
 	buf = encode(v, 1, &len);
+	ck_assert_int_eq(handoff_decode_buf(buf, len, 1, &b, &why), 0);
+	ck_assert(b.v[0].proxyin);
+	handoff_batch_free(&b);
 	buf[R_FLAGS] |= 0x02;				/* and a balancer's own */
 	expect_bad(buf, len, 1, "impossible PROXY header");
 	free(buf);
@@ -429,14 +315,13 @@ START_TEST(test_carry_partial_header)
 	expect_bad(buf, len, 1, "impossible PROXY header");
 	free(buf);
 	v[0].proxylen = 0;
-	char *big = calloc(1, PROXY_MAX_HEADER);
+	char *big = calloc(1, HANDOFF_MAX_PROXYIN);
 	v[0].pend = big;				/* longer than a header */
-	v[0].pend_len = PROXY_MAX_HEADER;
+	v[0].pend_len = HANDOFF_MAX_PROXYIN;
 	buf = encode(v, 1, &len);
 	expect_bad(buf, len, 1, "impossible PROXY header");
 	free(buf);
 	free(big);
-	proxy_conn_end(&a);
 }
 END_TEST
 
@@ -453,10 +338,10 @@ START_TEST(test_restartjob_seam)
 END_TEST
 
 Suite *
-handoff_suite(void)
+handoff_wire_suite(void)
 {
-	Suite *s = suite_create("handoff");
-	TCase *tc = tcase_create("handoff");
+	Suite *s = suite_create("handoff_wire");
+	TCase *tc = tcase_create("handoff_wire");
 
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_malformed);
@@ -464,9 +349,7 @@ handoff_suite(void)
 	tcase_add_test(tc, test_memfd_sealed);
 	tcase_add_test(tc, test_check_socket);
 	tcase_add_test(tc, test_channel_messages);
-	tcase_add_test(tc, test_carry_in_refuses);
-	tcase_add_test(tc, test_carry_keeps_the_balancer);
-	tcase_add_test(tc, test_carry_partial_header);
+	tcase_add_test(tc, test_partial_header_bounds);
 	tcase_add_test(tc, test_restartjob_seam);
 	suite_add_tcase(s, tc);
 	return s;
