@@ -199,6 +199,7 @@ main(void)
 	srunner_add_suite(sr, confparse_suite());
 	srunner_add_suite(sr, conftext_suite());
 	srunner_add_suite(sr, conn_suite());
+	srunner_add_suite(sr, conn_end_suite());
 	srunner_add_suite(sr, turn_suite());
 	srunner_add_suite(sr, connlog_suite());
 	srunner_add_suite(sr, control_suite());

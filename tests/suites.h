@@ -57,6 +57,7 @@ Suite	*confparse_suite(void);
 Suite	*conftext_suite(void);
 Suite	*confsrc_suite(void);
 Suite	*conn_suite(void);
+Suite	*conn_end_suite(void);
 Suite	*turn_suite(void);
 Suite	*connlog_suite(void);
 Suite	*control_suite(void);
