@@ -171,7 +171,7 @@ prepare_workers(struct master *m)
 {
 	int n = 0, own[] = { m->sigfd, m->pidfd, detach_fd(), m->pool.page_fd };
 	int *v = realloc(m->close_fds, (nitems(own) + OBSERVE_MAX_FDS +
-	    m->handoff.stored.n + 1) * sizeof(*v));
+	    METRICS_SUP_MAX_FDS + m->handoff.stored.n + 1) * sizeof(*v));
 
 	if (v == NULL)
 		fatal("descriptors for workers to close");
@@ -180,6 +180,7 @@ prepare_workers(struct master *m)
 		if (own[i] != -1)
 			v[n++] = own[i];
 	n += (int)observe_fds(&m->obs, v + n);
+	n += (int)metrics_sup_fds(&m->metrics, v + n);
 	for (size_t i = 0; i < m->handoff.stored.n; i++)
 		v[n++] = m->handoff.stored.v[i].fd;
 	v[n] = -1;
@@ -203,7 +204,7 @@ respawn_metrics(struct master *m)
 		.close_fds = m->close_fds, .echo = &m->ls,
 		.pipes = pipes, .n_pipes = n, .master = getpid(),
 	};
-	observe_respawn(&m->obs, &a, m->now_ms);
+	metrics_sup_respawn(&m->metrics, &m->obs.metrics, &a, m->now_ms);
 }
 
 /* Bring the current generation to m->target workers. */
@@ -226,6 +227,8 @@ master_respawn(struct master *m)
 {
 	int have;
 
+	/* A reload's restart first: the channel it closes is not listed. */
+	metrics_sup_sync(&m->metrics, &m->obs.metrics);
 	prepare_workers(m);	/* the descriptors open now */
 	respawn_metrics(m);
 	have = pool_count_current(&m->pool, m->generation);
@@ -258,7 +261,8 @@ reap(struct master *m)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int i = pool_find_pid(&m->pool, pid);
 		if (i == -1) {
-			(void)observe_reaped(&m->obs, pid, status, m->now_ms);
+			(void)metrics_sup_reaped(&m->metrics, pid, status,
+			    m->now_ms);
 			continue;
 		}
 		const struct slot *s = &m->pool.slot[i];
@@ -341,7 +345,8 @@ next_timeout(const struct master *m)
 		t = respawn;
 	if (m->stop_at_ms != 0 && !m->stopping && m->stop_at_ms < t)
 		t = m->stop_at_ms;
-	if ((respawn = observe_next_respawn(&m->obs)) < t)
+	if ((respawn = metrics_sup_next_respawn(&m->metrics,
+	    &m->obs.metrics)) < t)
 		t = respawn;
 	return t <= m->now_ms ? 0 : (int)(t - m->now_ms);
 }
@@ -394,7 +399,8 @@ master_run(struct conf *conf, const struct master_opts *opts)
 		if (!m->stopping && m->stop_at_ms == 0)
 			master_reload_if_asked(m);
 		health_check(&m->pool, m->conf->worker_timeout_ms, m->now_ms);
-		observe_check(&m->obs, m->conf->worker_timeout_ms, m->now_ms);
+		metrics_sup_check(&m->metrics, m->conf->worker_timeout_ms,
+		    m->now_ms);
 		if (m->stopping)
 			master_kill_overdue(m);
 		else {

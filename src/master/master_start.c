@@ -152,6 +152,7 @@ master_start(struct master *m, struct conf *conf,
 	m->pidfd = -1;
 	m->now_ms = now_coarse_ms();
 	handoff_master_init(&m->handoff, &m->pool);
+	metrics_sup_init(&m->metrics);
 	m->handoff.hold_ms = conf->shutdown_timeout_ms;
 	notify_init();
 	raise_nofile();

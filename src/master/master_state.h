@@ -18,6 +18,7 @@
 #include "health.h"
 #include "listen.h"
 #include "master.h"
+#include "metrics_sup.h"
 #include "observe.h"
 #include "pool.h"
 #include "handoff_master.h"
@@ -37,6 +38,7 @@ struct master {
 	int				 pidfd;
 	int				*close_fds;	/* -1 ended */
 	struct observe			 obs;		/* --status, metrics */
+	struct metrics_sup		 metrics;	/* the metrics process */
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
 	struct health			 health;	/* what was said about it */

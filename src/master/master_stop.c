@@ -41,6 +41,7 @@ begin_stop(struct master *m, bool now)
 		/* Stop accepting: the listeners close once the workers have. */
 		listen_close_all(&m->ls);
 		observe_stop(&m->obs);
+		metrics_sup_restart(&m->metrics);
 	}
 	m->stopping = true;
 	m->stop_deadline_ms = m->now_ms + timeout + DRAIN_GRACE_MS;
@@ -114,6 +115,7 @@ master_finish(struct master *m)
 	log_info("stopped; %lu log lines dropped", log_dropped_total());
 	log_drain(1000);
 	observe_close(&m->obs);
+	metrics_sup_restart(&m->metrics);
 	listen_close_all(&m->ls);
 	pool_free(&m->pool);
 	pidfile_remove(m->conf->pidfile, m->pidfd);
