@@ -484,6 +484,17 @@ conf_choose(const char *given, const char *dflt)
 	return dflt;
 }
 
+const struct listen_spec *
+conf_echo_listen(const struct conf *c, struct listen_spec *out)
+{
+	*out = (struct listen_spec){
+		.tcp = c->listen_tcp, .n_tcp = c->n_listen_tcp,
+		.udp = c->listen_udp, .n_udp = c->n_listen_udp,
+		.backlog = c->backlog,
+	};
+	return out;
+}
+
 int
 conf_workers(const struct conf *c)
 {

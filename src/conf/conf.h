@@ -15,6 +15,7 @@
 #include "acl.h"
 #include "confparse.h"
 #include "confsrc.h"
+#include "listen.h"
 #include "privdrop.h"
 
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
@@ -149,6 +150,10 @@ const char	*conf_at_file(const struct conf *, struct conf_at at);
 const char	*conf_choose(const char *given, const char *dflt);
 /* The worker count to run: workers, or the online CPUs for auto. */
 int		 conf_workers(const struct conf *);
+/* The echo listeners c asks for (listen_tcp, listen_udp, backlog), for
+ * listen_reconcile(): fills out, which points into c, and returns it. */
+const struct listen_spec *conf_echo_listen(const struct conf *c,
+		    struct listen_spec *out);
 
 /* conf_read()'s steps, each on its own for the tests. */
 /*

@@ -63,6 +63,7 @@ reload(struct master *m)
 {
 	char err[CONF_ERRLEN];
 	struct listen_plan echo = { 0 };
+	struct listen_spec spec;
 	struct observe_plan obs;
 	struct conf *c;
 	/* The file running now, or, if that is the built-in configuration,
@@ -84,7 +85,8 @@ reload(struct master *m)
 	/* All or nothing: everything new is bound before anything switches,
 	 * so a failure leaves every old listener serving. */
 	if (!m->activated &&
-	    listen_prepare(&m->ls, c, &echo, err, sizeof(err)) == -1) {
+	    listen_prepare(&m->ls, conf_echo_listen(c, &spec), &echo, err,
+	    sizeof(err)) == -1) {
 		reload_failed(m, c, err);
 		return;
 	}

@@ -90,6 +90,7 @@ warn_stored(const char *name, const char *why)
 static int
 open_listeners(struct master *m, char *err, size_t errlen)
 {
+	struct listen_spec spec;
 	int n;
 
 	/* Connections parked by the process before us come first: after
@@ -111,8 +112,8 @@ open_listeners(struct master *m, char *err, size_t errlen)
 		    "listen_udp are ignored", n, plural(n));
 		for (size_t i = 0; i < m->ls.n; i++)
 			master_note_listener(true, &m->ls.v[i]);
-	} else if (listen_reconcile(&m->ls, m->conf, master_note_listener, err,
-	    errlen) == -1)
+	} else if (listen_reconcile(&m->ls, conf_echo_listen(m->conf, &spec),
+	    master_note_listener, err, errlen) == -1)
 		return -1;
 	if (m->ls.n == 0) {
 		snprintf(err, errlen, "nothing to listen on");

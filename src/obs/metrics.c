@@ -39,10 +39,10 @@ int
 metrics_prepare(struct metrics *mt, const struct conf *c,
     struct listen_plan *p, char *err, size_t errlen)
 {
-	/* The echo listeners' reconciliation, on a configuration that lists
-	 * only the metrics addresses, as TCP. */
-	struct conf only = {
-		.listen_tcp = c->metrics_listen, .n_listen_tcp = c->n_metrics_listen,
+	/* The echo listeners' reconciliation, on the metrics addresses as
+	 * TCP. */
+	const struct listen_spec only = {
+		.tcp = c->metrics_listen, .n_tcp = c->n_metrics_listen,
 		.backlog = 128,
 	};
 	char why[CONF_ERRLEN];
