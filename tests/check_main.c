@@ -212,6 +212,9 @@ main(void)
 	srunner_add_suite(sr, proxy_conn_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, metrics_suite());
+	srunner_add_suite(sr, metrics_sup_suite());
+	srunner_add_suite(sr, observe_suite());
+	srunner_add_suite(sr, fdstore_suite());
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());

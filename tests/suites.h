@@ -69,6 +69,8 @@ Suite	*journal_suite(void);
 Suite	*log_suite(void);
 Suite	*logq_suite(void);
 Suite	*metrics_suite(void);
+Suite	*metrics_sup_suite(void);
+Suite	*fdstore_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pktinfo_suite(void);
 Suite	*pool_suite(void);
@@ -90,6 +92,9 @@ Suite	*listen_suite(void);
 /* ... and tests/check_stats.c (the page, unit) and
  * tests/integration/check_stats.c (counters of the real echod) */
 Suite	*stats_suite(void);
+/* tests/unit/check_observe.c (observe.c) and
+ * tests/integration/check_observe.c (--status of the real echod) */
+Suite	*observe_suite(void);
 /* tests/check_handoff.c (the wire format) and
  * tests/integration/check_handoff.c (reloads and restarts) */
 Suite	*handoff_suite(void);
@@ -106,7 +111,6 @@ Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
 Suite	*hermetic_suite(void);
 Suite	*balancer_suite(void);
-Suite	*observe_suite(void);
 Suite	*reqcost_suite(void);
 Suite	*metricsproc_suite(void);
 Suite	*rootpath_suite(void);
