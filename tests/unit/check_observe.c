@@ -74,6 +74,7 @@ load(int i, const char *ctl, const char *metrics)
 	fprintf(f, "control_socket = \"%s/%s\"\nmetrics_listen = {%s}\n", dir,
 	    ctl, metrics);
 	fclose(f);
+	conf_free(confs[i]);	/* a test may load one again */
 	confs[i] = conf_load(file, err, sizeof(err));
 	ck_assert_msg(confs[i] != NULL, "%s", err);
 	return confs[i];
