@@ -17,6 +17,7 @@
 #include "health.h"
 #include "listen.h"
 #include "log.h"
+#include "master_slots.h"
 #include "master_state.h"
 #include "notify.h"
 #include "observe.h"
@@ -39,14 +40,6 @@ bound_draining(struct master *m)
 				master_kill_slot(m, i);
 		}
 	}
-}
-
-/* Says what a reload changed among the listeners. */
-void
-master_note_listener(bool added, const struct listener *l)
-{
-	log_info("%s %s %s", added ? "listening on" : "no longer listening on",
-	    proto_name(l->proto), l->name);
 }
 
 static void
