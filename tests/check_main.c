@@ -215,6 +215,7 @@ main(void)
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());
+	srunner_add_suite(sr, master_slots_suite());
 	srunner_add_suite(sr, pump_suite());
 	srunner_add_suite(sr, reqsrv_suite());
 	srunner_add_suite(sr, privdrop_suite());
