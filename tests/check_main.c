@@ -206,6 +206,7 @@ main(void)
 	srunner_add_suite(sr, render_suite());
 	srunner_add_suite(sr, fault_suite());
 	srunner_add_suite(sr, handoff_suite());
+	srunner_add_suite(sr, handoff_master_suite());
 	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, journal_suite());
 	srunner_add_suite(sr, proxy_suite());

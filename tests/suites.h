@@ -73,6 +73,7 @@ Suite	*pidfile_suite(void);
 Suite	*pktinfo_suite(void);
 Suite	*pool_suite(void);
 Suite	*master_slots_suite(void);
+Suite	*handoff_master_suite(void);
 Suite	*pump_suite(void);
 Suite	*reqsrv_suite(void);
 Suite	*privdrop_suite(void);
