@@ -4,7 +4,7 @@
  * reaping, and the give-up rule.  pool.c records each transition; this
  * file decides when.  It also owns what a child must close (close_fds).
  * The loop (master.c), start, stop and reload call down into it; it calls
- * only pool.c, health's flags and the handoff below it, never back up.
+ * pool.c, handoff_master.c and the layers below, never back up.
  */
 #include "config.h"
 
