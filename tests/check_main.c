@@ -206,6 +206,7 @@ main(void)
 	srunner_add_suite(sr, render_suite());
 	srunner_add_suite(sr, fault_suite());
 	srunner_add_suite(sr, handoff_suite());
+	srunner_add_suite(sr, handoff_master_suite());
 	srunner_add_suite(sr, health_suite());
 	srunner_add_suite(sr, journal_suite());
 	srunner_add_suite(sr, proxy_suite());
@@ -218,6 +219,7 @@ main(void)
 	srunner_add_suite(sr, listen_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());
+	srunner_add_suite(sr, master_slots_suite());
 	srunner_add_suite(sr, pump_suite());
 	srunner_add_suite(sr, reqsrv_suite());
 	srunner_add_suite(sr, privdrop_suite());

@@ -74,6 +74,8 @@ Suite	*fdstore_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pktinfo_suite(void);
 Suite	*pool_suite(void);
+Suite	*master_slots_suite(void);
+Suite	*handoff_master_suite(void);
 Suite	*pump_suite(void);
 Suite	*reqsrv_suite(void);
 Suite	*privdrop_suite(void);

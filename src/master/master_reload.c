@@ -17,6 +17,7 @@
 #include "health.h"
 #include "listen.h"
 #include "log.h"
+#include "master_slots.h"
 #include "master_state.h"
 #include "notify.h"
 #include "observe.h"
@@ -41,14 +42,6 @@ bound_draining(struct master *m)
 	}
 }
 
-/* Says what a reload changed among the listeners. */
-void
-master_note_listener(bool added, const struct listener *l)
-{
-	log_info("%s %s %s", added ? "listening on" : "no longer listening on",
-	    proto_name(l->proto), l->name);
-}
-
 static void
 reload_failed(struct master *m, struct conf *c, const char *err)
 {
@@ -56,6 +49,29 @@ reload_failed(struct master *m, struct conf *c, const char *err)
 	stats_reloaded(&m->pool.book, m->pool.shared, false, m->generation);
 	conf_free(c);
 	notify_ready();
+}
+
+/*
+ * The new generation first, from m->conf; the old one drains behind it.
+ * Unchanged listeners never close, so no connection is refused meanwhile.
+ */
+static void
+next_generation(struct master *m)
+{
+	m->generation++;
+	m->target = conf_workers(m->conf);
+	health_new_generation(&m->health);
+	master_respawn(m);
+	/* ... and hands its connections over once a new worker is ready
+	 * (handoff_master_tick()); until then, or if it cannot, it drains as before. */
+	for (int i = 0; i < m->pool.hw; i++)
+		if (m->pool.slot[i].generation != m->generation) {
+			bool was_running = m->pool.slot[i].state == SLOT_RUNNING;
+			master_drain_slot(m, i, m->conf->shutdown_timeout_ms);
+			if (was_running)
+				pool_handoff_mark(&m->pool, i, SLOT_HANDOFF_WANTED);
+		}
+	bound_draining(m);
 }
 
 static void
@@ -106,23 +122,7 @@ reload(struct master *m)
 	m->handoff.hold_ms = c->shutdown_timeout_ms;
 	master_keep_conf(c);
 	log_setlevel(c->log_level);
-
-	/* The new generation first; the old one drains behind it.  Unchanged
-	 * listeners never close, so no connection is refused meanwhile. */
-	m->generation++;
-	m->target = conf_workers(c);
-	health_new_generation(&m->health);
-	master_respawn(m);
-	/* ... and hands its connections over once a new worker is ready
-	 * (handoff_master_tick()); until then, or if it cannot, it drains as before. */
-	for (int i = 0; i < m->pool.hw; i++)
-		if (m->pool.slot[i].generation != m->generation) {
-			bool was_running = m->pool.slot[i].state == SLOT_RUNNING;
-			master_drain_slot(m, i, c->shutdown_timeout_ms);
-			if (was_running)
-				pool_handoff_mark(&m->pool, i, SLOT_HANDOFF_WANTED);
-		}
-	bound_draining(m);
+	next_generation(m);
 	stats_reloaded(&m->pool.book, m->pool.shared, true, m->generation);
 	log_info("configuration reloaded: generation %u, %d worker%s",
 	    m->generation, m->target, plural(m->target));
@@ -146,6 +146,7 @@ resize(struct master *m, int delta)
 	}
 	m->target = want;
 }
+
 void
 master_reload_if_asked(struct master *m)
 {

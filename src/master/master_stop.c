@@ -17,6 +17,7 @@
 #include "health.h"
 #include "listen.h"
 #include "log.h"
+#include "master_slots.h"
 #include "master_state.h"
 #include "notify.h"
 #include "observe.h"
