@@ -220,6 +220,8 @@ main(void)
 	srunner_add_suite(sr, privdrop_suite());
 	srunner_add_suite(sr, resolve_suite());
 	srunner_add_suite(sr, source_suite());
+	srunner_add_suite(sr, source_tcp_suite());
+	srunner_add_suite(sr, source_udp_suite());
 	srunner_add_suite(sr, logbudget_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, strbuf_suite());

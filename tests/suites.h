@@ -79,6 +79,8 @@ Suite	*proxy_suite(void);
 Suite	*proxy_conn_suite(void);
 Suite	*resolve_suite(void);
 Suite	*source_suite(void);
+Suite	*source_tcp_suite(void);
+Suite	*source_udp_suite(void);
 Suite	*logbudget_suite(void);
 Suite	*strbuf_suite(void);
 Suite	*title_suite(void);

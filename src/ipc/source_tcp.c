@@ -1,5 +1,5 @@
 /*
- * source.c - per-source state, pool-wide.
+ * source_tcp.c - open TCP connections per source, pool-wide.
  *
  * TCP counts live in one table per worker slot, written only by that
  * worker and read by all: the pool-wide count of a source is the sum over
@@ -12,13 +12,7 @@
  * could lengthen the probes.  Readers check a sequence number and retry
  * when the owner reused or rebuilt while they looked.
  *
- * UDP buckets live in one table for the pool.  A bucket is one 64-bit word,
- * its theoretical arrival time (GCRA: the time from which it is full
- * again), which only ever grows and is updated with compare-and-swap, so
- * workers whose loop clocks differ cannot refill it twice.  Buckets are
- * found by a keyed hash of the source within a window of SOURCE_UDP_PROBE;
- * how a source claims one without ever holding two, or escaping a debt by
- * being evicted, is told at find_or_claim().
+ * The mapping, and the seed this table hashes with, are made in source.c.
  */
 #include "config.h"
 
@@ -28,56 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
-#include <unistd.h>
 
-#include "acl.h"
-#include "source.h"
+#include "source_map.h"
 
-struct tcp_entry {
-	_Atomic uint64_t	 id;
-	_Atomic uint32_t	 count;		/* 0 and tag set: a tombstone */
-	_Atomic uint32_t	 tag;		/* 0: never used; else TAG_V4/V6 */
-};
 #define TAG_V4		1
 #define TAG_V6		2
 
-/* One worker's table: the owner alone writes it, and alone reads its
- * bookkeeping (used, live), kept here so that forgetting the slot resets it. */
-struct tcp_head {
-	_Atomic uint32_t	 seq;		/* odd: entries are being moved */
-	uint32_t		 used;		/* entries ever used since the rebuild */
-	uint32_t		 live;		/* entries with a count */
-	char			 pad[64 - 12];
-};
-
-struct udp_entry {
-	_Atomic uint64_t	 id;		/* keyed hash of the source; 0: empty */
-	_Atomic uint64_t	 tat;		/* ns: the bucket is full from then on */
-};
-
-struct source_shared {
-	uint64_t		 seed[2];	/* keyed hashing: no chosen collisions */
-	unsigned		 slots;
-	unsigned		 sources;	/* per slot */
-	unsigned		 entries;	/* per slot: 2 * sources */
-	size_t			 size;		/* of the mapping */
-	struct tcp_head		*heads;		/* [slots] */
-	struct tcp_entry	*tcp;		/* [slots * entries], page-aligned */
-	struct udp_entry	 udp[SOURCE_UDP_ENTRIES];
-	_Atomic uint64_t	 owed[SOURCE_UDP_ENTRIES];	/* see find_or_claim() */
-	struct udp_entry	 pool;		/* source_pool_allow()'s one bucket */
-};
-
 #define READ_TRIES	1000	/* a reader's attempts at a consistent table */
-
-static size_t
-round_page(size_t n)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-
-	return (n + pg - 1) / pg * pg;
-}
 
 unsigned
 source_tcp_capacity(uint64_t nofile)
@@ -87,43 +38,6 @@ source_tcp_capacity(uint64_t nofile)
 	while (n < SOURCE_TCP_MAX && n < nofile)
 		n *= 2;
 	return n;
-}
-
-struct source_shared *
-source_init(unsigned slots, unsigned sources)
-{
-	struct source_shared *s;
-	size_t heads, tcp, size;
-	unsigned n = SOURCE_TCP_MIN;
-
-	while (n < sources && n < SOURCE_TCP_MAX)	/* a power of two */
-		n *= 2;
-	heads = round_page(sizeof(*s));
-	tcp = heads + round_page((size_t)slots * sizeof(struct tcp_head));
-	size = tcp + round_page((size_t)slots * 2 * n * sizeof(struct tcp_entry));
-	/* Untouched pages cost nothing: most slots are never used. */
-	s = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (s == MAP_FAILED)
-		return NULL;
-	if (getrandom(s->seed, sizeof(s->seed), 0) != sizeof(s->seed)) {
-		munmap(s, size);
-		errno = EIO;
-		return NULL;
-	}
-	s->slots = slots;
-	s->sources = n;
-	s->entries = 2 * n;
-	s->size = size;
-	s->heads = (struct tcp_head *)((char *)s + heads);
-	s->tcp = (struct tcp_entry *)((char *)s + tcp);
-	return s;
-}
-
-int
-source_unmap(struct source_shared *s)
-{
-	return munmap(s, s->size);
 }
 
 static struct tcp_entry *
@@ -145,40 +59,6 @@ source_forget_slot(struct source_shared *s, int slot)
 	if (madvise(t, len, MADV_REMOVE) == -1)
 		memset(t, 0, len);
 }
-
-bool
-source_key(const struct sockaddr *sa, struct source_key *k)
-{
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-	uint8_t a[16];
-
-	if (acl_addr16(sa, a) == -1)
-		return false;
-	k->id = 0;
-	/* IPv4 (::ffff:a.b.c.d) whole; IPv6 by /64 */
-	k->v6 = memcmp(a, mapped, sizeof(mapped)) != 0;
-	for (int i = k->v6 ? 0 : 12; i < (k->v6 ? 8 : 16); i++)
-		k->id = k->id << 8 | a[i];
-	return true;
-}
-
-static uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-static uint64_t
-hash(const struct source_shared *s, const struct source_key *k)
-{
-	return mix(mix(k->id ^ s->seed[0]) ^ k->v6 ^ s->seed[1]);
-}
-
-/* ---- TCP ---------------------------------------------------------------- */
 
 static uint32_t
 tag_of(const struct source_key *k)
@@ -371,159 +251,4 @@ source_tcp_add(struct source_shared *s, int slot, const struct source_key *k,
 	write_end(hd);
 	hd->live++;
 	return 0;
-}
-
-/* ---- UDP ---------------------------------------------------------------- */
-
-#define NS_PER_MS	1000000ULL
-#define NS_PER_S	1000000000ULL
-#define CLAIM_TRIES	8
-
-_Static_assert(SOURCE_UDP_PROBE == 8, "fixed() picks 3 bits");
-
-static struct udp_entry *
-window(struct source_shared *s, uint64_t id)
-{
-	return &s->udp[id % (SOURCE_UDP_ENTRIES - SOURCE_UDP_PROBE + 1)];
-}
-
-/* Raises a time to at least t. */
-static void
-raise_to(_Atomic uint64_t *tat, uint64_t t)
-{
-	uint64_t cur = atomic_load(tat);
-
-	while (cur < t && !atomic_compare_exchange_weak(tat, &cur, t))
-		;
-}
-
-/* The bucket a source takes when its window has no empty one: the same
- * for every worker, so that a source is never in two buckets at once. */
-static size_t
-fixed(uint64_t id)
-{
-	return id % (SOURCE_UDP_ENTRIES - SOURCE_UDP_PROBE + 1) + (id >> 61);
-}
-
-/*
- * The bucket of source id, claimed if it has none.  Empty buckets never
- * come back, so two workers walking the window in order try the same empty
- * one and the loser sees the winner's claim; with none left, both take the
- * fixed one.  What a source evicted from its bucket still owed is kept in
- * owed[] at its fixed index, and a claimed bucket takes it on.  (The evictor
- * inherits the bucket's own debt: a limit never loosens.)
- */
-static struct udp_entry *
-find_or_claim(struct source_shared *s, uint64_t id)
-{
-	struct udp_entry *w = window(s, id), *v;
-	uint64_t cur, owed;
-
-	for (int i = 0; i < SOURCE_UDP_PROBE; i++)
-		if (atomic_load(&w[i].id) == id)
-			return &w[i];
-	owed = atomic_load(&s->owed[fixed(id)]);
-	for (int i = 0; i < SOURCE_UDP_PROBE; i++) {
-		if ((cur = atomic_load(&w[i].id)) == 0) {
-			raise_to(&w[i].tat, owed);
-			if (atomic_compare_exchange_strong(&w[i].id, &cur, id))
-				return &w[i];
-		}
-		if (cur == id)
-			return &w[i];
-	}
-	v = &s->udp[fixed(id)];
-	for (int i = 0; i < CLAIM_TRIES; i++) {
-		if ((cur = atomic_load(&v->id)) == id)
-			return v;
-		/* the debt of the source evicted, before and after: a charge
-		 * of its that lands in between sees the eviction and is made
-		 * again where it goes (source_udp_allow) */
-		raise_to(&s->owed[fixed(cur)], atomic_load(&v->tat));
-		raise_to(&v->tat, owed);
-		if (atomic_compare_exchange_strong(&v->id, &cur, id)) {
-			raise_to(&s->owed[fixed(cur)], atomic_load(&v->tat));
-			return v;
-		}
-	}
-	return NULL;
-}
-
-/* GCRA: a datagram at now conforms if the bucket's time is no further
- * ahead of now than the burst's worth of intervals; it adds one interval.
- * A time ahead of now (another worker's clock runs ahead) is no time
- * elapsed, and the time never moves back. */
-static bool
-charge(struct udp_entry *e, uint64_t interval, uint64_t tolerance, uint64_t now)
-{
-	uint64_t tat = atomic_load(&e->tat);
-
-	for (;;) {
-		uint64_t from = tat > now ? tat : now;
-
-		if (from - now > tolerance)
-			return false;
-		if (atomic_compare_exchange_weak(&e->tat, &tat, from + interval))
-			return true;
-	}
-}
-
-/* A bucket's id: the source's keyed hash, set apart by its kind (the UDP
- * one as it always was), never 0 (an empty bucket). */
-static uint64_t
-bucket_id(const struct source_shared *s, enum source_bucket kind,
-    const struct source_key *k)
-{
-	uint64_t h = hash(s, k);
-
-	return (kind == SOURCE_BUCKET_UDP ? h : mix(h ^ (uint64_t)kind)) | 1;
-}
-
-bool
-source_rate_allow(struct source_shared *s, enum source_bucket kind,
-    const struct source_key *k, uint64_t interval_ns, uint32_t burst,
-    uint64_t now_ms)
-{
-	uint64_t id = bucket_id(s, kind, k), now = now_ms * NS_PER_MS;
-	uint64_t tolerance = (uint64_t)(burst ? burst - 1 : 0) * interval_ns;
-
-	if (burst == 0)
-		return false;
-	for (int i = 0; i < CLAIM_TRIES; i++) {
-		struct udp_entry *e = find_or_claim(s, id);
-
-		if (e == NULL || !charge(e, interval_ns, tolerance, now))
-			return false;
-		/* Still ours after the charge?  Else the source may have
-		 * claimed another bucket before our charge showed: charge
-		 * that one too. */
-		if (atomic_load(&e->id) == id)
-			return true;
-	}
-	return false;
-}
-
-uint64_t
-source_interval(uint32_t rate)
-{
-	/* rounded up: never more than rate per second */
-	return (NS_PER_S + rate - 1) / (rate ? rate : 1);
-}
-
-bool
-source_udp_allow(struct source_shared *s, const struct source_key *k,
-    uint32_t rate, uint32_t burst, uint64_t now_ms)
-{
-	return source_rate_allow(s, SOURCE_BUCKET_UDP, k, source_interval(rate),
-	    burst, now_ms);
-}
-
-bool
-source_pool_allow(struct source_shared *s, uint64_t interval_ns,
-    uint32_t burst, uint64_t now_ms)
-{
-	if (burst == 0)
-		return false;
-	return charge(&s->pool, interval_ns,
-	    (uint64_t)(burst - 1) * interval_ns, now_ms * NS_PER_MS);
 }

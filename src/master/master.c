@@ -34,7 +34,7 @@
 #include "observe.h"
 #include "pool.h"
 #include "handoff_master.h"
-#include "source.h"
+#include "source_tcp.h"
 #include "title.h"
 #include "util.h"
 #include "worker.h"

@@ -22,7 +22,7 @@
 #include "pidfile.h"
 #include "pool.h"
 #include "handoff_master.h"
-#include "source.h"
+#include "source_tcp.h"
 #include "util.h"
 
 /* A bare "descriptor limit 1024" told the admin nothing: say what it
