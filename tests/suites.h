@@ -86,19 +86,19 @@ Suite	*strbuf_suite(void);
 Suite	*title_suite(void);
 Suite	*udp_suite(void);
 
-/* in both: tests/check_listen.c (reconcile, unit) and
- * tests/integration/check_listen.c (the real echod) */
-Suite	*listen_suite(void);
-/* ... and tests/check_stats.c (the page, unit) and
- * tests/integration/check_stats.c (counters of the real echod) */
-Suite	*stats_suite(void);
-/* tests/check_handoff.c (the wire format) and
- * tests/integration/check_handoff.c (reloads and restarts) */
-Suite	*handoff_suite(void);
-/* tests/integration/check_handoff_timing.c: reload bursts, PROXY, idle */
-Suite	*handoff_timing_suite(void);
+/* The unit suites carry the module's name; an integration suite is named
+ * for what it tests through the real binary, so that CK_RUN_SUITE picks
+ * one suite in one runner. */
+Suite	*listen_suite(void);		/* unit: listen_reconcile() */
+Suite	*stats_suite(void);		/* unit: the counters' page */
+Suite	*handoff_suite(void);		/* unit: the handoff's wire format */
 
 /* check_integration: the real echod */
+Suite	*listeners_suite(void);
+Suite	*counters_suite(void);
+Suite	*handoff_live_suite(void);
+/* tests/integration/check_handoff_timing.c: reload bursts, PROXY, idle */
+Suite	*handoff_timing_suite(void);
 Suite	*echo_suite(void);
 Suite	*bulk_suite(void);
 Suite	*lifecycle_suite(void);
@@ -108,7 +108,7 @@ Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
 Suite	*hermetic_suite(void);
 Suite	*balancer_suite(void);
-Suite	*observe_suite(void);
+Suite	*status_live_suite(void);
 Suite	*reqcost_suite(void);
 Suite	*metricsproc_suite(void);
 Suite	*rootpath_suite(void);

@@ -1,5 +1,5 @@
 /*
- * check_stats.c - the counters and process titles of the real echod.  The
+ * check_counters.c - the counters and process titles of the real echod.  The
  * counters are read as an unprivileged reader would: the master's stats
  * page mapped read-only (through /proc/PID/map_files, which needs
  * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: the tests skip without it) and
@@ -536,10 +536,10 @@ START_TEST(test_titles)
 END_TEST
 
 Suite *
-stats_suite(void)
+counters_suite(void)
 {
-	Suite *s = suite_create("stats");
-	TCase *tc = tcase_create("stats");
+	Suite *s = suite_create("counters");
+	TCase *tc = tcase_create("counters");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -1,4 +1,4 @@
-/* check_handoff.c - connections that live through reloads and restarts
+/* check_handoff_live.c - connections that live through reloads and restarts
  * (issue 16): handed from old workers to new ones, and parked in a fake
  * systemd's descriptor store for the next echod, byte-exact. */
 #include "config.h"
@@ -1023,9 +1023,9 @@ START_TEST(test_channel_flood_kills_the_worker)
 END_TEST
 
 Suite *
-handoff_suite(void)
+handoff_live_suite(void)
 {
-	Suite *s = suite_create("handoff");
+	Suite *s = suite_create("handoff-live");
 	TCase *tc = tcase_create("reload");
 
 	tcase_set_timeout(tc, 90);

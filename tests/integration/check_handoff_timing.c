@@ -1,7 +1,7 @@
 /* check_handoff_timing.c - the handoff against time (issue 21): reloads
  * faster than workers start, a balancer's connection caught inside its
  * PROXY header, and the idle clock of adopted connections.  Beside
- * check_handoff.c, which is long enough. */
+ * check_handoff_live.c, which is long enough. */
 #include "config.h"
 
 #include <arpa/inet.h>

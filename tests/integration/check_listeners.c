@@ -1,4 +1,4 @@
-/* check_listen.c - the listeners with the real binary: a UDP port another
+/* check_listeners.c - the listeners with the real binary: a UDP port another
  * process holds is refused (at start and on reload), and a listener
  * respelled on reload keeps its socket. */
 #include "config.h"
@@ -319,10 +319,10 @@ START_TEST(test_scope_id_respelled)
 END_TEST
 
 Suite *
-listen_suite(void)
+listeners_suite(void)
 {
-	Suite *s = suite_create("listen");
-	TCase *tc = tcase_create("listen");
+	Suite *s = suite_create("listeners");
+	TCase *tc = tcase_create("listeners");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);

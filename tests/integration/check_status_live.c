@@ -1,5 +1,5 @@
 /*
- * check_observe.c - what echod shows of itself: `echod --status` over the
+ * check_status_live.c - what echod shows of itself: `echod --status` over the
  * control socket, and the Prometheus listener's metrics process.  Both must
  * shrug off garbage, slow and oversized requests and crowds, without
  * delaying the master (its WATCHDOG=1 keeps coming, read from a fake
@@ -943,9 +943,9 @@ START_TEST(test_metrics_refused_as_root)
 END_TEST
 
 Suite *
-observe_suite(void)
+status_live_suite(void)
 {
-	Suite *s = suite_create("observe");
+	Suite *s = suite_create("status-live");
 	TCase *tc = tcase_create("control");
 
 	tcase_set_timeout(tc, 60);
