@@ -33,14 +33,8 @@ static void teardown(void) { h_cleanup(&e); }
 static void
 start(const char *extra, const char *udp)
 {
-	char text[1024];
-
-	snprintf(text, sizeof(text), "listen_tcp = {\"127.0.0.1:0\"}\n"
-	    "listen_udp = {%s}\n%s", udp, extra);
-	h_write_conf(&e, text);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
-	h_parse_ports(&e);
+	ck_assert_int_eq(h_start_conf(&e, &(struct h_conf){ .udp = udp,
+	    .extra = extra }), 0);
 }
 
 /*

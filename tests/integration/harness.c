@@ -291,6 +291,70 @@ h_start(struct echod *e, const char *const argv[], int timeout_ms)
 	return 0;
 }
 
+/* Does text set key: a line that starts with it, then a blank or '='? */
+static bool
+sets_key(const char *text, const char *key)
+{
+	size_t len = strlen(key);
+
+	for (const char *p = text; p != NULL && *p != '\0';
+	    p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		p += strspn(p, " \t");
+		if (strncmp(p, key, len) == 0 && strchr(" \t=", p[len]) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* "key = value\n" into f, unless extra sets the key itself. */
+static void
+conf_line(FILE *f, const char *extra, const char *key, const char *fmt,
+    const char *value)
+{
+	if (value == NULL || sets_key(extra, key))
+		return;
+	fprintf(f, "%s = ", key);
+	fprintf(f, fmt, value);
+	fputc('\n', f);
+}
+
+int
+h_start_conf(struct echod *e, const struct h_conf *c)
+{
+	const char *extra = c->extra ? c->extra : "", *argv[32];
+	char workers[16], *text = NULL;
+	size_t len = 0, n = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&text, &len)) == NULL)
+		abort();
+	snprintf(workers, sizeof(workers), "%d", c->workers);
+	conf_line(f, extra, "listen_tcp", "{%s}", c->tcp ? c->tcp : "\"127.0.0.1:0\"");
+	conf_line(f, extra, "listen_udp", "{%s}", c->udp ? c->udp : "");
+	conf_line(f, extra, "workers", "%s", c->workers ? workers : NULL);
+	conf_line(f, extra, "user", "\"%s\"", c->user);
+	conf_line(f, extra, "control_socket", "\"%s\"", c->control);
+	fputs(extra, f);
+	if (fclose(f) != 0)
+		abort();
+	h_write_conf(e, text);
+	free(text);
+	argv[n++] = "-f";
+	argv[n++] = "-c";
+	argv[n++] = e->confpath;
+	for (size_t i = 0; c->args != NULL && c->args[i] != NULL; i++) {
+		if (n >= nitems(argv) - 1)
+			abort();	/* a test's own mistake: say so at once */
+		argv[n++] = c->args[i];
+	}
+	argv[n] = NULL;
+	if (c->nowait) {
+		h_spawn(e, argv);
+		return 0;
+	}
+	return h_start(e, argv, c->timeout_ms ? c->timeout_ms : 10000);
+}
+
 int
 h_wait_exit(pid_t pid, int timeout_ms)
 {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util.h"
 
 int
 h_workers(pid_t master, pid_t *out, int max)
@@ -100,6 +101,17 @@ h_cpu_ms(pid_t pid)
 	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
 
+bool
+h_wait_workers(const struct echod *e, int n, int timeout_ms)
+{
+	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+	pid_t w[64];
+
+	while (h_workers(e->pid, w, 64) != n && h_now_ms() < end)
+		h_tick();
+	return h_workers(e->pid, w, 64) == n;
+}
+
 int
 h_signal_as(uid_t uid, gid_t gid, pid_t claimed, const pid_t *pids, int n,
     int sig)
@@ -153,4 +165,77 @@ h_settled(pid_t pid)
 			pending |= strtoull(line + 7, NULL, 16) != 0;
 	fclose(f);
 	return !pending;
+}
+
+/* The child of h_exec_as(): output, user, environment, then the binary. */
+static void
+exec_child(const struct echod *e, int bin, uid_t uid, gid_t gid,
+    char *const argv[], const char *env, bool capture)
+{
+	extern char **environ;
+	char po[160], pe[160];
+	int o, r;
+
+	snprintf(po, sizeof(po), "%s/exec.out", e->dir);
+	snprintf(pe, sizeof(pe), "%s/exec.err", e->dir);
+	o = open(capture ? po : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0644);
+	r = open(capture ? pe : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0644);
+	if (o == -1 || r == -1 || dup2(o, 1) == -1 || dup2(r, 2) == -1)
+		_exit(126);
+	if (uid != (uid_t)-1 && (setgroups(0, NULL) == -1 ||
+	    setgid(gid) == -1 || setuid(uid) == -1))
+		_exit(126);
+	if (env != NULL && putenv((char *)env) != 0)
+		_exit(126);
+	fexecve(bin, argv, environ);
+	_exit(127);
+}
+
+/* What h_exec_as()'s child wrote to name in the scratch directory. */
+static void
+slurp(const struct echod *e, const char *name, char *buf, size_t len)
+{
+	char path[160];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", e->dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd == -1 ? 0 : read(fd, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd != -1)
+		close(fd);
+}
+
+int
+h_exec_as(const struct echod *e, uid_t uid, gid_t gid, const char *const argv[],
+    const char *env, struct h_capture *cap)
+{
+	char *args[32];
+	size_t n = 0;
+	int bin, st;
+	pid_t pid;
+
+	args[n++] = "echod";
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		if (n >= nitems(args) - 1)
+			abort();	/* a test's own mistake: say so at once */
+		args[n++] = (char *)argv[i];
+	}
+	args[n] = NULL;
+	if ((bin = open(h_echod_path(), O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((pid = fork()) == 0)
+		exec_child(e, bin, uid, gid, args, env, cap != NULL);
+	close(bin);
+	if (pid == -1)
+		return -1;
+	st = h_wait_exit(pid, 10000);
+	if (cap != NULL) {
+		slurp(e, "exec.out", cap->out, sizeof(cap->out));
+		slurp(e, "exec.err", cap->err, sizeof(cap->err));
+	}
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
