@@ -239,6 +239,7 @@ main(void)
 	srunner_add_suite(sr, pressure_suite());
 	srunner_add_suite(sr, systemd_suite());
 	srunner_add_suite(sr, guard_suite());
+	srunner_add_suite(sr, udpguard_suite());
 	srunner_add_suite(sr, listeners_suite());
 	srunner_add_suite(sr, hermetic_suite());
 	srunner_add_suite(sr, status_live_suite());

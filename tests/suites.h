@@ -106,6 +106,7 @@ Suite	*config_suite(void);
 Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
+Suite	*udpguard_suite(void);
 Suite	*hermetic_suite(void);
 Suite	*balancer_suite(void);
 Suite	*status_live_suite(void);
