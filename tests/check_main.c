@@ -243,6 +243,7 @@ main(void)
 	srunner_add_suite(sr, listeners_suite());
 	srunner_add_suite(sr, hermetic_suite());
 	srunner_add_suite(sr, status_live_suite());
+	srunner_add_suite(sr, metrics_live_suite());
 	srunner_add_suite(sr, untrusted_suite());
 	srunner_add_suite(sr, reqcost_suite());
 	srunner_add_suite(sr, metricsproc_suite());

@@ -110,6 +110,7 @@ Suite	*udpguard_suite(void);
 Suite	*hermetic_suite(void);
 Suite	*balancer_suite(void);
 Suite	*status_live_suite(void);
+Suite	*metrics_live_suite(void);
 Suite	*reqcost_suite(void);
 Suite	*metricsproc_suite(void);
 Suite	*rootpath_suite(void);
