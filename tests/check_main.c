@@ -254,6 +254,7 @@ main(void)
 	srunner_add_suite(sr, udpsrc_suite());
 	srunner_add_suite(sr, logflood_suite());
 	srunner_add_suite(sr, handoff_live_suite());
+	srunner_add_suite(sr, handoff_store_suite());
 	srunner_add_suite(sr, handoff_timing_suite());
 	srunner_add_suite(sr, reload_suite());
 	srunner_add_suite(sr, ctlrecord_suite());

@@ -97,6 +97,7 @@ Suite	*handoff_suite(void);		/* unit: the handoff's wire format */
 Suite	*listeners_suite(void);
 Suite	*counters_suite(void);
 Suite	*handoff_live_suite(void);
+Suite	*handoff_store_suite(void);
 /* tests/integration/check_handoff_timing.c: reload bursts, PROXY, idle */
 Suite	*handoff_timing_suite(void);
 Suite	*echo_suite(void);
