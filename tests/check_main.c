@@ -235,6 +235,8 @@ main(void)
 	srunner_add_suite(sr, echo_suite());
 	srunner_add_suite(sr, bulk_suite());
 	srunner_add_suite(sr, lifecycle_suite());
+	srunner_add_suite(sr, startfail_suite());
+	srunner_add_suite(sr, sentsignals_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, pressure_suite());
 	srunner_add_suite(sr, systemd_suite());

@@ -103,6 +103,8 @@ Suite	*handoff_timing_suite(void);
 Suite	*echo_suite(void);
 Suite	*bulk_suite(void);
 Suite	*lifecycle_suite(void);
+Suite	*startfail_suite(void);
+Suite	*sentsignals_suite(void);
 Suite	*config_suite(void);
 Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
