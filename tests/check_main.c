@@ -238,6 +238,8 @@ main(void)
 	srunner_add_suite(sr, startfail_suite());
 	srunner_add_suite(sr, sentsignals_suite());
 	srunner_add_suite(sr, config_suite());
+	srunner_add_suite(sr, confreload_suite());
+	srunner_add_suite(sr, daemon_suite());
 	srunner_add_suite(sr, pressure_suite());
 	srunner_add_suite(sr, systemd_suite());
 	srunner_add_suite(sr, guard_suite());

@@ -106,6 +106,8 @@ Suite	*lifecycle_suite(void);
 Suite	*startfail_suite(void);
 Suite	*sentsignals_suite(void);
 Suite	*config_suite(void);
+Suite	*confreload_suite(void);
+Suite	*daemon_suite(void);
 Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
