@@ -331,13 +331,6 @@ conf_load(const char *path, char *err, size_t errlen)
 	return conf_parse(&src, path, err, errlen);
 }
 
-const char *
-conf_at_file(const struct conf *c, struct conf_at at)
-{
-	return at.file != NULL ? at.file : c->path != NULL ? c->path :
-	    "(built-in)";
-}
-
 void
 conf_free(struct conf *c)
 {

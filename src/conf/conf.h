@@ -139,8 +139,14 @@ enum conf_status conf_read_src(struct confsrc *src, const char *path,
 		    void (*warn)(const char *), struct conf **out, char *err,
 		    size_t errlen);
 void		 conf_free(struct conf *);
-/* Where at was set, for a message: its file, or the main file's name. */
-const char	*conf_at_file(const struct conf *, struct conf_at at);
+/* Where at was set, for a message: its file, or the main file's name.
+ * Inline, so that confresolve.c (which conf.c calls) never needs conf.c. */
+static inline const char *
+conf_at_file(const struct conf *c, struct conf_at at)
+{
+	return at.file != NULL ? at.file : c->path != NULL ? c->path :
+	    "(built-in)";
+}
 /*
  * The file to read: given (-c) if set, else dflt unless nothing at all is
  * there; NULL: the built-in defaults.  A dangling symlink or a path that
