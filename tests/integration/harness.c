@@ -329,7 +329,8 @@ h_start_conf(struct echod *e, const struct h_conf *c)
 	if ((f = open_memstream(&text, &len)) == NULL)
 		abort();
 	snprintf(workers, sizeof(workers), "%d", c->workers);
-	conf_line(f, extra, "listen_tcp", "{%s}", c->tcp ? c->tcp : "\"127.0.0.1:0\"");
+	conf_line(f, extra, "listen_tcp", "{%s}",
+	    c->tcp ? c->tcp : "\"127.0.0.1:0\"");
 	conf_line(f, extra, "listen_udp", "{%s}", c->udp ? c->udp : "");
 	conf_line(f, extra, "workers", "%s", c->workers ? workers : NULL);
 	conf_line(f, extra, "user", "\"%s\"", c->user);

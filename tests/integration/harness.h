@@ -52,8 +52,8 @@ struct h_conf {
 };
 /*
  * Writes that file as e->confpath and starts echod -f -c FILE with c->args;
- * waits for "ready: " unless c->nowait.  Returns 0, or -1 (the
- * log says why).  Every integration suite starts echod through it.
+ * waits for "ready: " unless c->nowait.  Returns 0, or -1 (the log says
+ * why).  Every integration suite starts echod through it.
  */
 int	h_start_conf(struct echod *, const struct h_conf *);
 /* Starts echod and returns at once; the caller waits on what it expects.
