@@ -24,7 +24,7 @@
 #include "notify.h"
 #include "observe.h"
 #include "pool.h"
-#include "source.h"
+#include "source_tcp.h"
 #include "util.h"
 #include "worker.h"
 

@@ -26,7 +26,7 @@
 #include "pidfile.h"
 #include "pool.h"
 #include "handoff_master.h"
-#include "source.h"
+#include "source_tcp.h"
 #include "util.h"
 
 static const int handled[] = {
