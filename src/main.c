@@ -44,7 +44,7 @@ absolute(const char *path)
  * journald's, which names us already ("echod[1]: echod: ..." otherwise).
  */
 static void __attribute__((format(printf, 1, 2)))
-sayf(const char *fmt, ...)
+stderr_linef(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -57,9 +57,9 @@ sayf(const char *fmt, ...)
 }
 
 static void
-say(const char *msg)
+stderr_line(const char *msg)
 {
-	sayf("%s", msg);
+	stderr_linef("%s", msg);
 }
 
 static void
@@ -91,9 +91,26 @@ static bool	want_status, want_json, want_health; /* --status, --json, --health *
  * its echod was given, yet must judge the file as that echod does. */
 static bool	want_activated;
 
+static const struct option longopts[] = {
+	{ "config",	 required_argument, NULL, 'c' },
+	{ "debug",	 no_argument,	    NULL, 'd' },
+	{ "foreground",	 no_argument,	    NULL, 'f' },
+	{ "help",	 no_argument,	    NULL, 'h' },
+	{ "listen",	 required_argument, NULL, 'l' },
+	{ "pidfile",	 required_argument, NULL, 'p' },
+	{ "status",	 no_argument,	    NULL, OPT_STATUS },
+	{ "json",	 no_argument,	    NULL, OPT_JSON },
+	{ "health",	 no_argument,	    NULL, OPT_HEALTH },
+	{ "socket-activated", no_argument,  NULL, OPT_ACTIVATED },
+	{ "test-config", no_argument,	    NULL, 't' },
+	{ "version",	 no_argument,	    NULL, 'V' },
+	{ "workers",	 required_argument, NULL, 'w' },
+	{ NULL, 0, NULL, 0 }
+};
+
 /* One request: status, in text or JSON, or health. */
 static int
-ask(const char *socket, bool json, bool health)
+request_control(const char *socket, bool json, bool health)
 {
 	return health ? ctlclient_health(socket, stdout, stderr) :
 	    ctlclient_status(socket, json, stdout, stderr);
@@ -115,21 +132,21 @@ ask_status(const char *path, bool json, bool health)
 
 	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
 		bad = errno == EINVAL ? EX_CONFIG : 1;
-		say(err);
+		stderr_line(err);
 		if (ctlrecord_read(rec, sizeof(rec), path) == -1)
 			return bad;
-		sayf("asking the running echod at %s, as %s records", rec,
-		    ctlrecord_path());
-		return ask(rec, json, health);
+		stderr_linef("asking the running echod at %s, as %s records",
+		    rec, ctlrecord_path());
+		return request_control(rec, json, health);
 	}
 	/* The file's socket first (several echods may run, each with its
 	 * own file), then the recorded one: what failed is said either way. */
-	rc = ask(c->control_socket, json, health);
+	rc = request_control(c->control_socket, json, health);
 	if (rc == EX_UNAVAILABLE && ctlrecord_read(rec, sizeof(rec), path) == 0 &&
 	    (c->control_socket == NULL || strcmp(rec, c->control_socket) != 0)) {
-		sayf("asking the running echod at %s, as %s records", rec,
-		    ctlrecord_path());
-		rc = ask(rec, json, health);
+		stderr_linef("asking the running echod at %s, as %s records",
+		    rec, ctlrecord_path());
+		rc = request_control(rec, json, health);
 	}
 	conf_free(c);
 	return rc;
@@ -144,11 +161,11 @@ read_override(int ch, const char *arg, struct conf_overrides *ov)
 	switch (ch) {
 	case 'l':
 		if (conf_check_listen(arg, &why) == -1) {
-			sayf("-l %s: %s", arg, why);
+			stderr_linef("-l %s: %s", arg, why);
 			return EX_USAGE;
 		}
 		if (ov->n_listen == CONF_MAX_LISTEN) {
-			sayf("at most %d -l addresses",
+			stderr_linef("at most %d -l addresses",
 			    CONF_MAX_LISTEN);
 			return EX_USAGE;
 		}
@@ -156,19 +173,45 @@ read_override(int ch, const char *arg, struct conf_overrides *ov)
 		break;
 	case 'p':
 		if (conf_check_pidfile(arg, &why) == -1) {
-			sayf("-p %s: %s", arg, why);
+			stderr_linef("-p %s: %s", arg, why);
 			return EX_USAGE;
 		}
 		ov->pidfile = arg;
 		break;
 	case 'w':
 		if (conf_parse_workers(arg, &ov->workers, &why) == -1) {
-			sayf("-w %s: %s", arg, why);
+			stderr_linef("-w %s: %s", arg, why);
 			return EX_USAGE;
 		}
 		break;
 	}
 	return 0;
+}
+
+/* Options that only go with others, and operands: -1 if none is amiss,
+ * or EX_USAGE said. */
+static int
+check_cmdline(int argc, char **argv, bool test)
+{
+	if ((want_json || want_health) && !want_status) {
+		stderr_linef("--%s goes with --status",
+		    want_json ? "json" : "health");
+		return EX_USAGE;
+	}
+	if (want_json && want_health) {
+		stderr_linef("--json and --health: one or the other");
+		return EX_USAGE;
+	}
+	if (want_activated && !test) {
+		stderr_linef("--socket-activated goes with -t");
+		return EX_USAGE;
+	}
+	if (optind < argc) {
+		stderr_linef("unexpected argument: %s", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	return -1;
 }
 
 /*
@@ -179,22 +222,6 @@ static int
 read_cmdline(int argc, char **argv, struct conf_overrides *ov,
     struct master_opts *opts, bool *test)
 {
-	static const struct option longopts[] = {
-		{ "config",	 required_argument, NULL, 'c' },
-		{ "debug",	 no_argument,	    NULL, 'd' },
-		{ "foreground",	 no_argument,	    NULL, 'f' },
-		{ "help",	 no_argument,	    NULL, 'h' },
-		{ "listen",	 required_argument, NULL, 'l' },
-		{ "pidfile",	 required_argument, NULL, 'p' },
-		{ "status",	 no_argument,	    NULL, OPT_STATUS },
-		{ "json",	 no_argument,	    NULL, OPT_JSON },
-		{ "health",	 no_argument,	    NULL, OPT_HEALTH },
-		{ "socket-activated", no_argument,  NULL, OPT_ACTIVATED },
-		{ "test-config", no_argument,	    NULL, 't' },
-		{ "version",	 no_argument,	    NULL, 'V' },
-		{ "workers",	 required_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 }
-	};
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:dfhl:p:tVw:", longopts, NULL)) != -1) {
@@ -240,24 +267,7 @@ read_cmdline(int argc, char **argv, struct conf_overrides *ov,
 			return EX_USAGE;
 		}
 	}
-	if ((want_json || want_health) && !want_status) {
-		sayf("--%s goes with --status", want_json ? "json" : "health");
-		return EX_USAGE;
-	}
-	if (want_json && want_health) {
-		sayf("--json and --health: one or the other");
-		return EX_USAGE;
-	}
-	if (want_activated && !*test) {
-		sayf("--socket-activated goes with -t");
-		return EX_USAGE;
-	}
-	if (optind < argc) {
-		sayf("unexpected argument: %s", argv[optind]);
-		usage(stderr);
-		return EX_USAGE;
-	}
-	return -1;
+	return check_cmdline(argc, argv, *test);
 }
 
 /* Logging set up, detached unless -f: the master's from here on.  path is
@@ -268,7 +278,7 @@ start(struct conf *conf, const struct master_opts *opts, const char *path)
 	log_init(opts->foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, "echod");
 	log_setlevel(conf->log_level);
 	if (!opts->foreground && detach_start("echod") == -1) {
-		sayf("detaching: %s", strerror(errno));
+		stderr_linef("detaching: %s", strerror(errno));
 		conf_free(conf);
 		return 1;
 	}
@@ -284,9 +294,9 @@ start(struct conf *conf, const struct master_opts *opts, const char *path)
 }
 
 static void
-say_stored(const char *name, const char *why)
+stderr_stored(const char *name, const char *why)
 {
-	sayf("stored connection %s: %s", name, why);
+	stderr_linef("stored connection %s: %s", name, why);
 }
 
 /*
@@ -300,8 +310,8 @@ end_stored(void)
 {
 	struct fdstore_set s;
 
-	if (fdstore_collect(&s, say_stored) == 0 && s.n > 0) {
-		sayf("ending %zu connection%s taken from "
+	if (fdstore_collect(&s, stderr_stored) == 0 && s.n > 0) {
+		stderr_linef("ending %zu connection%s taken from "
 		    "systemd's store", s.n, plural(s.n));
 		fdstore_abandon(&s);
 	} else
@@ -329,13 +339,13 @@ fallback(int stored, const char *path, const struct conf_overrides *ov,
 	rc = confsrc_from_memfd(stored, &src, &why);
 	close(stored);
 	if (rc == -1) {
-		sayf("the stored configuration: %s; not used",
+		stderr_linef("the stored configuration: %s; not used",
 		    why);
 		return NULL;
 	}
 	if (conf_read_src(&src, path, ov, activated, NULL, &c, err,
 	    sizeof(err)) != CONF_OK) {
-		sayf("the stored configuration is refused too: "
+		stderr_linef("the stored configuration is refused too: "
 		    "%s", err);
 		return NULL;
 	}
@@ -343,7 +353,7 @@ fallback(int stored, const char *path, const struct conf_overrides *ov,
 		conf_free(c);
 		return NULL;
 	}
-	sayf("serving the last good configuration, which the "
+	stderr_linef("serving the last good configuration, which the "
 	    "echod before this one stored; fix %s, then reload",
 	    path ? path : "the file");
 	return c;
@@ -368,7 +378,7 @@ main(int argc, char **argv)
 	if (opts.conf_path != NULL && opts.conf_path[0] != '/') {
 		const char *given = opts.conf_path;
 		if ((opts.conf_path = absolute(given)) == NULL) {
-			sayf("-c %s: %s", given, strerror(errno));
+			stderr_linef("-c %s: %s", given, strerror(errno));
 			return EX_CONFIG;
 		}
 	}
@@ -382,9 +392,9 @@ main(int argc, char **argv)
 	 * activation: systemd's sockets are used instead) */
 	activated = want_activated || listen_passed() > 0;
 	stored = test ? -1 : fdstore_take_conf();
-	if ((st = conf_read(path, &ov, activated, test ? say : NULL, &conf, err,
-	    sizeof(err))) != CONF_OK) {
-		say(err);
+	if ((st = conf_read(path, &ov, activated, test ? stderr_line : NULL,
+	    &conf, err, sizeof(err))) != CONF_OK) {
+		stderr_line(err);
 		if (st == CONF_INVALID &&
 		    (conf = fallback(stored, path, &ov, activated, err)) != NULL)
 			return start(conf, &opts, path);
@@ -395,7 +405,7 @@ main(int argc, char **argv)
 	if (stored != -1)
 		close(stored);
 	if (test) {
-		sayf("configuration file %s test is successful",
+		stderr_linef("configuration file %s test is successful",
 		    path ? path : "(built-in defaults)");
 		conf_free(conf);
 		return 0;

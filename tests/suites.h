@@ -73,9 +73,13 @@ Suite	*journal_suite(void);
 Suite	*log_suite(void);
 Suite	*logq_suite(void);
 Suite	*metrics_suite(void);
+Suite	*metrics_sup_suite(void);
+Suite	*fdstore_suite(void);
 Suite	*pidfile_suite(void);
 Suite	*pktinfo_suite(void);
 Suite	*pool_suite(void);
+Suite	*master_slots_suite(void);
+Suite	*handoff_master_suite(void);
 Suite	*pump_suite(void);
 Suite	*reqsrv_suite(void);
 Suite	*privdrop_suite(void);
@@ -83,33 +87,43 @@ Suite	*proxy_suite(void);
 Suite	*proxy_conn_suite(void);
 Suite	*resolve_suite(void);
 Suite	*source_suite(void);
+Suite	*source_tcp_suite(void);
+Suite	*source_udp_suite(void);
 Suite	*logbudget_suite(void);
 Suite	*strbuf_suite(void);
 Suite	*title_suite(void);
 Suite	*udp_suite(void);
 
-/* in both: tests/check_listen.c (reconcile, unit) and
- * tests/integration/check_listen.c (the real echod) */
-Suite	*listen_suite(void);
-/* ... and tests/check_stats.c (the page, unit) and
- * tests/integration/check_stats.c (counters of the real echod) */
-Suite	*stats_suite(void);
-/* tests/integration/check_handoff.c: reloads and restarts */
-Suite	*handoff_suite(void);
-/* tests/integration/check_handoff_timing.c: reload bursts, PROXY, idle */
-Suite	*handoff_timing_suite(void);
+/* The unit suites carry the module's name; an integration suite is named
+ * for what it tests through the real binary, so that CK_RUN_SUITE picks
+ * one suite in one runner. */
+Suite	*listen_suite(void);		/* unit: listen_reconcile() */
+Suite	*stats_suite(void);		/* unit: the counters' page */
+Suite	*observe_suite(void);		/* unit: observe.c */
 
 /* check_integration: the real echod */
+Suite	*listeners_suite(void);
+Suite	*counters_suite(void);
+Suite	*handoff_live_suite(void);
+Suite	*handoff_store_suite(void);
+/* tests/integration/check_handoff_timing.c: reload bursts, PROXY, idle */
+Suite	*handoff_timing_suite(void);
 Suite	*echo_suite(void);
 Suite	*bulk_suite(void);
 Suite	*lifecycle_suite(void);
+Suite	*startfail_suite(void);
+Suite	*sentsignals_suite(void);
 Suite	*config_suite(void);
+Suite	*confreload_suite(void);
+Suite	*daemon_suite(void);
 Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
+Suite	*udpguard_suite(void);
 Suite	*hermetic_suite(void);
 Suite	*balancer_suite(void);
-Suite	*observe_suite(void);
+Suite	*status_live_suite(void);
+Suite	*metrics_live_suite(void);
 Suite	*reqcost_suite(void);
 Suite	*metricsproc_suite(void);
 Suite	*rootpath_suite(void);

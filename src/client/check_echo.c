@@ -85,6 +85,18 @@ unknown(const char *what, const char *arg, const char *why)
 	exit(PROBE_UNKNOWN);
 }
 
+/* What the options say together: no operand, a host, -w within -c. */
+static void
+check_options(int argc, char *argv[], const struct args *a)
+{
+	if (optind < argc)
+		unknown("too many arguments", argv[optind], "options only");
+	if (a->host == NULL)
+		unknown("missing -H host", NULL, NULL);
+	if (a->warn.rtt_ms > a->crit.rtt_ms || a->warn.loss_pct > a->crit.loss_pct)
+		unknown("-w is above -c", NULL, NULL);
+}
+
 static void
 read_options(int argc, char *argv[], struct args *a)
 {
@@ -144,12 +156,7 @@ read_options(int argc, char *argv[], struct args *a)
 			exit(PROBE_UNKNOWN);
 		}
 	}
-	if (optind < argc)
-		unknown("too many arguments", argv[optind], "options only");
-	if (a->host == NULL)
-		unknown("missing -H host", NULL, NULL);
-	if (a->warn.rtt_ms > a->crit.rtt_ms || a->warn.loss_pct > a->crit.loss_pct)
-		unknown("-w is above -c", NULL, NULL);
+	check_options(argc, argv, a);
 }
 
 /* The port given, or the echo service's from the services database. */

@@ -41,8 +41,10 @@ read_line(int fd, char *buf, size_t len)
 	return (ssize_t)got;
 }
 
+/* Sends msg as one datagram, waits for its echo into echo, checks it (with
+ * io->check) and copies it to io->out; a CL_ exit code, err says why. */
 static int
-one(const struct cl_io *io, const char *msg, size_t len, char *echo,
+echo_datagram(const struct cl_io *io, const char *msg, size_t len, char *echo,
     struct cl_tally *t, char *err, size_t errlen)
 {
 	uint64_t deadline;
@@ -127,7 +129,7 @@ cl_dgram_run(const struct cl_io *io, int lines, struct cl_tally *t, char *err,
 		}
 		if (len == 0)
 			break;
-		rc = one(io, msg, (size_t)len, echo, t, err, errlen);
+		rc = echo_datagram(io, msg, (size_t)len, echo, t, err, errlen);
 		if (rc != CL_OK)
 			break;
 	}

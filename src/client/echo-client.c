@@ -154,10 +154,24 @@ struct args {
 	int			 family, udp, bench, check;
 };
 
+/* -r, -s or -W: a size in bytes, within that option's bounds. */
+static void
+size_option(int ch, const char *arg, struct args *a)
+{
+	char opt[3] = { '-', (char)ch, '\0' }, why[128];
+	uint64_t max = ch == 'r' ? CL_BCONN_IOBUF : ch == 's' ? CL_BENCH_MAXSIZE :
+	    MAX_WINDOW;
+	uint64_t *out = ch == 'r' ? &a->rsize : ch == 's' ? &a->size : &a->window;
+
+	if (cl_arg_size(arg, 1, max, out, why, sizeof(why)) == -1)
+		bad_arg(opt, arg, why);
+	if (ch == 's')
+		a->size_arg = arg;
+}
+
 static void
 read_options(int argc, char *argv[], struct args *a)
 {
-	char why[128];
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "46bc:d:hj:kn:p:r:s:t:uVW:", longopts,
@@ -197,15 +211,9 @@ read_options(int argc, char *argv[], struct args *a)
 				    "bulk or idle");
 			break;
 		case 'r':
-			if (cl_arg_size(optarg, 1, CL_BCONN_IOBUF, &a->rsize, why,
-			    sizeof(why)) == -1)
-				bad_arg("-r", optarg, why);
-			break;
 		case 's':
-			if (cl_arg_size(optarg, 1, CL_BENCH_MAXSIZE, &a->size, why,
-			    sizeof(why)) == -1)
-				bad_arg("-s", optarg, why);
-			a->size_arg = optarg;
+		case 'W':
+			size_option(ch, optarg, a);
 			break;
 		case 't':
 			a->timeout_ms = ms_arg("-t", optarg, 0, MAX_TIMEOUT_MS);
@@ -216,11 +224,6 @@ read_options(int argc, char *argv[], struct args *a)
 		case 'V':
 			printf("echo-client %s\n", PACKAGE_VERSION);
 			exit(CL_OK);
-		case 'W':
-			if (cl_arg_size(optarg, 1, MAX_WINDOW, &a->window, why,
-			    sizeof(why)) == -1)
-				bad_arg("-W", optarg, why);
-			break;
 		default:
 			usage(NULL, NULL);
 		}

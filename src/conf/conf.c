@@ -331,13 +331,6 @@ conf_load(const char *path, char *err, size_t errlen)
 	return conf_parse(&src, path, err, errlen);
 }
 
-const char *
-conf_at_file(const struct conf *c, struct conf_at at)
-{
-	return at.file != NULL ? at.file : c->path != NULL ? c->path :
-	    "(built-in)";
-}
-
 void
 conf_free(struct conf *c)
 {
@@ -482,6 +475,17 @@ conf_choose(const char *given, const char *dflt)
 	if (lstat(dflt, &st) == -1 && errno == ENOENT)
 		return NULL;
 	return dflt;
+}
+
+const struct listen_spec *
+conf_echo_listen(const struct conf *c, struct listen_spec *out)
+{
+	*out = (struct listen_spec){
+		.tcp = c->listen_tcp, .n_tcp = c->n_listen_tcp,
+		.udp = c->listen_udp, .n_udp = c->n_listen_udp,
+		.backlog = c->backlog,
+	};
+	return out;
 }
 
 int

@@ -15,6 +15,7 @@
 #include "acl.h"
 #include "confparse.h"
 #include "confsrc.h"
+#include "listen.h"
 #include "privdrop.h"
 
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
@@ -139,8 +140,14 @@ enum conf_status conf_read_src(struct confsrc *src, const char *path,
 		    void (*warn)(const char *), struct conf **out, char *err,
 		    size_t errlen);
 void		 conf_free(struct conf *);
-/* Where at was set, for a message: its file, or the main file's name. */
-const char	*conf_at_file(const struct conf *, struct conf_at at);
+/* Where at was set, for a message: its file, or the main file's name.
+ * Inline, so that confresolve.c (which conf.c calls) never needs conf.c. */
+static inline const char *
+conf_at_file(const struct conf *c, struct conf_at at)
+{
+	return at.file != NULL ? at.file : c->path != NULL ? c->path :
+	    "(built-in)";
+}
 /*
  * The file to read: given (-c) if set, else dflt unless nothing at all is
  * there; NULL: the built-in defaults.  A dangling symlink or a path that
@@ -149,6 +156,10 @@ const char	*conf_at_file(const struct conf *, struct conf_at at);
 const char	*conf_choose(const char *given, const char *dflt);
 /* The worker count to run: workers, or the online CPUs for auto. */
 int		 conf_workers(const struct conf *);
+/* The echo listeners c asks for (listen_tcp, listen_udp, backlog), for
+ * listen_reconcile(): fills out, which points into c, and returns it. */
+const struct listen_spec *conf_echo_listen(const struct conf *c,
+		    struct listen_spec *out);
 
 /* conf_read()'s steps, each on its own for the tests. */
 /*

@@ -241,77 +241,91 @@ count_key(struct conftext_key *keys, size_t nkeys, const char *name,
 	k->last = line;
 }
 
+/* Where conftext_scan() stands in a statement: "key = value" or
+ * "key = { values }". */
+struct scan {
+	enum { S_KEY, S_OP, S_VALUE, S_LIST } state;
+	const char	*key;
+	size_t		 keylen;
+	int		 keyline, listline;
+};
+
+/*
+ * The file ends inside a statement of a known key: libconfuse would say
+ * "premature end of file" one line past the end; say where the statement
+ * began.  So too where a list's "}" is missing and the next statement
+ * ("key =" or "key = {") begins inside it: libconfuse would name a later
+ * line, or none if a later "}" closes it.  An unknown key is the parser's
+ * to report ("no such option"), at its own line.  -1 with e, or 0.
+ */
+static int
+cut_short(const struct scan *sc, enum tok t, struct conftext_key *keys,
+    size_t nkeys, struct conftext_error *e)
+{
+	if (t == T_END && (sc->state == S_OP || sc->state == S_VALUE) &&
+	    find_key(keys, nkeys, sc->key, sc->keylen) != NULL) {
+		fail(e, sc->keyline, "the file ends before the value", sc->key,
+		    sc->keylen);
+		return -1;
+	}
+	if (sc->state == S_LIST && t != T_STR && t != T_OTHER && t != T_CLOSE &&
+	    find_key(keys, nkeys, sc->key, sc->keylen) != NULL) {
+		fail(e, sc->listline, "unterminated list ({ without })", sc->key,
+		    sc->keylen);
+		return -1;
+	}
+	return 0;
+}
+
 int
 conftext_scan(const char *text, struct conftext_key *keys, size_t nkeys,
     struct conftext_error *e)
 {
 	struct lexer l = { .p = text, .line = 1 };
-	const char *key = NULL;
-	size_t keylen = 0;
-	int keyline = 0, listline = 0;
-	enum { KEY, OP, VALUE, LIST } state = KEY;
+	struct scan sc = { .state = S_KEY };
 
 	for (size_t i = 0; i < nkeys; i++)
 		keys[i].count = keys[i].first = keys[i].last = 0;
 	for (;;) {
 		enum tok t = next(&l);
 
-		/*
-		 * The file ends inside a statement of a known key: libconfuse
-		 * would say "premature end of file" one line past the end; say
-		 * where the statement began.  So too where a list's "}" is
-		 * missing and the next statement ("key =" or "key = {") begins
-		 * inside it: libconfuse would name a later line, or none if a
-		 * later "}" closes it.  An unknown key is the parser's to
-		 * report ("no such option"), at its own line.
-		 */
-		if (t == T_END && (state == OP || state == VALUE) &&
-		    find_key(keys, nkeys, key, keylen) != NULL) {
-			fail(e, keyline, "the file ends before the value", key,
-			    keylen);
+		if (cut_short(&sc, t, keys, nkeys, e) == -1)
 			return -1;
-		}
-		if (state == LIST && t != T_STR && t != T_OTHER && t != T_CLOSE &&
-		    find_key(keys, nkeys, key, keylen) != NULL) {
-			fail(e, listline, "unterminated list ({ without })", key,
-			    keylen);
-			return -1;
-		}
 		if (t == T_END)
 			return 0;
-		switch (state) {
-		case KEY:
+		switch (sc.state) {
+		case S_KEY:
 			if (t != T_STR)
 				return 0;
-			key = l.tok;
-			keylen = l.len;
-			keyline = l.line;
-			state = OP;
+			sc.key = l.tok;
+			sc.keylen = l.len;
+			sc.keyline = l.line;
+			sc.state = S_OP;
 			break;
-		case OP:
+		case S_OP:
 			if (t == T_APPEND) {
 				fail(e, l.line, "+= is not supported: it would add to "
 				    "the built-in default; write the whole list "
-				    "with =", key, keylen);
+				    "with =", sc.key, sc.keylen);
 				return -1;
 			}
 			if (t != T_EQ)
 				return 0;
-			count_key(keys, nkeys, key, keylen, keyline);
-			state = VALUE;
+			count_key(keys, nkeys, sc.key, sc.keylen, sc.keyline);
+			sc.state = S_VALUE;
 			break;
-		case VALUE:
+		case S_VALUE:
 			if (t == T_OPEN) {
-				listline = l.line;
-				state = LIST;
+				sc.listline = l.line;
+				sc.state = S_LIST;
 			} else if (t == T_STR)
-				state = KEY;
+				sc.state = S_KEY;
 			else
 				return 0;
 			break;
-		case LIST:
+		case S_LIST:
 			if (t == T_CLOSE)
-				state = KEY;
+				sc.state = S_KEY;
 			break;
 		}
 	}

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "logbudget.h"
+#include "source_udp.h"
 #include "strbuf.h"
 #include "util.h"
 

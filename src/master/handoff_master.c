@@ -42,10 +42,10 @@ handoff_master_can_take(const struct handoff_master *r, unsigned generation)
 	return false;
 }
 
-/* One adopt message to slot i: its share of v/fds. */
+/* One adopt message to slot i: its share of v/fds.  0, or -1 with errno. */
 static int
-give(struct handoff_master *r, int i, const struct handoff_rec *v, const int *fds,
-    size_t n)
+send_adopt(struct handoff_master *r, int i, const struct handoff_rec *v,
+    const int *fds, size_t n)
 {
 	int all[HANDOFF_MAX_FDS], rc;
 
@@ -90,7 +90,7 @@ distribute(struct handoff_master *r, unsigned generation, const struct handoff_r
 			sfds[m++] = fds[k];
 			done[k] = true;
 		}
-		if (give(r, slot, share, sfds, m) == 0) {
+		if (send_adopt(r, slot, share, sfds, m) == 0) {
 			given += m;
 			continue;
 		}

@@ -17,6 +17,7 @@
 #include "health.h"
 #include "listen.h"
 #include "log.h"
+#include "master_slots.h"
 #include "master_state.h"
 #include "notify.h"
 #include "observe.h"
@@ -41,14 +42,6 @@ bound_draining(struct master *m)
 	}
 }
 
-/* Says what a reload changed among the listeners. */
-void
-master_note_listener(bool added, const struct listener *l)
-{
-	log_info("%s %s %s", added ? "listening on" : "no longer listening on",
-	    proto_name(l->proto), l->name);
-}
-
 static void
 reload_failed(struct master *m, struct conf *c, const char *err)
 {
@@ -58,11 +51,35 @@ reload_failed(struct master *m, struct conf *c, const char *err)
 	notify_ready();
 }
 
+/*
+ * The new generation first, from m->conf; the old one drains behind it.
+ * Unchanged listeners never close, so no connection is refused meanwhile.
+ */
+static void
+next_generation(struct master *m)
+{
+	m->generation++;
+	m->target = conf_workers(m->conf);
+	health_new_generation(&m->health);
+	master_respawn(m);
+	/* ... and hands its connections over once a new worker is ready
+	 * (handoff_master_tick()); until then, or if it cannot, it drains as before. */
+	for (int i = 0; i < m->pool.hw; i++)
+		if (m->pool.slot[i].generation != m->generation) {
+			bool was_running = m->pool.slot[i].state == SLOT_RUNNING;
+			master_drain_slot(m, i, m->conf->shutdown_timeout_ms);
+			if (was_running)
+				pool_handoff_mark(&m->pool, i, SLOT_HANDOFF_WANTED);
+		}
+	bound_draining(m);
+}
+
 static void
 reload(struct master *m)
 {
 	char err[CONF_ERRLEN];
 	struct listen_plan echo = { 0 };
+	struct listen_spec spec;
 	struct observe_plan obs;
 	struct conf *c;
 	/* The file running now, or, if that is the built-in configuration,
@@ -84,7 +101,8 @@ reload(struct master *m)
 	/* All or nothing: everything new is bound before anything switches,
 	 * so a failure leaves every old listener serving. */
 	if (!m->activated &&
-	    listen_prepare(&m->ls, c, &echo, err, sizeof(err)) == -1) {
+	    listen_prepare(&m->ls, conf_echo_listen(c, &spec), &echo, err,
+	    sizeof(err)) == -1) {
 		reload_failed(m, c, err);
 		return;
 	}
@@ -104,23 +122,7 @@ reload(struct master *m)
 	m->handoff.hold_ms = c->shutdown_timeout_ms;
 	master_keep_conf(c);
 	log_setlevel(c->log_level);
-
-	/* The new generation first; the old one drains behind it.  Unchanged
-	 * listeners never close, so no connection is refused meanwhile. */
-	m->generation++;
-	m->target = conf_workers(c);
-	health_new_generation(&m->health);
-	master_respawn(m);
-	/* ... and hands its connections over once a new worker is ready
-	 * (handoff_master_tick()); until then, or if it cannot, it drains as before. */
-	for (int i = 0; i < m->pool.hw; i++)
-		if (m->pool.slot[i].generation != m->generation) {
-			bool was_running = m->pool.slot[i].state == SLOT_RUNNING;
-			master_drain_slot(m, i, c->shutdown_timeout_ms);
-			if (was_running)
-				pool_handoff_mark(&m->pool, i, SLOT_HANDOFF_WANTED);
-		}
-	bound_draining(m);
+	next_generation(m);
 	stats_reloaded(&m->pool.book, m->pool.shared, true, m->generation);
 	log_info("configuration reloaded: generation %u, %d worker%s",
 	    m->generation, m->target, plural(m->target));
@@ -144,6 +146,7 @@ resize(struct master *m, int delta)
 	}
 	m->target = want;
 }
+
 void
 master_reload_if_asked(struct master *m)
 {

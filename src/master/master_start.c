@@ -9,21 +9,47 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "detach.h"
 #include "fdstore.h"
 #include "listen.h"
 #include "log.h"
+#include "master_slots.h"
 #include "master_state.h"
 #include "notify.h"
 #include "observe.h"
 #include "pidfile.h"
 #include "pool.h"
 #include "handoff_master.h"
-#include "source.h"
+#include "source_tcp.h"
 #include "util.h"
+
+static const int handled[] = {
+	SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCHLD, SIGTTIN, SIGTTOU,
+	SIGUSR1, SIGUSR2,
+};
+
+/* Blocks the signals the loop reads (master.c's read_signals()) and
+ * opens a signalfd for them; -1 with errno. */
+static int
+signals_open(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	sigset_t set;
+
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&set);
+	for (size_t i = 0; i < nitems(handled); i++)
+		sigaddset(&set, handled[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
 
 /* A bare "descriptor limit 1024" told the admin nothing: say what it
  * bounds, and where it came from. */
@@ -90,6 +116,7 @@ warn_stored(const char *name, const char *why)
 static int
 open_listeners(struct master *m, char *err, size_t errlen)
 {
+	struct listen_spec spec;
 	int n;
 
 	/* Connections parked by the process before us come first: after
@@ -111,14 +138,36 @@ open_listeners(struct master *m, char *err, size_t errlen)
 		    "listen_udp are ignored", n, plural(n));
 		for (size_t i = 0; i < m->ls.n; i++)
 			master_note_listener(true, &m->ls.v[i]);
-	} else if (listen_reconcile(&m->ls, m->conf, master_note_listener, err,
-	    errlen) == -1)
+	} else if (listen_reconcile(&m->ls, conf_echo_listen(m->conf, &spec),
+	    master_note_listener, err, errlen) == -1)
 		return -1;
 	if (m->ls.n == 0) {
 		snprintf(err, errlen, "nothing to listen on");
 		return -1;
 	}
 	return 0;
+}
+
+/* Says what start-up or a reload did to the listeners. */
+void
+master_note_listener(bool added, const struct listener *l)
+{
+	log_info("%s %s %s", added ? "listening on" : "no longer listening on",
+	    proto_name(l->proto), l->name);
+}
+
+void
+master_keep_conf(const struct conf *c)
+{
+	int fd;
+
+	if (fdstore_max() == 0)
+		return;		/* not under systemd, or no store */
+	if ((fd = confsrc_to_memfd(&c->src)) == -1 || fdstore_keep_conf(fd) == -1)
+		log_warnx("the configuration could not be kept with systemd: a "
+		    "restart onto a refused file will not fall back to it");
+	if (fd != -1)
+		close(fd);
 }
 
 /* The tables the workers share, sized for the largest pool. */
@@ -152,10 +201,11 @@ master_start(struct master *m, struct conf *conf,
 	m->pidfd = -1;
 	m->now_ms = now_coarse_ms();
 	handoff_master_init(&m->handoff, &m->pool);
+	metrics_sup_init(&m->metrics);
 	m->handoff.hold_ms = conf->shutdown_timeout_ms;
 	notify_init();
 	raise_nofile();
-	if ((m->sigfd = master_signals_open()) == -1)
+	if ((m->sigfd = signals_open()) == -1)
 		return startup_fail("signalfd failed");
 	if (open_pidfile(m, err, sizeof(err)) == -1)
 		return startup_fail(err);

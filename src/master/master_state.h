@@ -1,12 +1,15 @@
 /*
  * master_state.h - what the master's own files share, and nobody else:
- * only master.c, master_start.c, master_stop.c and master_reload.c include
- * it (main.c and the rest see master.h).  As in OpenBSD's ntpd.h, one
- * struct holds the master's state; unlike there it is no global: the one
- * instance is master_run()'s, and every function below takes it by
- * pointer, so what a function touches is in its signature.  Beside it, the
+ * only master.c, master_start.c, master_stop.c, master_reload.c and
+ * master_slots.c include it (main.c and the rest see master.h).  As in
+ * OpenBSD's ntpd.h, one struct holds the master's state; unlike there it
+ * is no global: the one instance is master_run()'s, and every function
+ * below takes it by pointer, so what a function touches is in its
+ * signature.  Beside it, the
  * few calls the files make into each other, each under the file that
- * defines it.
+ * defines it.  The calls point one way: master.c calls start, stop and
+ * reload; reload calls start's two helpers; all of them call the slot
+ * decisions of master_slots.h, which calls none of them.
  */
 #ifndef ECHOD_MASTER_STATE_H
 #define ECHOD_MASTER_STATE_H
@@ -18,6 +21,7 @@
 #include "health.h"
 #include "listen.h"
 #include "master.h"
+#include "metrics_sup.h"
 #include "observe.h"
 #include "pool.h"
 #include "handoff_master.h"
@@ -37,6 +41,7 @@ struct master {
 	int				 pidfd;
 	int				*close_fds;	/* -1 ended */
 	struct observe			 obs;		/* --status, metrics */
+	struct metrics_sup		 metrics;	/* the metrics process */
 	unsigned			 generation;
 	int				 target;	/* workers wanted now */
 	struct health			 health;	/* what was said about it */
@@ -52,18 +57,14 @@ struct master {
 	int				 sig_resize;
 };
 
-/* master.c: the loop, the signals, the slot table's decisions */
-int	master_signals_open(void);	/* blocks them; a signalfd, or -1 */
-void	master_kill_slot(struct master *, int i);
-void	master_drain_slot(struct master *, int i, uint64_t timeout_ms);
-void	master_respawn(struct master *);
-/* Keeps c's text with systemd as the last good configuration (logged if
- * it cannot be, where there is a store). */
-void	master_keep_conf(const struct conf *c);
-
 /* master_start.c: before the loop; -1 once it has said why */
 int	master_start(struct master *, struct conf *,
 	    const struct master_opts *);
+/* Keeps c's text with systemd as the last good configuration (logged if
+ * it cannot be, where there is a store).  Start and reload call it. */
+void	master_keep_conf(const struct conf *c);
+/* Logs a listener opened or closed: listen_reconcile()'s callback. */
+void	master_note_listener(bool added, const struct listener *);
 
 /* master_stop.c: SIGTERM, SIGINT, SIGQUIT, the deadline, the exit */
 void	master_stop_if_asked(struct master *);
@@ -72,6 +73,5 @@ int	master_finish(struct master *);
 
 /* master_reload.c: SIGHUP, SIGTTIN, SIGTTOU */
 void	master_reload_if_asked(struct master *);
-void	master_note_listener(bool added, const struct listener *);
 
 #endif

@@ -17,6 +17,7 @@
 #include "health.h"
 #include "listen.h"
 #include "log.h"
+#include "master_slots.h"
 #include "master_state.h"
 #include "notify.h"
 #include "observe.h"
@@ -41,6 +42,7 @@ begin_stop(struct master *m, bool now)
 		/* Stop accepting: the listeners close once the workers have. */
 		listen_close_all(&m->ls);
 		observe_stop(&m->obs);
+		metrics_sup_restart(&m->metrics);
 	}
 	m->stopping = true;
 	m->stop_deadline_ms = m->now_ms + timeout + DRAIN_GRACE_MS;
@@ -114,6 +116,7 @@ master_finish(struct master *m)
 	log_info("stopped; %lu log lines dropped", log_dropped_total());
 	log_drain(1000);
 	observe_close(&m->obs);
+	metrics_sup_restart(&m->metrics);
 	listen_close_all(&m->ls);
 	pool_free(&m->pool);
 	pidfile_remove(m->conf->pidfile, m->pidfd);

@@ -1,35 +1,30 @@
 /*
- * metrics.c - the metrics process and its supervision.  The master keeps
- * the sockets (bound as root, ports below 1024 included) and forks the
- * process that serves them; the process takes a worker's defences against
- * its user (fault.h), maps the statistics page read-only and nothing else
- * shared, shuts every other descriptor, drops to the configured user, and
- * serves GET /metrics through reqsrv.c, with a heartbeat to the master.
+ * metrics.c - the metrics sockets and the metrics process.  The master
+ * keeps the sockets (bound as root, ports below 1024 included) and forks
+ * the process that serves them (master/metrics_sup.c); the process takes a
+ * worker's defences against its user (fault.h), is handed the statistics
+ * page read-only and nothing else shared, shuts every other descriptor,
+ * drops to the configured user, and serves GET /metrics through reqsrv.c,
+ * with a heartbeat to the master.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "conf.h"
 #include "render.h"
 #include "fault.h"
-#include "health.h"
 #include "log.h"
 #include "metrics.h"
-#include "pool.h"
 #include "privdrop.h"
 #include "reqsrv.h"
-#include "source.h"
 #include "stats.h"
 #include "title.h"
 #include "util.h"
@@ -38,17 +33,16 @@ void
 metrics_init(struct metrics *mt)
 {
 	memset(mt, 0, sizeof(*mt));
-	mt->chan = -1;
 }
 
 int
 metrics_prepare(struct metrics *mt, const struct conf *c,
     struct listen_plan *p, char *err, size_t errlen)
 {
-	/* The echo listeners' reconciliation, on a configuration that lists
-	 * only the metrics addresses, as TCP. */
-	struct conf only = {
-		.listen_tcp = c->metrics_listen, .n_listen_tcp = c->n_metrics_listen,
+	/* The echo listeners' reconciliation, on the metrics addresses as
+	 * TCP. */
+	const struct listen_spec only = {
+		.tcp = c->metrics_listen, .n_tcp = c->n_metrics_listen,
 		.backlog = 128,
 	};
 	char why[CONF_ERRLEN];
@@ -87,15 +81,7 @@ metrics_fds(const struct metrics *mt, int *out)
 
 	for (size_t i = 0; i < mt->ls.n && n < METRICS_MAX_SOCKETS; i++)
 		out[n++] = mt->ls.v[i].fd;
-	if (mt->chan != -1)
-		out[n++] = mt->chan;
 	return n;
-}
-
-uint64_t
-metrics_next_respawn(const struct metrics *mt)
-{
-	return mt->pid == 0 && mt->ls.n > 0 ? mt->respawn_at_ms : UINT64_MAX;
 }
 
 /* ---- the HTTP side ----------------------------------------------------- */
@@ -204,23 +190,6 @@ child_close(const struct metrics *mt, const struct metrics_args *a)
 }
 
 /*
- * Only what it reads, and read-only for good: the page mapped afresh from
- * its sealed memfd (pool.c) in place of the writable mapping fork gave it,
- * and not the per-source table, which it never reads.  Then neither a
- * request nor code run in this process can write what the master and the
- * workers rely on.  The memfd closes with the master's descriptors.
- */
-static void
-child_maps(const struct metrics_args *a)
-{
-	if ((child_page = pool_page_readonly(a->page_fd)) == NULL)
-		fatal("metrics process: statistics page");
-	if (munmap((void *)a->page, sizeof(*a->page)) == -1 ||
-	    (a->sources != NULL && source_unmap(a->sources) == -1))
-		fatal("metrics process: munmap");
-}
-
-/*
  * Limits lower than those it dropped root with were set from outside (its
  * user can): at RLIMIT_NOFILE 0 it would never accept again, so it makes
  * way for a fresh one.
@@ -280,16 +249,17 @@ child_loop(struct reqsrv *srv, int chan, const struct fault_limits *limits)
 	}
 }
 
-static void __attribute__((noreturn))
-child_main(const struct metrics *mt, const struct metrics_args *a, int chan)
+void
+metrics_serve(const struct metrics *mt, const struct metrics_args *a,
+    const struct chan_page *page, int chan, int shield)
 {
-	int fds[METRICS_MAX_SOCKETS], shield = fault_shield(a->master);
+	int fds[METRICS_MAX_SOCKETS];
 	struct fault_limits limits;
 	struct reqsrv srv = { 0 };
 	char err[256];
 	size_t n = 0;
 
-	child_maps(a);
+	child_page = page;
 	child_close(mt, a);
 	log_setprefix("metrics");
 	if (shield == -1)
@@ -319,118 +289,7 @@ child_main(const struct metrics *mt, const struct metrics_args *a, int chan)
 }
 
 void
-metrics_respawn(struct metrics *mt, const struct metrics_args *a, uint64_t now_ms)
-{
-	int fds[2];
-	pid_t pid;
-
-	if (mt->pid != 0 || mt->ls.n == 0 || now_ms < mt->respawn_at_ms)
-		return;
-	/* SEQPACKET: EOF both ways, and a heartbeat is one message */
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == -1) {
-		log_warn("metrics process: socketpair");
-		mt->respawn_at_ms = now_ms + METRICS_BACKOFF_MAX_MS;
-		return;
-	}
-	if ((pid = fork()) == -1) {
-		log_warn("metrics process: fork");
-		close(fds[0]);
-		close(fds[1]);
-		mt->respawn_at_ms = now_ms + METRICS_BACKOFF_MAX_MS;
-		return;
-	}
-	if (pid == 0) {
-		close(fds[1]);
-		child_main(mt, a, fds[0]);
-	}
-	close(fds[0]);
-	mt->pid = pid;
-	mt->chan = fds[1];
-	mt->kill = SLOT_KILL_NONE;
-	mt->started_ms = mt->heard_ms = now_ms;
-	log_info("metrics process started (pid %ld)", (long)pid);
-}
-
-static void
-send_kill(struct metrics *mt, int sig, enum slot_kill k)
-{
-	if (kill(mt->pid, sig) == -1 && errno != ESRCH)
-		log_warn("kill metrics process (pid %ld)", (long)mt->pid);
-	mt->kill = k;
-}
-
-void
-metrics_check(struct metrics *mt, uint64_t timeout_ms, uint64_t now_ms)
-{
-	char buf[16];
-	uint64_t age;
-
-	if (mt->pid == 0 || mt->kill == SLOT_KILL_FINAL)
-		return;
-	/* That it spoke is all that counts; what it said is not read. */
-	for (int i = 0; i < METRICS_BEATS_READ && mt->chan != -1 &&
-	    recv(mt->chan, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-		mt->heard_ms = now_ms;
-	if (mt->kill == SLOT_KILL_ABORT) {
-		if (now_ms - mt->abort_at_ms >= HEALTH_ABORT_GRACE_MS)
-			send_kill(mt, SIGKILL, SLOT_KILL_FINAL);
-		return;
-	}
-	if ((age = now_ms - mt->heard_ms) <= timeout_ms)
-		return;
-	log_warnx("metrics process (pid %ld) hung: no heartbeat for "
-	    "%llu.%03llus; killing it", (long)mt->pid,
-	    (unsigned long long)(age / 1000), (unsigned long long)(age % 1000));
-	mt->abort_at_ms = now_ms;
-	send_kill(mt, SIGABRT, SLOT_KILL_ABORT);	/* a core, as a worker's */
-	(void)kill(mt->pid, SIGCONT);	/* a stopped one must see it */
-}
-
-bool
-metrics_reaped(struct metrics *mt, pid_t pid, int status, uint64_t now_ms)
-{
-	char how[128];
-	bool asked = mt->chan == -1, killed = mt->kill != SLOT_KILL_NONE;
-
-	if (pid != mt->pid || pid == 0)
-		return false;
-	pool_describe_status(status, how, sizeof(how));
-	mt->pid = 0;
-	metrics_restart(mt);
-	if (asked || killed) {
-		if (killed)
-			log_warnx("metrics process (pid %ld) %s (killed by the "
-			    "master)", (long)pid, how);
-		else
-			log_debug("metrics process (pid %ld) finished: %s",
-			    (long)pid, how);
-		mt->respawn_at_ms = now_ms;
-		mt->backoff_ms = 0;
-		return true;
-	}
-	mt->backoff_ms = pool_next_backoff(mt->backoff_ms, now_ms - mt->started_ms);
-	if (mt->backoff_ms < METRICS_BACKOFF_MIN_MS)
-		mt->backoff_ms = METRICS_BACKOFF_MIN_MS;
-	if (mt->backoff_ms > METRICS_BACKOFF_MAX_MS)
-		mt->backoff_ms = METRICS_BACKOFF_MAX_MS;
-	mt->respawn_at_ms = now_ms + mt->backoff_ms;
-	log_warnx("metrics process (pid %ld) %s; restarts in %llums", (long)pid,
-	    how, (unsigned long long)mt->backoff_ms);
-	return true;
-}
-
-void
-metrics_restart(struct metrics *mt)
-{
-	if (mt->chan != -1) {
-		close(mt->chan);
-		mt->chan = -1;
-	}
-}
-
-void
 metrics_close(struct metrics *mt)
 {
-	metrics_restart(mt);
 	listen_close_all(&mt->ls);
 }

@@ -159,7 +159,7 @@ observe_commit(struct observe *o, const struct conf *old, const struct conf *c,
 
 	o->conf = c;	/* old is freed once we return */
 	if (changed > 0 || differ(old->user, c->user) || differ(old->group, c->group))
-		metrics_restart(&o->metrics);
+		o->metrics.serial++;	/* the metrics process restarts */
 	if (p->move_ctl) {
 		control_move(&o->ctl, &p->ctl);
 		if (o->ctl.fd != -1)
@@ -222,28 +222,4 @@ void
 observe_run(struct observe *o, uint64_t now_ms)
 {
 	control_run(&o->ctl, now_ms);
-}
-
-void
-observe_respawn(struct observe *o, const struct metrics_args *a, uint64_t now_ms)
-{
-	metrics_respawn(&o->metrics, a, now_ms);
-}
-
-void
-observe_check(struct observe *o, uint64_t timeout_ms, uint64_t now_ms)
-{
-	metrics_check(&o->metrics, timeout_ms, now_ms);
-}
-
-bool
-observe_reaped(struct observe *o, pid_t pid, int status, uint64_t now_ms)
-{
-	return metrics_reaped(&o->metrics, pid, status, now_ms);
-}
-
-uint64_t
-observe_next_respawn(const struct observe *o)
-{
-	return metrics_next_respawn(&o->metrics);
 }

@@ -1,8 +1,9 @@
 /*
  * observe.h - what lets people and tools watch echod, as the master holds
- * it: the control socket (control.h), the metrics sockets and process
- * (metrics.h), and the snapshot the control socket answers from.  The
- * master calls these hooks from its loop; none of them blocks.
+ * it: the control socket (control.h), the metrics sockets (metrics.h), and
+ * the snapshot the control socket answers from.  The master calls these
+ * hooks from its loop; none of them blocks.  The metrics process is the
+ * master's to supervise (metrics_sup.h).
  */
 #ifndef ECHOD_OBSERVE_H
 #define ECHOD_OBSERVE_H
@@ -21,7 +22,7 @@ struct conf;
 struct stats_snapshot;
 
 /* observe_fds() writes at most this many. */
-#define OBSERVE_MAX_FDS		(1 + CONTROL_MAX_CLIENTS + METRICS_MAX_SOCKETS + 1)
+#define OBSERVE_MAX_FDS		(1 + CONTROL_MAX_CLIENTS + METRICS_MAX_SOCKETS)
 #define OBSERVE_MAX_POLLFDS	(1 + CONTROL_MAX_CLIENTS)
 
 struct observe {
@@ -43,8 +44,8 @@ int	observe_open(struct observe *, const struct conf *c,
  * A reload from old to c, in two steps, so that nothing changes unless
  * everything can: observe_prepare() binds c's new metrics_listen and opens
  * c's control socket if its path changed (-1 with err, nothing changed);
- * then observe_commit() switches over (the metrics process restarted if
- * its sockets or user changed, the old control socket closed), or
+ * then observe_commit() switches over (the metrics process due to restart
+ * if its sockets or user changed, the old control socket closed), or
  * observe_abandon() closes what was prepared.
  */
 struct observe_plan {
@@ -60,7 +61,8 @@ void	observe_commit(struct observe *, const struct conf *old,
 void	observe_abandon(struct observe_plan *);
 /* A stop is coming (stop_delay) or began: health checks fail from now on. */
 void	observe_stopping(struct observe *);
-/* Stop: the metrics sockets close and its process ends; health checks fail. */
+/* Stop: the metrics sockets close; health checks fail.  The caller ends
+ * the metrics process (metrics_sup_restart()). */
 void	observe_stop(struct observe *);
 void	observe_close(struct observe *);
 
@@ -70,11 +72,5 @@ size_t	observe_fds(const struct observe *, int *out);
 size_t	observe_pollfds(const struct observe *, struct pollfd *, size_t max);
 int	observe_next_timeout(const struct observe *, uint64_t now_ms);
 void	observe_run(struct observe *, uint64_t now_ms);
-/* The metrics process: see metrics.h. */
-void	observe_respawn(struct observe *, const struct metrics_args *,
-	    uint64_t now_ms);
-void	observe_check(struct observe *, uint64_t timeout_ms, uint64_t now_ms);
-bool	observe_reaped(struct observe *, pid_t, int status, uint64_t now_ms);
-uint64_t observe_next_respawn(const struct observe *);
 
 #endif

@@ -51,13 +51,19 @@ fdstore_is_ours(const char *name)
 	    strncmp(name, FDSTORE_STATE_PREFIX, strlen(FDSTORE_STATE_PREFIX)) == 0);
 }
 
+int
+fdstore_name(char *out, size_t outlen, const char *prefix, uint64_t id)
+{
+	return snprintf(out, outlen, "%s%llx", prefix, (unsigned long long)id);
+}
+
 static int
 store(const char *prefix, uint64_t id, int fd)
 {
-	char msg[80];
+	char msg[80], name[FDSTORE_NAME_MAX];
 
-	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s%llx", prefix,
-	    (unsigned long long)id);
+	fdstore_name(name, sizeof(name), prefix, id);
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
 	return sd_pid_notify_with_fds(0, 0, msg, &fd, 1) > 0 ? 0 : -1;
 }
 
@@ -133,13 +139,17 @@ find(const struct fdstore_set *s, uint64_t id)
 	return NULL;
 }
 
-static bool
-parse_id(const char *name, uint64_t *id)
+/* Only what fdstore_name() writes: strtoull() alone would also take a
+ * sign, spaces or "0x" (and "-1" as UINT64_MAX). */
+bool
+fdstore_parse_id(const char *name, uint64_t *id)
 {
-	const char *hex = name + strlen(FDSTORE_CONN_PREFIX);
+	const size_t cp = strlen(FDSTORE_CONN_PREFIX);
+	const char *hex = name + cp;
 	char *end;
 
-	if (*hex == '\0')
+	if (strncmp(name, FDSTORE_CONN_PREFIX, cp) != 0 || *hex == '\0' ||
+	    strspn(hex, "0123456789abcdefABCDEF") != strlen(hex))
 		return false;
 	errno = 0;
 	*id = strtoull(hex, &end, 16);
@@ -197,7 +207,7 @@ collect(struct fdstore_set *s, char **names, int n,
 		if (names[i] == NULL || strncmp(names[i], FDSTORE_CONN_PREFIX, cp))
 			continue;
 		fd_set_cloexec(fd);
-		if (!parse_id(names[i], &id) || (r = find(s, id)) == NULL ||
+		if (!fdstore_parse_id(names[i], &id) || (r = find(s, id)) == NULL ||
 		    handoff_check_socket(fd, &why) == -1 ||
 		    fd_set_nonblock(fd, 1) == -1) {
 			warn(names[i], why);

@@ -26,6 +26,16 @@
  * a restart whose file is refused serves with it instead of exiting. */
 #define FDSTORE_CONF_NAME	"echod-conf"
 
+/* A stored name holds at most this much, NUL included. */
+#define FDSTORE_NAME_MAX	40
+
+/* The name of connection or state id: prefix and id in hex.  Returns what
+ * snprintf() does. */
+int	fdstore_name(char *out, size_t outlen, const char *prefix, uint64_t id);
+/* The id of a connection's name (FDSTORE_CONN_PREFIX, then hex): false
+ * for none, 0, junk after it or one past 64 bits. */
+bool	fdstore_parse_id(const char *name, uint64_t *id);
+
 /* $FDSTORE, or 0 when unset, invalid, or without NOTIFY_SOCKET. */
 size_t	fdstore_max(void);
 /* Descriptors stored by this process so far. */
@@ -60,7 +70,7 @@ int	fdstore_take_conf(void);
 /* What a start found in the store. */
 struct fdstore_conn {
 	int			 fd;
-	char			 name[40];
+	char			 name[FDSTORE_NAME_MAX];
 	struct handoff_rec	 rec;		/* pend points into a state map */
 };
 
@@ -68,7 +78,7 @@ struct fdstore_set {
 	struct fdstore_conn	*v;
 	size_t			 n;
 	struct handoff_batch	*states;
-	char			(*state_names)[40];
+	char			(*state_names)[FDSTORE_NAME_MAX];
 	size_t			 nstates;
 };
 

@@ -17,7 +17,6 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "conf.h"
 #include "fdstore.h"
 #include "listen.h"
 #include "pktinfo.h"
@@ -346,7 +345,7 @@ bind_wanted(struct listeners *ls, const struct wants *want, int backlog,
 }
 
 int
-listen_prepare(struct listeners *ls, const struct conf *c,
+listen_prepare(struct listeners *ls, const struct listen_spec *spec,
     struct listen_plan *p, char *err, size_t errlen)
 {
 	struct wants want = { 0 };
@@ -354,18 +353,18 @@ listen_prepare(struct listeners *ls, const struct conf *c,
 
 	memset(p, 0, sizeof(*p));
 	p->n_old = ls->n;
-	for (size_t i = 0; i < c->n_listen_tcp; i++)
-		if (resolve(&want, c->listen_tcp[i], PROTO_TCP, err, errlen) == -1)
+	for (size_t i = 0; i < spec->n_tcp; i++)
+		if (resolve(&want, spec->tcp[i], PROTO_TCP, err, errlen) == -1)
 			goto out;
-	for (size_t i = 0; i < c->n_listen_udp; i++)
-		if (resolve(&want, c->listen_udp[i], PROTO_UDP, err, errlen) == -1)
+	for (size_t i = 0; i < spec->n_udp; i++)
+		if (resolve(&want, spec->udp[i], PROTO_UDP, err, errlen) == -1)
 			goto out;
 	if ((p->keep = calloc(ls->n + 1, sizeof(*p->keep))) == NULL ||
 	    (p->spell = calloc(ls->n + 1, sizeof(*p->spell))) == NULL) {
 		snprintf(err, errlen, "listen: out of memory");
 		goto out;
 	}
-	if (bind_wanted(ls, &want, c->backlog, p, err, errlen) == -1)
+	if (bind_wanted(ls, &want, spec->backlog, p, err, errlen) == -1)
 		goto out;
 	/* Room for the added ones now: listen_commit() cannot fail. */
 	if (p->added.n > 0) {
@@ -422,12 +421,12 @@ listen_abandon(struct listen_plan *p)
 }
 
 int
-listen_reconcile(struct listeners *ls, const struct conf *c,
+listen_reconcile(struct listeners *ls, const struct listen_spec *spec,
     void (*note)(bool added, const struct listener *), char *err, size_t errlen)
 {
 	struct listen_plan p;
 
-	if (listen_prepare(ls, c, &p, err, errlen) == -1)
+	if (listen_prepare(ls, spec, &p, err, errlen) == -1)
 		return -1;
 	listen_commit(ls, &p, note);
 	return 0;

@@ -8,8 +8,6 @@
 
 #include "addr.h"
 
-struct conf;
-
 enum proto { PROTO_TCP, PROTO_UDP };
 
 struct listener {
@@ -32,6 +30,19 @@ struct listeners {
 const char	*proto_name(enum proto);
 
 /*
+ * What to listen on: "host:port" specs per protocol and the backlog of
+ * their TCP sockets.  The caller builds it from its configuration (sys/
+ * never reads struct conf); the specs are read, not kept.
+ */
+struct listen_spec {
+	char *const	*tcp;
+	size_t		 n_tcp;
+	char *const	*udp;
+	size_t		 n_udp;
+	int		 backlog;
+};
+
+/*
  * Takes the sockets systemd passed (LISTEN_FDS).  Returns how many (0 when
  * none were passed), or -1 with err set for a socket echod cannot serve.
  */
@@ -44,8 +55,8 @@ int	listen_passed(void);
 void	listen_remove(struct listeners *ls, size_t i);
 void	listen_close_all(struct listeners *ls);
 /*
- * Makes ls listen on exactly the addresses c's listen_tcp and listen_udp
- * resolve to, with c's backlog: binds the added ones, closes the dropped
+ * Makes ls listen on exactly the addresses want's specs resolve to, with
+ * want's backlog: binds the added ones, closes the dropped
  * ones (never a passed one), keeps the rest open.  Addresses are matched by
  * protocol, family, address and port, so "localhost:7" keeps the socket of
  * "127.0.0.1:7"; a spec with port 0 keeps the socket it got before.  An
@@ -54,7 +65,7 @@ void	listen_close_all(struct listeners *ls);
  * in err.  note(true, l) and note(false, l) are told of each listener added
  * and closed.  listen_prepare() and listen_commit() in one.
  */
-int	listen_reconcile(struct listeners *ls, const struct conf *c,
+int	listen_reconcile(struct listeners *ls, const struct listen_spec *want,
 	    void (*note)(bool added, const struct listener *),
 	    char *err, size_t errlen);
 
@@ -70,9 +81,9 @@ struct listen_plan {
 	char		(*spell)[ADDR_STRLEN];	/* its new spec, if kept */
 };
 
-/* Resolves and binds what c adds to ls, changing nothing ls serves; -1
+/* Resolves and binds what want adds to ls, changing nothing ls serves; -1
  * with err (nothing left bound), as listen_reconcile() says. */
-int	listen_prepare(struct listeners *ls, const struct conf *c,
+int	listen_prepare(struct listeners *ls, const struct listen_spec *spec,
 	    struct listen_plan *p, char *err, size_t errlen);
 /* Applies p to ls, which must not have changed since: cannot fail.
  * Returns how many listeners were added and closed. */

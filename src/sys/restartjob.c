@@ -29,8 +29,10 @@
 
 #define BUS_TIMEOUT_USEC	(2 * 1000 * 1000)
 
+/* 1: our unit's pending job is a restart; 0: no job, or another; -1 with
+ * err: the bus could not tell. */
 static int
-ask(sd_bus *bus, char *err, size_t errlen)
+unit_job_is_restart(sd_bus *bus, char *err, size_t errlen)
 {
 	sd_bus_error e = SD_BUS_ERROR_NULL;
 	sd_bus_message *reply = NULL;
@@ -106,7 +108,7 @@ restartjob_pending(char *err, size_t errlen)
 		return -1;
 	}
 	(void)sd_bus_set_method_call_timeout(bus, BUS_TIMEOUT_USEC);
-	rc = ask(bus, err, errlen);
+	rc = unit_job_is_restart(bus, err, errlen);
 	sd_bus_flush_close_unref(bus);
 	return rc;
 }

@@ -9,7 +9,8 @@
 #include "acl.h"
 #include "admit.h"
 #include "conf.h"
-#include "source.h"
+#include "source_tcp.h"
+#include "source_udp.h"
 
 static enum admit_verdict
 admit_tcp(const struct admit_policy *p, const struct source_key *k,

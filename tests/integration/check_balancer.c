@@ -37,14 +37,13 @@ start(const char *extra)
 {
 	char text[1024];
 
-	snprintf(text, sizeof(text), "listen_tcp = {\"127.0.0.1:0\", "
-	    "\"[::1]:0\"}\nlisten_udp = {}\nlog_level = debug\n"
+	snprintf(text, sizeof(text), "log_level = debug\n"
 	    "log_connections = both\n"
-	    "proxy_from = {\"127.0.0.1/32\"}\n%s%s", extra,
-	    strstr(extra, "workers") ? "" : "workers = 1\n");
-	h_write_conf(&e, text);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	    "proxy_from = {\"127.0.0.1/32\"}\n%s", extra);
+	/* workers = 1 unless extra sets it (h_start_conf()) */
+	ck_assert_int_eq(h_start_conf(&e, &(struct h_conf){
+	    .tcp = "\"127.0.0.1:0\", \"[::1]:0\"", .workers = 1,
+	    .extra = text }), 0);
 }
 
 static int

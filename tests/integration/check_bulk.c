@@ -33,13 +33,10 @@ start(void)
 	char conf[256];
 
 	h_init(&e);
-	snprintf(conf, sizeof(conf), "workers = 1\nbuffer_size = %d\n"
-	    "log_connections = false\nlisten_tcp = {\"127.0.0.1:0\"}\n"
-	    "listen_udp = {}\n", BUFSZ);
-	h_write_conf(&e, conf);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start; see %s",
-	    e.logpath);
+	snprintf(conf, sizeof(conf), "buffer_size = %d\n"
+	    "log_connections = false\n", BUFSZ);
+	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = 1,
+	    .extra = conf }) == 0, "echod did not start; see %s", e.logpath);
 }
 
 static void

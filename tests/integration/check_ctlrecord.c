@@ -22,7 +22,8 @@
 #include "suites.h"
 
 static struct echod e;
-static char ctl[128], rec[128], out[8192], err[8192];
+static char ctl[128], rec[128], recenv[160];
+static struct h_capture cap;	/* the last status()'s output */
 static const char *asked;	/* the file --status is given */
 
 static void
@@ -31,6 +32,7 @@ setup(void)
 	h_init(&e);
 	snprintf(ctl, sizeof(ctl), "%s/control", e.dir);
 	snprintf(rec, sizeof(rec), "%s/control.where", e.dir);
+	snprintf(recenv, sizeof(recenv), "ECHOD_CONTROL_RECORD=%s", rec);
 	asked = e.confpath;
 }
 
@@ -53,59 +55,20 @@ conf(const char *socket, const char *extra)
 static void
 start(void)
 {
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-
-	conf(ctl, "");
-	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	/* the file conf(ctl, "") writes */
+	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = 1,
+	    .control = ctl }) == 0, "echod did not start");
 	ck_assert_msg(access(rec, F_OK) == 0, "no record at %s", rec);
 }
 
-static void
-slurp(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd == -1 ? 0 : read(fd, buf, len - 1);
-
-	buf[n > 0 ? n : 0] = '\0';
-	if (fd != -1)
-		close(fd);
-}
-
-/* echod --status -c FILE as uid (-1: as we are), its output in out and
- * err; the exit status, or -1. */
+/* echod --status -c FILE as uid (-1: as we are), its output in cap; the
+ * exit status, or -1.  The record is the scratch directory's. */
 static int
 status(uid_t uid, gid_t gid)
 {
-	char po[160], pe[160];
-	pid_t pid;
-	int st;
+	const char *const argv[] = { "--status", "-c", asked, NULL };
 
-	snprintf(po, sizeof(po), "%s/status.out", e.dir);
-	snprintf(pe, sizeof(pe), "%s/status.err", e.dir);
-	/* opened here, as root: the build tree may be one the user cannot
-	 * enter (mktemp -d is 0700), and only the socket's mode is tested */
-	int bin = open(h_echod_path(), O_RDONLY | O_CLOEXEC);
-	if ((pid = fork()) == 0) {
-		char *const argv[] = { "echod", "--status", "-c", (char *)asked,
-		    NULL };
-		extern char **environ;
-
-		int o = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int r = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (o == -1 || r == -1 || dup2(o, 1) == -1 || dup2(r, 2) == -1)
-			_exit(126);
-		if (uid != (uid_t)-1 && (setgroups(0, NULL) == -1 ||
-		    setgid(gid) == -1 || setuid(uid) == -1))
-			_exit(126);
-		setenv("ECHOD_CONTROL_RECORD", rec, 1);
-		fexecve(bin, argv, environ);
-		_exit(127);
-	}
-	close(bin);
-	st = h_wait_exit(pid, 10000);
-	slurp(po, out, sizeof(out));
-	slurp(pe, err, sizeof(err));
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return h_exec_as(&e, uid, gid, argv, recenv, &cap);
 }
 
 START_TEST(test_status_broken_file)
@@ -113,9 +76,10 @@ START_TEST(test_status_broken_file)
 	start();
 	conf(ctl, "no_such_key = 1\n");
 	ck_assert_int_eq(status((uid_t)-1, 0), 0);
-	ck_assert_msg(strstr(out, "total: ") != NULL, "stdout: %s", out);
-	ck_assert_msg(strstr(err, e.confpath) && strstr(err, ":5:") &&
-	    strstr(err, "no_such_key") && strstr(err, rec), "stderr: %s", err);
+	ck_assert_msg(strstr(cap.out, "total: ") != NULL, "stdout: %s", cap.out);
+	ck_assert_msg(strstr(cap.err, e.confpath) && strstr(cap.err, ":5:") &&
+	    strstr(cap.err, "no_such_key") && strstr(cap.err, rec), "stderr: %s",
+	    cap.err);
 	/* A clean exit takes its record away: nothing stale to ask. */
 	ck_assert_int_eq(h_stop(&e, SIGTERM, 10000) & 0x7f, 0);
 	ck_assert_msg(access(rec, F_OK) == -1, "the record outlived echod");
@@ -131,8 +95,9 @@ START_TEST(test_status_moved_socket)
 	snprintf(other, sizeof(other), "%s/control.new", e.dir);
 	conf(other, "");	/* edited, not reloaded */
 	ck_assert_int_eq(status((uid_t)-1, 0), 0);
-	ck_assert_msg(strstr(out, "total: ") != NULL, "stdout: %s", out);
-	ck_assert_msg(strstr(err, other) && strstr(err, ctl), "stderr: %s", err);
+	ck_assert_msg(strstr(cap.out, "total: ") != NULL, "stdout: %s", cap.out);
+	ck_assert_msg(strstr(cap.err, other) && strstr(cap.err, ctl), "stderr: %s",
+	    cap.err);
 }
 END_TEST
 
@@ -151,8 +116,8 @@ START_TEST(test_status_not_root)
 	start();
 	ck_assert(chmod(e.dir, 0755) == 0 && chmod(e.confpath, 0644) == 0);
 	ck_assert_int_eq(status(uid, gid), 77);
-	ck_assert_msg(strstr(err, "permission denied: --status needs root or "
-	    "the user echod runs as (root)") != NULL, "stderr: %s", err);
+	ck_assert_msg(strstr(cap.err, "permission denied: --status needs root or "
+	    "the user echod runs as (root)") != NULL, "stderr: %s", cap.err);
 }
 END_TEST
 
@@ -170,7 +135,7 @@ START_TEST(test_status_other_file)
 	ck_assert(fclose(f) == 0);
 	asked = other;
 	ck_assert_int_eq(status((uid_t)-1, 0), 69);
-	ck_assert_msg(strstr(out, "total: ") == NULL, "stdout: %s", out);
+	ck_assert_msg(strstr(cap.out, "total: ") == NULL, "stdout: %s", cap.out);
 }
 END_TEST
 

@@ -191,10 +191,10 @@ START_TEST(test_idle_timeout)
 	int fd;
 
 	h_init(&e);
-	h_write_conf(&e, "idle_timeout = 1s\nworkers = 1\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	const struct h_conf hc = {
+	    .extra = "idle_timeout = 1s\nworkers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n" };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	fd = h_connect(AF_INET, e.tcp4, 5000);
 	ck_assert_int_eq(h_echo(fd, "x", 1, 2000), 0);
 	/* no progress: closed after about a second (the recv timeout is 5 s) */
@@ -229,11 +229,11 @@ START_TEST(test_resolve_clients)
 	int fd;
 
 	h_init(&e);
-	h_write_conf(&e, "resolve_clients = true\nworkers = 1\n"
+	const struct h_conf hc = {
+	    .extra = "resolve_clients = true\nworkers = 1\n"
 	    "log_connections = both\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n" };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	fd = h_connect(AF_INET, e.tcp4, 5000);
 	ck_assert_int_eq(h_echo(fd, "who", 3, 2000), 0);
 	close(fd);

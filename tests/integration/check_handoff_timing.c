@@ -1,7 +1,7 @@
 /* check_handoff_timing.c - the handoff against time (issue 21): reloads
  * faster than workers start, a balancer's connection caught inside its
  * PROXY header, and the idle clock of adopted connections.  Beside
- * check_handoff.c, which is long enough. */
+ * check_handoff_live.c, which is long enough. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -29,9 +29,7 @@ static void teardown(void) { h_cleanup(&e); }
 static void
 start(const char *conf)
 {
-	h_write_conf(&e, conf);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert_int_eq(h_start_conf(&e, &(struct h_conf){ .extra = conf }), 0);
 }
 
 /* Waits until the master has exactly want workers (the old ones gone). */

@@ -124,6 +124,26 @@ START_TEST(test_callers_config_kept)
 }
 END_TEST
 
+/*
+ * h_start_conf(), the one way the suites start echod on a file: a key the
+ * extra lines set is not written again (echod would warn "set twice"), the
+ * others are, and the arguments follow -c.
+ */
+START_TEST(test_conf_keys_set_once)
+{
+	const char *const args[] = { "-p", e.pidfile, NULL };
+
+	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = 1, .udp = "",
+	    .extra = "workers = 2\n  listen_udp = {\"127.0.0.1:0\"}\n",
+	    .args = args }) == 0, "did not start: %s", sl_log_tail(&e));
+	ck_assert_msg(!h_log_has(&e, "set twice"), "%s", sl_log_tail(&e));
+	ck_assert(h_wait_workers(&e, 2, 5000));
+	ck_assert_int_gt(e.udp4, 0);
+	ck_assert_int_gt(e.tcp4, 0);	/* listen_tcp: the default line */
+	ck_assert_int_eq(access(e.pidfile, F_OK), 0);
+}
+END_TEST
+
 Suite *
 hermetic_suite(void)
 {
@@ -135,6 +155,7 @@ hermetic_suite(void)
 	tcase_add_test(tc, test_default_file_is_read);
 	tcase_add_test(tc, test_harness_never_reads_default);
 	tcase_add_test(tc, test_callers_config_kept);
+	tcase_add_test(tc, test_conf_keys_set_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

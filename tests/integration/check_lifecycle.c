@@ -1,5 +1,7 @@
 /* check_lifecycle.c - supervision and stopping, with the real binary:
- * workers replaced, no orphans, graceful stops, refused binds. */
+ * workers replaced, no orphans, graceful stops.  Start-ups that fail are
+ * in check_startfail.c, signals from the workers' user in
+ * check_sentsignals.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -24,16 +26,17 @@
 
 static struct echod e;
 
+/* workers on 127.0.0.1 (TCP and UDP), its PID file in the scratch
+ * directory; own_pgrp: in a process group of its own. */
 static void
 start(int workers, bool own_pgrp)
 {
-	char w[8];
-	snprintf(w, sizeof(w), "%d", workers);
-	const char *const argv[] = { "-f", "-w", w, "-l", "127.0.0.1:0",
-	    "-p", e.pidfile, NULL };
+	const char *const args[] = { "-p", e.pidfile, NULL };
 
 	e.own_pgrp = own_pgrp;
-	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = workers,
+	    .udp = "\"127.0.0.1:0\"", .args = args }) == 0,
+	    "echod did not start");
 	ck_assert_int_gt(e.tcp4, 0);
 }
 
@@ -173,10 +176,11 @@ START_TEST(test_stop_ends_with_the_last_connection)
 {
 	int fd, st;
 
-	h_write_conf(&e, "shutdown_timeout = 120s\nworkers = 1\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 30000), 0);
+	const struct h_conf hc = {
+	    .extra = "shutdown_timeout = 120s\nworkers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n",
+	    .timeout_ms = 30000 };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	fd = h_connect(AF_INET, e.tcp4, 10000);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(h_echo(fd, "before", 6, 10000), 0);
@@ -205,10 +209,11 @@ START_TEST(test_stop_delay_keeps_accepting)
 {
 	int old, late, st;
 
-	h_write_conf(&e, "stop_delay = 10m\nshutdown_timeout = 120s\n"
-	    "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 30000), 0);
+	const struct h_conf hc = {
+	    .extra = "stop_delay = 10m\nshutdown_timeout = 120s\n"
+	    "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n",
+	    .timeout_ms = 30000 };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	old = h_connect(AF_INET, e.tcp4, 10000);
 	ck_assert_int_ne(old, -1);
 	kill(e.pid, SIGTERM);
@@ -238,10 +243,11 @@ START_TEST(test_stop_delay_then_drains)
 {
 	int st;
 
-	h_write_conf(&e, "stop_delay = 1s\nworkers = 1\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 30000), 0);
+	const struct h_conf hc = {
+	    .extra = "stop_delay = 1s\nworkers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n",
+	    .timeout_ms = 30000 };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	kill(e.pid, SIGTERM);
 	ck_assert(h_wait_log(&e, "failing health checks", 30000));
 	ck_assert(h_wait_log(&e, "stopping gracefully", 30000));
@@ -299,10 +305,10 @@ START_TEST(test_shutdown_timeout_bounds_the_stop)
 	int fd, st;
 	uint64_t t0;
 
-	h_write_conf(&e, "shutdown_timeout = 1s\nworkers = 1\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	const struct h_conf hc = {
+	    .extra = "shutdown_timeout = 1s\nworkers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n" };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	fd = h_connect(AF_INET, e.tcp4, 5000);
 	ck_assert_int_eq(h_echo(fd, "x", 1, 2000), 0);
 	t0 = h_now_ms();
@@ -329,10 +335,10 @@ START_TEST(test_stop_deadline_shuts_down_not_resets)
 	ssize_t n;
 	uint64_t t0, end;
 
-	h_write_conf(&e, "shutdown_timeout = 1s\nworkers = 1\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	const struct h_conf hc = {
+	    .extra = "shutdown_timeout = 1s\nworkers = 1\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n" };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	fd = h_connect(AF_INET, e.tcp4, 5000);
 	ck_assert_int_ne(fd, -1);
 	for (size_t i = 0; i < sizeof(out); i++)
@@ -385,557 +391,6 @@ START_TEST(test_stop_deadline_shuts_down_not_resets)
 }
 END_TEST
 
-/*
- * Started detached by a unit whose stderr is the journal's stream: the
- * parent's word on a failed start is not "echod: ...", which journald
- * would show as "echod[PID]: echod: ...".
- */
-START_TEST(test_detached_failure_in_journal_unprefixed)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(in);
-	char spec[32], want[160], stream[64];
-	char *env[] = { stream, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd, st;
-	struct stat sb;
-
-	ck_assert_int_eq(bind(s, (struct sockaddr *)&in, sizeof(in)), 0);
-	ck_assert_int_eq(listen(s, 1), 0);
-	getsockname(s, (struct sockaddr *)&in, &len);
-	snprintf(spec, sizeof(spec), "127.0.0.1:%d", ntohs(in.sin_port));
-	/* the log file is echod's stderr: name it as journald names its own */
-	fd = open(e.logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(fstat(fd, &sb), 0);
-	close(fd);
-	snprintf(stream, sizeof(stream), "JOURNAL_STREAM=%llu:%llu",
-	    (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino);
-	e.envp = env;
-	const char *const argv[] = { "-w", "1", "-l", spec, "-p", e.pidfile,
-	    NULL };
-	h_spawn(&e, argv);
-	st = h_wait_exit(e.pid, 10000);
-	e.pid = -1;
-	close(s);
-	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
-	snprintf(want, sizeof(want), "listen %s (tcp %s): Address already in use",
-	    spec, spec);
-	ck_assert_msg(h_log_has(&e, want), "no \"%s\" in %s", want, e.logpath);
-	ck_assert_msg(!h_log_has(&e, "echod: "), "prefixed in %s", e.logpath);
-}
-END_TEST
-
-START_TEST(test_bind_failure)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(in);
-	char spec[32], want[160];
-	int s = socket(AF_INET, SOCK_STREAM, 0), st;
-
-	ck_assert_int_eq(bind(s, (struct sockaddr *)&in, sizeof(in)), 0);
-	ck_assert_int_eq(listen(s, 1), 0);
-	getsockname(s, (struct sockaddr *)&in, &len);
-	snprintf(spec, sizeof(spec), "127.0.0.1:%d", ntohs(in.sin_port));
-	const char *const argv[] = { "-f", "-w", "2", "-l", spec, NULL };
-	h_spawn(&e, argv);
-	st = h_wait_exit(e.pid, 5000);
-	e.pid = -1;
-	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
-	snprintf(want, sizeof(want), "listen %s (tcp %s): Address already in use",
-	    spec, spec);
-	ck_assert_msg(h_log_has(&e, want), "no \"%s\" in the log", want);
-	ck_assert(!h_log_has(&e, "ready: "));
-	close(s);
-}
-END_TEST
-
-/*
- * Runs echod with ever larger descriptor limits until one leaves room for
- * the listeners but not for a worker (its order pipe): the first
- * generation can never start.  Returns the wait status of the first run
- * that gave up, or -1 for one that did not exit within 15 s (or became
- * ready: the search is over).
- */
-static int
-start_without_room(const char *const argv[])
-{
-	for (long n = 4; n <= 64; n++) {
-		uint64_t end = h_now_ms() + 15000;
-		int st = -1;
-
-		h_cleanup(&e);
-		h_init(&e);
-		e.nofile = n;
-		h_spawn(&e, argv);
-		while (h_now_ms() < end && !h_log_has(&e, "ready: ")) {
-			pid_t r = waitpid(e.pid, &st, WNOHANG);
-			if (r == e.pid) {
-				e.pid = -1;
-				break;
-			}
-			h_tick();
-		}
-		if (e.pid != -1)	/* still running: ready, or never gives up */
-			return -1;
-		/* too tight even to load, log or bind: one descriptor more */
-		if (h_log_has(&e, "giving up"))
-			return st;
-	}
-	return -1;
-}
-
-static long
-daemon_pid(void)
-{
-	FILE *f = fopen(e.pidfile, "r");
-	long pid = -1;
-
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return pid;
-}
-
-/* No worker can ever start (no descriptor left for it): start-up fails with
- * the reason and exit 1, within the give-up rule, instead of retrying. */
-START_TEST(test_no_worker_can_start)
-{
-	const char *const argv[] = { "-f", "-w", "1", "-l", "127.0.0.1:0", NULL };
-	uint64_t t0 = h_now_ms();
-	int st = start_without_room(argv);
-
-	ck_assert_msg(!h_log_has(&e, "ready: "), "found no limit tight enough");
-	ck_assert_msg(st != -1, "still running after 15 s (limit %ld)", e.nofile);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
-	/* where the descriptors run out (at the fork, or in the worker's
-	 * set-up: memcheck holds some of its own) decides which is said */
-	ck_assert(h_log_has(&e, "start-up failed: worker 0 could not be started: "
-	    "Too many open files; 5 workers failed to start or died within 10s of "
-	    "starting in the last 30s; giving up") ||
-	    (h_log_has(&e, "start-up failed: worker 0 (pid ") &&
-	    h_log_has(&e, "exited with status 1 after ") &&
-	    h_log_has(&e, "; 5 workers failed to start or died within 10s of "
-	    "starting in the last 30s; giving up")));
-	ck_assert_uint_lt(h_now_ms() - t0, 30000);
-}
-END_TEST
-
-/* The same detached: the waiting parent exits 1 and prints the reason. */
-START_TEST(test_no_worker_can_start_detached)
-{
-	const char *const argv[] = { "-w", "1", "-l", "127.0.0.1:0", "-p",
-	    e.pidfile, NULL };
-	int st = start_without_room(argv);
-	long pid = daemon_pid();
-
-	if (pid > 1)	/* a daemon that did not give up */
-		kill((pid_t)pid, SIGKILL);
-	ck_assert_msg(st != -1, "the parent did not return in 15 s (limit %ld)",
-	    e.nofile);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
-	ck_assert(h_log_has(&e, "echod: start-up failed: worker 0 could not be "
-	    "started: Too many open files; 5 workers failed to start or died "
-	    "within 10s of starting in the last 30s; giving up") ||
-	    (h_log_has(&e, "echod: start-up failed: worker 0 (pid ") &&
-	    h_log_has(&e, "; 5 workers failed to start or died within 10s of "
-	    "starting in the last 30s; giving up")));
-	ck_assert_int_eq(pid, -1);	/* the daemon is gone, its PID file too */
-}
-END_TEST
-
-/* Workers that die before they are ready (the stress suite's crash shim):
- * the detached parent exits 1 and prints why, not "see the system log". */
-START_TEST(test_crash_loop_detached_says_why)
-{
-	const char *shim;
-	char *envp[] = { NULL, "CRASHSHIM_EARLY=1",
-	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
-	const char *const argv[] = { "-w", "1", "-l", "127.0.0.1:0", "-p",
-	    e.pidfile, NULL };
-	long pid;
-	int st;
-
-	ck_assert_msg((envp[0] = (char *)h_crashshim_preload(&shim)) != NULL,
-	    "%s is missing", shim);
-	e.envp = envp;
-	h_spawn(&e, argv);
-	st = h_wait_exit(e.pid, 20000);
-	if ((pid = daemon_pid()) > 1)
-		kill((pid_t)pid, SIGKILL);
-	ck_assert_msg(st != -1, "the parent did not return in 20 s");
-	e.pid = -1;
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
-	ck_assert(h_log_has(&e, "echod: start-up failed: worker 0 (pid "));
-	ck_assert(h_log_has(&e, "exited with status 70 after "));
-	ck_assert(h_log_has(&e, "died within 10s of starting in the last 30s; "
-	    "giving up"));
-	ck_assert(!h_log_has(&e, "see the system log"));
-}
-END_TEST
-
-/* Every worker of the first generation SIGKILLed at once (the OOM killer
- * under a memory limit too small for one): start-up fails with the reason
- * instead of forking replacements for ever. */
-START_TEST(test_first_generation_killed_fails_startup)
-{
-	const char *shim;
-	char *envp[] = { NULL, "CRASHSHIM_KILL=1", "CRASHSHIM_EARLY=1",
-	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
-	const char *const argv[] = { "-f", "-w", "2", "-l", "127.0.0.1:0", NULL };
-	int st;
-
-	ck_assert_msg((envp[0] = (char *)h_crashshim_preload(&shim)) != NULL,
-	    "%s is missing", shim);
-	e.envp = envp;
-	h_spawn(&e, argv);
-	st = h_wait_exit(e.pid, 20000);
-	ck_assert_msg(st != -1, "echod still running after 20 s");
-	e.pid = -1;
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
-	ck_assert(h_log_has(&e, "start-up failed: worker "));
-	ck_assert(h_log_has(&e, "killed by signal 9 (Killed) after "));
-	ck_assert(h_log_has(&e, "in the last 30s; giving up"));
-}
-END_TEST
-
-START_TEST(test_pidfile_locked_and_second_refused)
-{
-	char buf[32] = { 0 }, want[160];
-	FILE *f;
-	int st;
-
-	start(1, false);
-	ck_assert_ptr_nonnull(f = fopen(e.pidfile, "r"));
-	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	ck_assert_int_eq(atoi(buf), e.pid);
-
-	struct echod second;
-	h_init(&second);
-	const char *const argv[] = { "-f", "-l", "127.0.0.1:0", "-p", e.pidfile, NULL };
-	h_spawn(&second, argv);
-	st = h_wait_exit(second.pid, 5000);
-	second.pid = -1;
-	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
-	snprintf(want, sizeof(want), "already locked by pid %ld", (long)e.pid);
-	ck_assert(h_log_has(&second, want));
-	h_cleanup(&second);
-}
-END_TEST
-
-/* ---- signals from the workers' own user --------------------------------- */
-
-/* What ends a process with a core by default. */
-static const int fatal_signals[] = {
-	SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGSYS, SIGTRAP,
-	SIGXCPU, SIGXFSZ,
-};
-
-/* Waits for want workers (a dead one comes back after its backoff). */
-static int
-workers_now(pid_t *w, int want)
-{
-	uint64_t end = h_now_ms() + 6000;
-	int n;
-
-	while ((n = h_workers(e.pid, w, 8)) < want && h_pid_alive(e.pid) &&
-	    h_now_ms() < end)
-		h_tick();
-	return n;
-}
-
-/*
- * Started as root with user = nobody, echod's workers can be signalled by
- * any process of nobody's.  Fatal signals from it are not crashes: six
- * rounds of each (five early deaths make the master give up) change
- * nothing, and neither do the other signals that end a process by default.
- */
-START_TEST(test_workers_user_cannot_crash_them)
-{
-	const int others[] = { SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
-	    SIGSTKFLT, SIGRTMIN, SIGRTMIN + 5, SIGRTMAX, SIGUSR1, SIGUSR2,
-	    SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGPIPE };
-	struct passwd *pw = getpwnam("nobody");
-	pid_t before[8], w[8];
-	int n, refused = 0;
-
-	if (geteuid() != 0 || pw == NULL)
-		skip_test("needs root and a user nobody");
-	h_write_conf(&e, "user = \"nobody\"\nworkers = 2\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
-	ck_assert_int_eq(h_workers(e.pid, before, 8), 2);
-
-	for (int round = 0; round < 6 + 1; round++) {
-		const int *sigs = round < 6 ? fatal_signals : others;
-		size_t nsigs = round < 6 ? sizeof(fatal_signals) / sizeof(int) :
-		    sizeof(others) / sizeof(int);
-
-		for (size_t i = 0; i < nsigs && h_pid_alive(e.pid); i++) {
-			if ((n = workers_now(w, 2)) == 0)
-				continue;
-			int r = h_signal_as(pw->pw_uid, pw->pw_gid, e.pid, w, n,
-			    sigs[i]);
-			ck_assert_int_ne(r, -1);
-			refused += r;
-			for (uint64_t end = h_now_ms() + 2000; h_now_ms() < end &&
-			    !(h_settled(w[0]) && h_settled(w[n - 1])); h_tick())
-				;
-		}
-	}
-	ck_assert_msg(h_pid_alive(e.pid) && !h_log_has(&e, "giving up"),
-	    "the master gave up");
-	ck_assert_msg(!h_log_has(&e, "killed by signal"), "a worker died");
-	ck_assert_int_eq(h_workers(e.pid, w, 8), 2);
-	ck_assert(contains(w, 2, before[0]) && contains(w, 2, before[1]));
-	ck_assert_msg(refused == 0, "%d sends refused", refused);
-	for (int i = 0; i < 10; i++) {
-		int fd = h_connect(AF_INET, e.tcp4, 2000);
-		ck_assert_int_ne(fd, -1);
-		ck_assert_int_eq(h_echo(fd, "still here", 10, 2000), 0);
-		close(fd);
-	}
-}
-END_TEST
-
-/* The master's own SIGABRT to a hung worker still kills it, as SIGABRT
- * (with a core where cores are on), not only the SIGKILL after it. */
-START_TEST(test_hung_worker_aborted)
-{
-	char want[96];
-	pid_t w[4], now[4];
-
-	h_write_conf(&e, "worker_timeout = 3s\nworkers = 1\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
-	ck_assert_int_eq(h_workers(e.pid, w, 4), 1);
-	kill(w[0], SIGSTOP);
-	ck_assert(h_wait_log(&e, "hung: no heartbeat", 10000));
-	snprintf(want, sizeof(want), "(pid %ld) killed by signal %d", (long)w[0],
-	    SIGABRT);
-	ck_assert_msg(h_wait_log(&e, want, 5000), "no \"%s\" in the log", want);
-	ck_assert(h_log_has(&e, "(killed by the master)"));
-	ck_assert(workers_now(now, 1) == 1 && now[0] != w[0]);
-	int fd = h_connect(AF_INET, e.tcp4, 2000);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(h_echo(fd, "replaced", 8, 2000), 0);
-	close(fd);
-}
-END_TEST
-
-
-/* How many times needle is in the log. */
-static int
-log_count(const char *needle)
-{
-	FILE *f = fopen(e.logpath, "r");
-	char line[1024];
-	int n = 0;
-
-	if (f == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
-/* nobody, when we are root (the tests below need both); else NULL. */
-static struct passwd *
-nobody_or_skip(void)
-{
-	struct passwd *pw = getpwnam("nobody");
-
-	if (geteuid() != 0 || pw == NULL)
-		return NULL;
-	return pw;
-}
-
-/* Starts echod as root with user = nobody and n workers on TCP loopback. */
-static void
-start_as_root_for_nobody(int n, const char *extra)
-{
-	char conf[256];
-
-	snprintf(conf, sizeof(conf), "user = \"nobody\"\nworkers = %d\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n%s", n, extra);
-	h_write_conf(&e, conf);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
-}
-
-/* A child that drops to pw; the caller runs its attack in it and _exit()s. */
-static pid_t
-fork_as(const struct passwd *pw)
-{
-	pid_t pid = fork();
-
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0 && (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1))
-		_exit(100);
-	return pid;
-}
-
-static void
-echoes(int n)
-{
-	for (int i = 0; i < n; i++) {
-		int fd = h_connect(AF_INET, e.tcp4, 2000);
-		ck_assert_int_ne(fd, -1);
-		ck_assert_int_eq(h_echo(fd, "still here", 10, 3000), 0);
-		close(fd);
-	}
-}
-
-/*
- * The workers' user SIGKILLs every worker as fast as it can for 3 s.  It
- * can end them, but it must not make the master fork as fast as it kills
- * (thousands of forks and log lines a second): early deaths wait out the
- * backoff, SIGKILL from outside too.  Nothing counts toward giving up.
- */
-START_TEST(test_workers_user_kill_storm_is_paced)
-{
-	struct passwd *pw = nobody_or_skip();
-	pid_t w[8], pid;
-	int st, deaths;
-
-	if (pw == NULL)
-		skip_test("needs root and a user nobody");
-	start_as_root_for_nobody(2, "");
-	if ((pid = fork_as(pw)) == 0) {
-		uint64_t end = h_now_ms() + 3000;
-		for (long i = 0; i < 10000000 && h_now_ms() < end; i++) {
-			int n = h_workers(e.pid, w, 8);
-			for (int k = 0; k < n; k++)
-				kill(w[k], SIGKILL);
-		}
-		_exit(0);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "attacker 0x%x", st);
-	deaths = log_count("killed by signal 9");
-	ck_assert_msg(deaths >= 2, "the attack did not reach the workers");
-	/* 100 ms doubling: about six deaths per slot in 3 s */
-	ck_assert_msg(deaths <= 30, "%d workers killed and replaced in 3 s", deaths);
-	ck_assert(h_pid_alive(e.pid) && !h_log_has(&e, "giving up"));
-	for (uint64_t end = h_now_ms() + 10000; h_workers(e.pid, w, 8) < 2 &&
-	    h_now_ms() < end; h_tick())
-		;
-	ck_assert_int_eq(h_workers(e.pid, w, 8), 2);
-	echoes(5);
-}
-END_TEST
-
-/*
- * prlimit(2) needs only the same uid: the workers' user can set a worker's
- * RLIMIT_NOFILE to 0.  Such a worker heartbeats but never accepts again; it
- * must notice and be replaced, not serve nothing until the next reload.
- */
-START_TEST(test_workers_user_lowers_limits)
-{
-	struct passwd *pw = nobody_or_skip();
-	pid_t before[8], w[8], pid;
-	int st, n;
-
-	if (pw == NULL)
-		skip_test("needs root and a user nobody");
-	start_as_root_for_nobody(2, "");
-	ck_assert_int_eq(h_workers(e.pid, before, 8), 2);
-	if ((pid = fork_as(pw)) == 0) {
-		struct rlimit zero = { 0, 0 };
-		for (int i = 0; i < 2; i++)
-			if (prlimit(before[i], RLIMIT_NOFILE, &zero, NULL) == -1)
-				_exit(1);
-		_exit(0);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "prlimit refused: 0x%x",
-	    st);
-	ck_assert_msg(h_wait_log(&e, "RLIMIT_NOFILE (soft) ", 5000),
-	    "a worker at RLIMIT_NOFILE 0 did not notice");
-	ck_assert(h_log_has(&e, "-> 0 lowered from outside; exiting to be replaced"));
-	for (uint64_t end = h_now_ms() + 10000; h_now_ms() < end; h_tick()) {
-		n = h_workers(e.pid, w, 8);
-		if (n == 2 && !contains(w, n, before[0]) && !contains(w, n, before[1]))
-			break;
-	}
-	ck_assert_msg(n == 2 && !contains(w, n, before[0]) &&
-	    !contains(w, n, before[1]), "the workers were not replaced");
-	ck_assert(!h_log_has(&e, "giving up"));
-	echoes(5);
-}
-END_TEST
-
-/*
- * The race behind the test above: a process of the workers' user lowers a
- * new worker's limit the moment it drops root.  The shim does it from the
- * inside, after setuid(), every time.  A worker must have all it needs
- * before that point: no early death (epoll_create1: EMFILE, exit 1), so no
- * crash count and no give-up; it notices the limit, exits 0 and is replaced.
- */
-START_TEST(test_limits_lowered_as_root_is_dropped)
-{
-	struct passwd *pw = nobody_or_skip();
-	const char *shim;
-	char *envp[] = { NULL, "CRASHSHIM_NOFILE_AFTER_SETUID=0",
-	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
-
-	if (pw == NULL)
-		skip_test("needs root and a user nobody");
-	ck_assert_msg((envp[0] = (char *)h_crashshim_preload(&shim)) != NULL,
-	    "%s is missing", shim);
-	e.envp = envp;
-	h_write_conf(&e, "user = \"nobody\"\nworkers = 1\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	h_spawn(&e, argv);
-	for (uint64_t end = h_now_ms() + 20000; h_now_ms() < end &&
-	    h_pid_alive(e.pid) && log_count("lowered from outside") < 6; h_tick())
-		;
-	ck_assert_msg(!h_log_has(&e, "exited with status 1"), "a worker died "
-	    "of the lowered limit");
-	ck_assert_msg(h_pid_alive(e.pid) && !h_log_has(&e, "giving up"),
-	    "the master gave up");
-	ck_assert_int_ge(log_count("lowered from outside"), 6);
-}
-END_TEST
-
-/* SIGTSTP (Ctrl-Z, or anyone of the workers' user) does not stop a worker:
- * a stopped one would be killed as hung.  SIGSTOP cannot be refused. */
-START_TEST(test_workers_ignore_sigtstp)
-{
-	pid_t w[8];
-	int n;
-
-	start(2, false);
-	ck_assert_int_eq(n = h_workers(e.pid, w, 8), 2);
-	for (int i = 0; i < n; i++)
-		ck_assert_int_eq(kill(w[i], SIGTSTP), 0);
-	for (int i = 0; i < n; i++) {
-		char path[64], buf[512], *p;
-		uint64_t end = h_now_ms() + 2000;
-		FILE *f;
-
-		while (!h_settled(w[i]) && h_now_ms() < end)
-			h_tick();
-		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)w[i]);
-		ck_assert_ptr_nonnull(f = fopen(path, "r"));
-		ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
-		fclose(f);
-		ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
-		ck_assert_msg(p[2] != 'T', "worker %ld stopped", (long)w[i]);
-	}
-	echoes(4);
-}
-END_TEST
-
 Suite *
 lifecycle_suite(void)
 {
@@ -950,11 +405,6 @@ lifecycle_suite(void)
 	tcase_add_test(tc, test_stop_ends_with_the_last_connection);
 	tcase_add_test(tc, test_stop_delay_keeps_accepting);
 	tcase_add_test(tc, test_stop_delay_then_drains);
-	tcase_add_test(tc, test_bind_failure);
-	tcase_add_test(tc, test_detached_failure_in_journal_unprefixed);
-	tcase_add_test(tc, test_pidfile_locked_and_second_refused);
-	tcase_add_test(tc, test_no_worker_can_start);
-	tcase_add_test(tc, test_no_worker_can_start_detached);
 	suite_add_tcase(s, tc);
 	/*
 	 * Tagged: check-valgrind leaves these out, for they time what memcheck
@@ -968,7 +418,8 @@ lifecycle_suite(void)
 	 * then shows.  A crash loop gives up after five early deaths, and
 	 * each death under memcheck (a fork, a start, a leak check) takes
 	 * seconds on a loaded machine: more than the 20 s that stand for "for
-	 * ever" (test_no_worker_can_start* keep the give-up under memcheck).
+	 * ever" (check_startfail.c: test_no_worker_can_start* keep the give-up
+	 * under memcheck).
 	 * SIGQUIT must end within 3 s, and shutdown_timeout bound a stop:
 	 * memcheck's leak check at a worker's exit (its UDP batch slots, pump
 	 * and stats page are scanned) now takes longer than the master's
@@ -984,20 +435,6 @@ lifecycle_suite(void)
 	tcase_add_test(timed, test_stop_deadline_shuts_down_not_resets);
 	tcase_add_test(timed, test_sigint_to_group_graceful);
 	tcase_add_test(timed, test_second_sigint_quits);
-	tcase_add_test(timed, test_hung_worker_aborted);
-	tcase_add_test(timed, test_crash_loop_detached_says_why);
-	tcase_add_test(timed, test_first_generation_killed_fails_startup);
 	suite_add_tcase(s, timed);
-	/* tagged as in check_fault.c: not under valgrind */
-	TCase *sent = tcase_create("sent signals");
-	tcase_set_timeout(sent, 60);
-	tcase_set_tags(sent, "sent-fault-signals");
-	tcase_add_checked_fixture(sent, setup, teardown);
-	tcase_add_test(sent, test_workers_user_cannot_crash_them);
-	tcase_add_test(sent, test_workers_user_kill_storm_is_paced);
-	tcase_add_test(sent, test_workers_user_lowers_limits);
-	tcase_add_test(sent, test_limits_lowered_as_root_is_dropped);
-	tcase_add_test(sent, test_workers_ignore_sigtstp);
-	suite_add_tcase(s, sent);
 	return s;
 }

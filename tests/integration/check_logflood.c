@@ -192,12 +192,12 @@ START_TEST(test_flood_within_budget)
 	unsigned closed, summaries;
 	int fd;
 
-	h_write_conf(&e, "listen_tcp = {\"127.0.0.1:0\"}\n"
+	const struct h_conf hc = {
+	    .extra = "listen_tcp = {\"127.0.0.1:0\"}\n"
 	    "listen_udp = {\"127.0.0.1:0\"}\nworkers = 2\n"
 	    "log_source_rate = 10\nlog_source_burst = 20\n"
-	    "allow = {\"127.0.0.0/24\"}\ndeny = {\"127.0.0.9\"}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	    "allow = {\"127.0.0.0/24\"}\ndeny = {\"127.0.0.9\"}\n" };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	h_parse_ports(&e);
 
 	/* who refused: one list or the other, said so */
@@ -248,10 +248,10 @@ START_TEST(test_connection_rate)
 	int fd, refused = 0;
 	char c;
 
-	h_write_conf(&e, "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n"
-	    "workers = 1\ntcp_rate_limit = 1\ntcp_rate_burst = 5\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	const struct h_conf hc = {
+	    .extra = "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n"
+	    "workers = 1\ntcp_rate_limit = 1\ntcp_rate_burst = 5\n" };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	h_parse_ports(&e);
 	for (int i = 0; i < 8; i++) {
 		ck_assert_int_ne(fd = h_connect(AF_INET, e.tcp4, 5000), -1);

@@ -35,11 +35,9 @@ metrics_pid(void)
 static void
 start(void)
 {
-	h_write_conf(&e, "user = \"nobody\"\nworkers = 1\nworker_timeout = 2s\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n"
-	    "metrics_listen = {\"127.0.0.1:0\"}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .user = "nobody",
+	    .workers = 1, .extra = "worker_timeout = 2s\n"
+	    "metrics_listen = {\"127.0.0.1:0\"}\n" }) == 0, "echod did not start");
 	ck_assert_int_gt(port = (int)h_log_last(&e, "metrics on 127.0.0.1:"), 0);
 	for (uint64_t end = h_now_ms() + 5000; metrics_pid() == 0 &&
 	    h_now_ms() < end; h_tick())

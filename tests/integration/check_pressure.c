@@ -43,10 +43,10 @@ START_TEST(test_max_connections)
 	long cpu0, cpu1;
 	uint64_t t0;
 
-	h_write_conf(&e, "workers = 1\nmax_connections = 10\n"
-	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	const struct h_conf hc = {
+	    .extra = "workers = 1\nmax_connections = 10\n"
+	    "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n" };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	for (int i = 0; i < MAX; i++) {
 		fd[i] = h_connect(AF_INET, e.tcp4, 2000);
 		ck_assert_int_eq(answers(fd[i], 2000), 1);
@@ -90,8 +90,8 @@ START_TEST(test_descriptor_exhaustion)
 	uint64_t t0;
 
 	e.nofile = 64;
-	const char *const argv[] = { "-f", "-w", "1", "-l", "127.0.0.1:0", NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	ck_assert_int_eq(h_start_conf(&e, &(struct h_conf){
+	    .udp = "\"127.0.0.1:0\"", .workers = 1 }), 0);
 	for (int i = 0; i < N; i++) {
 		fd[i] = h_connect(AF_INET, e.tcp4, 2000);
 		ck_assert_int_ne(fd[i], -1);

@@ -104,14 +104,14 @@ metrics_user(void)
 static void
 start_on(int a, int m, const char *ctl)
 {
-	char conf[512];
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
+	char tcp[64], metrics[64];
 
-	snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
-	    "\nlisten_udp = {}\ncontrol_socket = \"%s\"\nmetrics_listen = "
-	    "{\"127.0.0.1:%d\"}\n%s", a, ctl, m, metrics_user());
-	h_write_conf(&e, conf);
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	snprintf(tcp, sizeof(tcp), "\"127.0.0.1:%d\"", a);
+	snprintf(metrics, sizeof(metrics), "metrics_listen = {\"127.0.0.1:%d\"}\n",
+	    m);
+	ck_assert_int_eq(h_start_conf(&e, &(struct h_conf){ .tcp = tcp,
+	    .workers = 1, .control = ctl, .extra = metrics,
+	    .user = geteuid() == 0 ? "nobody" : NULL }), 0);
 	echoes(a);
 }
 

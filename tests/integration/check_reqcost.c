@@ -49,9 +49,9 @@ start_metrics(void)
 	    "listen_udp = {}\ncontrol_socket = \"%s\"\n"
 	    "metrics_listen = {\"127.0.0.1:0\"}\n%s", ctl,
 	    geteuid() == 0 ? "user = \"nobody\"\n" : "");
-	h_write_conf(&e, conf);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	const struct h_conf hc = {
+	    .extra = conf };
+	ck_assert_msg(h_start_conf(&e, &hc) == 0, "echod did not start");
 	metrics_port = (int)h_log_last(&e, "metrics on 127.0.0.1:");
 	ck_assert_int_gt(metrics_port, 0);
 	/* started after the master is ready: wait for it */

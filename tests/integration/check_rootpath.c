@@ -70,6 +70,14 @@ write_conf(const char *user, const char *ctl)
 	h_write_conf(&e, conf);
 }
 
+/* echod started on the file write_conf(user, ctl) writes. */
+static void
+start(const char *user, const char *ctl)
+{
+	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = 1,
+	    .user = user, .control = ctl }) == 0, "echod did not start");
+}
+
 /*
  * The attacker, as the user: a link to victim ready beside each name,
  * renamed over the name the moment inotify says a socket was made there,
@@ -124,26 +132,9 @@ race(const char *dir, const char *victim, uid_t uid, gid_t gid)
 static int
 status_as(const struct passwd *pw)
 {
-	/* Opened as root: the build tree may be in a directory the user
-	 * cannot enter (mktemp -d is 0700), and only the socket is tested. */
-	int bin = open(h_echod_path(), O_RDONLY | O_CLOEXEC);
-	pid_t pid = fork();
+	const char *const argv[] = { "--status", "-c", e.confpath, NULL };
 
-	if (pid == 0) {
-		char *const argv[] = { "echod", "--status", "-c", e.confpath, NULL };
-		extern char **environ;
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		dup2(null, 1);
-		dup2(null, 2);
-		if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 ||
-		    setuid(pw->pw_uid) == -1)
-			_exit(126);
-		fexecve(bin, argv, environ);
-		_exit(127);
-	}
-	close(bin);
-	int st = h_wait_exit(pid, 10000);
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return h_exec_as(&e, pw->pw_uid, pw->pw_gid, argv, NULL, NULL);
 }
 
 /*
@@ -190,9 +181,7 @@ START_TEST(test_symlink_race_never_chowns)
 	close(fd);
 	for (int i = 0; i < 2; i++)
 		snprintf(ctl[i], sizeof(ctl[i]), "%s/control%d", dir, i);
-	write_conf("nobody", ctl[0]);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	start("nobody", ctl[0]);
 	if ((racer = fork()) == 0)
 		race(dir, victim, pw->pw_uid, pw->pw_gid);
 	ck_assert_int_gt(racer, 0);
@@ -239,9 +228,7 @@ START_TEST(test_reload_gives_socket_to_new_user)
 		skip_test("needs the users daemon and nobody");
 
 	snprintf(ctl, sizeof(ctl), "%s/control", e.dir);
-	write_conf("daemon", ctl);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	start("daemon", ctl);
 	ck_assert_int_eq(stat(ctl, &st), 0);
 	ck_assert_int_eq(st.st_uid, d.pw_uid);
 	ck_assert_int_eq(status_as(&d), 0);
@@ -337,9 +324,7 @@ START_TEST(test_stopped_helper_bounded)
 	ck_assert_int_eq(chown(dir, pw->pw_uid, pw->pw_gid), 0);
 	for (int i = 0; i < 2; i++)
 		snprintf(ctl[i], sizeof(ctl[i]), "%s/control%d", dir, i);
-	write_conf("nobody", ctl[0]);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	start("nobody", ctl[0]);
 	if ((racer = fork()) == 0)
 		stop_helpers(e.pid, pw->pw_uid, pw->pw_gid);
 	ck_assert_int_gt(racer, 0);

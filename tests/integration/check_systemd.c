@@ -118,9 +118,7 @@ wait_msg(const char *want, int timeout_ms, char *got, size_t gotlen)
 static void
 start(const char *conf)
 {
-	h_write_conf(&e, conf);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	h_spawn(&e, argv);
+	h_start_conf(&e, &(struct h_conf){ .extra = conf, .nowait = true });
 }
 
 START_TEST(test_ready_after_port_answers)

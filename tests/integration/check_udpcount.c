@@ -183,17 +183,14 @@ logged(void)
 	return t;
 }
 
-START_TEST(test_counters_exact_2_workers)
+/* echod with two workers on UDP only, and the well-behaved sources. */
+static void
+start_with_sources(struct src *good, struct pollfd *pfd)
 {
-	struct src good[N_GOOD], denied, guard, flood;
-	struct pollfd pfd[N_GOOD];
-	uint64_t sent = 0, got = 0, got_bytes = 0, end;
-	bool have_guard;
-
-	h_write_conf(&e, "listen_tcp = {}\nlisten_udp = {\"127.0.0.1:0\"}\n"
-	    "workers = 2\nudp_rate_limit = 0\ndeny = {\"127.0.0.66/32\"}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	const struct h_conf hc = {
+	    .extra = "listen_tcp = {}\nlisten_udp = {\"127.0.0.1:0\"}\n"
+	    "workers = 2\nudp_rate_limit = 0\ndeny = {\"127.0.0.66/32\"}\n" };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	h_parse_ports(&e);
 	ck_assert_int_gt(e.udp4, 0);
 
@@ -203,32 +200,38 @@ START_TEST(test_counters_exact_2_workers)
 		ck_assert_int_eq(src_open(&good[i], addr, 0, e.udp4), 0);
 		pfd[i] = (struct pollfd){ .fd = good[i].fd, .events = POLLIN };
 	}
-	ck_assert_int_eq(src_open(&denied, "127.0.0.66", 0, e.udp4), 0);
-	ck_assert_int_eq(src_open(&flood, "127.0.0.77", 0, e.udp4), 0);
-	/* chargen's port: the loop guard; binding it needs root */
-	have_guard = src_open(&guard, "127.0.0.1", 19, e.udp4) == 0;
-	/* first the refused ones, a few at a time, so that the kernel drops
-	 * none of them and their counts can be exact */
-	end = h_now_ms() + RUN_MS;
+}
+
+/* The refused sources first, a few at a time, so that the kernel drops
+ * none of them and their counts can be exact. */
+static void
+send_refused(struct src *denied, struct src *guard, bool have_guard,
+    uint64_t end)
+{
 	for (int k = 0; k < N_SIDE; k += 20) {
 		uint64_t queued = 1, drops = 1;
 
-		src_send(&denied, 20);
+		src_send(denied, 20);
 		if (have_guard)
-			src_send(&guard, 20);
+			src_send(guard, 20);
 		while (socket_state(e.udp4, &queued, &drops) && queued > 0) {
 			ck_assert_msg(h_now_ms() < end, "not read");
 			poll(NULL, 0, 5);
 		}
 		ck_assert_uint_eq(drops, 0);
 	}
+}
 
-	/* the well-behaved sources keep WINDOW in flight; the flood goes
-	 * out in chunks between their rounds */
+/* The well-behaved sources keep WINDOW in flight; the flood goes out in
+ * chunks between their rounds. */
+static void
+exchange(struct src *good, struct pollfd *pfd, struct src *flood,
+    uint64_t end)
+{
 	for (int i = 0; i < N_GOOD; i++)
 		src_send(&good[i], WINDOW);
 	for (;;) {
-		bool done = flood.sent >= N_FLOOD;
+		bool done = flood->sent >= N_FLOOD;
 
 		for (int i = 0; i < N_GOOD; i++) {
 			uint64_t before = good[i].got;
@@ -238,9 +241,9 @@ START_TEST(test_counters_exact_2_workers)
 			if (good[i].got < PER_GOOD)
 				done = false;
 		}
-		if (flood.sent < N_FLOOD)
-			src_send(&flood, FLOOD_CHUNK);
-		src_drain(&flood);
+		if (flood->sent < N_FLOOD)
+			src_send(flood, FLOOD_CHUNK);
+		src_drain(flood);
 		if (done)
 			break;
 		ck_assert_msg(h_now_ms() < end, "the exchange took over %d ms",
@@ -252,9 +255,15 @@ START_TEST(test_counters_exact_2_workers)
 				if (good[i].got < PER_GOOD)
 					src_send(&good[i], WINDOW);
 	}
-	/* echod has read everything before it is stopped: what a draining
-	 * worker leaves in the socket is nobody's count */
+}
+
+/* Stops echod once it has read everything (what a draining worker leaves
+ * in the socket is nobody's count); the kernel's drops on its socket. */
+static uint64_t
+stop_when_read(uint64_t end)
+{
 	uint64_t queued = 1, kernel = 0;
+
 	while (socket_state(e.udp4, &queued, &kernel) && queued > 0) {
 		ck_assert_msg(h_now_ms() < end, "%" PRIu64 " bytes still queued",
 		    queued);
@@ -262,6 +271,25 @@ START_TEST(test_counters_exact_2_workers)
 	}
 	ck_assert_uint_eq(queued, 0);
 	ck_assert_int_eq(h_stop(&e, SIGTERM, 20000), 0);
+	return kernel;
+}
+
+START_TEST(test_counters_exact_2_workers)
+{
+	struct src good[N_GOOD], denied, guard, flood;
+	struct pollfd pfd[N_GOOD];
+	uint64_t sent = 0, got = 0, got_bytes = 0, end, kernel;
+	bool have_guard;
+
+	start_with_sources(good, pfd);
+	ck_assert_int_eq(src_open(&denied, "127.0.0.66", 0, e.udp4), 0);
+	ck_assert_int_eq(src_open(&flood, "127.0.0.77", 0, e.udp4), 0);
+	/* chargen's port: the loop guard; binding it needs root */
+	have_guard = src_open(&guard, "127.0.0.1", 19, e.udp4) == 0;
+	end = h_now_ms() + RUN_MS;
+	send_refused(&denied, &guard, have_guard, end);
+	exchange(good, pfd, &flood, end);
+	kernel = stop_when_read(end);
 	/* echod is gone: what came back is all that will */
 	src_drain(&flood);
 	src_drain(&denied);

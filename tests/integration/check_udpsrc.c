@@ -265,13 +265,12 @@ from_client(const char *from, const char *to, int timeout_ms)
 static void
 start_wildcard(void)
 {
-	char port4[32], port6[32];
+	char any[64];
 
-	snprintf(port4, sizeof(port4), "0.0.0.0:%d", PORT);
-	snprintf(port6, sizeof(port6), "[::]:%d", PORT);
-	const char *const argv[] = { "-f", "-w", "2", "-l", port4, "-l", port6,
-	    NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	/* what -l 0.0.0.0:PORT -l [::]:PORT gives: TCP and UDP on both */
+	snprintf(any, sizeof(any), "\"0.0.0.0:%d\", \"[::]:%d\"", PORT, PORT);
+	ck_assert_int_eq(h_start_conf(&e, &(struct h_conf){ .tcp = any,
+	    .udp = any, .workers = 2 }), 0);
 	ck_assert(h_log_has(&e, "listening on udp 0.0.0.0:7007"));
 }
 

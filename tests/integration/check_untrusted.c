@@ -31,17 +31,16 @@ static void teardown(void) { h_cleanup(&e); }
 static void
 start(void)
 {
-	char conf[512], line[512];
+	char ctl[160], line[512];
 	const char *p;
 
-	snprintf(conf, sizeof(conf), "workers = 2\nlisten_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {\"127.0.0.1:0\"}\n"
-	    "control_socket = \"%s/control\"\nmetrics_listen = {\"127.0.0.1:0\"}\n"
-	    "%s", e.dir,
+	snprintf(ctl, sizeof(ctl), "%s/control", e.dir);
+	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = 2,
+	    .udp = "\"127.0.0.1:0\"", .control = ctl,
 	    /* as root, metrics_listen needs a user (echod.conf(5)) */
-	    geteuid() == 0 ? "user = \"nobody\"\n" : "");
-	h_write_conf(&e, conf);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_msg(h_start(&e, argv, 10000) == 0, "echod did not start");
+	    .user = geteuid() == 0 ? "nobody" : NULL,
+	    .extra = "metrics_listen = {\"127.0.0.1:0\"}\n" }) == 0,
+	    "echod did not start");
 	FILE *f = fopen(e.logpath, "re");
 	metrics_port = 0;
 	while (f && fgets(line, sizeof(line), f))

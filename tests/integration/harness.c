@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,7 +15,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -293,6 +291,71 @@ h_start(struct echod *e, const char *const argv[], int timeout_ms)
 	return 0;
 }
 
+/* Does text set key: a line that starts with it, then a blank or '='? */
+static bool
+sets_key(const char *text, const char *key)
+{
+	size_t len = strlen(key);
+
+	for (const char *p = text; p != NULL && *p != '\0';
+	    p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		p += strspn(p, " \t");
+		if (strncmp(p, key, len) == 0 && strchr(" \t=", p[len]) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* "key = value\n" into f, unless extra sets the key itself. */
+static void
+conf_line(FILE *f, const char *extra, const char *key, const char *fmt,
+    const char *value)
+{
+	if (value == NULL || sets_key(extra, key))
+		return;
+	fprintf(f, "%s = ", key);
+	fprintf(f, fmt, value);
+	fputc('\n', f);
+}
+
+int
+h_start_conf(struct echod *e, const struct h_conf *c)
+{
+	const char *extra = c->extra ? c->extra : "", *argv[32];
+	char workers[16], *text = NULL;
+	size_t len = 0, n = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&text, &len)) == NULL)
+		abort();
+	snprintf(workers, sizeof(workers), "%d", c->workers);
+	conf_line(f, extra, "listen_tcp", "{%s}",
+	    c->tcp ? c->tcp : "\"127.0.0.1:0\"");
+	conf_line(f, extra, "listen_udp", "{%s}", c->udp ? c->udp : "");
+	conf_line(f, extra, "workers", "%s", c->workers ? workers : NULL);
+	conf_line(f, extra, "user", "\"%s\"", c->user);
+	conf_line(f, extra, "control_socket", "\"%s\"", c->control);
+	fputs(extra, f);
+	if (fclose(f) != 0)
+		abort();
+	h_write_conf(e, text);
+	free(text);
+	argv[n++] = "-f";
+	argv[n++] = "-c";
+	argv[n++] = e->confpath;
+	for (size_t i = 0; c->args != NULL && c->args[i] != NULL; i++) {
+		if (n >= nitems(argv) - 1)
+			abort();	/* a test's own mistake: say so at once */
+		argv[n++] = c->args[i];
+	}
+	argv[n] = NULL;
+	if (c->nowait) {
+		h_spawn(e, argv);
+		return 0;
+	}
+	return h_start(e, argv, c->timeout_ms ? c->timeout_ms : 10000);
+}
+
 int
 h_wait_exit(pid_t pid, int timeout_ms)
 {
@@ -342,92 +405,6 @@ h_cleanup(struct echod *e)
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
 		(void)!system(cmd);
 	}
-}
-
-int
-h_workers(pid_t master, pid_t *out, int max)
-{
-	char path[64], buf[4096];
-	int n = 0, fd;
-	ssize_t len;
-
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)master,
-	    (long)master);
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return 0;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return 0;
-	buf[len] = '\0';
-	for (char *p = buf, *end; n < max; p = end) {
-		long pid = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		out[n++] = (pid_t)pid;
-	}
-	return n;
-}
-
-bool
-h_pid_alive(pid_t pid)
-{
-	char path[64], buf[512];
-	int fd;
-	ssize_t n;
-
-	/* A zombie is not alive: it holds no socket. */
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-}
-
-long
-h_rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-long
-h_cpu_ms(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long ut, st;
-	int fd;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	/* fields after the name: state is 3rd; utime 14th, stime 15th */
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	    "%lu %lu", &ut, &st) != 2)
-		return -1;
-	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
 
 socklen_t
@@ -591,60 +568,4 @@ h_free_port(void)
 		port = ntohs(in.sin_port);
 	close(fd);
 	return port;
-}
-
-
-int
-h_signal_as(uid_t uid, gid_t gid, pid_t claimed, const pid_t *pids, int n,
-    int sig)
-{
-	int st;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int refused = 0;
-
-		if (setgroups(0, NULL) == -1 || setgid(gid) == -1 ||
-		    setuid(uid) == -1)
-			_exit(100);
-		for (int i = 0; i < n; i++) {
-			siginfo_t si = { .si_signo = sig, .si_code = SI_QUEUE };
-			int p[2];
-
-			si.si_pid = claimed;
-			si.si_uid = 0;
-			refused += kill(pids[i], sig) == -1;
-			refused += syscall(SYS_rt_sigqueueinfo, pids[i], sig, &si) == -1;
-			if (pipe(p) == -1)
-				_exit(101);
-			refused += fcntl(p[0], F_SETOWN, pids[i]) == -1 ||
-			    fcntl(p[0], F_SETSIG, sig) == -1 ||
-			    fcntl(p[0], F_SETFL, O_ASYNC) == -1 ||
-			    write(p[1], "x", 1) != 1;
-			close(p[0]);
-			close(p[1]);
-		}
-		_exit(refused > 99 ? 99 : refused);
-	}
-	if (pid == -1 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) >= 100)
-		return -1;
-	return WEXITSTATUS(st);
-}
-
-bool
-h_settled(pid_t pid)
-{
-	char path[64], line[256];
-	bool pending = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return true;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "SigPnd:", 7) == 0 || strncmp(line, "ShdPnd:", 7) == 0)
-			pending |= strtoull(line + 7, NULL, 16) != 0;
-	fclose(f);
-	return !pending;
 }

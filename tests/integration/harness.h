@@ -35,6 +35,27 @@ void	h_write_conf(struct echod *, const char *text);
  * waits up to timeout_ms for "ready: ".  Returns 0, or -1 (the log says why).
  */
 int	h_start(struct echod *, const char *const argv[], int timeout_ms);
+/*
+ * What h_start_conf() writes into echod's file, in this order.  A key that
+ * extra sets itself is left out, so that no key is set twice (echod warns).
+ */
+struct h_conf {
+	const char	*tcp;		/* listen_tcp's list; NULL: 127.0.0.1:0 */
+	const char	*udp;		/* listen_udp's list; NULL: none */
+	int		 workers;	/* 0: no line (echod's default) */
+	const char	*user;		/* NULL: no line */
+	const char	*control;	/* control_socket; NULL: no line */
+	const char	*extra;		/* more lines, as they are */
+	const char *const *args;	/* more arguments after -f -c FILE */
+	int		 timeout_ms;	/* for "ready: "; 0: 10 s */
+	bool		 nowait;	/* return at once: the caller waits */
+};
+/*
+ * Writes that file as e->confpath and starts echod -f -c FILE with c->args;
+ * waits for "ready: " unless c->nowait.  Returns 0, or -1 (the log says
+ * why).  Every integration suite starts echod through it.
+ */
+int	h_start_conf(struct echod *, const struct h_conf *);
 /* Starts echod and returns at once; the caller waits on what it expects.
  * With e->wrapper set, runs the wrapper with argv instead (argv names echod
  * itself where the wrapper needs it: see h_echod_path()). */
@@ -70,6 +91,8 @@ const char *h_crashshim_preload(const char **path);
 /* The master's children, from /proc; returns how many. */
 int	h_workers(pid_t master, pid_t *out, int max);
 bool	h_pid_alive(pid_t pid);
+/* Waits until e's master has exactly n children; whether it came to that. */
+bool	h_wait_workers(const struct echod *e, int n, int timeout_ms);
 long	h_rss_kb(pid_t pid);
 /* User plus system CPU time of a process, in milliseconds; -1 if gone. */
 long	h_cpu_ms(pid_t pid);
@@ -82,6 +105,19 @@ long	h_cpu_ms(pid_t pid);
  */
 int	h_signal_as(uid_t uid, gid_t gid, pid_t claimed, const pid_t *pids,
 	    int n, int sig);
+/*
+ * Runs echod with argv (without the program name) as uid and gid
+ * ((uid_t)-1: as we are), with env ("NAME=value") added if not NULL; its
+ * output in cap (NULL: /dev/null).  The binary is opened first, as we are,
+ * and run by descriptor: the build tree may be one the user cannot enter
+ * (mktemp -d is 0700).  Returns the exit status, or -1.
+ */
+struct h_capture {
+	char	 out[8192];
+	char	 err[8192];
+};
+int	h_exec_as(const struct echod *, uid_t, gid_t, const char *const argv[],
+	    const char *env, struct h_capture *cap);
 /* No signal pending for pid any more (handled or ignored), or it is gone. */
 bool	h_settled(pid_t pid);
 

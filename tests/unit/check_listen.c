@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conf.h"
 #include "failalloc.h"
 #include "listen.h"
 #include "suites.h"
@@ -53,12 +52,12 @@ teardown(void)
 static int
 reconcile(char **tcp, size_t ntcp, char **udp, size_t nudp)
 {
-	struct conf c = { .listen_tcp = tcp, .n_listen_tcp = ntcp,
-	    .listen_udp = udp, .n_listen_udp = nudp, .backlog = BACKLOG };
+	const struct listen_spec want = { .tcp = tcp, .n_tcp = ntcp,
+	    .udp = udp, .n_udp = nudp, .backlog = BACKLOG };
 
 	nnotes = 0;
 	err[0] = '\0';
-	return listen_reconcile(&ls, &c, note, err, sizeof(err));
+	return listen_reconcile(&ls, &want, note, err, sizeof(err));
 }
 
 static int

@@ -1,4 +1,4 @@
-/* check_title.c - the process titles' text (tests/integration/check_stats.c
+/* check_title.c - the process titles' text (tests/integration/check_counters.c
  * reads them back from ps). */
 #include "config.h"
 

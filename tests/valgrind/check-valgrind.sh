@@ -1,9 +1,9 @@
 #!/bin/sh
-# check-valgrind.sh BUILDDIR - the unit suites, then the integration "echo"
-# and "lifecycle" suites with echod itself, under memcheck.  Fails on any
-# memory error or definite leak, in the tests or in any echod process
-# (master or worker), on any failed test, and on any suite that does not
-# finish in its time.  Reports suite by suite.
+# check-valgrind.sh BUILDDIR - the unit suites, then the integration "echo",
+# "lifecycle" and "start-failures" suites with echod itself, under
+# memcheck.  Fails on any memory error or definite leak, in the tests or in
+# any echod process (master or worker), on any failed test, and on any
+# suite that does not finish in its time.  Reports suite by suite.
 # Usage: run by `make check-valgrind`.  VG_SUITES overrides the integration
 # suites (e.g. VG_SUITES="echo lifecycle"); VG_UNIT_SECS and VG_SUITE_SECS
 # the time each run may take.
@@ -114,7 +114,7 @@ run unit "$unit_secs" env CK_FORK=no "$valgrind" --child-silent-after-fork=yes \
 
 # echod under memcheck, workers included: they are forks, not execs.  Some
 # tests give echod an environment of their own (no PATH), hence full paths.
-for suite in ${VG_SUITES:-echo lifecycle}; do
+for suite in ${VG_SUITES:-echo lifecycle start-failures}; do
 	echo "== integration suite $suite, echod under memcheck"
 	mkdir "$vgdir/$suite"
 	cat >"$vgdir/$suite.echod" <<EOS

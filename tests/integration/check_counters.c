@@ -1,5 +1,5 @@
 /*
- * check_stats.c - the counters and process titles of the real echod.  The
+ * check_counters.c - the counters and process titles of the real echod.  The
  * counters are read as an unprivileged reader would: the master's stats
  * page mapped read-only (through /proc/PID/map_files, which needs
  * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: the tests skip without it) and
@@ -33,14 +33,8 @@ static void teardown(void) { h_cleanup(&e); }
 static void
 start(const char *extra, const char *udp)
 {
-	char text[1024];
-
-	snprintf(text, sizeof(text), "listen_tcp = {\"127.0.0.1:0\"}\n"
-	    "listen_udp = {%s}\n%s", udp, extra);
-	h_write_conf(&e, text);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
-	h_parse_ports(&e);
+	ck_assert_int_eq(h_start_conf(&e, &(struct h_conf){ .udp = udp,
+	    .extra = extra }), 0);
 }
 
 /*
@@ -536,10 +530,10 @@ START_TEST(test_titles)
 END_TEST
 
 Suite *
-stats_suite(void)
+counters_suite(void)
 {
-	Suite *s = suite_create("stats");
-	TCase *tc = tcase_create("stats");
+	Suite *s = suite_create("counters");
+	TCase *tc = tcase_create("counters");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -1,4 +1,4 @@
-/* check_listen.c - the listeners with the real binary: a UDP port another
+/* check_listeners.c - the listeners with the real binary: a UDP port another
  * process holds is refused (at start and on reload), and a listener
  * respelled on reload keeps its socket. */
 #include "config.h"
@@ -147,9 +147,9 @@ START_TEST(test_udp_held_port_refused_at_start)
 		snprintf(spec, sizeof(spec), "%s:%d", loop_host(f), port);
 		snprintf(conf, sizeof(conf), "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
 		    "listen_udp = {\"%s\"}\n", spec);
-		h_write_conf(&e, conf);
-		const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-		h_spawn(&e, argv);
+		const struct h_conf hc = {
+		    .extra = conf, .nowait = true };
+		h_start_conf(&e, &hc);
 		st = h_wait_exit(e.pid, 5000);
 		ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
 		    "%s held with SO_REUSEADDR: echod did not fail (0x%x)", spec, st);
@@ -172,10 +172,10 @@ START_TEST(test_udp_held_port_refused_on_reload)
 	char conf[256], want[240];
 	int port, holder;
 
-	h_write_conf(&e, "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
-	    "listen_udp = {\"127.0.0.1:0\"}\n");
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	const struct h_conf hc = {
+	    .extra = "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
+	    "listen_udp = {\"127.0.0.1:0\"}\n" };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	ck_assert_int_gt(e.udp4, 0);
 	ck_assert_int_eq(h_udp_echo(AF_INET, e.udp4, "before", 6, 2000), 6);
 
@@ -217,9 +217,9 @@ START_TEST(test_respelled_listener_kept)
 	snprintf(conf, sizeof(conf), "workers = 1\ncontrol_socket = \"\"\n"
 	    "listen_tcp = {\"127.0.0.1:%d\", \"[::1]:%d\"}\n"
 	    "listen_udp = {\"127.0.0.1:%d\", \"[::1]:%d\"}\n", p4, p6, u4, u6);
-	h_write_conf(&e, conf);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(h_start(&e, argv, 10000), 0);
+	const struct h_conf hc = {
+	    .extra = conf };
+	ck_assert_int_eq(h_start_conf(&e, &hc), 0);
 	open_fd = h_connect(AF_INET, p4, 2000);
 	ck_assert_int_ne(open_fd, -1);
 	ck_assert_int_eq(h_echo(open_fd, "before", 6, 2000), 0);
@@ -289,9 +289,9 @@ START_TEST(test_scope_id_respelled)
 	snprintf(conf, sizeof(conf), "workers = 1\ncontrol_socket = \"\"\n"
 	    "listen_tcp = {\"[::1%%%u]:%d\", \"[::1]:%d\"}\n"
 	    "listen_udp = {\"[::1]:%d\"}\n", lo, p6, p6, u6);
-	h_write_conf(&e, conf);
-	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_msg(h_start(&e, argv, 10000) == 0, "start failed");
+	const struct h_conf hc = {
+	    .extra = conf };
+	ck_assert_msg(h_start_conf(&e, &hc) == 0, "start failed");
 	nb = master_sockets(before, 8);
 	ck_assert_int_eq(nb, 2);
 
@@ -319,10 +319,10 @@ START_TEST(test_scope_id_respelled)
 END_TEST
 
 Suite *
-listen_suite(void)
+listeners_suite(void)
 {
-	Suite *s = suite_create("listen");
-	TCase *tc = tcase_create("listen");
+	Suite *s = suite_create("listeners");
+	TCase *tc = tcase_create("listeners");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
