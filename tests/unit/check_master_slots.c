@@ -15,6 +15,7 @@
 #include "master_slots.h"
 #include "master_state.h"
 #include "metrics.h"
+#include "source_tcp.h"
 #include "suites.h"
 
 static struct master m;
