@@ -31,48 +31,10 @@
 #define SCRAPERS	1000
 
 static struct echod e;
-static char ctl[100];
-static int nfd = -1;
-static char env_notify[160];
-static char *envp[] = { env_notify, "WATCHDOG_USEC=1000000",
-	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+static struct live lv;
 
-static void
-setup(void)
-{
-	h_init(&e);
-	snprintf(ctl, sizeof(ctl), "%s/control", e.dir);
-	nfd = h_notify_socket(&e, SOCK_CLOEXEC | SOCK_NONBLOCK, env_notify,
-	    sizeof(env_notify));
-	ck_assert_int_ne(nfd, -1);
-	e.envp = envp;
-}
-
-static void
-teardown(void)
-{
-	h_cleanup(&e);
-	close(nfd);
-}
-
-/* echod on a loopback port with the control socket in the scratch
- * directory; extra is more of the file. */
-static void
-start(const char *extra)
-{
-	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = 2,
-	    .udp = "\"127.0.0.1:0\"", .control = ctl, .extra = extra }) == 0,
-	    "echod did not start");
-}
-
-static int
-status(bool json, char *out, size_t outlen, char *err, size_t errlen)
-{
-	const char *const text[] = { "--status", "-c", e.confpath, NULL };
-	const char *const js[] = { "--status", "--json", "-c", e.confpath, NULL };
-
-	return live_run(json ? js : text, out, outlen, err, errlen);
-}
+static void setup(void) { live_setup(&lv, &e); }
+static void teardown(void) { live_teardown(&lv); }
 
 static int metrics_port;
 
@@ -91,7 +53,7 @@ start_metrics(const char *extra)
 
 	snprintf(conf, sizeof(conf), "metrics_listen = {\"127.0.0.1:0\"}\n%s%s",
 	    strstr(extra, "user =") ? "" : metrics_user(), extra);
-	start(conf);
+	live_start(&lv, conf);
 	FILE *f = fopen(e.logpath, "r");
 	char line[512];
 	metrics_port = 0;
@@ -334,8 +296,8 @@ START_TEST(test_reload_moves_them)
 	ck_assert_msg(strstr(out, "\nechod_connections_accepted_total 3\n"), "%s", out);
 	ck_assert_int_eq(h_connect(AF_INET, old_port, 1000), -1);
 	/* the control socket moved: the old file is gone, the new answers */
-	ck_assert_int_eq(access(ctl, F_OK), -1);
-	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 0);
+	ck_assert_int_eq(access(lv.ctl, F_OK), -1);
+	ck_assert_int_eq(live_status(&lv, false, out, sizeof(out), NULL, 0), 0);
 	ck_assert_msg(strstr(out, ", 1 reload, "), "%s", out);
 }
 END_TEST
@@ -464,7 +426,7 @@ START_TEST(test_metrics_crowd)
 	int efd = h_connect(AF_INET, e.tcp4, 2000);
 	ck_assert_int_ge(efd, 0);
 	before = echo_median_us(efd, 31);
-	live_wd_start(nfd);
+	live_wd_start(lv.nfd);
 
 	slowloris_closed();
 
@@ -552,7 +514,7 @@ START_TEST(test_metrics_refused_as_root)
 		skip_test("needs root: the refusal is root's");
 	snprintf(conf, sizeof(conf), "listen_tcp = {\"127.0.0.1:0\"}\n"
 	    "listen_udp = {}\ncontrol_socket = \"%s\"\n"
-	    "metrics_listen = {\"127.0.0.1:0\"}\n", ctl);
+	    "metrics_listen = {\"127.0.0.1:0\"}\n", lv.ctl);
 	h_write_conf(&e, conf);
 	ck_assert_int_eq(live_run(t, out, sizeof(out), err, sizeof(err)), 78);
 	ck_assert_msg(strstr(err, ":4: metrics_listen: ") && strstr(err, why),

@@ -31,48 +31,10 @@
 
 
 static struct echod e;
-static char ctl[100];
-static int nfd = -1;
-static char env_notify[160];
-static char *envp[] = { env_notify, "WATCHDOG_USEC=1000000",
-	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+static struct live lv;
 
-static void
-setup(void)
-{
-	h_init(&e);
-	snprintf(ctl, sizeof(ctl), "%s/control", e.dir);
-	nfd = h_notify_socket(&e, SOCK_CLOEXEC | SOCK_NONBLOCK, env_notify,
-	    sizeof(env_notify));
-	ck_assert_int_ne(nfd, -1);
-	e.envp = envp;
-}
-
-static void
-teardown(void)
-{
-	h_cleanup(&e);
-	close(nfd);
-}
-
-/* echod on a loopback port with the control socket in the scratch
- * directory; extra is more of the file. */
-static void
-start(const char *extra)
-{
-	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = 2,
-	    .udp = "\"127.0.0.1:0\"", .control = ctl, .extra = extra }) == 0,
-	    "echod did not start");
-}
-
-static int
-status(bool json, char *out, size_t outlen, char *err, size_t errlen)
-{
-	const char *const text[] = { "--status", "-c", e.confpath, NULL };
-	const char *const js[] = { "--status", "--json", "-c", e.confpath, NULL };
-
-	return live_run(json ? js : text, out, outlen, err, errlen);
-}
+static void setup(void) { live_setup(&lv, &e); }
+static void teardown(void) { live_teardown(&lv); }
 
 /* --status until it says want (the workers publish on their next turn);
  * the last output in out. */
@@ -82,7 +44,8 @@ wait_status(const char *want, char *out, size_t outlen)
 	uint64_t end = h_now_ms() + 5000;
 
 	do {
-		if (status(false, out, outlen, NULL, 0) == 0 && strstr(out, want))
+		if (live_status(&lv, false, out, outlen, NULL, 0) == 0 &&
+		    strstr(out, want))
 			return true;
 		h_tick();
 	} while (h_now_ms() < end);
@@ -93,7 +56,7 @@ START_TEST(test_status_after_known_load)
 {
 	char out[8192], err[512], path[300], cmd[600];
 
-	start("");
+	live_start(&lv, "");
 	live_load(&e, 20, 100);
 	for (int i = 0; i < 7; i++)
 		ck_assert_int_eq(h_udp_echo(AF_INET, e.udp4, "0123456789", 10, 2000), 10);
@@ -106,7 +69,8 @@ START_TEST(test_status_after_known_load)
 	    "%s", out);
 
 	/* --json: valid JSON, with the same totals */
-	ck_assert_int_eq(status(true, out, sizeof(out), err, sizeof(err)), 0);
+	ck_assert_int_eq(live_status(&lv, true, out, sizeof(out), err,
+	    sizeof(err)), 0);
 	ck_assert_msg(strstr(out, "\"accepted\": 20,\n"), "%s", out);
 	snprintf(path, sizeof(path), "%s/status.json", e.dir);
 	FILE *f = fopen(path, "w");
@@ -132,7 +96,7 @@ START_TEST(test_health_stopping)
 	const char *const argv[] = { "--status", "--health", "-c", e.confpath, NULL };
 	char out[64], err[256];
 
-	start("stop_delay = 10m\n");
+	live_start(&lv, "stop_delay = 10m\n");
 	ck_assert_int_eq(live_run(argv, out, sizeof(out), err, sizeof(err)), 0);
 	ck_assert_str_eq(out, "serving\n");
 	kill(e.pid, SIGTERM);
@@ -154,20 +118,21 @@ START_TEST(test_status_nothing_answers)
 	char conf[300];
 
 	/* no file */
-	snprintf(conf, sizeof(conf), "control_socket = \"%s\"\n", ctl);
+	snprintf(conf, sizeof(conf), "control_socket = \"%s\"\n", lv.ctl);
 	h_write_conf(&e, conf);
-	ck_assert_int_eq(status(false, NULL, 0, err, sizeof(err)), 69);
-	ck_assert_msg(strstr(err, "no echod answers at ") && strstr(err, ctl), "%s", err);
+	ck_assert_int_eq(live_status(&lv, false, NULL, 0, err, sizeof(err)), 69);
+	ck_assert_msg(strstr(err, "no echod answers at ") &&
+	    strstr(err, lv.ctl), "%s", err);
 	/* a socket file nobody listens on */
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	strcpy(un.sun_path, ctl);
+	strcpy(un.sun_path, lv.ctl);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
 	close(fd);
-	ck_assert_int_eq(status(true, NULL, 0, err, sizeof(err)), 69);
+	ck_assert_int_eq(live_status(&lv, true, NULL, 0, err, sizeof(err)), 69);
 	ck_assert_msg(strstr(err, "Connection refused"), "%s", err);
 	/* control_socket = "": nothing to ask */
 	h_write_conf(&e, "control_socket = \"\"\n");
-	ck_assert_int_eq(status(false, NULL, 0, err, sizeof(err)), 69);
+	ck_assert_int_eq(live_status(&lv, false, NULL, 0, err, sizeof(err)), 69);
 }
 END_TEST
 
@@ -179,38 +144,38 @@ START_TEST(test_live_socket_kept)
 	char out[4096], conf[512], pidtxt[32];
 	struct stat st;
 
-	start("");
-	ck_assert_int_eq(stat(ctl, &st), 0);
+	live_start(&lv, "");
+	ck_assert_int_eq(stat(lv.ctl, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 
 	h_init(&e2);
 	snprintf(conf, sizeof(conf), "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n"
-	    "workers = 1\ncontrol_socket = \"%s\"\n", ctl);
+	    "workers = 1\ncontrol_socket = \"%s\"\n", lv.ctl);
 	const struct h_conf hc = {
 	    .extra = conf };
 	ck_assert(h_start_conf(&e2, &hc) == 0);
 	ck_assert(h_log_has(&e2, "another process answers there"));
 	/* still the first one's */
-	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 0);
+	ck_assert_int_eq(live_status(&lv, false, out, sizeof(out), NULL, 0), 0);
 	ck_assert_msg(strstr(out, "generation 1, 2 workers"), "%s", out);
 	ck_assert_int_eq(h_stop(&e2, SIGTERM, 10000) != -1, 1);
 	h_cleanup(&e2);
-	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 0);
+	ck_assert_int_eq(live_status(&lv, false, out, sizeof(out), NULL, 0), 0);
 
 	/* stale: the first one killed outright leaves its file */
 	kill(e.pid, SIGKILL);
 	h_wait_exit(e.pid, 5000);
 	e.pid = -1;
-	ck_assert_int_eq(stat(ctl, &st), 0);
-	start("");
-	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 0);
+	ck_assert_int_eq(stat(lv.ctl, &st), 0);
+	live_start(&lv, "");
+	ck_assert_int_eq(live_status(&lv, false, out, sizeof(out), NULL, 0), 0);
 	snprintf(pidtxt, sizeof(pidtxt), "%ld", (long)e.pid);
 	ck_assert(!h_log_has(&e, "another process answers"));
 	/* stopped: its file is gone */
 	ck_assert(h_stop(&e, SIGTERM, 10000) != -1);
 	e.pid = -1;
-	ck_assert_int_eq(stat(ctl, &st), -1);
+	ck_assert_int_eq(stat(lv.ctl, &st), -1);
 }
 END_TEST
 
@@ -237,10 +202,10 @@ START_TEST(test_control_abuse)
 	char buf[512], out[4096];
 	ssize_t r;
 
-	start("");
-	live_wd_start(nfd);
+	live_start(&lv, "");
+	live_wd_start(lv.nfd);
 	/* garbage gets an error line, then EOF */
-	int fd = unix_connect(ctl);
+	int fd = unix_connect(lv.ctl);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, "\x01\xff garbage\n", 11), 11);
 	ck_assert(live_closed_within(fd, 0) == false);
@@ -250,7 +215,7 @@ START_TEST(test_control_abuse)
 	ck_assert_msg(strncmp(buf, "error: unknown request", 22) == 0, "%s", buf);
 	close(fd);
 	/* oversized: closed without an answer */
-	fd = unix_connect(ctl);
+	fd = unix_connect(lv.ctl);
 	memset(buf, 'x', 200);
 	ck_assert_int_eq(write(fd, buf, 200), 200);
 	ck_assert(live_closed_within(fd, 1000));
@@ -259,10 +224,10 @@ START_TEST(test_control_abuse)
 	/* slowloris: all 8 places taken by clients that say nothing; the
 	 * rest are closed at once; the silent ones after the 2 s timeout */
 	for (int i = 0; i < 8; i++)
-		ck_assert_int_ge(slow[i] = unix_connect(ctl), 0);
+		ck_assert_int_ge(slow[i] = unix_connect(lv.ctl), 0);
 	t0 = h_now_ms();
 	for (int i = 0; i < 64; i++) {
-		crowd[i] = unix_connect(ctl);
+		crowd[i] = unix_connect(lv.ctl);
 		ck_assert_int_ge(crowd[i], 0);
 	}
 	for (int i = 0; i < 64; i++) {
@@ -276,7 +241,7 @@ START_TEST(test_control_abuse)
 		close(slow[i]);
 	}
 	ck_assert_msg(h_now_ms() - t0 >= 1500, "closed before the timeout");
-	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 0);
+	ck_assert_int_eq(live_status(&lv, false, out, sizeof(out), NULL, 0), 0);
 	int n = live_wd_stop(&longest);
 	ck_assert_msg(n >= 1, "no WATCHDOG=1");
 	timing_assert(n >= 4 && longest <= 800, "%d WATCHDOG=1, longest gap %llu ms",
@@ -298,7 +263,7 @@ START_TEST(test_no_directory)
 	ck_assert_msg(h_start_conf(&e, &hc) == 0, "echod did not start");
 	ck_assert(h_log_has(&e, "cannot make directory"));
 	ck_assert(h_log_has(&e, "running without a control socket"));
-	ck_assert_int_eq(status(false, out, sizeof(out), NULL, 0), 69);
+	ck_assert_int_eq(live_status(&lv, false, out, sizeof(out), NULL, 0), 69);
 	/* said once: a reload with the same path says nothing more */
 	e.mark = 0;
 	kill(e.pid, SIGHUP);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -16,6 +17,50 @@
 
 #include "harness.h"
 #include "live.h"
+
+void
+live_setup(struct live *lv, struct echod *e)
+{
+	lv->e = e;
+	h_init(e);
+	snprintf(lv->ctl, sizeof(lv->ctl), "%s/control", e->dir);
+	lv->nfd = h_notify_socket(e, SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    lv->env_notify, sizeof(lv->env_notify));
+	ck_assert_int_ne(lv->nfd, -1);
+	lv->envp[0] = lv->env_notify;
+	/* the master must keep its WATCHDOG=1 coming under load */
+	lv->envp[1] = "WATCHDOG_USEC=1000000";
+	lv->envp[2] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	lv->envp[3] = NULL;
+	e->envp = lv->envp;
+}
+
+void
+live_teardown(struct live *lv)
+{
+	h_cleanup(lv->e);
+	close(lv->nfd);
+	lv->nfd = -1;
+}
+
+void
+live_start(struct live *lv, const char *extra)
+{
+	ck_assert_msg(h_start_conf(lv->e, &(struct h_conf){ .workers = 2,
+	    .udp = "\"127.0.0.1:0\"", .control = lv->ctl, .extra = extra }) == 0,
+	    "echod did not start; see %s", lv->e->logpath);
+}
+
+int
+live_status(const struct live *lv, bool json, char *out, size_t outlen,
+    char *err, size_t errlen)
+{
+	const char *const text[] = { "--status", "-c", lv->e->confpath, NULL };
+	const char *const js[] = { "--status", "--json", "-c", lv->e->confpath,
+	    NULL };
+
+	return live_run(json ? js : text, out, outlen, err, errlen);
+}
 
 /*
  * Runs echod with argv (NULL-terminated, after the program name) and
