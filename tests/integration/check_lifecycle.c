@@ -26,31 +26,8 @@
 
 static struct echod e;
 
-/* workers on 127.0.0.1 (TCP and UDP), its PID file in the scratch
- * directory; own_pgrp: in a process group of its own. */
-static void
-start(int workers, bool own_pgrp)
-{
-	const char *const args[] = { "-p", e.pidfile, NULL };
-
-	e.own_pgrp = own_pgrp;
-	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = workers,
-	    .udp = "\"127.0.0.1:0\"", .args = args }) == 0,
-	    "echod did not start");
-	ck_assert_int_gt(e.tcp4, 0);
-}
-
 static void setup(void) { h_init(&e); }
 static void teardown(void) { h_cleanup(&e); }
-
-static bool
-contains(const pid_t *v, int n, pid_t p)
-{
-	for (int i = 0; i < n; i++)
-		if (v[i] == p)
-			return true;
-	return false;
-}
 
 /* The start's descriptor limit line says what the number bounds, and
  * (soft = hard here) that it was not raised. */
@@ -60,7 +37,8 @@ START_TEST(test_descriptor_limit_says_what_it_bounds)
 	long n;
 
 	e.nofile = 4000;
-	start(1, false);
+	ck_assert_msg(h_start_pidfile(&e, 1, false) == 0,
+	    "echod did not start; see %s", e.logpath);
 	/* 4000, or a little less under valgrind, which keeps some for itself */
 	n = h_log_last(&e, "descriptor limit: ");
 	ck_assert_msg(n > 3900 && n <= 4000, "limit %ld; see %s", n, e.logpath);
@@ -77,7 +55,8 @@ START_TEST(test_worker_killed_is_replaced)
 	uint64_t end;
 	int n, m = 0;
 
-	start(2, false);
+	ck_assert_msg(h_start_pidfile(&e, 2, false) == 0,
+	    "echod did not start; see %s", e.logpath);
 	ck_assert_int_eq(h_workers(e.pid, before, 8), 2);
 	kill(before[0], SIGKILL);
 	/* a new pid joins the table, the old one leaves */
@@ -86,8 +65,8 @@ START_TEST(test_worker_killed_is_replaced)
 		n = h_workers(e.pid, after, 8);
 		m = 0;
 		for (int i = 0; i < n; i++)
-			m += !contains(before, 2, after[i]);
-	} while ((n != 2 || m != 1 || contains(after, n, before[0])) &&
+			m += !h_contains_pid(before, 2, after[i]);
+	} while ((n != 2 || m != 1 || h_contains_pid(after, n, before[0])) &&
 	    h_now_ms() < end);
 	ck_assert_msg(n == 2 && m == 1, "no replacement (%d workers, %d new)", n, m);
 	ck_assert(h_wait_log(&e, "killed by signal 9", 2000));
@@ -107,7 +86,8 @@ START_TEST(test_master_killed_leaves_no_worker)
 	uint64_t end;
 	int n, alive;
 
-	start(2, false);
+	ck_assert_msg(h_start_pidfile(&e, 2, false) == 0,
+	    "echod did not start; see %s", e.logpath);
 	n = h_workers(e.pid, w, 8);
 	ck_assert_int_eq(n, 2);
 	kill(e.pid, SIGKILL);
@@ -133,7 +113,8 @@ graceful(int sig, bool group)
 	int fd, st;
 	uint64_t end;
 
-	start(2, group);
+	ck_assert_msg(h_start_pidfile(&e, 2, group) == 0,
+	    "echod did not start; see %s", e.logpath);
 	fd = h_connect(AF_INET, e.tcp4, 5000);
 	ck_assert_int_eq(h_echo(fd, "before", 6, 2000), 0);
 	kill(group ? -e.pid : e.pid, sig);
@@ -264,7 +245,8 @@ START_TEST(test_sigquit_immediate)
 	int fd, st;
 	char c;
 
-	start(1, false);
+	ck_assert_msg(h_start_pidfile(&e, 1, false) == 0,
+	    "echod did not start; see %s", e.logpath);
 	fd = h_connect(AF_INET, e.tcp4, 5000);
 	ck_assert_int_eq(h_echo(fd, "x", 1, 2000), 0);
 	st = h_stop(&e, SIGQUIT, 3000);
@@ -280,7 +262,8 @@ START_TEST(test_second_sigint_quits)
 	int fd, st;
 	char c;
 
-	start(1, false);
+	ck_assert_msg(h_start_pidfile(&e, 1, false) == 0,
+	    "echod did not start; see %s", e.logpath);
 	fd = h_connect(AF_INET, e.tcp4, 5000);
 	ck_assert_int_eq(h_echo(fd, "x", 1, 2000), 0);
 	kill(e.pid, SIGINT);

@@ -25,31 +25,8 @@
 
 static struct echod e;
 
-/* workers on 127.0.0.1 (TCP and UDP), its PID file in the scratch
- * directory; own_pgrp: in a process group of its own. */
-static void
-start(int workers, bool own_pgrp)
-{
-	const char *const args[] = { "-p", e.pidfile, NULL };
-
-	e.own_pgrp = own_pgrp;
-	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = workers,
-	    .udp = "\"127.0.0.1:0\"", .args = args }) == 0,
-	    "echod did not start");
-	ck_assert_int_gt(e.tcp4, 0);
-}
-
 static void setup(void) { h_init(&e); }
 static void teardown(void) { h_cleanup(&e); }
-
-static bool
-contains(const pid_t *v, int n, pid_t p)
-{
-	for (int i = 0; i < n; i++)
-		if (v[i] == p)
-			return true;
-	return false;
-}
 
 /* What ends a process with a core by default. */
 static const int fatal_signals[] = {
@@ -114,7 +91,8 @@ START_TEST(test_workers_user_cannot_crash_them)
 	    "the master gave up");
 	ck_assert_msg(!h_log_has(&e, "killed by signal"), "a worker died");
 	ck_assert_int_eq(h_workers(e.pid, w, 8), 2);
-	ck_assert(contains(w, 2, before[0]) && contains(w, 2, before[1]));
+	ck_assert(h_contains_pid(w, 2, before[0]) &&
+	    h_contains_pid(w, 2, before[1]));
 	ck_assert_msg(refused == 0, "%d sends refused", refused);
 	for (int i = 0; i < 10; i++) {
 		int fd = h_connect(AF_INET, e.tcp4, 2000);
@@ -285,11 +263,12 @@ START_TEST(test_workers_user_lowers_limits)
 	ck_assert(h_log_has(&e, "-> 0 lowered from outside; exiting to be replaced"));
 	for (uint64_t end = h_now_ms() + 10000; h_now_ms() < end; h_tick()) {
 		n = h_workers(e.pid, w, 8);
-		if (n == 2 && !contains(w, n, before[0]) && !contains(w, n, before[1]))
+		if (n == 2 && !h_contains_pid(w, n, before[0]) &&
+		    !h_contains_pid(w, n, before[1]))
 			break;
 	}
-	ck_assert_msg(n == 2 && !contains(w, n, before[0]) &&
-	    !contains(w, n, before[1]), "the workers were not replaced");
+	ck_assert_msg(n == 2 && !h_contains_pid(w, n, before[0]) &&
+	    !h_contains_pid(w, n, before[1]), "the workers were not replaced");
 	ck_assert(!h_log_has(&e, "giving up"));
 	echoes(5);
 }
@@ -337,7 +316,8 @@ START_TEST(test_workers_ignore_sigtstp)
 	pid_t w[8];
 	int n;
 
-	start(2, false);
+	ck_assert_msg(h_start_pidfile(&e, 2, false) == 0,
+	    "echod did not start; see %s", e.logpath);
 	ck_assert_int_eq(n = h_workers(e.pid, w, 8), 2);
 	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(kill(w[i], SIGTSTP), 0);

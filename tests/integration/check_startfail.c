@@ -25,20 +25,6 @@
 
 static struct echod e;
 
-/* workers on 127.0.0.1 (TCP and UDP), its PID file in the scratch
- * directory; own_pgrp: in a process group of its own. */
-static void
-start(int workers, bool own_pgrp)
-{
-	const char *const args[] = { "-p", e.pidfile, NULL };
-
-	e.own_pgrp = own_pgrp;
-	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = workers,
-	    .udp = "\"127.0.0.1:0\"", .args = args }) == 0,
-	    "echod did not start");
-	ck_assert_int_gt(e.tcp4, 0);
-}
-
 static void setup(void) { h_init(&e); }
 static void teardown(void) { h_cleanup(&e); }
 
@@ -265,7 +251,8 @@ START_TEST(test_pidfile_locked_and_second_refused)
 	FILE *f;
 	int st;
 
-	start(1, false);
+	ck_assert_msg(h_start_pidfile(&e, 1, false) == 0,
+	    "echod did not start; see %s", e.logpath);
 	ck_assert_ptr_nonnull(f = fopen(e.pidfile, "r"));
 	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
 	fclose(f);

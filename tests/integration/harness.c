@@ -357,6 +357,18 @@ h_start_conf(struct echod *e, const struct h_conf *c)
 }
 
 int
+h_start_pidfile(struct echod *e, int workers, bool own_pgrp)
+{
+	const char *const args[] = { "-p", e->pidfile, NULL };
+
+	e->own_pgrp = own_pgrp;
+	if (h_start_conf(e, &(struct h_conf){ .workers = workers,
+	    .udp = "\"127.0.0.1:0\"", .args = args }) == -1)
+		return -1;
+	return e->tcp4 > 0 ? 0 : -1;
+}
+
+int
 h_wait_exit(pid_t pid, int timeout_ms)
 {
 	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;

@@ -56,6 +56,12 @@ struct h_conf {
  * why).  Every integration suite starts echod through it.
  */
 int	h_start_conf(struct echod *, const struct h_conf *);
+/*
+ * h_start_conf() with workers on 127.0.0.1 (TCP and UDP) and -p with the
+ * scratch directory's PID file; own_pgrp: in a process group of its own.
+ * Returns 0, or -1 (no "ready: " or no TCP port: the log says why).
+ */
+int	h_start_pidfile(struct echod *, int workers, bool own_pgrp);
 /* Starts echod and returns at once; the caller waits on what it expects.
  * With e->wrapper set, runs the wrapper with argv instead (argv names echod
  * itself where the wrapper needs it: see h_echod_path()). */
@@ -91,6 +97,8 @@ const char *h_crashshim_preload(const char **path);
 /* The master's children, from /proc; returns how many. */
 int	h_workers(pid_t master, pid_t *out, int max);
 bool	h_pid_alive(pid_t pid);
+/* Whether p is among the n pids of v (a generation of workers). */
+bool	h_contains_pid(const pid_t *v, int n, pid_t p);
 /* Waits until e's master has exactly n children; whether it came to that. */
 bool	h_wait_workers(const struct echod *e, int n, int timeout_ms);
 long	h_rss_kb(pid_t pid);

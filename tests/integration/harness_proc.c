@@ -60,6 +60,15 @@ h_pid_alive(pid_t pid)
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
+bool
+h_contains_pid(const pid_t *v, int n, pid_t p)
+{
+	for (int i = 0; i < n; i++)
+		if (v[i] == p)
+			return true;
+	return false;
+}
+
 long
 h_rss_kb(pid_t pid)
 {
