@@ -387,33 +387,6 @@ START_TEST(test_full_is_not_a_refusal)
 }
 END_TEST
 
-/* /proc/PID/cmdline, its NULs as spaces, as ps -o args shows it. */
-static bool
-args_of(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return false;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	while (n > 0 && buf[n - 1] == '\0')
-		n--;
-	for (ssize_t i = 0; i < n; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	while (n > 0 && buf[n - 1] == ' ')	/* title.c pads short titles */
-		n--;
-	buf[n] = '\0';
-	return true;
-}
-
 /* ps(1)'s view of pid: "args" or "comm". */
 static bool
 ps_field(pid_t pid, const char *field, char *buf, size_t len)
@@ -439,7 +412,8 @@ wait_title(pid_t pid, const char *want)
 	char got[256] = "";
 
 	for (uint64_t end = h_now_ms() + 5000; h_now_ms() < end; h_tick())
-		if (args_of(pid, got, sizeof(got)) && strcmp(got, want) == 0)
+		if (h_cmdline(pid, got, sizeof(got)) == 0 &&
+		    strcmp(got, want) == 0)
 			break;
 	ck_assert_msg(strcmp(got, want) == 0, "pid %ld: want \"%s\", got \"%s\"",
 	    (long)pid, want, got);
@@ -473,7 +447,7 @@ START_TEST(test_titles)
 	wait_title(e.pid, "echod: master (generation 1, 2 workers)");
 	ck_assert_int_eq(h_workers(e.pid, w, 4), 2);
 	for (int i = 0; i < 2; i++) {
-		ck_assert(args_of(w[i], buf, sizeof(buf)));
+		ck_assert(h_cmdline(w[i], buf, sizeof(buf)) == 0);
 		ck_assert_msg(strcmp(buf, "echod: worker 0 (generation 1)") == 0 ||
 		    strcmp(buf, "echod: worker 1 (generation 1)") == 0, "%s", buf);
 		ck_assert(ps_field(w[i], "comm", buf, sizeof(buf)));
@@ -498,7 +472,7 @@ START_TEST(test_titles)
 		;
 	ck_assert_int_eq(h_workers(e.pid, w, 4), 2);
 	for (int i = 0; i < 2; i++)
-		ck_assert(args_of(w[i], buf, sizeof(buf)) &&
+		ck_assert(h_cmdline(w[i], buf, sizeof(buf)) == 0 &&
 		    strstr(buf, "(generation 2)") != NULL);
 
 	/* A graceful stop: the worker holding it drains, and says so once it
@@ -506,7 +480,8 @@ START_TEST(test_titles)
 	ck_assert_int_eq(kill(e.pid, SIGTERM), 0);
 	/* the idle worker may be gone already: 1 or 2 workers */
 	for (uint64_t end = h_now_ms() + 5000; h_now_ms() < end; h_tick())
-		if (args_of(e.pid, buf, sizeof(buf)) && strstr(buf, "stopping"))
+		if (h_cmdline(e.pid, buf, sizeof(buf)) == 0 &&
+		    strstr(buf, "stopping"))
 			break;
 	ck_assert_msg(strcmp(buf, "echod: master (generation 2, 2 workers, "
 	    "stopping)") == 0 || strcmp(buf, "echod: master (generation 2, "
@@ -515,11 +490,11 @@ START_TEST(test_titles)
 	for (uint64_t end = h_now_ms() + 5000; drainer == -1 && h_now_ms() < end;
 	    h_tick())
 		for (int i = 0; i < 2 && drainer == -1; i++)
-			if (args_of(w[i], buf, sizeof(buf)) &&
+			if (h_cmdline(w[i], buf, sizeof(buf)) == 0 &&
 			    strstr(buf, "draining") != NULL)
 				drainer = i;
 	ck_assert_msg(drainer != -1, "no worker shows it drains");
-	ck_assert(args_of(w[drainer], buf, sizeof(buf)));
+	ck_assert(h_cmdline(w[drainer], buf, sizeof(buf)) == 0);
 	snprintf(want, sizeof(want), "%.*s (generation 2, draining)",
 	    (int)(strchr(buf, '(') - buf - 1), buf);
 	ck_assert_str_eq(buf, want);

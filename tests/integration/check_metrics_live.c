@@ -49,19 +49,11 @@ static void
 start_metrics(const char *extra)
 {
 	char conf[512];
-	const char *p;
 
 	snprintf(conf, sizeof(conf), "metrics_listen = {\"127.0.0.1:0\"}\n%s%s",
 	    strstr(extra, "user =") ? "" : metrics_user(), extra);
 	live_start(&lv, conf);
-	FILE *f = fopen(e.logpath, "r");
-	char line[512];
-	metrics_port = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if ((p = strstr(line, "metrics on 127.0.0.1:")) != NULL)
-			metrics_port = atoi(p + strlen("metrics on 127.0.0.1:"));
-	if (f)
-		fclose(f);
+	metrics_port = (int)h_log_last(&e, "metrics on 127.0.0.1:");
 	ck_assert_int_gt(metrics_port, 0);
 }
 
@@ -170,36 +162,11 @@ START_TEST(test_metrics_404)
 }
 END_TEST
 
+/* The metrics process the log names last; 0: none yet. */
 static pid_t
 metrics_pid(void)
 {
-	FILE *f = fopen(e.logpath, "r");
-	char line[512];
-	const char *p;
-	pid_t pid = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		if ((p = strstr(line, "metrics process started (pid ")) != NULL)
-			pid = (pid_t)atol(p + strlen("metrics process started (pid "));
-	if (f)
-		fclose(f);
-	return pid;
-}
-
-static long
-uid_of(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long v = -1;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	FILE *f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (strncmp(line, field, strlen(field)) == 0)
-			v = atol(line + strlen(field));
-	if (f)
-		fclose(f);
-	return v;
+	return (pid_t)h_log_last(&e, "metrics process started (pid ");
 }
 
 /* As root with user = nobody: the metrics process is nobody's (real,
@@ -213,7 +180,7 @@ START_TEST(test_metrics_unprivileged)
 		skip_test("needs root, to run echod with user = nobody");
 	start_metrics("user = \"nobody\"\n");
 	ck_assert_int_gt(pid = metrics_pid(), 0);
-	ck_assert_int_eq(uid_of(pid, "Uid:"), 65534);
+	ck_assert_int_eq(h_status_field(pid, "Uid:"), 65534);
 	char path[64], line[256];
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
 	FILE *f = fopen(path, "r");
@@ -222,7 +189,7 @@ START_TEST(test_metrics_unprivileged)
 			ck_assert_msg(strcmp(line, "Uid:\t65534\t65534\t65534\t65534\n") == 0,
 			    "%s", line);
 	fclose(f);
-	ck_assert_int_eq(uid_of(e.pid, "Uid:"), 0);
+	ck_assert_int_eq(h_status_field(e.pid, "Uid:"), 0);
 	/* supervised like a worker */
 	e.mark = 0;
 	kill(pid, SIGKILL);
@@ -455,30 +422,6 @@ START_TEST(test_metrics_crowd)
 }
 END_TEST
 
-/* /proc/PID/cmdline, its NULs as spaces and trailing spaces cut. */
-static bool
-args_of(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return false;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	for (ssize_t i = 0; i < n; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	while (n > 0 && buf[n - 1] == ' ')
-		n--;
-	buf[n] = '\0';
-	return true;
-}
-
 /* Started by a path longer than its title (as /usr/sbin/echod is), the
  * metrics process shows "echod: metrics" and nothing after it. */
 START_TEST(test_metrics_title)
@@ -492,7 +435,7 @@ START_TEST(test_metrics_title)
 	start_metrics("");
 	ck_assert_int_gt(pid = metrics_pid(), 0);
 	for (uint64_t end = h_now_ms() + 5000; h_now_ms() < end; h_tick())
-		if (args_of(pid, got, sizeof(got)) &&
+		if (h_cmdline(pid, got, sizeof(got)) == 0 &&
 		    strcmp(got, "echod: metrics") == 0)
 			break;
 	ck_assert_str_eq(got, "echod: metrics");

@@ -63,23 +63,6 @@ start_metrics(void)
 	return pid;
 }
 
-/* A number from /proc/PID/status ("Uid:", "Gid:": the real id). */
-static long
-status_field(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long v = -1;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	FILE *f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (strncmp(line, field, strlen(field)) == 0)
-			v = atol(line + strlen(field));
-	if (f)
-		fclose(f);
-	return v;
-}
-
 /* The interval a victim's CPU is measured over, and at most a twentieth
  * of it may go: the fixed code spends none, the unfixed anything from 170
  * to 960 ms, as much as two shared cores let it. */
@@ -174,7 +157,8 @@ END_TEST
 static void
 set_nofile_as_owner(pid_t pid, rlim_t soft)
 {
-	long uid = status_field(pid, "Uid:"), gid = status_field(pid, "Gid:");
+	long uid = h_status_field(pid, "Uid:");
+	long gid = h_status_field(pid, "Gid:");
 	pid_t child;
 
 	ck_assert_int_ge(uid, 0);

@@ -31,8 +31,7 @@ static void teardown(void) { h_cleanup(&e); }
 static void
 start(void)
 {
-	char ctl[160], line[512];
-	const char *p;
+	char ctl[160];
 
 	snprintf(ctl, sizeof(ctl), "%s/control", e.dir);
 	ck_assert_msg(h_start_conf(&e, &(struct h_conf){ .workers = 2,
@@ -41,13 +40,7 @@ start(void)
 	    .user = geteuid() == 0 ? "nobody" : NULL,
 	    .extra = "metrics_listen = {\"127.0.0.1:0\"}\n" }) == 0,
 	    "echod did not start");
-	FILE *f = fopen(e.logpath, "re");
-	metrics_port = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if ((p = strstr(line, "metrics on 127.0.0.1:")) != NULL)
-			metrics_port = atoi(p + strlen("metrics on 127.0.0.1:"));
-	if (f)
-		fclose(f);
+	metrics_port = (int)h_log_last(&e, "metrics on 127.0.0.1:");
 	ck_assert_int_gt(metrics_port, 0);
 }
 

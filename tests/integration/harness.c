@@ -247,7 +247,7 @@ h_wait_log(struct echod *e, const char *needle, int timeout_ms)
 long
 h_log_last(const struct echod *e, const char *needle)
 {
-	FILE *f = fopen(e->logpath, "r");
+	FILE *f = fopen(e->logpath, "re");
 	char line[1024];
 	const char *p;
 	long v = 0;

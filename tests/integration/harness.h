@@ -104,6 +104,15 @@ bool	h_wait_workers(const struct echod *e, int n, int timeout_ms);
 long	h_rss_kb(pid_t pid);
 /* User plus system CPU time of a process, in milliseconds; -1 if gone. */
 long	h_cpu_ms(pid_t pid);
+/* The number after field ("Uid:", "Gid:": the real id) in
+ * /proc/PID/status; -1 if pid or the field is not there. */
+long	h_status_field(pid_t pid, const char *field);
+/*
+ * pid's /proc/PID/cmdline as ps -o args shows it: NULs as spaces, the
+ * trailing ones cut (title.c pads short titles).  Returns 0, or -1 with
+ * errno (ENOENT: an empty command line, as a zombie's).
+ */
+int	h_cmdline(pid_t pid, char *buf, size_t len);
 
 /*
  * As uid and gid (a child that drops to them), sends sig to each of pids
