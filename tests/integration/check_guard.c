@@ -32,15 +32,6 @@ static struct echod e;
 static void setup(void) { h_init(&e); }
 static void teardown(void) { h_cleanup(&e); }
 
-static struct sockaddr_in
-v4(const char *addr, int port)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-
-	inet_pton(AF_INET, addr, &in.sin_addr);
-	return in;
-}
-
 /* A TCP client from the source address `from`. */
 static int
 connect_from(const char *from, int port)
@@ -72,7 +63,7 @@ served(int fd)
 static int
 udp_answers(const char *from, int port, int count)
 {
-	struct sockaddr_in src = v4(from, 0), dst = v4("127.0.0.1", port);
+	struct sockaddr_in src = h_v4(from, 0), dst = h_v4("127.0.0.1", port);
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), got = 0;
 	char buf[16];
 

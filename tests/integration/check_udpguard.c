@@ -32,15 +32,6 @@ static struct echod e;
 static void setup(void) { h_init(&e); }
 static void teardown(void) { h_cleanup(&e); }
 
-static struct sockaddr_in
-v4(const char *addr, int port)
-{
-	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-
-	inet_pton(AF_INET, addr, &in.sin_addr);
-	return in;
-}
-
 static void
 start(const char *extra)
 {
@@ -81,12 +72,12 @@ enum { RATE = 500, BURST = 100, PPS = 20000, RUN_MS = 2500, BURST_DGRAMS = 400 }
 static int
 udp_flood(int workers, const pid_t *w, const char *srcip)
 {
-	struct sockaddr_in src = v4(srcip, 0);
+	struct sockaddr_in src = h_v4(srcip, 0);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0), big = 8 << 20;
 	uint64_t before[8], t0, t1 = 0, tans = 0, sent = 0, answers = 0;
 	char buf[64];
 
-	struct sockaddr_in dst = v4("127.0.0.1", e.udp4);
+	struct sockaddr_in dst = h_v4("127.0.0.1", e.udp4);
 	for (int i = 0; i < workers; i++)
 		before[i] = cpu_ns(w[i]);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
@@ -208,7 +199,7 @@ inject(int sport, int dport)
 		    .len = htons(sizeof(pkt) - sizeof(pkt.ip)) },
 		.data = "loop",
 	};
-	struct sockaddr_in to = v4("127.0.0.1", 0);
+	struct sockaddr_in to = h_v4("127.0.0.1", 0);
 	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW), one = 1, rc = -1;
 
 	if (fd != -1 && setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)) == 0 &&

@@ -419,6 +419,16 @@ h_cleanup(struct echod *e)
 	}
 }
 
+struct sockaddr_in
+h_v4(const char *addr, int port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)port) };
+
+	inet_pton(AF_INET, addr, &in.sin_addr);
+	return in;
+}
+
 socklen_t
 h_loopback(int family, int port, struct sockaddr_storage *ss)
 {

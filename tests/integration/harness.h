@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -140,6 +141,8 @@ bool	h_settled(pid_t pid);
 
 /* 127.0.0.1:port or [::1]:port; returns the address's length. */
 socklen_t h_loopback(int family, int port, struct sockaddr_storage *);
+/* addr (dotted IPv4, e.g. a 127.x.y.z source) and port, as a sockaddr. */
+struct sockaddr_in h_v4(const char *addr, int port);
 int	h_connect(int family, int port, int timeout_ms);	/* blocking fd */
 /* The same from the IPv4 source src (127.x.y.z, host order; 0: any). */
 int	h_connect_from(int family, uint32_t src, int port, int timeout_ms);
