@@ -29,23 +29,13 @@ static void setup(void) { h_init(&e); }
 
 static void teardown(void) { h_cleanup(&e); }
 
-static int
-run_status(const char *const argv[])
-{
-	h_spawn(&e, argv);
-	int st = h_wait_exit(e.pid, 5000);
-	if (st != -1)	/* one that hangs is killed by teardown() */
-		e.pid = -1;
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 START_TEST(test_t_good)
 {
 	h_write_conf(&e, "workers = 2\nbuffer_size = 32k\n");
 	const char *const argv[] = { "-t", "-c", e.confpath, NULL };
 	char want[256];
 
-	ck_assert_int_eq(run_status(argv), 0);
+	ck_assert_int_eq(h_run_status(&e, argv), 0);
 	snprintf(want, sizeof(want), "configuration file %s test is successful",
 	    e.confpath);
 	ck_assert(h_log_has(&e, want));
@@ -58,7 +48,7 @@ START_TEST(test_t_bad)
 	const char *const argv[] = { "--test-config", "--config", e.confpath, NULL };
 	char want[256];
 
-	ck_assert_int_eq(run_status(argv), 78);
+	ck_assert_int_eq(h_run_status(&e, argv), 78);
 	snprintf(want, sizeof(want), "%s:3: workers: must be 1..1024 or auto, got \"0\"",
 	    e.confpath);
 	ck_assert_msg(h_log_has(&e, want), "no \"%s\"", want);
@@ -75,7 +65,7 @@ START_TEST(test_bad_config_binds_nothing)
 	    "listen_udp = {}\nmax_connections = lots\n", port);
 	h_write_conf(&e, conf);
 	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
-	ck_assert_int_eq(run_status(argv), 78);
+	ck_assert_int_eq(h_run_status(&e, argv), 78);
 	ck_assert(h_log_has(&e, ":3: max_connections: not a number, got \"lots\""));
 	ck_assert(!h_log_has(&e, "listening"));
 	ck_assert_int_eq(h_connect(AF_INET, port, 1000), -1);
@@ -89,12 +79,12 @@ START_TEST(test_usage_errors)
 	const char *const a3[] = { "-l", "[::1", NULL };
 	const char *const a4[] = { "-c", "/nonexistent/echod.conf", "-t", NULL };
 
-	ck_assert_int_eq(run_status(a1), 64);
+	ck_assert_int_eq(h_run_status(&e, a1), 64);
 	ck_assert(h_log_has(&e, "usage: echod"));
-	ck_assert_int_eq(run_status(a2), 64);
+	ck_assert_int_eq(h_run_status(&e, a2), 64);
 	ck_assert(h_log_has(&e, "-w 0: must be 1..1024 or auto"));
-	ck_assert_int_eq(run_status(a3), 64);
-	ck_assert_int_eq(run_status(a4), 78);
+	ck_assert_int_eq(h_run_status(&e, a3), 64);
+	ck_assert_int_eq(h_run_status(&e, a4), 78);
 	ck_assert(h_log_has(&e, "/nonexistent/echod.conf: No such file or directory"));
 }
 END_TEST
@@ -119,9 +109,9 @@ START_TEST(test_t_not_a_regular_file)
 	const char *const a2[] = { "-t", "-c", e.dir, NULL };
 
 	ck_assert_int_eq(mkfifo(e.confpath, 0600), 0);
-	ck_assert_int_eq(run_status(a1), 78);
+	ck_assert_int_eq(h_run_status(&e, a1), 78);
 	ck_assert(log_has_at(e.confpath, ": not a regular file (a FIFO)"));
-	ck_assert_int_eq(run_status(a2), 78);
+	ck_assert_int_eq(h_run_status(&e, a2), 78);
 	ck_assert(log_has_at(e.dir, ": not a regular file (a directory)"));
 }
 END_TEST
@@ -184,14 +174,14 @@ START_TEST(test_t_hostile_text)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		h_write_conf(&e, cases[i].text);
-		ck_assert_int_eq(run_status(argv), 78);
+		ck_assert_int_eq(h_run_status(&e, argv), 78);
 		ck_assert_msg(log_has_at(e.confpath, cases[i].want), "no \"%s\"",
 		    cases[i].want);
 	}
 	FILE *f = fopen(e.confpath, "w");
 	ck_assert_int_eq(fwrite(nul, 1, sizeof(nul) - 1, f), sizeof(nul) - 1);
 	fclose(f);
-	ck_assert_int_eq(run_status(argv), 78);
+	ck_assert_int_eq(h_run_status(&e, argv), 78);
 	ck_assert(log_has_at(e.confpath, ":3: a NUL byte (this is not a text file)"));
 	ck_assert_msg(!h_log_has(&e, "\033"), "a raw escape byte reached the log");
 }
@@ -219,7 +209,7 @@ START_TEST(test_t_hostile_variants)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		h_write_conf(&e, cases[i].text);
-		ck_assert_int_eq(run_status(argv), 78);
+		ck_assert_int_eq(h_run_status(&e, argv), 78);
 		ck_assert_msg(log_has_at(e.confpath, cases[i].want), "no \"%s\"",
 		    cases[i].want);
 	}
@@ -247,12 +237,12 @@ START_TEST(test_listen_unresolvable)
 	snprintf(text, sizeof(text), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
 	    "\nlisten_udp = {\"127.0.0.1:nosuchservice-echod\"}\n", port);
 	h_write_conf(&e, text);
-	ck_assert_int_eq(run_status(t), 78);
+	ck_assert_int_eq(h_run_status(&e, t), 78);
 	ck_assert_msg(log_has_at(e.confpath, what), "no \"%s\"", what);
-	ck_assert_int_eq(run_status(start), 78);
+	ck_assert_int_eq(h_run_status(&e, start), 78);
 	ck_assert(!h_log_has(&e, "listening"));
 	ck_assert_int_eq(h_connect(AF_INET, port, 1000), -1);
-	ck_assert_int_eq(run_status(tl), 78);
+	ck_assert_int_eq(h_run_status(&e, tl), 78);
 	ck_assert(h_log_has(&e, "-l: \"127.0.0.1:nosuchservice-echod\": no such "
 	    "service"));
 
@@ -284,10 +274,10 @@ START_TEST(test_listen_nowhere)
 	char want[512];
 
 	h_write_conf(&e, "listen_tcp = {}\nworkers = 1\nlisten_udp = {}\n");
-	ck_assert_int_eq(run_status(t), 78);
+	ck_assert_int_eq(h_run_status(&e, t), 78);
 	ck_assert(log_has_at(e.confpath, what));
-	ck_assert_int_eq(run_status(tl), 0);
-	ck_assert_int_eq(run_status(start), 78);
+	ck_assert_int_eq(h_run_status(&e, tl), 0);
+	ck_assert_int_eq(h_run_status(&e, start), 78);
 
 	h_write_conf(&e, "listen_tcp = {\"127.0.0.1:0\"}\nworkers = 1\n"
 	    "listen_udp = {}\n");
@@ -314,9 +304,9 @@ t_unprivileged(void)
 	int rc;
 
 	if (geteuid() != 0)
-		return run_status(direct);
+		return h_run_status(&e, direct);
 	e.wrapper = "setpriv";
-	rc = run_status(as_nobody);
+	rc = h_run_status(&e, as_nobody);
 	e.wrapper = NULL;
 	return rc;
 }
@@ -336,11 +326,11 @@ START_TEST(test_t_user)
 
 	h_write_conf(&e, "listen_tcp = {\"127.0.0.1:0\"}\nlisten_udp = {}\n"
 	    "user = \"nosuchuser-echod\"\n");
-	ck_assert_int_eq(run_status(t), 78);
+	ck_assert_int_eq(h_run_status(&e, t), 78);
 	ck_assert(log_has_at(e.confpath, ":3: user: \"nosuchuser-echod\": no such user"));
-	ck_assert_int_eq(run_status(start), 78);
+	ck_assert_int_eq(h_run_status(&e, start), 78);
 	h_write_conf(&e, "user = \"nobody\"\n\ngroup = \"nosuchgroup-echod\"\n");
-	ck_assert_int_eq(run_status(t), 78);
+	ck_assert_int_eq(h_run_status(&e, t), 78);
 	ck_assert(log_has_at(e.confpath, ":3: group: \"nosuchgroup-echod\": no "
 	    "such group"));
 
@@ -360,7 +350,7 @@ START_TEST(test_t_user)
 		    h_echod_path(), "-t", "-c", e.confpath, NULL };
 		h_write_conf(&e, "user = \"nobody\"\n");
 		e.wrapper = "setpriv";
-		ck_assert_int_eq(run_status(nocap), 78);
+		ck_assert_int_eq(h_run_status(&e, nocap), 78);
 		e.wrapper = NULL;
 		ck_assert(log_has_at(e.confpath, ":1: user: \"nobody\": switching "
 		    "users needs CAP_SETUID and CAP_SETGID, which echod does not "
@@ -380,7 +370,7 @@ START_TEST(test_repeated_key_warned)
 
 	h_write_conf(&e, "workers = 1\nlisten_tcp = {\"127.0.0.1:0\"}\n"
 	    "listen_udp = {}\nworkers = 2\n");
-	ck_assert_int_eq(run_status(t), 0);
+	ck_assert_int_eq(h_run_status(&e, t), 0);
 	ck_assert(log_has_at(e.confpath, what));
 	ck_assert(h_log_has(&e, "test is successful"));
 
@@ -464,7 +454,7 @@ START_TEST(test_workers_run_as_user)
 	const char *const argv[] = { "-f", "-c", e.confpath, NULL };
 	if (geteuid() != 0) {
 		/* without root, switching is refused with the reason */
-		ck_assert_int_eq(run_status(argv), 78);
+		ck_assert_int_eq(h_run_status(&e, argv), 78);
 		ck_assert(h_log_has(&e, "switching users needs root"));
 		return;
 	}

@@ -37,16 +37,6 @@ teardown(void)
 	h_cleanup(&e);
 }
 
-static int
-run_status(const char *const argv[])
-{
-	h_spawn(&e, argv);
-	int st = h_wait_exit(e.pid, 5000);
-	if (st != -1)	/* one that hangs is killed by teardown() */
-		e.pid = -1;
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /*
  * A daemon chdir()s to /: with a relative -c its reloads read another
  * file (or none).  The path is made absolute at start, so a reload reads
@@ -64,7 +54,7 @@ START_TEST(test_daemon_relative_config_reload)
 	snprintf(text, sizeof(text), "workers = 1\nlisten_tcp = {\"127.0.0.1:%d\"}"
 	    "\nlisten_udp = {}\n", port);
 	h_write_conf(&e, text);
-	ck_assert_int_eq(run_status(argv), 0);
+	ck_assert_int_eq(h_run_status(&e, argv), 0);
 	ck_assert_int_eq(chdir(cwd), 0);
 	pid = pidfile_pid();
 	ck_assert_int_gt(pid, 1);
@@ -98,7 +88,7 @@ START_TEST(test_daemon_forks_after_ready)
 	long pid;
 
 	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
-	ck_assert_int_eq(run_status(argv), 0);
+	ck_assert_int_eq(h_run_status(&e, argv), 0);
 	pid = pidfile_pid();
 	ck_assert_int_gt(pid, 1);
 	kill((pid_t)pid, SIGTTIN);
@@ -156,7 +146,7 @@ START_TEST(test_daemon_mode)
 
 	const char *const argv[] = { "-w", "1", "-l", spec, "-p", e.pidfile, NULL };
 	/* the parent returns 0 only once the daemon listens */
-	ck_assert_int_eq(run_status(argv), 0);
+	ck_assert_int_eq(h_run_status(&e, argv), 0);
 	int fd = h_connect(AF_INET, port, 2000);
 	ck_assert_msg(fd != -1, "exited 0 but does not listen");
 	ck_assert_int_eq(h_echo(fd, "daemon", 6, 2000), 0);
@@ -169,7 +159,7 @@ START_TEST(test_daemon_mode)
 	ck_assert_int_ne(getsid((pid_t)pid), pid);
 
 	/* a second instance on the same PID file is refused, with the reason */
-	ck_assert_int_eq(run_status(argv), 1);
+	ck_assert_int_eq(h_run_status(&e, argv), 1);
 	ck_assert(h_log_has(&e, "already locked by pid"));
 
 	kill((pid_t)pid, SIGTERM);
@@ -194,7 +184,7 @@ START_TEST(test_daemon_failure_is_reported)
 	port = ntohs(in.sin_port);
 	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
 	const char *const argv[] = { "-w", "1", "-l", spec, NULL };
-	ck_assert_int_eq(run_status(argv), 1);
+	ck_assert_int_eq(h_run_status(&e, argv), 1);
 	ck_assert(h_log_has(&e, "Address already in use"));
 	close(s);
 }

@@ -73,16 +73,6 @@ log_since(size_t off, const char *needle)
 	return found;
 }
 
-static int
-run_status(const char *const argv[])
-{
-	h_spawn(&e, argv);
-	int st = h_wait_exit(e.pid, 5000);
-	if (st != -1)	/* one that hangs is killed by teardown() */
-		e.pid = -1;
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void
 echoes(int port)
 {
@@ -307,11 +297,11 @@ START_TEST(test_t_metrics_unknown)
 	h_write_conf(&e, conf);
 	snprintf(want, sizeof(want), "%s:5: metrics_listen: \"" BAD_SERVICE
 	    "\": no such service (see /etc/services)", e.confpath);
-	ck_assert_int_eq(run_status(t), 78);
+	ck_assert_int_eq(h_run_status(&e, t), 78);
 	ck_assert_msg(h_wait_log(&e, want, 1000), "no \"%s\"", want);
-	ck_assert_int_eq(run_status(ta), 78);
+	ck_assert_int_eq(h_run_status(&e, ta), 78);
 	ck_assert_msg(h_wait_log(&e, want, 1000), "no \"%s\"", want);
-	ck_assert_int_eq(run_status(start), 78);
+	ck_assert_int_eq(h_run_status(&e, start), 78);
 	ck_assert_msg(h_wait_log(&e, want, 1000), "no \"%s\"", want);
 	ck_assert(!h_log_has(&e, "listening on"));
 	ck_assert_int_eq(h_connect(AF_INET, port, 1000), -1);
@@ -332,11 +322,11 @@ START_TEST(test_t_socket_activated)
 	    e.confpath, NULL };
 
 	h_write_conf(&e, "workers = 1\nlisten_tcp = {\"" BAD_SERVICE "\"}\n");
-	ck_assert_int_eq(run_status(t), 78);
+	ck_assert_int_eq(h_run_status(&e, t), 78);
 	ck_assert(h_wait_log(&e, ":2: listen_tcp: \"" BAD_SERVICE "\"", 1000));
-	ck_assert_int_eq(run_status(ta), 0);
+	ck_assert_int_eq(h_run_status(&e, ta), 0);
 	ck_assert(h_wait_log(&e, "test is successful", 1000));
-	ck_assert_int_eq(run_status(alone), 64);
+	ck_assert_int_eq(h_run_status(&e, alone), 64);
 	ck_assert(h_wait_log(&e, "--socket-activated goes with -t", 1000));
 }
 END_TEST

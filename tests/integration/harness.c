@@ -368,37 +368,6 @@ h_start_pidfile(struct echod *e, int workers, bool own_pgrp)
 	return e->tcp4 > 0 ? 0 : -1;
 }
 
-int
-h_wait_exit(pid_t pid, int timeout_ms)
-{
-	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
-	int st;
-
-	do {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return st;
-		if (r == -1)
-			return -1;
-		pause_ms(POLL_MS);
-	} while (h_now_ms() < end);
-	return -1;
-}
-
-int
-h_stop(struct echod *e, int sig, int timeout_ms)
-{
-	int st;
-
-	if (e->pid <= 0)
-		return -1;
-	kill(e->pid, sig);
-	st = h_wait_exit(e->pid, timeout_ms);
-	if (st != -1)
-		e->pid = -1;
-	return st;
-}
-
 void
 h_cleanup(struct echod *e)
 {

@@ -84,6 +84,9 @@ long	h_log_last(const struct echod *, const char *needle);
 /* Sends sig and waits for the exit; returns the wait status, or -1. */
 int	h_stop(struct echod *, int sig, int timeout_ms);
 int	h_wait_exit(pid_t pid, int timeout_ms);	/* wait status, or -1 */
+/* h_spawn(), and echod's exit status within 5 s; -1: killed by a signal,
+ * or still running (h_cleanup() kills it). */
+int	h_run_status(struct echod *, const char *const argv[]);
 /* Parses "listening on tcp 127.0.0.1:N" lines into the port fields. */
 void	h_parse_ports(struct echod *);
 void	h_cleanup(struct echod *);

@@ -1,5 +1,6 @@
-/* harness_proc.c - see harness.h: what /proc says of echod's processes,
- * and children that act as another user (send signals, run echod). */
+/* harness_proc.c - see harness.h: echod's processes waited for and their
+ * exit status, what /proc says of them, and children that act as another
+ * user (send signals, run echod). */
 #include "config.h"
 
 #include <errno.h>
@@ -15,6 +16,48 @@
 
 #include "harness.h"
 #include "util.h"
+
+int
+h_wait_exit(pid_t pid, int timeout_ms)
+{
+	uint64_t end = h_now_ms() + (uint64_t)timeout_ms;
+	int st;
+
+	do {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		if (r == -1)
+			return -1;
+		h_tick();
+	} while (h_now_ms() < end);
+	return -1;
+}
+
+int
+h_stop(struct echod *e, int sig, int timeout_ms)
+{
+	int st;
+
+	if (e->pid <= 0)
+		return -1;
+	kill(e->pid, sig);
+	st = h_wait_exit(e->pid, timeout_ms);
+	if (st != -1)
+		e->pid = -1;
+	return st;
+}
+
+int
+h_run_status(struct echod *e, const char *const argv[])
+{
+	int st;
+
+	h_spawn(e, argv);
+	if ((st = h_wait_exit(e->pid, 5000)) != -1)
+		e->pid = -1;	/* one that hangs is h_cleanup()'s to kill */
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 int
 h_workers(pid_t master, pid_t *out, int max)
