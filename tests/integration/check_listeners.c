@@ -58,34 +58,6 @@ loop_host(int family)
 	return family == AF_INET6 ? "[::1]" : "127.0.0.1";
 }
 
-/* Does the log hold needle past byte offset off? */
-static bool
-log_since(size_t off, const char *needle)
-{
-	FILE *f = fopen(e.logpath, "r");
-	char *buf;
-	size_t n;
-	bool found;
-
-	ck_assert_ptr_nonnull(f);
-	buf = calloc(1, 1 << 20);
-	fseek(f, (long)off, SEEK_SET);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	found = strstr(buf, needle) != NULL;
-	free(buf);
-	return found;
-}
-
-static size_t
-log_size(void)
-{
-	struct stat st;
-
-	return stat(e.logpath, &st) == 0 ? (size_t)st.st_size : 0;
-}
-
 /* The inodes of the sockets the master holds; returns how many.  The
  * tests that count them run without a control socket. */
 static int
@@ -231,21 +203,21 @@ START_TEST(test_respelled_listener_kept)
 	    "listen_udp = {\"localhost:%d\", \"127.0.0.1:%d\", \"[::0:1]:%d\"}\n",
 	    p4, p6, u4, u4, u6);
 	h_write_conf(&e, conf);
-	off = log_size();
+	off = h_log_size(&e);
 	kill(e.pid, SIGHUP);
 	ck_assert_msg(h_wait_log(&e, "configuration reloaded", 5000),
 	    "the respelled reload failed");
-	ck_assert(!log_since(off, "reload failed"));
-	ck_assert(!log_since(off, "no longer listening on"));
+	ck_assert(!h_log_since(&e, off, "reload failed"));
+	ck_assert(!h_log_since(&e, off, "no longer listening on"));
 	/* localhost may also name ::1; a socket for that is new, not rebound */
 	snprintf(no, sizeof(no), "listening on tcp 127.0.0.1:%d", p4);
-	ck_assert_msg(!log_since(off, no), "rebound: %s", no);
+	ck_assert_msg(!h_log_since(&e, off, no), "rebound: %s", no);
 	snprintf(no, sizeof(no), "listening on tcp [::1]:%d", p6);
-	ck_assert_msg(!log_since(off, no), "rebound: %s", no);
+	ck_assert_msg(!h_log_since(&e, off, no), "rebound: %s", no);
 	snprintf(no, sizeof(no), "listening on udp 127.0.0.1:%d", u4);
-	ck_assert_msg(!log_since(off, no), "rebound: %s", no);
+	ck_assert_msg(!h_log_since(&e, off, no), "rebound: %s", no);
 	snprintf(no, sizeof(no), "listening on udp [::1]:%d", u6);
-	ck_assert_msg(!log_since(off, no), "rebound: %s", no);
+	ck_assert_msg(!h_log_since(&e, off, no), "rebound: %s", no);
 	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 
 	na = master_sockets(after, 32);
@@ -299,11 +271,11 @@ START_TEST(test_scope_id_respelled)
 	    "listen_tcp = {\"[::1]:%d\"}\nlisten_udp = {\"[::1%%%u]:%d\"}\n",
 	    p6, lo, u6);
 	h_write_conf(&e, conf);
-	off = log_size();
+	off = h_log_size(&e);
 	kill(e.pid, SIGHUP);
 	ck_assert_msg(h_wait_log(&e, "configuration reloaded", 5000),
 	    "the reload failed");
-	ck_assert(!log_since(off, "no longer listening on"));
+	ck_assert(!h_log_since(&e, off, "no longer listening on"));
 	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 	na = master_sockets(after, 8);
 	ck_assert_int_eq(na, 2);

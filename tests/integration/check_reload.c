@@ -45,34 +45,6 @@ held_port(int *fd)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-static size_t
-log_size(void)
-{
-	struct stat st;
-
-	return stat(e.logpath, &st) == 0 ? (size_t)st.st_size : 0;
-}
-
-/* Does the log hold needle past byte offset off? */
-static bool
-log_since(size_t off, const char *needle)
-{
-	FILE *f = fopen(e.logpath, "r");
-	char *buf = calloc(1, 1 << 20);
-	size_t n;
-	bool found;
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(buf);
-	fseek(f, (long)off, SEEK_SET);
-	n = fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	found = strstr(buf, needle) != NULL;
-	free(buf);
-	return found;
-}
-
 static void
 echoes(int port)
 {
@@ -127,14 +99,15 @@ master_fds(void)
 static void
 reload_fails(const char *want)
 {
-	size_t off = log_size();
+	size_t off = h_log_size(&e);
 	int fds = master_fds();
 
 	kill(e.pid, SIGHUP);
 	ck_assert_msg(h_wait_log(&e, want, 5000), "no \"%s\" in the log", want);
-	ck_assert(!log_since(off, "listening on"));	/* "no longer" too */
-	ck_assert(!log_since(off, "metrics on"));
-	ck_assert(!log_since(off, "configuration reloaded"));
+	/* "no longer listening on" too */
+	ck_assert(!h_log_since(&e, off, "listening on"));
+	ck_assert(!h_log_since(&e, off, "metrics on"));
+	ck_assert(!h_log_since(&e, off, "configuration reloaded"));
 	ck_assert_int_eq(master_fds(), fds);
 }
 
@@ -142,17 +115,7 @@ reload_fails(const char *want)
 static long
 metrics_pid(void)
 {
-	static const char tag[] = "metrics process started (pid ";
-	FILE *f = fopen(e.logpath, "r");
-	char line[512], *p;
-	long pid = 0;
-
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		if ((p = strstr(line, tag)) != NULL)
-			pid = atol(p + sizeof(tag) - 1);
-	if (f != NULL)
-		fclose(f);
-	return pid;
+	return h_log_last(&e, "metrics process started (pid ");
 }
 
 /* The master's workers, not its metrics process (told by pid: under

@@ -192,7 +192,7 @@ h_spawn(struct echod *e, const char *const argv[])
 static char *
 read_log(const struct echod *e, size_t *len)
 {
-	FILE *f = fopen(e->logpath, "r");
+	FILE *f = fopen(e->logpath, "re");
 	char *buf = NULL;
 	size_t cap = 0, n = 0, r;
 
@@ -216,9 +216,23 @@ read_log(const struct echod *e, size_t *len)
 bool
 h_log_has(struct echod *e, const char *needle)
 {
+	return h_log_since(e, 0, needle);
+}
+
+size_t
+h_log_size(const struct echod *e)
+{
+	struct stat st;
+
+	return stat(e->logpath, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+bool
+h_log_since(const struct echod *e, size_t off, const char *needle)
+{
 	size_t len;
 	char *log = read_log(e, &len);
-	bool found = log && strstr(log, needle) != NULL;
+	bool found = log && off <= len && strstr(log + off, needle) != NULL;
 
 	free(log);
 	return found;

@@ -79,6 +79,10 @@ size_t	h_argv(const struct echod *, const char *bin, const char *const argv[],
 /* Waits for needle in the log past the mark; moves the mark past it. */
 bool	h_wait_log(struct echod *, const char *needle, int timeout_ms);
 bool	h_log_has(struct echod *, const char *needle);	/* anywhere */
+/* The log's size now, and whether needle is in it past that offset: what
+ * an action logged, for a test that wants some line not to be there. */
+size_t	h_log_size(const struct echod *);
+bool	h_log_since(const struct echod *, size_t off, const char *needle);
 /* The number after needle on the log's last line that has it; 0: none. */
 long	h_log_last(const struct echod *, const char *needle);
 /* Sends sig and waits for the exit; returns the wait status, or -1. */
