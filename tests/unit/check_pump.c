@@ -364,6 +364,36 @@ START_TEST(test_no_pipe_emfile)
 }
 END_TEST
 
+/* In a forked child: "abc" from the client through the pump and back.
+ * 0, or the step that failed (4..6), for the child's exit status. */
+static int
+child_round(void)
+{
+	size_t s, restlen;
+	char *rest, got[4];
+
+	if (send(cli, "abc", 3, 0) != 3)
+		return 4;
+	wait_in(srv);
+	if (pump_echo(&pump, srv, true, &s, &rest, &restlen) != 3 || s != 3)
+		return 5;
+	wait_in(cli);
+	if (recv(cli, got, sizeof(got), 0) != 3 || memcmp(got, "abc", 3))
+		return 6;
+	return 0;
+}
+
+/* The forked child exited 0: each step of its round passed. */
+static void
+child_passed(pid_t pid)
+{
+	int st;
+
+	ck_assert_int_ne(pid, -1);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: 0x%x", st);
+}
+
 /* A pipe of buffer_size is refused (past pipe-max-size, for a user
  * without CAP_SYS_RESOURCE, as when the pipe budget is spent): the copy
  * path echoes instead, and no pipe is kept. */
@@ -371,10 +401,7 @@ START_TEST(test_pipe_size_refused)
 {
 	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
 	unsigned long max = 0;
-	size_t s, restlen;
-	char *rest, got[4];
 	pid_t pid;
-	int st;
 
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_eq(fscanf(f, "%lu", &max), 1);
@@ -387,20 +414,9 @@ START_TEST(test_pipe_size_refused)
 			_exit(2);
 		if (pump_init(&pump, 2 * max) == -1 || pump_spliced(&pump))
 			_exit(3);
-		if (send(cli, "abc", 3, 0) != 3)
-			_exit(4);
-		wait_in(srv);
-		if (pump_echo(&pump, srv, true, &s, &rest, &restlen) != 3 || s != 3)
-			_exit(5);
-		wait_in(cli);
-		if (recv(cli, got, sizeof(got), 0) != 3 || memcmp(got, "abc", 3))
-			_exit(6);
-		_exit(0);
+		_exit(child_round());
 	}
-	ck_assert_int_ne(pid, -1);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert(WIFEXITED(st));
-	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	child_passed(pid);
 }
 END_TEST
 
@@ -415,8 +431,6 @@ START_TEST(test_splice_refused)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { .len = 4, .filter = f };
-	size_t s, restlen;
-	char *rest, got[4];
 	pid_t pid;
 	int st;
 
@@ -426,20 +440,11 @@ START_TEST(test_splice_refused)
 			_exit(2);
 		if (pump_init(&pump, ROUND) == -1 || !pump_spliced(&pump))
 			_exit(3);
-		if (send(cli, "abc", 3, 0) != 3)
-			_exit(4);
-		wait_in(srv);
-		if (pump_echo(&pump, srv, true, &s, &rest, &restlen) != 3 || s != 3)
-			_exit(5);
-		wait_in(cli);
-		if (recv(cli, got, sizeof(got), 0) != 3 || memcmp(got, "abc", 3))
-			_exit(6);
+		if ((st = child_round()) != 0)
+			_exit(st);
 		_exit(pump_spliced(&pump) ? 7 : 0);
 	}
-	ck_assert_int_ne(pid, -1);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert(WIFEXITED(st));
-	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	child_passed(pid);
 }
 END_TEST
 
