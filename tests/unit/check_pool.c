@@ -149,6 +149,19 @@ child(int slot, int cmd_fd, void *arg)
 	_exit(cmd);
 }
 
+/* p initialised, with the child above in slot 0 spawned at now_ms. */
+static pid_t
+first_worker(struct pool *p, uint64_t now_ms)
+{
+	pid_t pid;
+
+	other_fd = -1;
+	ck_assert_int_eq(pool_init(p), 0);
+	pid = pool_spawn(p, 0, 1, now_ms, child, NULL);
+	ck_assert_int_gt(pid, 0);
+	return pid;
+}
+
 /* The page's read-only mapping (the metrics process's) sees what the
  * master writes, and can never be made writable: not by mprotect(), not by
  * a new writable mapping of the memfd. */
@@ -291,11 +304,8 @@ START_TEST(test_reaped)
 	static struct pool p;
 	int st;
 
-	other_fd = -1;
-	ck_assert_int_eq(pool_init(&p), 0);
-	pid_t a = pool_spawn(&p, 0, 1, 1000, child, NULL);
+	pid_t a = first_worker(&p, 1000);
 	pid_t b = pool_spawn(&p, 1, 1, 1000, child, NULL);
-	ck_assert_int_gt(a, 0);
 	ck_assert_int_gt(b, 0);
 	ck_assert_int_eq(p.hw, 2);
 	atomic_store(&p.stats[0].bytes, 500);
@@ -334,10 +344,7 @@ START_TEST(test_quit)
 	static struct pool p;
 	int st;
 
-	other_fd = -1;
-	ck_assert_int_eq(pool_init(&p), 0);
-	pid_t a = pool_spawn(&p, 0, 1, 10, child, NULL);
-	ck_assert_int_gt(a, 0);
+	pid_t a = first_worker(&p, 10);
 	pool_spawn_failed(&p, 1, 1, 10);
 	pool_quit(&p, 0, 777);
 	pool_quit(&p, 1, 777);
@@ -360,10 +367,7 @@ START_TEST(test_kill_states)
 	static struct pool p;
 	int st;
 
-	other_fd = -1;
-	ck_assert_int_eq(pool_init(&p), 0);
-	pid_t a = pool_spawn(&p, 0, 1, 10, child, NULL);
-	ck_assert_int_gt(a, 0);
+	pid_t a = first_worker(&p, 10);
 	ck_assert_int_eq(p.slot[0].kill, SLOT_KILL_NONE);
 	ck_assert(!pool_killed(&p.slot[0]));
 	ck_assert_int_eq(pool_abort(&p, 0, 2000), 0);
