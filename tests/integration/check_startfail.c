@@ -190,11 +190,25 @@ START_TEST(test_no_worker_can_start_detached)
 }
 END_TEST
 
+/* echod with argv under the stress suite's crash shim, preloaded through
+ * envp[0] (the rest of envp says how it crashes); its wait status within
+ * 20 s, or -1. */
+static int
+run_crashing(char *envp[], const char *const argv[])
+{
+	const char *shim;
+
+	ck_assert_msg((envp[0] = (char *)h_crashshim_preload(&shim)) != NULL,
+	    "%s is missing", shim);
+	e.envp = envp;
+	h_spawn(&e, argv);
+	return h_wait_exit(e.pid, 20000);
+}
+
 /* Workers that die before they are ready (the stress suite's crash shim):
  * the detached parent exits 1 and prints why, not "see the system log". */
 START_TEST(test_crash_loop_detached_says_why)
 {
-	const char *shim;
 	char *envp[] = { NULL, "CRASHSHIM_EARLY=1",
 	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
 	const char *const argv[] = { "-w", "1", "-l", "127.0.0.1:0", "-p",
@@ -202,11 +216,7 @@ START_TEST(test_crash_loop_detached_says_why)
 	long pid;
 	int st;
 
-	ck_assert_msg((envp[0] = (char *)h_crashshim_preload(&shim)) != NULL,
-	    "%s is missing", shim);
-	e.envp = envp;
-	h_spawn(&e, argv);
-	st = h_wait_exit(e.pid, 20000);
+	st = run_crashing(envp, argv);
 	if ((pid = daemon_pid()) > 1)
 		kill((pid_t)pid, SIGKILL);
 	ck_assert_msg(st != -1, "the parent did not return in 20 s");
@@ -225,17 +235,12 @@ END_TEST
  * instead of forking replacements for ever. */
 START_TEST(test_first_generation_killed_fails_startup)
 {
-	const char *shim;
 	char *envp[] = { NULL, "CRASHSHIM_KILL=1", "CRASHSHIM_EARLY=1",
 	    "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", NULL };
 	const char *const argv[] = { "-f", "-w", "2", "-l", "127.0.0.1:0", NULL };
 	int st;
 
-	ck_assert_msg((envp[0] = (char *)h_crashshim_preload(&shim)) != NULL,
-	    "%s is missing", shim);
-	e.envp = envp;
-	h_spawn(&e, argv);
-	st = h_wait_exit(e.pid, 20000);
+	st = run_crashing(envp, argv);
 	ck_assert_msg(st != -1, "echod still running after 20 s");
 	e.pid = -1;
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "0x%x", st);
