@@ -336,7 +336,7 @@ int
 h_start_conf(struct echod *e, const struct h_conf *c)
 {
 	const char *extra = c->extra ? c->extra : "", *argv[32];
-	char workers[16], *text = NULL;
+	char workers[16], ctl[PATH_MAX], *text = NULL;
 	size_t len = 0, n = 0;
 	FILE *f;
 
@@ -348,7 +348,10 @@ h_start_conf(struct echod *e, const struct h_conf *c)
 	conf_line(f, extra, "listen_udp", "{%s}", c->udp ? c->udp : "");
 	conf_line(f, extra, "workers", "%s", c->workers ? workers : NULL);
 	conf_line(f, extra, "user", "\"%s\"", c->user);
-	conf_line(f, extra, "control_socket", "\"%s\"", c->control);
+	/* never the host's /run/echod/control: two runs at once would meet */
+	snprintf(ctl, sizeof(ctl), "%s/control", e->dir);
+	conf_line(f, extra, "control_socket", "\"%s\"",
+	    c->control ? c->control : ctl);
 	fputs(extra, f);
 	if (fclose(f) != 0)
 		abort();

@@ -45,7 +45,7 @@ struct h_conf {
 	const char	*udp;		/* listen_udp's list; NULL: none */
 	int		 workers;	/* 0: no line (echod's default) */
 	const char	*user;		/* NULL: no line */
-	const char	*control;	/* control_socket; NULL: no line */
+	const char	*control;	/* control_socket; NULL: the scratch dir's */
 	const char	*extra;		/* more lines, as they are */
 	const char *const *args;	/* more arguments after -f -c FILE */
 	int		 timeout_ms;	/* for "ready: "; 0: 10 s */
