@@ -23,14 +23,17 @@
 #include <unistd.h>
 
 #include "detach.h"
+#include "handoff_master.h"
 #include "health.h"
 #include "log.h"
 #include "master.h"
+#include "master_reload.h"
 #include "master_slots.h"
+#include "master_start.h"
 #include "master_state.h"
+#include "master_stop.h"
 #include "observe.h"
 #include "pool.h"
-#include "handoff_master.h"
 #include "title.h"
 #include "util.h"
 

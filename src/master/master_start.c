@@ -17,15 +17,16 @@
 
 #include "detach.h"
 #include "fdstore.h"
+#include "handoff_master.h"
 #include "listen.h"
 #include "log.h"
 #include "master_slots.h"
+#include "master_start.h"
 #include "master_state.h"
 #include "notify.h"
 #include "observe.h"
 #include "pidfile.h"
 #include "pool.h"
-#include "handoff_master.h"
 #include "source_tcp.h"
 #include "util.h"
 

@@ -4,12 +4,11 @@
  * master_slots.c include it (main.c and the rest see master.h).  As in
  * OpenBSD's ntpd.h, one struct holds the master's state; unlike there it
  * is no global: the one instance is master_run()'s, and every function
- * below takes it by pointer, so what a function touches is in its
- * signature.  Beside it, the
- * few calls the files make into each other, each under the file that
- * defines it.  The calls point one way: master.c calls start, stop and
- * reload; reload calls start's two helpers; all of them call the slot
- * decisions of master_slots.h, which calls none of them.
+ * of the files takes it by pointer, so what a function touches is in its
+ * signature.  The files' functions are in their own headers, and the
+ * calls point one way: master.c calls start, stop and reload; reload
+ * calls start's two helpers; all of them call the slot decisions of
+ * master_slots.h, which calls none of them.
  */
 #ifndef ECHOD_MASTER_STATE_H
 #define ECHOD_MASTER_STATE_H
@@ -56,22 +55,5 @@ struct master {
 	bool				 sig_stop, sig_quit, sig_reload;
 	int				 sig_resize;
 };
-
-/* master_start.c: before the loop; -1 once it has said why */
-int	master_start(struct master *, struct conf *,
-	    const struct master_opts *);
-/* Keeps c's text with systemd as the last good configuration (logged if
- * it cannot be, where there is a store).  Start and reload call it. */
-void	master_keep_conf(const struct conf *c);
-/* Logs a listener opened or closed: listen_reconcile()'s callback. */
-void	master_note_listener(bool added, const struct listener *);
-
-/* master_stop.c: SIGTERM, SIGINT, SIGQUIT, the deadline, the exit */
-void	master_stop_if_asked(struct master *);
-void	master_kill_overdue(struct master *);
-int	master_finish(struct master *);
-
-/* master_reload.c: SIGHUP, SIGTTIN, SIGTTOU */
-void	master_reload_if_asked(struct master *);
 
 #endif

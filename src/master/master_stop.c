@@ -14,16 +14,17 @@
 
 #include "detach.h"
 #include "fdstore.h"
+#include "handoff_master.h"
 #include "health.h"
 #include "listen.h"
 #include "log.h"
 #include "master_slots.h"
 #include "master_state.h"
+#include "master_stop.h"
 #include "notify.h"
 #include "observe.h"
 #include "pidfile.h"
 #include "pool.h"
-#include "handoff_master.h"
 #include "util.h"
 
 static void

@@ -16,6 +16,8 @@
 #include "conn_end.h"
 #include "log.h"
 #include "proxy_conn.h"
+#include "worker_admit.h"
+#include "worker_log.h"
 #include "worker_state.h"
 
 enum conn_end

@@ -33,7 +33,6 @@
 #include "channel.h"
 #include "conn.h"
 #include "conn_end.h"
-#include "udp_batch.h"
 #include "fault.h"
 #include "gate.h"
 #include "handoff_wire.h"
@@ -45,8 +44,13 @@
 #include "title.h"
 #include "turn.h"
 #include "udp.h"
+#include "udp_batch.h"
 #include "util.h"
 #include "worker.h"
+#include "worker_accept.h"
+#include "worker_admit.h"
+#include "worker_drain.h"
+#include "worker_log.h"
 #include "worker_state.h"
 
 #define MAX_EVENTS	256

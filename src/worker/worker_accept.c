@@ -27,6 +27,9 @@
 #include "proxy_conn.h"
 #include "stats.h"
 #include "util.h"
+#include "worker_accept.h"
+#include "worker_admit.h"
+#include "worker_log.h"
 #include "worker_state.h"
 
 /*

@@ -13,6 +13,7 @@
 #include "channel.h"
 #include "conn.h"
 #include "gate.h"
+#include "worker_admit.h"
 #include "worker_state.h"
 
 /* Slots in use, from the master's stats page: bounded, since any worker

@@ -14,17 +14,19 @@
 #include <unistd.h>
 
 #include "admit.h"
-#include "handoff_worker.h"
 #include "conn.h"
 #include "conn_end.h"
 #include "gate.h"
 #include "handoff_wire.h"
+#include "handoff_worker.h"
 #include "listen.h"
 #include "log.h"
 #include "proxy_conn.h"
 #include "stats.h"
 #include "title.h"
 #include "util.h"
+#include "worker_admit.h"
+#include "worker_drain.h"
 #include "worker_state.h"
 
 static void

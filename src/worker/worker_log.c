@@ -17,6 +17,7 @@
 #include "logbudget.h"
 #include "resolve.h"
 #include "util.h"
+#include "worker_log.h"
 #include "worker_state.h"
 
 /* A client's "connected" line, named or not; the resolver thread's too. */

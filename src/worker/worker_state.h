@@ -4,8 +4,8 @@
  * worker.h).  As master_state.h does for the master, one struct
  * holds the worker's state; it is no global: the one instance is
  * worker_main()'s, and every function below takes it by pointer, so what a
- * function touches is in its signature.  Beside it, the epoll tags and the
- * calls the files make, each under the file that defines it.
+ * function touches is in its signature.  Beside it, the epoll tags; the
+ * calls the files make are in each file's own header.
  */
 #ifndef ECHOD_WORKER_STATE_H
 #define ECHOD_WORKER_STATE_H
@@ -77,32 +77,9 @@ struct worker {
 
 /*
  * The worker's files call each other downward only, in this order (no
- * two need each other): worker_admit.c and worker_log.c, then conn_end.c
- * (conn_end.h), then worker_accept.c and worker_drain.c, then worker.c.
+ * two need each other): worker_admit.c and worker_log.c, then conn_end.c,
+ * then worker_accept.c and worker_drain.c, then worker.c.  Each declares
+ * what it offers in its own header (worker_admit.h and so on).
  */
-
-/* worker_admit.c: the worker as admission and its gate see it */
-struct gate_load	worker_load(const struct worker *);
-struct admit_policy	worker_policy(struct worker *);
-/* c's source counted out, if it was counted in */
-void	worker_uncount(struct worker *, struct conn *);
-
-/* worker_log.c: lines about clients, their budget, the resolver */
-void	worker_log_start(struct worker *);
-void	worker_log_event(struct worker *, struct conn *, enum log_conn_event,
-	    const char *why);
-/* What the budget held back, once due (all: whatever is held). */
-void	worker_log_summaries(struct worker *, bool all);
-
-/* worker_accept.c: accepting, admission, refusals, PROXY headers */
-void	worker_on_accept(struct worker *, const struct listener *);
-bool	worker_on_header(struct worker *, struct conn *);
-
-/* worker_drain.c: drain, hand over, adopt, shut at shutdown_timeout */
-void	worker_begin_drain(struct worker *);
-void	worker_adopt(struct worker *, int *fds, size_t nfds);
-/* on_message: what comes on the channel while a batch waits (worker.c's) */
-void	worker_hand_over(struct worker *, handoff_worker_other_fn *on_message);
-void	worker_shut_all(struct worker *);
 
 #endif

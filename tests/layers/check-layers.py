@@ -6,6 +6,7 @@
    module needing a symbol another defines is an arrow; no two modules may
    reach each other, and no arrow may point up.
 3. No file in src/ over MAX_LINES lines, no function body over MAX_BODY.
+4. What foo.c offers is declared in foo.h, not in a shared state header.
 
 TAP on stdout; each failure names the file, the line and the rule.
     check-layers.py [--stats] [--layout FILE] [TOP [BUILDDIR]]
@@ -234,6 +235,65 @@ def size_failures(top, files):
     return bad
 
 
+def definitions(path):
+    """[(name, line)] of the functions path defines and does not keep
+    static: style(9) puts the type on the line above the name."""
+    with open(path, errors="replace") as f:
+        lines = f.read().split("\n")
+    out = []
+    for i, text in enumerate(lines):
+        m = re.match(r"([A-Za-z_]\w*)\(", text)
+        if not m or i == 0 or not lines[i - 1].strip() or m.group(1).isupper():
+            continue
+        above = lines[i - 1]
+        if above[0] in " \t#/*}" or above.rstrip().endswith((";", ",", "\\")):
+            continue
+        if "static" in above.split() or "typedef" in above.split():
+            continue
+        j = i
+        while j < len(lines) and lines[j] not in ("{", "") and \
+                not lines[j].endswith(";"):
+            j += 1
+        if j < len(lines) and lines[j] == "{":
+            out.append((m.group(1), i + 1))
+    return out
+
+
+def header_failures(top, files):
+    """A module's functions are declared in its own header, once: a header
+    that declared the functions of several files (master_state.h did) hid
+    which file needs which."""
+    bad = []
+    comment = re.compile(r"/\*.*?\*/", re.S)
+    headers = {rel: comment.sub("", open(os.path.join(top, rel),
+                                         errors="replace").read())
+               for rel in files if rel.endswith(".h")}
+    for rel in sorted(files):
+        if not rel.endswith(".c") or os.path.basename(rel) == "main.c":
+            continue
+        own = rel[:-2] + ".h"
+        # a family of files may share its first file's header: conf.h
+        # declares confresolve.c's, control.h control_file.c's
+        family = [h for h in headers if os.path.dirname(h) ==
+                  os.path.dirname(rel) and os.path.basename(rel[:-2]).
+                  startswith(os.path.basename(h[:-2]))]
+        for name, line in definitions(os.path.join(top, rel)):
+            if name == "main":
+                continue
+            decl = re.compile(r"\b%s\s*\(" % re.escape(name))
+            where = [h for h, text in headers.items() if decl.search(text)]
+            if own not in where and not set(family) & set(where):
+                bad.append("%s:%d: %s() is not declared in %s" %
+                           (rel, line, name, own))
+            for h in where:
+                if h != own and files.get(h) == files[rel] and \
+                        h.endswith("_state.h"):
+                    bad.append("%s: declares %s() of %s: a module's "
+                               "functions go in its own header" %
+                               (h, name, rel))
+    return bad
+
+
 # -- numbers ------------------------------------------------------------------
 
 def longest_chain(arrows, start):
@@ -322,6 +382,8 @@ def main(argv):
          symbol_failures(graph, files) if graph is not None else None),
         ("no file over %d lines, no function over %d" % (MAX_LINES, MAX_BODY),
          size_failures(top, files)),
+        ("each module's functions are declared in its own header",
+         header_failures(top, files)),
     ]
     print("1..%d" % len(checks))
     failed = 0

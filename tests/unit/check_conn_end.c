@@ -22,6 +22,7 @@
 #include "proxy_conn.h"
 #include "source.h"
 #include "suites.h"
+#include "worker_admit.h"
 #include "worker_state.h"
 
 struct bench {

@@ -1,0 +1,15 @@
+/* worker_accept.h - accepting, admission, refusals, PROXY headers
+ * (worker_accept.c). */
+#ifndef ECHOD_WORKER_ACCEPT_H
+#define ECHOD_WORKER_ACCEPT_H
+
+#include <stdbool.h>
+
+struct conn;
+struct listener;
+struct worker;
+
+void	worker_on_accept(struct worker *, const struct listener *);
+bool	worker_on_header(struct worker *, struct conn *);
+
+#endif
