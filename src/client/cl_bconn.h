@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "cl.h"
-#include "cl_bench.h"
+#include "cl_bench_opts.h"
 #include "cl_hist.h"
 
 #define CL_BCONN_PRIME		65521		/* the block's period */

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cl_bench.h"
+#include "cl_bench_opts.h"
 #include "cl_net.h"
 
 #define CL_BDGRAM_HDR	8	/* source and number, big-endian */

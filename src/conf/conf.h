@@ -14,18 +14,10 @@
 
 #include "acl.h"
 #include "confparse.h"
+#include "conflimits.h"
 #include "confsrc.h"
 #include "listen.h"
 #include "privdrop.h"
-
-#define CONF_DEFAULT_PATH	SYSCONFDIR "/echod.conf"
-#define CONF_MAX_LISTEN		64
-#define CONF_MAX_METRICS_LISTEN	8
-#define CONF_DEFAULT_CONTROL	"/run/echod/control"	/* the unit's RuntimeDirectory= */
-#define CONF_MAX_SOCKPATH	108	/* sun_path, its NUL included */
-#define CONF_MAX_CIDRS		1024
-#define CONF_ERRLEN		512
-#define CONF_MAX_SIZE		(1024 * 1024)	/* bytes of the file, at most */
 
 /* Where a key was set: a file of the configuration and a line; file NULL
  * and line 0: not set in any file. */
@@ -35,13 +27,6 @@ struct conf_at {
 };
 
 #define CONF_MAX_WARNINGS	64
-
-/* log_connections: which of a connection's lines are written. */
-enum conf_logconn {
-	CONF_LOGCONN_NONE,		/* "none" (or false) */
-	CONF_LOGCONN_CLOSE,		/* "close" (or true): one line, at the end */
-	CONF_LOGCONN_BOTH,		/* "both": "connected" too */
-};
 
 struct conf {
 	char	 *path;			/* the main file; NULL: built-in defaults */

@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "acl.h"
-#include "conf.h"
+#include "conflimits.h"
+#include "confparse.h"
 #include "confschema.h"
 #include "util.h"
 

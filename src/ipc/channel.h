@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "stats.h"
+#include "stats_labels.h"
 
 /* Slots in the page: (1 + POOL_MAX_DRAINING) * CONF_MAX_WORKERS. */
 #define CHAN_MAX_SLOTS		4096

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "source.h"
 #include "source_map.h"
+#include "source_tcp.h"
 
 static size_t
 round_page(size_t n)

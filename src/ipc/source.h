@@ -9,10 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct source_key {
-	uint64_t	 id;		/* IPv4 address, or IPv6 /64 prefix */
-	uint8_t		 v6;
-};
+#include "source_key.h"
+
 
 struct source_shared;
 

@@ -8,9 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "source.h"
-#include "source_tcp.h"
-#include "source_udp.h"
+#include "source_key.h"
 
 struct tcp_entry {
 	_Atomic uint64_t	 id;

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 
 #include "source_map.h"
+#include "source_tcp.h"
 
 #define TAG_V4		1
 #define TAG_V6		2

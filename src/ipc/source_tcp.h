@@ -5,7 +5,9 @@
 
 #include <stdint.h>
 
-#include "source.h"
+#include "source_key.h"
+
+struct source_shared;
 
 /*
  * Distinct sources with open connections one worker can track: its

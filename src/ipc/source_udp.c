@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 
 #include "source_map.h"
+#include "source_udp.h"
 
 #define NS_PER_MS	1000000ULL
 #define NS_PER_S	1000000000ULL

@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "source.h"
+struct source_shared;
 
-#define SOURCE_UDP_ENTRIES	65536	/* UDP buckets, pool-wide */
-#define SOURCE_UDP_PROBE	8	/* a source's window of buckets */
+#include "source_key.h"
+
 
 /*
  * UDP: takes a token from key's bucket (rate per second, burst); false

@@ -3,16 +3,8 @@
 #ifndef ECHOD_MASTER_H
 #define ECHOD_MASTER_H
 
-#include <stdbool.h>
-
 #include "conf.h"
-
-struct master_opts {
-	const char			*conf_path;	/* -c, absolute; NULL: the
-							 * default file, if any */
-	const struct conf_overrides	*overrides;
-	bool				 foreground;
-};
+#include "master_opts.h"
 
 /* Runs until stopped; takes ownership of conf, as conf_read() made it.
  * Returns the exit status. */

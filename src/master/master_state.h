@@ -19,7 +19,7 @@
 #include "conf.h"
 #include "health.h"
 #include "listen.h"
-#include "master.h"
+#include "master_opts.h"
 #include "metrics_sup.h"
 #include "observe.h"
 #include "pool.h"

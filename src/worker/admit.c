@@ -9,6 +9,7 @@
 #include "acl.h"
 #include "admit.h"
 #include "conf.h"
+#include "source.h"
 #include "source_tcp.h"
 #include "source_udp.h"
 

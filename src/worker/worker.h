@@ -10,7 +10,6 @@
 #include "privdrop.h"
 #include "source.h"
 
-#define WORKER_ACCEPT_BATCH	8	/* accepts per wake-up */
 
 struct worker_args {
 	const struct conf	*conf;

@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#define WORKER_ACCEPT_BATCH	8	/* accepts per wake-up */
+
 struct conn;
 struct listener;
 struct worker;

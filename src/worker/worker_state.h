@@ -30,7 +30,6 @@
 #include "source.h"
 #include "stats.h"
 #include "udp.h"
-#include "worker.h"
 
 /* epoll tags: a connection's pointer, or a watch with the top bit set
  * (user-space pointers never have it). */

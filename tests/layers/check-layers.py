@@ -4,7 +4,8 @@
 1. Every #include "x.h" in src/ points down or within its layer (RULES).
 2. No cycle between modules: from the libraries' symbol tables (nm), a
    module needing a symbol another defines is an arrow; no two modules may
-   reach each other, and no arrow may point up.
+   reach each other, and no arrow may point up.  Nor by includes, a .c
+   and its .h taken as one module.
 3. No file in src/ over MAX_LINES lines, no function body over MAX_BODY.
 4. What foo.c offers is declared in foo.h, not in a shared state header.
 
@@ -80,6 +81,19 @@ def includes(top, files):
                 if target is not None and target != rel:
                     arrows.append((rel, n, target))
     return arrows
+
+
+def module_cycles(arrows):
+    """Cycles between modules by their includes: a module is a .c and its
+    .h (a header alone is a module too), so foo.c including bar.h while
+    bar.c includes foo.h is a cycle even where no call makes one."""
+    graph = {}
+    for rel, _, target in arrows:
+        a, b = os.path.splitext(rel)[0], os.path.splitext(target)[0]
+        if a != b:
+            graph.setdefault(a, set()).add(b)
+    return ["modules include each other (a cycle): %s" % " <-> ".join(c)
+            for c in cycles(graph)]
 
 
 def allowed(frm, to):
@@ -334,6 +348,10 @@ def stats(top, builddir, files, arrows):
     for rel, _, target in arrows:
         inc.setdefault(rel, set()).add(target)
     print("include cycles: %d" % len(cycles(inc)))
+    print("module include cycles (a .c and its .h as one): %d" %
+          len(module_cycles(arrows)))
+    for b in module_cycles(arrows):
+        print("  " + b)
     if graph is not None:
         comps = cycles(graph)
         print("module cycles (nm): %d %s" % (len(comps), comps))
@@ -379,7 +397,8 @@ def main(argv):
         ("every #include points down or within its layer",
          include_failures(files, arrows)),
         ("no module needs one above it or one that needs it back",
-         symbol_failures(graph, files) if graph is not None else None),
+         symbol_failures(graph, files) + module_cycles(arrows)
+         if graph is not None else None),
         ("no file over %d lines, no function over %d" % (MAX_LINES, MAX_BODY),
          size_failures(top, files)),
         ("each module's functions are declared in its own header",

@@ -10,6 +10,7 @@
 
 #include "admit.h"
 #include "conf.h"
+#include "source.h"
 #include "source_tcp.h"
 #include "util.h"
 #include "suites.h"
