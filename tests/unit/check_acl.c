@@ -6,23 +6,14 @@
 
 #include "acl.h"
 #include "suites.h"
+#include "unitlib.h"
 
 static struct sockaddr_storage ss;
 
 static const struct sockaddr *
 sa(const char *addr)
 {
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(addr, ':')) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		in6->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, addr, &in6->sin6_addr);
-	} else {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		in->sin_family = AF_INET;
-		inet_pton(AF_INET, addr, &in->sin_addr);
-	}
-	return (struct sockaddr *)&ss;
+	return u_sockaddr(&ss, addr, 0);
 }
 
 START_TEST(test_parse)

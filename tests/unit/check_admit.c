@@ -14,6 +14,7 @@
 #include "source_tcp.h"
 #include "util.h"
 #include "suites.h"
+#include "unitlib.h"
 
 /* Room for a few addresses at once: each call returns its own. */
 static const struct sockaddr *
@@ -21,21 +22,8 @@ sa(const char *addr)
 {
 	static struct sockaddr_storage ring[8];
 	static unsigned next;
-	struct sockaddr_storage *ss = &ring[next++ % nitems(ring)];
 
-	memset(ss, 0, sizeof(*ss));
-	if (strchr(addr, ':')) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(40000);
-		ck_assert_int_eq(inet_pton(AF_INET6, addr, &in6->sin6_addr), 1);
-	} else {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-		in->sin_family = AF_INET;
-		in->sin_port = htons(40000);
-		ck_assert_int_eq(inet_pton(AF_INET, addr, &in->sin_addr), 1);
-	}
-	return (struct sockaddr *)ss;
+	return u_sockaddr(&ring[next++ % nitems(ring)], addr, 40000);
 }
 
 static struct cidr

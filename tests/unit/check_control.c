@@ -27,6 +27,7 @@
 #include "ctlclient.h"
 #include "privdrop.h"
 #include "suites.h"
+#include "unitlib.h"
 #include "util.h"
 
 static char dir[32], path[64];
@@ -56,20 +57,6 @@ teardown(void)
 	control_close(&c);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	(void)!system(cmd);
-}
-
-static int
-connect_to(const char *p)
-{
-	struct sockaddr_un un = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	snprintf(un.sun_path, sizeof(un.sun_path), "%s", p);
-	if (connect(fd, (struct sockaddr *)&un, sizeof(un)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* Runs the server until fd has an answer and EOF (or 2 s); the answer. */
@@ -107,18 +94,18 @@ START_TEST(test_open_mode_and_requests)
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
-	ck_assert_int_ge(fd = connect_to(path), 0);
+	ck_assert_int_ge(fd = u_connect_unix(path), 0);
 	ck_assert_str_eq(exchange(fd, "status\n"), "fine\n");
 	close(fd);
-	ck_assert_int_ge(fd = connect_to(path), 0);
+	ck_assert_int_ge(fd = u_connect_unix(path), 0);
 	ck_assert_str_eq(exchange(fd, "status json\r\n"), "{\"ok\": 1}\n");
 	close(fd);
-	ck_assert_int_ge(fd = connect_to(path), 0);
+	ck_assert_int_ge(fd = u_connect_unix(path), 0);
 	ck_assert_str_eq(exchange(fd, "stop\n"),
 	    "error: unknown request (try \"status\")\n");
 	close(fd);
 	/* oversized: no answer, closed */
-	ck_assert_int_ge(fd = connect_to(path), 0);
+	ck_assert_int_ge(fd = u_connect_unix(path), 0);
 	ck_assert_str_eq(exchange(fd, "status status status status status status "
 	    "status status status status\n"), "");
 	close(fd);
@@ -136,11 +123,11 @@ START_TEST(test_bounded_clients)
 
 	ck_assert_int_eq(control_open(&c, path, NULL, err, sizeof(err)), 0);
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		ck_assert_int_ge(slow[i] = connect_to(path), 0);
+		ck_assert_int_ge(slow[i] = u_connect_unix(path), 0);
 	uint64_t t0 = now_coarse_ms();
 	control_run(&c, t0);
 	ck_assert_int_eq(reqsrv_busy(&c.srv), CONTROL_MAX_CLIENTS);
-	ck_assert_int_ge(extra = connect_to(path), 0);
+	ck_assert_int_ge(extra = u_connect_unix(path), 0);
 	control_run(&c, t0 + 1);
 	ck_assert_uint_eq(c.srv.turned_away, 1);
 	ck_assert_str_eq(exchange(extra, NULL), "");
@@ -176,7 +163,7 @@ START_TEST(test_live_kept_stale_replaced)
 	c.fd = -1;
 	reqsrv_free(&c.srv);
 	ck_assert_int_eq(control_open(&c2, path, NULL, err, sizeof(err)), 0);
-	int fd = connect_to(path);
+	int fd = u_connect_unix(path);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	control_close(&c2);
@@ -250,7 +237,7 @@ START_TEST(test_others_names)
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_int_eq(st.st_uid, nobody.uid);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
-	ck_assert_int_ne(fd = connect_to(p2), -1);
+	ck_assert_int_ne(fd = u_connect_unix(p2), -1);
 	ck_assert_str_eq(exchange(fd, "status\n"), "fine\n");
 	close(fd);
 	control_close(&c);

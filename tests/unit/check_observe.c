@@ -24,6 +24,7 @@
 #include "observe.h"
 #include "stats.h"
 #include "suites.h"
+#include "unitlib.h"
 #include "util.h"
 
 static char dir[32];
@@ -80,20 +81,6 @@ load(int i, const char *ctl, const char *metrics)
 	return confs[i];
 }
 
-static int
-connect_unix(const char *p)
-{
-	struct sockaddr_un un = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	snprintf(un.sun_path, sizeof(un.sun_path), "%s", p);
-	if (connect(fd, (struct sockaddr *)&un, sizeof(un)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Connects to a metrics socket: 0, or -1 (nothing listens). */
 static int
 connect_tcp(const struct listener *l)
@@ -114,7 +101,7 @@ ask_control(const char *p, const char *req)
 	struct pollfd pfd[1 + OBSERVE_MAX_POLLFDS];
 	uint64_t end = now_coarse_ms() + 2000;
 	size_t n = 0;
-	int fd = connect_unix(p);
+	int fd = u_connect_unix(p);
 
 	ck_assert_msg(fd != -1, "connect %s: %s", p, strerror(errno));
 	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
@@ -173,7 +160,7 @@ START_TEST(test_open_and_close)
 	for (size_t i = 0; i < n; i++)
 		ck_assert_int_eq(fcntl(fds[i], F_GETFD), -1);
 	ck_assert_int_eq(connect_tcp(&l), -1);
-	ck_assert_int_eq(connect_unix(ctl_path("ctl")), -1);
+	ck_assert_int_eq(u_connect_unix(ctl_path("ctl")), -1);
 }
 END_TEST
 
@@ -216,7 +203,7 @@ START_TEST(test_reload_moves_both)
 	ck_assert_int_eq(connect_tcp(&o.metrics.ls.v[0]), 0);
 	ck_assert_int_eq(connect_tcp(&o.metrics.ls.v[1]), 0);
 	ck_assert_uint_ne(o.metrics.serial, serial);	/* a process restarts */
-	ck_assert_int_eq(connect_unix(ctl_path("ctl")), -1);
+	ck_assert_int_eq(u_connect_unix(ctl_path("ctl")), -1);
 	ck_assert_msg(strstr(ask_control(ctl_path("ctl2"), "status\n"),
 	    "generation 7") != NULL, "the new control socket answers");
 }
@@ -254,14 +241,14 @@ START_TEST(test_failures_change_nothing)
 	ck_assert_msg(strstr(err, "metrics_listen: ") == err &&
 	    strstr(err, "192.0.2.1") != NULL, "%s", err);
 	ck_assert_ptr_null(o.snap);
-	ck_assert_int_eq(connect_unix(ctl_path("ctl")), -1);
+	ck_assert_int_eq(u_connect_unix(ctl_path("ctl")), -1);
 	/* a reload that cannot bind keeps what serves */
 	ck_assert_int_eq(observe_open(&o, load(0, "ctl", "\"127.0.0.1:0\""),
 	    &page, err, sizeof(err)), 0);
 	ck_assert_int_eq(observe_prepare(&o, confs[0], load(1, "ctl2",
 	    "\"192.0.2.1:9\""), &p, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "metrics_listen: ") == err, "%s", err);
-	ck_assert_int_eq(connect_unix(ctl_path("ctl2")), -1);
+	ck_assert_int_eq(u_connect_unix(ctl_path("ctl2")), -1);
 	ck_assert_uint_eq(o.metrics.ls.n, 1);
 	ck_assert_int_eq(connect_tcp(&o.metrics.ls.v[0]), 0);
 	ck_assert_msg(strstr(ask_control(ctl_path("ctl"), "status\n"),

@@ -9,23 +9,15 @@
 #include "check_source.h"
 #include "source.h"
 #include "suites.h"
+#include "unitlib.h"
 
 struct source_key
 srctest_key(const char *addr)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss;
 	struct source_key k;
 
-	if (strchr(addr, ':')) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		in6->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, addr, &in6->sin6_addr);
-	} else {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		in->sin_family = AF_INET;
-		inet_pton(AF_INET, addr, &in->sin_addr);
-	}
-	ck_assert(source_key((struct sockaddr *)&ss, &k));
+	ck_assert(source_key(u_sockaddr(&ss, addr, 0), &k));
 	return k;
 }
 
