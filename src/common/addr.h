@@ -3,6 +3,7 @@
 #define ECHOD_ADDR_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -29,5 +30,12 @@ void	addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buf
 /* The numeric host part and the port, for logs and journal fields. */
 void	addr_host_port(const struct sockaddr *sa, socklen_t len,
 	    char *host, size_t hostlen, unsigned *port);
+
+/*
+ * Whether a peer is on this host, judged from the connection's two ends:
+ * a loopback address (127/8, ::1, and their IPv4-mapped forms), or the
+ * same address as the local end.  Ports are not compared.
+ */
+bool	addr_same_host(const struct sockaddr *peer, const struct sockaddr *local);
 
 #endif

@@ -49,6 +49,31 @@ stream_judge(struct conn *c, size_t n, size_t want)
 		c->streaming = false;
 }
 
+/*
+ * Whether this stream is spliced.  Splicing spares echod both copies of
+ * every byte, but the pages it sends back are the ones the peer sent: a
+ * peer on this host (loopback, or this host's own address) cannot reuse
+ * them until it has read the echo, and its copies and its check of the
+ * echo cost it more than echod saved (HACKING.md, "Benchmarks").  So a
+ * stream from this host is copied; the question costs one getsockname()
+ * per connection that streams, asked once.
+ */
+static bool
+splices(struct conn *c)
+{
+	union sockaddr_any local;
+	socklen_t len = sizeof(local);
+	const struct sockaddr *peer = c->vialen > 0 ? &c->via.sa : &c->peer.sa;
+
+	if (!c->streaming)
+		return false;
+	if (c->host == CONN_HOST_UNKNOWN)
+		c->host = getsockname(c->fd, &local.sa, &len) == 0 &&
+		    addr_same_host(peer, &local.sa) ?
+		    CONN_HOST_SAME : CONN_HOST_OTHER;
+	return c->host == CONN_HOST_OTHER;
+}
+
 enum conn_step
 conn_readable(struct conn *c, struct pump *p, size_t budget)
 {
@@ -61,7 +86,7 @@ conn_readable(struct conn *c, struct pump *p, size_t budget)
 
 		if (c->pend_len > 0 || c->rd_eof)
 			return CONN_KEEP;
-		n = pump_echo_upto(p, c->fd, c->streaming, want, &sent, &rest,
+		n = pump_echo_upto(p, c->fd, splices(c), want, &sent, &rest,
 		    &restlen);
 		if (n == -1)
 			return transient(errno) ? CONN_KEEP : CONN_FAIL;

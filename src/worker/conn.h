@@ -22,6 +22,14 @@ struct pump;
 /* A read shorter than this ends a stream: the client sends messages. */
 #define CONN_STREAM_LOW	4096
 
+/* Where the peer is, asked once it streams: a stream from this host is
+ * copied, never spliced (conn.c says why). */
+enum conn_host {
+	CONN_HOST_UNKNOWN,	/* not asked yet: the zeroed state */
+	CONN_HOST_SAME,
+	CONN_HOST_OTHER,
+};
+
 struct conn {
 	int		 fd;
 	uint32_t	 events;	/* what epoll watches now; 0: not in it */
@@ -30,6 +38,7 @@ struct conn {
 	bool		 balancer;	/* a balancer's own (PROXY LOCAL): not logged */
 	bool		 streaming;	/* reads come full: splice them, and
 					 * take turns (turn.h) */
+	enum conn_host	 host;		/* where the peer is: whether to splice */
 	bool		 adopted;	/* handed over: not only ours for a while */
 	bool		 shut;		/* past the drain's deadline: conn_shut() */
 	char		*pend;		/* unsent echo, or NULL when idle */

@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "suites.h"
+#include "unitlib.h"
 #include "util.h"
 
 static int
@@ -141,6 +142,36 @@ START_TEST(test_host_port)
 }
 END_TEST
 
+
+/* Which peers are on this host: loopback by either family, or the address
+ * the connection was accepted on; a neighbour on the same network is not. */
+START_TEST(test_same_host)
+{
+	static const struct { const char *peer, *local; bool same; } cases[] = {
+		{ "127.0.0.1", "127.0.0.1", true },
+		{ "127.1.0.5", "127.0.0.1", true },
+		{ "127.0.0.1", "192.0.2.1", true },
+		{ "192.0.2.1", "192.0.2.1", true },
+		{ "192.0.2.2", "192.0.2.1", false },
+		{ "::1", "::1", true },
+		{ "::ffff:127.0.0.9", "::ffff:127.0.0.1", true },
+		{ "::ffff:192.0.2.1", "::ffff:192.0.2.1", true },
+		{ "::ffff:192.0.2.1", "192.0.2.1", true },
+		{ "::ffff:192.0.2.2", "::ffff:192.0.2.1", false },
+		{ "2001:db8::1", "2001:db8::1", true },
+		{ "2001:db8::2", "2001:db8::1", false },
+		{ "2001:db8::2", "192.0.2.1", false },
+		{ "::", "::1", false },
+	};
+	struct sockaddr_storage p, l;
+
+	for (size_t i = 0; i < nitems(cases); i++)
+		ck_assert_msg(addr_same_host(u_sockaddr(&p, cases[i].peer, 7),
+		    u_sockaddr(&l, cases[i].local, 7)) == cases[i].same,
+		    "%s from %s", cases[i].peer, cases[i].local);
+}
+END_TEST
+
 Suite *
 addr_suite(void)
 {
@@ -152,6 +183,7 @@ addr_suite(void)
 	tcase_add_test(tc, test_split_long_host);
 	tcase_add_test(tc, test_format);
 	tcase_add_test(tc, test_host_port);
+	tcase_add_test(tc, test_same_host);
 	suite_add_tcase(s, tc);
 	return s;
 }

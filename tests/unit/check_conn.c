@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "pump.h"
 #include "suites.h"
+#include "unitlib.h"
 #include "util.h"
 
 #define BUFSZ	4096
@@ -284,6 +285,86 @@ START_TEST(test_list_merge_by_idle_clock)
 }
 END_TEST
 
+/* A TCP connection over loopback: fds[0] the client, fds[1] accepted,
+ * non-blocking, with the client's address in peer. */
+static void
+tcp_pair(int fds[2], union sockaddr_any *peer, socklen_t *plen)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr *sa = u_sockaddr(&ss, "127.0.0.1", 0);
+	socklen_t len = sizeof(struct sockaddr_in);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ne(l, -1);
+	ck_assert_int_eq(bind(l, sa, len), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, sa, &len), 0);
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fds[0], sa, len), 0);
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	*plen = sizeof(*peer);
+	fds[1] = accept4(l, &peer->sa, plen, SOCK_NONBLOCK);
+	ck_assert_int_ne(fds[1], -1);
+	close(l);
+}
+
+/* One streamed round of a fresh connection on fd with the given ends;
+ * returns where it found the peer. */
+static enum conn_host
+streamed(int client, int fd, const union sockaddr_any *peer,
+    const char *via)
+{
+	char buf[BUFSZ];
+	struct conn t = { .fd = fd, .streaming = true };
+	struct sockaddr_storage ss;
+
+	t.peer = *peer;
+	if (via != NULL) {
+		memcpy(&t.via, u_sockaddr(&ss, via, 7), sizeof(t.via.in));
+		t.vialen = sizeof(t.via.in);
+	}
+	memset(buf, 'x', sizeof(buf));
+	ck_assert_int_eq(write(client, buf, sizeof(buf)), sizeof(buf));
+	ck_assert_int_eq(conn_readable(&t, &pump, 0), CONN_KEEP);
+	ck_assert_uint_eq(t.bytes + t.pend_len, sizeof(buf));
+	while (read(client, buf, sizeof(buf)) > 0 || t.pend_len > 0)
+		if (t.pend_len > 0)
+			ck_assert_int_eq(conn_writable(&t), CONN_KEEP);
+	conn_release(&t);
+	return t.host;
+}
+
+/*
+ * Where the peer is, asked once a connection streams (conn.c copies a
+ * stream from this host, splices one from elsewhere): loopback is this
+ * host; the fixture's pair, with no address, is not; through a balancer,
+ * the balancer's address decides, not the client's.  A message is never
+ * asked about: the connection's first read costs no extra call.
+ */
+START_TEST(test_stream_host)
+{
+	union sockaddr_any peer, far;
+	struct sockaddr_storage ss;
+	socklen_t plen;
+	int fds[2];
+
+	memcpy(&far, u_sockaddr(&ss, "192.0.2.7", 40000), sizeof(far.in));
+	ck_assert_int_eq(write(sv[0], "ping", 4), 4);
+	ck_assert_int_eq(conn_readable(&c, &pump, 0), CONN_KEEP);
+	ck_assert_int_eq(c.host, CONN_HOST_UNKNOWN);
+	ck_assert_int_eq(streamed(sv[0], sv[1], &far, NULL), CONN_HOST_OTHER);
+	tcp_pair(fds, &peer, &plen);
+	ck_assert_int_eq(streamed(fds[0], fds[1], &peer, NULL), CONN_HOST_SAME);
+	ck_assert_int_eq(streamed(fds[0], fds[1], &far, NULL), CONN_HOST_OTHER);
+	ck_assert_int_eq(streamed(fds[0], fds[1], &far, "127.0.0.1"),
+	    CONN_HOST_SAME);
+	ck_assert_int_eq(streamed(fds[0], fds[1], &peer, "192.0.2.9"),
+	    CONN_HOST_OTHER);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
 Suite *
 conn_suite(void)
 {
@@ -299,6 +380,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_shut_then_discard);
 	tcase_add_test(tc, test_stream_share);
 	tcase_add_test(tc, test_stream_hysteresis);
+	tcase_add_test(tc, test_stream_host);
 	tcase_add_test(tc, test_list_merge_by_idle_clock);
 	suite_add_tcase(s, tc);
 	return s;
