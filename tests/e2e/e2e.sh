@@ -252,6 +252,9 @@ close_fields() {
 }
 check "a TCP close event carries CLIENT_PORT, BYTES and DURATION_USEC" wait_for 15 close_fields
 
+# --- a connection flood and the journal (issue 23) ------------------------------
+. "$here/journal.sh"
+
 # --- autopkgtest -----------------------------------------------------------------
 # debian/tests run by the autopkgtest tool on this booted system against the
 # package installed above (-B: nothing built, nothing reinstalled).  The null
