@@ -68,7 +68,7 @@ h_workers(pid_t master, pid_t *out, int max)
 
 	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)master,
 	    (long)master);
-	if ((fd = open(path, O_RDONLY)) == -1)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;
 	len = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
@@ -93,7 +93,7 @@ h_pid_alive(pid_t pid)
 
 	/* A zombie is not alive: it holds no socket. */
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY)) == -1)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return false;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
@@ -121,7 +121,7 @@ h_rss_kb(pid_t pid)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
+	if ((f = fopen(path, "re")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
@@ -181,7 +181,7 @@ h_cpu_ms(pid_t pid)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY)) == -1)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
@@ -253,7 +253,7 @@ h_settled(pid_t pid)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
+	if ((f = fopen(path, "re")) == NULL)
 		return true;
 	while (fgets(line, sizeof(line), f))
 		if (strncmp(line, "SigPnd:", 7) == 0 || strncmp(line, "ShdPnd:", 7) == 0)
