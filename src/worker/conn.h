@@ -36,8 +36,8 @@ struct conn {
 	bool		 rd_eof;	/* the client shut its write side */
 	bool		 counted;	/* in the per-source table */
 	bool		 balancer;	/* a balancer's own (PROXY LOCAL): not logged */
-	bool		 streaming;	/* reads come full: splice them, and
-					 * take turns (turn.h) */
+	bool		 streaming;	/* reads come full: take turns (turn.h),
+					 * spliced if the peer is elsewhere */
 	enum conn_host	 host;		/* where the peer is: whether to splice */
 	bool		 adopted;	/* handed over: not only ours for a while */
 	bool		 shut;		/* past the drain's deadline: conn_shut() */
