@@ -129,7 +129,7 @@ START_TEST(test_udp_held_port_refused_at_start)
 		snprintf(want, sizeof(want), "listen %s (udp %s): Address already in use",
 		    spec, spec);
 		ck_assert_msg(h_log_has(&e, want), "no \"%s\" in the log", want);
-		ck_assert(!h_log_has(&e, "ready: "));
+		ck_assert(h_log_lacks(&e, "ready: "));
 		close(holder);
 		h_cleanup(&e);
 		h_init(&e);
@@ -161,7 +161,7 @@ START_TEST(test_udp_held_port_refused_on_reload)
 	    "127.0.0.1:%d): Address already in use; the running configuration "
 	    "stays", port, port);
 	ck_assert_msg(h_wait_log(&e, want, 5000), "no \"%s\" in the log", want);
-	ck_assert(!h_log_has(&e, "configuration reloaded"));
+	ck_assert(h_log_lacks(&e, "configuration reloaded"));
 	ck_assert_int_eq(h_udp_echo(AF_INET, e.udp4, "after", 5, 2000), 5);
 	int fd = h_connect(AF_INET, e.tcp4, 2000);
 	ck_assert_int_ne(fd, -1);
@@ -207,17 +207,17 @@ START_TEST(test_respelled_listener_kept)
 	kill(e.pid, SIGHUP);
 	ck_assert_msg(h_wait_log(&e, "configuration reloaded", 5000),
 	    "the respelled reload failed");
-	ck_assert(!h_log_since(&e, off, "reload failed"));
-	ck_assert(!h_log_since(&e, off, "no longer listening on"));
+	ck_assert(h_log_lacks_since(&e, off, "reload failed"));
+	ck_assert(h_log_lacks_since(&e, off, "no longer listening on"));
 	/* localhost may also name ::1; a socket for that is new, not rebound */
 	snprintf(no, sizeof(no), "listening on tcp 127.0.0.1:%d", p4);
-	ck_assert_msg(!h_log_since(&e, off, no), "rebound: %s", no);
+	ck_assert_msg(h_log_lacks_since(&e, off, no), "rebound: %s", no);
 	snprintf(no, sizeof(no), "listening on tcp [::1]:%d", p6);
-	ck_assert_msg(!h_log_since(&e, off, no), "rebound: %s", no);
+	ck_assert_msg(h_log_lacks_since(&e, off, no), "rebound: %s", no);
 	snprintf(no, sizeof(no), "listening on udp 127.0.0.1:%d", u4);
-	ck_assert_msg(!h_log_since(&e, off, no), "rebound: %s", no);
+	ck_assert_msg(h_log_lacks_since(&e, off, no), "rebound: %s", no);
 	snprintf(no, sizeof(no), "listening on udp [::1]:%d", u6);
-	ck_assert_msg(!h_log_since(&e, off, no), "rebound: %s", no);
+	ck_assert_msg(h_log_lacks_since(&e, off, no), "rebound: %s", no);
 	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 
 	na = master_sockets(after, 32);
@@ -275,7 +275,7 @@ START_TEST(test_scope_id_respelled)
 	kill(e.pid, SIGHUP);
 	ck_assert_msg(h_wait_log(&e, "configuration reloaded", 5000),
 	    "the reload failed");
-	ck_assert(!h_log_since(&e, off, "no longer listening on"));
+	ck_assert(h_log_lacks_since(&e, off, "no longer listening on"));
 	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 	na = master_sockets(after, 8);
 	ck_assert_int_eq(na, 2);

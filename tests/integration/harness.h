@@ -83,6 +83,10 @@ bool	h_log_has(struct echod *, const char *needle);	/* anywhere */
  * an action logged, for a test that wants some line not to be there. */
 size_t	h_log_size(const struct echod *);
 bool	h_log_since(const struct echod *, size_t off, const char *needle);
+/* The log can be read and has no needle (since off): what a test asserts
+ * when a line must be absent.  A missing log is not "absent". */
+bool	h_log_lacks(struct echod *, const char *needle);
+bool	h_log_lacks_since(const struct echod *, size_t off, const char *needle);
 /* The number after needle on the log's last line that has it; 0: none. */
 long	h_log_last(const struct echod *, const char *needle);
 /* Sends sig and waits for the exit; returns the wait status, or -1. */
