@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "addr.h"
 #include "strbuf.h"
 
@@ -165,39 +166,17 @@ addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen)
 		snprintf(buf, buflen, "%s:%u", host, port);
 }
 
-/* The IPv4 address of sa, mapped or not; false if it has none. */
-static bool
-ipv4_of(const struct sockaddr *sa, struct in_addr *a)
-{
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-
-	if (sa->sa_family == AF_INET) {
-		*a = ((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-		return true;
-	}
-	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-		memcpy(&a->s_addr, &in6->sin6_addr.s6_addr[12], 4);
-		return true;
-	}
-	return false;
-}
-
 bool
 addr_same_host(const struct sockaddr *peer, const struct sockaddr *local)
 {
-	const struct sockaddr_in6 *p6 = (const struct sockaddr_in6 *)(const void *)peer;
-	const struct sockaddr_in6 *l6 = (const struct sockaddr_in6 *)(const void *)local;
-	struct in_addr p4, l4;
+	/* ::ffff:127.0.0.0/104: where acl_addr16() puts 127/8 */
+	static const uint8_t loop4[13] = { [10] = 0xff, [11] = 0xff, [12] = 127 };
+	uint8_t p[16], l[16];
 
-	if (ipv4_of(peer, &p4)) {
-		if ((ntohl(p4.s_addr) >> 24) == 127)
-			return true;
-		return ipv4_of(local, &l4) && p4.s_addr == l4.s_addr;
-	}
-	if (peer->sa_family != AF_INET6)
+	if (acl_addr16(peer, p) == -1)
 		return false;
-	if (IN6_IS_ADDR_LOOPBACK(&p6->sin6_addr))
+	if (memcmp(p, loop4, sizeof(loop4)) == 0 ||
+	    memcmp(p, in6addr_loopback.s6_addr, sizeof(p)) == 0)
 		return true;
-	return local->sa_family == AF_INET6 &&
-	    IN6_ARE_ADDR_EQUAL(&p6->sin6_addr, &l6->sin6_addr);
+	return acl_addr16(local, l) == 0 && memcmp(p, l, sizeof(p)) == 0;
 }
