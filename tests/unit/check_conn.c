@@ -285,29 +285,6 @@ START_TEST(test_list_merge_by_idle_clock)
 }
 END_TEST
 
-/* A TCP connection over loopback: fds[0] the client, fds[1] accepted,
- * non-blocking, with the client's address in peer. */
-static void
-tcp_pair(int fds[2], union sockaddr_any *peer, socklen_t *plen)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr *sa = u_sockaddr(&ss, "127.0.0.1", 0);
-	socklen_t len = sizeof(struct sockaddr_in);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ne(l, -1);
-	ck_assert_int_eq(bind(l, sa, len), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, sa, &len), 0);
-	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(connect(fds[0], sa, len), 0);
-	fcntl(fds[0], F_SETFL, O_NONBLOCK);
-	*plen = sizeof(*peer);
-	fds[1] = accept4(l, &peer->sa, plen, SOCK_NONBLOCK);
-	ck_assert_int_ne(fds[1], -1);
-	close(l);
-}
-
 /* One streamed round of a fresh connection on fd with the given ends;
  * returns where it found the peer. */
 static enum conn_host
@@ -353,7 +330,10 @@ START_TEST(test_stream_host)
 	ck_assert_int_eq(conn_readable(&c, &pump, 0), CONN_KEEP);
 	ck_assert_int_eq(c.host, CONN_HOST_UNKNOWN);
 	ck_assert_int_eq(streamed(sv[0], sv[1], &far, NULL), CONN_HOST_OTHER);
-	tcp_pair(fds, &peer, &plen);
+	plen = sizeof(peer);
+	fds[1] = u_tcp_pair(&fds[0], &peer.sa, &plen);
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	fcntl(fds[1], F_SETFL, O_NONBLOCK);
 	ck_assert_int_eq(streamed(fds[0], fds[1], &peer, NULL), CONN_HOST_SAME);
 	ck_assert_int_eq(streamed(fds[0], fds[1], &far, NULL), CONN_HOST_OTHER);
 	ck_assert_int_eq(streamed(fds[0], fds[1], &far, "127.0.0.1"),

@@ -23,6 +23,7 @@
 #include "fdstore.h"
 #include "handoff_wire.h"
 #include "suites.h"
+#include "unitlib.h"
 #include "util.h"
 
 START_TEST(test_names)
@@ -98,26 +99,6 @@ START_TEST(test_max)
 	unsetenv("FDSTORE");
 }
 END_TEST
-
-/* A connected TCP socket over loopback (the server's end); *peer the
- * client's, kept open. */
-static int
-tcp_conn(int *peer)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
-
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&sin, len), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sin, &len), 0);
-	*peer = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(connect(*peer, (struct sockaddr *)&sin, len), 0);
-	ck_assert_int_ne(fd = accept4(l, NULL, NULL, SOCK_CLOEXEC), -1);
-	close(l);
-	return fd;
-}
 
 /* A memfd that is not a sealed state: what decode must refuse. */
 static int
@@ -205,9 +186,9 @@ START_TEST(test_collect)
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	fds[0] = handoff_encode(recs, 2);
 	ck_assert_int_ne(fds[0], -1);
-	fds[1] = tcp_conn(&peers[0]);		/* 10: served */
+	fds[1] = u_tcp_pair(&peers[0], NULL, NULL);	/* 10: served */
 	fds[2] = p[0];				/* 11: a pipe */
-	fds[3] = tcp_conn(&peers[1]);		/* 12: no state */
+	fds[3] = u_tcp_pair(&peers[1], NULL, NULL);	/* 12: no state */
 	fds[4] = dup(p[1]);			/* zz: no id */
 	fds[5] = junk_memfd();			/* a state that is none */
 	fds[6] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

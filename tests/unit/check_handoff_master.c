@@ -23,6 +23,7 @@
 #include "handoff_wire.h"
 #include "pool.h"
 #include "suites.h"
+#include "unitlib.h"
 #include "util.h"
 
 #define OLD	0	/* the draining worker's slot, generation 1 */
@@ -70,25 +71,6 @@ unrig(void)
 	waitpid(sleeper, NULL, 0);
 }
 
-/* A connected loopback TCP socket (returned) and its client (*client). */
-static int
-tcp_conn(int *client)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s;
-
-	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
-	ck_assert_int_eq(connect(*client, (struct sockaddr *)&a, len), 0);
-	ck_assert_int_ne(s = accept4(l, NULL, NULL, SOCK_CLOEXEC), -1);
-	close(l);
-	return s;
-}
-
 /* The old worker hands n connections over, each owing "abc" and idle
  * 5 ms; the master reads its channel.  The clients are in client[]. */
 static void
@@ -98,7 +80,7 @@ send_batch(size_t n, int *client)
 	int fds[5];
 
 	for (size_t k = 0; k < n; k++) {
-		fds[k + 1] = tcp_conn(&client[k]);
+		fds[k + 1] = u_tcp_pair(&client[k], NULL, NULL);
 		v[k].peerlen = sizeof(v[k].peer);
 		ck_assert_int_eq(getpeername(fds[k + 1], &v[k].peer.sa,
 		    &v[k].peerlen), 0);

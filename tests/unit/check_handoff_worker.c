@@ -20,6 +20,7 @@
 #include "handoff_worker.h"
 #include "proxy_conn.h"
 #include "suites.h"
+#include "unitlib.h"
 #include "util.h"
 
 static struct handoff_rec
@@ -52,24 +53,13 @@ START_TEST(test_carry_in_refuses)
 }
 END_TEST
 
-/* A connected TCP socket on loopback (the other end and the listener are
- * closed: handoff_worker_in() asks only that it is one). */
+/* A connected TCP socket on loopback (the other end is closed:
+ * handoff_worker_in() asks only that it is one). */
 static int
 tcp_socket(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
-	int s;
+	int c, s = u_tcp_pair(&c, NULL, NULL);
 
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
-	ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
-	s = accept(l, NULL, NULL);
-	ck_assert_int_ne(s, -1);
-	close(l);
 	close(c);
 	return s;
 }

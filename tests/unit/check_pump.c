@@ -29,37 +29,20 @@
 
 #include "pump.h"
 #include "suites.h"
+#include "unitlib.h"
 
 #define ROUND	(64 * 1024)
 
 static int cli, srv;	/* the client's end; the echo server's end */
 static struct pump pump;
 
-/* A connected loopback TCP pair, both ends non-blocking. */
-static void
-tcp_pair(int *a, int *b)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ne(l, -1);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&sin, len), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sin, &len), 0);
-	*a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(connect(*a, (struct sockaddr *)&sin, len), 0);
-	*b = accept4(l, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	ck_assert_int_ne(*b, -1);
-	fcntl(*a, F_SETFL, O_NONBLOCK);
-	close(l);
-}
-
 static void
 setup(void)
 {
-	tcp_pair(&cli, &srv);
+	/* both ends non-blocking */
+	srv = u_tcp_pair(&cli, NULL, NULL);
+	fcntl(cli, F_SETFL, O_NONBLOCK);
+	fcntl(srv, F_SETFL, O_NONBLOCK);
 }
 
 static void

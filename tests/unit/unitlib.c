@@ -41,3 +41,23 @@ u_sockaddr(struct sockaddr_storage *ss, const char *addr, uint16_t port)
 	}
 	return (struct sockaddr *)ss;
 }
+
+int
+u_tcp_pair(int *client, struct sockaddr *peer, socklen_t *peerlen)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s;
+
+	ck_assert_int_ne(l, -1);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sin, len), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(*client, (struct sockaddr *)&sin, len), 0);
+	s = accept4(l, peer, peerlen, SOCK_CLOEXEC);
+	ck_assert_int_ne(s, -1);
+	close(l);
+	return s;
+}

@@ -1,5 +1,6 @@
 /* unitlib.h - what several unit suites need and each used to write for
- * itself: a client of a Unix socket, and a socket address from text. */
+ * itself: a client of a Unix socket, a socket address from text, and a
+ * TCP connection over loopback. */
 #ifndef ECHOD_UNITLIB_H
 #define ECHOD_UNITLIB_H
 
@@ -13,5 +14,9 @@ int	u_connect_unix(const char *path);
  * the test fails if addr is neither. */
 struct sockaddr *u_sockaddr(struct sockaddr_storage *ss, const char *addr,
 	    uint16_t port);
+/* A connected TCP pair over 127.0.0.1, both ends blocking: returns the
+ * accepted end, with the client's in *client; peer and peerlen as
+ * accept() fills them (both NULL: not asked). */
+int	u_tcp_pair(int *client, struct sockaddr *peer, socklen_t *peerlen);
 
 #endif
