@@ -227,26 +227,30 @@ h_log_size(const struct echod *e)
 	return stat(e->logpath, &st) == 0 ? (size_t)st.st_size : 0;
 }
 
-bool
-h_log_since(const struct echod *e, size_t off, const char *needle)
+/* Whether needle is in the log past off: 1 it is, 0 it is not, -1 the
+ * log cannot be read (which is neither). */
+static int
+log_find(const struct echod *e, size_t off, const char *needle)
 {
 	size_t len;
 	char *log = read_log(e, &len);
-	bool found = log && off <= len && strstr(log + off, needle) != NULL;
+	int found = log == NULL ? -1 :
+	    off <= len && strstr(log + off, needle) != NULL;
 
 	free(log);
 	return found;
 }
 
 bool
+h_log_since(const struct echod *e, size_t off, const char *needle)
+{
+	return log_find(e, off, needle) == 1;
+}
+
+bool
 h_log_lacks_since(const struct echod *e, size_t off, const char *needle)
 {
-	size_t len;
-	char *log = read_log(e, &len);
-	bool lacks = log != NULL && (off > len || strstr(log + off, needle) == NULL);
-
-	free(log);
-	return lacks;
+	return log_find(e, off, needle) == 0;
 }
 
 bool
