@@ -220,6 +220,7 @@ main(void)
 	srunner_add_suite(sr, observe_suite());
 	srunner_add_suite(sr, fdstore_suite());
 	srunner_add_suite(sr, listen_suite());
+	srunner_add_suite(sr, shard_suite());
 	srunner_add_suite(sr, pidfile_suite());
 	srunner_add_suite(sr, pool_suite());
 	srunner_add_suite(sr, master_slots_suite());
@@ -252,6 +253,7 @@ main(void)
 	srunner_add_suite(sr, systemd_suite());
 	srunner_add_suite(sr, guard_suite());
 	srunner_add_suite(sr, udpguard_suite());
+	srunner_add_suite(sr, udpshard_suite());
 	srunner_add_suite(sr, listeners_suite());
 	srunner_add_suite(sr, hermetic_suite());
 	srunner_add_suite(sr, status_live_suite());

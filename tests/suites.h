@@ -98,6 +98,7 @@ Suite	*udp_suite(void);
  * for what it tests through the real binary, so that CK_RUN_SUITE picks
  * one suite in one runner. */
 Suite	*listen_suite(void);		/* unit: listen_reconcile() */
+Suite	*shard_suite(void);		/* unit: the workers' UDP sockets */
 Suite	*stats_suite(void);		/* unit: the counters' page */
 Suite	*observe_suite(void);		/* unit: observe.c */
 
@@ -120,6 +121,7 @@ Suite	*pressure_suite(void);
 Suite	*systemd_suite(void);
 Suite	*guard_suite(void);
 Suite	*udpguard_suite(void);
+Suite	*udpshard_suite(void);
 Suite	*hermetic_suite(void);
 Suite	*balancer_suite(void);
 Suite	*status_live_suite(void);

@@ -63,6 +63,9 @@ next_generation(struct master *m)
 	m->generation++;
 	m->target = conf_workers(m->conf);
 	health_new_generation(&m->health);
+	/* The old generation's workers above the new count close their UDP
+	 * shards as they begin to drain, just below. */
+	master_trim_shards(m, m->target);
 	master_respawn(m);
 	/* ... and hands its connections over once a new worker is ready
 	 * (handoff_master_tick()); until then, or if it cannot, it drains as before. */
@@ -140,13 +143,15 @@ resize(struct master *m, int delta)
 		return;
 	}
 	log_info("workers: %d -> %d", m->target, want);
-	for (int i = m->pool.hw; i-- > 0 && delta < 0;) {
-		if (pool_current(&m->pool.slot[i], m->generation)) {
-			master_drain_slot(m, i, m->conf->shutdown_timeout_ms);
-			delta++;
-		}
+	/* The highest ranks go, so that the UDP shards left are 0..want-1. */
+	for (; delta < 0; delta++) {
+		int i = pool_highest_rank(&m->pool, m->generation);
+		if (i == -1)
+			break;
+		master_drain_slot(m, i, m->conf->shutdown_timeout_ms);
 	}
 	m->target = want;
+	master_trim_shards(m, want);
 }
 
 void

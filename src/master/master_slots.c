@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "observe.h"
 #include "pool.h"
+#include "shard.h"
 #include "source_tcp.h"
 #include "util.h"
 #include "worker.h"
@@ -68,29 +69,65 @@ early_failure(struct master *m, const char *what)
 
 /* What a worker starts from: the running configuration, read when forked. */
 static struct worker_args
-worker_args(const struct master *m)
+worker_args(const struct master *m, int rank)
 {
 	return (struct worker_args){
 		.conf = m->conf, .ls = &m->ls, .shared = m->pool.shared,
 		.sources = m->sources,
 		.creds = m->conf->user != NULL ? &m->conf->creds : NULL,
 		.master = getpid(), .generation = m->generation,
-		.close_fds = m->close_fds,
+		.rank = (size_t)rank, .close_fds = m->close_fds,
 	};
+}
+
+/* The UDP sockets of rank's own, before its worker is forked.  A listener
+ * that cannot have them is shared by the workers from then on. */
+static void
+open_shards(struct master *m, int rank)
+{
+	for (size_t i = 0; i < m->ls.n; i++) {
+		struct listener *l = &m->ls.v[i];
+
+		if (!shard_able(l) || shard_open(l, (size_t)rank) == 0)
+			continue;
+		log_warnx("udp %s: no socket of its own for worker rank %d: %s; "
+		    "the workers share one", l->name, rank, strerror(errno));
+		shard_give_up(l);
+	}
+}
+
+/* Rank's worker is gone until a respawn: its UDP sockets would queue
+ * unread, so they close and their sources go to the other workers. */
+static void
+close_shards(struct master *m, int rank)
+{
+	for (size_t i = 0; i < m->ls.n; i++)
+		shard_close(&m->ls.v[i], (size_t)rank);
+}
+
+void
+master_trim_shards(struct master *m, int n)
+{
+	for (size_t i = 0; i < m->ls.n; i++)
+		shard_trim(&m->ls.v[i], (size_t)n);
 }
 
 static void
 spawn(struct master *m, int i)
 {
-	struct worker_args args = worker_args(m);
+	int rank = pool_rank_for(&m->pool, i, m->generation);
+	struct worker_args args;
 	char what[128];
 	pid_t pid;
 
+	open_shards(m, rank);
+	args = worker_args(m, rank);
 	pid = pool_spawn(&m->pool, i, m->generation, m->now_ms, worker_main, &args);
 	if (pid == -1) {
 		snprintf(what, sizeof(what), "worker %d could not be started: %s",
 		    i, strerror(errno));
 		log_warnx("%s", what);
+		close_shards(m, rank);
 		pool_spawn_failed(&m->pool, i, m->generation, m->now_ms);
 		if (!m->health.started)
 			early_failure(m, what);
@@ -222,6 +259,7 @@ master_reap(struct master *m)
 		if (((pool_is_crash(status) && !killed) || !m->health.started) &&
 		    lived < POOL_EARLY_DEATH_MS)
 			early_failure(m, what);
+		close_shards(m, s->rank);
 		if ((delay = pool_died(&m->pool, i, status, m->now_ms)) > 0)
 			log_info("worker %d restarts in %llums", i,
 			    (unsigned long long)delay);

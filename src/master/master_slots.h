@@ -26,6 +26,9 @@ void	master_respawn(struct master *);
  * sets sig_stop, exit_code 1 and gave_up.
  */
 void	master_reap(struct master *);
+/* Closes the master's copies of the UDP shards (shard.h) of rank n and
+ * above: workers of those ranks are gone or going. */
+void	master_trim_shards(struct master *, int n);
 /* The descriptors a worker forked from now on closes (close_fds). */
 void	master_prepare_workers(struct master *);
 /* fd is closed: a worker forked from now on must not close its number. */

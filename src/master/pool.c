@@ -157,6 +157,42 @@ pool_free_slot(const struct pool *p)
 	return -1;
 }
 
+/* Does a current slot of generation other than slot i hold rank? */
+static bool
+rank_taken(const struct pool *p, int i, unsigned generation, int rank)
+{
+	for (int j = 0; j < p->hw; j++)
+		if (j != i && pool_current(&p->slot[j], generation) &&
+		    p->slot[j].rank == rank)
+			return true;
+	return false;
+}
+
+int
+pool_rank_for(const struct pool *p, int i, unsigned generation)
+{
+	const struct slot *s = &p->slot[i];
+	int rank = 0;
+
+	if (s->state == SLOT_WAITING && s->generation == generation)
+		return s->rank;
+	while (rank_taken(p, i, generation, rank))
+		rank++;
+	return rank;
+}
+
+int
+pool_highest_rank(const struct pool *p, unsigned generation)
+{
+	int best = -1;
+
+	for (int i = 0; i < p->hw; i++)
+		if (pool_current(&p->slot[i], generation) &&
+		    (best == -1 || p->slot[i].rank > p->slot[best].rank))
+			best = i;
+	return best;
+}
+
 int
 pool_find_pid(const struct pool *p, pid_t pid)
 {
@@ -208,7 +244,7 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
 {
 	struct slot *s = &p->slot[i];
 	bool respawn = s->state == SLOT_WAITING;
-	int fds[2];
+	int fds[2], rank = pool_rank_for(p, i, generation);
 	pid_t pid;
 
 	/* A socketpair, not a pipe: connections travel on it too (SCM_RIGHTS),
@@ -248,6 +284,7 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
 	s->state = SLOT_RUNNING;
 	s->kill = SLOT_KILL_NONE;
 	s->generation = generation;
+	s->rank = rank;
 	s->started_ms = now_ms;
 	s->deadline_ms = 0;
 	s->abort_at_ms = 0;
@@ -262,6 +299,7 @@ pool_spawn_failed(struct pool *p, int i, unsigned generation, uint64_t now_ms)
 	struct slot *s = &p->slot[i];
 
 	use_slot(p, i);
+	s->rank = pool_rank_for(p, i, generation);	/* before it counts */
 	s->state = SLOT_WAITING;
 	s->generation = generation;
 	s->backoff_ms = pool_next_backoff(s->backoff_ms, 0);

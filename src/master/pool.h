@@ -66,6 +66,8 @@ struct slot {
 	pid_t		 pid;
 	unsigned	 generation;
 	int		 cmd_fd;	/* master's end of the channel */
+	int		 rank;		/* 0.. within its generation: which UDP
+					 * shards it reads (shard.h) */
 	enum slot_handoff handoff;
 	uint64_t	 started_ms;
 	uint64_t	 respawn_at_ms;
@@ -102,6 +104,12 @@ bool	pool_killed(const struct slot *);	/* the master has sent a kill */
 bool	pool_current(const struct slot *, unsigned generation);	/* serving it */
 int	pool_count_current(const struct pool *, unsigned generation);
 int	pool_count_alive(const struct pool *);
+/* The rank a worker forked into slot i for generation takes: a slot
+ * waiting to respawn keeps its own, another the lowest no current slot
+ * of generation holds. */
+int	pool_rank_for(const struct pool *, int i, unsigned generation);
+/* The current slot of generation with the highest rank, or -1. */
+int	pool_highest_rank(const struct pool *, unsigned generation);
 /* Index of a free slot, or -1. */
 int	pool_free_slot(const struct pool *);
 int	pool_find_pid(const struct pool *, pid_t);
@@ -112,15 +120,16 @@ uint64_t pool_next_respawn(const struct pool *);
 bool	pool_excess_generation(const struct pool *, unsigned *oldest);
 
 /*
- * Forks a worker into slot i (free or waiting).  In the child, closes every
- * other slot's channel and calls child(i, cmd_read_fd, arg), which must
- * not return.  Signals must be blocked by the caller.  Returns the pid or
+ * Forks a worker into slot i (free or waiting), of rank pool_rank_for().
+ * In the child, closes every other slot's channel and calls child(i,
+ * cmd_read_fd, arg), which must not return.  Signals must be blocked by the caller.  Returns the pid or
  * -1 with errno; then the slot is as it was: see pool_spawn_failed().
  */
 pid_t	pool_spawn(struct pool *, int i, unsigned generation, uint64_t now_ms,
 	    void (*child)(int, int, void *), void *arg);
-/* A worker for generation could not be started in slot i: the slot waits
- * as long as after a worker that died at once.  Returns the delay. */
+/* A worker for generation could not be started in slot i: the slot waits,
+ * with the rank the worker was to have, as long as after a worker that
+ * died at once.  Returns the delay. */
 uint64_t pool_spawn_failed(struct pool *, int i, unsigned generation,
 	    uint64_t now_ms);
 /* Sends an order; a full or broken channel is not an error worth more. */

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "metrics.h"
 #include "privdrop.h"
 #include "reqsrv.h"
+#include "shard.h"
 #include "stats.h"
 #include "title.h"
 #include "util.h"
@@ -185,6 +187,8 @@ child_close(const struct metrics *mt, const struct metrics_args *a)
 			close(*fd);
 	for (size_t i = 0; a->echo != NULL && i < a->echo->n; i++)
 		close(a->echo->v[i].fd);
+	if (a->echo != NULL)
+		shard_close_others(a->echo, SIZE_MAX);
 	for (size_t i = 0; i < a->n_pipes; i++)
 		close(a->pipes[i]);
 }

@@ -2,7 +2,8 @@
  * listen.c - the listening sockets.  Binding is separate from serving:
  * workers get a list of descriptors and do not care where they came from.
  * Every socket here is non-blocking and close-on-exec, and is shared by
- * all workers (one socket per address, never SO_REUSEPORT).
+ * all workers: one socket per address, and for UDP the shards of
+ * shard.c beside it.
  */
 #include "config.h"
 
@@ -53,7 +54,43 @@ push(struct listeners *ls, int fd, enum proto proto, bool passed,
 	}
 	addr_format((struct sockaddr *)&v->bound, v->bound_len, v->name,
 	    sizeof(v->name));
+	if (proto == PROTO_UDP) {
+		int on = 0;
+		socklen_t len = sizeof(on);
+		v->reuseport = getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+		    &len) == 0 && on;
+	}
 	return 0;
+}
+
+/*
+ * Binds fd to sa, first checking that no socket holds the address: with
+ * SO_REUSEPORT a UDP bind would join a group of another process of ours
+ * and share its datagrams.  A socket without the option conflicts with any
+ * holder.  Port 0 binds the port the check got.
+ */
+static int
+bind_alone(int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int probe, on = 1, saved;
+
+	if ((probe = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if ((sa->sa_family == AF_INET6 && setsockopt(probe, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
+	    bind(probe, sa, salen) == -1 ||
+	    getsockname(probe, (struct sockaddr *)&ss, &sslen) == -1) {
+		saved = errno;
+		close(probe);
+		errno = saved;
+		return -1;
+	}
+	close(probe);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		return -1;
+	return bind(fd, (struct sockaddr *)&ss, sslen);
 }
 
 static int
@@ -70,7 +107,7 @@ open_one(const struct sockaddr *sa, socklen_t salen, enum proto proto,
 	 * TCP only: it lets a restart bind past connections in TIME_WAIT.  On a
 	 * UDP socket Linux lets it share the port with any other socket that
 	 * set it too, which would then get our datagrams: a port held by
-	 * another process must be refused instead.
+	 * another process must be refused instead (bind_alone()).
 	 */
 	if (proto == PROTO_TCP &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
@@ -79,7 +116,8 @@ open_one(const struct sockaddr *sa, socklen_t salen, enum proto proto,
 	if (sa->sa_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		goto fail;
-	if (bind(fd, sa, salen) == -1)
+	if (proto == PROTO_TCP ? bind(fd, sa, salen) == -1 :
+	    bind_alone(fd, sa, salen) == -1)
 		goto fail;
 	if (proto == PROTO_TCP && listen(fd, backlog) == -1)
 		goto fail;
@@ -179,6 +217,10 @@ listen_passed(void)
 void
 listen_remove(struct listeners *ls, size_t i)
 {
+	for (size_t r = 0; r < ls->v[i].n_shard; r++)
+		if (ls->v[i].shard[r] != -1)
+			close(ls->v[i].shard[r]);
+	free(ls->v[i].shard);
 	close(ls->v[i].fd);
 	memmove(&ls->v[i], &ls->v[i + 1], (ls->n - i - 1) * sizeof(ls->v[0]));
 	ls->n--;

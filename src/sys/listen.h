@@ -20,6 +20,11 @@ struct listener {
 	 * port") and the one bound.  Never the spelling. */
 	struct sockaddr_storage asked, bound;
 	socklen_t	 asked_len, bound_len;
+	/* UDP: bound with SO_REUSEPORT, so it may have shards (shard.h):
+	 * sockets of its group by worker rank, -1 where none. */
+	bool		 reuseport;
+	int		*shard;
+	size_t		 n_shard;
 };
 
 struct listeners {
@@ -51,7 +56,7 @@ int	listen_from_systemd(struct listeners *ls, char *err, size_t errlen);
  * counted), leaving them for listen_from_systemd(): a start with any uses
  * them instead of listen_tcp and listen_udp. */
 int	listen_passed(void);
-/* Moves the listener at index i out of ls, closing its socket. */
+/* Moves the listener at index i out of ls, closing its sockets. */
 void	listen_remove(struct listeners *ls, size_t i);
 void	listen_close_all(struct listeners *ls);
 /*

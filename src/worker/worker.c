@@ -39,6 +39,7 @@
 #include "log.h"
 #include "proxy_conn.h"
 #include "pump.h"
+#include "shard.h"
 #include "source.h"
 #include "stats.h"
 #include "title.h"
@@ -59,12 +60,12 @@
 #define LOG_EXIT_MS	1000	/* on the way out, wait this long for it */
 
 static void
-on_datagrams(struct worker *w, const struct listener *l)
+on_datagrams(struct worker *w, const struct listener *l, int fd)
 {
 	struct admit_policy p = worker_policy(w);
 
 	/* Datagrams left after a few batches (1): epoll says so again. */
-	if (udp_echo(l->fd, &w->dgram, &p, &w->udp) == -1)
+	if (udp_echo(fd, &w->dgram, &p, &w->udp) == -1)
 		log_warn("udp %s", l->name);
 }
 
@@ -255,31 +256,38 @@ publish(struct worker *w)
 }
 
 /*
- * Every worker reads the UDP sockets all of them share (one per address,
- * as echod.socket passes it); EPOLLEXCLUSIVE wakes one of them per
- * datagram that finds them all asleep, and each takes a whole batch.  One
- * reader at a time (a lease, which echod had) cost a third of the
- * datagrams per second with two workers under many sources that each wait
- * for their echo, for a few per cent of CPU: on loopback the kernel's work
- * per datagram is the same whoever reads.
+ * Every worker reads the UDP socket of each address, which all of them
+ * share, and the shard of its rank (shard.h), which is its own.  The group
+ * steers datagrams to the shards; the shared socket gets only what comes
+ * before the steering, and EPOLLEXCLUSIVE wakes one of us for it.
  */
 static void
-watch_datagrams(struct worker *w)
+watch_datagrams(struct worker *w, size_t rank)
 {
+	if ((w->own = calloc(w->ls->n + 1, sizeof(*w->own))) == NULL)
+		fatal("malloc");
 	for (size_t i = 0; i < w->ls->n; i++) {
+		const struct listener *l = &w->ls->v[i];
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
 		    .data.u64 = WATCH | i };
 
-		if (w->ls->v[i].proto == PROTO_UDP &&
-		    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->ls->v[i].fd, &ev) == -1)
-			fatal("epoll_ctl udp %s", w->ls->v[i].name);
+		w->own[i] = shard_fd(l, rank);
+		if (l->proto != PROTO_UDP)
+			continue;
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, l->fd, &ev) == -1)
+			fatal("epoll_ctl udp %s", l->name);
+		ev.events = EPOLLIN;
+		ev.data.u64 = WATCH | WATCH_OWN | i;
+		if (w->own[i] != -1 &&
+		    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->own[i], &ev) == -1)
+			fatal("epoll_ctl udp %s (its own)", l->name);
 	}
 }
 
 /* What the worker needs and may fail to get: limits to compare, buffers,
  * the log's budget, the epoll set with the channel and the listeners. */
 static void
-acquire(struct worker *w)
+acquire(struct worker *w, size_t rank)
 {
 	struct epoll_event ev;
 
@@ -303,7 +311,7 @@ acquire(struct worker *w)
 	ev.data.u64 = WATCH_CMD;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->cmd_fd, &ev) == -1)
 		fatal("epoll_ctl channel");
-	watch_datagrams(w);
+	watch_datagrams(w, rank);
 	gate_init(&w->gate, w->ep, w->ls, WATCH, w->shared, w->stats);
 	gate_arm(&w->gate, true);
 }
@@ -319,6 +327,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 		log_warn("fatal-signal filter");
 	for (const int *fd = a->close_fds; fd && *fd != -1; fd++)
 		close(*fd);
+	shard_close_others(a->ls, a->rank);
 	snprintf(prefix, sizeof(prefix), "worker %d", slot);
 	log_setprefix(prefix);
 	title_worker(slot, a->generation, false);
@@ -339,7 +348,7 @@ setup(struct worker *w, const struct worker_args *a, int slot, int cmd_fd)
 	w->stats = &a->shared->stats[slot];
 	w->counters = &a->shared->counters[slot];
 	w->cmd_fd = cmd_fd;
-	acquire(w);
+	acquire(w, a->rank);
 
 	switch (privdrop_child(a->creds, a->master, err, sizeof(err))) {
 	case -1:
@@ -410,11 +419,12 @@ dispatch(struct worker *w, struct epoll_event *evs, int n)
 		}
 		if (w->draining)
 			continue;	/* listeners closed in this batch */
-		l = &w->ls->v[tag & ~WATCH];
+		l = &w->ls->v[tag & WATCH_INDEX];
 		if (l->proto == PROTO_TCP)
 			worker_on_accept(w, l);
 		else
-			on_datagrams(w, l);
+			on_datagrams(w, l, tag & WATCH_OWN ?
+			    w->own[tag & WATCH_INDEX] : l->fd);
 	}
 }
 

@@ -19,6 +19,7 @@ struct worker_args {
 	const struct creds	*creds;		/* NULL: keep the master's */
 	pid_t			 master;
 	unsigned		 generation;
+	size_t			 rank;		/* its UDP shards' (shard.h) */
 	const int		*close_fds;	/* the master's own, -1 ended */
 };
 

@@ -24,10 +24,33 @@
 #include "proxy_conn.h"
 #include "stats.h"
 #include "title.h"
+#include "udp.h"
 #include "util.h"
 #include "worker_admit.h"
 #include "worker_drain.h"
 #include "worker_state.h"
+
+/*
+ * Our UDP shard leaves its group when the last copy closes, and what it
+ * queued would go with it: echoed first, a few batches at most.  The
+ * workers of the new generation have their own by now (or share this one,
+ * which the master keeps).
+ */
+static void
+close_own(struct worker *w, size_t i)
+{
+	struct admit_policy p = worker_policy(w);
+	int fd = w->own[i];
+
+	if (fd == -1)
+		return;
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
+	for (int round = 0; round < 4; round++)
+		if (udp_echo(fd, &w->dgram, &p, &w->udp) != 1)
+			break;
+	close(fd);
+	w->own[i] = -1;
+}
 
 static void
 close_listeners(struct worker *w)
@@ -36,8 +59,10 @@ close_listeners(struct worker *w)
 	for (size_t i = 0; i < w->ls->n; i++) {
 		/* The master still holds the socket, so close() alone would
 		 * leave it in our epoll set: delete it first. */
-		if (w->ls->v[i].proto == PROTO_UDP)
+		if (w->ls->v[i].proto == PROTO_UDP) {
 			epoll_ctl(w->ep, EPOLL_CTL_DEL, w->ls->v[i].fd, NULL);
+			close_own(w, i);
+		}
 		close(w->ls->v[i].fd);
 	}
 }

@@ -35,10 +35,14 @@
  * (user-space pointers never have it). */
 #define WATCH		(1ULL << 63)
 #define WATCH_CMD	(WATCH | 0xffffffffULL)
+#define WATCH_OWN	(1ULL << 62)	/* a UDP listener's shard of ours */
+#define WATCH_INDEX	0xffffffffULL	/* the listener's index */
 
 struct worker {
 	const struct conf	*conf;
 	const struct listeners	*ls;
+	int			*own;		/* per listener: its UDP shard for
+						 * our rank (shard.h), or -1 */
 	struct chan_page	*shared;
 	struct source_shared	*sources;
 	int			 slot;

@@ -196,7 +196,8 @@ START_TEST(test_respelled_listener_kept)
 	ck_assert_int_ne(open_fd, -1);
 	ck_assert_int_eq(h_echo(open_fd, "before", 6, 2000), 0);
 	nb = master_sockets(before, 32);
-	ck_assert_int_eq(nb, 4);
+	/* 4 listeners, and each UDP one's socket for worker 0 (shard.h) */
+	ck_assert_int_eq(nb, 6);
 
 	snprintf(conf, sizeof(conf), "workers = 1\ncontrol_socket = \"\"\n"
 	    "listen_tcp = {\"localhost:%d\", \"[0:0:0:0:0:0:0:1]:%d\"}\n"
@@ -265,7 +266,7 @@ START_TEST(test_scope_id_respelled)
 	    .extra = conf };
 	ck_assert_msg(h_start_conf(&e, &hc) == 0, "start failed");
 	nb = master_sockets(before, 8);
-	ck_assert_int_eq(nb, 2);
+	ck_assert_int_eq(nb, 3);	/* and the UDP socket for worker 0 */
 
 	snprintf(conf, sizeof(conf), "workers = 1\ncontrol_socket = \"\"\n"
 	    "listen_tcp = {\"[::1]:%d\"}\nlisten_udp = {\"[::1%%%u]:%d\"}\n",
@@ -278,10 +279,13 @@ START_TEST(test_scope_id_respelled)
 	ck_assert(h_log_lacks_since(&e, off, "no longer listening on"));
 	ck_assert(h_wait_log(&e, "ready: 1 worker", 5000));
 	na = master_sockets(after, 8);
-	ck_assert_int_eq(na, 2);
-	for (int i = 0; i < nb; i++)
-		ck_assert_msg(after[0] == before[i] || after[1] == before[i],
-		    "socket %lu was replaced", before[i]);
+	ck_assert_int_eq(na, 3);
+	for (int i = 0; i < nb; i++) {
+		bool kept = false;
+		for (int j = 0; j < na; j++)
+			kept |= after[j] == before[i];
+		ck_assert_msg(kept, "socket %lu was replaced", before[i]);
+	}
 	fd = h_connect(AF_INET6, p6, 2000);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(h_echo(fd, "v6", 2, 2000), 0);

@@ -92,8 +92,9 @@ src_drain(struct src *s)
 	}
 }
 
-/* The receive queue and the kernel's drop count of the UDP socket bound
- * to addr:port (/proc/net/udp); false if there is none. */
+/* The receive queues and the kernel's drop counts of the UDP sockets
+ * bound to addr:port (/proc/net/udp), summed: the listener's and the
+ * workers' own (shard.h); false if there is none. */
 static bool
 socket_state_of(in_addr_t addr, int port, uint64_t *queued, uint64_t *drops)
 {
@@ -118,8 +119,10 @@ socket_state_of(in_addr_t addr, int port, uint64_t *queued, uint64_t *drops)
 		while ((last = strrchr(line, ' ')) != NULL && last[1] == '\0')
 			*last = '\0';
 		ck_assert(last != NULL && sscanf(last, " %llu", &d) == 1);
-		*queued = rx;
-		*drops = d;
+		if (!found)
+			*queued = *drops = 0;
+		*queued += rx;
+		*drops += d;
 		found = true;
 	}
 	fclose(f);

@@ -62,53 +62,73 @@ cpu_ns(pid_t pid)
  * bucket, and are not far below it either.  T for the ceiling runs from the
  * first datagram sent to the last answer received (a worker behind the
  * sender still answers, legitimately, what its bucket refilled meanwhile);
- * for the floor, to the last datagram sent.  Each worker's CPU shows that several read the socket:
- * the kernel need not spread the datagrams, so a flood that one worker took
- * alone proves nothing, and is repeated from a new source (a new bucket).
- * Returns how many workers read.
+ * for the floor, to the last datagram sent.  The source sends from PORTS
+ * ports in turn: the bucket is the address's, and each worker reads the
+ * datagrams of some ports (shard.h).  Each worker's CPU shows that several
+ * read: a flood that one worker took alone proves nothing, and is repeated
+ * from a new source (a new bucket).  Returns how many workers read.
  */
-enum { RATE = 500, BURST = 100, PPS = 20000, RUN_MS = 2500, BURST_DGRAMS = 400 };
+enum { RATE = 500, BURST = 100, PPS = 20000, RUN_MS = 2500, BURST_DGRAMS = 400,
+    PORTS = 16 };
+
+/* Counts what came back on fds; the time of the last answer into *tans. */
+static uint64_t
+collect(const int *fds, uint64_t *tans)
+{
+	uint64_t n = 0;
+	char buf[64];
+
+	for (int i = 0; i < PORTS; i++)
+		while (recv(fds[i], buf, sizeof(buf), 0) > 0) {
+			n++;
+			if (tans != NULL)
+				*tans = now_usec();
+		}
+	return n;
+}
 
 static int
 udp_flood(int workers, const pid_t *w, const char *srcip)
 {
 	struct sockaddr_in src = h_v4(srcip, 0);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0), big = 8 << 20;
+	int fds[PORTS], big = 8 << 20;
 	uint64_t before[8], t0, t1 = 0, tans = 0, sent = 0, answers = 0;
-	char buf[64];
 
 	struct sockaddr_in dst = h_v4("127.0.0.1", e.udp4);
 	for (int i = 0; i < workers; i++)
 		before[i] = cpu_ns(w[i]);
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	for (int i = 0; i < PORTS; i++) {
+		fds[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+		ck_assert_int_eq(bind(fds[i], (struct sockaddr *)&src,
+		    sizeof(src)), 0);
+	}
 	t0 = now_usec();
 	for (;;) {
 		uint64_t t = now_usec();
 
 		if (t - t0 >= RUN_MS * 1000ULL)
 			break;
-		/* paced, in bursts of BURST_DGRAMS: more than one worker's turn
-		 * at the socket (udpshare.h), so that the others are asked to
-		 * help, as in a real flood */
+		/* paced, in bursts of BURST_DGRAMS, as in a real flood */
 		uint64_t due = (t - t0) * PPS / 1000000;
 		if (due >= sent + BURST_DGRAMS)
-			while (sent < due && sendto(fd, "flood", 5, 0,
+			while (sent < due && sendto(fds[sent % PORTS], "flood", 5, 0,
 			    (struct sockaddr *)&dst, sizeof(dst)) == 5) {
 				sent++;
 				t1 = now_usec();
 			}
-		while (recv(fd, buf, sizeof(buf), 0) > 0)
-			answers++;
+		answers += collect(fds, NULL);
 	}
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, 300) != 1)
+		struct pollfd p[PORTS];
+		for (int i = 0; i < PORTS; i++)
+			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		if (poll(p, PORTS, 300) < 1)
 			break;	/* quiet for 300 ms: everything that comes, came */
-		while (recv(fd, buf, sizeof(buf), 0) > 0)
-			answers++, tans = now_usec();
+		answers += collect(fds, &tans);
 	}
-	close(fd);
+	for (int i = 0; i < PORTS; i++)
+		close(fds[i]);
 
 	double T = (double)(t1 - t0) / 1e6, allowed = BURST + RATE * T;
 	double Tans = (double)(tans > t1 ? tans - t0 : t1 - t0) / 1e6;

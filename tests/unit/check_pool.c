@@ -214,6 +214,49 @@ START_TEST(test_spawn_and_order)
 }
 END_TEST
 
+/* Ranks (the workers' UDP sockets, shard.h): the lowest free in the
+ * generation; a slot waiting to respawn keeps its own; draining slots and
+ * other generations hold none; a resize takes the highest away. */
+START_TEST(test_ranks)
+{
+	static struct pool p;
+
+	ck_assert_int_eq(pool_init(&p), 0);
+	p.hw = 6;
+	ck_assert_int_eq(pool_rank_for(&p, 0, 2), 0);
+	ck_assert_int_eq(pool_highest_rank(&p, 2), -1);
+	/* generation 1 draining in slots 0, 1 with ranks 0, 1 */
+	p.slot[0] = (struct slot){ .state = SLOT_DRAINING, .generation = 1,
+	    .rank = 0, .cmd_fd = -1 };
+	p.slot[1] = (struct slot){ .state = SLOT_DRAINING, .generation = 1,
+	    .rank = 1, .cmd_fd = -1 };
+	/* generation 2: rank 1 in slot 2, rank 0 waiting in slot 4 */
+	p.slot[2] = (struct slot){ .state = SLOT_RUNNING, .generation = 2,
+	    .rank = 1, .cmd_fd = -1 };
+	p.slot[4] = (struct slot){ .state = SLOT_WAITING, .generation = 2,
+	    .rank = 0, .cmd_fd = -1 };
+	ck_assert_int_eq(pool_rank_for(&p, 3, 2), 2);	/* a free slot */
+	ck_assert_int_eq(pool_rank_for(&p, 4, 2), 0);	/* its respawn */
+	ck_assert_int_eq(pool_rank_for(&p, 3, 1), 0);	/* 1 is draining */
+	ck_assert_int_eq(pool_highest_rank(&p, 2), 2);	/* slot 2, rank 1 */
+	p.slot[3] = (struct slot){ .state = SLOT_RUNNING, .generation = 2,
+	    .rank = 2, .cmd_fd = -1 };
+	ck_assert_int_eq(pool_highest_rank(&p, 2), 3);	/* slot 3, rank 2 */
+	ck_assert_int_eq(pool_rank_for(&p, 5, 2), 3);
+	/* a waiting slot of an older generation is not a respawn of this one */
+	p.slot[4].generation = 1;
+	ck_assert_int_eq(pool_rank_for(&p, 4, 2), 0);
+	/* a fork that failed waits with the rank it was to have, not one
+	 * left from an earlier life */
+	p.slot[5].rank = 7;
+	pool_spawn_failed(&p, 5, 2, 100);
+	ck_assert_int_eq(p.slot[5].rank, 0);
+	ck_assert_int_eq(pool_rank_for(&p, 5, 2), 0);
+	ck_assert_int_eq(pool_rank_for(&p, 4, 2), 3);
+	pool_free(&p);
+}
+END_TEST
+
 START_TEST(test_generations)
 {
 	static struct pool p;
@@ -408,6 +451,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_spawn_and_order);
 	tcase_add_test(tc, test_page_readonly_for_good);
 	tcase_add_test(tc, test_generations);
+	tcase_add_test(tc, test_ranks);
 	tcase_add_test(tc, test_alive);
 	tcase_add_test(tc, test_spawn_failed);
 	tcase_add_test(tc, test_reaped);
