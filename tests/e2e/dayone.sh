@@ -10,7 +10,7 @@
 #   - Debian's prometheus scraping echod: a PromQL query through its HTTP
 #     API returns the connections the load made.
 # Uses e2e.sh's helpers (check, ok, notok, diag, wait_for, in_ct, main_pid,
-# workers, echo_ok, apt_get) and its $work, $version.
+# workers, echo_ok, apt_get, journal_cursor) and its $work, $version.
 
 # d1_clients N: N TCP clients in turn, each echoed; how many were, on stdout
 d1_clients() {
@@ -30,13 +30,12 @@ d1_ensure_up() {
 	in_ct systemctl reset-failed echod.socket echod.service
 	in_ct systemctl restart echod 2>&1 | diag
 }
-d1_cursor() { in_ct journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'; }
 
 # --- a typo, then a restart ---------------------------------------------------
 d1_fallback() {
 	local pid cur got
 	in_ct cp /etc/echod.conf /var/tmp/d1-good.conf
-	cur=$(d1_cursor)
+	cur=$(journal_cursor)
 	pid=$(main_pid)
 	d1_typo
 	in_ct timeout 60 systemctl restart echod 2>&1 | diag
@@ -137,7 +136,7 @@ d1_dropins() {
 			printf "%s\n" "$out" | grep -q "/etc/echod.conf.d/60-typo.conf:2:" ||
 			{ printf "%s\n" "$out" | diag; false; }'
 	pid=$(main_pid)
-	local cur; cur=$(d1_cursor)
+	local cur; cur=$(journal_cursor)
 	check "systemctl reload fails on it, its ExecReload= -t naming the drop-in's line; same PID, $want workers" \
 		eval '! in_ct systemctl reload echod 2>/dev/null &&
 			d1_journal_since "$cur" | grep -q "60-typo.conf:2:" &&

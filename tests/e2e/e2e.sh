@@ -153,6 +153,8 @@ in_ct() { # run a command inside the container, with a plain environment
 	nsenter -t "$pid1" -a -- /usr/bin/env -i \
 		PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb "$@"
 }
+# journal_cursor: the container's journal's cursor now, for --after-cursor.
+journal_cursor() { in_ct journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'; }
 booted() {
 	local s
 	s=$(in_ct systemctl is-system-running 2>/dev/null)
@@ -341,7 +343,7 @@ check "echod.service is active again" wait_for 20 in_ct systemctl -q is-active e
 
 # --- stop ------------------------------------------------------------------------
 # Only what the journal says from here on (a date has whole seconds).
-cursor=$(in_ct journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p')
+cursor=$(journal_cursor)
 in_ct systemctl stop echod.socket echod.service 2>&1 | diag
 stopped_clean() {
 	[ -n "$cursor" ] &&

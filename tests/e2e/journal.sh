@@ -9,8 +9,8 @@
 #     container's network namespace, the same client for both, in
 #     interleaved pairs: a figure for the notes, not a pass mark (the
 #     machines are shared).  With tcp_rate_limit = 0, as in make bench.
-# Uses e2e.sh's helpers (check, ok, notok, diag, wait_for, in_ct) and its
-# $work, $here, $pid1.
+# Uses e2e.sh's helpers (check, ok, notok, diag, wait_for, in_ct,
+# journal_cursor) and its $work, $here, $pid1.
 #
 # Environment:
 #   ECHOD_E2E_REF   the built ref-echo (make check-e2e builds it); else it
@@ -26,7 +26,6 @@ if [ -z "$jf_ref" ] || [ ! -x "$jf_ref" ]; then
 		{ diag < "$work/ref-echo.build.log"; jf_ref=; }
 fi
 
-jf_cursor() { in_ct journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'; }
 # jf_flood PORT SECONDS: the container's echo-client connects, echoes and
 # closes from 127.0.0.1 as fast as it can; its report on stdout.
 jf_flood() {
@@ -52,7 +51,7 @@ jf_summary_seen() {
 }
 jf_budget() {
 	local burst rate lines summaries max done
-	jf_cur=$(jf_cursor)
+	jf_cur=$(journal_cursor)
 	done=$(jf_flood_shipped)
 	# the summary is due 10 s after the first line not written
 	wait_for 15 jf_summary_seen
