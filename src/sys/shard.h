@@ -8,11 +8,11 @@
  *
  * A classic BPF program on the group steers each datagram, by its source
  * address and port, to one of the shards open.  The listener's own socket
- * (l->fd) joins the group first and gets nothing while shards are open;
- * every worker still watches it, so a datagram that reaches it (before
- * the program is attached, say) is answered.  A socket that joins the group
- * later from outside (only a process of the same user can) gets nothing
- * either: the program never names it.
+ * (l->fd) joins the group first and gets nothing while shards are open,
+ * but for a datagram that comes while the group changes: the workers read
+ * it now and then, and send their echoes from it.  A socket that joins the
+ * group later from outside (only a process of the same user can) gets
+ * nothing either: the program never names it.
  */
 #ifndef ECHOD_SHARD_H
 #define ECHOD_SHARD_H

@@ -101,14 +101,14 @@ judge(struct udp_batch *b, unsigned i, const struct admit_policy *policy,
 }
 
 int
-udp_echo(int fd, struct udp_batch *b, const struct admit_policy *policy,
-    struct udp_counters *cnt)
+udp_echo(int in, int out, struct udp_batch *b,
+    const struct admit_policy *policy, struct udp_counters *cnt)
 {
 	int rounds = 0, errs = 0;
 
 	while (rounds < UDP_ROUNDS) {
 		struct udp_batch_sent r;
-		int n = udp_batch_recv(fd, b);
+		int n = udp_batch_recv(in, b);
 
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -123,7 +123,7 @@ udp_echo(int fd, struct udp_batch *b, const struct admit_policy *policy,
 		}
 		for (unsigned i = 0; i < (unsigned)n; i++)
 			judge(b, i, policy, cnt);
-		r = udp_batch_send(fd, b);
+		r = udp_batch_send(out, b);
 		cnt->echoed += r.sent;
 		cnt->bytes += r.bytes;
 		cnt->dropped += r.dropped;

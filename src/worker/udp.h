@@ -38,7 +38,9 @@ void	udp_log_counters(const struct udp_counters *);
  */
 bool	udp_source_allowed(const struct sockaddr *);
 /*
- * Echoes the datagrams waiting on fd, a batch (udp_batch.h) at a time, up to
+ * Echoes the datagrams waiting on in, from out (a socket bound where in is:
+ * the address's own, see shard.h; or in itself), a batch (udp_batch.h) at
+ * a time, up to
  * UDP_ROUNDS batches while they come full; a datagram larger than the
  * batch's slots (UDP_MAX_DATAGRAM bytes hold any) is dropped, never echoed
  * cut short.  Each one passes the loop guard, then admission (admit.h)
@@ -47,7 +49,7 @@ bool	udp_source_allowed(const struct sockaddr *);
  * Returns 0 when the queue was emptied, 1 when datagrams may be left after
  * UDP_ROUNDS full batches, or -1 with errno on a socket error.
  */
-int	udp_echo(int fd, struct udp_batch *, const struct admit_policy *,
-	    struct udp_counters *);
+int	udp_echo(int in, int out, struct udp_batch *,
+	    const struct admit_policy *, struct udp_counters *);
 
 #endif

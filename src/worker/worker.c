@@ -59,13 +59,15 @@
 #define LOG_RETRY_MS	10	/* lines wait for the log: look again */
 #define LOG_EXIT_MS	1000	/* on the way out, wait this long for it */
 
+/* What waits on fd, l's socket or our own beside it; the echoes leave
+ * from l's (watch_datagrams() says why). */
 static void
 on_datagrams(struct worker *w, const struct listener *l, int fd)
 {
 	struct admit_policy p = worker_policy(w);
 
 	/* Datagrams left after a few batches (1): epoll says so again. */
-	if (udp_echo(fd, &w->dgram, &p, &w->udp) == -1)
+	if (udp_echo(fd, l->fd, &w->dgram, &p, &w->udp) == -1)
 		log_warn("udp %s", l->name);
 }
 
@@ -256,10 +258,14 @@ publish(struct worker *w)
 }
 
 /*
- * Every worker reads the UDP socket of each address, which all of them
- * share, and the shard of its rank (shard.h), which is its own.  The group
- * steers datagrams to the shards; the shared socket gets only what comes
- * before the steering, and EPOLLEXCLUSIVE wakes one of us for it.
+ * A worker reads the UDP socket of its own for each address (shard.h), and
+ * sends the echoes from the address's socket, which it does not wait on.
+ * Each datagram sent wakes whatever waits on the socket it leaves from:
+ * 5% of the CPU when that was the socket we read.  The few datagrams the
+ * group leaves on the address's socket while it changes are read once a
+ * tick (read_unwatched()).  Without a socket of its own, a worker waits on
+ * the address's socket, which all such workers share: EPOLLEXCLUSIVE wakes
+ * one of them per datagram that finds them all asleep.
  */
 static void
 watch_datagrams(struct worker *w, size_t rank)
@@ -270,18 +276,31 @@ watch_datagrams(struct worker *w, size_t rank)
 		const struct listener *l = &w->ls->v[i];
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
 		    .data.u64 = WATCH | i };
+		int fd = l->fd;
 
 		w->own[i] = shard_fd(l, rank);
 		if (l->proto != PROTO_UDP)
 			continue;
-		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, l->fd, &ev) == -1)
+		if (w->own[i] != -1) {
+			fd = w->own[i];
+			ev = (struct epoll_event){ .events = EPOLLIN,
+			    .data.u64 = WATCH | WATCH_OWN | i };
+		}
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1)
 			fatal("epoll_ctl udp %s", l->name);
-		ev.events = EPOLLIN;
-		ev.data.u64 = WATCH | WATCH_OWN | i;
-		if (w->own[i] != -1 &&
-		    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->own[i], &ev) == -1)
-			fatal("epoll_ctl udp %s (its own)", l->name);
 	}
+}
+
+/* The address's sockets we do not wait on, once a tick. */
+static void
+read_unwatched(struct worker *w)
+{
+	if (w->draining || w->now_ms - w->unwatched_ms < TICK_MS)
+		return;
+	w->unwatched_ms = w->now_ms;
+	for (size_t i = 0; i < w->ls->n; i++)
+		if (w->ls->v[i].proto == PROTO_UDP && w->own[i] != -1)
+			on_datagrams(w, &w->ls->v[i], w->ls->v[i].fd);
 }
 
 /* What the worker needs and may fail to get: limits to compare, buffers,
@@ -444,6 +463,7 @@ worker_main(int slot, int cmd_fd, void *arg)
 			fatal("epoll_wait");
 		w.now_ms = now_coarse_ms();
 		dispatch(&w, evs, n < 0 ? 0 : n);
+		read_unwatched(&w);
 		if (w.handoff && !w.handing) {
 			w.handoff = false;
 			worker_hand_over(&w, on_message);

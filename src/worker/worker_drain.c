@@ -46,7 +46,7 @@ close_own(struct worker *w, size_t i)
 		return;
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
 	for (int round = 0; round < 4; round++)
-		if (udp_echo(fd, &w->dgram, &p, &w->udp) != 1)
+		if (udp_echo(fd, w->ls->v[i].fd, &w->dgram, &p, &w->udp) != 1)
 			break;
 	close(fd);
 	w->own[i] = -1;
@@ -58,7 +58,8 @@ close_listeners(struct worker *w)
 	gate_arm(&w->gate, false);
 	for (size_t i = 0; i < w->ls->n; i++) {
 		/* The master still holds the socket, so close() alone would
-		 * leave it in our epoll set: delete it first. */
+		 * leave it in our epoll set: delete it first (ours echoes from
+		 * it, so it closes last). */
 		if (w->ls->v[i].proto == PROTO_UDP) {
 			epoll_ctl(w->ep, EPOLL_CTL_DEL, w->ls->v[i].fd, NULL);
 			close_own(w, i);

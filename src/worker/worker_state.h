@@ -43,6 +43,7 @@ struct worker {
 	const struct listeners	*ls;
 	int			*own;		/* per listener: its UDP shard for
 						 * our rank (shard.h), or -1 */
+	uint64_t		 unwatched_ms;	/* read_unwatched() last ran */
 	struct chan_page	*shared;
 	struct source_shared	*sources;
 	int			 slot;

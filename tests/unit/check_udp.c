@@ -59,7 +59,7 @@ echo_with(int fd, size_t slotlen, const struct admit_policy *p,
 	int rc;
 
 	ck_assert_int_eq(udp_batch_init(&b, UDP_BATCH, slotlen), 0);
-	rc = udp_echo(fd, &b, p, cnt);
+	rc = udp_echo(fd, fd, &b, p, cnt);
 	udp_batch_free(&b);
 	return rc;
 }
@@ -341,7 +341,7 @@ fake_echo(const struct admit_policy *p, struct udp_counters *cnt)
 
 	ck_assert_int_eq(udp_batch_init(&b, UDP_BATCH, 100), 0);
 	b.ops = &fake_ops;
-	rc = udp_echo(-1, &b, p, cnt);
+	rc = udp_echo(-1, -1, &b, p, cnt);
 	udp_batch_free(&b);
 	return rc;
 }
