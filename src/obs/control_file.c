@@ -220,6 +220,12 @@ helper(const struct making *mk, int sock)
 	struct stat st;
 	int fd = -1;
 
+	/* None of the master's descriptors goes over to the user: a worker's
+	 * UDP socket kept open here would stay in its group, unread, if that
+	 * worker died meanwhile (shard.h). */
+	if (sock > 3)
+		(void)close_range(3, (unsigned)sock - 1, 0);
+	(void)close_range((unsigned)sock + 1, ~0U, 0);
 	if (privdrop_apply(mk->owner, r.err, sizeof(r.err)) == -1) {
 		r.err_no = errno ? errno : EPERM;
 		snprintf(r.err, sizeof(r.err), "control socket %s: cannot "

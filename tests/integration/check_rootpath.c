@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -341,6 +342,118 @@ START_TEST(test_stopped_helper_bounded)
 }
 END_TEST
 
+/* The sockets pid holds (/proc/PID/fd), or -1 if it cannot be read. */
+static int
+sockets_held(pid_t pid)
+{
+	char path[64], fdpath[384], link[64];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	if ((dir = opendir(path)) == NULL)
+		return -1;
+	while ((d = readdir(dir)) != NULL) {
+		ssize_t len;
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, d->d_name);
+		if ((len = readlink(fdpath, link, sizeof(link) - 1)) > 0) {
+			link[len] = '\0';
+			n += strncmp(link, "socket:", 7) == 0;
+		}
+	}
+	closedir(dir);
+	return n;
+}
+
+/* pid's state letter (/proc/PID/stat), or 0. */
+static char
+proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return (p = strrchr(buf, ')')) != NULL && p[1] == ' ' ? p[2] : 0;
+}
+
+/* A child of master the user stopped (so it runs as him by now): its pid,
+ * or -1. */
+static pid_t
+stopped_helper(pid_t master)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
+	    (long)master, (long)master);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	for (char *p = buf, *q; *p; p = q) {
+		long pid = strtol(p, &q, 10);
+		if (q == p)
+			break;
+		if (is_helper((pid_t)pid) && proc_state((pid_t)pid) == 'T')
+			return (pid_t)pid;
+	}
+	return -1;
+}
+
+/*
+ * The child that makes the socket as the user holds none of the master's
+ * sockets (its listeners, the workers' channels): only the one it answers
+ * on, and the control socket it makes.
+ */
+START_TEST(test_helper_holds_nothing_of_the_master)
+{
+	char dir[128], ctl[2][160];
+	struct passwd nobody, *pw = &nobody;
+	int seen = 0;
+
+	if (geteuid() != 0)
+		skip_test("needs root, to run echod with user = nobody");
+	if (!user("nobody", pw))
+		skip_test("needs the user nobody");
+	snprintf(dir, sizeof(dir), "%s/run", e.dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(chown(dir, pw->pw_uid, pw->pw_gid), 0);
+	for (int i = 0; i < 2; i++)
+		snprintf(ctl[i], sizeof(ctl[i]), "%s/control%d", dir, i);
+	start("nobody", ctl[0]);
+	if ((racer = fork()) == 0)
+		stop_helpers(e.pid, pw->pw_uid, pw->pw_gid);
+	ck_assert_int_gt(racer, 0);
+	for (int n = 1; n <= 4 && seen == 0; n++) {
+		uint64_t end = h_now_ms() + 1500;
+		pid_t h = -1;
+
+		write_conf("nobody", ctl[n % 2]);
+		kill(e.pid, SIGHUP);
+		while (h == -1 && h_now_ms() < end)
+			if ((h = stopped_helper(e.pid)) == -1)
+				poll(NULL, 0, 5);
+		if (h != -1) {
+			int held = sockets_held(h);
+			ck_assert_msg(held >= 1 && held <= 2, "the helper (pid %ld) "
+			    "holds %d sockets", (long)h, held);
+			seen++;
+		}
+		ck_assert_msg(reload_ended(10000), "reload %d did not end", n);
+	}
+	ck_assert_msg(seen > 0, "no stopped helper was seen");
+}
+END_TEST
+
 Suite *
 rootpath_suite(void)
 {
@@ -352,6 +465,7 @@ rootpath_suite(void)
 	tcase_add_test(tc, test_symlink_race_never_chowns);
 	tcase_add_test(tc, test_reload_gives_socket_to_new_user);
 	tcase_add_test(tc, test_stopped_helper_bounded);
+	tcase_add_test(tc, test_helper_holds_nothing_of_the_master);
 	suite_add_tcase(s, tc);
 	return s;
 }
