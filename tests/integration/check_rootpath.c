@@ -310,25 +310,46 @@ stop_helpers(pid_t master, uid_t uid, gid_t gid)
  * master waits on it at most 2 s for its answer, then kills it, and every
  * reload ends.
  */
-START_TEST(test_stopped_helper_bounded)
+/* Why the helper's tests cannot run here, or NULL. */
+static const char *
+helper_unfit(struct passwd *pw)
 {
-	char dir[128], ctl[2][160];
-	struct passwd nobody, *pw = &nobody;
-	int n;
-
 	if (geteuid() != 0)
-		skip_test("needs root, to run echod with user = nobody");
+		return "needs root, to run echod with user = nobody";
 	if (!user("nobody", pw))
-		skip_test("needs the user nobody");
+		return "needs the user nobody";
+	return NULL;
+}
+
+/* echod as root with user nobody and its control socket ctl[0] in a
+ * directory nobody owns, so that a helper makes it; and the racer, as
+ * nobody, stopping every helper. */
+static void
+start_with_stopper(const struct passwd *pw, char ctl[2][160])
+{
+	char dir[128];
+
 	snprintf(dir, sizeof(dir), "%s/run", e.dir);
 	ck_assert_int_eq(mkdir(dir, 0755), 0);
 	ck_assert_int_eq(chown(dir, pw->pw_uid, pw->pw_gid), 0);
 	for (int i = 0; i < 2; i++)
-		snprintf(ctl[i], sizeof(ctl[i]), "%s/control%d", dir, i);
+		snprintf(ctl[i], 160, "%s/control%d", dir, i);
 	start("nobody", ctl[0]);
 	if ((racer = fork()) == 0)
 		stop_helpers(e.pid, pw->pw_uid, pw->pw_gid);
 	ck_assert_int_gt(racer, 0);
+}
+
+START_TEST(test_stopped_helper_bounded)
+{
+	char ctl[2][160];
+	struct passwd nobody, *pw = &nobody;
+	const char *why = helper_unfit(pw);
+	int n;
+
+	if (why != NULL)
+		skip_test("%s", why);
+	start_with_stopper(pw, ctl);
 	for (n = 1; n <= 4; n++) {
 		write_conf("nobody", ctl[n % 2]);
 		kill(e.pid, SIGHUP);
@@ -416,23 +437,14 @@ stopped_helper(pid_t master)
  */
 START_TEST(test_helper_holds_nothing_of_the_master)
 {
-	char dir[128], ctl[2][160];
+	char ctl[2][160];
 	struct passwd nobody, *pw = &nobody;
+	const char *why = helper_unfit(pw);
 	int seen = 0;
 
-	if (geteuid() != 0)
-		skip_test("needs root, to run echod with user = nobody");
-	if (!user("nobody", pw))
-		skip_test("needs the user nobody");
-	snprintf(dir, sizeof(dir), "%s/run", e.dir);
-	ck_assert_int_eq(mkdir(dir, 0755), 0);
-	ck_assert_int_eq(chown(dir, pw->pw_uid, pw->pw_gid), 0);
-	for (int i = 0; i < 2; i++)
-		snprintf(ctl[i], sizeof(ctl[i]), "%s/control%d", dir, i);
-	start("nobody", ctl[0]);
-	if ((racer = fork()) == 0)
-		stop_helpers(e.pid, pw->pw_uid, pw->pw_gid);
-	ck_assert_int_gt(racer, 0);
+	if (why != NULL)
+		skip_test("%s", why);
+	start_with_stopper(pw, ctl);
 	for (int n = 1; n <= 4 && seen == 0; n++) {
 		uint64_t end = h_now_ms() + 1500;
 		pid_t h = -1;
