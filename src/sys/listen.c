@@ -64,60 +64,65 @@ push(struct listeners *ls, int fd, enum proto proto, bool passed,
 }
 
 /*
- * Binds fd to sa, first checking that no socket holds the address: with
- * SO_REUSEPORT a UDP bind would join a group of another process of ours
- * and share its datagrams.  A socket without the option conflicts with any
- * holder.  Port 0 binds the port the check got.
+ * Whether no socket holds sa: a probe bound without SO_REUSEPORT conflicts
+ * with any holder.  A UDP socket with the option would join a group of
+ * another process of ours instead, and share its datagrams.  *ss gets the
+ * address the probe got, so port 0 names the port the kernel chose.
  */
 static int
-bind_alone(int fd, const struct sockaddr *sa, socklen_t salen)
+probe_free(const struct sockaddr *sa, socklen_t salen,
+    struct sockaddr_storage *ss, socklen_t *sslen)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	int probe, on = 1, saved;
+	int probe, on = 1, rc = 0, saved;
 
 	if ((probe = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	if ((sa->sa_family == AF_INET6 && setsockopt(probe, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
 	    bind(probe, sa, salen) == -1 ||
-	    getsockname(probe, (struct sockaddr *)&ss, &sslen) == -1) {
-		saved = errno;
-		close(probe);
-		errno = saved;
-		return -1;
-	}
+	    getsockname(probe, (struct sockaddr *)ss, sslen) == -1)
+		rc = -1;
+	saved = errno;
 	close(probe);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
-		return -1;
-	return bind(fd, (struct sockaddr *)&ss, sslen);
+	errno = saved;
+	return rc;
 }
 
+/* A listening socket at sa; join: a UDP one in the group of the socket
+ * bound there already (shard.c), not one alone at a free address. */
 static int
 open_one(const struct sockaddr *sa, socklen_t salen, enum proto proto,
-    int backlog)
+    int backlog, bool join)
 {
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
 	int fd, on = 1;
 
+	if (proto == PROTO_UDP && !join) {
+		if (probe_free(sa, salen, &ss, &sslen) == -1)
+			return -1;
+	} else {
+		memcpy(&ss, sa, salen);
+		sslen = salen;
+	}
 	fd = socket(sa->sa_family, (proto == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
 	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
 	/*
-	 * TCP only: it lets a restart bind past connections in TIME_WAIT.  On a
-	 * UDP socket Linux lets it share the port with any other socket that
-	 * set it too, which would then get our datagrams: a port held by
-	 * another process must be refused instead (bind_alone()).
+	 * TCP: SO_REUSEADDR lets a restart bind past connections in TIME_WAIT.
+	 * UDP: SO_REUSEPORT lets the workers' own sockets join this one's
+	 * group (shard.h); on UDP, SO_REUSEADDR would let any process that set
+	 * it share the port and get our datagrams.
 	 */
-	if (proto == PROTO_TCP &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+	if (setsockopt(fd, SOL_SOCKET, proto == PROTO_TCP ? SO_REUSEADDR :
+	    SO_REUSEPORT, &on, sizeof(on)) == -1)
 		goto fail;
 	/* So that 0.0.0.0:7 and [::]:7 can both be bound. */
 	if (sa->sa_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
 		goto fail;
-	if (proto == PROTO_TCP ? bind(fd, sa, salen) == -1 :
-	    bind_alone(fd, sa, salen) == -1)
+	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1)
 		goto fail;
 	if (proto == PROTO_TCP && listen(fd, backlog) == -1)
 		goto fail;
@@ -132,6 +137,13 @@ fail:
 		errno = saved;
 	}
 	return -1;
+}
+
+int
+listen_join(const struct listener *l)
+{
+	return open_one((const struct sockaddr *)&l->bound, l->bound_len,
+	    PROTO_UDP, 0, true);
 }
 
 int
@@ -362,7 +374,7 @@ bind_wanted(struct listeners *ls, const struct wants *want, int backlog,
 			continue;
 		}
 		if ((fd = open_one((const struct sockaddr *)&w->ss, w->len, w->proto,
-		    backlog)) == -1) {
+		    backlog, false)) == -1) {
 			addr_format((const struct sockaddr *)&w->ss, w->len, name,
 			    sizeof(name));
 			snprintf(err, errlen, "listen %s (%s %s): %s", w->spec,

@@ -56,6 +56,10 @@ int	listen_from_systemd(struct listeners *ls, char *err, size_t errlen);
  * counted), leaving them for listen_from_systemd(): a start with any uses
  * them instead of listen_tcp and listen_udp. */
 int	listen_passed(void);
+/* A UDP socket bound where l is, in the SO_REUSEPORT group of l's socket
+ * (a worker's own, shard.h): non-blocking, close-on-exec, with pktinfo.
+ * -1 with errno. */
+int	listen_join(const struct listener *l);
 /* Moves the listener at index i out of ls, closing its sockets. */
 void	listen_remove(struct listeners *ls, size_t i);
 void	listen_close_all(struct listeners *ls);

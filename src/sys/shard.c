@@ -15,14 +15,11 @@
 
 #include <errno.h>
 #include <linux/filter.h>
-#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "pktinfo.h"
 #include "shard.h"
 
 #ifndef SO_ATTACH_REUSEPORT_CBPF
@@ -115,28 +112,6 @@ shard_able(const struct listener *l)
 	    (l->bound.ss_family == AF_INET || l->bound.ss_family == AF_INET6);
 }
 
-/* A socket bound where l is, in its group: as listen.c binds l's own. */
-static int
-open_shard(const struct listener *l)
-{
-	int fd, on = 1, saved;
-
-	fd = socket(l->bound.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -1;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
-	    (l->bound.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof(on)) == -1) ||
-	    bind(fd, (const struct sockaddr *)&l->bound, l->bound_len) == -1 ||
-	    pktinfo_enable(fd) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
 int
 shard_open(struct listener *l, size_t rank)
 {
@@ -157,7 +132,7 @@ shard_open(struct listener *l, size_t rank)
 		l->shard = v;
 		l->n_shard = rank + 1;
 	}
-	if ((fd = open_shard(l)) == -1)
+	if ((fd = listen_join(l)) == -1)
 		return -1;
 	l->shard[rank] = fd;
 	if (steer(l) == -1) {
