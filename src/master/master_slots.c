@@ -122,13 +122,14 @@ spawn(struct master *m, int i)
 
 	open_shards(m, rank);
 	args = worker_args(m, rank);
-	pid = pool_spawn(&m->pool, i, m->generation, m->now_ms, worker_main, &args);
+	pid = pool_spawn(&m->pool, i, m->generation, rank, m->now_ms, worker_main,
+	    &args);
 	if (pid == -1) {
 		snprintf(what, sizeof(what), "worker %d could not be started: %s",
 		    i, strerror(errno));
 		log_warnx("%s", what);
 		close_shards(m, rank);
-		pool_spawn_failed(&m->pool, i, m->generation, m->now_ms);
+		pool_spawn_failed(&m->pool, i, m->generation, rank, m->now_ms);
 		if (!m->health.started)
 			early_failure(m, what);
 		return;

@@ -157,26 +157,21 @@ pool_free_slot(const struct pool *p)
 	return -1;
 }
 
-/* Does a current slot of generation other than slot i hold rank? */
-static bool
-rank_taken(const struct pool *p, int i, unsigned generation, int rank)
-{
-	for (int j = 0; j < p->hw; j++)
-		if (j != i && pool_current(&p->slot[j], generation) &&
-		    p->slot[j].rank == rank)
-			return true;
-	return false;
-}
-
 int
 pool_rank_for(const struct pool *p, int i, unsigned generation)
 {
+	/* at most hw slots hold a rank: one of 0..hw is free */
+	bool taken[POOL_MAX_SLOTS + 1] = { false };
 	const struct slot *s = &p->slot[i];
 	int rank = 0;
 
 	if (s->state == SLOT_WAITING && s->generation == generation)
 		return s->rank;
-	while (rank_taken(p, i, generation, rank))
+	for (int j = 0; j < p->hw; j++)
+		if (j != i && pool_current(&p->slot[j], generation) &&
+		    p->slot[j].rank >= 0 && p->slot[j].rank <= POOL_MAX_SLOTS)
+			taken[p->slot[j].rank] = true;
+	while (taken[rank])
 		rank++;
 	return rank;
 }
@@ -239,12 +234,12 @@ pool_excess_generation(const struct pool *p, unsigned *oldest)
 }
 
 pid_t
-pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
-    void (*child)(int, int, void *), void *arg)
+pool_spawn(struct pool *p, int i, unsigned generation, int rank,
+    uint64_t now_ms, void (*child)(int, int, void *), void *arg)
 {
 	struct slot *s = &p->slot[i];
 	bool respawn = s->state == SLOT_WAITING;
-	int fds[2], rank = pool_rank_for(p, i, generation);
+	int fds[2];
 	pid_t pid;
 
 	/* A socketpair, not a pipe: connections travel on it too (SCM_RIGHTS),
@@ -294,12 +289,13 @@ pool_spawn(struct pool *p, int i, unsigned generation, uint64_t now_ms,
 }
 
 uint64_t
-pool_spawn_failed(struct pool *p, int i, unsigned generation, uint64_t now_ms)
+pool_spawn_failed(struct pool *p, int i, unsigned generation, int rank,
+    uint64_t now_ms)
 {
 	struct slot *s = &p->slot[i];
 
 	use_slot(p, i);
-	s->rank = pool_rank_for(p, i, generation);	/* before it counts */
+	s->rank = rank;
 	s->state = SLOT_WAITING;
 	s->generation = generation;
 	s->backoff_ms = pool_next_backoff(s->backoff_ms, 0);

@@ -120,18 +120,19 @@ uint64_t pool_next_respawn(const struct pool *);
 bool	pool_excess_generation(const struct pool *, unsigned *oldest);
 
 /*
- * Forks a worker into slot i (free or waiting), of rank pool_rank_for().
+ * Forks a worker of rank (pool_rank_for()) into slot i (free or waiting).
  * In the child, closes every other slot's channel and calls child(i,
- * cmd_read_fd, arg), which must not return.  Signals must be blocked by the caller.  Returns the pid or
- * -1 with errno; then the slot is as it was: see pool_spawn_failed().
+ * cmd_read_fd, arg), which must not return.  Signals must be blocked by
+ * the caller.  Returns the pid or -1 with errno; then the slot is as it
+ * was: see pool_spawn_failed().
  */
-pid_t	pool_spawn(struct pool *, int i, unsigned generation, uint64_t now_ms,
-	    void (*child)(int, int, void *), void *arg);
-/* A worker for generation could not be started in slot i: the slot waits,
- * with the rank the worker was to have, as long as after a worker that
- * died at once.  Returns the delay. */
+pid_t	pool_spawn(struct pool *, int i, unsigned generation, int rank,
+	    uint64_t now_ms, void (*child)(int, int, void *), void *arg);
+/* A worker of rank for generation could not be started in slot i: the
+ * slot waits with that rank, as long as after a worker that died at once.
+ * Returns the delay. */
 uint64_t pool_spawn_failed(struct pool *, int i, unsigned generation,
-	    uint64_t now_ms);
+	    int rank, uint64_t now_ms);
 /* Sends an order; a full or broken channel is not an error worth more. */
 void	pool_order(struct pool *, int i, char cmd);
 /* Tells slot i to drain, SIGKILL due at deadline_ms; a slot waiting to

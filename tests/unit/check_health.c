@@ -40,7 +40,7 @@ START_TEST(test_hung_abort_then_kill)
 	 * the master's abort, and its test would wait for it for ever). */
 	ck_assert_int_eq(sigaction(SIGABRT, &ign, &old), 0);
 	ck_assert_int_eq(pool_init(&p), 0);
-	pid_t pid = pool_spawn(&p, 0, 1, 1000, deaf, NULL);
+	pid_t pid = pool_spawn(&p, 0, 1, 0, 1000, deaf, NULL);
 	ck_assert_int_eq(sigaction(SIGABRT, &old, NULL), 0);
 	ck_assert_int_gt(pid, 0);
 
@@ -71,7 +71,7 @@ START_TEST(test_overdue_drain)
 	int st;
 
 	ck_assert_int_eq(pool_init(&p), 0);
-	pid_t pid = pool_spawn(&p, 0, 1, 1000, deaf, NULL);
+	pid_t pid = pool_spawn(&p, 0, 1, 0, 1000, deaf, NULL);
 	ck_assert_int_gt(pid, 0);
 	pool_drain(&p, 0, 2000);
 	health_check(&p, 60000, 1999);

@@ -80,7 +80,8 @@ wait_dead(pid_t pid)
 static pid_t
 spawn_into(int i, void (*fn)(int, int, void *), void *arg)
 {
-	pid_t pid = pool_spawn(&m.pool, i, m.generation, m.now_ms, fn, arg);
+	pid_t pid = pool_spawn(&m.pool, i, m.generation,
+	    pool_rank_for(&m.pool, i, m.generation), m.now_ms, fn, arg);
 
 	ck_assert_int_gt(pid, 0);
 	return pid;
@@ -180,7 +181,7 @@ START_TEST(test_respawn_waits_backoff)
 
 	setup_master(true);
 	m.conf = &c;
-	ck_assert_uint_eq(pool_spawn_failed(&m.pool, 0, m.generation,
+	ck_assert_uint_eq(pool_spawn_failed(&m.pool, 0, m.generation, 0,
 	    m.now_ms), 100);
 	m.now_ms += 99;
 	master_respawn(&m);

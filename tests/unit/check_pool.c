@@ -157,7 +157,7 @@ first_worker(struct pool *p, uint64_t now_ms)
 
 	other_fd = -1;
 	ck_assert_int_eq(pool_init(p), 0);
-	pid = pool_spawn(p, 0, 1, now_ms, child, NULL);
+	pid = pool_spawn(p, 0, 1, 0, now_ms, child, NULL);
 	ck_assert_int_gt(pid, 0);
 	return pid;
 }
@@ -192,14 +192,14 @@ START_TEST(test_spawn_and_order)
 	int st;
 
 	ck_assert_int_eq(pool_init(&p), 0);
-	pid_t a = pool_spawn(&p, 0, 1, 10, child, NULL);
+	pid_t a = pool_spawn(&p, 0, 1, 0, 10, child, NULL);
 	ck_assert_int_gt(a, 0);
 	ck_assert_int_eq(p.slot[0].state, SLOT_RUNNING);
 	ck_assert_int_eq(pool_find_pid(&p, a), 0);
 	ck_assert_int_eq(pool_free_slot(&p), 1);
 
 	other_fd = p.slot[0].cmd_fd;
-	pid_t b = pool_spawn(&p, 1, 1, 10, child, NULL);
+	pid_t b = pool_spawn(&p, 1, 1, 1, 10, child, NULL);
 	ck_assert_int_gt(b, 0);
 
 	pool_order(&p, 0, CHAN_CMD_DRAIN);
@@ -249,7 +249,7 @@ START_TEST(test_ranks)
 	/* a fork that failed waits with the rank it was to have, not one
 	 * left from an earlier life */
 	p.slot[5].rank = 7;
-	pool_spawn_failed(&p, 5, 2, 100);
+	pool_spawn_failed(&p, 5, 2, pool_rank_for(&p, 5, 2), 100);
 	ck_assert_int_eq(p.slot[5].rank, 0);
 	ck_assert_int_eq(pool_rank_for(&p, 5, 2), 0);
 	ck_assert_int_eq(pool_rank_for(&p, 4, 2), 3);
@@ -316,13 +316,13 @@ START_TEST(test_spawn_failed)
 
 	ck_assert_int_eq(pool_init(&p), 0);
 	ck_assert_uint_eq(pool_next_respawn(&p), UINT64_MAX);
-	ck_assert_uint_eq(pool_spawn_failed(&p, 3, 7, 1000), 100);
+	ck_assert_uint_eq(pool_spawn_failed(&p, 3, 7, 0, 1000), 100);
 	ck_assert_int_eq(p.hw, 4);
 	ck_assert_uint_eq(atomic_load(&p.shared->hw), 4);
 	ck_assert_int_eq(p.slot[3].state, SLOT_WAITING);
 	ck_assert(pool_current(&p.slot[3], 7));
 	ck_assert_uint_eq(pool_next_respawn(&p), 1100);
-	ck_assert_uint_eq(pool_spawn_failed(&p, 3, 7, 1100), 200);
+	ck_assert_uint_eq(pool_spawn_failed(&p, 3, 7, 0, 1100), 200);
 	ck_assert_uint_eq(pool_next_respawn(&p), 1300);
 	ck_assert_int_eq(pool_count_current(&p, 7), 1);
 
@@ -348,7 +348,7 @@ START_TEST(test_reaped)
 	int st;
 
 	pid_t a = first_worker(&p, 1000);
-	pid_t b = pool_spawn(&p, 1, 1, 1000, child, NULL);
+	pid_t b = pool_spawn(&p, 1, 1, 1, 1000, child, NULL);
 	ck_assert_int_gt(b, 0);
 	ck_assert_int_eq(p.hw, 2);
 	atomic_store(&p.stats[0].bytes, 500);
@@ -388,7 +388,7 @@ START_TEST(test_quit)
 	int st;
 
 	pid_t a = first_worker(&p, 10);
-	pool_spawn_failed(&p, 1, 1, 10);
+	pool_spawn_failed(&p, 1, 1, 1, 10);
 	pool_quit(&p, 0, 777);
 	pool_quit(&p, 1, 777);
 	pool_quit(&p, 2, 777);
@@ -423,7 +423,7 @@ START_TEST(test_kill_states)
 	ck_assert_uint_eq(pool_died(&p, 0, st, 2010), 0);
 	ck_assert_uint_eq(pool_next_respawn(&p), 2010);
 
-	pid_t b = pool_spawn(&p, 0, 1, 2010, child, NULL);
+	pid_t b = pool_spawn(&p, 0, 1, 0, 2010, child, NULL);
 	ck_assert_int_gt(b, 0);
 	ck_assert_int_eq(p.slot[0].kill, SLOT_KILL_NONE);	/* a new worker */
 	ck_assert_uint_eq(p.slot[0].abort_at_ms, 0);
