@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -25,6 +24,7 @@
 #include <check.h>
 
 #include "harness.h"
+#include "stresslib.h"
 #include "suites.h"
 
 #define RELOADS		100
@@ -363,30 +363,6 @@ START_TEST(test_stopped_helper_bounded)
 }
 END_TEST
 
-/* The sockets pid holds (/proc/PID/fd), or -1 if it cannot be read. */
-static int
-sockets_held(pid_t pid)
-{
-	char path[64], fdpath[384], link[64];
-	struct dirent *d;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
-	if ((dir = opendir(path)) == NULL)
-		return -1;
-	while ((d = readdir(dir)) != NULL) {
-		ssize_t len;
-		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, d->d_name);
-		if ((len = readlink(fdpath, link, sizeof(link) - 1)) > 0) {
-			link[len] = '\0';
-			n += strncmp(link, "socket:", 7) == 0;
-		}
-	}
-	closedir(dir);
-	return n;
-}
-
 /* pid's state letter (/proc/PID/stat), or 0. */
 static char
 proc_state(pid_t pid)
@@ -455,9 +431,10 @@ START_TEST(test_helper_holds_nothing_of_the_master)
 			if ((h = stopped_helper(e.pid)) == -1)
 				poll(NULL, 0, 5);
 		if (h != -1) {
-			int held = sockets_held(h);
+			unsigned long ino[64];
+			size_t held = sl_socket_inodes(h, ino, 64);
 			ck_assert_msg(held >= 1 && held <= 2, "the helper (pid %ld) "
-			    "holds %d sockets", (long)h, held);
+			    "holds %zu sockets", (long)h, held);
 			seen++;
 		}
 		ck_assert_msg(reload_ended(10000), "reload %d did not end", n);

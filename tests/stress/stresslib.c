@@ -296,8 +296,8 @@ sl_proc_exists(pid_t pid)
 	return access(path, F_OK) == 0;
 }
 
-static size_t
-socket_inodes(pid_t pid, unsigned long *out, size_t max)
+size_t
+sl_socket_inodes(pid_t pid, unsigned long *out, size_t max)
 {
 	char path[64], link[320], target[64];
 	struct dirent *d;
@@ -371,7 +371,7 @@ sl_peer_ports(pid_t pid, uint16_t *out, size_t max)
 {
 	static unsigned long ino[65536], eino[65536];
 	static uint16_t eport[65536];
-	size_t nino = socket_inodes(pid, ino, 65536), n = 0, ne = 0;
+	size_t nino = sl_socket_inodes(pid, ino, 65536), n = 0, ne = 0;
 
 	ne = established(AF_INET, eino, eport, 65536);
 	ne += established(AF_INET6, eino + ne, eport + ne, 65536 - ne);

@@ -70,6 +70,8 @@ int	sl_probe(int fd, const void *buf, size_t len, int timeout_ms);
 /* ---- /proc --------------------------------------------------------------- */
 
 int	sl_fd_count(pid_t);
+/* The inodes of the sockets pid holds, at most max; 0 if unreadable. */
+size_t	sl_socket_inodes(pid_t, unsigned long *out, size_t max);
 /* Remote ports of the TCP sockets pid holds (the clients' own ports). */
 size_t	sl_peer_ports(pid_t, uint16_t *out, size_t max);
 /* The whole pool's figures: master and its workers. */
