@@ -40,10 +40,9 @@ bool	udp_source_allowed(const struct sockaddr *);
 /*
  * Echoes the datagrams waiting on in, from out (a socket bound where in is:
  * the address's own, see shard.h; or in itself), a batch (udp_batch.h) at
- * a time, up to
- * UDP_ROUNDS batches while they come full; a datagram larger than the
- * batch's slots (UDP_MAX_DATAGRAM bytes hold any) is dropped, never echoed
- * cut short.  Each one passes the loop guard, then admission (admit.h)
+ * a time, up to UDP_ROUNDS batches while they come full; a datagram larger
+ * than the batch's slots (UDP_MAX_DATAGRAM bytes hold any) is dropped,
+ * never echoed cut short.  Each one passes the loop guard, then admission (admit.h)
  * unless the policy is NULL; the echoes go back in the order the datagrams
  * came, and each one the kernel does not take counts as dropped.
  * Returns 0 when the queue was emptied, 1 when datagrams may be left after

@@ -34,9 +34,9 @@
 /* epoll tags: a connection's pointer, or a watch with the top bit set
  * (user-space pointers never have it). */
 #define WATCH		(1ULL << 63)
-#define WATCH_CMD	(WATCH | 0xffffffffULL)
-#define WATCH_OWN	(1ULL << 62)	/* a UDP listener's shard of ours */
 #define WATCH_INDEX	0xffffffffULL	/* the listener's index */
+#define WATCH_CMD	(WATCH | WATCH_INDEX)
+#define WATCH_OWN	(1ULL << 62)	/* a UDP listener's shard of ours */
 
 struct worker {
 	const struct conf	*conf;
